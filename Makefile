@@ -1,0 +1,62 @@
+# Connectory: `make run` and `make test` do all the set-up they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PEERS := tests/peers
+PEERS_INSTALLED := $(PEERS)/node_modules/.installed
+
+.PHONY: install peers chromium run tour test lint typecheck unit format clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# Third-party servers the integration tests run against (see tests/peers/package.json).
+peers: $(PEERS_INSTALLED)
+
+$(PEERS_INSTALLED): $(PEERS)/package.json $(PEERS)/package-lock.json
+	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's chromium for the Playwright browser tests (playwright install cannot download here).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The local demo lets connectors reach 127.0.0.1 (the bundled test API); a deployment sets
+# CONNECTORY_EGRESS_ALLOW itself, empty by default: public destinations only.
+run: install
+	CONNECTORY_EGRESS_ALLOW=$${CONNECTORY_EGRESS_ALLOW-127.0.0.1} $(BIN)/connectory serve --examples examples
+
+tour: install
+	$(BIN)/python -m connectory.tour
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+test: install peers chromium lint typecheck
+	$(BIN)/pytest -q
+
+# Benchmarks against raw httpx loops (~10 min; see bench/README.md); not part of `make test`.
+bench: install
+	$(BIN)/python -m bench.run
+
+format: install
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) $(PEERS)/node_modules .pytest_cache .mypy_cache .ruff_cache

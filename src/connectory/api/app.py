@@ -1,0 +1,85 @@
+"""The management API: ``create_app(settings)`` builds it, so tests can swap any setting."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from connectory import __version__
+from connectory.api.limits import BodySizeLimit
+from connectory.api.problems import ErrorOut, install_error_handlers
+from connectory.api.routers import ROUTERS
+from connectory.services.bootstrap import bootstrap_first_admin
+from connectory.services.examples import load_examples
+from connectory.services.secret_store import SecretBox
+from connectory.services.server_runtime import create_runtimes, load_key_ring
+from connectory.settings import Settings
+from connectory.store import create_engine, create_sessionmaker, migrate
+from connectory.web import install_ui
+
+logger = logging.getLogger("connectory.api")
+
+#: Documented on every operation: any endpoint can answer these.
+COMMON_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "No valid API token."},
+    413: {"model": ErrorOut, "description": "The request body is too large."},
+    422: {"model": ErrorOut, "description": "The request is invalid (field paths given)."},
+    500: {"model": ErrorOut, "description": "Unexpected server error (logged)."},
+}
+
+
+def create_app(
+    settings: Settings | None = None,
+    on_first_admin_token: Callable[[str], None] | None = None,
+) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: Server settings; read from the environment when omitted.
+        on_first_admin_token: Receives the first platform admin's token when the database is
+            new (``connectory serve`` prints it once). Without it, the token is not shown.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Keys first: without them the server must not start (no plaintext mode).
+        box = SecretBox(lambda: load_key_ring(settings))
+        engine = create_engine(settings.database_url)
+        await migrate(engine)
+        sessions = create_sessionmaker(engine)
+        app.state.engine = engine
+        app.state.sessions = sessions
+        async with sessions() as session:
+            token = await bootstrap_first_admin(session, settings.bootstrap_admin_email)
+            if settings.examples_dir is not None:
+                await load_examples(session, settings.examples_dir)
+        if token is not None and on_first_admin_token is not None:
+            on_first_admin_token(token)
+        runtimes = create_runtimes(settings, sessions, box)
+        app.state.secret_box = box
+        app.state.runtimes = runtimes
+        try:
+            yield
+        finally:
+            await runtimes.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Connectory",
+        version=__version__,
+        description="Connector Builder and runtime: connectors, versions, publishing, "
+        "enterprises, users and tokens.",
+        lifespan=lifespan,
+        responses=COMMON_RESPONSES,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    install_ui(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,173 @@
+"""Errors as HTTP responses: one JSON shape for every error, and the status for each class.
+
+Every error body is::
+
+    {"status": 404, "code": "not_found", "detail": "connector ... not found",
+     "issues": [{"loc": ["body", "name"], "message": "..."}],          # field problems
+     "problems": [{"file": ..., "line": ..., "path": ..., "message": ...}]}  # connector problems
+
+A client mistake never becomes a 500: unexpected exceptions are logged with their traceback and
+answered with a generic 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from connectory.errors import (
+    AuthError,
+    CircuitOpen,
+    ConfigurationError,
+    Conflict,
+    ConnectoryError,
+    CredentialsError,
+    DecryptionError,
+    EgressDenied,
+    InputError,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    OperationNotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    SpecError,
+    TemplateError,
+    TransportError,
+    UpstreamError,
+)
+
+logger = logging.getLogger("connectory.api")
+
+_STATUS: list[tuple[type[ConnectoryError], int, str]] = [
+    (NotAuthenticated, 401, "not_authenticated"),
+    (NotFound, 404, "not_found"),
+    (OperationNotFound, 404, "not_found"),
+    (PermissionDenied, 403, "forbidden"),
+    (Conflict, 409, "conflict"),
+    (PayloadTooLarge, 413, "payload_too_large"),
+    (SpecError, 422, "invalid_connector"),
+    (InvalidRequest, 422, "invalid_request"),
+    (InputError, 422, "invalid_parameters"),
+    (CredentialsError, 422, "invalid_credentials"),
+    (TemplateError, 422, "invalid_template"),
+    (RateLimited, 429, "rate_limited"),
+    (CircuitOpen, 503, "circuit_open"),
+    (AuthError, 502, "upstream_auth_failed"),
+    (UpstreamError, 502, "upstream_error"),
+    (TransportError, 504, "upstream_unreachable"),
+    (EgressDenied, 502, "egress_denied"),
+    (DecryptionError, 500, "secret_unreadable"),
+    (ConfigurationError, 500, "server_misconfigured"),
+]
+
+
+class IssueOut(BaseModel):
+    """A field problem in a request."""
+
+    loc: list[str | int]
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """A problem in a connector definition."""
+
+    severity: str
+    file: str | None
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response."""
+
+    status: int
+    code: str
+    detail: str
+    issues: list[IssueOut] = []
+    problems: list[ProblemOut] = []
+
+
+def status_of(error: ConnectoryError) -> tuple[int, str]:
+    """Return the HTTP status and error code for *error*."""
+    for cls, status, code in _STATUS:
+        if isinstance(error, cls):
+            return status, code
+    return 400, "bad_request"
+
+
+def error_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    """Build an error response in the common shape."""
+    body = ErrorOut(status=status, code=code, detail=detail, **extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every error the common shape."""
+
+    @app.exception_handler(ConnectoryError)
+    async def _connectory_error(_request: Request, error: ConnectoryError) -> JSONResponse:
+        status, code = status_of(error)
+        extra: dict[str, Any] = {}
+        if isinstance(error, SpecError):
+            extra["problems"] = [p.to_dict() for p in error.problems]
+        if isinstance(error, InvalidRequest):
+            extra["issues"] = [
+                {"loc": list(i.location), "message": i.message} for i in error.issues
+            ]
+            extra["problems"] = [p.to_dict() for p in error.problems]
+        headers: dict[str, str] = {}
+        retry_after = getattr(error, "retry_after", None)
+        response = error_response(status, code, str(error), **extra)
+        if isinstance(retry_after, int | float) and retry_after > 0:
+            headers["Retry-After"] = str(max(1, round(retry_after)))
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        issues = [
+            {
+                "loc": [str(part) if not isinstance(part, int) else part for part in e["loc"]],
+                "message": _readable(e),
+            }
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(map(str, i['loc']))}: {i['message']}" for i in issues[:5])
+        return error_response(422, "invalid_request", detail or "invalid request", issues=issues)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # FastAPI's own answer to a body it cannot decode (bytes that are not UTF-8
+            # JSON): a client mistake like any other invalid body, so 422 with its location.
+            return error_response(
+                422,
+                "invalid_request",
+                "the request body is not valid JSON (UTF-8); send a JSON object",
+                issues=[{"loc": ["body"], "message": "not valid JSON"}],
+            )
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+        return error_response(
+            error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error while handling a request")
+        return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+
+
+def _readable(error: Any) -> str:
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,264 @@
+"""``/connections``: an enterprise's connections, testing them, and running their operations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.pagination import Page, Paging
+from connectory.api.problems import ErrorOut
+from connectory.api.schemas.connections import (
+    ConnectionCreate,
+    ConnectionPublic,
+    ConnectionSummary,
+    ConnectionTestOut,
+    ConnectionUpdate,
+    ConnectionUpgrade,
+    ConnectorRef,
+    Health,
+    OperationRun,
+    OperationRunOut,
+    UpgradePlanOut,
+)
+from connectory.api.schemas.identity import IdRef
+from connectory.runtime import OperationResult
+from connectory.services import connection_runs, connections
+from connectory.services.connection_runtime import ConnectionRuntimes
+from connectory.services.connections import ConnectionDetails
+from connectory.services.secret_store import SecretBox
+
+router = APIRouter(prefix="/connections", tags=["connections"])
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        403: "The caller's role does not allow this.",
+        404: "No such connection (or another enterprise's).",
+        429: "The connection's rate limit left no slot in time.",
+        502: "The upstream refused the credentials or answered an error.",
+        503: "The connection's circuit breaker is open.",
+        504: "The upstream could not be reached.",
+    }
+    return {code: {"model": ErrorOut, "description": text[code]} for code in statuses}
+
+
+def _box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+def _runtimes(request: Request) -> ConnectionRuntimes:
+    runtimes: ConnectionRuntimes = request.app.state.runtimes
+    return runtimes
+
+
+def _public(details: ConnectionDetails) -> ConnectionPublic:
+    connection = details.connection
+    return ConnectionPublic(
+        id=connection.id,
+        name=connection.name,
+        connector=ConnectorRef(
+            id=details.connector.id, slug=details.connector.slug, name=details.connector.name
+        ),
+        version=details.version.version or "",
+        credentials=details.shown_credentials(),
+        config=connection.config,
+        health=connection.health,
+        health_detail=connection.health_detail,
+        health_checked_at=connection.health_checked_at,
+        created_at=connection.created_at,
+        updated_at=connection.updated_at,
+    )
+
+
+@router.post(
+    "",
+    response_model=ConnectionPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_errors(403, 404),
+    summary="Create a connection",
+)
+async def create_connection(
+    body: ConnectionCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> ConnectionPublic:
+    """Connect the caller's enterprise to a published connector with its own credentials."""
+    details = await connections.create_connection(
+        session,
+        principal,
+        _box(request),
+        connector_id=body.connector_id,
+        version=body.version,
+        name=body.name,
+        credentials=dict(body.credentials),
+        config=body.config,
+    )
+    await session.commit()
+    return _public(details)
+
+
+@router.get("", response_model=Page[ConnectionSummary], summary="List connections")
+async def list_connections(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    paging: Paging,
+    connector_id: Annotated[IdRef | None, Query(description="Only this connector's.")] = None,
+    health: Annotated[Health | None, Query(description="Only connections in this state.")] = None,
+) -> Page[ConnectionSummary]:
+    """The caller's enterprise's connections, newest first."""
+    rows, total = await connections.list_connections(
+        session, principal, paging.limit, paging.offset, connector_id, health
+    )
+    items = [
+        ConnectionSummary(
+            id=row.id,
+            name=row.name,
+            connector_id=row.connector_id,
+            health=row.health,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+    return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
+
+
+@router.get(
+    "/{connection_id}",
+    response_model=ConnectionPublic,
+    responses=_errors(404),
+    summary="Get a connection",
+)
+async def get_connection(
+    connection_id: str, session: SessionDep, principal: CurrentPrincipal
+) -> ConnectionPublic:
+    """One connection; sensitive credentials show as "********"."""
+    return _public(await connections.get_connection(session, principal, connection_id))
+
+
+@router.put(
+    "/{connection_id}",
+    response_model=ConnectionPublic,
+    responses=_errors(403, 404),
+    summary="Change a connection",
+)
+async def update_connection(
+    connection_id: str,
+    body: ConnectionUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> ConnectionPublic:
+    """Rename, change config, or replace credentials ("********" keeps a stored secret)."""
+    details = await connections.update_connection(
+        session,
+        principal,
+        _box(request),
+        connection_id,
+        name=body.name,
+        credentials=dict(body.credentials) if body.credentials is not None else None,
+        config=body.config,
+    )
+    await session.commit()
+    await _runtimes(request).forget(connection_id)
+    return _public(details)
+
+
+@router.delete(
+    "/{connection_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_errors(403, 404),
+    summary="Delete a connection",
+)
+async def delete_connection(
+    connection_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    """Delete a connection and destroy its stored secrets."""
+    await connections.delete_connection(session, principal, connection_id)
+    await session.commit()
+    await _runtimes(request).forget(connection_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{connection_id}/test",
+    response_model=ConnectionTestOut,
+    responses=_errors(404),
+    summary="Test a connection",
+)
+async def test_connection(
+    connection_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> ConnectionTestOut:
+    """Run the connector's test operation; report ok, auth_failed, unreachable or degraded."""
+    details = await connections.get_connection(session, principal, connection_id)
+    outcome = await connection_runs.test_connection(session, _runtimes(request), details)
+    await session.commit()
+    return ConnectionTestOut.model_validate(outcome, from_attributes=True)
+
+
+@router.post(
+    "/{connection_id}/operations/{operation}",
+    response_model=OperationRunOut,
+    responses={
+        **_errors(404, 429, 502, 503, 504),
+        200: {
+            "description": "The upstream's answer; with all_pages=true, JSON Lines records "
+            "(a failure after the first page ends the stream with a "
+            "_connectory_error line).",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        },
+    },
+    summary="Run an operation",
+)
+async def run_operation(
+    connection_id: str,
+    operation: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    body: OperationRun | None = None,
+    all_pages: Annotated[bool, Query(description="Stream every record as JSON Lines.")] = False,
+    max_pages: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> Any:
+    """Call an operation with parameters; returns status, redacted headers, body and timing."""
+    params = body.params if body is not None else {}
+    details = await connections.get_connection(session, principal, connection_id)
+    runtimes = _runtimes(request)
+    if all_pages:
+        client = await runtimes.client_for(session, details)
+        # Unknown operations and bad parameters answer 404/422 before the stream starts.
+        client.check_call(operation, params)
+        await session.commit()
+        stream = connection_runs.stream_records(client, operation, params, max_pages)
+        return StreamingResponse(stream, media_type="application/x-ndjson")
+    result = await connection_runs.run_operation(session, runtimes, details, operation, params)
+    await session.commit()
+    return _run_out(result)
+
+
+@router.post(
+    "/{connection_id}/upgrade",
+    response_model=UpgradePlanOut,
+    responses=_errors(403, 404),
+    summary="Move a connection to another version",
+)
+async def upgrade_connection(
+    connection_id: str,
+    body: ConnectionUpgrade,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> UpgradePlanOut:
+    """Report (dry_run, the default) or apply a move to another published version."""
+    plan = await connections.upgrade_connection(
+        session, principal, connection_id, body.to_version, body.dry_run
+    )
+    if plan.applied:
+        await session.commit()
+        await _runtimes(request).forget(connection_id)
+    return UpgradePlanOut(**vars(plan))
+
+
+def _run_out(result: OperationResult) -> OperationRunOut:
+    return OperationRunOut.model_validate(result.to_dict())

@@ -1,0 +1,151 @@
+"""Request and response bodies of ``/connections`` and connector parameters.
+
+Sensitive values never come back: a stored secret shows as ``"********"``, and sending that
+placeholder back in an update keeps the stored value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectory.api.schemas.identity import IdRef, Name, Timestamp
+
+Health = Literal["healthy", "degraded", "auth_error", "unreachable", "unknown"]
+
+#: Credentials, config and parameters are small maps of scalars.
+Values = dict[str, str | int | float | bool | None]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectionCreate(_Request):
+    """A new connection to a published connector."""
+
+    connector_id: IdRef
+    version: str | None = Field(
+        default=None, max_length=32, description="Published version; default: the latest."
+    )
+    name: Name
+    credentials: Values = Field(default_factory=dict, max_length=100)
+    config: dict[str, Any] = Field(default_factory=dict, max_length=100)
+
+
+class ConnectionUpdate(_Request):
+    """Changes to a connection. Credentials are replaced whole; "********" keeps a secret."""
+
+    name: Name | None = None
+    credentials: Values | None = Field(default=None, max_length=100)
+    config: dict[str, Any] | None = Field(default=None, max_length=100)
+
+
+class ConnectorRef(BaseModel):
+    """The connector a connection uses."""
+
+    id: str
+    slug: str
+    name: str
+
+
+class ConnectionPublic(BaseModel):
+    """A connection as responses show it (sensitive values as the placeholder)."""
+
+    id: str
+    name: str
+    connector: ConnectorRef
+    version: str
+    credentials: dict[str, Any]
+    config: dict[str, Any]
+    health: Health
+    health_detail: str
+    health_checked_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ConnectionSummary(BaseModel):
+    """A connection in a list."""
+
+    id: str
+    name: str
+    connector_id: str
+    health: Health
+    created_at: Timestamp
+
+
+class ConnectionTestOut(BaseModel):
+    """The result of testing a connection."""
+
+    status: Literal["ok", "auth_failed", "unreachable", "degraded", "failed"]
+    health: Health
+    detail: str
+    operation: str | None
+    upstream_status: int | None
+    elapsed: float | None
+
+
+class OperationRun(_Request):
+    """Parameters of an operation call."""
+
+    params: dict[str, Any] = Field(default_factory=dict, max_length=200)
+
+
+class SchemaMismatchOut(BaseModel):
+    """Where a response does not match the operation's response schema."""
+
+    path: str
+    message: str
+
+
+class SentRequestOut(BaseModel):
+    """The request as sent, secrets redacted."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None
+
+
+class OperationRunOut(BaseModel):
+    """What the upstream answered (any status), redacted, with timing."""
+
+    operation: str
+    status_code: int
+    headers: dict[str, str]
+    body: Any
+    elapsed: float
+    schema_mismatches: list[SchemaMismatchOut]
+    request: SentRequestOut | None
+
+
+class ConnectorParametersUpdate(_Request):
+    """New values of a connector's parameters (write-only); null removes a value."""
+
+    values: Values = Field(max_length=100)
+
+
+class ConnectorParametersOut(BaseModel):
+    """Which connector parameters have a value (values are never shown)."""
+
+    parameters: dict[str, bool]
+
+
+class ConnectionUpgrade(_Request):
+    """Move a connection to another published version of its connector."""
+
+    to_version: str | None = Field(default=None, max_length=32, description="Default: latest.")
+    dry_run: bool = Field(default=True, description="Only report what would change.")
+
+
+class UpgradePlanOut(BaseModel):
+    """What an upgrade changes (and whether it was applied)."""
+
+    from_version: str
+    to_version: str
+    bump: str
+    breaking_changes: list[str]
+    credential_issues: list[str]
+    applied: bool

@@ -1,0 +1,1 @@
+"""The ``connectory`` command line (typer + rich)."""

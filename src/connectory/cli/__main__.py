@@ -1,0 +1,5 @@
+"""``python -m connectory.cli``."""
+
+from connectory.cli.app import main
+
+main()

@@ -1,0 +1,344 @@
+"""The ``connectory`` command line.
+
+Data goes to stdout (JSON, JSON Lines, tables); diagnostics and progress go to stderr, so
+commands compose with pipes. Errors are printed as one actionable sentence with a documented
+exit code, never as a traceback (set ``CONNECTORY_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.table import Table
+
+from connectory.cli.exchange_commands import register_exchange_commands
+from connectory.cli.keys import keys_app
+from connectory.cli.openapi_command import import_openapi
+from connectory.cli.output import (
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    ProgressLine,
+    exit_code_for,
+    report_error,
+    report_problems,
+    stderr_console,
+)
+from connectory.cli.remote_call import DEFAULT_SERVER, call_remote
+from connectory.cli.serve import serve
+from connectory.cli.values import parse_pairs, read_values_file
+from connectory.errors import ConnectoryError, InputError, SpecError
+
+if TYPE_CHECKING:
+    from connectory.resilience import ResilienceEvent
+    from connectory.runtime import ConnectorClient
+
+# Commands import the runtime, the spec and the services when they run, not when the command
+# line is parsed: `connectory call` must reach its first request quickly.
+
+app = typer.Typer(
+    name="connectory",
+    help="Validate connectors, inspect them, and call their operations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+ConnectorPath = Annotated[
+    Path, typer.Argument(help="A connector: a .yaml/.json file or a folder with connector.yaml.")
+]
+
+
+def guard(action: Callable[[], T]) -> T:
+    """Run *action*, turning Connectory errors into a message and an exit code."""
+    console = stderr_console()
+    try:
+        return action()
+    except ConnectoryError as error:
+        report_error(console, error)
+        raise typer.Exit(exit_code_for(error)) from None
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as error:  # a bug: say so plainly, without a traceback
+        if os.environ.get("CONNECTORY_DEBUG"):
+            raise
+        console.print(
+            f"[bold red]internal error:[/] {type(error).__name__}. This is a bug in Connectory; "
+            "run again with CONNECTORY_DEBUG=1 for details and report it."
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+@app.command()
+def validate(
+    path: ConnectorPath,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, or json for tools.")
+    ] = "text",
+) -> None:
+    """Check a connector and list every problem with file, line, column and field."""
+
+    def run() -> None:
+        from connectory.spec import check_connector
+
+        report = check_connector(path)
+        if output_format == "json":
+            payload = {"ok": report.ok, "problems": [p.to_dict() for p in report.problems]}
+            sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            console = stderr_console()
+            if report.problems:
+                report_problems(console, SpecError(report.problems))
+            if report.ok and report.spec is not None:
+                count = len(report.spec.operations)
+                Console(highlight=False).print(
+                    f"[green]valid[/]: {escape(report.spec.name)} ({report.spec.slug}), "
+                    f"{count} operation(s)"
+                )
+        if not report.ok:
+            raise typer.Exit(EXIT_INVALID)
+
+    guard(run)
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the connector format (for editors and tools)."""
+
+    def run() -> None:
+        from connectory.spec import connector_json_schema
+
+        text = orjson.dumps(connector_json_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+
+    guard(run)
+
+
+@app.command()
+def operations(path: ConnectorPath) -> None:
+    """List a connector's operations and their parameters."""
+
+    def run() -> None:
+        from connectory.spec import load_connector
+
+        spec = load_connector(path)
+        table = Table(title=f"{spec.name} ({spec.slug})", title_justify="left")
+        table.add_column("operation", style="bold")
+        table.add_column("method")
+        table.add_column("path")
+        table.add_column("parameters (* required)")
+        table.add_column("pagination")
+        for operation in spec.operations:
+            parameters = ", ".join(
+                f"{p.name}{'*' if p.required or p.location == 'path' else ''}: {p.type} "
+                f"({p.location})"
+                for p in operation.parameters
+            )
+            paging = operation.pagination.type if operation.pagination else ""
+            table.add_row(
+                operation.name, operation.method, operation.path, parameters or "-", paging
+            )
+        # Pipes and files get a wide table rather than one squeezed to 80 columns.
+        Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+    guard(run)
+
+
+@app.command()
+def call(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A connector (file or folder); with --connection, the operation's name.",
+            show_default=False,
+        ),
+    ],
+    operation: Annotated[
+        str | None, typer.Argument(help="The operation's name.", show_default=False)
+    ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            "--connection", help="Run on this stored connection of a server instead (no PATH)."
+        ),
+    ] = None,
+    server: Annotated[
+        str, typer.Option("--server", envvar="CONNECTORY_URL", help="Server for --connection.")
+    ] = DEFAULT_SERVER,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="CONNECTORY_TOKEN", help="API token for --connection (better: env)."
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="A parameter as name=value.")
+    ] = None,
+    credentials: Annotated[
+        Path | None, typer.Option("--credentials", help="YAML/JSON file with the credentials.")
+    ] = None,
+    connector_parameters: Annotated[
+        Path | None,
+        typer.Option("--connector-parameters", help="YAML/JSON file with connector parameters."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML/JSON file with connection config.")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Override the connector's base URL.")
+    ] = None,
+    all_pages: Annotated[
+        bool, typer.Option("--all-pages", help="Stream every record as JSON Lines.")
+    ] = False,
+    max_pages: Annotated[
+        int | None, typer.Option("--max-pages", min=1, help="Stop after this many pages.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when the response does not match its schema.")
+    ] = False,
+    include: Annotated[
+        bool, typer.Option("--include", "-i", help="Print status, headers and timing as well.")
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log requests (-vv for more).")
+    ] = 0,
+) -> None:
+    """Call an operation and print its response body as JSON (or its records as JSON Lines).
+
+    Locally: ``connectory call PATH OPERATION --credentials FILE``. On a server's stored
+    connection: ``connectory call OPERATION --connection ID`` (with CONNECTORY_URL and
+    CONNECTORY_TOKEN set).
+    """
+    _configure_logging(verbose)
+    stream = all_pages or max_pages is not None
+
+    def run_remote() -> None:
+        if operation is not None:
+            raise InputError("with --connection, give only the operation: call OPERATION")
+        if not token:
+            raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
+        assert connection is not None
+        asyncio.run(
+            call_remote(
+                server,
+                token,
+                connection,
+                target,
+                parse_pairs(param or []),
+                stream=stream,
+                max_pages=max_pages,
+                include=include,
+            )
+        )
+
+    def run() -> None:
+        if operation is None:
+            raise InputError("give the connector and the operation: call PATH OPERATION")
+        from connectory.runtime import ConnectorClient
+        from connectory.spec import load_connector
+
+        spec = load_connector(Path(target))
+        client = ConnectorClient(
+            spec,
+            credentials=read_values_file(credentials, "credentials") if credentials else None,
+            connector_parameters=read_values_file(connector_parameters, "connector parameters")
+            if connector_parameters
+            else None,
+            config=read_values_file(config, "config") if config else None,
+            base_url=base_url,
+            response_validation="strict" if strict else "warn",
+            observer=_print_resilience_event if verbose else None,
+        )
+        params = parse_pairs(param or [])
+        if stream:
+            asyncio.run(_stream_records(client, operation, params, max_pages))
+        else:
+            asyncio.run(_call_once(client, operation, params, include))
+
+    guard(run_remote if connection is not None else run)
+
+
+async def _call_once(
+    client: ConnectorClient, operation: str, params: dict[str, Any], include: bool
+) -> None:
+    async with client:
+        result = await client.call(operation, params)
+    payload: Any = result.to_dict() if include else result.body
+    sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
+    console = stderr_console()
+    for json_path, message in result.schema_mismatches:
+        console.print(
+            f"[yellow]warning:[/] response schema mismatch at {json_path}: {escape(message)}"
+        )
+
+
+async def _stream_records(
+    client: ConnectorClient, operation: str, params: dict[str, Any], max_pages: int | None
+) -> None:
+    progress = ProgressLine()
+    out = sys.stdout.buffer
+    pages = records = 0
+    async with client:
+        async for page in client.iter_pages(operation, params, max_pages=max_pages):
+            pages = page.number
+            records = page.records_so_far
+            if page.records:
+                # One write per page: encoding record by record but writing in bulk keeps the
+                # CLI close to the speed of the runtime itself.
+                out.write(b"\n".join(orjson.dumps(r) for r in page.records) + b"\n")
+            progress.update(pages, records)
+    out.flush()
+    progress.finish(pages, records)
+
+
+def _print_resilience_event(event: ResilienceEvent) -> None:
+    """Show attempts, waits and breaker changes as they happen (``-v``)."""
+    stderr_console().print(f"[dim]resilience:[/] {escape(str(event))}")
+
+
+def _configure_logging(verbose: int) -> None:
+    logger = logging.getLogger("connectory")
+    if verbose <= 0:
+        # Commands report what matters themselves; library log lines would repeat it.
+        logger.handlers[:] = [logging.NullHandler()]
+        logger.propagate = False
+        return
+    handler = RichHandler(console=stderr_console(), show_path=False, show_time=verbose > 1)
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    # Resilience events are printed by _print_resilience_event; their DEBUG log would repeat them.
+    logging.getLogger("connectory.resilience").setLevel(logging.INFO)
+    logger.propagate = False
+
+
+app.command()(serve)
+app.command(name="import-openapi")(import_openapi)
+app.add_typer(keys_app, name="keys")
+register_exchange_commands(app)
+
+
+def main() -> None:
+    """Entry point of the ``connectory`` script."""
+    app()

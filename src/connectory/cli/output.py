@@ -1,0 +1,127 @@
+"""Console helpers shared by the commands: error reporting, exit codes, progress on stderr."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO
+
+from rich.console import Console
+from rich.markup import escape
+
+from connectory.errors import (
+    AuthError,
+    CircuitOpen,
+    ConnectoryError,
+    CredentialsError,
+    InputError,
+    OperationNotFound,
+    PaginationError,
+    RateLimited,
+    ResponseError,
+    SpecError,
+    TemplateError,
+    TransportError,
+    UpstreamError,
+)
+
+#: Exit codes of every command (documented in docs/cli.md).
+EXIT_OK = 0
+EXIT_INVALID = 1  # the connector, the parameters or the credentials are wrong
+EXIT_USAGE = 2  # wrong command-line usage (typer's own code)
+EXIT_UPSTREAM = 3  # the upstream answered, but with an error or an unusable body
+EXIT_UNREACHABLE = 4  # the upstream could not be reached in time, or the call was held back
+EXIT_INTERNAL = 70  # a bug in Connectory
+
+
+def stderr_console() -> Console:
+    """A console on stderr (stdout is for data)."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def exit_code_for(error: ConnectoryError) -> int:
+    """Map an error to the command's exit code."""
+    if isinstance(
+        error, SpecError | InputError | CredentialsError | OperationNotFound | TemplateError
+    ):
+        return EXIT_INVALID
+    # A looping or host-hopping pagination is the upstream's answer being unusable.
+    if isinstance(error, AuthError | UpstreamError | ResponseError | PaginationError):
+        return EXIT_UPSTREAM
+    if isinstance(error, TransportError | RateLimited | CircuitOpen):
+        return EXIT_UNREACHABLE
+    return EXIT_INVALID
+
+
+def report_error(console: Console, error: ConnectoryError) -> None:
+    """Print *error* for a person: what went wrong and, through its message, what to do."""
+    if isinstance(error, SpecError):
+        report_problems(console, error)
+        return
+    console.print(f"[bold red]error:[/] {escape(str(error))}")
+
+
+def report_problems(console: Console, error: SpecError) -> None:
+    """Print every problem of an invalid connector, one per line, errors first."""
+    ordered = sorted(
+        error.problems, key=lambda p: (p.severity != "error", p.file or "", p.line or 0)
+    )
+    for problem in ordered:
+        colour = "red" if problem.severity == "error" else "yellow"
+        field = f" [bold]{escape(problem.path)}[/]:" if problem.path else ""
+        console.print(
+            f"{escape(problem.location())}: [{colour}]{problem.severity}[/]:{field} "
+            f"{escape(problem.message)}"
+        )
+    errors = sum(1 for p in error.problems if p.severity == "error")
+    warnings = len(error.problems) - errors
+    console.print(f"[red]{errors} error(s)[/], {warnings} warning(s)")
+
+
+class ProgressLine:
+    """A one-line progress report on stderr for long reads.
+
+    On a terminal the line is rewritten in place; otherwise (a log file, CI) a line is printed
+    at most every *interval* seconds, and always at the end, so logs stay short.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, interval: float = 2.0) -> None:
+        self._stream = stream or sys.stderr
+        self._tty = self._stream.isatty()
+        self._interval = 0.1 if self._tty else interval
+        self._started = time.monotonic()
+        # -inf, not 0.0: monotonic time starts near 0 at boot, which suppressed the first line.
+        self._last = float("-inf")
+
+    def update(self, pages: int, records: int, force: bool = False) -> None:
+        """Report progress; cheap to call after every page."""
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        self.show(
+            f"{pages:,} page(s), {records:,} record(s), {elapsed:.1f} s, "
+            f"{records / elapsed:,.0f} records/s",
+            force,
+        )
+
+    def count(self, done: int, what: str, force: bool = False) -> None:
+        """Report a running count, e.g. ``1,200 secret(s) re-encrypted, 3.1 s``."""
+        elapsed = time.monotonic() - self._started
+        self.show(f"{done:,} {what}, {elapsed:.1f} s", force)
+
+    def show(self, text: str, force: bool = False) -> None:
+        """Write *text* as the progress line, unless the last one was written just now."""
+        now = time.monotonic()
+        if not force and now - self._last < self._interval:
+            return
+        self._last = now
+        if self._tty:
+            self._stream.write("\r\x1b[2K" + text)
+        else:
+            self._stream.write(text + "\n")
+        self._stream.flush()
+
+    def finish(self, pages: int, records: int) -> None:
+        """Print the final line."""
+        self.update(pages, records, force=True)
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()

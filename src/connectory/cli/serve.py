@@ -1,0 +1,57 @@
+"""``connectory serve``: run the management API (and, later, the web builder)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="CONNECTORY_DATABASE_URL",
+            help="sqlite:///path or postgresql://user@host/db (default: ./var/connectory.db).",
+        ),
+    ] = None,
+    examples: Annotated[
+        Path | None,
+        typer.Option(help="Load these connectors into an empty catalogue, published as 1.0.0."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
+) -> None:
+    """Run the server.
+
+    On an empty database it creates the first Platform Admin and prints its API token once:
+    keep it, it is not shown again.
+    """
+    import uvicorn
+
+    from connectory.api import create_app
+    from connectory.settings import Settings
+
+    overrides: dict[str, object] = {}
+    if database_url:
+        overrides["database_url"] = database_url
+    if examples is not None:
+        overrides["examples_dir"] = examples
+    settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic
+
+    def show_token(token: str) -> None:
+        # stdout, once, and never into the log: it is the only copy.
+        sys.stdout.write(
+            "\nFirst start: created the Platform Admin "
+            f"{settings.bootstrap_admin_email}.\nAPI token (shown once, keep it safe):\n\n"
+            f"    {token}\n\nUse it as: Authorization: Bearer <token>\n\n"
+        )
+        sys.stdout.flush()
+
+    app = create_app(settings, on_first_admin_token=show_token)
+    sys.stderr.write(f"Connectory on http://{host}:{port}  (API docs: http://{host}:{port}/docs)\n")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,62 @@
+"""Keeping credentials on their origin when an upstream redirects elsewhere.
+
+httpx drops only the ``Authorization`` header when a redirect leaves the origin; an API key in
+``X-API-Key`` or a session token in a custom header would follow the redirect to whichever
+host the upstream names. The hook below drops every header that is sensitive by name or
+carries a known secret, before the redirected request leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from connectory.errors import ResponseError
+from connectory.http.redaction import Redactor
+
+_ORIGIN_KEY = "connectory.origin"
+
+Origin = tuple[str, str, int | None]
+
+
+def _origin(url: httpx.URL) -> Origin:
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, port
+
+
+def _keeps_credentials(first: Origin, now: Origin) -> bool:
+    # Same origin, or the same host moving from http to https on the default ports (as httpx).
+    return now == first or (first == ("http", now[1], 80) and now == ("https", first[1], 443))
+
+
+def strip_credentials_on_redirect(
+    redactor: Redactor,
+) -> Callable[[httpx.Request], Awaitable[None]]:
+    """Return an httpx request hook that removes credentials from cross-origin redirects.
+
+    The first request of a chain records its origin in the request extensions, which httpx
+    copies to each redirected request; a request on another origin loses its sensitive headers.
+    """
+
+    async def hook(request: httpx.Request) -> None:
+        first: Origin | None = request.extensions.get(_ORIGIN_KEY)
+        now = _origin(request.url)
+        if first is None:
+            request.extensions[_ORIGIN_KEY] = now
+            return
+        if _keeps_credentials(first, now):
+            return
+        for name, value in list(request.headers.items()):
+            if redactor.is_sensitive(name) or redactor.redact(value) != value:
+                del request.headers[name]
+        # A credential in the URL cannot be stripped without changing what is asked for, and
+        # servers often copy the query into Location: refuse such a redirect outright.
+        for name, value in request.url.params.multi_items():
+            if redactor.is_sensitive(name) or redactor.redact(value) != value:
+                raise ResponseError(
+                    f"the upstream redirected to another host ({request.url.host}) with "
+                    "credentials in the URL; refusing to follow the redirect"
+                )
+
+    return hook

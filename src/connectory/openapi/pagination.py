@@ -1,0 +1,310 @@
+"""Pagination suggestions: obvious patterns in a GET operation, offered, never applied silently.
+
+In order of preference: a ``Link`` header declared on the success response (RFC 8288), a next
+URL in the body (``next``, ``nextLink``...), a cursor parameter with a next cursor in the body,
+``offset`` + ``limit`` parameters, and ``page`` (+ ``per_page``) parameters. The records must be
+a list: the response itself, or one list property of it (the record selector).
+:func:`accept_pagination` applies suggestions to a connector document.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from connectory.openapi.responses import ResponseMapping
+from connectory.openapi.results import PaginationSuggestion
+from connectory.openapi.shapes import ShapeReader
+
+_PAGE = ("page", "page_number", "pagenumber", "_page", "pageindex", "page_index")
+_SIZE = (
+    "per_page",
+    "perpage",
+    "page_size",
+    "pagesize",
+    "limit",
+    "size",
+    "_limit",
+    "_per_page",
+    "count",
+    "max_results",
+    "maxresults",
+    "top",
+    "$top",
+)
+_OFFSET = ("offset", "skip", "start", "$skip", "_start")
+_LIMIT = (
+    "limit",
+    "count",
+    "take",
+    "size",
+    "page_size",
+    "pagesize",
+    "per_page",
+    "_limit",
+    "$top",
+    "top",
+)
+_CURSOR = (
+    "cursor",
+    "after",
+    "starting_after",
+    "page_token",
+    "pagetoken",
+    "next_token",
+    "nexttoken",
+    "continuation_token",
+    "continuationtoken",
+    "next_cursor",
+    "marker",
+    "pageafter",
+    "page_after",
+    "next_page_token",
+)
+_NEXT_CURSOR = (
+    "next_cursor",
+    "nextcursor",
+    "next_page_token",
+    "nextpagetoken",
+    "next_token",
+    "nexttoken",
+    "continuation_token",
+    "continuationtoken",
+    "end_cursor",
+    "endcursor",
+    "next_marker",
+    "nextmarker",
+    "cursor",
+    "after",
+)
+_NEXT_URL = (
+    "next",
+    "next_url",
+    "nexturl",
+    "next_page_url",
+    "nextpageurl",
+    "nextlink",
+    "next_link",
+    "@odata.nextlink",
+    "odata.nextlink",
+)
+_TOTAL = ("total", "total_count", "totalcount", "total_results", "totalresults", "count")
+_RECORDS = (
+    "data",
+    "items",
+    "results",
+    "records",
+    "values",
+    "value",
+    "entries",
+    "list",
+    "objects",
+    "rows",
+    "hits",
+)
+_MAX_PAGE_SIZE = 100
+
+
+def suggest_pagination(
+    operation: dict[str, Any],
+    parameter_schemas: Mapping[str, Any],
+    response: ResponseMapping,
+    reader: ShapeReader,
+) -> PaginationSuggestion | None:
+    """Return the pagination the operation's parameters and response suggest, or None."""
+    if operation.get("method") != "GET":
+        return None
+    query = {
+        str(p["name"]).lower(): p["name"]
+        for p in operation.get("parameters", [])
+        if p.get("location") == "query"
+    }
+    found = _records(response.schema, reader)
+    if found is None:
+        return None
+    selector, body = found
+    name = operation["name"]
+    extra: dict[str, Any] = {}
+    if "x-total-count" in response.headers:
+        extra["total_header"] = "X-Total-Count"
+    elif body is not None and (total := _find(body, _TOTAL, reader, kinds=("integer",))):
+        extra["total_path"] = total
+    if "link" in response.headers:
+        return PaginationSuggestion(
+            name,
+            {"type": "link_header", **extra},
+            "the success response declares a Link header",
+            selector,
+        )
+    next_url = _find(body, _NEXT_URL, reader, kinds=("string",)) if body else None
+    if next_url:
+        return PaginationSuggestion(
+            name,
+            {"type": "next_url", "next_url_path": next_url, **extra},
+            f"the response has a next-page URL at {next_url}",
+            selector,
+        )
+    cursor_param = _first(query, _CURSOR)
+    size_param = _first(query, _SIZE)
+    if cursor_param:
+        next_cursor = (
+            _find(body, _NEXT_CURSOR, reader, kinds=("string", "integer")) if body else None
+        )
+        if next_cursor:
+            block: dict[str, Any] = {
+                "type": "cursor",
+                "cursor_param": cursor_param,
+                "cursor_path": next_cursor,
+                **extra,
+            }
+            if size_param:
+                block.update(
+                    size_param=size_param, page_size=_page_size(parameter_schemas.get(size_param))
+                )
+            return PaginationSuggestion(
+                name,
+                block,
+                f"query parameter '{cursor_param}' and the next cursor at {next_cursor}",
+                selector,
+                (size_param,) if size_param else (),
+            )
+    offset_param, limit_param = _first(query, _OFFSET), _first(query, _LIMIT)
+    if offset_param and limit_param:
+        return PaginationSuggestion(
+            name,
+            {
+                "type": "offset",
+                "offset_param": offset_param,
+                "limit_param": limit_param,
+                "page_size": _page_size(parameter_schemas.get(limit_param)),
+                **extra,
+            },
+            f"query parameters '{offset_param}' and '{limit_param}'",
+            selector,
+            (offset_param, limit_param),
+        )
+    page_param = _first(query, _PAGE)
+    if page_param:
+        size = size_param if size_param != page_param else None
+        block = {"type": "page_number", "page_param": page_param, "size_param": size, **extra}
+        if size:
+            block["page_size"] = _page_size(parameter_schemas.get(size))
+        start = _start_page(parameter_schemas.get(page_param), reader)
+        if start != 1:
+            block["start_page"] = start
+        reason = f"query parameters '{page_param}'" + (f" and '{size}'" if size else "")
+        return PaginationSuggestion(
+            name, block, reason, selector, tuple(p for p in (page_param, size) if p)
+        )
+    return None
+
+
+def accept_pagination(
+    connector: dict[str, Any],
+    suggestions: Iterable[PaginationSuggestion],
+    operations: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Return a copy of *connector* with the suggestions applied (only for *operations*, if given).
+
+    The parameters the paginator sets on every page are removed from the operation, and the
+    record selector is set unless the operation has one.
+    """
+    wanted = set(operations) if operations is not None else None
+    chosen = {s.operation: s for s in suggestions if wanted is None or s.operation in wanted}
+    result = dict(connector)
+    result["operations"] = []
+    for operation in connector.get("operations", []):
+        suggestion = chosen.get(operation.get("name"))
+        if suggestion is None:
+            result["operations"].append(operation)
+            continue
+        changed = dict(operation)
+        changed["pagination"] = copy.deepcopy(suggestion.pagination)
+        if suggestion.record_selector and not changed.get("record_selector"):
+            changed["record_selector"] = suggestion.record_selector
+        replaced = set(suggestion.replaces)
+        kept = [
+            p
+            for p in operation.get("parameters", [])
+            if not (p.get("location") == "query" and p.get("name") in replaced)
+        ]
+        if kept:
+            changed["parameters"] = kept
+        else:
+            changed.pop("parameters", None)
+        result["operations"].append(changed)
+    return result
+
+
+def _records(schema: Any, reader: ShapeReader) -> tuple[str | None, Any] | None:
+    """Return ``(record selector, body schema)`` when the response holds a list of records."""
+    if schema is None:
+        return None
+    if reader.value(schema).type == "array":
+        return None, None
+    shape = reader.object(schema)
+    if shape is None:
+        return None
+    lists = [
+        name for name, child in shape.properties.items() if reader.value(child).type == "array"
+    ]
+    if not lists:
+        return None
+    if len(lists) > 1:
+        preferred = [name for name in lists if name.lower() in _RECORDS]
+        if len(preferred) != 1:
+            return None
+        lists = preferred
+    return _selector(lists[0]), schema
+
+
+def _find(
+    schema: Any, names: tuple[str, ...], reader: ShapeReader, *, kinds: tuple[str, ...]
+) -> str | None:
+    """Return the selector of a property named like *names* (top level, or one level down)."""
+    shape = reader.object(schema)
+    if shape is None:
+        return None
+    for name, child in shape.properties.items():
+        if name.lower() in names and reader.value(child).type in kinds:
+            return _selector(name)
+    for name, child in shape.properties.items():
+        inner = reader.object(child)
+        if inner is None:
+            continue
+        for inner_name, grandchild in inner.properties.items():
+            if inner_name.lower() in names and reader.value(grandchild).type in kinds:
+                inner_selector = _selector(inner_name)
+                joiner = "" if inner_selector.startswith("[") else "."
+                return f"{_selector(name)}{joiner}{inner_selector}"
+    return None
+
+
+def _selector(name: str) -> str:
+    if name.replace("_", "a").isalnum():
+        return name
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'["{escaped}"]'
+
+
+def _first(query: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        if name in query:
+            return query[name]
+    return None
+
+
+def _page_size(schema: Any) -> int:
+    if isinstance(schema, dict):
+        maximum = schema.get("maximum")
+        if isinstance(maximum, int) and not isinstance(maximum, bool) and maximum > 0:
+            return min(maximum, _MAX_PAGE_SIZE)
+    return _MAX_PAGE_SIZE
+
+
+def _start_page(schema: Any, reader: ShapeReader) -> int:
+    default = reader.value(schema).default if schema is not None else None
+    if isinstance(default, int) and not isinstance(default, bool) and default in (0, 1):
+        return default
+    return 1

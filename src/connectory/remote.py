@@ -1,0 +1,255 @@
+"""The Python API of a Connectory server: call operations of stored connections remotely.
+
+Where :class:`connectory.ConnectorClient` runs a connector in this process with credentials you
+hold, :class:`Server` asks a Connectory server to do it with the credentials it keeps
+encrypted::
+
+    async with Server("http://127.0.0.1:8000", token) as server:
+        connection = server.connection("7f3a...")
+        result = await connection.call("get_item", {"id": 7})
+        async for record in connection.iter_records("list_items"):
+            ...
+
+Errors come back as the same exception classes the server raised (``NotFound``,
+``InputError``, ``UpstreamError``...), with the server's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+import orjson
+
+from connectory.errors import (
+    AuthError,
+    CircuitOpen,
+    Conflict,
+    ConnectoryError,
+    CredentialsError,
+    EgressDenied,
+    InputError,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    Problem,
+    RateLimited,
+    SpecError,
+    TransportError,
+    UpstreamError,
+)
+from connectory.runtime.results import OperationResult, SentRequest
+
+_ERRORS: dict[str, type[ConnectoryError]] = {
+    "not_authenticated": NotAuthenticated,
+    "not_found": NotFound,
+    "forbidden": PermissionDenied,
+    "conflict": Conflict,
+    "payload_too_large": PayloadTooLarge,
+    "invalid_request": InvalidRequest,
+    "invalid_parameters": InputError,
+    "invalid_credentials": CredentialsError,
+    "rate_limited": RateLimited,
+    "circuit_open": CircuitOpen,
+    "upstream_auth_failed": AuthError,
+    "upstream_error": UpstreamError,
+    "upstream_unreachable": TransportError,
+    "egress_denied": EgressDenied,
+}
+
+
+def error_from_response(response: httpx.Response) -> ConnectoryError:
+    """Rebuild the server's error from an error response."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    detail = body.get("detail") if isinstance(body, dict) else None
+    code = body.get("code") if isinstance(body, dict) else None
+    message = detail if isinstance(detail, str) else f"the server answered {response.status_code}"
+    problems = body.get("problems") if isinstance(body, dict) else None
+    found = [
+        problem_from_json(item)
+        for item in (problems if isinstance(problems, list) else [])
+        if isinstance(item, dict)
+    ]
+    # Every 422 that carries connector problems is an invalid connector, whatever its code.
+    if found and (code == "invalid_connector" or response.status_code == 422):
+        return SpecError(found)
+    cls = _ERRORS.get(code if isinstance(code, str) else "", ConnectoryError)
+    if cls is UpstreamError:
+        return UpstreamError(message, status_code=response.status_code)
+    if cls is AuthError:
+        return AuthError(message, status_code=response.status_code)
+    if cls is InvalidRequest:
+        return InvalidRequest(message, problems=found)
+    return cls(message)
+
+
+def problem_from_json(item: Mapping[str, Any]) -> Problem:
+    """Rebuild a connector problem from its JSON form, ignoring fields of the wrong type."""
+
+    def text(key: str) -> str | None:
+        value = item.get(key)
+        return value if isinstance(value, str) else None
+
+    def number(key: str) -> int | None:
+        value = item.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return Problem(
+        message=text("message") or "problem",
+        path=text("path") or "",
+        file=text("file"),
+        line=number("line"),
+        column=number("column"),
+        severity=text("severity") or "error",
+    )
+
+
+class Server:
+    """A Connectory server, reached with an API token.
+
+    Args:
+        url: The server's base URL, e.g. ``http://127.0.0.1:8000``.
+        token: An API token (``cty_...``).
+        timeout: Seconds to wait for the server (operations include upstream time).
+        transport: An httpx transport (tests pass an ASGI transport).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "connectory-remote"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection to the server."""
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send a request to the API and return its decoded JSON body.
+
+        Raises:
+            ConnectoryError: the server's error, as its class (NotFound, InputError, ...).
+            TransportError: the server could not be reached.
+        """
+        try:
+            response = await self._http.request(
+                method, path, json=json, params=params, content=content, headers=headers
+            )
+        except httpx.HTTPError as error:
+            raise TransportError(f"could not reach the Connectory server: {error}") from None
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def connection(self, connection_id: str) -> RemoteConnection:
+        """A stored connection of the token's enterprise."""
+        return RemoteConnection(self, self._http, connection_id)
+
+
+class RemoteConnection:
+    """A connection stored on the server; calls run there with its stored credentials."""
+
+    def __init__(self, server: Server, http: httpx.AsyncClient, connection_id: str) -> None:
+        self._server = server
+        self._http = http
+        self.id = connection_id
+
+    async def test(self) -> dict[str, Any]:
+        """Test the connection: status ok / auth_failed / unreachable / degraded, and health."""
+        result: dict[str, Any] = await self._server.request("POST", f"/connections/{self.id}/test")
+        return result
+
+    async def call(
+        self, operation: str, params: Mapping[str, Any] | None = None
+    ) -> OperationResult:
+        """Run *operation* once; the result carries whatever status the upstream answered."""
+        data = await self._server.request(
+            "POST",
+            f"/connections/{self.id}/operations/{operation}",
+            json={"params": dict(params or {})},
+        )
+        request = data.get("request")
+        return OperationResult(
+            operation=data["operation"],
+            status_code=data["status_code"],
+            headers=data["headers"],
+            body=data["body"],
+            elapsed=data["elapsed"],
+            schema_mismatches=[(m["path"], m["message"]) for m in data["schema_mismatches"]],
+            request=SentRequest(**request) if isinstance(request, dict) else None,
+        )
+
+    async def iter_records(
+        self,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[Any]:
+        """Stream every record of *operation*; the server holds one page at a time.
+
+        Raises:
+            ConnectoryError: the server refused the call, or the read failed part way (the
+                records before the failure have been yielded).
+        """
+        query: dict[str, Any] = {"all_pages": "true"}
+        if max_pages is not None:
+            query["max_pages"] = max_pages
+        try:
+            async with self._http.stream(
+                "POST",
+                f"/connections/{self.id}/operations/{operation}",
+                params=query,
+                json={"params": dict(params or {})},
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise error_from_response(response)
+                async for line in response.aiter_lines():
+                    if not line:
+                        continue
+                    record = orjson.loads(line)
+                    if isinstance(record, dict) and "_connectory_error" in record:
+                        error = record["_connectory_error"]
+                        raise ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
+                    yield record
+        except httpx.HTTPError as error:
+            raise TransportError(f"could not reach the Connectory server: {error}") from None

@@ -1,0 +1,499 @@
+"""The connector client: call operations and read records of one connection.
+
+One :class:`ConnectorClient` is one connection: a connector spec plus credentials, connector
+parameters and config. It validates inputs, builds requests, applies auth, sends them through
+the resilience pipeline, decodes and checks responses, and streams paginated records.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from connectory.auth import AuthContext, Authenticator, create_authenticator
+from connectory.errors import (
+    AttemptInfo,
+    AuthError,
+    InputError,
+    OperationNotFound,
+    ResponseSchemaError,
+    UpstreamError,
+)
+from connectory.http.redaction import RedactingLogFilter, Redactor
+from connectory.http.redirects import strip_credentials_on_redirect
+from connectory.http.reply import Reply, read_reply
+from connectory.http.request import PreparedRequest
+from connectory.http.transport import default_transport
+from connectory.resilience import Clock, Health, Observer, ResiliencePipeline, wait_hint
+from connectory.runtime.inputs import resolve_fields
+from connectory.runtime.pagination import PageView, create_paginator
+from connectory.runtime.records import extract_records
+from connectory.runtime.request import OperationPlan
+from connectory.runtime.response import decode_body, decode_error_body, decode_json_page
+from connectory.runtime.results import OperationResult, Page, SentRequest
+from connectory.spec.connector import ConnectorSpec
+from connectory.spec.resilience import ResilienceOverrideSpec, ResilienceSpec
+from connectory.templating import compile_template
+
+logger = logging.getLogger("connectory.runtime")
+
+#: Default cap on one response body. Larger bodies are refused without being read whole.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+ResponseValidation = Literal["off", "warn", "strict"]
+
+_USER_AGENT = "connectory/0.1"
+_IDEMPOTENCY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key"})
+
+#: Bytes read past an excerpt's limit so a secret crossing the limit is redacted whole.
+_EXCERPT_WINDOW = 64 * 1024
+
+
+class ConnectorClient:
+    """Calls the operations of one connector with one set of credentials.
+
+    Use it as an async context manager so its HTTP connections are closed::
+
+        async with ConnectorClient(spec, credentials={"api_key": "..."}) as client:
+            result = await client.call("get_current_weather", {"q": "London"})
+            async for record in client.iter_records("list_items"):
+                ...
+
+    Args:
+        spec: The connector.
+        credentials: Values for the auth section's ``credential_schema``.
+        connector_parameters: Values for the connector's ``parameters``.
+        config: Non-secret connection settings, available to templates as ``config``.
+        base_url: Overrides the connector's base URL (a test server, a sandbox, a region).
+        resilience: Per-connection overrides of the connector's resilience settings.
+        response_validation: ``warn`` (default) reports schema mismatches on the result,
+            ``strict`` raises :class:`ResponseSchemaError`, ``off`` skips the check.
+        max_response_bytes: Largest response body accepted.
+        transport: An httpx transport (tests pass ``httpx.MockTransport``); by default
+            aiohttp carries the requests (see :mod:`connectory.http.transport`).
+        clock: Monotonic seconds; injectable for tests.
+        on_tokens: Called with refreshed OAuth2 tokens so they can be stored.
+
+    Raises:
+        CredentialsError: credentials or connector parameters do not match their schema.
+        TemplateError: a template needs a value that was not given.
+    """
+
+    def __init__(
+        self,
+        spec: ConnectorSpec,
+        *,
+        credentials: Mapping[str, Any] | None = None,
+        connector_parameters: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+        base_url: str | None = None,
+        resilience: ResilienceOverrideSpec | Mapping[str, Any] | None = None,
+        response_validation: ResponseValidation = "warn",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] | Clock = time.monotonic,
+        on_tokens: Callable[[dict[str, str]], Awaitable[None]] | None = None,
+        pipeline: ResiliencePipeline | None = None,
+        connection_key: str | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.spec = spec
+        if isinstance(clock, Clock):
+            self._clock: Callable[[], float] = clock.monotonic
+            self.pipeline = pipeline or ResiliencePipeline(clock=clock)
+        else:
+            self._clock = clock
+            self.pipeline = pipeline or ResiliencePipeline()
+        # Breaker, rate limit and pauses are per connection; a client without a stored
+        # connection is a connection of its own.
+        self.connection_key = connection_key or f"{spec.slug}/{uuid.uuid4().hex}"
+        self._observer = observer
+        resolved_credentials = resolve_fields(
+            spec.auth.credential_schema, credentials or {}, "credential"
+        )
+        resolved_parameters = resolve_fields(
+            spec.parameters, connector_parameters or {}, "connector parameter"
+        )
+        self.redactor = Redactor(
+            _sensitive_values(spec.auth.credential_schema, resolved_credentials)
+            + _sensitive_values(spec.parameters, resolved_parameters)
+        )
+        self._variables: dict[str, Any] = {
+            "credentials": resolved_credentials,
+            "connector_parameters": resolved_parameters,
+            "config": dict(config or {}),
+        }
+        self.base_url = compile_template(base_url or spec.base_url).render(self._variables)
+        self._headers = {
+            "User-Agent": _USER_AGENT,
+            "Accept": "application/json",
+            **{
+                name: compile_template(value).render(self._variables)
+                for name, value in spec.headers.items()
+            },
+        }
+        overrides = (
+            ResilienceOverrideSpec.model_validate(resilience)
+            if isinstance(resilience, Mapping)
+            else resilience
+        )
+        self._resilience = spec.resilience.with_overrides(overrides)
+        self._response_validation = response_validation
+        self._max_response_bytes = max_response_bytes
+        self._http = httpx.AsyncClient(
+            transport=transport if transport is not None else default_transport(),
+            timeout=None,  # the resilience deadline governs every attempt
+            follow_redirects=True,
+            max_redirects=5,
+            event_hooks={"request": [strip_credentials_on_redirect(self.redactor)]},
+        )
+        self._plans: dict[str, OperationPlan] = {}
+        self._policies: dict[str, ResilienceSpec] = {}
+        self._auth: Authenticator = create_authenticator(
+            spec.auth,
+            AuthContext(
+                variables=self._variables,
+                base_url=self.base_url,
+                redactor=self.redactor,
+                send=self._send_token_request,
+                clock=self._clock,
+                on_tokens=on_tokens,
+            ),
+        )
+        # httpx logs each request URL at INFO; keep this connection's secrets out of it.
+        httpx_logger = logging.getLogger("httpx")
+        log_filter = RedactingLogFilter(self.redactor)
+        httpx_logger.addFilter(log_filter)
+        self._remove_log_filter = weakref.finalize(self, httpx_logger.removeFilter, log_filter)
+
+    async def __aenter__(self) -> ConnectorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._http.aclose()
+        self._remove_log_filter()
+
+    async def call(
+        self,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        raise_for_status: bool = True,
+    ) -> OperationResult:
+        """Call *operation* once and return its decoded result.
+
+        Raises:
+            OperationNotFound: no such operation.
+            InputError: invalid parameters.
+            AuthError: the upstream rejected the credentials (401/403).
+            UpstreamError: the upstream answered another error status (unless
+                *raise_for_status* is False, then the result carries the status).
+            ResponseError: the body is unusable (declared JSON but invalid, too large).
+            ResponseSchemaError: strict validation is on and the body does not match.
+            TransportError, UpstreamTimeout, RateLimited, CircuitOpen: see the resilience docs.
+        """
+        plan = self._plan(operation)
+        prepared, _ = plan.prepare(params or {}, self._variables, self._headers)
+        started = self._clock()
+        reply, sent_request = await self._send_authenticated(prepared, plan)
+        if reply.status_code >= 400 and raise_for_status:
+            raise self._status_error(plan, reply)
+        # An error page that is not the JSON it claims to be is still an answer, not a bad body.
+        body = decode_body(reply) if reply.status_code < 400 else decode_error_body(reply)
+        result = OperationResult(
+            operation=operation,
+            status_code=reply.status_code,
+            headers=self.redactor.redact_headers(reply.headers),
+            body=body,
+            elapsed=self._clock() - started,
+            request=self._describe(sent_request),
+        )
+        if reply.status_code >= 400:
+            return result
+        result.schema_mismatches = self._check_schema(plan, body, always=True)
+        return result
+
+    async def iter_pages(
+        self,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[Page]:
+        """Read *operation* page by page; only one page is held in memory at a time.
+
+        An operation without pagination yields its single response as one page.
+
+        Raises:
+            PaginationError: the API loops or points at another host; plus everything
+                :meth:`call` raises.
+        """
+        plan = self._plan(operation)
+        prepared, _ = plan.prepare(params or {}, self._variables, self._headers)
+        pagination = plan.operation.pagination
+        paginator = create_paginator(pagination, self.base_url, max_pages) if pagination else None
+        request = prepared.copy()
+        if paginator is not None:
+            request.params.update(paginator.first_params())
+        number = 0
+        so_far = 0
+        while True:
+            number += 1
+            started = self._clock()
+            reply, _ = await self._send_authenticated(request, plan)
+            if reply.status_code >= 400:
+                raise self._status_error(plan, reply)
+            body = decode_json_page(reply)
+            records = extract_records(body, plan.record_selector)
+            so_far += len(records)
+            yield Page(
+                number=number,
+                records=records,
+                status_code=reply.status_code,
+                url=self.redactor.redact_url(reply.url),
+                elapsed=self._clock() - started,
+                records_so_far=so_far,
+                schema_mismatches=self._check_schema(plan, body, always=number == 1),
+            )
+            if paginator is None:
+                return
+            view = PageView(
+                number, body, reply.headers, reply.url, len(records), so_far, hash(reply.content)
+            )
+            following = paginator.next_page(view)
+            if following is None:
+                return
+            if following.url is not None:
+                request = PreparedRequest(
+                    prepared.method, following.url, {}, dict(prepared.headers), prepared.content
+                )
+            else:
+                request = prepared.copy()
+                request.params.update(following.params)
+
+    async def iter_records(
+        self,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[Any]:
+        """Stream the records of *operation* across all its pages (see :meth:`iter_pages`)."""
+        async for page in self.iter_pages(operation, params, max_pages=max_pages):
+            for record in page.records:
+                yield record
+
+    def check_call(self, operation: str, params: Mapping[str, Any] | None = None) -> None:
+        """Check that *operation* exists and *params* are valid, without sending anything.
+
+        Raises:
+            OperationNotFound, InputError, TemplateError: as :meth:`call` would.
+        """
+        self._plan(operation).prepare(params or {}, self._variables, self._headers)
+
+    async def health(self) -> Health:
+        """The connection's health from its circuit breaker: healthy or degraded."""
+        return await self.pipeline.breaker.health(self.connection_key)
+
+    def policy_for(self, operation: str) -> ResilienceSpec:
+        """The resilience settings that apply to *operation* on this connection."""
+        return self._resilience.with_overrides(self._plan(operation).operation.resilience)
+
+    def _plan(self, name: str) -> OperationPlan:
+        plan = self._plans.get(name)
+        if plan is None:
+            operation = self.spec.operation(name)
+            if operation is None:
+                raise OperationNotFound(_unknown_operation(self.spec, name))
+            plan = self._plans[name] = OperationPlan(operation, self.base_url)
+        return plan
+
+    async def _send_authenticated(
+        self, prepared: PreparedRequest, plan: OperationPlan
+    ) -> tuple[Reply, PreparedRequest]:
+        """Send with credentials; after a 401, renew them once where the auth type can.
+
+        Returns the reply and the request as sent (credentials included: describe it with
+        :meth:`_describe` before showing it; pages never need it, so they skip that cost).
+        """
+        policy = self._policies.get(plan.operation.name)
+        if policy is None:
+            policy = self._policies[plan.operation.name] = self._resilience.with_overrides(
+                plan.operation.resilience
+            )
+        idempotent = plan.operation.is_idempotent
+        request = prepared.copy()
+        token = await self._auth.apply(request)
+        reply = await self._send(request, policy, idempotent)
+        if reply.status_code == 401 and await self._auth.handle_unauthorized(token):
+            logger.info("%s: 401 from upstream, renewing credentials once", plan.operation.name)
+            request = prepared.copy()
+            await self._auth.apply(request)
+            reply = await self._send(request, policy, idempotent)
+        return reply, request
+
+    async def _send_token_request(self, request: PreparedRequest, idempotent: bool) -> Reply:
+        return await self._send(request, self._resilience, idempotent)
+
+    async def _send(
+        self, request: PreparedRequest, policy: ResilienceSpec, idempotent: bool
+    ) -> Reply:
+        """Send *request* through the resilience pipeline and return the reply, read whole."""
+        url = request.full_url()
+        try:
+            http_request = self._http.build_request(
+                request.method, url, headers=request.headers, content=request.content
+            )
+        except UnicodeEncodeError:
+            raise InputError(_non_ascii_header(request.headers)) from None
+
+        async def attempt(remaining: float) -> Reply:
+            # httpx's own timeout too, so a stalled read fails inside httpx rather than
+            # only at the pipeline's cut.
+            http_request.extensions["timeout"] = httpx.Timeout(max(remaining, 0.001)).as_dict()
+            started = self._clock()
+            response = await self._http.send(http_request, stream=True)
+            try:
+                return await read_reply(response, self._max_response_bytes, started, self._clock)
+            finally:
+                await response.aclose()
+
+        stats = AttemptInfo(attempts=0)
+        reply = await self.pipeline.execute(
+            attempt,
+            key=self.connection_key,
+            connector_key=self.spec.slug,
+            policy=policy,
+            method=request.method,
+            idempotent=idempotent,
+            has_idempotency_key=any(
+                name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers
+            ),
+            observer=self._observer,
+            stats=stats,
+            return_final_status=True,
+        )
+        reply.attempts = stats.attempts
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s in %.3f s",
+                request.method,
+                self.redactor.redact_url(url),
+                reply.status_code,
+                reply.elapsed,
+            )
+        return reply
+
+    def _check_schema(self, plan: OperationPlan, body: Any, always: bool) -> list[tuple[str, str]]:
+        checker = plan.response_checker
+        if checker is None or self._response_validation == "off":
+            return []
+        strict = self._response_validation == "strict"
+        if not (always or strict):
+            return []
+        mismatches = checker.mismatches(body, self.redactor)
+        if mismatches:
+            summary = "; ".join(f"{path}: {message}" for path, message in mismatches[:3])
+            if strict:
+                raise ResponseSchemaError(
+                    f"the response of {plan.operation.name} does not match its response schema: "
+                    f"{summary}",
+                    mismatches,
+                )
+            logger.warning(
+                "%s: response does not match its schema: %s", plan.operation.name, summary
+            )
+        return mismatches
+
+    def _status_error(self, plan: OperationPlan, reply: Reply) -> AuthError | UpstreamError:
+        status = reply.status_code
+        snippet = self._excerpt(reply.content, 500).strip()
+        phrase = _phrase(status)
+        detail = f": {snippet}" if snippet else ""
+        name = plan.operation.name
+        if reply.attempts > 1:
+            phrase += f" after {reply.attempts} attempts"
+        if status in (401, 403):
+            return AuthError(
+                f"{name}: the upstream rejected the credentials ({status} {phrase}){detail}; "
+                "check the connection's credentials and their permissions",
+                status_code=status,
+            )
+        return UpstreamError(
+            f"{name}: the upstream answered {status} {phrase}{detail}",
+            status_code=status,
+            body=snippet,
+            retry_after=wait_hint(status, reply.headers, time.time()),
+            attempts=reply.attempts,
+        )
+
+    def _excerpt(self, content: bytes, limit: int) -> str:
+        """The first *limit* characters of *content*, redacted before being cut.
+
+        Cutting first could leave the head of a secret that straddles the limit unredacted.
+        """
+        text = content[: _EXCERPT_WINDOW + limit].decode("utf-8", "replace")
+        return self.redactor.redact(text)[:limit]
+
+    def _describe(self, request: PreparedRequest) -> SentRequest:
+        body = None
+        if request.content:
+            body = self._excerpt(request.content, 2000)
+        return SentRequest(
+            method=request.method,
+            url=self.redactor.redact_url(request.full_url()),
+            headers=self.redactor.redact_headers(request.headers),
+            body=body,
+        )
+
+
+def _sensitive_values(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list[str]:
+    return [
+        str(values[name])
+        for name, field in schema.items()
+        if field.is_sensitive and values.get(name) not in (None, "")
+    ]
+
+
+def _non_ascii_header(headers: Mapping[str, str]) -> str:
+    for name, value in headers.items():
+        if not (name + value).isascii():
+            return (
+                f"header {name!r} has characters HTTP headers cannot carry (only ASCII); "
+                "remove them or send the value in the query or body instead"
+            )
+    return "a header has characters HTTP headers cannot carry (only ASCII)"
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown Status"
+
+
+def _unknown_operation(spec: ConnectorSpec, name: str) -> str:
+    import difflib
+
+    names = spec.operation_names
+    match = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean '{match[0]}'?" if match else ""
+    listing = ", ".join(names) if names else "none"
+    return f"connector '{spec.slug}' has no operation '{name}'{hint} Operations: {listing}"

@@ -1,0 +1,142 @@
+"""Turning an operation and its parameters into a request, with templates compiled once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+
+from connectory.errors import InputError, TemplateError
+from connectory.http.request import PreparedRequest, query_pairs, text_value
+from connectory.runtime.inputs import resolve_parameters
+from connectory.runtime.records import Selector
+from connectory.runtime.response import ResponseChecker, json_path
+from connectory.spec.operations import PATH_PLACEHOLDER, OperationSpec
+from connectory.templating import Template, compile_template
+
+_JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
+
+
+class OperationPlan:
+    """Everything about one operation that can be worked out before the first call.
+
+    Templates, the record selector and the schema validators are compiled once per client, so
+    a call only renders what really varies.
+    """
+
+    def __init__(self, operation: OperationSpec, base_url: str) -> None:
+        self.operation = operation
+        self.base_url = base_url.rstrip("/")
+        self._placeholders = operation.path_placeholders()
+        path = operation.path if operation.path.startswith("/") else "/" + operation.path
+        self._path = path
+        template = compile_template(path)
+        self._path_template: Template | None = None if template.is_constant else template
+        self._headers = {name: compile_template(v) for name, v in operation.headers.items()}
+        self.record_selector = (
+            Selector.parse(operation.record_selector) if operation.record_selector else None
+        )
+        self.response_checker = (
+            ResponseChecker(operation.response_schema) if operation.response_schema else None
+        )
+        body = operation.request_body
+        self._body_validator: Validator | None = None
+        if body is not None and body.schema_ is not None:
+            cls = validator_for(body.schema_, default=Draft202012Validator)
+            self._body_validator = cls(body.schema_)
+        self._form = body is not None and body.content_type == "form"
+
+    def prepare(
+        self,
+        given: Mapping[str, Any],
+        variables: Mapping[str, Any],
+        base_headers: Mapping[str, str],
+    ) -> tuple[PreparedRequest, dict[str, Any]]:
+        """Validate *given*, then build the request.
+
+        Args:
+            given: Parameters from the caller.
+            variables: Template variables (credentials, connector_parameters, config).
+            base_headers: Connector-level headers, already rendered.
+
+        Returns:
+            The request and the resolved parameters (defaults applied).
+
+        Raises:
+            InputError: invalid parameters or body.
+            TemplateError: a template cannot be rendered.
+        """
+        parameters = resolve_parameters(self.operation, given)
+        scope = {**variables, "parameters": parameters}
+        headers = dict(base_headers)
+        for name, template in self._headers.items():
+            headers[name] = template.render(scope)
+        query: dict[str, Any] = {}
+        body: dict[str, Any] = {}
+        path_values: dict[str, Any] = {}
+        for spec in self.operation.parameters:
+            if spec.name not in parameters:
+                continue
+            value = parameters[spec.name]
+            if spec.location == "query":
+                query[spec.name] = value
+            elif spec.location == "header":
+                headers[spec.name] = text_value(value)
+            elif spec.location == "body":
+                body[spec.name] = value
+            else:
+                path_values[spec.name] = value
+        url = self.base_url + self._render_path(path_values, scope)
+        content: bytes | None = None
+        if body or self.operation.request_body is not None:
+            content = self._encode_body(body, headers)
+        return PreparedRequest(self.operation.method, url, query, headers, content), parameters
+
+    def _render_path(self, values: Mapping[str, Any], scope: Mapping[str, Any]) -> str:
+        path = self._path
+        if self._path_template is not None:
+            path = self._path_template.render(scope)
+        if not self._placeholders:
+            return path
+
+        def fill(match: Any) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise TemplateError(f"path placeholder {{{name}}} has no value")
+            value = values[name]
+            text = (
+                ",".join(text_value(v) for v in value)
+                if isinstance(value, list)
+                else text_value(value)
+            )
+            # safe="" so a "/" in an id cannot change which resource is addressed; nor can an
+            # id of "." or "..", which URL normalisation would otherwise resolve away.
+            if text in (".", ".."):
+                return text.replace(".", "%2E")
+            return quote(text, safe="")
+
+        return PATH_PLACEHOLDER.sub(fill, path)
+
+    def _encode_body(self, body: dict[str, Any], headers: dict[str, str]) -> bytes:
+        if self._body_validator is not None:
+            for error in self._body_validator.iter_errors(body):
+                where = json_path(error.absolute_path)
+                raise InputError(
+                    f"the request body does not match its schema at {where}: "
+                    f"{_short(error.message)}"
+                )
+        if self._form:
+            headers.setdefault("Content-Type", _FORM)
+            return urlencode(query_pairs(body)).encode()
+        headers.setdefault("Content-Type", _JSON)
+        return orjson.dumps(body)
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 160 else message[:157] + "..."

@@ -1,0 +1,90 @@
+"""What the runtime hands back: the result of a call, and the pages of a paginated read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class SentRequest:
+    """The request as it went out, with secrets redacted (for display and debugging)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None = None
+
+
+@dataclass(slots=True)
+class OperationResult:
+    """The outcome of one operation call.
+
+    Attributes:
+        operation: The operation's name.
+        status_code: HTTP status of the final response.
+        headers: Response headers, sensitive ones redacted.
+        body: The decoded body: JSON data, text, or None when empty.
+        elapsed: Seconds from the first attempt to the last byte.
+        schema_mismatches: ``(json_path, message)`` where the body does not match the response
+            schema (empty when it matches or there is no schema).
+        request: The request as sent, redacted.
+    """
+
+    operation: str
+    status_code: int
+    headers: dict[str, str]
+    body: Any
+    elapsed: float
+    schema_mismatches: list[tuple[str, str]] = field(default_factory=list)
+    request: SentRequest | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx status."""
+        return 200 <= self.status_code < 300
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form (the API and the CLI's --verbose output use it)."""
+        return {
+            "operation": self.operation,
+            "status_code": self.status_code,
+            "headers": self.headers,
+            "body": self.body,
+            "elapsed": round(self.elapsed, 6),
+            "schema_mismatches": [
+                {"path": path, "message": message} for path, message in self.schema_mismatches
+            ],
+            "request": None
+            if self.request is None
+            else {
+                "method": self.request.method,
+                "url": self.request.url,
+                "headers": self.request.headers,
+                "body": self.request.body,
+            },
+        }
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a paginated read.
+
+    Attributes:
+        number: 1-based page number within the read.
+        records: The records on this page.
+        status_code: HTTP status of the page response.
+        url: The page URL, redacted.
+        elapsed: Seconds this page took.
+        records_so_far: Records read so far, this page included.
+        schema_mismatches: Mismatches against the response schema (checked on the first page,
+            or on every page in strict mode).
+    """
+
+    number: int
+    records: list[Any]
+    status_code: int
+    url: str
+    elapsed: float
+    records_so_far: int
+    schema_mismatches: list[tuple[str, str]] = field(default_factory=list)

@@ -1,0 +1,326 @@
+"""Export and import of connectors: one JSON file with a connector version's document and files.
+
+The file (``format: connectory-connector``, ``format_version: 1``)::
+
+    {
+      "changelog": "...",
+      "connector_parameters": ["tenant"],        # names only: values are never exported
+      "document": {...},                          # the canonical connector document
+      "exported_at": "2026-01-01T00:00:00Z",
+      "files": {"hooks/pre_request.js": "..."},
+      "format": "connectory-connector",
+      "format_version": 1,
+      "source": {"connector_id": "...", "version_id": "..."}
+    }
+
+It is written with sorted keys, two-space indentation and a final newline, so export -> import
+-> export gives the same bytes apart from ``exported_at`` and the ids in ``source``. No secret
+leaves: the ``default`` of every sensitive credential field and connector parameter is removed.
+
+An import always lands as a draft in the caller's scope (platform admins: the catalogue; SDK
+enterprise admins: their enterprise): a new connector, or the next draft of the connector with
+the same slug. A slug whose version exists already there is refused unless the caller asks to
+import as a new version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectory.errors import Conflict, FieldIssue, InvalidRequest, Problem
+from connectory.services.access import check_may_build_connectors
+from connectory.services.connector_documents import (
+    ConnectorSource,
+    check_changelog,
+    check_document,
+    check_files,
+    read_files,
+)
+from connectory.services.connector_versions import DiffResult, check_new_slug, compare_versions
+from connectory.services.connectors import (
+    Scope,
+    commit_or_conflict,
+    create_connector,
+    draft_of,
+    find_editable_connector,
+    published_version,
+    scope_of,
+)
+from connectory.services.principal import Principal
+from connectory.store.models import Connector, ConnectorVersion, new_id, utcnow
+
+EXPORT_FORMAT = "connectory-connector"
+EXPORT_FORMAT_VERSION = 1
+_KEYS = frozenset(
+    {
+        "changelog",
+        "connector_parameters",
+        "document",
+        "exported_at",
+        "files",
+        "format",
+        "format_version",
+        "source",
+    }
+)
+
+
+def without_secrets(document: dict[str, Any]) -> dict[str, Any]:
+    """Return *document* without the default of any sensitive field (the input is not changed)."""
+    result = dict(document)
+    if isinstance(result.get("parameters"), dict):
+        result["parameters"] = _strip_defaults(result["parameters"])
+    auth = result.get("auth")
+    if isinstance(auth, dict) and isinstance(auth.get("credential_schema"), dict):
+        result["auth"] = {**auth, "credential_schema": _strip_defaults(auth["credential_schema"])}
+    return result
+
+
+def _strip_defaults(fields: dict[str, Any]) -> dict[str, Any]:
+    def sensitive(spec: dict[str, Any]) -> bool:
+        # Canonical documents carry ``sensitive`` explicitly; password fields always are.
+        return bool(spec.get("sensitive")) or spec.get("type") == "password"
+
+    return {
+        name: {k: v for k, v in spec.items() if k != "default"}
+        if isinstance(spec, dict) and sensitive(spec)
+        else spec
+        for name, spec in fields.items()
+    }
+
+
+def build_export(connector: Connector, version: ConnectorVersion) -> dict[str, Any]:
+    """Return the export of one version of *connector*."""
+    document = without_secrets(version.document)
+    parameters = document.get("parameters")
+    return {
+        "changelog": version.changelog,
+        "connector_parameters": sorted(parameters) if isinstance(parameters, dict) else [],
+        "document": document,
+        "exported_at": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "files": dict(version.files),
+        "format": EXPORT_FORMAT,
+        "format_version": EXPORT_FORMAT_VERSION,
+        "source": {"connector_id": connector.id, "version_id": version.id},
+    }
+
+
+def render_export(export: dict[str, Any]) -> bytes:
+    """The bytes of an export file: sorted keys, two-space indentation, a final newline."""
+    return (json.dumps(export, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def export_filename(connector: Connector, version: ConnectorVersion) -> str:
+    """A file name for the export, e.g. ``openweathermap-1.0.0.connector.json``."""
+    return f"{connector.slug}-{version.version or 'draft'}.connector.json"
+
+
+@dataclass
+class ImportFile:
+    """An export file, read and checked."""
+
+    source: ConnectorSource
+    changelog: str
+
+
+def parse_export(raw: bytes) -> Any:
+    """Parse the bytes of an export file as JSON.
+
+    Raises:
+        InvalidRequest: the bytes are not UTF-8 JSON (NaN and Infinity are not JSON either).
+    """
+
+    def refuse_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
+    except UnicodeDecodeError as error:
+        where = f"byte {error.start}"
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}: {error.msg}"
+    except (ValueError, RecursionError) as error:
+        where = str(error) if isinstance(error, ValueError) else "nested too deeply"
+    raise InvalidRequest(
+        f"the body is not a JSON export file ({where})",
+        [FieldIssue(("body",), "expected a JSON export file")],
+    )
+
+
+def read_export(data: Any) -> ImportFile:
+    """Check an export file's structure and its connector.
+
+    Raises:
+        InvalidRequest: it is not an export this server reads.
+        SpecError: its connector is invalid (via :meth:`ConnectorSource.valid`, by the caller).
+    """
+    if not isinstance(data, dict):
+        raise InvalidRequest(
+            "the body is not a connector export (a JSON object)",
+            [FieldIssue(("body",), "expected an object")],
+        )
+    if data.get("format") != EXPORT_FORMAT:
+        raise InvalidRequest(
+            f"the body is not a connector export: format must be '{EXPORT_FORMAT}'",
+            [FieldIssue(("body", "format"), f"expected '{EXPORT_FORMAT}'")],
+        )
+    version = data.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidRequest(
+            "format_version must be a positive integer",
+            [FieldIssue(("body", "format_version"), "expected an integer")],
+        )
+    if version > EXPORT_FORMAT_VERSION:
+        raise InvalidRequest(
+            f"the export has format_version {version}, written by a newer Connectory; this "
+            f"server reads format_version {EXPORT_FORMAT_VERSION}",
+            [FieldIssue(("body", "format_version"), f"at most {EXPORT_FORMAT_VERSION}")],
+        )
+    unknown = sorted(str(key)[:80] for key in set(data) - _KEYS)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown field(s) in the export: {', '.join(unknown[:5])}",
+            [FieldIssue(("body", key), "unknown field") for key in unknown[:20]],
+        )
+    if not isinstance(data.get("document"), dict):
+        raise InvalidRequest(
+            "the export has no document", [FieldIssue(("body", "document"), "expected an object")]
+        )
+    changelog = data.get("changelog", "")
+    if not isinstance(changelog, str):
+        raise InvalidRequest(
+            "changelog must be text", [FieldIssue(("body", "changelog"), "expected text")]
+        )
+    source = check_document(data["document"], filename="document")
+    source.files = read_files(data.get("files", {}))
+    source.extra_problems += check_files(source.files)
+    return ImportFile(source, check_changelog(changelog, ("body", "changelog")))
+
+
+@dataclass
+class Imported:
+    """What an import did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    action: Literal["create", "new_draft"]
+    scope: Scope
+    slug: str
+    name: str
+    version_in_file: str | None
+    connector: Connector | None
+    draft: ConnectorVersion | None
+    warnings: list[Problem] = field(default_factory=list)
+    diff: DiffResult | None = None
+
+
+async def import_connector(
+    session: AsyncSession,
+    principal: Principal,
+    data: Any,
+    *,
+    dry_run: bool = False,
+    as_new_version: bool = False,
+    connector_id: str | None = None,
+) -> Imported:
+    """Import an export file as a draft in *principal*'s scope.
+
+    Args:
+        session: The database session (committed unless *dry_run*).
+        principal: The caller; platform admins import into the catalogue, SDK enterprise
+            admins into their enterprise.
+        data: The parsed export file.
+        dry_run: Check and report, but write nothing.
+        as_new_version: Import even when that slug and version exist already (as the next
+            draft of the existing connector).
+        connector_id: Import as the next draft of this connector instead of finding it by slug.
+
+    Raises:
+        PermissionDenied: the caller may not build connectors (or change that connector).
+        NotFound: *connector_id* is not a connector the caller can see.
+        InvalidRequest: the file is not an export; or the slug of a published target differs.
+        SpecError: the connector in the file is invalid.
+        Conflict: the slug and version exist already (without *as_new_version*), or the
+            existing connector has an unpublished draft.
+    """
+    check_may_build_connectors(principal)
+    target = (
+        await find_editable_connector(session, principal, connector_id)
+        if connector_id is not None
+        else None
+    )
+    file = read_export(data)
+    spec, document = file.source.valid()
+    files = file.source.files or {}
+    if target is None:
+        target = await session.scalar(
+            select(Connector).where(
+                Connector.owner_key == principal.owner_key(),
+                Connector.slug == spec.slug,
+                Connector.deleted_at.is_(None),
+            )
+        )
+    else:
+        await check_new_slug(session, target, spec)
+    result = Imported(
+        dry_run=dry_run,
+        action="create" if target is None else "new_draft",
+        scope=scope_of(principal),
+        slug=spec.slug,
+        name=spec.name,
+        version_in_file=spec.version,
+        connector=target,
+        draft=None,
+        warnings=file.source.problems,
+    )
+    if target is None:
+        if dry_run:
+            return result
+        result.connector, result.draft = await create_connector(
+            session, principal, spec, document, files, file.changelog
+        )
+        await commit_or_conflict(session)
+        return result
+    await _check_clash(session, target, spec.version, as_new_version)
+    draft = ConnectorVersion(
+        id=new_id(),  # known before the flush: a dry run reports against it too
+        connector_id=target.id,
+        document=document,
+        files=files,
+        changelog=file.changelog,
+        created_by=principal.user_id,
+    )
+    latest = await published_version(session, target, target.latest_version)
+    result.diff = compare_versions(latest, draft) if latest is not None else None
+    if dry_run:
+        return result
+    session.add(draft)
+    await commit_or_conflict(session)
+    result.draft = draft
+    return result
+
+
+async def _check_clash(
+    session: AsyncSession, connector: Connector, version: str | None, as_new_version: bool
+) -> None:
+    if await draft_of(session, connector) is not None:
+        raise Conflict(
+            f"the connector '{connector.slug}' has an unpublished draft; publish or discard it "
+            "before importing into it"
+        )
+    if as_new_version:
+        return
+    if version is None:
+        raise Conflict(
+            f"a connector with the slug '{connector.slug}' exists already and the file names no "
+            "version; import with as_new_version=true to make it that connector's next draft"
+        )
+    if await published_version(session, connector, version) is not None:
+        raise Conflict(
+            f"the connector '{connector.slug}' has a version {version} already; import with "
+            "as_new_version=true to make the file that connector's next draft"
+        )

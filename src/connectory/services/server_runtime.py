@@ -1,0 +1,57 @@
+"""What the server needs to run connections: keys, the resilience pipeline, the egress guard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectory.http.egress import EgressPolicy, GuardedTransport
+from connectory.resilience import (
+    CircuitBreaker,
+    RedisBreakerStore,
+    RedisRateLimiter,
+    ResiliencePipeline,
+    create_redis,
+)
+from connectory.services.connection_runtime import ConnectionRuntimes
+from connectory.services.secret_store import SecretBox
+from connectory.settings import Settings
+from connectory.vault import KeyRing, load_or_create_key_file, parse_keys_setting
+
+
+def load_key_ring(settings: Settings) -> KeyRing:
+    """The key ring from ``CONNECTORY_ENCRYPTION_KEYS``, else from the key file.
+
+    Raises:
+        ConfigurationError: missing, short, malformed or exposed keys; the server refuses to
+            start rather than store secrets in clear.
+    """
+    if settings.encryption_keys is not None:
+        return parse_keys_setting(settings.encryption_keys.get_secret_value())
+    return load_or_create_key_file(settings.key_file_path)
+
+
+def create_pipeline(settings: Settings) -> ResiliencePipeline:
+    """In-process limiter and breaker, or Redis-backed ones shared by every server process."""
+    if settings.redis_url is None:
+        return ResiliencePipeline()
+    redis = create_redis(settings.redis_url)
+    return ResiliencePipeline(
+        limiter=RedisRateLimiter(redis, prefix="connectory:"),
+        breaker=CircuitBreaker(RedisBreakerStore(redis, prefix="connectory:")),
+    )
+
+
+def transport_factory(settings: Settings) -> Callable[[], httpx.AsyncBaseTransport]:
+    """Transports that refuse internal destinations except those allowlisted in settings."""
+    policy = EgressPolicy.allowing(settings.egress_allow_list)
+    return lambda: GuardedTransport(policy)
+
+
+def create_runtimes(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], box: SecretBox
+) -> ConnectionRuntimes:
+    """The server's connection runtimes."""
+    return ConnectionRuntimes(sessions, box, create_pipeline(settings), transport_factory(settings))

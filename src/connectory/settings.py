@@ -1,0 +1,75 @@
+"""Server settings, read from ``CONNECTORY_*`` environment variables (or passed in by tests).
+
+Build the app with ``create_app(Settings(...))`` so tests can swap any setting. The embedded
+default needs nothing: a SQLite file under ``./var``, in-process limiter and breaker state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the server can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="CONNECTORY_", extra="forbid")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/connectory.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or "
+        "postgresql+asyncpg://user@host/db.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for limiter, breaker and token state shared by several processes; "
+        "unset keeps that state in this process.",
+    )
+    data_dir: Path = Field(default=Path("./var"), description="Where local files are kept.")
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413)."
+    )
+    max_page_size: int = Field(default=200, ge=1, le=1000, description="Cap on list page size.")
+    default_page_size: int = Field(default=50, ge=1)
+    examples_dir: Path | None = Field(
+        default=None,
+        description="Connectors loaded into the catalogue (published) when the database is new.",
+    )
+    bootstrap_admin_email: str = Field(
+        default="admin@localhost", description="Email of the first Platform Admin."
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Encryption keys as version:base64 pairs (1:...,2:...); several servers "
+        "share keys this way. Unset: the key file is used (created on first start).",
+    )
+    key_file: Path | None = Field(
+        default=None, description="Key file; default <data_dir>/keys.json, owner-only."
+    )
+    egress_allow: str = Field(
+        default="",
+        description="Comma-separated hosts, addresses or CIDR ranges connectors may reach "
+        "although they are internal (loopback, private networks). Empty: public only.",
+    )
+
+    @property
+    def key_file_path(self) -> Path:
+        """The key file actually used."""
+        return self.key_file or self.data_dir / "keys.json"
+
+    @property
+    def egress_allow_list(self) -> list[str]:
+        """``egress_allow`` split into entries."""
+        return [entry.strip() for entry in self.egress_allow.split(",") if entry.strip()]
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Plain URLs are accepted and given the async driver Connectory ships with.
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        if value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        return value

@@ -1,0 +1,100 @@
+"""The connector: overview fields plus the auth, resilience and operations sections."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Literal, get_args
+
+from pydantic import Field, model_validator
+
+from connectory.spec.auth import AuthSpec, NoAuthSpec
+from connectory.spec.base import SpecModel
+from connectory.spec.fields import InputFieldSpec
+from connectory.spec.operations import OperationSpec
+from connectory.spec.resilience import ResilienceSpec
+
+ConnectorType = Literal["General", "OEM", "DMS", "CRM", "Finance", "Telematics", "Logistics"]
+CONNECTOR_TYPES: tuple[str, ...] = get_args(ConnectorType)
+
+#: The version of the file format itself (not of the connector).
+FORMAT_VERSION: Literal[1] = 1
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def slugify(name: str) -> str:
+    """Return a URL-safe slug for *name*: ``"Open Weather Map!"`` -> ``"open-weather-map"``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+
+
+class ConnectorSpec(SpecModel):
+    """A connector: what the API is, how to authenticate, how to call it, and how to survive it."""
+
+    format_version: Literal[1] = Field(
+        default=FORMAT_VERSION, description="Version of the connector file format."
+    )
+    name: str = Field(min_length=1, description="Display name, e.g. OpenWeatherMap.")
+    slug: str = Field(
+        default="",
+        description="URL-safe identifier (generated from the name when empty). "
+        "It cannot change once the connector is published.",
+    )
+    type: ConnectorType = Field(default="General", description="Category of the system.")
+    description: str | None = None
+    base_url: str = Field(description="Root URL for all calls, e.g. https://api.example.com.")
+    icon: str | None = Field(default=None, description="Icon file (PNG/SVG) or URL.")
+    documentation_url: str | None = Field(default=None, description="The API's documentation.")
+    version: str | None = Field(default=None, description="Version of the connector.")
+    parameters: dict[str, InputFieldSpec] = Field(
+        default_factory=dict,
+        description="Connector parameters set by the admin (write-only when sensitive).",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers (templates) sent with every request."
+    )
+    auth: AuthSpec = Field(default_factory=NoAuthSpec)
+    resilience: ResilienceSpec = Field(default_factory=ResilienceSpec)
+    operations: list[OperationSpec] = Field(default_factory=list)
+    test_operation: str | None = Field(
+        default=None,
+        description="The operation that tests a connection (a cheap, safe GET). When unset, "
+        "the first GET without required parameters is used.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_slug(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("slug") and isinstance(data.get("name"), str):
+            return {**data, "slug": slugify(data["name"])}
+        return data
+
+    def operation(self, name: str) -> OperationSpec | None:
+        """Return the operation called *name*, or None."""
+        for operation in self.operations:
+            if operation.name == name:
+                return operation
+        return None
+
+    def connection_test_operation(self) -> OperationSpec | None:
+        """The operation used to test a connection.
+
+        That is ``test_operation``, else the first GET that needs no parameters, else None.
+        """
+        if self.test_operation is not None:
+            return self.operation(self.test_operation)
+        for operation in self.operations:
+            needs_input = any(
+                p.required or p.location == "path"
+                for p in operation.parameters
+                if p.default is None
+            )
+            if operation.method == "GET" and not needs_input:
+                return operation
+        return None
+
+    @property
+    def operation_names(self) -> list[str]:
+        """Names of the operations, in file order."""
+        return [operation.name for operation in self.operations]

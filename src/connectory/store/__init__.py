@@ -1,0 +1,37 @@
+"""Persistence: SQLAlchemy 2 models, async sessions, Alembic migrations."""
+
+from connectory.store.db import (
+    create_engine,
+    create_sessionmaker,
+    migrate,
+    session_scope,
+)
+from connectory.store.models import (
+    ApiToken,
+    Base,
+    Connection,
+    Connector,
+    ConnectorVersion,
+    Enterprise,
+    SecretValue,
+    User,
+    new_id,
+    utcnow,
+)
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Connection",
+    "Connector",
+    "ConnectorVersion",
+    "Enterprise",
+    "SecretValue",
+    "User",
+    "create_engine",
+    "create_sessionmaker",
+    "migrate",
+    "new_id",
+    "session_scope",
+    "utcnow",
+]

@@ -1,0 +1,194 @@
+"""The Jinja2 side of connector templates: the capped sandbox, allowed syntax, references.
+
+Imported only when a template needs more than plain ``{{ root.key }}`` substitution, so most
+connectors (and the CLI's start-up) never load Jinja2 at all. See :mod:`connectory.templating`.
+"""
+
+from __future__ import annotations
+
+import base64
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from connectory.errors import TemplateError
+from connectory.templating_limits import MAX_VALUE_LENGTH
+
+_ALLOWED_FILTERS = (
+    "abs", "capitalize", "default", "d", "first", "float", "int", "join", "last", "length",
+    "count", "lower", "replace", "round", "string", "title", "tojson", "trim", "truncate",
+    "upper", "urlencode",
+)  # fmt: skip
+_ALLOWED_TESTS = (
+    "defined", "undefined", "none", "true", "false", "number", "string", "mapping",
+    "sequence", "eq", "ne", "in",
+)  # fmt: skip
+_ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.Getattr,
+    nodes.Getitem, nodes.Slice, nodes.Filter, nodes.Test, nodes.If, nodes.CondExpr,
+    nodes.Compare, nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos,
+    nodes.Concat, nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod,
+    nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair, nodes.Keyword,
+)  # fmt: skip
+
+
+def _capped(result: Any) -> Any:
+    if isinstance(result, str | list | tuple) and len(result) > MAX_VALUE_LENGTH:
+        raise TemplateError(
+            f"a template value is longer than {MAX_VALUE_LENGTH:,} characters; "
+            "templates are for short values"
+        )
+    return result
+
+
+def _cap_filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    def capped(*args: Any, **kwargs: Any) -> Any:
+        return _capped(function(*args, **kwargs))
+
+    # Jinja inspects these markers to pass the environment or context first.
+    for marker in ("jinja_pass_arg",):
+        if hasattr(function, marker):
+            setattr(capped, marker, getattr(function, marker))
+    return capped
+
+
+def _b64encode(value: Any) -> str:
+    return base64.b64encode(str(value).encode()).decode()
+
+
+def _urlquote(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+class _CappedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox whose string and list repetition cannot exhaust memory."""
+
+    intercepted_binops = frozenset({"*"})
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * max(times, 0) > MAX_VALUE_LENGTH
+                ):
+                    raise TemplateError("template output is too large (repetition capped)")
+            return operator.mul(left, right)
+        return super().call_binop(context, operator_, left, right)  # pragma: no cover
+
+
+def _create_environment() -> SandboxedEnvironment:
+    environment = _CappedSandbox(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    filters = {name: environment.filters[name] for name in _ALLOWED_FILTERS}
+    filters.update(b64encode=_b64encode, urlquote=_urlquote)
+    environment.filters = {name: _cap_filter(f) for name, f in filters.items()}
+    environment.tests = {name: environment.tests[name] for name in _ALLOWED_TESTS}
+    environment.globals.clear()
+    return environment
+
+
+_ENVIRONMENT = _create_environment()
+
+
+def _check_allowed(source: str, tree: nodes.Template) -> None:
+    """Refuse statements and calls: connector templates are expressions over variables."""
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise TemplateError(
+                f"template {source!r} uses {_describe_node(node)}, which connector templates do "
+                "not allow; use expressions, filters and {% if %} only"
+            )
+
+
+def _describe_node(node: nodes.Node) -> str:
+    names = {
+        "For": "a {% for %} loop",
+        "Assign": "{% set %}",
+        "AssignBlock": "{% set %}",
+        "Macro": "a macro",
+        "Call": "a function or method call",
+        "Pow": "the ** operator",
+        "With": "{% with %}",
+        "Include": "{% include %}",
+        "Import": "{% import %}",
+        "FromImport": "{% import %}",
+        "Extends": "{% extends %}",
+        "Block": "{% block %}",
+    }
+    return names.get(type(node).__name__, f"'{type(node).__name__}'")
+
+
+def _parse(source: str) -> nodes.Template:
+    try:
+        tree = _ENVIRONMENT.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template {source!r} is not valid: {exc.message} (line {exc.lineno})"
+        ) from None
+    _check_allowed(source, tree)
+    return tree
+
+
+def compile_source(source: str) -> jinja2.Template:
+    """Parse, check and compile *source*.
+
+    Raises:
+        TemplateError: invalid syntax, a construct templates may not use, an unknown filter.
+    """
+    tree = _parse(source)
+    try:
+        return _ENVIRONMENT.from_string(tree)
+    except jinja2.TemplateError as exc:
+        # e.g. "No filter named 'center'": unknown filters fail when compiling.
+        raise TemplateError(
+            f"template {source!r} is not valid: {exc.message}; allowed filters: "
+            f"{', '.join(sorted(_ENVIRONMENT.filters))}"
+        ) from None
+
+
+def render_compiled(compiled: jinja2.Template, source: str, variables: Mapping[str, Any]) -> str:
+    """Render a compiled template, translating every failure into a TemplateError."""
+    try:
+        return compiled.render(variables)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template {source!r} could not be rendered: {exc.message}") from None
+    except TemplateError:
+        raise
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template {source!r} could not be rendered: {exc.message}") from None
+    except (TypeError, ValueError, ArithmeticError, OverflowError, MemoryError) as exc:
+        raise TemplateError(
+            f"template {source!r} could not be rendered: {type(exc).__name__}"
+        ) from None
+
+
+def references_of(source: str) -> set[tuple[str, str | None]]:
+    """Return ``(root, key)`` for every variable *source* reads (key None: the whole root)."""
+    tree = _parse(source)
+    references: set[tuple[str, str | None]] = set()
+    keyed_names: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
+        inner = node.node
+        if isinstance(inner, nodes.Name):
+            keyed_names.add(id(inner))
+            if isinstance(node, nodes.Getattr):
+                references.add((inner.name, node.attr))
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                references.add((inner.name, node.arg.value))
+            else:
+                references.add((inner.name, None))
+    for name in tree.find_all(nodes.Name):
+        if name.ctx == "load" and id(name) not in keyed_names:
+            references.add((name.name, None))
+    return references

@@ -1,0 +1,112 @@
+// Forms generated from schemas: the connect form (credential_schema), parameter forms
+// (operation parameters), and the view of an operation's result.
+import { badge, field, h, uid } from "./dom.js";
+
+function control(name, spec, prefix) {
+  const id = uid(prefix);
+  const type = spec.type || "string";
+  if (Array.isArray(spec.enum) && spec.enum.length) {
+    return h("select", { id, name }, h("option", { value: "" }, "(choose)"),
+      spec.enum.map((v) => h("option", { value: String(v), selected: spec.default === v }, String(v))));
+  }
+  if (type === "boolean") return h("input", { id, name, type: "checkbox", checked: spec.default === true });
+  const inputType = type === "password" ? "password" : ["number", "integer"].includes(type) ? "number" : "text";
+  return h("input", {
+    id, name, type: inputType, autocomplete: type === "password" ? "new-password" : "off",
+    step: type === "integer" ? "1" : type === "number" ? "any" : undefined,
+    placeholder: spec.default !== undefined && spec.default !== null && type !== "password" ? String(spec.default) : undefined,
+  });
+}
+
+/**
+ * A form section for a map of fields ({name: {label, type, required, help, default, enum}}).
+ * Password fields are masked; values are never pre-filled from stored secrets.
+ */
+export function fieldsForm(fields, { prefix = "cred", pathPrefix = "" } = {}) {
+  const box = h("div", { class: "fields" });
+  for (const [name, spec] of Object.entries(fields || {})) {
+    const input = control(name, spec || {}, prefix);
+    input.dataset.name = name;
+    input.dataset.type = spec?.type || "string";
+    box.append(field(spec?.label || name, input, {
+      help: spec?.help || spec?.description, required: !!spec?.required, path: pathPrefix ? `${pathPrefix}.${name}` : undefined,
+    }));
+  }
+  if (!box.children.length) box.append(h("p", { class: "empty" }, "No fields to fill in."));
+  return box;
+}
+
+/** The form of an operation's parameters (a list of {name, location, type, required, ...}). */
+export function parametersForm(parameters, prefix = "param") {
+  const fields = {};
+  for (const p of parameters || []) {
+    fields[p.name] = { label: `${p.name} (${p.location || "query"})`, type: p.type, required: p.required,
+      help: p.description, default: p.default, enum: p.enum };
+  }
+  return fieldsForm(fields, { prefix });
+}
+
+/** Read the values of a form made by fieldsForm; empty inputs are left out. */
+export function readFields(box) {
+  const values = {};
+  for (const input of box.querySelectorAll("[data-name]")) {
+    const name = input.dataset.name;
+    if (input.type === "checkbox") { values[name] = input.checked; continue; }
+    if (input.value === "") continue;
+    const type = input.dataset.type;
+    if (type === "number" || type === "integer") values[name] = Number(input.value);
+    else if (type === "array" || type === "object") {
+      try { values[name] = JSON.parse(input.value); } catch { values[name] = input.value; }
+    } else values[name] = input.value;
+  }
+  return values;
+}
+
+function pretty(value) {
+  if (value === null || value === undefined) return "(empty)";
+  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+function headersTable(headers) {
+  return h("table", { class: "kv" }, h("tbody", {},
+    Object.entries(headers || {}).map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, v)))));
+}
+
+/** The schema check of a result: passed, or the mismatches with their JSON paths. */
+export function schemaCheck(mismatches, hasSchema = true) {
+  if (!hasSchema) return h("p", { class: "schema" }, badge("no schema", "neutral"), " The operation has no response schema.");
+  if (!mismatches?.length) return h("p", { class: "schema", "data-test": "schema-ok" }, badge("schema ✓ passed", "ok"), " The response matches the response schema.");
+  return h("div", { class: "schema" }, badge(`schema ✗ ${mismatches.length} mismatch(es)`, "bad"),
+    h("ul", {}, mismatches.map((m) => h("li", {}, h("code", {}, m.path), " ", m.message))));
+}
+
+/** The result of a call: status, timing, the request as sent (redacted), headers, body. */
+export function resultView(result, { hasSchema = true } = {}) {
+  const ok = result.status_code < 400;
+  const sent = result.request;
+  return h("section", { class: "result", "aria-label": "Result" },
+    h("p", { class: "result-head" },
+      badge(`${ok ? "✓" : "✗"} HTTP ${result.status_code}`, ok ? "ok" : "bad"),
+      h("span", { class: "timing" }, ` ${(result.elapsed * 1000).toFixed(0)} ms`),
+      result.version ? h("span", { class: "muted" }, ` · ran ${result.version}`) : null),
+    ok ? schemaCheck(result.schema_mismatches, hasSchema) : null,
+    sent ? h("details", {}, h("summary", {}, "Request as sent (secrets redacted)"),
+      h("pre", { class: "code" }, `${sent.method} ${sent.url}\n`,
+        Object.entries(sent.headers || {}).map(([k, v]) => `${k}: ${v}\n`).join(""),
+        sent.body ? `\n${sent.body}` : "")) : null,
+    h("details", {}, h("summary", {}, `Response headers (${Object.keys(result.headers || {}).length})`), headersTable(result.headers)),
+    h("details", { open: true }, h("summary", {}, "Response body"), h("pre", { class: "code body", tabindex: "0" }, pretty(result.body))),
+    result.pages ? pagesView(result.pages, result.error) : null);
+}
+
+function pagesView(pages, error) {
+  return h("section", { class: "pages" }, h("h4", {}, `Pages read: ${pages.length}`),
+    h("table", { class: "grid" },
+      h("thead", {}, h("tr", {}, ["#", "Status", "Records", "Time", "Schema", "URL"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, pages.map((p) => h("tr", {},
+        h("td", {}, p.number), h("td", {}, p.status_code), h("td", {}, p.record_count),
+        h("td", {}, `${(p.elapsed * 1000).toFixed(0)} ms`),
+        h("td", {}, p.schema_mismatches.length ? `✗ ${p.schema_mismatches.length}` : "✓"),
+        h("td", { class: "url" }, p.url))))),
+    error ? h("p", { class: "error-text" }, `Stopped: ${error}`) : null);
+}

@@ -1,0 +1,120 @@
+// The Overview, Auth & Credentials and Resilience tabs.
+import { announce } from "../api.js";
+import { h } from "../dom.js";
+import { boundField } from "./bind.js";
+
+const TYPES = ["General", "OEM", "DMS", "CRM", "Finance", "Telematics", "Logistics"];
+
+/** "Open Weather Map!" -> "open-weather-map" (the API applies the same rule). */
+export function slugify(name) {
+  return name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+}
+
+export function renderOverview(panel, state, ctx) {
+  const doc = state.doc;
+  const published = !!state.connector?.latest_version;
+  state.slugTouched ??= !!doc.slug && doc.slug !== slugify(doc.name || "");
+  const slug = boundField(ctx, doc, "slug", "Slug", { path: "slug", readonly: published,
+    help: published ? "Locked: the slug cannot change after the first publish." : "URL-safe id, generated from the name until you edit it.",
+    onchange: () => { state.slugTouched = true; } });
+  const name = boundField(ctx, doc, "name", "Name", { path: "name", required: true, onchange: (value) => {
+    if (!published && !state.slugTouched) {
+      doc.slug = slugify(value);
+      slug.querySelector("input").value = doc.slug;
+    }
+    panel.closest("main")?.querySelector("h1")?.firstChild?.replaceWith(document.createTextNode(value || "New connector"));
+  } });
+  const iconInput = h("input", { type: "file", accept: "image/png,image/svg+xml", onchange: async () => {
+    const file = iconInput.files[0];
+    if (!file) return;
+    if (file.size > 64 * 1024) { announce("Icons are limited to 64 KiB (64x64 PNG or SVG recommended).", "error"); return; }
+    doc.icon = await new Promise((resolve) => { const r = new FileReader(); r.onload = () => resolve(r.result); r.readAsDataURL(file); });
+    ctx.markDirty();
+    preview.replaceChildren(h("img", { src: doc.icon, alt: "Connector icon", width: 48, height: 48 }));
+  } });
+  const preview = h("div", { class: "icon-preview" }, doc.icon?.startsWith("data:image/") || doc.icon?.startsWith("https://")
+    ? h("img", { src: doc.icon, alt: "Connector icon", width: 48, height: 48 }) : null);
+  panel.append(h("div", { class: "form-grid" },
+    name, slug,
+    boundField(ctx, doc, "type", "Type", { kind: { options: TYPES, default: "General" }, path: "type" }),
+    boundField(ctx, doc, "base_url", "Base URL", { kind: "url", path: "base_url", required: true, placeholder: "https://api.example.com",
+      help: "The root of every call (absolute http(s) URL; templates allowed)." }),
+    boundField(ctx, doc, "documentation_url", "Documentation URL", { kind: "url", path: "documentation_url" }),
+    h("div", { class: "field" }, h("label", { for: "icon-upload" }, "Icon"), Object.assign(iconInput, { id: "icon-upload" }),
+      h("div", { class: "help" }, "PNG or SVG, 64x64 recommended."), preview),
+    h("div", { class: "wide" }, boundField(ctx, doc, "description", "Description", { kind: "textarea", path: "description" }))));
+}
+
+const AUTH_TYPES = ["none", "api_key", "basic", "bearer", "oauth2", "custom"];
+const AUTH_FIELDS = {
+  api_key: [["location", { options: ["header", "query"], default: "header" }], ["header_name"], ["key_prefix"], ["query_param"]],
+  basic: [["username"], ["password"]],
+  bearer: [["header_name"], ["token_prefix"]],
+  oauth2: [["grant_type", { options: ["client_credentials", "authorization_code"], default: "client_credentials" }], ["token_url"],
+    ["authorization_url"], ["scopes"], ["audience"], ["client_authentication", { options: ["basic", "body"], default: "basic" }]],
+  custom: [["token_path"], ["expires_in_path"], ["header_name"], ["token_prefix"]],
+};
+const FIELD_TYPES = ["string", "password", "number", "integer", "boolean"];
+
+export function renderAuth(panel, state, ctx) {
+  const doc = state.doc;
+  doc.auth ??= { auth_type: "none" };
+  const auth = doc.auth;
+  auth.credential_schema ??= {};
+  const rerender = () => { panel.replaceChildren(); renderAuth(panel, state, ctx); };
+  panel.append(h("div", { class: "form-grid" },
+    boundField(ctx, auth, "auth_type", "Auth type", { kind: { options: AUTH_TYPES, default: "none" }, path: "auth.auth_type", onchange: rerender }),
+    (AUTH_FIELDS[auth.auth_type] || []).map(([key, kind]) =>
+      boundField(ctx, auth, key, key.replace(/_/g, " "), { kind: kind || "text", path: `auth.${key}`, help: "Empty: the documented default." }))));
+  if (auth.auth_type === "custom") panel.append(h("p", { class: "help" }, "The login request of a custom auth is edited in the YAML view."));
+  panel.append(h("h2", {}, "Credential schema"),
+    h("p", { class: "help" }, "Each row is one field of the connect form. Password fields are masked and stored encrypted."),
+    credentialTable(auth.credential_schema, ctx, rerender));
+}
+
+function credentialTable(schema, ctx, rerender) {
+  const rows = Object.entries(schema).map(([name, spec], index) => {
+    const cell = (key, label, opts) => h("td", {}, boundField(ctx, spec, key, `${label} of ${name}`, { ...opts, path: `auth.credential_schema.${name}.${key}` }));
+    const nameInput = h("input", { value: name, "aria-label": `Field name ${index + 1}`, "data-path": `auth.credential_schema.${name}`,
+      onchange: () => {
+        const next = nameInput.value.trim();
+        if (!next || next === name || next in schema) { nameInput.value = name; return; }
+        const entries = Object.entries(schema).map(([k, v]) => [k === name ? next : k, v]);
+        for (const k of Object.keys(schema)) delete schema[k];
+        Object.assign(schema, Object.fromEntries(entries));
+        ctx.markDirty(); rerender();
+      } });
+    return h("tr", {}, h("td", {}, nameInput), cell("label", "Label"), cell("type", "Type", { kind: { options: FIELD_TYPES, default: "string" } }),
+      cell("required", "Required", { kind: "checkbox" }), cell("sensitive", "Sensitive", { kind: "checkbox" }),
+      cell("help", "Help"), cell("default", "Default"),
+      h("td", {}, h("button", { type: "button", class: "danger edit", onclick: () => { delete schema[name]; ctx.markDirty(); rerender(); } }, "Remove", h("span", { class: "sr-only" }, ` ${name}`))));
+  });
+  const add = () => {
+    let n = 1;
+    while (`field_${n}` in schema) n += 1;
+    schema[`field_${n}`] = { label: `Field ${n}`, type: "string", required: true };
+    ctx.markDirty(); rerender();
+  };
+  return h("div", {}, h("table", { class: "grid edit-table credential-schema" },
+    h("thead", {}, h("tr", {}, ["Field name", "Label", "Type", "Required", "Sensitive", "Help text", "Default", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No credential fields yet.")))),
+    h("button", { type: "button", class: "edit", onclick: add }, "Add credential field"));
+}
+
+const RESILIENCE = [
+  ["timeout", "Timeout (seconds)", 30, "number"], ["max_retries", "Max retries", 3, "number"],
+  ["retry_delay", "Retry delay (seconds)", 1, "number"],
+  ["retry_backoff", "Retry backoff", "exponential", { options: ["none", "linear", "exponential"], default: "exponential" }],
+  ["rate_limit", "Rate limit (per minute)", 60, "number"], ["circuit_breaker_threshold", "Circuit breaker threshold", 5, "number"],
+  ["circuit_breaker_recovery", "Circuit breaker recovery (seconds)", 30, "number"],
+  ["respect_retry_after", "Honour Retry-After", true, "checkbox"], ["retry_jitter", "Jitter", true, "checkbox"],
+];
+
+export function renderResilience(panel, state, ctx) {
+  state.doc.resilience ??= {};
+  const res = state.doc.resilience;
+  panel.append(h("p", { class: "help" }, "Empty fields use the default shown. An operation may override any of these in the YAML view."),
+    h("div", { class: "form-grid" }, RESILIENCE.map(([key, label, def, kind]) => {
+      return boundField(ctx, res, key, label, { kind, def, path: `resilience.${key}`, placeholder: String(def), help: `Default: ${def}` });
+    })));
+}

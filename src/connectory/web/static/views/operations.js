@@ -1,0 +1,103 @@
+// The Operations tab: the list of operations and the editor of the selected one.
+import { h } from "../dom.js";
+import { boundField } from "./bind.js";
+
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+const LOCATIONS = ["query", "path", "header", "body"];
+const PARAM_TYPES = ["string", "number", "integer", "boolean", "array", "object"];
+const PAGINATION = {
+  offset: ["offset_param", "limit_param", "page_size", "total_path", "total_header"],
+  page_number: ["page_param", "size_param", "page_size", "start_page", "total_path"],
+  cursor: ["cursor_param", "cursor_path", "cursor_header", "size_param", "page_size"],
+  link_header: ["rel"],
+  next_url: ["next_url_path"],
+};
+const NUMERIC = new Set(["page_size", "start_page", "max_pages"]);
+
+function opName(op) { return op.operation || op.name || ""; }
+
+export function renderOperations(panel, state, ctx) {
+  const ops = (state.doc.operations ??= []);
+  state.selectedOp = Math.min(state.selectedOp ?? 0, Math.max(ops.length - 1, 0));
+  const rerender = () => { panel.replaceChildren(); renderOperations(panel, state, ctx); };
+  const add = () => {
+    let n = ops.length + 1;
+    while (ops.some((o) => opName(o) === `operation_${n}`)) n += 1;
+    ops.push({ operation: `operation_${n}`, method: "GET", path: "/", parameters: [] });
+    state.selectedOp = ops.length - 1;
+    ctx.markDirty(); rerender();
+    panel.querySelector(".op-editor input")?.focus();
+  };
+  const list = h("nav", { class: "op-list", "aria-label": "Operations" },
+    h("ul", {}, ops.map((op, i) => h("li", {}, h("button", { type: "button", class: i === state.selectedOp ? "selected" : "",
+      "aria-current": i === state.selectedOp ? "true" : undefined, onclick: () => { state.selectedOp = i; rerender(); } },
+      h("span", { class: "method" }, op.method || "GET"), " ", opName(op) || "(unnamed)")))),
+    h("button", { type: "button", class: "primary edit", onclick: add }, "Add operation"));
+  const editor = ops.length ? operationEditor(ops, state.selectedOp, ctx, rerender)
+    : h("div", { class: "empty card" }, h("p", {}, "No operations yet. Add one: a method, a path, its parameters and a response schema."));
+  panel.append(h("div", { class: "split" }, list, editor));
+}
+
+function operationEditor(ops, index, ctx, rerender) {
+  const op = ops[index];
+  const at = `operations[${index}]`;
+  const nameKey = "name" in op && !("operation" in op) ? "name" : "operation";
+  op.parameters ??= [];
+  const requestBody = op.request_body || {};
+  const pagination = op.pagination || {};
+  const pagingType = h("select", { id: `paging-${index}`, "data-path": `${at}.pagination.type` },
+    h("option", { value: "" }, "none"), Object.keys(PAGINATION).map((t) => h("option", { value: t, selected: pagination.type === t }, t)));
+  pagingType.addEventListener("change", () => {
+    if (pagingType.value) op.pagination = { type: pagingType.value }; else delete op.pagination;
+    ctx.markDirty(); rerender();
+  });
+  return h("div", { class: "op-editor" },
+    h("div", { class: "form-grid" },
+      boundField(ctx, op, nameKey, "Operation name", { path: `${at}.${nameKey}`, required: true, onchange: () => refreshList() }),
+      boundField(ctx, op, "display_name", "Display name", { path: `${at}.display_name` }),
+      boundField(ctx, op, "method", "Method", { kind: { options: METHODS, default: "GET" }, path: `${at}.method`, onchange: () => refreshList() }),
+      boundField(ctx, op, "path", "Path", { path: `${at}.path`, required: true, placeholder: "/items/{id}", help: "Appended to the base URL; {name} is filled from a path parameter." }),
+      boundField(ctx, op, "record_selector", "Record selector", { path: `${at}.record_selector`, placeholder: "data", help: "Where the records are in the response, e.g. data or result.items." }),
+      h("div", { class: "wide" }, boundField(ctx, op, "description", "Description", { kind: "textarea", path: `${at}.description` }))),
+    h("h3", {}, "Parameters"), parametersTable(op, at, ctx, rerender),
+    h("h3", {}, "Pagination"),
+    h("div", { class: "form-grid" }, h("div", { class: "field" }, h("label", { for: `paging-${index}` }, "Pagination type"), pagingType),
+      (PAGINATION[pagination.type] || []).map((key) => boundField(ctx, op.pagination, key, key.replace(/_/g, " "),
+        { path: `${at}.pagination.${key}`, kind: NUMERIC.has(key) ? "number" : "text" }))),
+    h("h3", {}, "Schemas"),
+    h("div", { class: "form-grid" },
+      boundField(ctx, op, "response_schema", "Response schema (JSON Schema)", { kind: "json", path: `${at}.response_schema`,
+        help: "Checked against every test response; mismatches show their JSON path." }),
+      boundField(ctx, requestBody, "schema", "Request body schema (JSON Schema)", { kind: "json", path: `${at}.request_body.schema`,
+        onchange: () => { if (requestBody.schema) op.request_body = requestBody; else delete op.request_body; },
+        help: "For POST/PUT/PATCH bodies built from body parameters." })),
+    h("p", {}, h("button", { type: "button", class: "danger edit", onclick: () => {
+      if (!confirm(`Delete the operation ${opName(op)}?`)) return;
+      ops.splice(index, 1); ctx.markDirty(); rerender();
+    } }, "Delete operation")));
+
+  function refreshList() {
+    const button = document.querySelector(".op-list button.selected");
+    if (button) button.replaceChildren(h("span", { class: "method" }, op.method || "GET"), " ", opName(op) || "(unnamed)");
+  }
+}
+
+function parametersTable(op, at, ctx, rerender) {
+  const params = op.parameters;
+  const rows = params.map((p, i) => {
+    const path = `${at}.parameters[${i}]`;
+    const cell = (key, label, opts = {}) => h("td", {}, boundField(ctx, p, key, `${label} of parameter ${i + 1}`, { ...opts, path: `${path}.${key}` }));
+    return h("tr", {}, cell("name", "Name", { required: true }), cell("location", "Location", { kind: { options: LOCATIONS, default: "query" } }),
+      cell("type", "Type", { kind: { options: PARAM_TYPES, default: "string" } }), cell("required", "Required", { kind: "checkbox" }),
+      cell("default", "Default"), cell("description", "Description"),
+      h("td", {}, h("button", { type: "button", class: "danger edit", onclick: () => { params.splice(i, 1); ctx.markDirty(); rerender(); } },
+        "Remove", h("span", { class: "sr-only" }, ` parameter ${p.name || i + 1}`))));
+  });
+  return h("div", {}, h("table", { class: "grid edit-table parameters" },
+    h("thead", {}, h("tr", {}, ["Name", "Location", "Type", "Required", "Default", "Description", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No parameters.")))),
+    h("button", { type: "button", class: "edit", onclick: () => {
+      params.push({ name: "", location: "query", type: "string", required: false });
+      ctx.markDirty(); rerender();
+    } }, "Add parameter"));
+}

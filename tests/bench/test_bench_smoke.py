@@ -1,0 +1,67 @@
+"""The benchmark harness runs end to end on a tiny dataset (the real run is ``make bench``).
+
+Every run inside the harness checks its record count and the server's request count, so a
+harness that passes here measured readers that did the same, complete work.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_harness_runs_and_checks_every_reader(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--records",
+            "300",
+            "--calls",
+            "40",
+            "--callers",
+            "4",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--sizes",
+            "100",
+            "--pagings",
+            "cursor",
+            "--only",
+            "read,calls",
+            "--in-process",
+            "--output",
+            str(output),
+            "--no-doc",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(output.read_text())
+    scenarios = {scenario["name"]: scenario for scenario in report["scenarios"]}
+    assert set(scenarios) == {"read-cursor-100", "calls-sequential", "calls-concurrent"}
+    read = scenarios["read-cursor-100"]
+    assert (read["count"], read["requests"]) == (300, 3)
+    assert [reader["label"] for reader in read["readers"]] == [
+        "raw httpx (sync)",
+        "Connectory Python API",
+        "Connectory CLI > /dev/null",
+    ]
+    assert all(
+        reader["rate"] > 0 for scenario in scenarios.values() for reader in scenario["readers"]
+    )
+    assert scenarios["calls-concurrent"]["count"] == 40
+    assert "| scenario | reader |" in done.stdout

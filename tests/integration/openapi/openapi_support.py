@@ -1,0 +1,139 @@
+"""Peers for the OpenAPI import tests: the npm documents, Prism, and a fast connector check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connectory.spec import check_connector_data
+from connectory.spec.schema_checks import check_json_schema
+
+ROOT = Path(__file__).resolve().parents[3]
+MODULES = ROOT / "tests" / "peers" / "node_modules"
+OAS_EXAMPLES = MODULES / "@readme" / "oas-examples"
+GITHUB = MODULES / "@octokit" / "openapi" / "generated" / "api.github.com.json"
+PRISM = MODULES / "@stoplight" / "prism-cli" / "dist" / "index.js"
+PETSTORES = {
+    "2.0": OAS_EXAMPLES / "2.0" / "json" / "petstore.json",
+    "3.0": OAS_EXAMPLES / "3.0" / "json" / "petstore.json",
+    "3.1": OAS_EXAMPLES / "3.1" / "json" / "petstore.json",
+}
+
+
+def missing(reason: str) -> None:
+    """Skip with *reason*; under CI=true a missing peer fails instead."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (under CI=true the npm peers are required, not skipped)")
+    pytest.skip(reason)
+
+
+def peer_file(path: Path) -> Path:
+    """Return *path*, or skip (fail under CI) when the npm peers are not installed."""
+    if not path.is_file():
+        missing(f"{path.relative_to(ROOT)} is missing; run `make peers`")
+    return path
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def prism(document: Path, workdir: Path, *, timeout: float = 60) -> Iterator[str]:
+    """Run ``prism mock`` on *document* (responses generated from the schemas, seeded)."""
+    node = shutil.which("node")
+    if node is None:
+        missing("node is not on PATH, so Prism cannot run")
+    peer_file(PRISM)
+    port = free_port()
+    log_path = workdir / f"prism-{port}.log"
+    argv = [str(node), str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "warn"]
+    argv += ["--dynamic", "--seed", "connectory", str(document)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_listening(base_url, process, log_path, timeout)
+        yield base_url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_until_listening(
+    base_url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = log_path.read_text(errors="replace")[-3000:]
+            pytest.fail(f"prism exited with {process.returncode} while starting:\n{log}")
+        try:
+            httpx.get(f"{base_url}/__connectory_ready", timeout=1)
+            return  # any answer (a 404) means it is serving
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"prism did not listen on {base_url} within {timeout:.0f} s")
+
+
+def check_connector_quickly(connector: dict[str, Any]) -> list[str]:
+    """Every problem :func:`check_connector_data` would find, in a fraction of the time.
+
+    Operations share their ``$defs`` (the same objects), so each definition is checked once
+    against the JSON Schema meta-schema, and the operations without their ``$defs``; together
+    that is what checking each operation whole would check.
+    """
+    definitions: dict[int, tuple[str, Any]] = {}
+
+    def strip(schema: Any) -> Any:
+        if isinstance(schema, dict) and "$defs" in schema:
+            for name, definition in schema["$defs"].items():
+                definitions[id(definition)] = (name, definition)
+            return {key: value for key, value in schema.items() if key != "$defs"}
+        return schema
+
+    operations = []
+    for operation in connector["operations"]:
+        operation = dict(operation)
+        if "response_schema" in operation:
+            operation["response_schema"] = strip(operation["response_schema"])
+        if "request_body" in operation:
+            body = operation["request_body"]
+            operation["request_body"] = {**body, "schema": strip(body.get("schema"))}
+        operation["parameters"] = [
+            {**p, "items": strip(p["items"])} if "items" in p else p
+            for p in operation.get("parameters", [])
+        ]
+        operations.append(operation)
+    overview = {key: value for key, value in connector.items() if key != "operations"}
+    problems: list[str] = []
+    for start in range(0, len(operations), 100):
+        report = check_connector_data({**overview, "operations": operations[start : start + 100]})
+        problems += [str(problem) for problem in report.errors]
+    for name, definition in definitions.values():
+        problems += [
+            str(finding) for finding in check_json_schema(("$defs", name), definition, name)
+        ]
+    return problems

@@ -1,0 +1,248 @@
+"""connectory call, against the test API served on loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from connectory.cli.output import EXIT_INVALID, EXIT_UNREACHABLE, EXIT_UPSTREAM
+
+from .conftest import API_KEY, TESTAPI_CONNECTOR, Invoke, assert_no_traceback
+
+CONNECTOR = str(TESTAPI_CONNECTOR)
+
+
+def _call(invoke: Invoke, api_url: str, credentials: Path, *args: str) -> Result:
+    return invoke(
+        "call", CONNECTOR, *args, "--credentials", str(credentials), "--base-url", api_url
+    )
+
+
+@pytest.fixture
+def call_small(
+    invoke: Invoke, api_url: str, small_connector: Path, credentials_file: Path
+) -> Callable[..., Result]:
+    """``connectory call`` of the small connector against the test API."""
+
+    def run(*args: str, credentials: Path | None = credentials_file) -> Result:
+        options = ["--credentials", str(credentials)] if credentials is not None else []
+        return invoke("call", str(small_connector), *args, *options, "--base-url", api_url)
+
+    return run
+
+
+class TestSingleCalls:
+    def test_prints_the_body_as_json(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(invoke, api_url, credentials_file, "get_item", "-p", "id=3")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["id"] == 3
+        assert result.stderr == ""
+
+    def test_parameters_are_coerced_and_encoded(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(
+            invoke,
+            api_url,
+            credentials_file,
+            "echo_query",
+            "-p",
+            "q=a b",
+            "-p",
+            "tags=x,y",
+            "-p",
+            "active=yes",
+            "--param",
+            "limit=5",
+        )
+        assert result.exit_code == 0, result.output
+        echo = json.loads(result.stdout)
+        assert echo["query"] == {
+            "q": ["a b"],
+            "tags": ["x", "y"],
+            "active": ["true"],
+            "limit": ["5"],
+            "sort": ["asc"],
+        }
+        assert echo["headers"]["x-api-key"] == f"Token {API_KEY}"
+        assert echo["headers"]["x-tenant"] == "acme"
+
+    def test_path_values_keep_their_slash_in_the_segment(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(
+            invoke, api_url, credentials_file, "echo_path", "-p", "folder=a/b", "-p", "name=c d"
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["raw_path"] == "/echo/folders/a%2Fb/files/c%20d"
+
+    def test_include_adds_status_headers_and_the_redacted_request(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(invoke, api_url, credentials_file, "get_item", "-p", "id=1", "--include")
+        assert result.exit_code == 0, result.output
+        payload = json.loads(result.stdout)
+        assert payload["status_code"] == 200
+        assert payload["body"]["id"] == 1
+        assert payload["headers"]["content-type"] == "application/json"
+        assert payload["request"]["url"] == f"{api_url}/items/1"
+        assert payload["request"]["headers"]["X-API-Key"] == "[REDACTED]"
+        assert API_KEY not in result.output
+
+    def test_schema_mismatch_is_a_warning_on_stderr(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(invoke, api_url, credentials_file, "echo_schema_mismatch")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["method"] == "GET"
+        assert "warning" in result.stderr
+        assert "$.method" in result.stderr
+
+    def test_strict_schema_mismatch_fails(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(invoke, api_url, credentials_file, "echo_schema_mismatch", "--strict")
+        assert result.exit_code == EXIT_UPSTREAM
+        assert_no_traceback(result)
+        assert "$.method" in result.stderr
+
+
+class TestStreaming:
+    def test_all_pages_streams_json_lines_and_progress_on_stderr(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(invoke, api_url, credentials_file, "list_cursor_items", "--all-pages")
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert len(lines) == 250
+        ids = [json.loads(line)["id"] for line in lines]
+        assert ids == list(range(1, 251))
+        assert "3 page(s), 250 record(s)" in result.stderr
+        assert "records/s" in result.stderr
+
+    def test_max_pages(self, invoke: Invoke, api_url: str, credentials_file: Path) -> None:
+        result = _call(invoke, api_url, credentials_file, "list_offset_items", "--max-pages", "2")
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.splitlines()) == 200
+        assert "2 page(s), 200 record(s)" in result.stderr
+
+    def test_pagination_loop_stops_with_an_error(self, call_small: Callable[..., Result]) -> None:
+        result = call_small("bad_repeat_cursor", "--all-pages")
+        assert result.exit_code == EXIT_UPSTREAM
+        assert_no_traceback(result)
+        assert "came back again" in result.stderr
+
+    def test_foreign_next_url_is_refused(self, call_small: Callable[..., Result]) -> None:
+        result = call_small("bad_foreign_next", "--all-pages")
+        assert result.exit_code == EXIT_UPSTREAM
+        assert "another host (other.invalid)" in result.stderr
+
+
+class TestErrors:
+    def test_unknown_operation(self, call_small: Callable[..., Result]) -> None:
+        result = call_small("get_itme")
+        assert result.exit_code == EXIT_INVALID
+        assert_no_traceback(result)
+        assert "did you mean 'get_item'" in result.stderr
+        assert result.stdout == ""
+
+    def test_invalid_parameter(self, call_small: Callable[..., Result]) -> None:
+        result = call_small("get_item", "-p", "id=abc")
+        assert result.exit_code == EXIT_INVALID
+        assert "parameter 'id' must be an integer" in result.stderr
+
+    def test_pair_without_equals(self, call_small: Callable[..., Result]) -> None:
+        result = call_small("get_item", "-p", "id")
+        assert result.exit_code == EXIT_INVALID
+        assert "-p expects name=value" in result.stderr
+
+    def test_missing_credentials(self, call_small: Callable[..., Result]) -> None:
+        result = call_small("get_item", "-p", "id=1", credentials=None)
+        assert result.exit_code == EXIT_INVALID
+        assert_no_traceback(result)
+        assert "credential 'api_key' (API Key) is required" in result.stderr
+
+    @pytest.mark.parametrize(
+        ("name", "content", "expected"),
+        [
+            ("creds.yaml", "api_key: [unclosed sk-hidden-123\n", "is not valid YAML or JSON"),
+            ("creds.json", '{"api_key": "sk-hidden-123"', "is not valid YAML or JSON"),
+            ("creds.yaml", "- sk-hidden-123\n", "must be a mapping"),
+            ("creds.yaml", "api_kye: sk-hidden-123\n", "did you mean 'api_key'"),
+        ],
+    )
+    def test_bad_credentials_file(
+        self,
+        call_small: Callable[..., Result],
+        tmp_path: Path,
+        name: str,
+        content: str,
+        expected: str,
+    ) -> None:
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        result = call_small("get_item", "-p", "id=1", credentials=path)
+        assert result.exit_code == EXIT_INVALID
+        assert_no_traceback(result)
+        assert expected in result.stderr
+        assert "sk-hidden-123" not in result.output
+
+    def test_credentials_file_that_does_not_exist(
+        self, call_small: Callable[..., Result], tmp_path: Path
+    ) -> None:
+        result = call_small("get_item", "-p", "id=1", credentials=tmp_path / "missing.yaml")
+        assert result.exit_code == EXIT_INVALID
+        assert "does not exist" in result.stderr
+
+    def test_rejected_credentials(self, call_small: Callable[..., Result], tmp_path: Path) -> None:
+        path = tmp_path / "wrong.yaml"
+        path.write_text("api_key: wrong-key-12345\n", encoding="utf-8")
+        result = call_small("list_protected_items", "--all-pages", credentials=path)
+        assert result.exit_code == EXIT_UPSTREAM
+        assert_no_traceback(result)
+        assert "401" in result.stderr
+        assert "wrong-key-12345" not in result.output
+
+    @pytest.mark.parametrize("status", ["404", "500"])
+    def test_error_status(self, call_small: Callable[..., Result], status: str) -> None:
+        result = call_small("get_status", "-p", f"code={status}")
+        assert result.exit_code == EXIT_UPSTREAM
+        assert_no_traceback(result)
+        assert f"answered {status}" in result.stderr
+
+    def test_invalid_json(self, call_small: Callable[..., Result]) -> None:
+        result = call_small("get_invalid_json")
+        assert result.exit_code == EXIT_UPSTREAM
+        assert "not valid JSON" in result.stderr
+
+    def test_unreachable_host(
+        self, invoke: Invoke, small_connector: Path, credentials_file: Path
+    ) -> None:
+        # The small connector's own base_url is a closed port on loopback.
+        result = invoke(
+            "call",
+            str(small_connector),
+            "get_item",
+            "-p",
+            "id=1",
+            "--credentials",
+            str(credentials_file),
+        )
+        assert result.exit_code == EXIT_UNREACHABLE
+        assert_no_traceback(result)
+        assert re.search("could not (reach|be reached)", result.stderr)
+
+    def test_invalid_connector(self, invoke: Invoke, tmp_path: Path) -> None:
+        connector = tmp_path / "c.yaml"
+        connector.write_text("name: X\noperations: 5\n", encoding="utf-8")
+        result = invoke("call", str(connector), "ping")
+        assert result.exit_code == EXIT_INVALID
+        assert_no_traceback(result)
+        assert "base_url" in result.stderr

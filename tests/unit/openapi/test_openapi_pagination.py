@@ -1,0 +1,153 @@
+"""Pagination suggestions: offered with a reason, applied only when accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openapi_docs import document, get, json_body, operation, run
+
+from connectory.openapi import accept_pagination
+from connectory.spec import check_connector_data
+
+
+def _query(*names: str, **schemas: Any) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "query", "schema": schemas.get(name, {"type": "integer"})}
+        for name in names
+    ]
+
+
+def _list(
+    parameters: list[Any], body: Any, headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = json_body(body)
+    if headers:
+        response["headers"] = headers
+    return document({"/items": {"get": get({"200": response}, parameters=parameters)}})
+
+
+ITEMS = {"type": "array", "items": {"type": "object"}}
+
+
+def _suggestion(doc: dict[str, Any]) -> dict[str, Any] | None:
+    result = run(doc)
+    return result.suggestions[0].to_dict() if result.suggestions else None
+
+
+def test_a_declared_link_header() -> None:
+    doc = _list(_query("page", "per_page"), ITEMS, {"Link": {"schema": {"type": "string"}}})
+    assert _suggestion(doc) == {
+        "operation": "get_items",
+        "pagination": {"type": "link_header"},
+        "record_selector": None,
+        "replaces": [],
+        "reason": "the success response declares a Link header",
+    }
+
+
+def test_page_and_per_page() -> None:
+    doc = _list(_query("page", "per_page", per_page={"type": "integer", "maximum": 50}), ITEMS)
+    suggestion = _suggestion(doc)
+    assert suggestion is not None
+    assert suggestion["pagination"] == {
+        "type": "page_number",
+        "page_param": "page",
+        "size_param": "per_page",
+        "page_size": 50,
+    }
+    assert suggestion["replaces"] == ["page", "per_page"]
+
+
+def test_zero_based_pages() -> None:
+    doc = _list(_query("page", page={"type": "integer", "default": 0}), ITEMS)
+    suggestion = _suggestion(doc)
+    assert suggestion is not None
+    assert suggestion["pagination"]["start_page"] == 0
+    assert suggestion["pagination"]["size_param"] is None
+
+
+def test_offset_and_limit_with_a_wrapped_list_and_a_total() -> None:
+    body = {
+        "type": "object",
+        "properties": {"data": ITEMS, "total": {"type": "integer"}, "links": {"type": "object"}},
+    }
+    doc = _list(_query("offset", "limit"), body)
+    suggestion = _suggestion(doc)
+    assert suggestion is not None
+    assert suggestion["pagination"] == {
+        "type": "offset",
+        "offset_param": "offset",
+        "limit_param": "limit",
+        "page_size": 100,
+        "total_path": "total",
+    }
+    assert suggestion["record_selector"] == "data"
+
+
+def test_a_cursor_parameter_with_the_next_cursor_in_the_body() -> None:
+    body = {
+        "type": "object",
+        "properties": {
+            "items": ITEMS,
+            "meta": {"type": "object", "properties": {"next_cursor": {"type": ["string", "null"]}}},
+        },
+    }
+    doc = _list(_query("cursor", "limit", cursor={"type": "string"}), body)
+    suggestion = _suggestion(doc)
+    assert suggestion is not None
+    assert suggestion["pagination"]["type"] == "cursor"
+    assert suggestion["pagination"]["cursor_path"] == "meta.next_cursor"
+    assert suggestion["pagination"]["size_param"] == "limit"
+    assert suggestion["replaces"] == ["limit"]
+
+
+def test_a_next_url_in_the_body() -> None:
+    body = {"type": "object", "properties": {"value": ITEMS, "@odata.nextLink": {"type": "string"}}}
+    suggestion = _suggestion(_list([], body))
+    assert suggestion is not None
+    assert suggestion["pagination"] == {"type": "next_url", "next_url_path": '["@odata.nextLink"]'}
+    assert suggestion["record_selector"] == "value"
+
+
+def test_a_total_count_header() -> None:
+    doc = _list(
+        _query("_page", "_limit"), ITEMS, {"X-Total-Count": {"schema": {"type": "integer"}}}
+    )
+    suggestion = _suggestion(doc)
+    assert suggestion is not None
+    assert suggestion["pagination"]["total_header"] == "X-Total-Count"
+
+
+def test_nothing_is_suggested_without_a_list_or_a_pattern() -> None:
+    assert _suggestion(_list(_query("page"), {"type": "object"})) is None
+    assert _suggestion(_list(_query("q"), ITEMS)) is None
+    body = {"type": "object", "properties": {"a": ITEMS, "b": ITEMS}}
+    assert _suggestion(_list(_query("page"), body)) is None  # which list holds the records?
+    post = document({"/items": {"post": get({"200": json_body(ITEMS)}, parameters=_query("page"))}})
+    assert _suggestion(post) is None
+
+
+def test_suggestions_are_not_applied_until_accepted() -> None:
+    body = {"type": "object", "properties": {"results": ITEMS}}
+    result = run(_list(_query("offset", "limit", "q"), body))
+    assert "pagination" not in operation(result, "get_items")
+    accepted = accept_pagination(result.connector, result.suggestions)
+    changed = accepted["operations"][0]
+    assert changed["pagination"]["type"] == "offset"
+    assert changed["record_selector"] == "results"
+    assert [p["name"] for p in changed["parameters"]] == ["q"]
+    assert result.connector["operations"][0].get("pagination") is None  # not changed in place
+    report = check_connector_data(accepted)
+    assert report.ok and not report.warnings, report.problems
+
+
+def test_accepting_for_some_operations_only() -> None:
+    doc = document(
+        {
+            "/a": {"get": get({"200": json_body(ITEMS)}, parameters=_query("page"))},
+            "/b": {"get": get({"200": json_body(ITEMS)}, parameters=_query("page"))},
+        }
+    )
+    result = run(doc)
+    accepted = accept_pagination(result.connector, result.suggestions, ["get_b"])
+    assert [("pagination" in op) for op in accepted["operations"]] == [False, True]

@@ -1,0 +1,102 @@
+"""The client runs every request through the resilience pipeline (retries, breaker, limits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from connectory.errors import CircuitOpen, UpstreamError
+from connectory.resilience import FakeClock
+from connectory.runtime import ConnectorClient
+from connectory.spec import ConnectorSpec
+
+
+def make_spec(**resilience: Any) -> ConnectorSpec:
+    return ConnectorSpec.model_validate(
+        {
+            "name": "Flaky",
+            "base_url": "https://api.example.com",
+            "resilience": {"retry_delay": 1, "retry_jitter": False, **resilience},
+            "operations": [
+                {"name": "get", "path": "/thing"},
+                {"name": "create", "method": "POST", "path": "/thing"},
+            ],
+        }
+    )
+
+
+class Upstream:
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        status = self.statuses[min(self.calls, len(self.statuses) - 1)]
+        self.calls += 1
+        return httpx.Response(status, json={"n": self.calls})
+
+
+async def test_a_503_burst_is_retried_and_succeeds() -> None:
+    upstream = Upstream([503, 503, 200])
+    clock = FakeClock()
+    async with ConnectorClient(
+        make_spec(), transport=httpx.MockTransport(upstream), clock=clock
+    ) as client:
+        result = await client.call("get")
+    assert result.body == {"n": 3}
+    assert upstream.calls == 3
+
+
+async def test_retries_exhausted_raise_with_attempts_and_body() -> None:
+    upstream = Upstream([503])
+    async with ConnectorClient(
+        make_spec(max_retries=2), transport=httpx.MockTransport(upstream), clock=FakeClock()
+    ) as client:
+        with pytest.raises(UpstreamError) as caught:
+            await client.call("get")
+    assert upstream.calls == 3
+    assert caught.value.status_code == 503
+    assert caught.value.attempts == 3
+    assert "get: the upstream answered 503 Service Unavailable after 3 attempts" in str(
+        caught.value
+    )
+    assert '"n":3' in caught.value.body
+
+
+async def test_raise_for_status_false_returns_the_final_retryable_status() -> None:
+    upstream = Upstream([500])
+    async with ConnectorClient(
+        make_spec(max_retries=1), transport=httpx.MockTransport(upstream), clock=FakeClock()
+    ) as client:
+        result = await client.call("get", raise_for_status=False)
+    assert result.status_code == 500
+    assert result.body == {"n": 2}
+    assert upstream.calls == 2
+
+
+async def test_post_is_not_resent_after_a_503() -> None:
+    upstream = Upstream([503, 200])
+    async with ConnectorClient(
+        make_spec(), transport=httpx.MockTransport(upstream), clock=FakeClock()
+    ) as client:
+        with pytest.raises(UpstreamError):
+            await client.call("create")
+    assert upstream.calls == 1
+
+
+async def test_breaker_opens_after_threshold_and_fails_fast() -> None:
+    upstream = Upstream([500])
+    async with ConnectorClient(
+        make_spec(max_retries=0, circuit_breaker_threshold=2),
+        transport=httpx.MockTransport(upstream),
+        clock=FakeClock(),
+    ) as client:
+        for _ in range(2):
+            with pytest.raises(UpstreamError):
+                await client.call("get")
+        assert await client.health() == "degraded"
+        with pytest.raises(CircuitOpen):
+            await client.call("get")
+    assert upstream.calls == 2

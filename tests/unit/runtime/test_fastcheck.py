@@ -1,0 +1,112 @@
+"""The schema pre-check agrees with jsonschema: never lenient, and exact on its subset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from connectory.runtime.fastcheck import compile_check
+
+RECORD: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name", "tags"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string", "description": "annotation only"},
+        "score": {"type": ["number", "null"]},
+        "status": {"type": "string", "enum": ["active", "paused"]},
+        "flag": {"type": "boolean"},
+        "kind": {"const": "item"},
+        "address": {
+            "type": "object",
+            "required": ["city"],
+            "properties": {"city": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "anything": {},
+    },
+}
+SCHEMAS = [
+    RECORD,
+    {"type": "array", "items": RECORD},
+    {"type": "object", "properties": {"data": {"type": "array", "items": RECORD}}},
+    {"enum": ["a", "b"]},
+    {"items": {"type": "integer"}},
+    {"required": ["x"]},
+    {"type": ["integer", "string"]},
+]
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(-3, 3, allow_nan=False)
+    | st.sampled_from(["active", "paused", "item", "x", "", "city"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "name",
+                    "score",
+                    "status",
+                    "flag",
+                    "kind",
+                    "address",
+                    "tags",
+                    "city",
+                    "data",
+                    "x",
+                    "other",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=range(len(SCHEMAS)))
+@settings(max_examples=150, deadline=None)
+@given(value=json_values)
+def test_the_pre_check_agrees_with_jsonschema(schema: dict[str, Any], value: Any) -> None:
+    check = compile_check(schema)
+    assert check is not None
+    assert check(value) == Draft202012Validator(schema).is_valid(value)
+
+
+def test_a_valid_record_passes() -> None:
+    check = compile_check(RECORD)
+    assert check is not None
+    record = {"id": 1.0, "name": "n", "tags": ["a"], "address": {"city": "c"}, "kind": "item"}
+    assert check(record)
+    assert not check({**record, "id": True})
+    assert not check({**record, "address": {"city": "c", "zip": "1"}})
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "#/$defs/x"},
+        {"type": "string", "pattern": "^a"},
+        {"type": "integer", "minimum": 1},
+        {"oneOf": [{"type": "string"}]},
+        {"nullable": True},
+        {"enum": [1, 2]},
+        {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer"},
+        {"type": "object", "properties": {"a": {"minLength": 1}}},
+        {"type": "array", "prefixItems": [{"type": "string"}]},
+        {"additionalProperties": {"type": "string"}},
+        {"type": "decimal"},
+    ],
+)
+def test_schemas_out_of_scope_are_left_to_jsonschema(schema: dict[str, Any]) -> None:
+    assert compile_check(schema) is None
