@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from window_checks import LATENCY_SLACK, min_span
+from window_checks import LATENCY_SLACK, STAMP_SLACK, min_span
 
 from connectory.errors import (
     AttemptInfo,
@@ -231,8 +231,9 @@ async def test_fifty_concurrent_callers_respect_the_sliding_window(
     assert all(r.status_code == 200 for r in results)
     arrivals = sorted(upstream.times("/limited"))
     assert len(arrivals) == 50
-    # Grants obey the window exactly; the upstream sees them shifted by loopback latency only.
-    assert min_span(granted, limit) >= window
+    # Grants obey the window (up to the observer's stamping delay); the upstream sees them
+    # shifted by loopback latency only.
+    assert min_span(granted, limit) >= window - STAMP_SLACK
     assert min_span(arrivals, limit) >= window - LATENCY_SLACK
     # And the limiter is not needlessly strict: five batches, about one window apart.
-    assert arrivals[-1] - arrivals[0] == pytest.approx(4 * window, abs=0.25)
+    assert 4 * window - LATENCY_SLACK <= arrivals[-1] - arrivals[0] <= 4 * window + 0.5

@@ -77,7 +77,7 @@ async def test_a_waiting_caller_gets_the_slot_when_it_frees(
     started = time.monotonic()
     waits: list[tuple[float, str]] = []
     await limiter.acquire([Quota("c", 1)], 2, lambda s, cause: waits.append((s, cause)))
-    assert 0.35 < time.monotonic() - started < 0.8
+    assert 0.35 < time.monotonic() - started < 1.5  # upper bound: generous for a loaded machine
     assert waits and waits[0][1] == "rate limit"
 
 
