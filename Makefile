@@ -16,6 +16,7 @@ $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m compileall -q src >/dev/null  # bytecode even where PYTHONDONTWRITEBYTECODE is set
 	touch $@
 
 # Third-party servers the integration tests run against (see tests/peers/package.json).
@@ -52,6 +53,7 @@ test: install peers chromium lint typecheck
 
 # Benchmarks against raw httpx loops (~10 min; see bench/README.md); not part of `make test`.
 bench: install
+	$(PY) -m compileall -q src bench >/dev/null  # measure start-up as an installed package has it
 	$(BIN)/python -m bench.run
 
 format: install

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from connectory.errors import ResponseTooLarge, TransportError, UpstreamTimeout
-from connectory.http.transport import AiohttpTransport, default_transport
+from connectory.http.aiohttp_transport import AiohttpTransport
+from connectory.http.transport import default_transport
 from connectory.resilience import ResiliencePipeline
 from connectory.resilience.classify import classify_exception
 from connectory.runtime import ConnectorClient
@@ -182,8 +183,10 @@ def test_a_proxy_in_the_environment_keeps_httpx_own_transport(
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     assert isinstance(default_transport(), AiohttpTransport)
+    assert type(default_transport(many_requests=False)) is httpx.AsyncHTTPTransport
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     assert default_transport() is None
+    assert default_transport(many_requests=False) is None
 
 
 async def test_the_pipeline_sees_the_same_attempts_on_both(upstream: FaultyUpstream) -> None:

@@ -18,10 +18,10 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.markup import escape
 
 from connectory.cli.output import (
     EXIT_INTERNAL,
+    escape,
     exit_code_for,
     report_error,
     report_problems,

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from rich.markup import escape
 
-from connectory.cli.output import ProgressLine, stderr_console
+from connectory.cli.output import ProgressLine, escape, stderr_console
 from connectory.errors import InputError, SpecError
 
 if TYPE_CHECKING:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from typing import IO
-
-from rich.console import Console
-from rich.markup import escape
+from typing import IO, TYPE_CHECKING
 
 from connectory.errors import (
     AuthError,
@@ -25,6 +23,12 @@ from connectory.errors import (
     UpstreamError,
 )
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# rich is imported when something is printed, not when a command starts: a successful
+# `connectory call` prints its data with orjson and never needs it (about 30 ms saved).
+
 #: Exit codes of every command (documented in docs/cli.md).
 EXIT_OK = 0
 EXIT_INVALID = 1  # the connector, the parameters or the credentials are wrong
@@ -32,11 +36,35 @@ EXIT_USAGE = 2  # wrong command-line usage (typer's own code)
 EXIT_UPSTREAM = 3  # the upstream answered, but with an error or an unusable body
 EXIT_UNREACHABLE = 4  # the upstream could not be reached in time, or the call was held back
 EXIT_INTERNAL = 70  # a bug in Connectory
+EXIT_BROKEN_PIPE = 141  # stdout's reader went away (128 + SIGPIPE, as the shell reports it)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so no later flush fails."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def stderr_console() -> Console:
     """A console on stderr (stdout is for data)."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout_console(width: int | None = None) -> Console:
+    """A console on stdout, for tables and messages that are the command's output."""
+    from rich.console import Console
+
+    return Console(highlight=False, width=width)
+
+
+def escape(text: str) -> str:
+    """Escape *text* for rich markup (``[`` would otherwise start a style tag)."""
+    from rich.markup import escape as escape_markup
+
+    return escape_markup(text)
 
 
 def exit_code_for(error: ConnectoryError) -> int:

@@ -1,198 +1,50 @@
-"""The default wire: an httpx transport that sends through aiohttp.
+"""Choosing the wire a client sends its requests through.
 
-The runtime speaks httpx everywhere (requests, responses, errors, ``MockTransport`` in tests,
-the egress-guarded transport on the server); only the bytes on the wire go through aiohttp,
-whose C HTTP parser and leaner connection pool cost a fraction of httpcore's async path. On a
-loopback read of 100,000 records (bench/) httpx's own async transport took about 1.5x the CPU
-of httpx's *sync* client, aiohttp about a third of it; see docs/benchmarks.md.
+Two httpx transports, chosen by the work a client is about to do (both keep httpx's redirects,
+decoding, size limits and exception types; see :mod:`connectory.http.aiohttp_transport`):
 
-What stays with httpx: redirects (so the credential-stripping redirect hook still runs),
-content decoding (so size limits apply to the decoded body), cookies and the exception types
-the resilience pipeline classifies. aiohttp errors are translated into the matching httpx
-exceptions here, at this one boundary.
+- many requests (a paginated read, a server, a benchmark): aiohttp behind httpx, whose
+  per-request CPU is about a third of httpcore's async path;
+- one request (``connectory call`` without ``--all-pages``): httpx's own transport, which
+  does not pay aiohttp's import (about 0.1 s and 20 MiB) to save microseconds on one call.
+
+With a proxy configured in the environment there is no choice to make: httpx's own transport
+honours ``HTTP(S)_PROXY`` / ``NO_PROXY`` exactly as it always has.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import ssl
-from collections.abc import AsyncIterator
 
-import aiohttp
 import httpx
-from yarl import URL
 
 #: Connections kept per client: enough for 100 concurrent callers without reconnecting.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
-_CHUNK = 64 * 1024
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
 
-def default_transport() -> httpx.AsyncBaseTransport | None:
+def proxy_configured() -> bool:
+    """True when the environment names a proxy for httpx to use."""
+    return any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
+
+
+def default_transport(many_requests: bool = True) -> httpx.AsyncBaseTransport | None:
     """The transport a client uses when it is given none.
 
-    With a proxy configured in the environment this is None: httpx's own transport then
-    honours ``HTTP(S)_PROXY`` / ``NO_PROXY`` exactly as it always has. Otherwise it is an
-    :class:`AiohttpTransport`.
-    """
-    if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES):
-        return None
-    return AiohttpTransport()
-
-
-def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
-    """Return the httpx exception that means what the aiohttp (or OS) exception *exc* means."""
-    message = str(exc) or type(exc).__name__
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(message, request=request)
-    if isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
-        return httpx.ReadTimeout(message, request=request)
-    if isinstance(exc, aiohttp.ClientProxyConnectionError):
-        return httpx.ProxyError(message, request=request)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(message, request=request)
-    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
-        return httpx.UnsupportedProtocol(message, request=request)
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return httpx.RemoteProtocolError(message, request=request)
-    if isinstance(exc, aiohttp.ClientResponseError):
-        # A malformed status line or headers from the upstream.
-        return httpx.RemoteProtocolError(message, request=request)
-    if isinstance(exc, aiohttp.ClientOSError | ConnectionError | OSError):
-        return httpx.ReadError(message, request=request)
-    if isinstance(exc, aiohttp.ClientError):
-        return httpx.TransportError(message, request=request)
-    return None
-
-
-class _ResponseStream(httpx.AsyncByteStream):
-    """The body of an aiohttp response as httpx reads it; closing it frees the connection."""
-
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-        self._response = response
-        self._request = request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        content = self._response.content
-        try:
-            while True:
-                chunk = await content.readany()
-                if not chunk:
-                    return
-                yield chunk
-        except Exception as exc:
-            translated = _translate(exc, self._request)
-            if translated is None:
-                raise
-            # The OS error stays reachable as the cause, for the error's detail.
-            raise translated from exc
-
-    async def aclose(self) -> None:
-        # release() returns a fully read connection to the pool and closes a half-read one.
-        self._response.release()
-
-
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An httpx transport that sends requests with aiohttp.
-
-    The aiohttp session is created on first use, inside the running event loop, and closed by
-    :meth:`aclose` (httpx's client closes its transport).
-
-    No proxy support and no ``.netrc``: a client that needs a proxy gets httpx's own transport
-    (see :func:`default_transport`); reading credentials from ``.netrc`` into upstream requests
-    is never wanted.
-
     Args:
-        limits: Connection pool size (``max_connections``; idle connections are kept for
-            ``keepalive_expiry`` seconds).
-        verify: Verify TLS certificates (with httpx's trust store, as httpx would), or an
-            SSL context to use.
+        many_requests: The client will make more than a handful of requests (the default);
+            False for a one-shot call, where start-up time matters more than per-request CPU.
+
+    Returns:
+        None when a proxy is configured (httpx then builds its own, proxy-aware transport);
+        else an :class:`~connectory.http.aiohttp_transport.AiohttpTransport` for many requests
+        or an ``httpx.AsyncHTTPTransport`` for one.
     """
+    if proxy_configured():
+        return None
+    if not many_requests:
+        return httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
+    from connectory.http.aiohttp_transport import AiohttpTransport
 
-    def __init__(
-        self, *, limits: httpx.Limits = DEFAULT_LIMITS, verify: bool | ssl.SSLContext = True
-    ) -> None:
-        self._limits = limits
-        self._verify = verify
-        self._ssl: ssl.SSLContext | bool | None = None
-        self._session: aiohttp.ClientSession | None = None
-
-    def _ssl_for(self, url: httpx.URL) -> ssl.SSLContext | bool:
-        if url.scheme != "https":
-            return True  # unused for plain HTTP
-        if self._ssl is None:
-            # Built on the first HTTPS request only: loading the CA bundle costs start-up time
-            # that a plain-HTTP client never needs.
-            verify = self._verify
-            if isinstance(verify, ssl.SSLContext):
-                self._ssl = verify
-            else:
-                self._ssl = httpx.create_ssl_context() if verify else False
-        return self._ssl
-
-    def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=self._limits.max_connections or 0,
-            keepalive_timeout=self._limits.keepalive_expiry or 5.0,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # httpx decodes, so that size limits apply to the decoded body and the
-            # Content-Encoding header keeps meaning what it says.
-            auto_decompress=False,
-            trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
-            timeout=aiohttp.ClientTimeout(total=None),
-            # httpx sets every header itself; aiohttp must not add its own.
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        )
-        # aiohttp resends an idempotent request once when a kept-alive connection breaks; the
-        # resilience pipeline decides retries (and counts attempts), so this layer must not.
-        # There is no public switch; a test checks both transports make the same attempts.
-        self._session._retry_connection = False
-        return self._session
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send *request* and return the response with its body still streaming."""
-        session = self._session or self._open()
-        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.get("pool"),
-            sock_connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
-        )
-        body = await request.aread()
-        try:
-            response = await session.request(
-                request.method,
-                URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
-                data=body or None,
-                allow_redirects=False,
-                timeout=timeout,
-                read_bufsize=_CHUNK,
-                ssl=self._ssl_for(request.url),
-            )
-        except Exception as exc:
-            translated = _translate(exc, request)
-            if translated is None:
-                raise
-            raise translated from exc
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_ResponseStream(response, request),
-            extensions={
-                "http_version": b"HTTP/1.1",
-                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
-            },
-        )
-
-    async def aclose(self) -> None:
-        """Close the pooled connections."""
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+    return AiohttpTransport()

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
 
 from connectory.errors import InputError, TemplateError
 from connectory.http.request import PreparedRequest, query_pairs, text_value
 from connectory.runtime.inputs import resolve_parameters
 from connectory.runtime.records import Selector
 from connectory.runtime.response import ResponseChecker, json_path
+from connectory.runtime.schema_validation import build_validator
 from connectory.spec.operations import PATH_PLACEHOLDER, OperationSpec
 from connectory.templating import Template, compile_template
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
@@ -46,10 +47,8 @@ class OperationPlan:
             ResponseChecker(operation.response_schema) if operation.response_schema else None
         )
         body = operation.request_body
-        self._body_validator: Validator | None = None
-        if body is not None and body.schema_ is not None:
-            cls = validator_for(body.schema_, default=Draft202012Validator)
-            self._body_validator = cls(body.schema_)
+        self._body_schema = body.schema_ if body is not None else None
+        self._body_validator: Validator | None = None  # built on the first body it checks
         self._form = body is not None and body.content_type == "form"
 
     def prepare(
@@ -124,7 +123,9 @@ class OperationPlan:
         return PATH_PLACEHOLDER.sub(fill, path)
 
     def _encode_body(self, body: dict[str, Any], headers: dict[str, str]) -> bytes:
-        if self._body_validator is not None:
+        if self._body_schema is not None:
+            if self._body_validator is None:
+                self._body_validator = build_validator(self._body_schema)
             for error in self._body_validator.iter_errors(body):
                 where = json_path(error.absolute_path)
                 raise InputError(

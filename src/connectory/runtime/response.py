@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
 
 from connectory.errors import ResponseError
 from connectory.http.redaction import Redactor
 from connectory.http.reply import Reply
 from connectory.runtime.fastcheck import compile_check
+from connectory.runtime.schema_validation import build_validator
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 #: How many schema mismatches are reported per response; the rest are counted.
 MAX_MISMATCHES = 20
@@ -93,15 +94,17 @@ class ResponseChecker:
     """Checks bodies against a response schema compiled once."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        cls = validator_for(schema, default=Draft202012Validator)
-        self._validator: Validator = cls(schema)
+        self._schema = schema
         # A pre-check for common schemas; jsonschema only sees the bodies it rejects.
         self._quick = compile_check(schema)
+        self._validator: Validator | None = None
 
     def mismatches(self, body: Any, redactor: Redactor) -> list[tuple[str, str]]:
         """Return ``(json_path, message)`` for each place *body* does not match the schema."""
         if self._quick is not None and self._quick(body):
             return []
+        if self._validator is None:
+            self._validator = build_validator(self._schema)
         found: list[tuple[str, str]] = []
         errors: Iterable[ValidationError] = self._validator.iter_errors(body)
         for count, error in enumerate(errors):

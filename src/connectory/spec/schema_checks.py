@@ -1,12 +1,16 @@
-"""Checking the JSON Schemas a connector holds (response schemas, request body schemas)."""
+"""Checking the JSON Schemas a connector holds (response schemas, request body schemas).
+
+Two checkers, one verdict: ``jsonschema_rs`` (compiled, ~1 ms to import) answers "is this a
+valid schema?" for the drafts it bundles; only a schema it rejects, or one in a dialect it does
+not know, goes to ``jsonschema`` (~50 ms to import), whose errors say where and why. Every
+connector load checks its schemas, so the common case, valid schemas, must not pay for the
+detailed checker. Tests hold the two to the same verdicts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.validators import validator_for
 
 from connectory.spec.findings import Finding
 from connectory.spec.source import FieldPath, format_path
@@ -20,6 +24,39 @@ _MAX_FINDINGS = 10
 # Returned by ``validator_for`` when ``$schema`` names no draft jsonschema knows.
 _UNKNOWN_DIALECT: Any = object()
 
+#: The dialect of a schema without ``$schema``, in both checkers.
+_DEFAULT_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+#: The ``$schema`` values whose meta-schemas jsonschema_rs bundles. Any other value must never
+#: reach it: it would try to download the meta-schema from that URL.
+_BUNDLED_DIALECTS = frozenset(
+    {
+        "https://json-schema.org/draft/2020-12/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema",
+        "http://json-schema.org/draft-07/schema#",
+        "http://json-schema.org/draft-06/schema",
+        "http://json-schema.org/draft-06/schema#",
+        "http://json-schema.org/draft-04/schema",
+        "http://json-schema.org/draft-04/schema#",
+    }
+)
+
+
+def is_known_valid(schema: Mapping[str, Any]) -> bool:
+    """True when the fast checker finds *schema* valid; False means "ask jsonschema"."""
+    dialect = schema.get("$schema", _DEFAULT_DIALECT)
+    if not isinstance(dialect, str) or dialect not in _BUNDLED_DIALECTS:
+        return False
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - a dependency; kept optional for odd platforms
+        return False
+    try:
+        return bool(jsonschema_rs.meta.is_valid(dict(schema)))
+    except Exception:  # values it cannot take (e.g. YAML dates): ask jsonschema
+        return False
+
 
 def check_json_schema(path: FieldPath, schema: Mapping[str, Any], label: str) -> list[Finding]:
     """Return the ways *schema* is not a valid JSON Schema, each at its path inside the schema.
@@ -29,6 +66,11 @@ def check_json_schema(path: FieldPath, schema: Mapping[str, Any], label: str) ->
         schema: The schema.
         label: How to name the schema in messages, e.g. ``response_schema``.
     """
+    if is_known_valid(schema):
+        return []
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import validator_for
+
     findings: list[Finding] = []
     validator_class: Any = validator_for(schema, default=_UNKNOWN_DIALECT)
     if validator_class is _UNKNOWN_DIALECT:

@@ -1,0 +1,120 @@
+"""The ``connectory`` program as a user runs it: its own process, real pipes, exit statuses.
+
+The in-process CLI tests (tests/unit/cli) cover what each command says; these cover what only
+a real process shows: the quick exit after one-shot commands (output flushed, status kept), a
+reader that closes the pipe early, and what a single call has to import before its request.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectory.cli.output import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_UNREACHABLE
+from connectory.testing import create_test_api, serve
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CONNECTOR = str(ROOT / "examples" / "testapi" / "connector.yaml")
+BROKEN = str(ROOT / "examples" / "broken.yaml")
+API_KEY = "test-api-key"
+
+
+@pytest.fixture(scope="module")
+def api_url() -> Iterator[str]:
+    with serve(create_test_api(records=5000)) as url:
+        yield url
+
+
+@pytest.fixture
+def credentials(tmp_path: Path) -> str:
+    path = tmp_path / "credentials.yaml"
+    path.write_text(f"api_key: {API_KEY}\n", encoding="utf-8")
+    return str(path)
+
+
+def connectory(*args: str) -> list[str]:
+    return [sys.executable, "-m", "connectory.cli", *args]
+
+
+def test_a_single_call_prints_its_body_and_exits_zero(api_url: str, credentials: str) -> None:
+    done = subprocess.run(
+        connectory("call", CONNECTOR, "get_item", "-p", "id=7", "--credentials", credentials,
+                   "--base-url", api_url),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == 7
+    assert done.stderr == ""
+
+
+def test_every_record_reaches_the_pipe_before_the_quick_exit(
+    api_url: str, credentials: str
+) -> None:
+    done = subprocess.run(
+        connectory("call", CONNECTOR, "list_page_items", "--all-pages", "--credentials",
+                   credentials, "--base-url", api_url),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 5000
+    assert [json.loads(line)["id"] for line in lines[:3]] == [1, 2, 3]
+    assert "5,000 record(s)" in done.stderr
+
+
+def test_errors_keep_their_exit_status_and_message(credentials: str) -> None:
+    unreachable = subprocess.run(
+        connectory("call", CONNECTOR, "get_item", "-p", "id=1", "--credentials", credentials,
+                   "--base-url", "http://127.0.0.1:1"),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert unreachable.returncode == EXIT_UNREACHABLE
+    assert "could not be reached" in unreachable.stderr
+    broken = subprocess.run(connectory("validate", BROKEN), capture_output=True, text=True)
+    assert broken.returncode == EXIT_INVALID
+    assert "error(s)" in broken.stderr
+    for output in (unreachable, broken):
+        assert "Traceback" not in output.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_read_quietly(api_url: str, credentials: str) -> None:
+    with subprocess.Popen(
+        connectory("call", CONNECTOR, "list_page_items", "--all-pages", "--credentials",
+                   credentials, "--base-url", api_url),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as process:  # fmt: skip
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # like `| head -n 1`
+        errors = process.stderr.read().decode()
+        status = process.wait(timeout=60)
+    assert json.loads(first)["id"] == 1
+    assert status == EXIT_BROKEN_PIPE
+    assert "error" not in errors and "Traceback" not in errors
+
+
+def test_a_single_call_loads_only_what_it_needs(api_url: str, credentials: str) -> None:
+    # The start-up budget (bench/, <= 0.5 s to the first request) rests on a single call not
+    # importing the pooled transport (aiohttp), the detailed schema checker (jsonschema),
+    # the console library (rich) or httpx's own command line.
+    script = (
+        "import sys\n"
+        "from connectory.cli.app import app\n"
+        f"sys.argv = ['connectory', 'call', {CONNECTOR!r}, 'get_item', '-p', 'id=1',"
+        f" '--credentials', {credentials!r}, '--base-url', {api_url!r}]\n"
+        "try:\n    app()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "heavy = ('aiohttp', 'jsonschema', 'rich', 'httpx._main', 'jinja2')\n"
+        "print(sorted(m for m in heavy if sys.modules.get(m) is not None), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
