@@ -16,7 +16,7 @@ import pytest
 
 from connectory.errors import ResponseTooLarge, TransportError, UpstreamTimeout
 from connectory.http.aiohttp_transport import AiohttpTransport
-from connectory.http.transport import default_transport
+from connectory.http.transport import AdaptiveTransport, default_transport
 from connectory.resilience import ResiliencePipeline
 from connectory.resilience.classify import classify_exception
 from connectory.runtime import ConnectorClient
@@ -29,6 +29,8 @@ pytestmark = pytest.mark.integration
 TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
     "httpx": httpx.AsyncHTTPTransport,
     "aiohttp": AiohttpTransport,
+    # Switches after its first request, so every test crosses from one wire to the other.
+    "adaptive": lambda: AdaptiveTransport(upgrade_after=1),
 }
 
 
@@ -141,7 +143,7 @@ async def test_the_runtime_retries_resets_and_closes_over_aiohttp(
     upstream: FaultyUpstream,
 ) -> None:
     upstream.script("/thing", Reset(), Close(), Reset())
-    async with ConnectorClient(_spec(upstream.url())) as connector:
+    async with ConnectorClient(_spec(upstream.url()), transport=AiohttpTransport()) as connector:
         result = await connector.call("get")
     assert result.status_code == 200
     assert upstream.count("/thing") == 4
@@ -149,7 +151,9 @@ async def test_the_runtime_retries_resets_and_closes_over_aiohttp(
 
 async def test_the_runtime_refuses_oversized_bodies_over_aiohttp(upstream: FaultyUpstream) -> None:
     upstream.script("/thing", Reply(200, (), b'{"x": "' + b"y" * 5000 + b'"}'))
-    async with ConnectorClient(_spec(upstream.url()), max_response_bytes=1000) as connector:
+    async with ConnectorClient(
+        _spec(upstream.url()), max_response_bytes=1000, transport=AiohttpTransport()
+    ) as connector:
         with pytest.raises(ResponseTooLarge):
             await connector.call("get")
 
@@ -159,7 +163,9 @@ async def test_the_runtime_cuts_a_hang_at_the_deadline_over_aiohttp(
 ) -> None:
     upstream.script("/thing", Hang(), Hang())
     async with ConnectorClient(
-        _spec(upstream.url()), resilience={"timeout": 0.3, "max_retries": 0}
+        _spec(upstream.url()),
+        resilience={"timeout": 0.3, "max_retries": 0},
+        transport=AiohttpTransport(),
     ) as connector:
         with pytest.raises(UpstreamTimeout):
             await connector.call("get")
@@ -170,7 +176,9 @@ async def test_an_unreachable_upstream_is_a_transport_error() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     async with ConnectorClient(
-        _spec(f"http://127.0.0.1:{port}"), resilience={"max_retries": 1}
+        _spec(f"http://127.0.0.1:{port}"),
+        resilience={"max_retries": 1},
+        transport=AiohttpTransport(),
     ) as connector:
         with pytest.raises(TransportError):
             await connector.call("get")
@@ -182,11 +190,23 @@ def test_a_proxy_in_the_environment_keeps_httpx_own_transport(
     for name in ("http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-    assert isinstance(default_transport(), AiohttpTransport)
-    assert type(default_transport(many_requests=False)) is httpx.AsyncHTTPTransport
+    assert isinstance(default_transport(), AdaptiveTransport)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     assert default_transport() is None
-    assert default_transport(many_requests=False) is None
+
+
+async def test_a_client_moves_to_aiohttp_once_it_has_made_enough_requests(
+    upstream: FaultyUpstream,
+) -> None:
+    transport = AdaptiveTransport(upgrade_after=3)
+    async with ConnectorClient(_spec(upstream.url()), transport=transport) as connector:
+        for _ in range(3):
+            assert (await connector.call("get")).status_code == 200
+        assert not transport.upgraded  # a short-lived client never imports aiohttp
+        for _ in range(3):
+            assert (await connector.call("get")).status_code == 200
+        assert transport.upgraded
+    assert upstream.count("/thing") == 6
 
 
 async def test_the_pipeline_sees_the_same_attempts_on_both(upstream: FaultyUpstream) -> None:
@@ -206,4 +226,4 @@ async def test_the_pipeline_sees_the_same_attempts_on_both(upstream: FaultyUpstr
             )
         assert response.status_code == 200
         counts[name] = upstream.count("/flaky")
-    assert counts == {"httpx": 3, "aiohttp": 3}
+    assert counts == {"httpx": 3, "aiohttp": 3, "adaptive": 3}

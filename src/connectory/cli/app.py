@@ -261,15 +261,12 @@ def call(
     def run() -> None:
         if operation is None:
             raise InputError("give the connector and the operation: call PATH OPERATION")
-        from connectory.http.transport import default_transport
         from connectory.runtime import ConnectorClient
         from connectory.spec import load_connector
 
         spec = load_connector(Path(target))
         client = ConnectorClient(
             spec,
-            # One call needs no pool tuned for thousands of requests; see http/transport.py.
-            transport=default_transport(many_requests=stream),
             credentials=read_values_file(credentials, "credentials") if credentials else None,
             connector_parameters=read_values_file(connector_parameters, "connector parameters")
             if connector_parameters
@@ -319,6 +316,7 @@ async def _stream_records(
                 # CLI close to the speed of the runtime itself.
                 out.write(b"\n".join(orjson.dumps(r) for r in page.records) + b"\n")
             progress.update(pages, records)
+            del page  # not held while the next page is fetched
     out.flush()
     progress.finish(pages, records)
 

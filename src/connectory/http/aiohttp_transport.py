@@ -11,9 +11,9 @@ content decoding (so size limits apply to the decoded body), cookies and the exc
 the resilience pipeline classifies. aiohttp errors are translated into the matching httpx
 exceptions here, at this one boundary.
 
-Importing this module imports aiohttp (about 0.1 s and 20 MiB, most of it the TLS contexts
-aiohttp builds at import); :func:`connectory.http.transport.default_transport` imports it only
-for clients that will make many requests.
+Importing this module imports aiohttp (about 0.1 s and 10 MiB, most of it the TLS contexts
+aiohttp builds at import); :class:`connectory.http.transport.AdaptiveTransport` imports it only
+once a client has made enough requests to repay that.
 """
 
 from __future__ import annotations
@@ -89,9 +89,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     The aiohttp session is created on first use, inside the running event loop, and closed by
     :meth:`aclose` (httpx's client closes its transport).
 
-    No proxy support and no ``.netrc``: a client that needs a proxy gets httpx's own transport
-    (see :func:`default_transport`); reading credentials from ``.netrc`` into upstream requests
-    is never wanted.
+    No proxy support and no ``.netrc``: a client that needs a proxy gets httpx's own
+    transport (see :func:`connectory.http.transport.default_transport`); reading credentials
+    from ``.netrc`` into upstream requests is never wanted.
 
     Args:
         limits: Connection pool size (``max_connections``; idle connections are kept for

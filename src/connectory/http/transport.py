@@ -1,12 +1,16 @@
-"""Choosing the wire a client sends its requests through.
+"""The wire a client sends its requests through, when it is given none.
 
-Two httpx transports, chosen by the work a client is about to do (both keep httpx's redirects,
-decoding, size limits and exception types; see :mod:`connectory.http.aiohttp_transport`):
+Two httpx transports, each best at one kind of work (both keep httpx's redirects, decoding,
+size limits and exception types; see :mod:`connectory.http.aiohttp_transport`):
 
-- many requests (a paginated read, a server, a benchmark): aiohttp behind httpx, whose
-  per-request CPU is about a third of httpcore's async path;
-- one request (``connectory call`` without ``--all-pages``): httpx's own transport, which
-  does not pay aiohttp's import (about 0.1 s and 20 MiB) to save microseconds on one call.
+- httpx's own transport starts light, but costs about 0.5 ms more CPU per request;
+- aiohttp behind httpx costs a third of that CPU per request, but about 0.1 s and 10 MiB to
+  import (most of it the TLS contexts aiohttp builds at import).
+
+A client does not know in advance whether it will make one request (``connectory call``) or
+thousands (a paginated read of a big account), so :class:`AdaptiveTransport` starts on httpx's
+transport and moves to aiohttp once the client has made enough requests for the import to pay
+for itself (about 200: 0.1 s / 0.5 ms). Measured in bench/; see docs/benchmarks.md.
 
 With a proxy configured in the environment there is no choice to make: httpx's own transport
 honours ``HTTP(S)_PROXY`` / ``NO_PROXY`` exactly as it always has.
@@ -15,11 +19,15 @@ honours ``HTTP(S)_PROXY`` / ``NO_PROXY`` exactly as it always has.
 from __future__ import annotations
 
 import os
+import ssl
 
 import httpx
 
 #: Connections kept per client: enough for 100 concurrent callers without reconnecting.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
+#: Requests after which a client moves to aiohttp: where its import cost is paid back.
+UPGRADE_AFTER = 200
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
@@ -29,22 +37,73 @@ def proxy_configured() -> bool:
     return any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
 
 
-def default_transport(many_requests: bool = True) -> httpx.AsyncBaseTransport | None:
+def default_transport() -> httpx.AsyncBaseTransport | None:
     """The transport a client uses when it is given none.
-
-    Args:
-        many_requests: The client will make more than a handful of requests (the default);
-            False for a one-shot call, where start-up time matters more than per-request CPU.
 
     Returns:
         None when a proxy is configured (httpx then builds its own, proxy-aware transport);
-        else an :class:`~connectory.http.aiohttp_transport.AiohttpTransport` for many requests
-        or an ``httpx.AsyncHTTPTransport`` for one.
+        else an :class:`AdaptiveTransport`.
     """
     if proxy_configured():
         return None
-    if not many_requests:
-        return httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
-    from connectory.http.aiohttp_transport import AiohttpTransport
+    return AdaptiveTransport()
 
-    return AiohttpTransport()
+
+class AdaptiveTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport for a client's first requests, aiohttp from then on.
+
+    Requests in flight when the switch happens finish on the transport they started on; the
+    first transport's idle connections are closed with the client.
+
+    Before the switch, plain-HTTP and HTTPS requests use separate httpx transports, so that
+    loading the CA bundle (about 25 ms and 3 MiB) waits for the first HTTPS request, as it
+    does in :class:`~connectory.http.aiohttp_transport.AiohttpTransport`.
+
+    Args:
+        upgrade_after: Requests sent through httpx's transport before moving to aiohttp.
+        limits: Connection pool size of either transport.
+    """
+
+    def __init__(
+        self, *, upgrade_after: int = UPGRADE_AFTER, limits: httpx.Limits = DEFAULT_LIMITS
+    ) -> None:
+        self._upgrade_after = upgrade_after
+        self._limits = limits
+        # Never handles TLS; should it ever be asked to, a context that trusts no certificate
+        # makes the handshake fail rather than go unverified.
+        self._plain = httpx.AsyncHTTPTransport(
+            limits=limits, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        )
+        self._tls: httpx.AsyncHTTPTransport | None = None
+        self._pooled: httpx.AsyncBaseTransport | None = None
+        self._sent = 0
+
+    @property
+    def upgraded(self) -> bool:
+        """True once requests go through aiohttp."""
+        return self._pooled is not None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send *request* through the transport this client has grown into."""
+        transport = self._pooled
+        if transport is None:
+            if self._sent < self._upgrade_after:
+                self._sent += 1
+                return await self._light_transport(request.url).handle_async_request(request)
+            from connectory.http.aiohttp_transport import AiohttpTransport
+
+            transport = self._pooled = AiohttpTransport(limits=self._limits)
+        return await transport.handle_async_request(request)
+
+    def _light_transport(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
+        if url.scheme != "https":
+            return self._plain
+        if self._tls is None:
+            self._tls = httpx.AsyncHTTPTransport(limits=self._limits)
+        return self._tls
+
+    async def aclose(self) -> None:
+        """Close the connections of every transport this client used."""
+        for transport in (self._plain, self._tls, self._pooled):
+            if transport is not None:
+                await transport.aclose()

@@ -77,8 +77,8 @@ class ConnectorClient:
         response_validation: ``warn`` (default) reports schema mismatches on the result,
             ``strict`` raises :class:`ResponseSchemaError`, ``off`` skips the check.
         max_response_bytes: Largest response body accepted.
-        transport: An httpx transport (tests pass ``httpx.MockTransport``); by default
-            aiohttp carries the requests (see :mod:`connectory.http.transport`).
+        transport: An httpx transport (tests pass ``httpx.MockTransport``); by default httpx's
+            own, then aiohttp once the client is busy (see :mod:`connectory.http.transport`).
         clock: Monotonic seconds; injectable for tests.
         on_tokens: Called with refreshed OAuth2 tokens so they can be stored.
 
@@ -280,6 +280,8 @@ class ConnectorClient:
             following = paginator.next_page(view)
             if following is None:
                 return
+            # Let this page go before the next one arrives: at most one page in memory.
+            del reply, body, records, view
             if following.url is not None:
                 request = PreparedRequest(
                     prepared.method, following.url, {}, dict(prepared.headers), prepared.content
@@ -299,6 +301,7 @@ class ConnectorClient:
         async for page in self.iter_pages(operation, params, max_pages=max_pages):
             for record in page.records:
                 yield record
+            del page  # not held while the next page is fetched
 
     def check_call(self, operation: str, params: Mapping[str, Any] | None = None) -> None:
         """Check that *operation* exists and *params* are valid, without sending anything.
