@@ -64,6 +64,9 @@ class Reader:
     label: str
     run: Callable[[], Run]
     role: str = "connectory"  # "raw" (the baseline), "connectory", or "reference"
+    #: Another reader of the scenario this one is also compared with (the CLI with the raw
+    #: loop run as a program: both pay for a process start-up).
+    also_compare_to: str | None = None
 
 
 @dataclass
@@ -178,25 +181,15 @@ def python_reader(server: BenchServer, reader: str, profile: str | None = None, 
 _PROGRESS = re.compile(r"([\d,]+) page\(s\), ([\d,]+) record\(s\)")
 
 
-def cli_reader(server: BenchServer, operation: str, credentials: Path) -> Callable[[], Run]:
-    """``connectory call --all-pages`` writing JSON Lines to /dev/null, timed from spawn to exit.
+def process_reader(server: BenchServer, command: list[str], label: str) -> Callable[[], Run]:
+    """A program writing JSON Lines to /dev/null, timed from spawn to exit.
 
-    The record count comes from the CLI's final progress line on stderr.
+    The record count comes from the program's final progress line on stderr
+    (``N page(s), M record(s)``).
     """
 
     def run() -> Run:
         server.reset()
-        command = [
-            str(BIN / "connectory"),
-            "call",
-            str(CONNECTOR),
-            operation,
-            "--all-pages",
-            "--credentials",
-            str(credentials),
-            "--base-url",
-            server.url,
-        ]
         with (
             open(os.devnull, "wb") as devnull,
             tempfile.TemporaryFile("w+") as errors,
@@ -209,10 +202,10 @@ def cli_reader(server: BenchServer, operation: str, credentials: Path) -> Callab
             errors.seek(0)
             stderr = errors.read()
         if process.returncode != 0:
-            raise BenchError(f"connectory call failed ({process.returncode}):\n{stderr[-3000:]}")
+            raise BenchError(f"{label} failed ({process.returncode}):\n{stderr[-3000:]}")
         matches = _PROGRESS.findall(stderr)
         if not matches:
-            raise BenchError(f"no progress line from the CLI:\n{stderr[-3000:]}")
+            raise BenchError(f"no progress line from {label}:\n{stderr[-3000:]}")
         return Run(
             count=int(matches[-1][1].replace(",", "")),
             seconds=seconds,
@@ -222,6 +215,28 @@ def cli_reader(server: BenchServer, operation: str, credentials: Path) -> Callab
         )
 
     return run
+
+
+def cli_reader(server: BenchServer, operation: str, credentials: Path) -> Callable[[], Run]:
+    """``connectory call --all-pages`` writing JSON Lines to /dev/null, timed from spawn to exit."""
+    command = [
+        str(BIN / "connectory"),
+        "call",
+        str(CONNECTOR),
+        operation,
+        "--all-pages",
+        "--credentials",
+        str(credentials),
+        "--base-url",
+        server.url,
+    ]
+    return process_reader(server, command, "connectory call")
+
+
+def raw_script_reader(server: BenchServer, paging: str, size: int) -> Callable[[], Run]:
+    """bench/raw_script.py: the raw loop as a program, timed like the CLI."""
+    command = [sys.executable, "-m", "bench.raw_script", server.url, paging, str(size)]
+    return process_reader(server, command, "the raw script")
 
 
 def check(scenario: Scenario, label: str, run: Run) -> None:
@@ -264,6 +279,15 @@ def summarise(scenario: Scenario) -> dict[str, Any]:
         ratios = [run.rate / base.rate for run, base in zip(runs, raw_runs, strict=True)]
         ratio = statistics.median(ratios)
         target = scenario.target.get(reader.label)
+        also: dict[str, Any] = {}
+        if reader.also_compare_to:
+            other = scenario.runs[reader.also_compare_to]
+            also = {
+                "compared_to": reader.also_compare_to,
+                "ratio_to_it": statistics.median(
+                    run.rate / base.rate for run, base in zip(runs, other, strict=True)
+                ),
+            }
         readers.append(
             {
                 "label": reader.label,
@@ -276,6 +300,7 @@ def summarise(scenario: Scenario) -> dict[str, Any]:
                 "ratios": ratios,
                 "target": target,
                 "met": None if target is None else ratio >= target,
+                **also,
             }
         )
     return {
@@ -313,7 +338,16 @@ def read_scenarios(
                     "Connectory Python API",
                     python_reader(server, "connectory_read", paging=paging, size=size),
                 ),
-                Reader("Connectory CLI > /dev/null", cli_reader(server, operation, credentials)),
+                Reader(
+                    "raw httpx script > /dev/null",
+                    raw_script_reader(server, paging, size),
+                    "reference",
+                ),
+                Reader(
+                    "Connectory CLI > /dev/null",
+                    cli_reader(server, operation, credentials),
+                    also_compare_to="raw httpx script > /dev/null",
+                ),
             ]
             if with_async and paging == "pages" and size == sizes[0]:
                 readers.insert(
@@ -501,6 +535,20 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{reader['seconds']:.2f} | {reader['cpu']:.2f} | "
                 f"{reader['peak_rss_mib']:.0f} | {reader['ratio']:.2f} | {verdict} |"
             )
+    against_script = [
+        f"{scenario['title']}: {reader['ratio_to_it']:.2f}"
+        for scenario in report["scenarios"]
+        for reader in scenario["readers"]
+        if "ratio_to_it" in reader
+    ]
+    if against_script:
+        lines += [
+            "",
+            "The CLI against the raw loop run as a program (`bench/raw_script.py`: the same "
+            "loop writing the same JSON Lines, timed from spawn to exit like the CLI): "
+            + "; ".join(against_script)
+            + ".",
+        ]
     startup = report.get("startup")
     if startup:
         lines += [

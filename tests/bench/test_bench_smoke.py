@@ -58,10 +58,14 @@ def test_the_harness_runs_and_checks_every_reader(tmp_path: Path) -> None:
     assert [reader["label"] for reader in read["readers"]] == [
         "raw httpx (sync)",
         "Connectory Python API",
+        "raw httpx script > /dev/null",
         "Connectory CLI > /dev/null",
     ]
+    cli = read["readers"][-1]
+    assert cli["compared_to"] == "raw httpx script > /dev/null" and cli["ratio_to_it"] > 0
     assert all(
         reader["rate"] > 0 for scenario in scenarios.values() for reader in scenario["readers"]
     )
     assert scenarios["calls-concurrent"]["count"] == 40
     assert "| scenario | reader |" in done.stdout
+    assert "The CLI against the raw loop run as a program" in done.stdout

@@ -357,7 +357,9 @@ _QUICK_EXIT_COMMANDS = frozenset({"call", "validate", "schema", "operations"})
 def main() -> None:
     """Entry point of the ``connectory`` script."""
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-    if command not in _QUICK_EXIT_COMMANDS:
+    # Under a profiler or coverage, let the tool write its report at the normal exit.
+    observed = sys.getprofile() is not None or sys.gettrace() is not None
+    if command not in _QUICK_EXIT_COMMANDS or observed:
         app()
         return
     try:
