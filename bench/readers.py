@@ -194,10 +194,14 @@ def run_reader(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
     Connectory is imported and the connector loaded before the clock starts, as a service
     would have done long before a sync: start-up is measured on its own (through the CLI).
-    The client is created inside the timed part, like the raw loop's httpx client.
+    That includes the pooled wire (aiohttp): a service loads it with its first busy client
+    and every later client uses it from its first request (see connectory/http/transport.py);
+    the CLI readers show the cold path. The client is created inside the timed part, like the
+    raw loop's httpx client.
     """
     function = READERS[name]
     if name.startswith("connectory"):
+        import connectory.http.aiohttp_transport  # noqa: F401 - loaded as in a running service
         from connectory import load_connector
 
         kwargs = {**kwargs, "spec": load_connector(CONNECTOR)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -25,6 +26,8 @@ from connectory.spec.resilience import ResilienceSpec
 from connectory.testing.faulty import Close, FaultyUpstream, Hang, Reply, Reset
 
 pytestmark = pytest.mark.integration
+
+POOLED_MODULE = "connectory.http.aiohttp_transport"
 
 TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
     "httpx": httpx.AsyncHTTPTransport,
@@ -196,17 +199,25 @@ def test_a_proxy_in_the_environment_keeps_httpx_own_transport(
 
 
 async def test_a_client_moves_to_aiohttp_once_it_has_made_enough_requests(
-    upstream: FaultyUpstream,
+    upstream: FaultyUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # As in a fresh process: aiohttp not loaded yet (this module imported it for other tests).
+    monkeypatch.delitem(sys.modules, POOLED_MODULE)
     transport = AdaptiveTransport(upgrade_after=3)
     async with ConnectorClient(_spec(upstream.url()), transport=transport) as connector:
         for _ in range(3):
             assert (await connector.call("get")).status_code == 200
         assert not transport.upgraded  # a short-lived client never imports aiohttp
+        assert POOLED_MODULE not in sys.modules
         for _ in range(3):
             assert (await connector.call("get")).status_code == 200
         assert transport.upgraded
     assert upstream.count("/thing") == 6
+    # The import is paid now: the next client uses aiohttp from its first request.
+    second = AdaptiveTransport(upgrade_after=3)
+    async with ConnectorClient(_spec(upstream.url()), transport=second) as connector:
+        assert (await connector.call("get")).status_code == 200
+        assert second.upgraded
 
 
 async def test_the_pipeline_sees_the_same_attempts_on_both(upstream: FaultyUpstream) -> None:

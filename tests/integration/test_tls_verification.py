@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,6 +124,12 @@ WIRES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a process that has not loaded aiohttp: the adaptive transport starts on httpx."""
+    monkeypatch.delitem(sys.modules, "connectory.http.aiohttp_transport", raising=False)
+
+
 @pytest.mark.parametrize("wire", sorted(WIRES))
 async def test_an_untrusted_certificate_is_refused(
     wire: str, tls_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
@@ -152,3 +159,4 @@ async def test_plain_http_requests_never_load_the_ca_bundle() -> None:
         with pytest.raises(httpx.ConnectError):
             await client.get("http://127.0.0.1:1/")
     assert transport._tls is None  # the HTTPS transport (and its CA bundle) was never built
+    assert not transport.upgraded

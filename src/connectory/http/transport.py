@@ -10,7 +10,10 @@ size limits and exception types; see :mod:`connectory.http.aiohttp_transport`):
 A client does not know in advance whether it will make one request (``connectory call``) or
 thousands (a paginated read of a big account), so :class:`AdaptiveTransport` starts on httpx's
 transport and moves to aiohttp once the client has made enough requests for the import to pay
-for itself (about 200: 0.1 s / 0.5 ms). Measured in bench/; see docs/benchmarks.md.
+for itself (about 200: 0.1 s / 0.5 ms). Once any client in the process has loaded aiohttp the
+import is paid, so later clients use it from their first request: a long-running service
+runs on aiohttp throughout, a one-shot command never loads it. Measured in bench/; see
+docs/benchmarks.md.
 
 With a proxy configured in the environment there is no choice to make: httpx's own transport
 honours ``HTTP(S)_PROXY`` / ``NO_PROXY`` exactly as it always has.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 
 import httpx
 
@@ -30,6 +34,7 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 UPGRADE_AFTER = 200
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+_POOLED_MODULE = "connectory.http.aiohttp_transport"
 
 
 def proxy_configured() -> bool:
@@ -60,7 +65,8 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
     does in :class:`~connectory.http.aiohttp_transport.AiohttpTransport`.
 
     Args:
-        upgrade_after: Requests sent through httpx's transport before moving to aiohttp.
+        upgrade_after: Requests sent through httpx's transport before moving to aiohttp
+            (none once aiohttp is loaded in this process).
         limits: Connection pool size of either transport.
     """
 
@@ -87,7 +93,7 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
         """Send *request* through the transport this client has grown into."""
         transport = self._pooled
         if transport is None:
-            if self._sent < self._upgrade_after:
+            if self._sent < self._upgrade_after and _POOLED_MODULE not in sys.modules:
                 self._sent += 1
                 return await self._light_transport(request.url).handle_async_request(request)
             from connectory.http.aiohttp_transport import AiohttpTransport
