@@ -220,6 +220,21 @@ async def test_a_client_moves_to_aiohttp_once_it_has_made_enough_requests(
         assert second.upgraded
 
 
+async def test_a_client_of_large_responses_stays_on_the_light_transport(
+    upstream: FaultyUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(sys.modules, POOLED_MODULE)
+    body = b'{"x": "' + b"y" * 5000 + b'"}'
+    upstream.script("/thing", *[Reply(200, (), body) for _ in range(6)])
+    transport = AdaptiveTransport(upgrade_after=3, large_responses=1000)
+    async with ConnectorClient(_spec(upstream.url()), transport=transport) as connector:
+        for _ in range(6):
+            assert (await connector.call("get")).body == {"x": "y" * 5000}
+        # The body's own cost dominates: the saving per request would not repay aiohttp.
+        assert not transport.upgraded
+    assert POOLED_MODULE not in sys.modules
+
+
 async def test_the_pipeline_sees_the_same_attempts_on_both(upstream: FaultyUpstream) -> None:
     counts = {}
     for name, factory in TRANSPORTS.items():

@@ -10,10 +10,14 @@ size limits and exception types; see :mod:`connectory.http.aiohttp_transport`):
 A client does not know in advance whether it will make one request (``connectory call``) or
 thousands (a paginated read of a big account), so :class:`AdaptiveTransport` starts on httpx's
 transport and moves to aiohttp once the client has made enough requests for the import to pay
-for itself (about 200: 0.1 s / 0.5 ms). Once any client in the process has loaded aiohttp the
-import is paid, so later clients use it from their first request: a long-running service
-runs on aiohttp throughout, a one-shot command never loads it. Measured in bench/; see
-docs/benchmarks.md.
+for itself (about 200: 0.1 s / 0.5 ms), unless its responses are large: past about 64 KiB
+a body's own cost (reading, decoding) dwarfs the per-request saving (measured at 1,000
+records of 265 KiB per page: aiohttp 10-15% less CPU, for 10 MiB more memory), so such a
+client stays on the light transport and its memory stays flat.
+
+Once any client in the process has loaded aiohttp the import is paid, so later clients use it
+from their first request: a long-running service runs on aiohttp throughout, a one-shot
+command never loads it. Measured in bench/; see docs/benchmarks.md.
 
 With a proxy configured in the environment there is no choice to make: httpx's own transport
 honours ``HTTP(S)_PROXY`` / ``NO_PROXY`` exactly as it always has.
@@ -32,6 +36,9 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 
 #: Requests after which a client moves to aiohttp: where its import cost is paid back.
 UPGRADE_AFTER = 200
+
+#: Mean response size (Content-Length) above which a client does not move to aiohttp.
+LARGE_RESPONSES = 64 * 1024
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _POOLED_MODULE = "connectory.http.aiohttp_transport"
@@ -67,13 +74,21 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
     Args:
         upgrade_after: Requests sent through httpx's transport before moving to aiohttp
             (none once aiohttp is loaded in this process).
+        large_responses: Mean ``Content-Length`` of those requests' responses at or above
+            which the client stays on httpx's transport.
         limits: Connection pool size of either transport.
     """
 
     def __init__(
-        self, *, upgrade_after: int = UPGRADE_AFTER, limits: httpx.Limits = DEFAULT_LIMITS
+        self,
+        *,
+        upgrade_after: int = UPGRADE_AFTER,
+        large_responses: int = LARGE_RESPONSES,
+        limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
         self._upgrade_after = upgrade_after
+        self._large_responses = large_responses
+        self._received = 0  # declared body bytes of the responses so far
         self._limits = limits
         # Never handles TLS; should it ever be asked to, a context that trusts no certificate
         # makes the handshake fail rather than go unverified.
@@ -93,13 +108,23 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
         """Send *request* through the transport this client has grown into."""
         transport = self._pooled
         if transport is None:
-            if self._sent < self._upgrade_after and _POOLED_MODULE not in sys.modules:
+            if not self._time_to_upgrade():
                 self._sent += 1
-                return await self._light_transport(request.url).handle_async_request(request)
+                light = self._light_transport(request.url)
+                response = await light.handle_async_request(request)
+                self._received += _declared_length(response)
+                return response
             from connectory.http.aiohttp_transport import AiohttpTransport
 
             transport = self._pooled = AiohttpTransport(limits=self._limits)
         return await transport.handle_async_request(request)
+
+    def _time_to_upgrade(self) -> bool:
+        if _POOLED_MODULE in sys.modules:
+            return True  # its import is paid already
+        if self._sent < self._upgrade_after:
+            return False
+        return self._received < self._large_responses * self._sent
 
     def _light_transport(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
         if url.scheme != "https":
@@ -113,3 +138,11 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
         for transport in (self._plain, self._tls, self._pooled):
             if transport is not None:
                 await transport.aclose()
+
+
+def _declared_length(response: httpx.Response) -> int:
+    """The response's ``Content-Length``, or 0 when it has none (chunked) or it is garbage."""
+    try:
+        return max(int(response.headers.get("content-length", 0)), 0)
+    except ValueError:
+        return 0
