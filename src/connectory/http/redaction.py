@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -133,25 +135,51 @@ class RedactingLogFilter(logging.Filter):
     """Redacts a connection's secrets from the records of a logger the runtime does not own.
 
     httpx logs every request's full URL at INFO, so an API key sent in the query string would
-    reach any application that logs at INFO. Attach one filter per connection to the ``httpx``
-    logger (filters on a logger see only that logger's own records) and remove it when the
-    connection closes.
+    reach any application that logs at INFO. With a *redactor* the filter redacts with it;
+    without one it redacts with the redactor of the connection whose request is being sent
+    (see :func:`redacting_logs`), so one filter serves every connection of the process: a
+    server holding thousands of connections does not stack thousands of filters.
     """
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor | None = None) -> None:
         super().__init__()
         self._redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record's message with secrets and sensitive query values replaced."""
+        redactor = self._redactor or _SENDING_FOR.get()
+        if redactor is None:
+            return True
         message = record.getMessage()
-        cleaned = self._redactor.redact(
-            _URL_IN_TEXT.sub(lambda match: self._redactor.redact_url(match.group()), message)
+        cleaned = redactor.redact(
+            _URL_IN_TEXT.sub(lambda match: redactor.redact_url(match.group()), message)
         )
         if cleaned != message:
             record.msg = cleaned
             record.args = None
         return True
+
+
+#: The redactor of the connection whose request the current task is sending.
+_SENDING_FOR: ContextVar[Redactor | None] = ContextVar("connectory_sending_for", default=None)
+
+#: The one filter on the ``httpx`` logger (filters on a logger see only its own records).
+_HTTPX_LOG_FILTER = RedactingLogFilter()
+
+
+def install_httpx_log_redaction() -> None:
+    """Put the shared redacting filter on the ``httpx`` logger (once; later calls do nothing)."""
+    logging.getLogger("httpx").addFilter(_HTTPX_LOG_FILTER)  # addFilter skips a duplicate
+
+
+@contextmanager
+def redacting_logs(redactor: Redactor) -> Iterator[None]:
+    """Within this block (and tasks it starts), log records are redacted with *redactor*."""
+    token = _SENDING_FOR.set(redactor)
+    try:
+        yield
+    finally:
+        _SENDING_FOR.reset(token)
 
 
 def _encoded_forms(secret: str) -> set[str]:

@@ -11,7 +11,6 @@ import http
 import logging
 import time
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
@@ -27,7 +26,7 @@ from connectory.errors import (
     ResponseSchemaError,
     UpstreamError,
 )
-from connectory.http.redaction import RedactingLogFilter, Redactor
+from connectory.http.redaction import Redactor, install_httpx_log_redaction, redacting_logs
 from connectory.http.redirects import strip_credentials_on_redirect
 from connectory.http.reply import Reply, read_reply
 from connectory.http.request import PreparedRequest
@@ -168,11 +167,8 @@ class ConnectorClient:
                 on_tokens=on_tokens,
             ),
         )
-        # httpx logs each request URL at INFO; keep this connection's secrets out of it.
-        httpx_logger = logging.getLogger("httpx")
-        log_filter = RedactingLogFilter(self.redactor)
-        httpx_logger.addFilter(log_filter)
-        self._remove_log_filter = weakref.finalize(self, httpx_logger.removeFilter, log_filter)
+        # httpx logs each request URL at INFO; _send keeps this connection's secrets out of it.
+        install_httpx_log_redaction()
 
     async def __aenter__(self) -> ConnectorClient:
         return self
@@ -188,7 +184,6 @@ class ConnectorClient:
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self._http.aclose()
-        self._remove_log_filter()
 
     async def call(
         self,
@@ -379,20 +374,21 @@ class ConnectorClient:
                 await response.aclose()
 
         stats = AttemptInfo(attempts=0)
-        reply = await self.pipeline.execute(
-            attempt,
-            key=self.connection_key,
-            connector_key=self.spec.slug,
-            policy=policy,
-            method=request.method,
-            idempotent=idempotent,
-            has_idempotency_key=any(
-                name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers
-            ),
-            observer=self._observer,
-            stats=stats,
-            return_final_status=True,
-        )
+        with redacting_logs(self.redactor):
+            reply = await self.pipeline.execute(
+                attempt,
+                key=self.connection_key,
+                connector_key=self.spec.slug,
+                policy=policy,
+                method=request.method,
+                idempotent=idempotent,
+                has_idempotency_key=any(
+                    name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers
+                ),
+                observer=self._observer,
+                stats=stats,
+                return_final_status=True,
+            )
         reply.attempts = stats.attempts
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(

@@ -11,12 +11,12 @@ import asyncio
 import itertools
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 import pytest
-from window_checks import LATENCY_SLACK, STAMP_SLACK, min_span
+from window_checks import LATENCY_SLACK, min_span
 
 from connectory.errors import (
     AttemptInfo,
@@ -26,12 +26,12 @@ from connectory.errors import (
     UpstreamTimeout,
 )
 from connectory.resilience import (
-    AttemptStarted,
     MemoryRateLimiter,
-    ResilienceEvent,
     ResiliencePipeline,
     SystemClock,
 )
+from connectory.resilience.events import WaitCause
+from connectory.resilience.limiter import Quota
 from connectory.spec.resilience import ResilienceSpec
 from connectory.testing.faulty import (
     Close,
@@ -209,31 +209,54 @@ async def test_breaker_fails_fast_then_sends_a_single_probe(
     assert upstream.count("/svc") == 5
 
 
+class _StampingClock(SystemClock):
+    """The real clock, remembering the last reading it gave."""
+
+    last = 0.0
+
+    def monotonic(self) -> float:
+        self.last = super().monotonic()
+        return self.last
+
+
+class GrantRecordingLimiter(MemoryRateLimiter):
+    """The in-memory limiter, keeping the time of every slot it grants.
+
+    ``try_take`` reads the clock once and decides on that reading, so the clock's last
+    reading is the grant's own time stamp: the window check is exact, not an observer's
+    after-the-fact estimate (which a loaded event loop delays by milliseconds).
+    """
+
+    def __init__(self, window: float) -> None:
+        self._stamps = _StampingClock()
+        super().__init__(self._stamps, window=window)
+        self.granted: list[float] = []
+
+    def try_take(self, quotas: Sequence[Quota], limit_scale: int = 1) -> tuple[float, WaitCause]:
+        wait, cause = super().try_take(quotas, limit_scale)
+        if wait <= 0:
+            self.granted.append(self._stamps.last)
+        return wait, cause
+
+
 async def test_fifty_concurrent_callers_respect_the_sliding_window(
     upstream: FaultyUpstream, client: httpx.AsyncClient
 ) -> None:
     limit, window = 10, 1.0
-    pipeline = ResiliencePipeline(limiter=MemoryRateLimiter(SystemClock(), window=window))
-    granted: list[float] = []
-
-    def observe(event: ResilienceEvent) -> None:
-        if isinstance(event, AttemptStarted):
-            granted.append(time.monotonic())
-
+    limiter = GrantRecordingLimiter(window=window)
+    pipeline = ResiliencePipeline(limiter=limiter)
     settings = policy(rate_limit=limit, timeout=10)
     calls = [
-        pipeline.execute(
-            sender(client, upstream.url("/limited")), key="c", policy=settings, observer=observe
-        )
+        pipeline.execute(sender(client, upstream.url("/limited")), key="c", policy=settings)
         for _ in range(50)
     ]
     results = await asyncio.gather(*calls)
     assert all(r.status_code == 200 for r in results)
     arrivals = sorted(upstream.times("/limited"))
     assert len(arrivals) == 50
-    # Grants obey the window (up to the observer's stamping delay); the upstream sees them
-    # shifted by loopback latency only.
-    assert min_span(granted, limit) >= window - STAMP_SLACK
+    # Grants obey the window exactly; the upstream sees them shifted by loopback latency only.
+    assert len(limiter.granted) == 50
+    assert min_span(limiter.granted, limit) >= window
     assert min_span(arrivals, limit) >= window - LATENCY_SLACK
     # And the limiter is not needlessly strict: five batches, about one window apart.
     assert 4 * window - LATENCY_SLACK <= arrivals[-1] - arrivals[0] <= 4 * window + 0.5

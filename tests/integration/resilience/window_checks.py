@@ -7,11 +7,6 @@ from __future__ import annotations
 #: The grant times themselves are checked exactly; this only covers the wire.
 LATENCY_SLACK = 0.2
 
-#: How late an observer may stamp a grant: the event fires after the limiter's decision, so two
-#: stamps can sit a few microseconds closer than the grants they record (seen: 0.999993 s for
-#: a 1 s window). The limiter's exact arithmetic is proven with a fake clock in unit tests.
-STAMP_SLACK = 0.01
-
 
 def min_span(times: list[float], limit: int) -> float:
     """Return the shortest time covering ``limit + 1`` consecutive requests.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from connectory.errors import ConnectoryError
+from connectory.http.redaction import RedactingLogFilter
 from connectory.runtime import OperationResult
 
 from .support import Recorder, build_client, build_spec
@@ -176,13 +178,34 @@ async def test_request_body_is_redacted_in_the_sent_request() -> None:
     assert result.request.body == '{"note":"my token is [REDACTED]"}'
 
 
-async def test_log_filter_is_removed_when_the_client_closes() -> None:
+async def test_one_log_filter_serves_every_client() -> None:
     httpx_logger = logging.getLogger("httpx")
-    before = list(httpx_logger.filters)
-    client = build_client(_spec("query"), Recorder(echoing_api), credentials={"api_key": SECRET})
-    assert len(httpx_logger.filters) == len(before) + 1
-    await client.aclose()
-    assert httpx_logger.filters == before
+    clients = [
+        build_client(_spec("query"), Recorder(echoing_api), credentials={"api_key": SECRET})
+        for _ in range(50)
+    ]
+    redacting = [f for f in httpx_logger.filters if isinstance(f, RedactingLogFilter)]
+    assert len(redacting) == 1  # not one per client: a server holds thousands
+    for client in clients:
+        await client.aclose()
+
+
+async def test_concurrent_clients_each_redact_their_own_secret_in_httpx_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
+    other_secret = "another-connection-key-42"
+    first = build_client(_spec("query"), Recorder(echoing_api), credentials={"api_key": SECRET})
+    second = build_client(
+        _spec("query"), Recorder(echoing_api), credentials={"api_key": other_secret}
+    )
+    async with first, second:
+        await asyncio.gather(*(c.call("ok") for _ in range(10) for c in (first, second)))
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert len(lines) == 20  # httpx logged every request, so the check below means something
+    for line in lines:
+        assert not _leaks(line) and other_secret not in line, line
+        assert "[REDACTED]" in line
 
 
 async def test_a_redirect_to_another_host_does_not_carry_the_api_key() -> None:
