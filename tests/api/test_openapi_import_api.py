@@ -160,6 +160,32 @@ async def test_yaml_with_filters_and_accepted_pagination(
     assert operation["pagination"]["type"] == "page_number"
 
 
+async def test_pagination_accepted_for_named_operations_only(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    document = _document()
+    users = document["paths"]["/users"]["get"]
+    users["parameters"].append({"name": "page", "in": "query", "schema": {"type": "integer"}})
+    users["responses"]["200"]["content"] = {"application/json": {"schema": ITEMS}}
+    review = await _import(api, world, "platform", _raw(document), dry_run="true")
+    suggested = {s["operation"] for s in review.json()["suggestions"]}
+    assert {"list_items", "list_users"} <= suggested
+    response = await _import(
+        api, world, "platform", _raw(document), accept_pagination_for="list_items"
+    )
+    assert response.status_code == 201, response.text
+    operations = {op["name"]: op for op in response.json()["document"]["operations"]}
+    assert operations["list_items"]["pagination"]["type"] == "page_number"
+    assert "pagination" not in operations["list_users"]
+
+    refused = await _import(
+        api, world, "platform", _raw(document), accept_pagination_for="create_item"
+    )
+    assert refused.status_code == 422
+    assert refused.json()["issues"][0]["loc"] == ["query", "accept_pagination_for"]
+    assert "suggested for: list_items" in refused.json()["detail"]
+
+
 async def test_a_dry_run_stores_nothing(api: httpx.AsyncClient, world: World) -> None:
     response = await _import(api, world, "platform", _raw(_document()), dry_run="true")
     assert response.status_code == 200

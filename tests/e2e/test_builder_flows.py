@@ -222,7 +222,13 @@ paths:
       parameters:
         - {name: offset, in: query, schema: {type: integer}}
         - {name: limit, in: query, schema: {type: integer}}
-      responses: {"200": {description: ok}}
+      responses:
+        "200":
+          description: ok
+          headers: {X-Total-Count: {schema: {type: integer}}}
+          content:
+            application/json:
+              schema: {type: object, properties: {data: {type: array, items: {type: object}}}}
   /items/{id}:
     get:
       operationId: getItem
@@ -234,24 +240,47 @@ paths:
 """
 
 
+def test_cancelling_the_openapi_review_creates_nothing(
+    page_for: Any, live: Live, tmp_path: Any
+) -> None:
+    spec = tmp_path / "cancelled.yaml"
+    spec.write_text((OPENAPI % live.test_api).replace("Petstore E2E", "Cancelled Import"))
+    page = page_for("platform")
+    page.locator("#import-openapi-file").set_input_files(str(spec))
+    report = page.get_by_role("dialog", name=re.compile("Import Cancelled Import"))
+    report.get_by_role("button", name="Cancel").click()
+    expect(report).to_have_count(0)
+    page.get_by_label("Search").fill("Cancelled")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("link", name="Cancelled Import")).to_have_count(0)
+
+
 def test_import_openapi_document(page_for: Any, live: Live, tmp_path: Any) -> None:
     spec = tmp_path / "petstore.yaml"
     spec.write_text(OPENAPI % live.test_api)
     page = page_for("platform")
     page.locator("#import-openapi-file").set_input_files(str(spec))
-    report = page.get_by_role("dialog", name=re.compile("Imported"))
+    # A review before anything is created: warnings, and suggestions the user accepts.
+    report = page.get_by_role("dialog", name=re.compile("Import Petstore E2E"))
     expect(report).to_be_visible()
     expect(report.get_by_role("heading", name=re.compile(r"Warnings \(\d+\)"))).to_be_visible()
     expect(
-        report.get_by_role("heading", name=re.compile(r"Pagination suggestions"))
+        report.get_by_role("heading", name=re.compile(r"Pagination suggestions \(1\)"))
     ).to_be_visible()
     expect(report.locator(".import-warnings")).to_contain_text("/paths/~1items~1{id}/trace")
+    report.get_by_label(re.compile("Paginate list_items")).check()
     shoot(page, live, "import-openapi")
-    report.get_by_role("button", name="Open the draft in the builder").click()
+    report.get_by_role("button", name="Create the draft").click()
     expect(page.get_by_role("tab", name="Overview")).to_be_visible()
     page.get_by_role("tab", name="Operations").click()
-    expect(page.get_by_role("button", name=re.compile("list_items|listItems"))).to_be_visible()
+    list_items = page.get_by_role("button", name=re.compile("list_items"))
+    expect(list_items).to_be_visible()
     expect(page.get_by_role("button", name=re.compile("get_item|getItem"))).to_be_visible()
+    list_items.click()
+    expect(page.get_by_label("Pagination type")).to_have_value("offset")
+    # The paginator sets offset and limit on every page: they are no longer parameters.
+    expect(page.get_by_label("offset param")).to_have_value("offset")
+    expect(page.locator("table.parameters tbody")).to_have_text("No parameters.")
     page.get_by_role("tab", name="Auth & Credentials").click()
     expect(page.get_by_label("Auth type")).to_have_value("api_key")
 

@@ -48,6 +48,13 @@ def import_openapi(
     accept_pagination: Annotated[
         bool, typer.Option("--accept-pagination", help="Apply every pagination suggestion.")
     ] = False,
+    accept_pagination_for: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept-pagination-for",
+            help="Apply the pagination suggestion of this operation (repeatable).",
+        ),
+    ] = None,
     auth_scheme: Annotated[
         str | None,
         typer.Option("--auth-scheme", help="The security scheme to build the auth block from."),
@@ -80,7 +87,7 @@ def import_openapi(
         tags=tag or None,
         operation_ids=operation_id or None,
         auth_scheme=auth_scheme,
-        accept_pagination=accept_pagination,
+        accept_pagination=True if accept_pagination else (accept_pagination_for or False),
     )
 
     def run() -> None:
@@ -105,7 +112,8 @@ def import_openapi(
             sys.stdout.write(text)
         else:
             output.write_text(text, encoding="utf-8")
-        _report(result, len(text.encode()), output, accept_pagination)
+        accepted = set(accept_pagination_for or ())
+        _report(result, len(text.encode()), output, accept_pagination, accepted)
 
     guard(run)
 
@@ -164,7 +172,8 @@ def _report(
     result: ImportResult,
     size: int,
     output: Path | None,
-    accepted: bool,
+    accepted_all: bool,
+    accepted: set[str],
 ) -> None:
     console = stderr_console()
     for warning in result.warnings:
@@ -172,15 +181,20 @@ def _report(
             f"[yellow]warning[/]: [bold]{escape(warning.pointer or '/')}[/]: "
             f"{escape(warning.message)}"
         )
-    if not accepted:
-        for suggestion in result.suggestions:
-            kind = suggestion.pagination["type"]
-            console.print(
-                f"[cyan]suggestion[/]: {escape(suggestion.operation)}: pagination {kind} "
-                f"({escape(suggestion.reason)})"
-            )
-        if result.suggestions:
-            console.print("accept the pagination suggestions with --accept-pagination")
+    open_suggestions = (
+        [] if accepted_all else [s for s in result.suggestions if s.operation not in accepted]
+    )
+    for suggestion in open_suggestions:
+        kind = suggestion.pagination["type"]
+        console.print(
+            f"[cyan]suggestion[/]: {escape(suggestion.operation)}: pagination {kind} "
+            f"({escape(suggestion.reason)})"
+        )
+    if open_suggestions:
+        console.print(
+            "accept them with --accept-pagination, or one at a time with "
+            "--accept-pagination-for OPERATION"
+        )
     operations = len(result.connector.get("operations", []))
     auth = result.connector.get("auth", {}).get("auth_type", "none")
     where = f" -> {escape(str(output))}" if output is not None else ""

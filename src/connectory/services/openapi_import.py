@@ -150,8 +150,9 @@ def _accepted(result: ImportResult, accept: bool | list[str]) -> ImportResult:
     unknown = sorted(set(names or []) - {s.operation for s in result.suggestions})
     if unknown:
         raise InvalidRequest(
-            f"no pagination is suggested for {', '.join(unknown[:10])}",
-            [FieldIssue(("query", "accept_pagination"), "not a suggested operation")],
+            f"no pagination is suggested for {', '.join(unknown[:10])}; suggested for: "
+            f"{', '.join(s.operation for s in result.suggestions[:10])}",
+            [FieldIssue(("query", "accept_pagination_for"), "not a suggested operation")],
         )
     result.connector = accept_pagination(result.connector, result.suggestions, names)
     return result

@@ -71,6 +71,19 @@ def test_writes_to_a_file_with_filters_and_accepted_pagination(
     assert "&id" not in out.read_text()  # no YAML anchors
 
 
+def test_one_suggestion_accepted_by_name(spec_file: Path) -> None:
+    result = _invoke(str(spec_file), "--accept-pagination-for", "list_items")
+    assert result.exit_code == 0, result.output
+    operations = {op["name"]: op for op in yaml.safe_load(result.stdout)["operations"]}
+    assert operations["list_items"]["pagination"]["type"] == "page_number"
+    assert "suggestion:" not in result.stderr  # the only suggestion was accepted
+    refused = _invoke(str(spec_file), "--accept-pagination-for", "list_users")
+    assert refused.exit_code == 1
+    assert "no pagination is suggested for list_users; suggested for: list_items" in (
+        refused.stderr
+    )
+
+
 def test_operation_ids_select(spec_file: Path) -> None:
     result = _invoke(str(spec_file), "--operation-id", "listUsers")
     names = [op["name"] for op in yaml.safe_load(result.stdout)["operations"]]

@@ -81,6 +81,14 @@ AuthScheme = Annotated[
     Query(max_length=200, description="The security scheme to build the auth block from."),
 ]
 AcceptPagination = Annotated[bool, Query(description="Apply every pagination suggestion.")]
+AcceptPaginationFor = Annotated[
+    list[str] | None,
+    Query(
+        max_length=_MAX_FILTERS,
+        description="Apply the pagination suggestions of these operations (connector names) "
+        "only; a name with no suggestion is refused.",
+    ),
+]
 DryRun = Annotated[bool, Query(description="Import and report; store nothing.")]
 
 
@@ -105,6 +113,7 @@ async def import_openapi_document(
     operation_ids: OperationIds = None,
     auth_scheme: AuthScheme = None,
     accept_pagination: AcceptPagination = False,
+    accept_pagination_for: AcceptPaginationFor = None,
     dry_run: DryRun = False,
 ) -> OpenAPIImportOut:
     """Import an OpenAPI 3.0/3.1 or Swagger 2.0 document as a new connector's draft.
@@ -113,7 +122,9 @@ async def import_openapi_document(
     suggested unless ``accept_pagination`` is set.
     """
     check_may_build_connectors(principal)
-    options = ImportOptions(tags, operation_ids, auth_scheme, accept_pagination)
+    options = ImportOptions(
+        tags, operation_ids, auth_scheme, _acceptance(accept_pagination, accept_pagination_for)
+    )
     result = await _import(request, settings, options)
     if dry_run:
         response.status_code = status.HTTP_200_OK
@@ -156,6 +167,7 @@ async def reimport_openapi_document(
     operation_ids: OperationIds = None,
     auth_scheme: AuthScheme = None,
     accept_pagination: AcceptPagination = False,
+    accept_pagination_for: AcceptPaginationFor = None,
     dry_run: DryRun = False,
 ) -> ReimportOut:
     """Show what a newer document changes, and unless ``dry_run`` make it the draft.
@@ -165,7 +177,9 @@ async def reimport_openapi_document(
     to operations that remain (pagination, record selectors, resilience).
     """
     await find_editable_connector(session, principal, connector_id)
-    options = ImportOptions(tags, operation_ids, auth_scheme, accept_pagination)
+    options = ImportOptions(
+        tags, operation_ids, auth_scheme, _acceptance(accept_pagination, accept_pagination_for)
+    )
     result = await _import(request, settings, options)
     outcome = await openapi_import.reimport(
         session, principal, connector_id, result, dry_run=dry_run
@@ -186,6 +200,13 @@ async def reimport_openapi_document(
         document=outcome.document,
         **ReimportOut.details(result, outcome.problems),
     )
+
+
+def _acceptance(every: bool, named: list[str] | None) -> bool | list[str]:
+    """Which pagination suggestions to apply: all, those of the named operations, or none."""
+    if every:
+        return True
+    return list(named) if named else False
 
 
 async def _import(request: Request, settings: Settings, options: ImportOptions) -> ImportResult:

@@ -105,44 +105,70 @@ function openapiControl() {
     "Import OpenAPI / Swagger (JSON or YAML)"));
 }
 
-/** Import an OpenAPI 3 / Swagger 2 document as a new draft; show its warnings, then open it. */
+/**
+ * Import an OpenAPI 3 / Swagger 2 document: a dry run first, so the user reviews the warnings
+ * and picks the pagination suggestions to accept; then the draft is created and opened.
+ */
 export async function importOpenAPI(file) {
   const bytes = await file.arrayBuffer();
-  const json = file.name.endsWith(".json");
-  announce(`Importing ${file.name}…`);
+  const contentType = file.name.endsWith(".json") ? "application/json" : "application/yaml";
+  announce(`Reading ${file.name}…`);
+  let review;
   try {
-    const result = await api("POST", "/connectors/import-openapi", bytes,
-      { contentType: json ? "application/json" : "application/yaml" });
-    const name = result.document?.name || file.name;
-    announce(`Imported ${name} from OpenAPI ${result.openapi_version}: ${result.operations} operation(s).`);
-    openapiReport(result, name);
+    review = await api("POST", "/connectors/import-openapi?dry_run=true", bytes, { contentType });
   } catch (error) {
-    const where = error.problems?.slice(0, 5).map((p) => `${p.pointer || p.path || ""}: ${p.message}`).join("; ");
-    showError(where ? new Error(`${error.message} — ${where}`) : error);
+    showImportError(error);
+    return;
   }
+  const name = review.document?.name || file.name;
+  openapiReview(review, name, async (accepted) => {
+    const query = accepted.map((op) => `accept_pagination_for=${encodeURIComponent(op)}`).join("&");
+    const created = await api("POST", `/connectors/import-openapi${query ? `?${query}` : ""}`, bytes, { contentType });
+    announce(`Created ${name} from OpenAPI ${created.openapi_version}: ${created.operations} operation(s)` +
+      (accepted.length ? `, pagination accepted for ${accepted.length}.` : "."));
+    go(`/connectors/${created.connector_id}/overview`);
+  });
 }
 
-function openapiReport(result, name) {
-  const open = () => dialog.close();
+function showImportError(error) {
+  const where = error.problems?.slice(0, 5).map((p) => `${p.pointer || p.path || ""}: ${p.message}`).join("; ");
+  showError(where ? new Error(`${error.message} — ${where}`) : error);
+}
+
+function openapiReview(result, name, create) {
   const headingId = "openapi-report-title";
+  const choices = result.suggestions.map((s, i) => {
+    const box = h("input", { type: "checkbox", id: `accept-suggestion-${i}`, value: s.operation });
+    const what = `${s.pagination?.type || "pagination"}${s.record_selector ? `, records at ${s.record_selector}` : ""}`;
+    return { box, item: h("li", {}, box, h("label", { for: box.id }, `Paginate ${s.operation} (${what})`),
+      h("span", { class: "muted" }, ` — ${s.reason}`)) };
+  });
+  const createButton = h("button", { type: "button", class: "primary", onclick: async () => {
+    createButton.disabled = true;
+    try {
+      await create(choices.filter((c) => c.box.checked).map((c) => c.box.value));
+      dialog.close();
+    } catch (error) {
+      createButton.disabled = false;
+      showImportError(error);
+    }
+  } }, "Create the draft");
   const dialog = h("dialog", { class: "card openapi-report", "aria-labelledby": headingId },
-    h("h2", { id: headingId, tabindex: "-1" }, `Imported ${name}`),
+    h("h2", { id: headingId, tabindex: "-1" }, `Import ${name}`),
     h("p", {}, `OpenAPI ${result.openapi_version} · ${result.operations} operation(s)`,
       result.auth_scheme ? ` · auth from the security scheme "${result.auth_scheme}"` : " · no auth scheme used"),
     h("section", { "aria-label": "Import warnings" }, h("h3", {}, `Warnings (${result.warnings.length})`),
       result.warnings.length ? h("ul", { class: "import-warnings" }, result.warnings.map((w) =>
         h("li", {}, h("code", {}, w.pointer || "/"), " ", w.message))) : h("p", { class: "muted" }, "None.")),
-    h("section", { "aria-label": "Pagination suggestions" }, h("h3", {}, `Pagination suggestions (${result.suggestions.length})`),
-      result.suggestions.length ? h("ul", { class: "import-suggestions" }, result.suggestions.map((s) =>
-        h("li", {}, h("strong", {}, s.operation), `: ${s.pagination?.type || "pagination"}`,
-          s.record_selector ? `, records at ${s.record_selector}` : "", ` — ${s.reason}`))) :
-        h("p", { class: "muted" }, "None."),
-      result.suggestions.length ? h("p", { class: "help" }, "Suggestions are not applied: add them in the Operations tab or the YAML view.") : null),
+    h("section", { "aria-label": "Pagination suggestions" }, h("h3", {}, `Pagination suggestions (${choices.length})`),
+      choices.length ? [h("p", { class: "help" }, "Tick the suggestions to apply; the rest can be added later in the Operations tab."),
+        h("ul", { class: "import-suggestions" }, choices.map((c) => c.item))] :
+        h("p", { class: "muted" }, "None.")),
     result.problems?.length ? h("section", { "aria-label": "Checks" }, h("h3", {}, `Checks (${result.problems.length})`),
       h("ul", {}, result.problems.map((p) => h("li", {}, badge(p.severity, p.severity === "error" ? "bad" : "warn"), ` ${p.path || "connector"}: ${p.message}`)))) : null,
-    h("div", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: open }, "Open the draft in the builder")));
-  // However the dialog closes (the button or Escape), the new draft opens in the builder.
-  dialog.addEventListener("close", () => { dialog.remove(); go(`/connectors/${result.connector_id}/overview`); });
+    h("div", { class: "actions" }, createButton,
+      h("button", { type: "button", onclick: () => dialog.close() }, "Cancel")));
+  dialog.addEventListener("close", () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();
   dialog.querySelector("h2").focus();
