@@ -15,6 +15,7 @@ from connectory.errors import InputError, SpecError
 
 if TYPE_CHECKING:
     from connectory.openapi import ImportResult
+    from connectory.services.openapi_import import ImportOptions
 # The importer, the services and the spec load when the command runs, so that the other
 # commands of the CLI start without them.
 
@@ -80,14 +81,19 @@ def import_openapi(
     from connectory.cli.app import guard  # the app registers this command: import it late
 
     is_url = spec.startswith(("http://", "https://"))
-    from connectory.services.openapi_import import DocumentSource, ImportOptions, import_document
+    from connectory.services.openapi_import import (
+        DocumentSource,
+        ImportOptions,
+        import_document,
+        pagination_acceptance,
+    )
 
     source = DocumentSource(url=spec) if is_url else DocumentSource(path=Path(spec))
     options = ImportOptions(
         tags=tag or None,
         operation_ids=operation_id or None,
         auth_scheme=auth_scheme,
-        accept_pagination=True if accept_pagination else (accept_pagination_for or False),
+        accept_pagination=pagination_acceptance(accept_pagination, accept_pagination_for),
     )
 
     def run() -> None:
@@ -112,8 +118,7 @@ def import_openapi(
             sys.stdout.write(text)
         else:
             output.write_text(text, encoding="utf-8")
-        accepted = set(accept_pagination_for or ())
-        _report(result, len(text.encode()), output, accept_pagination, accepted)
+        _report(result, len(text.encode()), output, options)
 
     guard(run)
 
@@ -172,8 +177,7 @@ def _report(
     result: ImportResult,
     size: int,
     output: Path | None,
-    accepted_all: bool,
-    accepted: set[str],
+    options: ImportOptions,
 ) -> None:
     console = stderr_console()
     for warning in result.warnings:
@@ -181,9 +185,9 @@ def _report(
             f"[yellow]warning[/]: [bold]{escape(warning.pointer or '/')}[/]: "
             f"{escape(warning.message)}"
         )
-    open_suggestions = (
-        [] if accepted_all else [s for s in result.suggestions if s.operation not in accepted]
-    )
+    open_suggestions = [
+        s for s in result.suggestions if not options.accepts_pagination_for(s.operation)
+    ]
     for suggestion in open_suggestions:
         kind = suggestion.pagination["type"]
         console.print(

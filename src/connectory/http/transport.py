@@ -90,11 +90,8 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
         self._large_responses = large_responses
         self._received = 0  # declared body bytes of the responses so far
         self._limits = limits
-        # Never handles TLS; should it ever be asked to, a context that trusts no certificate
-        # makes the handshake fail rather than go unverified.
-        self._plain = httpx.AsyncHTTPTransport(
-            limits=limits, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        )
+        # Built on first use: in a process that has loaded aiohttp they are never needed.
+        self._plain: httpx.AsyncHTTPTransport | None = None
         self._tls: httpx.AsyncHTTPTransport | None = None
         self._pooled: httpx.AsyncBaseTransport | None = None
         self._sent = 0
@@ -128,6 +125,12 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
 
     def _light_transport(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
         if url.scheme != "https":
+            if self._plain is None:
+                # Never handles TLS; should it ever be asked to, a context that trusts no
+                # certificate makes the handshake fail rather than go unverified.
+                self._plain = httpx.AsyncHTTPTransport(
+                    limits=self._limits, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                )
             return self._plain
         if self._tls is None:
             self._tls = httpx.AsyncHTTPTransport(limits=self._limits)

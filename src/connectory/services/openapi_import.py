@@ -10,7 +10,7 @@ latest version) and replaces the draft only when asked.
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,23 @@ class ImportOptions:
     operation_ids: list[str] | None = None
     auth_scheme: str | None = None
     accept_pagination: bool | list[str] = False
+
+    def accepts_pagination_for(self, operation: str) -> bool:
+        """True when *operation*'s pagination suggestion is to be applied."""
+        accepted = self.accept_pagination
+        return accepted if isinstance(accepted, bool) else operation in accepted
+
+
+def pagination_acceptance(every: bool, named: Sequence[str] | None) -> bool | list[str]:
+    """Return :attr:`ImportOptions.accept_pagination` from the API's and the CLI's two switches.
+
+    Args:
+        every: Accept every suggestion (wins over *named*).
+        named: Accept the suggestions of these operations.
+    """
+    if every:
+        return True
+    return list(named) if named else False
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,8 @@ def is_known_valid(schema: Mapping[str, Any]) -> bool:
     dialect = schema.get("$schema", _DEFAULT_DIALECT)
     if not isinstance(dialect, str) or dialect not in _BUNDLED_DIALECTS:
         return False
-    try:
-        import jsonschema_rs
-    except ImportError:  # pragma: no cover - a dependency; kept optional for odd platforms
-        return False
+    import jsonschema_rs  # here, not at the top: modules that never check schemas skip it
+
     try:
         return bool(jsonschema_rs.meta.is_valid(dict(schema)))
     except Exception:  # values it cannot take (e.g. YAML dates): ask jsonschema

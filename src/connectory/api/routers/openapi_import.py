@@ -32,7 +32,11 @@ from connectory.services import openapi_import
 from connectory.services.access import check_may_build_connectors
 from connectory.services.connector_versions import label_of
 from connectory.services.connectors import find_editable_connector
-from connectory.services.openapi_import import DocumentSource, ImportOptions
+from connectory.services.openapi_import import (
+    DocumentSource,
+    ImportOptions,
+    pagination_acceptance,
+)
 from connectory.services.server_runtime import transport_factory
 from connectory.settings import Settings
 
@@ -123,7 +127,10 @@ async def import_openapi_document(
     """
     check_may_build_connectors(principal)
     options = ImportOptions(
-        tags, operation_ids, auth_scheme, _acceptance(accept_pagination, accept_pagination_for)
+        tags,
+        operation_ids,
+        auth_scheme,
+        pagination_acceptance(accept_pagination, accept_pagination_for),
     )
     result = await _import(request, settings, options)
     if dry_run:
@@ -178,7 +185,10 @@ async def reimport_openapi_document(
     """
     await find_editable_connector(session, principal, connector_id)
     options = ImportOptions(
-        tags, operation_ids, auth_scheme, _acceptance(accept_pagination, accept_pagination_for)
+        tags,
+        operation_ids,
+        auth_scheme,
+        pagination_acceptance(accept_pagination, accept_pagination_for),
     )
     result = await _import(request, settings, options)
     outcome = await openapi_import.reimport(
@@ -200,13 +210,6 @@ async def reimport_openapi_document(
         document=outcome.document,
         **ReimportOut.details(result, outcome.problems),
     )
-
-
-def _acceptance(every: bool, named: list[str] | None) -> bool | list[str]:
-    """Which pagination suggestions to apply: all, those of the named operations, or none."""
-    if every:
-        return True
-    return list(named) if named else False
 
 
 async def _import(request: Request, settings: Settings, options: ImportOptions) -> ImportResult:
