@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import orjson
 import typer
 
+from connectory.cli.admin import admin_app
 from connectory.cli.exchange_commands import register_exchange_commands
 from connectory.cli.keys import keys_app
 from connectory.cli.openapi_command import import_openapi
@@ -39,6 +40,10 @@ from connectory.cli.serve import serve
 from connectory.cli.values import parse_pairs, read_values_file
 from connectory.errors import ConnectoryError, InputError, SpecError
 
+#: The runtime's per-request log (see connectory.runtime.client); named here so that the
+#: command line does not import the runtime to configure it.
+REQUEST_LOGGER = "connectory.runtime.requests"
+
 if TYPE_CHECKING:
     from connectory.resilience import ResilienceEvent
     from connectory.runtime import ConnectorClient
@@ -55,6 +60,30 @@ app = typer.Typer(
 )
 
 T = TypeVar("T")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from connectory import __version__
+
+        sys.stdout.write(f"connectory {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Validate connectors, inspect them, and call their operations."""
+
 
 ConnectorPath = Annotated[
     Path, typer.Argument(help="A connector: a .yaml/.json file or a folder with connector.yaml.")
@@ -338,6 +367,8 @@ def _configure_logging(verbose: int) -> None:
     handler = RichHandler(console=stderr_console(), show_path=False, show_time=verbose > 1)
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    # -v logs each request (method, redacted URL, status, timing); -vv everything else too.
+    logging.getLogger(REQUEST_LOGGER).setLevel(logging.DEBUG)
     # Resilience events are printed by _print_resilience_event; their DEBUG log would repeat them.
     logging.getLogger("connectory.resilience").setLevel(logging.INFO)
     logger.propagate = False
@@ -346,6 +377,7 @@ def _configure_logging(verbose: int) -> None:
 app.command()(serve)
 app.command(name="import-openapi")(import_openapi)
 app.add_typer(keys_app, name="keys")
+app.add_typer(admin_app, name="admin")
 register_exchange_commands(app)
 
 

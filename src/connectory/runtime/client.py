@@ -43,6 +43,9 @@ from connectory.spec.resilience import ResilienceOverrideSpec, ResilienceSpec
 from connectory.templating import compile_template
 
 logger = logging.getLogger("connectory.runtime")
+#: One DEBUG line per request sent (method, redacted URL, status, time): `connectory call -v`
+#: turns this logger on alone; servers keep it off unless asked for DEBUG.
+request_logger = logging.getLogger("connectory.runtime.requests")
 
 #: Default cap on one response body. Larger bodies are refused without being read whole.
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -390,8 +393,8 @@ class ConnectorClient:
                 return_final_status=True,
             )
         reply.attempts = stats.attempts
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
+        if request_logger.isEnabledFor(logging.DEBUG):
+            request_logger.debug(
                 "%s %s -> %s in %.3f s",
                 request.method,
                 self.redactor.redact_url(url),
