@@ -21,9 +21,11 @@ from connectory.errors import (
     TransportError,
     UpstreamError,
 )
+from connectory.resilience import Observer
 from connectory.runtime import ConnectorClient, OperationResult
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
+from connectory.services.keepalive import KEEPALIVE_INTERVAL, PauseTracker, with_keepalives
 from connectory.store.models import utcnow
 
 TestStatus = Literal["ok", "auth_failed", "unreachable", "degraded", "failed"]
@@ -96,14 +98,35 @@ async def stream_records(
     operation: str,
     params: Mapping[str, Any],
     max_pages: int | None,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
 ) -> AsyncIterator[bytes]:
     """Yield every record as a JSON line, one page in memory at a time.
 
     The response has started by the time a later page fails, so a failure is reported as a
     last line ``{"_connectory_error": {"code": ..., "detail": ...}}`` instead of an error status.
+    While the read waits (it is paced by the rate limit, or a page is slow), a keep-alive line
+    goes out every *keepalive_interval* seconds (:mod:`connectory.services.keepalive`).
     """
+    clock = client.pipeline.clock
+    pauses = PauseTracker(clock)
+    lines = _record_lines(client, operation, params, max_pages, pauses)
+    async for chunk in with_keepalives(
+        lines, interval=keepalive_interval, clock=clock, keepalive=pauses.keepalive_line
+    ):
+        yield chunk
+
+
+async def _record_lines(
+    client: ConnectorClient,
+    operation: str,
+    params: Mapping[str, Any],
+    max_pages: int | None,
+    observer: Observer,
+) -> AsyncIterator[bytes]:
     try:
-        async for page in client.iter_pages(operation, params, max_pages=max_pages):
+        async for page in client.iter_pages(
+            operation, params, max_pages=max_pages, observer=observer
+        ):
             if page.records:
                 chunk = b"\n".join(orjson.dumps(record) for record in page.records) + b"\n"
                 # One scan per page; records are rewritten only when a secret was echoed.
