@@ -16,6 +16,7 @@ is on its way. Clients skip these lines (``connectory.remote`` and ``connectory 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -57,7 +58,8 @@ class PauseTracker:
         if self._until is not None:
             left = self._until - self.clock.monotonic()
             if left > 0:
-                info = {"waiting": round(left, 1), "cause": self._cause}
+                # Rounded up to a tenth: a wait in progress never reads as 0.
+                info = {"waiting": math.ceil(left * 10) / 10, "cause": self._cause}
         return orjson.dumps({KEEPALIVE_KEY: info}) + b"\n"
 
 
