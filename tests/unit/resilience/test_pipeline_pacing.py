@@ -73,8 +73,8 @@ async def test_a_pause_set_by_another_callers_429_is_waited_out(
     )
     assert response.is_success
     assert upstream.arrivals == [0, 100]
-    assert ["waiting 100.0 s (paused by upstream)"] == [
-        str(e) for e in events if isinstance(e, Waiting)
+    assert [str(e) for e in events if isinstance(e, Waiting)] == [
+        "waiting 100.0 s (paused by upstream)"
     ]
 
 

@@ -7,6 +7,7 @@ so "a line at least every 15 s" is checked exactly without waiting.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import httpx
@@ -70,7 +71,7 @@ async def test_a_200_page_stream_sends_every_record_and_is_never_silent_for_15_s
     assert len(arrivals) == 200 and arrivals[-1] == 180.0
     # Never more than 15 s without a line, although the read waits a minute three times.
     stamps = [0.0] + [stamp for stamp, _ in lines]
-    assert max(b - a for a, b in zip(stamps, stamps[1:], strict=False)) <= KEEPALIVE_INTERVAL
+    assert max(b - a for a, b in itertools.pairwise(stamps)) <= KEEPALIVE_INTERVAL
     # 15, 30 and 45 s into each pause, saying how much is left; the line due just as a pause
     # ends (60 s) may go out too, then with nothing left to wait for.
     pause = [{"waiting": left, "cause": "rate limit"} for left in (45.0, 30.0, 15.0)]
