@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -110,10 +111,14 @@ async def stream_records(
     clock = client.pipeline.clock
     pauses = PauseTracker(clock)
     lines = _record_lines(client, operation, params, max_pages, pauses)
-    async for chunk in with_keepalives(
-        lines, interval=keepalive_interval, clock=clock, keepalive=pauses.keepalive_line
-    ):
-        yield chunk
+    # Closed explicitly when the client goes away: a page may be on its way in a task.
+    async with aclosing(
+        with_keepalives(
+            lines, interval=keepalive_interval, clock=clock, keepalive=pauses.keepalive_line
+        )
+    ) as chunks:
+        async for chunk in chunks:
+            yield chunk
 
 
 async def _record_lines(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -69,7 +69,7 @@ async def with_keepalives(
     interval: float,
     clock: Clock,
     keepalive: Callable[[], bytes],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield *chunks*, and ``keepalive()`` whenever *interval* seconds pass without one.
 
     Each chunk is awaited in a task of its own, so the wait can be interrupted to send a
