@@ -17,7 +17,13 @@ from typing import Any, Literal
 
 import httpx
 
-from connectory.auth import AuthContext, Authenticator, create_authenticator
+from connectory.auth import (
+    AuthContext,
+    Authenticator,
+    create_authenticator,
+    secret_keys_of,
+    secret_locations,
+)
 from connectory.errors import (
     AttemptInfo,
     AuthError,
@@ -63,9 +69,6 @@ _IDEMPOTENCY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key"})
 
 #: A single call (outside a read): waits count against its timeout.
 _UNPACED = ReadPacing(max_pause=None)
-
-#: Bytes read past an excerpt's limit so a secret crossing the limit is redacted whole.
-_EXCERPT_WINDOW = 64 * 1024
 
 
 class ConnectorClient:
@@ -137,12 +140,17 @@ class ConnectorClient:
             _sensitive_values(spec.auth.credential_schema, resolved_credentials)
             + _sensitive_values(spec.parameters, resolved_parameters)
         )
+        #: The keys of each template root that hold secrets: where a template puts them, the
+        #: header or query parameter is redacted whole (see :mod:`connectory.http.redaction`).
+        self._secret_keys = secret_keys_of(spec)
         self._variables: dict[str, Any] = {
             "credentials": resolved_credentials,
             "connector_parameters": resolved_parameters,
             "config": dict(config or {}),
         }
-        self.base_url = compile_template(base_url or spec.base_url).render(self._variables)
+        base_template = base_url or spec.base_url
+        self.base_url = compile_template(base_template).render(self._variables)
+        self._register_secret_locations(base_template, spec.headers)
         self._headers = {
             "User-Agent": _USER_AGENT,
             "Accept": "application/json",
@@ -177,6 +185,7 @@ class ConnectorClient:
                 send=self._send_token_request,
                 clock=self._clock,
                 on_tokens=on_tokens,
+                secret_keys=self._secret_keys,
             ),
         )
         # httpx logs each request URL at INFO; _send keeps this connection's secrets out of it.
@@ -346,8 +355,14 @@ class ConnectorClient:
             operation = self.spec.operation(name)
             if operation is None:
                 raise OperationNotFound(_unknown_operation(self.spec, name))
+            self._register_secret_locations(operation.path, operation.headers)
             plan = self._plans[name] = OperationPlan(operation, self.base_url)
         return plan
+
+    def _register_secret_locations(self, url: str, headers: Mapping[str, str]) -> None:
+        """Register the headers and query parameters whose templates read a secret."""
+        for name in secret_locations(url, headers, self._secret_keys):
+            self.redactor.add_sensitive_name(name)
 
     async def _send_authenticated(
         self, prepared: PreparedRequest, plan: OperationPlan
@@ -452,7 +467,7 @@ class ConnectorClient:
 
     def _status_error(self, plan: OperationPlan, reply: Reply) -> AuthError | UpstreamError:
         status = reply.status_code
-        snippet = self._excerpt(reply.content, 500).strip()
+        snippet = self.redactor.redact_body(reply.content, reply.content_type, 500).strip()
         phrase = _phrase(status)
         detail = f": {snippet}" if snippet else ""
         name = plan.operation.name
@@ -472,18 +487,13 @@ class ConnectorClient:
             attempts=reply.attempts,
         )
 
-    def _excerpt(self, content: bytes, limit: int) -> str:
-        """The first *limit* characters of *content*, redacted before being cut.
-
-        Cutting first could leave the head of a secret that straddles the limit unredacted.
-        """
-        text = content[: _EXCERPT_WINDOW + limit].decode("utf-8", "replace")
-        return self.redactor.redact(text)[:limit]
-
     def _describe(self, request: PreparedRequest) -> SentRequest:
         body = None
         if request.content:
-            body = self._excerpt(request.content, 2000)
+            content_type = next(
+                (v for k, v in request.headers.items() if k.lower() == "content-type"), ""
+            )
+            body = self.redactor.redact_body(request.content, content_type, 2000)
         return SentRequest(
             method=request.method,
             url=self.redactor.redact_url(request.full_url()),

@@ -134,8 +134,8 @@ async def _record_lines(
         ):
             if page.records:
                 chunk = b"\n".join(orjson.dumps(record) for record in page.records) + b"\n"
-                # One scan per page; records are rewritten only when a secret was echoed.
-                if client.redactor.contains_secret(chunk):
+                # One scan per page; records are rewritten only when a secret may be echoed.
+                if client.redactor.needs_redaction(chunk):
                     records = client.redactor.redact_data(page.records)
                     chunk = b"\n".join(orjson.dumps(record) for record in records) + b"\n"
                 yield chunk
