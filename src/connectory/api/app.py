@@ -49,14 +49,14 @@ def create_app(
         # Keys first: without them the server must not start (no plaintext mode).
         box = SecretBox(lambda: load_key_ring(settings))
         engine = create_engine(settings.database_url)
-        await migrate(engine)
+        await migrate(engine, box.ring)
         sessions = create_sessionmaker(engine)
         app.state.engine = engine
         app.state.sessions = sessions
         async with sessions() as session:
             token = await bootstrap_first_admin(session, settings.bootstrap_admin_email)
             if settings.examples_dir is not None:
-                await load_examples(session, settings.examples_dir)
+                await load_examples(session, settings.examples_dir, box)
         if token is not None and on_first_admin_token is not None:
             on_first_admin_token(token)
         runtimes = create_runtimes(settings, sessions, box)

@@ -20,6 +20,7 @@ from connectory.resilience import ResiliencePipeline
 from connectory.runtime import ConnectorClient
 from connectory.services.connections import CREDENTIALS_OWNER, ConnectionDetails, load_credentials
 from connectory.services.secret_store import SecretBox, read_secrets, write_secrets
+from connectory.services.sensitive_defaults import runtime_spec
 from connectory.spec.connector import ConnectorSpec
 from connectory.store.models import Connection
 
@@ -69,8 +70,10 @@ class ConnectionRuntimes:
         parameters = await read_secrets(
             session, self._box, CONNECTOR_PARAMETERS_OWNER, details.connector.id
         )
+        # The stored spec shows sensitive defaults as the placeholder; the client gets them.
+        spec = await runtime_spec(session, self._box, details.version.id, details.spec)
         client = ConnectorClient(
-            details.spec,
+            spec,
             credentials=credentials,
             connector_parameters=parameters,
             config=connection.config,
