@@ -79,7 +79,7 @@ class Redactor:
         self._exact: set[str] = set()  # every form of every secret, for whole-value matches
         self._names: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
-        self._probe: re.Pattern[bytes] | None = None
+        self._needles: tuple[bytes, ...] | None = None
         self.add(*secrets)
         for name in sensitive_names:
             self.add_sensitive_name(name)
@@ -101,13 +101,13 @@ class Redactor:
             # Longest first, so a secret that contains another is replaced whole.
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
-            self._probe = None
+            self._needles = None
 
     def add_sensitive_name(self, name: str) -> None:
         """Treat the header, query parameter or body field *name* as secret, whatever it holds."""
         if name and name.lower() not in self._names:
             self._names.add(name.lower())
-            self._probe = None
+            self._needles = None
 
     def is_sensitive(self, name: str) -> bool:
         """True when a header or query parameter called *name* must be redacted.
@@ -154,11 +154,16 @@ class Redactor:
         """Cheap pre-check for serialized JSON: could :meth:`redact_data` change its data?
 
         True when the text holds a secret (also as a whole JSON string, or JSON-escaped) or a
-        key that is a sensitive field name. False positives only cost the walk.
+        key that is a sensitive field name. False positives only cost the walk. Plain
+        substring searches (memmem speed) on the lower-cased text: one regex alternation of
+        quoted needles would be tried at every quote of the JSON, twenty times slower.
         """
-        if self._probe is None:
-            self._probe = self._build_probe()
-        return self._probe.search(json_text) is not None
+        if self._needles is None:
+            self._needles = self._build_needles()
+        if not self._needles:
+            return False
+        lowered = json_text.lower()
+        return any(needle in lowered for needle in self._needles)
 
     def redact_data(self, data: Any) -> Any:
         """Return *data* (decoded JSON) with secrets replaced in every string, keys included.
@@ -250,20 +255,15 @@ class Redactor:
     def _sub(self, text: str) -> str:
         return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
 
-    def _build_probe(self) -> re.Pattern[bytes]:
-        alternatives: list[bytes] = []
+    def _build_needles(self) -> tuple[bytes, ...]:
+        needles: set[bytes] = set()
         for form in self._secrets:
-            alternatives.append(re.escape(form.encode()))
-            escaped = orjson.dumps(form)[1:-1]
-            if escaped != form.encode():
-                alternatives.append(re.escape(escaped))
+            needles.add(form.encode())
+            needles.add(orjson.dumps(form)[1:-1])  # as it appears inside a JSON string
         # A short secret as a whole JSON string; a sensitive name as a key.
-        alternatives += [re.escape(orjson.dumps(form)) for form in self._exact]
-        alternatives += [re.escape(orjson.dumps(name)) + rb"\s*:" for name in self._names]
-        if not alternatives:
-            return re.compile(rb"(?!)")
-        alternatives.sort(key=len, reverse=True)
-        return re.compile(b"|".join(alternatives), re.IGNORECASE)
+        needles.update(orjson.dumps(form) for form in self._exact)
+        needles.update(orjson.dumps(name) for name in self._names)
+        return tuple(sorted({needle.lower() for needle in needles}, key=len))
 
 
 def _blank(value: Any) -> Any:
