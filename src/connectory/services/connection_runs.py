@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectory.errors import (
     AuthError,
@@ -22,9 +24,9 @@ from connectory.errors import (
     UpstreamError,
 )
 from connectory.runtime import ConnectorClient, OperationResult
-from connectory.services.connection_runtime import ConnectionRuntimes
+from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
-from connectory.store.models import utcnow
+from connectory.store.models import Connection, utcnow
 
 TestStatus = Literal["ok", "auth_failed", "unreachable", "degraded", "failed"]
 Health = Literal["healthy", "degraded", "auth_error", "unreachable", "unknown"]
@@ -45,7 +47,7 @@ class TestOutcome:
 async def test_connection(
     session: AsyncSession, runtimes: ConnectionRuntimes, details: ConnectionDetails
 ) -> TestOutcome:
-    """Run the connector's test operation and store the connection's health."""
+    """Run the connector's test operation and store the connection's health (always)."""
     operation = details.spec.connection_test_operation()
     if operation is None:
         outcome = TestOutcome(
@@ -57,13 +59,12 @@ async def test_connection(
         )
     else:
         try:
-            client = await runtimes.client_for(session, details)
-            result = await client.call(operation.name, {}, raise_for_status=False)
+            async with runtimes.using(session, details) as client:
+                result = await client.call(operation.name, {}, raise_for_status=False)
+                outcome = await _outcome_of_result(client, result)
         except ConnectoryError as error:
             outcome = _outcome_of_error(error, operation.name)
-        else:
-            outcome = await _outcome_of_result(client, result)
-    await record_health(session, details, outcome.health, outcome.detail)
+    await record_health(runtimes, details, outcome.health, outcome.detail)
     return outcome
 
 
@@ -74,34 +75,47 @@ async def run_operation(
     operation: str,
     params: Mapping[str, Any],
 ) -> OperationResult:
-    """Call *operation* once; upstream error statuses are returned, not raised."""
-    client = await runtimes.client_for(session, details)
+    """Call *operation* once; upstream error statuses are returned, not raised.
+
+    The connection's health is stored when the call changes it, also when the call raises
+    (its own short transaction: the caller's session is rolled back with the error).
+    """
     try:
-        result = await client.call(operation, params, raise_for_status=False)
+        async with runtimes.using(session, details) as client:
+            result = await client.call(operation, params, raise_for_status=False)
+            if result.status_code in (401, 403):
+                health: Health = "auth_error"
+            else:
+                health = await client.health()
+            # An upstream that echoes what it received must not hand the secrets on.
+            result.body = client.redactor.redact_data(result.body)
     except ConnectoryError as error:
         if _affects_health(error):
             outcome = _outcome_of_error(error, operation)
-            await record_health(session, details, outcome.health, outcome.detail)
+            await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
         raise
-    health: Health = "auth_error" if result.status_code in (401, 403) else await client.health()
-    if health != details.connection.health:
-        await record_health(session, details, health, f"{operation}: {result.status_code}")
-    # An upstream that echoes what it received must not hand the secrets on to API clients.
-    result.body = client.redactor.redact_data(result.body)
+    await record_health(
+        runtimes, details, health, f"{operation}: {result.status_code}", on_change=True
+    )
     return result
 
 
 async def stream_records(
-    client: ConnectorClient,
+    runtimes: ConnectionRuntimes,
+    lease: ClientLease,
+    details: ConnectionDetails,
     operation: str,
     params: Mapping[str, Any],
     max_pages: int | None,
 ) -> AsyncIterator[bytes]:
     """Yield every record as a JSON line, one page in memory at a time.
 
-    The response has started by the time a later page fails, so a failure is reported as a
-    last line ``{"_connectory_error": {"code": ..., "detail": ...}}`` instead of an error status.
+    The stream holds *lease* until it ends. The response has started by the time a later page
+    fails, so a failure is reported as a last line
+    ``{"_connectory_error": {"code": ..., "detail": ...}}`` instead of an error status (and
+    recorded in the connection's health).
     """
+    client = lease.client
     try:
         async for page in client.iter_pages(operation, params, max_pages=max_pages):
             if page.records:
@@ -112,26 +126,61 @@ async def stream_records(
                     chunk = b"\n".join(orjson.dumps(record) for record in records) + b"\n"
                 yield chunk
     except ConnectoryError as error:
+        if _affects_health(error):
+            outcome = _outcome_of_error(error, operation)
+            await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
         yield orjson.dumps(
             {"_connectory_error": {"code": type(error).__name__, "detail": str(error)}}
         )
         yield b"\n"
+    finally:
+        await lease.release()
 
 
 async def record_health(
-    session: AsyncSession, details: ConnectionDetails, health: Health, detail: str
+    runtimes: ConnectionRuntimes,
+    details: ConnectionDetails,
+    health: Health,
+    detail: str,
+    *,
+    on_change: bool = False,
 ) -> None:
-    """Store the connection's health (committed with the caller's session)."""
+    """Store the connection's health in a short transaction of its own.
+
+    Its own transaction, so the health of a call that fails is kept although the request's
+    session rolls back with the error. With *on_change* nothing is written when the health
+    the request read is already *health* (calls must not write on every success).
+    """
     connection = details.connection
-    connection.health = health
-    connection.health_detail = detail[:2000]
-    connection.health_checked_at = utcnow()
-    await session.flush()
+    if on_change and connection.health == health:
+        return
+    detail = detail[:2000]
+    moment = utcnow()
+    async with runtimes.sessions() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id, Connection.deleted_at.is_(None))
+            .values(health=health, health_detail=detail, health_checked_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    # Keep the request's copy in step without making it a pending change of that session.
+    set_committed_value(connection, "health", health)
+    set_committed_value(connection, "health_detail", detail)
+    set_committed_value(connection, "health_checked_at", moment)
 
 
 def _affects_health(error: ConnectoryError) -> bool:
     return isinstance(
-        error, AuthError | TransportError | EgressDenied | CircuitOpen | RateLimited | UpstreamError
+        error,
+        AuthError
+        | CredentialsError
+        | TemplateError
+        | TransportError
+        | EgressDenied
+        | CircuitOpen
+        | RateLimited
+        | UpstreamError,
     )
 
 
