@@ -59,7 +59,7 @@ async def test_connection(
         )
     else:
         try:
-            async with runtimes.using(session, details) as client:
+            async with await _lease(session, runtimes, details) as client:
                 result = await client.call(operation.name, {}, raise_for_status=False)
                 outcome = await _outcome_of_result(client, result)
         except ConnectoryError as error:
@@ -78,10 +78,11 @@ async def run_operation(
     """Call *operation* once; upstream error statuses are returned, not raised.
 
     The connection's health is stored when the call changes it, also when the call raises
-    (its own short transaction: the caller's session is rolled back with the error).
+    (its own short transaction: the caller's session is rolled back with the error). The
+    session's transaction is ended before the upstream is called.
     """
     try:
-        async with runtimes.using(session, details) as client:
+        async with await _lease(session, runtimes, details) as client:
             result = await client.call(operation, params, raise_for_status=False)
             if result.status_code in (401, 403):
                 health: Health = "auth_error"
@@ -98,6 +99,23 @@ async def run_operation(
         runtimes, details, health, f"{operation}: {result.status_code}", on_change=True
     )
     return result
+
+
+async def _lease(
+    session: AsyncSession, runtimes: ConnectionRuntimes, details: ConnectionDetails
+) -> ClientLease:
+    """Lease the connection's client, then end the session's transaction.
+
+    Committing (nothing is pending) returns the database connection to the pool while the
+    upstream answers: a call may take seconds, and concurrent calls must not each hold one.
+    """
+    lease = await runtimes.acquire(session, details)
+    try:
+        await session.commit()
+    except BaseException:
+        await lease.release()
+        raise
+    return lease
 
 
 async def stream_records(

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -169,17 +168,6 @@ class ConnectionRuntimes:
             await lease.release()
             raise
         return lease
-
-    @asynccontextmanager
-    async def using(
-        self, session: AsyncSession, details: ConnectionDetails
-    ) -> AsyncIterator[ConnectorClient]:
-        """``async with runtimes.using(session, details) as client``: a lease for one block."""
-        lease = await self.acquire(session, details)
-        try:
-            yield lease.client
-        finally:
-            await lease.release()
 
     async def forget(self, connection_id: str) -> None:
         """Retire a connection's client now (it closes once its calls in flight finish)."""
