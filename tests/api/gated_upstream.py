@@ -81,7 +81,9 @@ class GatedUpstream:
 
     def keys(self, prefix: str = "") -> list[str | None]:
         """The X-API-Key of each request on paths starting with *prefix*, in arrival order."""
-        return [headers.get("x-api-key") for path, headers in self.arrivals if path.startswith(prefix)]
+        return [
+            headers.get("x-api-key") for path, headers in self.arrivals if path.startswith(prefix)
+        ]
 
     async def wait_for(self, count: int, prefix: str = "/slow") -> None:
         """Return once *count* requests on *prefix* have arrived."""
