@@ -58,7 +58,9 @@ class RedisNotifier(GenerationNotifier):
 
     async def start(self) -> None:
         """Subscribe; returns once Redis has confirmed the subscription."""
-        self._redis = create_redis(self._url, timeout=2.0)
+        self._redis = create_redis(
+            self._url, timeout=2.0, client_name=f"connectory-generations-{self.sender}"
+        )
         try:
             await self._subscribe()
         except REDIS_UNAVAILABLE as error:
