@@ -9,7 +9,7 @@ itself, never on time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import asyncpg
 import httpx
@@ -86,10 +86,10 @@ class Heard:
         async with self._changed:
             self._changed.notify_all()
 
-    async def until(self, check: object) -> None:
+    async def until(self, check: Callable[[], bool]) -> None:
         async def wait() -> None:
             async with self._changed:
-                await self._changed.wait_for(check)  # type: ignore[arg-type]
+                await self._changed.wait_for(check)
 
         await asyncio.wait_for(wait(), WAIT)
 
@@ -156,6 +156,18 @@ async def test_a_credential_change_reaches_the_other_process(
     assert (await fast(other, world, connection_id)).status_code == 200
     assert upstream.keys("/fast") == ["old-key", "new-key"]
     assert runtimes_of(other).stats().built == 2
+
+
+async def test_publish_reaches_the_other_process(server: Server, other: Server) -> None:
+    heard = Heard(notifier_of(other))
+    mine = Heard(notifier_of(server))
+    await notifier_of(server).publish("some-connection", 7)
+    await heard.until(lambda: ("some-connection", 7) in heard.changes)
+    # An answer from the other side arrives after the channel's echo of the first message
+    # (one channel, in order), so by then an echo would have been heard twice at home.
+    await notifier_of(other).publish("another-connection", 8)
+    await mine.until(lambda: ("another-connection", 8) in mine.changes)
+    assert mine.changes == [("some-connection", 7), ("another-connection", 8)]
 
 
 async def test_a_rolled_back_bump_is_never_announced(

@@ -169,16 +169,6 @@ class ConnectionRuntimes:
             raise
         return lease
 
-    async def forget(self, connection_id: str) -> None:
-        """Retire a connection's client now (it closes once its calls in flight finish)."""
-        entry = self._entries.pop(connection_id, None)
-        if entry is not None:
-            entry.retired = True
-            if entry.leases:
-                self._retiring.add(entry)
-            else:
-                await self._close(entry)
-
     async def aclose(self) -> None:
         """Close every client, in use or not (the server is stopping)."""
         if self._unsubscribe is not None:

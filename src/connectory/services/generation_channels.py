@@ -55,6 +55,7 @@ class RedisNotifier(GenerationNotifier):
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._connects = 0
+        self._down = False
 
     async def start(self) -> None:
         """Subscribe; returns once Redis has confirmed the subscription."""
@@ -71,6 +72,7 @@ class RedisNotifier(GenerationNotifier):
                 "background",
                 type(error).__name__,
             )
+            self._down = True
             await self._drop_pubsub()
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
@@ -118,17 +120,20 @@ class RedisNotifier(GenerationNotifier):
                 if self._pubsub is None:
                     await self._subscribe()
                     logger.warning("Redis is back for connection announcements")
+                    self._down = False
                     self.deliver_gap()
                 assert self._pubsub is not None
                 message = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
             except REDIS_UNAVAILABLE as error:
-                logger.warning(
-                    "lost Redis for connection announcements (%s); retrying every %g s",
-                    type(error).__name__,
-                    self._retry_interval,
-                )
+                if not self._down:  # one warning per outage, not one per retry
+                    self._down = True
+                    logger.warning(
+                        "lost Redis for connection announcements (%s); retrying every %g s",
+                        type(error).__name__,
+                        self._retry_interval,
+                    )
                 await self._drop_pubsub()
                 await asyncio.sleep(self._retry_interval)
                 continue

@@ -104,9 +104,15 @@ class GenerationNotifier:
         await self.publish_many({connection_id: generation})
 
     async def publish_many(self, generations: Mapping[str, int]) -> None:
-        """Announce several committed bumps at once."""
+        """Announce several committed bumps at once.
+
+        A channel that cannot be reached is logged, not raised: an announcement is a hint.
+        """
         self.deliver(generations)
-        await self._send(generations)
+        try:
+            await self._send(generations)
+        except Exception as error:
+            self._not_sent(error)
 
     def deliver(self, generations: Mapping[str, int]) -> None:
         """Run this process's listeners for *generations* (a listener's error is logged)."""
@@ -175,15 +181,19 @@ class GenerationNotifier:
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        if not task.cancelled():
             error = task.exception()
-            # Announcements are hints: a lost one delays a cache refresh, it loses no data.
-            logger.warning(
-                "could not announce a connection change over %s (%s); other processes "
-                "will see it when they next read the connection",
-                self.channel,
-                type(error).__name__,
-            )
+            if error is not None:
+                self._not_sent(error)
+
+    def _not_sent(self, error: BaseException) -> None:
+        # Announcements are hints: a lost one delays a cache refresh, it loses no data.
+        logger.warning(
+            "could not announce a connection change over %s (%s); other processes "
+            "will see it when they next read the connection",
+            self.channel,
+            type(error).__name__,
+        )
 
 
 def attach_notifier(
