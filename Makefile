@@ -4,20 +4,42 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
+UV := $(VENV)/bin/uv
+# Every Python dependency, direct and transitive, is pinned with hashes in uv.lock (made by
+# `make lock` from pyproject's ranges); set-up installs exactly that, never a fresh resolve.
+SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON=$(PY) $(UV) sync --frozen --inexact
 INSTALLED := $(VENV)/.installed
+DEV_INSTALLED := $(VENV)/.installed-dev
 PEERS := tests/peers
 PEERS_INSTALLED := $(PEERS)/node_modules/.installed
 
-.PHONY: install peers chromium run tour test lint typecheck unit format clean
+.PHONY: install install-dev lock peers chromium run tour test lint typecheck unit format clean
 
+# uv itself comes from requirements/uv.txt, pinned with hashes too.
+$(UV): requirements/uv.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
+	touch $@
+
+# Runtime dependencies only: what `make run` needs.
 install: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+$(INSTALLED): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --quiet
 	$(PY) -m compileall -q src >/dev/null  # bytecode even where PYTHONDONTWRITEBYTECODE is set
 	touch $@
+
+# Runtime plus the dev tools (pytest, ruff, mypy, schemathesis, playwright): what `make test` needs.
+install-dev: $(DEV_INSTALLED)
+
+$(DEV_INSTALLED): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --quiet --extra dev
+	$(PY) -m compileall -q src >/dev/null
+	touch $(INSTALLED) $@
+
+# Refresh the lock from pyproject's ranges (needs the package index); commit uv.lock after.
+lock: | $(UV)
+	UV_PYTHON=$(PY) $(UV) lock
 
 # Third-party servers the integration tests run against (see tests/peers/package.json).
 peers: $(PEERS_INSTALLED)
@@ -38,25 +60,25 @@ run: install
 tour: install
 	$(BIN)/python -m connectory.tour
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy
 
-unit: install
+unit: install-dev
 	$(BIN)/pytest tests/unit -q
 
-test: install peers chromium lint typecheck
+test: install-dev peers chromium lint typecheck
 	$(BIN)/pytest -q
 
 # Benchmarks against raw httpx loops (~10 min; see bench/README.md); not part of `make test`.
-bench: install
+bench: install-dev
 	$(PY) -m compileall -q src bench >/dev/null  # measure start-up as an installed package has it
 	$(BIN)/python -m bench.run
 
-format: install
+format: install-dev
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 

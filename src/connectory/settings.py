@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     key_file: Path | None = Field(
         default=None, description="Key file; default <data_dir>/keys.json, owner-only."
     )
+    stream_keepalive_interval: float = Field(
+        default=15,
+        gt=0,
+        le=15,
+        description="Longest silence, in seconds, of a streamed JSON Lines answer: while a "
+        "read waits (rate limit, Retry-After, a slow page) a keep-alive line is sent this often.",
+    )
     egress_allow: str = Field(
         default="",
         description="Comma-separated hosts, addresses or CIDR ranges connectors may reach "

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import orjson
 import typer
 
+from connectory.cli.admin import admin_app
 from connectory.cli.exchange_commands import register_exchange_commands
 from connectory.cli.keys import keys_app
 from connectory.cli.openapi_command import import_openapi
@@ -25,7 +26,6 @@ from connectory.cli.output import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERNAL,
     EXIT_INVALID,
-    ProgressLine,
     escape,
     exit_code_for,
     report_error,
@@ -38,6 +38,10 @@ from connectory.cli.remote_call import DEFAULT_SERVER, call_remote
 from connectory.cli.serve import serve
 from connectory.cli.values import parse_pairs, read_values_file
 from connectory.errors import ConnectoryError, InputError, SpecError
+
+#: The runtime's per-request log (see connectory.runtime.client); named here so that the
+#: command line does not import the runtime to configure it.
+REQUEST_LOGGER = "connectory.runtime.requests"
 
 if TYPE_CHECKING:
     from connectory.resilience import ResilienceEvent
@@ -55,6 +59,30 @@ app = typer.Typer(
 )
 
 T = TypeVar("T")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from connectory import __version__
+
+        sys.stdout.write(f"connectory {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Validate connectors, inspect them, and call their operations."""
+
 
 ConnectorPath = Annotated[
     Path, typer.Argument(help="A connector: a .yaml/.json file or a folder with connector.yaml.")
@@ -278,7 +306,9 @@ def call(
         )
         params = parse_pairs(param or [])
         if stream:
-            asyncio.run(_stream_records(client, operation, params, max_pages))
+            from connectory.cli.reading import write_records
+
+            asyncio.run(write_records(client, operation, params, max_pages))
         else:
             asyncio.run(_call_once(client, operation, params, include))
 
@@ -301,26 +331,6 @@ async def _call_once(
         )
 
 
-async def _stream_records(
-    client: ConnectorClient, operation: str, params: dict[str, Any], max_pages: int | None
-) -> None:
-    progress = ProgressLine()
-    out = sys.stdout.buffer
-    pages = records = 0
-    async with client:
-        async for page in client.iter_pages(operation, params, max_pages=max_pages):
-            pages = page.number
-            records = page.records_so_far
-            if page.records:
-                # One write per page: encoding record by record but writing in bulk keeps the
-                # CLI close to the speed of the runtime itself.
-                out.write(b"\n".join(orjson.dumps(r) for r in page.records) + b"\n")
-            progress.update(pages, records)
-            del page  # not held while the next page is fetched
-    out.flush()
-    progress.finish(pages, records)
-
-
 def _print_resilience_event(event: ResilienceEvent) -> None:
     """Show attempts, waits and breaker changes as they happen (``-v``)."""
     stderr_console().print(f"[dim]resilience:[/] {escape(str(event))}")
@@ -338,6 +348,8 @@ def _configure_logging(verbose: int) -> None:
     handler = RichHandler(console=stderr_console(), show_path=False, show_time=verbose > 1)
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    # -v logs each request (method, redacted URL, status, timing); -vv everything else too.
+    logging.getLogger(REQUEST_LOGGER).setLevel(logging.DEBUG)
     # Resilience events are printed by _print_resilience_event; their DEBUG log would repeat them.
     logging.getLogger("connectory.resilience").setLevel(logging.INFO)
     logger.propagate = False
@@ -346,6 +358,7 @@ def _configure_logging(verbose: int) -> None:
 app.command()(serve)
 app.command(name="import-openapi")(import_openapi)
 app.add_typer(keys_app, name="keys")
+app.add_typer(admin_app, name="admin")
 register_exchange_commands(app)
 
 

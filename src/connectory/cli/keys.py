@@ -25,7 +25,8 @@ KeyFile = Annotated[
 ]
 
 
-def _settings(database_url: str | None, key_file: Path | None) -> Settings:
+def settings_for(database_url: str | None, key_file: Path | None) -> Settings:
+    """The server's settings (environment), with the command line's database and key file."""
     from connectory.settings import Settings
 
     overrides: dict[str, object] = {}
@@ -41,7 +42,7 @@ def status(database_url: DatabaseUrl = None, key_file: KeyFile = None) -> None:
     """Show the key versions and how many secrets each one encrypted."""
     from connectory.cli.app import guard
 
-    guard(lambda: asyncio.run(_status(_settings(database_url, key_file))))
+    guard(lambda: asyncio.run(_status(settings_for(database_url, key_file))))
 
 
 @keys_app.command("rotate")
@@ -55,7 +56,7 @@ def rotate(database_url: DatabaseUrl = None, key_file: KeyFile = None) -> None:
     from connectory.vault import add_key
 
     def run() -> None:
-        settings = _settings(database_url, key_file)
+        settings = settings_for(database_url, key_file)
         if settings.encryption_keys is not None:
             stderr_console().print(
                 "[red]error:[/] keys come from CONNECTORY_ENCRYPTION_KEYS: add the new key there "
@@ -74,7 +75,7 @@ def reencrypt(database_url: DatabaseUrl = None, key_file: KeyFile = None) -> Non
     """Re-encrypt every secret with the newest key (after adding one)."""
     from connectory.cli.app import guard
 
-    guard(lambda: asyncio.run(_reencrypt(_settings(database_url, key_file))))
+    guard(lambda: asyncio.run(_reencrypt(settings_for(database_url, key_file))))
 
 
 async def _status(settings: Settings) -> None:

@@ -24,13 +24,28 @@ def serve(
         Path | None,
         typer.Option(help="Load these connectors into an empty catalogue, published as 1.0.0."),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
+    log_level: Annotated[
+        str,
+        typer.Option(
+            help="debug, info, warning, error or critical: Connectory's own loggers and the "
+            "HTTP server's, with timestamps and levels, on stderr."
+        ),
+    ] = "info",
 ) -> None:
     """Run the server.
 
     On an empty database it creates the first Platform Admin and prints its API token once:
     keep it, it is not shown again.
     """
+    from connectory.logs import LOG_LEVELS, configure_process_logging
+
+    if log_level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{log_level!r} is not a log level; use one of {', '.join(LOG_LEVELS)}",
+            param_hint="--log-level",
+        )
+    configure_process_logging(log_level)
+
     import uvicorn
 
     from connectory.api import create_app
@@ -54,4 +69,4 @@ def serve(
 
     app = create_app(settings, on_first_admin_token=show_token)
     sys.stderr.write(f"Connectory on http://{host}:{port}  (API docs: http://{host}:{port}/docs)\n")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())

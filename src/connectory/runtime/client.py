@@ -33,6 +33,12 @@ from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
 from connectory.resilience import Clock, Health, Observer, ResiliencePipeline, wait_hint
 from connectory.runtime.inputs import resolve_fields
+from connectory.runtime.pacing import (
+    ReadPacing,
+    combine_observers,
+    current_pacing,
+    pacing_requests,
+)
 from connectory.runtime.pagination import PageView, create_paginator
 from connectory.runtime.records import extract_records
 from connectory.runtime.request import OperationPlan
@@ -43,6 +49,9 @@ from connectory.spec.resilience import RateLimitScope, ResilienceOverrideSpec, R
 from connectory.templating import compile_template
 
 logger = logging.getLogger("connectory.runtime")
+#: One DEBUG line per request sent (method, redacted URL, status, time): `connectory call -v`
+#: turns this logger on alone; servers keep it off unless asked for DEBUG.
+request_logger = logging.getLogger("connectory.runtime.requests")
 
 #: Default cap on one response body. Larger bodies are refused without being read whole.
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -51,6 +60,9 @@ ResponseValidation = Literal["off", "warn", "strict"]
 
 _USER_AGENT = "connectory/0.1"
 _IDEMPOTENCY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key"})
+
+#: A single call (outside a read): waits count against its timeout.
+_UNPACED = ReadPacing(max_pause=None)
 
 #: Bytes read past an excerpt's limit so a secret crossing the limit is redacted whole.
 _EXCERPT_WINDOW = 64 * 1024
@@ -249,16 +261,24 @@ class ConnectorClient:
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
+        observer: Observer | None = None,
+        pace: bool = True,
     ) -> AsyncIterator[Page]:
         """Read *operation* page by page; only one page is held in memory at a time.
 
-        An operation without pagination yields its single response as one page.
+        An operation without pagination yields its single response as one page. The read is
+        paced (:mod:`connectory.runtime.pacing`): ``timeout`` bounds each page with its
+        retries; the rate limit and ``Retry-After`` make it wait, each pause up to
+        ``max_read_wait``. *observer* gets this read's events (``Waiting`` while paced);
+        ``pace=False`` counts those waits against each page's timeout, as a single call does.
 
         Raises:
             PaginationError: the API loops or points at another host; plus everything
-                :meth:`call` raises.
+                :meth:`call` raises (``RateLimited`` when one pause would exceed
+                ``max_read_wait``).
         """
         plan = self._plan(operation)
+        pacing = ReadPacing(self.policy_for(operation).max_read_wait if pace else None, observer)
         prepared, _ = plan.prepare(params or {}, self._variables, self._headers)
         pagination = plan.operation.pagination
         paginator = create_paginator(pagination, self.base_url, max_pages) if pagination else None
@@ -270,7 +290,8 @@ class ConnectorClient:
         while True:
             number += 1
             started = self._clock()
-            reply, _ = await self._send_authenticated(request, plan)
+            with pacing_requests(pacing):
+                reply, _ = await self._send_authenticated(request, plan)
             if reply.status_code >= 400:
                 raise self._status_error(plan, reply)
             body = decode_json_page(reply)
@@ -309,9 +330,14 @@ class ConnectorClient:
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
+        observer: Observer | None = None,
+        pace: bool = True,
     ) -> AsyncIterator[Any]:
         """Stream the records of *operation* across all its pages (see :meth:`iter_pages`)."""
-        async for page in self.iter_pages(operation, params, max_pages=max_pages):
+        pages = self.iter_pages(
+            operation, params, max_pages=max_pages, observer=observer, pace=pace
+        )
+        async for page in pages:
             for record in page.records:
                 yield record
             del page  # not held while the next page is fetched
@@ -392,6 +418,8 @@ class ConnectorClient:
                 await response.aclose()
 
         stats = AttemptInfo(attempts=0)
+        # Inside a read, its pacing (max_read_wait, observer) applies; see runtime.pacing.
+        pacing = current_pacing() or _UNPACED
         with redacting_logs(self.redactor):
             reply = await self.pipeline.execute(
                 attempt,
@@ -403,13 +431,14 @@ class ConnectorClient:
                 has_idempotency_key=any(
                     name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers
                 ),
-                observer=self._observer,
+                observer=combine_observers(self._observer, pacing.observer),
                 stats=stats,
                 return_final_status=True,
+                max_pause=pacing.max_pause,
             )
         reply.attempts = stats.attempts
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
+        if request_logger.isEnabledFor(logging.DEBUG):
+            request_logger.debug(
                 "%s %s -> %s in %.3f s",
                 request.method,
                 self.redactor.redact_url(url),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,9 +24,11 @@ from connectory.errors import (
     TransportError,
     UpstreamError,
 )
+from connectory.resilience import Observer
 from connectory.runtime import ConnectorClient, OperationResult
 from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
+from connectory.services.keepalive import KEEPALIVE_INTERVAL, PauseTracker, with_keepalives
 from connectory.store.models import Connection, utcnow
 
 TestStatus = Literal["ok", "auth_failed", "unreachable", "degraded", "failed"]
@@ -118,24 +121,83 @@ async def _lease(
     return lease
 
 
-async def stream_records(
+async def stream_connection_records(
     runtimes: ConnectionRuntimes,
     lease: ClientLease,
     details: ConnectionDetails,
     operation: str,
     params: Mapping[str, Any],
     max_pages: int | None,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
 ) -> AsyncIterator[bytes]:
+    """Stream a stored connection's records (see :func:`stream_records`).
+
+    The stream holds *lease* until it ends, and a failure is recorded in the connection's
+    health.
+    """
+
+    async def record_failure(error: ConnectoryError) -> None:
+        if _affects_health(error):
+            outcome = _outcome_of_error(error, operation)
+            await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
+
+    try:
+        stream = stream_records(
+            lease.client,
+            operation,
+            params,
+            max_pages,
+            keepalive_interval=keepalive_interval,
+            on_error=record_failure,
+        )
+        async with aclosing(stream) as chunks:
+            async for chunk in chunks:
+                yield chunk
+    finally:
+        await lease.release()
+
+
+async def stream_records(
+    client: ConnectorClient,
+    operation: str,
+    params: Mapping[str, Any],
+    max_pages: int | None,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
+    on_error: Callable[[ConnectoryError], Awaitable[None]] | None = None,
+) -> AsyncGenerator[bytes, None]:
     """Yield every record as a JSON line, one page in memory at a time.
 
-    The stream holds *lease* until it ends. The response has started by the time a later page
-    fails, so a failure is reported as a last line
-    ``{"_connectory_error": {"code": ..., "detail": ...}}`` instead of an error status (and
-    recorded in the connection's health).
+    The response has started by the time a later page fails, so a failure is reported as a
+    last line ``{"_connectory_error": {"code": ..., "detail": ...}}`` instead of an error status
+    (and passed to *on_error* first).
+    While the read waits (it is paced by the rate limit, or a page is slow), a keep-alive line
+    goes out every *keepalive_interval* seconds (:mod:`connectory.services.keepalive`).
     """
-    client = lease.client
+    clock = client.pipeline.clock
+    pauses = PauseTracker(clock)
+    lines = _record_lines(client, operation, params, max_pages, pauses, on_error)
+    # Closed explicitly when the client goes away: a page may be on its way in a task.
+    async with aclosing(
+        with_keepalives(
+            lines, interval=keepalive_interval, clock=clock, keepalive=pauses.keepalive_line
+        )
+    ) as chunks:
+        async for chunk in chunks:
+            yield chunk
+
+
+async def _record_lines(
+    client: ConnectorClient,
+    operation: str,
+    params: Mapping[str, Any],
+    max_pages: int | None,
+    observer: Observer,
+    on_error: Callable[[ConnectoryError], Awaitable[None]] | None,
+) -> AsyncIterator[bytes]:
     try:
-        async for page in client.iter_pages(operation, params, max_pages=max_pages):
+        async for page in client.iter_pages(
+            operation, params, max_pages=max_pages, observer=observer
+        ):
             if page.records:
                 chunk = b"\n".join(orjson.dumps(record) for record in page.records) + b"\n"
                 # One scan per page; records are rewritten only when a secret was echoed.
@@ -144,15 +206,12 @@ async def stream_records(
                     chunk = b"\n".join(orjson.dumps(record) for record in records) + b"\n"
                 yield chunk
     except ConnectoryError as error:
-        if _affects_health(error):
-            outcome = _outcome_of_error(error, operation)
-            await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
+        if on_error is not None:
+            await on_error(error)
         yield orjson.dumps(
             {"_connectory_error": {"code": type(error).__name__, "detail": str(error)}}
         )
         yield b"\n"
-    finally:
-        await lease.release()
 
 
 async def record_health(

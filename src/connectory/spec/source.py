@@ -174,15 +174,64 @@ def parse_text(
         text = text.replace("\t", " ")
     builder = DocumentBuilder(file, max_nodes=max_nodes, max_depth=max_depth)
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in _parse_events(text):
             builder.feed(event)
-    except yaml.MarkedYAMLError as exc:
-        raise SpecError([_syntax_problem(exc, text, file)]) from None
-    except RecursionError:
-        raise SpecError([too_deep_problem(file, None, max_depth)]) from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
+        # The scanner reads ahead of the events (up to 1024 characters in flow context, to
+        # find simple keys), so a parser with a nesting limit of its own may fail before the
+        # builder has seen the level that passes ours: report our limit, whatever the parser.
+        deep = _flow_depth_overflow(text, max_depth)
+        if deep is not None or isinstance(exc, RecursionError) or _mentions_depth(exc):
+            raise SpecError([too_deep_problem(file, deep, max_depth)]) from None
+        if isinstance(exc, yaml.MarkedYAMLError):
+            raise SpecError([_syntax_problem(exc, text, file)]) from None
         raise SpecError([Problem(f"invalid YAML: {exc}", file=file)]) from None
     return builder.document()
+
+
+def _parse_events(text: str) -> Any:
+    """PyYAML's event stream for *text* (a seam: tests swap in a parser that fails first)."""
+    return yaml.parse(text, Loader=_Loader)
+
+
+def _mentions_depth(exc: BaseException) -> bool:
+    message = str(exc).lower()
+    return "depth" in message or "nesting" in message or "too deep" in message
+
+
+def _flow_depth_overflow(text: str, limit: int) -> Position | None:
+    """The line and column where flow collections (``[`` / ``{``) first nest past *limit*.
+
+    A lexical count, independent of the parser: quoted scalars and comments are skipped. It
+    only runs after the parser has failed, so its cost never touches a valid document.
+    """
+    depth = 0
+    quote = ""
+    line, line_start = 1, 0
+    index, end = 0, len(text)
+    while index < end:
+        char = text[index]
+        if char == "\n":
+            line, line_start = line + 1, index + 1
+        elif quote:
+            if char == "\\" and quote == '"':
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'" and (index == 0 or text[index - 1] in " \t\n[{,:"):
+            quote = char
+        elif char == "#" and (index == 0 or text[index - 1] in " \t\n"):
+            newline = text.find("\n", index)
+            index = end if newline < 0 else newline
+            continue
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line, index - line_start + 1
+        elif char in "]}" and depth:
+            depth -= 1
+        index += 1
+    return None
 
 
 def measure_data(

@@ -6,6 +6,7 @@ SQLite (aiosqlite) by default, PostgreSQL (asyncpg) by URL. The schema is owned 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,12 +27,16 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def create_engine(database_url: str) -> AsyncEngine:
-    """Create the engine for *database_url*; a SQLite file's folder is created if missing."""
+    """Create the engine for *database_url*.
+
+    A SQLite file is created owner-only (0600; its journal files inherit the mode) in a folder
+    created owner-only if missing: it holds encrypted secrets and API token hashes.
+    """
     url = make_url(database_url)
     options: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            _create_private_file(Path(url.database))
         options["connect_args"] = {"timeout": 30}
     else:
         options["pool_pre_ping"] = True
@@ -39,6 +44,17 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _create_private_file(path: Path) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        # An older file (or one made by another tool) may be wider: tighten what we own.
+        if os.fstat(descriptor).st_uid == os.getuid():
+            os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,7 +2,7 @@
 
 It builds a ResiliencePipeline whose limiter and breaker live in Redis, prints ``ready``, waits
 for ``go`` on stdin (so all workers start together), fires ``--callers`` concurrent calls at
-the upstream and prints a JSON summary line.
+the upstream and prints a JSON summary line: the outcomes and the Redis time of each grant.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ from connectory.spec.resilience import ResilienceSpec
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     redis = create_redis(args.redis_url, timeout=2.0)
+    granted: list[float] = []
     pipeline = ResiliencePipeline(
-        limiter=RedisRateLimiter(redis, prefix=args.prefix, window=args.window),
+        limiter=RedisRateLimiter(
+            redis, prefix=args.prefix, window=args.window, on_grant=granted.append
+        ),
         breaker=CircuitBreaker(RedisBreakerStore(redis, prefix=args.prefix)),
     )
     policy = ResilienceSpec(rate_limit=args.limit, timeout=args.timeout, max_retries=0)
@@ -61,9 +64,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        granted.clear()  # the warm-up's grants are not part of the measured window
         outcomes = await asyncio.gather(*(call() for _ in range(args.callers)))
     await redis.aclose()
-    return {"outcomes": outcomes}
+    return {"outcomes": outcomes, "granted": granted}
 
 
 def main() -> None:

@@ -77,8 +77,9 @@ async def test_a_waiting_caller_gets_the_slot_when_it_frees(
     started = time.monotonic()
     waits: list[tuple[float, str]] = []
     await limiter.acquire([Quota("c", 1)], 2, lambda s, cause: waits.append((s, cause)))
-    assert 0.35 < time.monotonic() - started < 1.5  # upper bound: generous for a loaded machine
-    assert waits and waits[0][1] == "rate limit"
+    assert time.monotonic() - started > 0.35  # it waited for the slot (a lower bound only)
+    assert len(waits) >= 1 and waits[0][1] == "rate limit"
+    assert 0 < waits[0][0] <= 0.4  # the wait Redis computed: at most one window
 
 
 async def test_a_pause_is_seen_by_every_process(redis: Redis, redis_prefix: str) -> None:

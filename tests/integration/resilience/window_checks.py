@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-#: How far apart a grant and the upstream's arrival stamp may drift: loopback latency plus
-#: scheduling delay on a loaded two-core machine (50 callers and the server share the GIL).
-#: The grant times themselves are checked exactly; this only covers the wire.
-LATENCY_SLACK = 0.2
-
 
 def min_span(times: list[float], limit: int) -> float:
     """Return the shortest time covering ``limit + 1`` consecutive requests.

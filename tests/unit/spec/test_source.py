@@ -240,6 +240,40 @@ class TestHostileInput:
         [problem] = fatal("[" * 100_000 + "]" * 100_000, json_syntax=True).problems
         assert "nested more than 64 levels deep" in problem.message
 
+    def test_a_parser_that_fails_first_still_gives_our_limit(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A newer parser with a nesting limit of its own must not change what users see."""
+        import yaml
+
+        from connectory.spec import source
+
+        def failing_parser(text: str) -> object:
+            mark = yaml.Mark("c.yaml", 0, 0, 1200, None, None)
+            raise yaml.scanner.ScannerError("while scanning", mark, "the parser gave up here", mark)
+
+        monkeypatch.setattr(source, "_parse_events", failing_parser)
+        [problem] = fatal("x: " + "[" * 2000 + "]" * 2000).problems
+        assert "nested more than 64 levels deep" in problem.message
+        assert (problem.line, problem.column) == (1, 4 + 64)
+
+    def test_a_parser_depth_error_is_translated(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import yaml
+
+        from connectory.spec import source
+
+        def deep_parser(text: str) -> object:
+            raise yaml.YAMLError("exceeded maximum nesting depth")
+
+        monkeypatch.setattr(source, "_parse_events", deep_parser)
+        [problem] = fatal("a:\n  b: 1\n").problems
+        assert "nested more than 64 levels deep" in problem.message
+
+    def test_other_parser_errors_stay_syntax_errors(self) -> None:
+        [problem] = fatal("a: [1, 2\nb: 3\n").problems
+        assert "nested" not in problem.message
+        assert problem.message.startswith("invalid YAML")
+
     def test_measure_data_applies_the_same_limits(self) -> None:
         nested: list[object] = []
         for _ in range(100):

@@ -204,7 +204,8 @@ async def test_connection(
         200: {
             "description": "The upstream's answer; with all_pages=true, JSON Lines records "
             "(a failure after the first page ends the stream with a "
-            "_connectory_error line).",
+            "_connectory_error line; while the read waits, a _connectory_keepalive line "
+            "goes out at least every 15 s: skip it).",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         },
     },
@@ -235,8 +236,14 @@ async def run_operation(
         except BaseException:
             await lease.release()
             raise
-        stream = connection_runs.stream_records(
-            runtimes, lease, details, operation, params, max_pages
+        stream = connection_runs.stream_connection_records(
+            runtimes,
+            lease,
+            details,
+            operation,
+            params,
+            max_pages,
+            keepalive_interval=request.app.state.settings.stream_keepalive_interval,
         )
         return StreamingResponse(stream, media_type="application/x-ndjson")
     result = await connection_runs.run_operation(session, runtimes, details, operation, params)

@@ -134,7 +134,12 @@ async def _read_pages(
 ) -> tuple[list[DraftPageOut], str | None]:
     pages: list[DraftPageOut] = []
     try:
-        async for page in client.iter_pages(body.operation, body.params, max_pages=body.max_pages):
+        # A test run answers one request: it is not paced (a rate-limit wait longer than a
+        # page's timeout ends it with the pages read so far, as for a single call).
+        pages_read = client.iter_pages(
+            body.operation, body.params, max_pages=body.max_pages, pace=False
+        )
+        async for page in pages_read:
             keep = page.number <= PAGES_WITH_RECORDS
             pages.append(
                 DraftPageOut(
