@@ -14,6 +14,7 @@ from connectory.api.problems import ErrorOut, install_error_handlers
 from connectory.api.routers import ROUTERS
 from connectory.services.bootstrap import bootstrap_first_admin
 from connectory.services.examples import load_examples
+from connectory.services.generations import attach_notifier, create_notifier
 from connectory.services.secret_store import SecretBox
 from connectory.services.server_runtime import create_runtimes, load_key_ring
 from connectory.settings import Settings
@@ -59,13 +60,19 @@ def create_app(
                 await load_examples(session, settings.examples_dir, box)
         if token is not None and on_first_admin_token is not None:
             on_first_admin_token(token)
-        runtimes = create_runtimes(settings, sessions, box)
+        # Every commit that bumps a connection's generation announces it to all processes.
+        notifier = create_notifier(settings, engine)
+        attach_notifier(sessions, notifier)
+        await notifier.start()
+        runtimes = create_runtimes(settings, sessions, box, notifier)
         app.state.secret_box = box
+        app.state.notifier = notifier
         app.state.runtimes = runtimes
         try:
             yield
         finally:
             await runtimes.aclose()
+            await notifier.aclose()
             await engine.dispose()
 
     app = FastAPI(

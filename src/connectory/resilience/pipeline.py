@@ -146,7 +146,8 @@ class ResiliencePipeline:
             policy: The effective resilience settings (connector, operation and connection
                 overrides already merged).
             method: The HTTP method, for the idempotency rule.
-            connector_key: The connector, for ``connector_rate_limit``.
+            connector_key: The connector's budget, for ``connector_rate_limit``: an id that
+                cannot collide across owners (the runtime's ``connector_budget_key``).
             idempotent: The operation is declared idempotent (POST/PATCH may be resent).
             has_idempotency_key: The request carries an idempotency key.
             observer: Receives events (attempts, waits, breaker transitions) for this call.

@@ -51,7 +51,7 @@ from connectory.runtime.request import OperationPlan
 from connectory.runtime.response import decode_body, decode_error_body, decode_json_page
 from connectory.runtime.results import OperationResult, Page, SentRequest
 from connectory.spec.connector import ConnectorSpec
-from connectory.spec.resilience import ResilienceOverrideSpec, ResilienceSpec
+from connectory.spec.resilience import RateLimitScope, ResilienceOverrideSpec, ResilienceSpec
 from connectory.templating import compile_template
 
 logger = logging.getLogger("connectory.runtime")
@@ -95,6 +95,17 @@ class ConnectorClient:
             own, then aiohttp once the client is busy (see :mod:`connectory.http.transport`).
         clock: Monotonic seconds; injectable for tests.
         on_tokens: Called with refreshed OAuth2 tokens so they can be stored.
+        pipeline: A shared resilience pipeline (a server shares one across connections);
+            by default the client has its own, in memory.
+        connection_key: The connection's id in the pipeline (breaker, rate limit, pauses);
+            by default a fresh one, so a client without a stored connection is its own.
+        connector_key: The connector's id in the pipeline, for ``connector_rate_limit``: ids
+            that cannot collide across owners (a server passes the connector's database id,
+            never its slug). Default ``local/<slug>``, for a client without a server.
+        tenant_key: Who owns the connection (the server passes the enterprise id). With
+            ``connector_rate_limit_scope: enterprise`` (the default) each tenant has its own
+            connector budget; with ``deployment`` all share the connector's.
+        observer: Receives the resilience events of every call.
 
     Raises:
         CredentialsError: credentials or connector parameters do not match their schema.
@@ -117,6 +128,8 @@ class ConnectorClient:
         on_tokens: Callable[[dict[str, str]], Awaitable[None]] | None = None,
         pipeline: ResiliencePipeline | None = None,
         connection_key: str | None = None,
+        connector_key: str | None = None,
+        tenant_key: str | None = None,
         observer: Observer | None = None,
     ) -> None:
         self.spec = spec
@@ -129,6 +142,11 @@ class ConnectorClient:
         # Breaker, rate limit and pauses are per connection; a client without a stored
         # connection is a connection of its own.
         self.connection_key = connection_key or f"{spec.slug}/{uuid.uuid4().hex}"
+        self.connector_key = connector_budget_key(
+            connector_key or f"local/{spec.slug}",
+            tenant_key,
+            spec.resilience.connector_rate_limit_scope,
+        )
         self._observer = observer
         resolved_credentials = resolve_fields(
             spec.auth.credential_schema, credentials or {}, "credential"
@@ -421,7 +439,7 @@ class ConnectorClient:
             reply = await self.pipeline.execute(
                 attempt,
                 key=self.connection_key,
-                connector_key=self.spec.slug,
+                connector_key=self.connector_key,
                 policy=policy,
                 method=request.method,
                 idempotent=idempotent,
@@ -500,6 +518,20 @@ class ConnectorClient:
             headers=self.redactor.redact_headers(request.headers),
             body=body,
         )
+
+
+def connector_budget_key(connector_key: str, tenant_key: str | None, scope: RateLimitScope) -> str:
+    """Return the key of the ``connector_rate_limit`` budget a connection draws from.
+
+    Args:
+        connector_key: The connector's id (unique across owners).
+        tenant_key: The connection's owner (enterprise id), or None for a client of its own.
+        scope: ``enterprise``: one budget per (connector, tenant); ``deployment``: one budget
+            for the connector.
+    """
+    if scope == "deployment" or tenant_key is None:
+        return connector_key
+    return f"{connector_key}/{tenant_key}"
 
 
 def _sensitive_values(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list[str]:

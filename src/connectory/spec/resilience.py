@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from connectory.spec.base import SpecModel
 
 Backoff = Literal["none", "linear", "exponential"]
+RateLimitScope = Literal["enterprise", "deployment"]
 _NULLABLE = frozenset({"rate_limit", "connector_rate_limit"})
 
 #: Upper bound of ``max_read_wait`` (a day): quotas that reset daily are the longest in use.
@@ -49,7 +50,15 @@ class ResilienceSpec(SpecModel):
     connector_rate_limit: int | None = Field(
         default=None,
         ge=1,
-        description="Requests per minute across all connections of the connector.",
+        description="Requests per minute across all connections of the connector (see "
+        "connector_rate_limit_scope).",
+    )
+    connector_rate_limit_scope: RateLimitScope = Field(
+        default="enterprise",
+        description="Who shares connector_rate_limit: 'enterprise' (default) gives each "
+        "enterprise its own budget on the connector; 'deployment' makes every connection of "
+        "the connector, in every enterprise, share one budget (e.g. a platform-owned OAuth "
+        "app's quota). Connector-wide only: operations cannot override it.",
     )
     max_read_wait: float = Field(
         default=300,

@@ -160,8 +160,8 @@ async def update_connection(
         credentials=dict(body.credentials) if body.credentials is not None else None,
         config=body.config,
     )
+    # The commit announces the connection's new generation: running clients are replaced.
     await session.commit()
-    await _runtimes(request).forget(connection_id)
     return _public(details)
 
 
@@ -177,7 +177,6 @@ async def delete_connection(
     """Delete a connection and destroy its stored secrets."""
     await connections.delete_connection(session, principal, connection_id)
     await session.commit()
-    await _runtimes(request).forget(connection_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -227,12 +226,20 @@ async def run_operation(
     details = await connections.get_connection(session, principal, connection_id)
     runtimes = _runtimes(request)
     if all_pages:
-        client = await runtimes.client_for(session, details)
-        # Unknown operations and bad parameters answer 404/422 before the stream starts.
-        client.check_call(operation, params)
-        await session.commit()
-        stream = connection_runs.stream_records(
-            client,
+        # The stream holds the lease until its last line: a change meanwhile replaces the
+        # client for later calls without closing this one under it.
+        lease = await runtimes.acquire(session, details)
+        try:
+            # Unknown operations and bad parameters answer 404/422 before the stream starts.
+            lease.client.check_call(operation, params)
+            await session.commit()
+        except BaseException:
+            await lease.release()
+            raise
+        stream = connection_runs.stream_connection_records(
+            runtimes,
+            lease,
+            details,
             operation,
             params,
             max_pages,
@@ -263,7 +270,6 @@ async def upgrade_connection(
     )
     if plan.applied:
         await session.commit()
-        await _runtimes(request).forget(connection_id)
     return UpgradePlanOut(**vars(plan))
 
 

@@ -119,6 +119,9 @@ async def run_draft_operation(
         transport=transport_factory(settings)(),
         pipeline=request.app.state.runtimes.pipeline,
         connection_key=f"draft:{connector.id}:{principal.user_id}",
+        # A draft run draws on the connector's budget like the caller's connections do.
+        connector_key=connector.id,
+        tenant_key=principal.enterprise_id or "platform",
     )
     async with client:
         result = await client.call(body.operation, body.params, raise_for_status=False)
