@@ -1,7 +1,7 @@
 // Connections: the list with health badges, the connect form, testing and running operations.
 import { ApiError, api, announce, showError } from "../api.js";
 import { badge, field, h, mount } from "../dom.js";
-import { fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
+import { announceResult, fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
 import { go } from "../router.js";
 
 const HEALTH = { healthy: "ok", degraded: "warn", auth_error: "bad", unreachable: "bad", unknown: "neutral" };
@@ -116,7 +116,7 @@ export async function showConnection(view, params, query, me) {
       }
       const result = await api("POST", `/connections/${params.id}/operations/${encodeURIComponent(name)}`, { params: readFields(paramsBox) });
       mount(out, resultView(result, { hasSchema: !!op.response_schema }));
-      announce(`${name}: HTTP ${result.status_code}`);
+      announceResult(name, result);
     } catch (error) { mount(out, h("p", { class: "error-text" }, `✗ ${error.message}`)); showError(error); }
   };
   mount(view, h("a", { href: "#/connections" }, "← Connections"),
