@@ -15,7 +15,8 @@ function control(name, spec, prefix) {
   return h("input", {
     id, name, type: inputType, autocomplete: type === "password" ? "new-password" : "off",
     step: type === "integer" ? "1" : type === "number" ? "any" : undefined,
-    placeholder: spec.default !== undefined && spec.default !== null && type !== "password" ? String(spec.default) : undefined,
+    placeholder: spec.default !== undefined && spec.default !== null && type !== "password"
+      ? (typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default)) : undefined,
   });
 }
 

@@ -81,7 +81,7 @@ export function boundField(ctx, obj, key, label, options = {}) {
     control = h("textarea", { rows: kind === "json" ? 8 : 3, spellcheck: kind === "json" ? "false" : "true",
       class: kind === "json" ? "code" : "" }, text ?? "");
   } else if (typeof kind === "object") {
-    const current = String(held ? held.text : (format && value !== undefined ? format(value) : value) ?? kind.default ?? "");
+    const current = String(text ?? kind.default ?? "");
     control = h("select", {}, kind.options.map((o) => h("option", { value: o, selected: current === o }, o === "" ? "(none)" : o)));
   } else {
     control = h("input", { type: kind === "number" ? "number" : kind === "url" ? "url" : "text", step: kind === "number" ? "any" : undefined,

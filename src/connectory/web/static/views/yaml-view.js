@@ -38,7 +38,7 @@ async function flush() {
       clearError(); // "fix the YAML syntax error" is resolved
     }
     state.problems = result.problems;
-    if (!editor.broken) ctx.markDirty();
+    ctx.refreshProblems();
     showProblems(result.problems, textarea);
   } catch (error) { showError(error); }
   return !editor.broken;
