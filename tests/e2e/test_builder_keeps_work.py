@@ -576,3 +576,33 @@ def test_401_and_404_test_results_show_as_errors(page_for: Any, live: Live) -> N
         "1 passed, 2 failed, 0 skipped"
     )
     expect(_status(page)).to_have_class(re.compile("status-error"))
+
+
+def test_a_sensitive_default_stays_kept_through_type_changes(page_for: Any, live: Live) -> None:
+    connector_id = _create_draft(
+        live,
+        {
+            "name": "Pin Default",
+            "slug": _unique("pin-default"),
+            "base_url": live.test_api,
+            "auth": {
+                "auth_type": "api_key",
+                "header_name": "X-PIN",
+                "credential_schema": {
+                    "api_key": {"type": "integer", "sensitive": True, "default": 4321}
+                },
+            },
+        },
+    )
+    page = page_for("platform")
+    _open(page, live, connector_id, "auth")
+    default = page.get_by_label("Default of api_key")
+    expect(default).to_have_value("********")
+    page.get_by_label("Type of api_key").select_option("string")
+    page.get_by_label("Type of api_key").select_option("integer")
+    expect(default).to_have_value("********")
+    expect(default).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Save draft").click()
+    expect(_status(page)).to_have_text("Draft saved.")
+    field = _draft(live, connector_id)["document"]["auth"]["credential_schema"]["api_key"]
+    assert (field["type"], field["default"]) == ("integer", "********")

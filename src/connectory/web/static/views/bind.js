@@ -119,6 +119,8 @@ export function boundField(ctx, obj, key, label, options = {}) {
   return wrapper;
 }
 
+// What the server shows for a sensitive field's default; sending it back keeps the stored value.
+const KEPT_SECRET = "********";
 const INPUT_MODES = { integer: "numeric", number: "decimal" };
 const EXAMPLES = { integer: "e.g. 50", number: "e.g. 2.5", array: 'e.g. ["a", "b"]', object: 'e.g. {"key": "value"}' };
 
@@ -126,10 +128,11 @@ const EXAMPLES = { integer: "e.g. 50", number: "e.g. 2.5", array: 'e.g. ["a", "b
  * The `default` of a typed field (an operation parameter, a credential field): saved as the
  * owner's `type` says (integer, number, boolean, array and object as JSON), with an inline
  * error for text that does not fit. A boolean default is a choice, the others a text box.
+ * A sensitive default shows as "********" (the server keeps its value when it comes back).
  */
 export function typedDefaultField(ctx, owner, label, path) {
   const type = owner.type || "string";
-  const parse = (text) => parseTyped(text, owner.type || "string");
+  const parse = (text) => (text === KEPT_SECRET ? { value: text } : parseTyped(text, owner.type || "string"));
   const kind = type === "boolean" ? { options: ["", "true", "false"], default: "" } : "text";
   return boundField(ctx, owner, "default", label, { kind, path, parse, format: formatTyped,
     inputMode: INPUT_MODES[type], placeholder: EXAMPLES[type] });
@@ -143,6 +146,7 @@ export function typedDefaultField(ctx, owner, label, path) {
 export function retypeDefault(ctx, owner, label) {
   const pending = ctx.state.pending;
   const held = pending.get(owner, "default");
+  if (!held && owner.default === KEPT_SECRET) return; // a stored secret default, whatever its type
   const text = held ? held.text : formatTyped(owner.default);
   const result = parseTyped(text, owner.type || "string");
   if (result.error) {
