@@ -22,8 +22,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectory.errors import (
+    AmbiguousMatch,
     AuthError,
     CircuitOpen,
+    CollectionNotFound,
     ConfigurationError,
     Conflict,
     ConnectoryError,
@@ -34,10 +36,13 @@ from connectory.errors import (
     InvalidRequest,
     NotAuthenticated,
     NotFound,
+    NotSupported,
     OperationNotFound,
     PayloadTooLarge,
     PermissionDenied,
     RateLimited,
+    RecordInvalid,
+    RecordNotFound,
     SpecError,
     TemplateError,
     TransportError,
@@ -50,6 +55,11 @@ _STATUS: list[tuple[type[ConnectoryError], int, str]] = [
     (NotAuthenticated, 401, "not_authenticated"),
     (NotFound, 404, "not_found"),
     (OperationNotFound, 404, "not_found"),
+    (CollectionNotFound, 404, "not_found"),
+    (RecordNotFound, 404, "record_not_found"),
+    (AmbiguousMatch, 409, "ambiguous_match"),
+    (NotSupported, 400, "not_supported"),
+    (RecordInvalid, 422, "invalid_record"),
     (PermissionDenied, 403, "forbidden"),
     (Conflict, 409, "conflict"),
     (PayloadTooLarge, 413, "payload_too_large"),
@@ -126,6 +136,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"loc": list(i.location), "message": i.message} for i in error.issues
             ]
             extra["problems"] = [p.to_dict() for p in error.problems]
+        if isinstance(error, RecordInvalid):
+            extra["issues"] = [
+                {"loc": ["body", "fields", name], "message": message}
+                for name, message in error.issues
+            ]
         headers: dict[str, str] = {}
         retry_after = getattr(error, "retry_after", None)
         response = error_response(status, code, str(error), **extra)

@@ -12,8 +12,8 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from types import TracebackType
-from typing import Any, Literal
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -27,8 +27,10 @@ from connectory.auth import (
 from connectory.errors import (
     AttemptInfo,
     AuthError,
+    CollectionNotFound,
     InputError,
     OperationNotFound,
+    PaginationError,
     ResponseSchemaError,
     UpstreamError,
 )
@@ -45,14 +47,19 @@ from connectory.runtime.pacing import (
     current_pacing,
     pacing_requests,
 )
-from connectory.runtime.pagination import PageView, create_paginator
+from connectory.runtime.pagination import NextPage, PagePosition, PageView, create_paginator
+from connectory.runtime.pagination.links import origin_of, same_origin
 from connectory.runtime.records import extract_records
 from connectory.runtime.request import OperationPlan
 from connectory.runtime.response import decode_body, decode_error_body, decode_json_page
 from connectory.runtime.results import OperationResult, Page, SentRequest
+from connectory.runtime.schema_validation import schema_registry_for
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.resilience import RateLimitScope, ResilienceOverrideSpec, ResilienceSpec
 from connectory.templating import compile_template
+
+if TYPE_CHECKING:
+    from connectory.collections import Collection
 
 logger = logging.getLogger("connectory.runtime")
 #: One DEBUG line per request sent (method, redacted URL, status, time): `connectory call -v`
@@ -193,6 +200,7 @@ class ConnectorClient:
             event_hooks={"request": [strip_credentials_on_redirect(self.redactor)]},
         )
         self._plans: dict[str, OperationPlan] = {}
+        self._collections: dict[str, Collection] = {}
         self._policies: dict[str, ResilienceSpec] = {}
         self._auth: Authenticator = create_authenticator(
             spec.auth,
@@ -226,7 +234,7 @@ class ConnectorClient:
 
     async def call(
         self,
-        operation: str,
+        operation: str | OperationPlan,
         params: Mapping[str, Any] | None = None,
         *,
         raise_for_status: bool = True,
@@ -252,7 +260,7 @@ class ConnectorClient:
         # An error page that is not the JSON it claims to be is still an answer, not a bad body.
         body = decode_body(reply) if reply.status_code < 400 else decode_error_body(reply)
         result = OperationResult(
-            operation=operation,
+            operation=plan.operation.name,
             status_code=reply.status_code,
             headers=self.redactor.redact_headers(reply.headers),
             body=body,
@@ -266,12 +274,13 @@ class ConnectorClient:
 
     async def iter_pages(
         self,
-        operation: str,
+        operation: str | OperationPlan,
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
         observer: Observer | None = None,
         pace: bool = True,
+        resume: PagePosition | None = None,
     ) -> AsyncIterator[Page]:
         """Read *operation* page by page; only one page is held in memory at a time.
 
@@ -280,11 +289,13 @@ class ConnectorClient:
         retries; the rate limit and ``Retry-After`` make it wait, each pause up to
         ``max_read_wait``. *observer* gets this read's events (``Waiting`` while paced);
         ``pace=False`` counts those waits against each page's timeout, as a single call does.
+        Each page says where the read goes on (``page.next``); passing that as *resume*, with
+        the same operation and parameters, continues the read exactly there.
 
         Raises:
-            PaginationError: the API loops or points at another host; plus everything
-                :meth:`call` raises (``RateLimited`` when one pause would exceed
-                ``max_read_wait``).
+            PaginationError: the API loops or points at another host, or *resume* points at
+                another host; plus everything :meth:`call` raises (``RateLimited`` when one
+                pause would exceed ``max_read_wait``).
         """
         plan = self._plan(operation)
         pacing = ReadPacing(self.policy_for(operation).max_read_wait if pace else None, observer)
@@ -292,10 +303,14 @@ class ConnectorClient:
         pagination = plan.operation.pagination
         paginator = create_paginator(pagination, self.base_url, max_pages) if pagination else None
         request = prepared.copy()
-        if paginator is not None:
-            request.params.update(paginator.first_params())
         number = 0
         so_far = 0
+        if paginator is not None and resume is not None:
+            paginator.restore(resume.state)
+            number, so_far = resume.number, resume.records_so_far
+            request = self._resumed_request(prepared, resume.next)
+        elif paginator is not None:
+            request.params.update(paginator.first_params())
         while True:
             number += 1
             started = self._clock()
@@ -306,6 +321,23 @@ class ConnectorClient:
             body = decode_json_page(reply)
             records = extract_records(body, plan.record_selector)
             so_far += len(records)
+            following: NextPage | None = None
+            stop: PaginationError | None = None
+            if paginator is not None:
+                view = PageView(
+                    number,
+                    body,
+                    reply.headers,
+                    reply.url,
+                    len(records),
+                    so_far,
+                    hash(reply.content),
+                )
+                try:
+                    following = paginator.next_page(view)
+                except PaginationError as exc:
+                    stop = exc  # raised after this page, whose records are good
+                del view
             yield Page(
                 number=number,
                 records=records,
@@ -314,28 +346,37 @@ class ConnectorClient:
                 elapsed=self._clock() - started,
                 records_so_far=so_far,
                 schema_mismatches=self._check_schema(plan, body, always=number == 1),
+                next=None
+                if following is None or paginator is None
+                else PagePosition(following, number, so_far, paginator.state()),
             )
-            if paginator is None:
-                return
-            view = PageView(
-                number, body, reply.headers, reply.url, len(records), so_far, hash(reply.content)
-            )
-            following = paginator.next_page(view)
+            if stop is not None:
+                raise stop
             if following is None:
                 return
             # Let this page go before the next one arrives: at most one page in memory.
-            del reply, body, records, view
-            if following.url is not None:
-                request = PreparedRequest(
-                    prepared.method, following.url, {}, dict(prepared.headers), prepared.content
-                )
-            else:
-                request = prepared.copy()
-                request.params.update(following.params)
+            del reply, body, records
+            request = self._resumed_request(prepared, following)
+
+    def _resumed_request(self, prepared: PreparedRequest, following: NextPage) -> PreparedRequest:
+        if following.url is None:
+            request = prepared.copy()
+            request.params.update(following.params)
+            return request
+        # A position can come from outside (a cursor handed to a caller): credentials go
+        # with every page, so its URL must be on the connector's own origin.
+        if not same_origin(following.url, origin_of(self.base_url)):
+            raise PaginationError(
+                "the page to resume from is on another host than the connector's base_url; "
+                "start the read again without a cursor"
+            )
+        return PreparedRequest(
+            prepared.method, following.url, {}, dict(prepared.headers), prepared.content
+        )
 
     async def iter_records(
         self,
-        operation: str,
+        operation: str | OperationPlan,
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
@@ -351,6 +392,32 @@ class ConnectorClient:
                 yield record
             del page  # not held while the next page is fetched
 
+    def collection(self, key: str) -> Collection:
+        """Return the collection *key* of this connection (one object per key and client).
+
+        Raises:
+            CollectionNotFound: the connector has no such collection.
+        """
+        # The collections layer sits on top of this one; the import is the one way up, kept
+        # here so ``client.collection(...)`` is where users look for it.
+        from connectory.collections import Collection
+
+        found = self._collections.get(key)
+        if found is None:
+            spec = self.spec.collection(key)
+            if spec is None:
+                keys = ", ".join(c.key for c in self.spec.collections) or "none"
+                raise CollectionNotFound(
+                    f"connector '{self.spec.slug}' has no collection '{key}'; collections: {keys}"
+                )
+            found = self._collections[key] = Collection(self, spec)
+        return found
+
+    @property
+    def variables(self) -> Mapping[str, Any]:
+        """The connection's template variables (credentials, connector parameters, config)."""
+        return MappingProxyType(self._variables)
+
     def check_call(self, operation: str, params: Mapping[str, Any] | None = None) -> None:
         """Check that *operation* exists and *params* are valid, without sending anything.
 
@@ -363,18 +430,24 @@ class ConnectorClient:
         """The connection's health from its circuit breaker: healthy or degraded."""
         return await self.pipeline.breaker.health(self.connection_key)
 
-    def policy_for(self, operation: str) -> ResilienceSpec:
+    def policy_for(self, operation: str | OperationPlan) -> ResilienceSpec:
         """The resilience settings that apply to *operation* on this connection."""
         return self._resilience.with_overrides(self._plan(operation).operation.resilience)
 
-    def _plan(self, name: str) -> OperationPlan:
+    def _plan(self, name: str | OperationPlan) -> OperationPlan:
+        if isinstance(name, OperationPlan):
+            # Built by a layer above (a collection's inline request).
+            self._register_secret_locations(name.operation.path, name.operation.headers)
+            return name
         plan = self._plans.get(name)
         if plan is None:
             operation = self.spec.operation(name)
             if operation is None:
                 raise OperationNotFound(_unknown_operation(self.spec, name))
             self._register_secret_locations(operation.path, operation.headers)
-            plan = self._plans[name] = OperationPlan(operation, self.base_url)
+            plan = self._plans[name] = OperationPlan(
+                operation, self.base_url, schema_registry_for(self.spec)
+            )
         return plan
 
     def _register_secret_locations(self, url: str, headers: Mapping[str, str]) -> None:

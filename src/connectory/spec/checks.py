@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import TypeAdapter, ValidationError
 
 from connectory.spec.auth import AuthSpec, CustomAuthSpec, OAuth2AuthSpec
+from connectory.spec.collection_checks import check_collections
+from connectory.spec.collections import CollectionSpec
 from connectory.spec.connector import SLUG_PATTERN, ConnectorSpec, slugify
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.findings import Finding
@@ -27,6 +29,7 @@ from connectory.spec.pagination import (
 )
 from connectory.spec.schema_checks import check_json_schema
 from connectory.spec.selectors import parse_selector
+from connectory.spec.shared_schemas import check_refs, check_schemas_section
 from connectory.spec.source import FieldPath
 from connectory.spec.suggest import did_you_mean
 from connectory.spec.template_checks import (
@@ -56,6 +59,9 @@ class SpecParts:
     #: Operations that are invalid as a whole, as written (their paths are still checked).
     invalid_operations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     test_operation: str | None = None
+    #: The shared schemas; None when the section is invalid.
+    schemas: dict[str, dict[str, Any]] | None = None
+    collections: list[tuple[int, CollectionSpec]] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, spec: ConnectorSpec) -> SpecParts:
@@ -70,6 +76,8 @@ class SpecParts:
             operations=list(enumerate(spec.operations)),
             operation_names=list(enumerate(spec.operation_names)),
             test_operation=spec.test_operation,
+            schemas=spec.schemas,
+            collections=list(enumerate(spec.collections)),
         )
 
     @classmethod
@@ -87,7 +95,14 @@ class SpecParts:
             test_operation=data.get("test_operation")
             if isinstance(data.get("test_operation"), str)
             else None,
+            schemas=_validate_part(dict[str, dict[str, Any]], data.get("schemas", {})),
         )
+        collections = data.get("collections")
+        if isinstance(collections, list):
+            for index, item in enumerate(collections):
+                collection = _validate_part(CollectionSpec, item)
+                if collection is not None:
+                    parts.collections.append((index, collection))
         operations = data.get("operations")
         if isinstance(operations, list):
             for index, item in enumerate(operations):
@@ -118,8 +133,14 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
     findings += _check_sensitive_names(("parameters",), parts.parameters, "connector parameter")
     findings += _check_duplicate_operations(parts.operation_names)
     findings += _check_test_operation(parts)
+    names = set(parts.schemas) if parts.schemas is not None else None
+    if parts.schemas is not None:
+        findings += check_schemas_section(parts.schemas)
     for index, operation in parts.operations:
         findings += check_operation(("operations", index), operation)
+        findings += _check_operation_refs(("operations", index), operation, names)
+    known_operations = [name for _, name in parts.operation_names]
+    findings += check_collections(parts.collections, known_operations, parts.schemas)
     scope = TemplateScope(
         credentials=set(parts.auth.credential_schema) if parts.auth is not None else None,
         connector_parameters=set(parts.parameters) if parts.parameters is not None else None,
@@ -145,6 +166,27 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
 def check_connector_spec(spec: ConnectorSpec) -> list[Finding]:
     """Run every rule on a connector that validated as a whole."""
     return check_spec_parts(SpecParts.from_spec(spec))
+
+
+def _check_operation_refs(
+    path: FieldPath, operation: OperationSpec, names: set[str] | None
+) -> Iterator[Finding]:
+    if operation.response_schema is not None:
+        yield from check_refs(
+            (*path, "response_schema"), operation.response_schema, names, "response_schema"
+        )
+    if operation.request_body is not None and operation.request_body.schema_ is not None:
+        yield from check_refs(
+            (*path, "request_body", "schema"),
+            operation.request_body.schema_,
+            names,
+            "request_body.schema",
+        )
+    for index, parameter in enumerate(operation.parameters):
+        if parameter.items is not None:
+            yield from check_refs(
+                (*path, "parameters", index, "items"), parameter.items, names, "items"
+            )
 
 
 def _check_slug(parts: SpecParts) -> Iterator[Finding]:

@@ -6,10 +6,11 @@ import re
 import unicodedata
 from typing import Any, Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from connectory.spec.auth import AuthSpec, NoAuthSpec
 from connectory.spec.base import SpecModel
+from connectory.spec.collections import CollectionSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.operations import OperationSpec
 from connectory.spec.resilience import ResilienceSpec
@@ -57,11 +58,30 @@ class ConnectorSpec(SpecModel):
     auth: AuthSpec = Field(default_factory=NoAuthSpec)
     resilience: ResilienceSpec = Field(default_factory=ResilienceSpec)
     operations: list[OperationSpec] = Field(default_factory=list)
+    schemas: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Shared JSON Schemas by name, referenced from any schema of the connector "
+        "with $ref: '#/schemas/<Name>'.",
+    )
+    collections: list[CollectionSpec] = Field(
+        default_factory=list,
+        description="Uniform record access (list, find_by_id, match, search, create, update, "
+        "delete) over the API's resources.",
+    )
     test_operation: str | None = Field(
         default=None,
         description="The operation that tests a connection (a cheap, safe GET). When unset, "
         "the first GET without required parameters is used.",
     )
+
+    # Compiled forms shared by every client of this spec object (the shared schema registry):
+    # built once per connector, never serialised.
+    _runtime_cache: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def runtime_cache(self) -> dict[str, Any]:
+        """Per-spec cache for compiled forms (see :mod:`connectory.runtime.schema_validation`)."""
+        return self._runtime_cache
 
     @model_validator(mode="before")
     @classmethod
@@ -92,6 +112,13 @@ class ConnectorSpec(SpecModel):
             )
             if operation.method == "GET" and not needs_input:
                 return operation
+        return None
+
+    def collection(self, key: str) -> CollectionSpec | None:
+        """Return the collection with *key*, or None."""
+        for collection in self.collections:
+            if collection.key == key:
+                return collection
         return None
 
     @property
