@@ -108,12 +108,18 @@ class RecordMapper:
         updated = self._updated.evaluate(variables) if self._updated is not None else None
         return Record(
             id=identifier if isinstance(identifier, str) else _id_text(identifier),
-            name=None if name is None or name == "" else str(name),
+            name=_name_text(name),
             fields=fields,
             created_at=None if created is None else to_rfc3339(created, self._time_format),
             updated_at=None if updated is None else to_rfc3339(updated, self._time_format),
             raw=item if include_raw else None,
         )
+
+
+def _name_text(value: Any) -> str | None:
+    # "{{ item.first }} {{ item.last }}" with a part missing should not leave stray spaces.
+    text = None if value is None else str(value).strip()
+    return text or None
 
 
 def _id_text(value: Any) -> str:
