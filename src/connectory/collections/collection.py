@@ -164,7 +164,7 @@ class Collection:
         cursor: str | None = None,
         page_size: int | None = None,
         include_raw: bool = False,
-    ) -> AsyncIterator[RecordPage]:
+    ) -> AsyncGenerator[RecordPage, None]:
         """Yield the listing page by page (each with its cursor); one page is held at a time."""
         runner = self._runner("list")
         variables = self._list_variables(runner, filters, parameters, page_size)

@@ -12,13 +12,14 @@ from connectory.api.routers import (
     health,
     me,
     openapi_import,
+    records,
     tokens,
     users,
 )
 
 ROUTERS: list[APIRouter] = [health.router]
 ROUTERS += [me.router, enterprises.router, users.router, tokens.router]
-ROUTERS += [connections.router, connector_parameters.router]
+ROUTERS += [connections.router, records.router, connector_parameters.router]
 ROUTERS += [connectors.router, connector_versions.router]
 ROUTERS += [draft_runs.router]
 ROUTERS += [openapi_import.router]

@@ -200,7 +200,7 @@ async def test_connection(
     "/{connection_id}/operations/{operation}",
     response_model=OperationRunOut,
     responses={
-        **_errors(404, 429, 502, 503, 504),
+        **_errors(403, 404, 429, 502, 503, 504),
         200: {
             "description": "The upstream's answer; with all_pages=true, JSON Lines records "
             "(a failure after the first page ends the stream with a "
@@ -221,11 +221,15 @@ async def run_operation(
     all_pages: Annotated[bool, Query(description="Stream every record as JSON Lines.")] = False,
     max_pages: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> Any:
-    """Call an operation with parameters; returns status, redacted headers, body and timing."""
+    """Call an operation with parameters; returns status, redacted headers, body and timing.
+
+    Viewers may run only safe operations (GET/HEAD unless the connector marks others safe).
+    """
     params = body.params if body is not None else {}
     details = await connections.get_connection(session, principal, connection_id)
     runtimes = _runtimes(request)
     if all_pages:
+        connection_runs.authorize_operation(principal, details, operation)
         # The stream holds the lease until its last line: a change meanwhile replaces the
         # client for later calls without closing this one under it.
         lease = await runtimes.acquire(session, details)
@@ -246,7 +250,9 @@ async def run_operation(
             keepalive_interval=request.app.state.settings.stream_keepalive_interval,
         )
         return StreamingResponse(stream, media_type="application/x-ndjson")
-    result = await connection_runs.run_operation(session, runtimes, details, operation, params)
+    result = await connection_runs.run_operation(
+        session, runtimes, details, operation, params, principal
+    )
     await session.commit()
     return _run_out(result)
 
