@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from connectory.errors import (
+    AmbiguousMatch,
     AuthError,
     CircuitOpen,
     Conflict,
@@ -34,17 +35,25 @@ from connectory.errors import (
     InvalidRequest,
     NotAuthenticated,
     NotFound,
+    NotSupported,
     PayloadTooLarge,
     PermissionDenied,
     Problem,
     RateLimited,
+    RecordInvalid,
+    RecordNotFound,
     SpecError,
     TransportError,
     UpstreamError,
 )
+from connectory.remote_collections import RemoteCollection
 from connectory.runtime.results import OperationResult, SentRequest
 
 _ERRORS: dict[str, type[ConnectoryError]] = {
+    "record_not_found": RecordNotFound,
+    "not_supported": NotSupported,
+    "invalid_record": RecordInvalid,
+    "ambiguous_match": AmbiguousMatch,
     "not_authenticated": NotAuthenticated,
     "not_found": NotFound,
     "forbidden": PermissionDenied,
@@ -100,7 +109,20 @@ def error_from_response(response: httpx.Response) -> ConnectoryError:
         return AuthError(message, status_code=response.status_code)
     if cls is InvalidRequest:
         return InvalidRequest(message, problems=found)
+    if cls is RecordInvalid:
+        issues = body.get("issues") if isinstance(body, dict) else None
+        return RecordInvalid(message, _record_issues(issues))
+    if cls is AmbiguousMatch:
+        return AmbiguousMatch(message, [])
     return cls(message)
+
+
+def _record_issues(issues: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for issue in issues if isinstance(issues, list) else []:
+        if isinstance(issue, dict) and isinstance(issue.get("loc"), list) and issue["loc"]:
+            found.append((str(issue["loc"][-1]), str(issue.get("message", ""))))
+    return found
 
 
 def problem_from_json(item: Mapping[str, Any]) -> Problem:
@@ -204,6 +226,10 @@ class RemoteConnection:
         self._server = server
         self._http = http
         self.id = connection_id
+
+    def collection(self, key: str) -> RemoteCollection:
+        """Collection *key* of this connection: the same methods as a local collection."""
+        return RemoteCollection(self._server, self._http, self.id, key)
 
     async def test(self) -> dict[str, Any]:
         """Test the connection: status ok / auth_failed / unreachable / degraded, and health."""

@@ -209,3 +209,52 @@ async def test_other_enterprises_see_nothing(
         f"/connections/{connection}/collections/contacts/records", headers=world.auth("b_admin")
     )
     assert response.status_code == 404
+
+
+async def test_remote_python_api_mirrors_the_local_one(
+    server: Any, world: World, connection: str
+) -> None:
+    from connectory.errors import (
+        AmbiguousMatch,
+        NotSupported,
+        PermissionDenied,
+        RecordInvalid,
+        RecordNotFound,
+    )
+    from connectory.remote import Server as RemoteServer
+
+    transport = httpx.ASGITransport(app=server.app)
+    async with RemoteServer(
+        "http://server", world.tokens["a_admin"], transport=transport
+    ) as remote:
+        contacts = remote.connection(connection).collection("contacts")
+        page = await contacts.list_page(page_size=4)
+        assert [r.id for r in page.records] == ["1", "2", "3", "4"]
+        rest = await contacts.list_page(page_size=4, cursor=page.cursor)
+        assert [r.id for r in rest.records] == ["5", "6", "7", "8"]
+        ids = [r.id async for r in contacts.list(filters={"status": "inactive"})]
+        assert len(ids) >= 12
+        assert (await contacts.find_by_id(3)).name == "Grace Hopper"
+        assert (await contacts.match({"email": "contact3@acme.example"})) is not None
+        with pytest.raises(AmbiguousMatch):
+            await contacts.match({"company": "Hooli"})
+        assert await contacts.search("turing")
+        created = await contacts.create({"email": "remote@x.example"})
+        assert (await contacts.update(created.id, {"score": 5})).fields["score"] == 5
+        await contacts.delete(created.id)
+        with pytest.raises(RecordNotFound):
+            await contacts.find_by_id(created.id)
+        with pytest.raises(RecordInvalid) as caught:
+            await contacts.create({"id": 3})
+        assert {name for name, _ in caught.value.issues} == {"id", "email"}
+        with pytest.raises(NotSupported):
+            await contacts.list_page(filters={"score": 1})
+    async with RemoteServer(
+        "http://server", world.tokens["a_viewer"], transport=transport
+    ) as remote:
+        with pytest.raises(PermissionDenied):
+            await (
+                remote.connection(connection)
+                .collection("contacts")
+                .create({"email": "v@x.example"})
+            )

@@ -169,7 +169,7 @@ class Collection:
         runner = self._runner("list")
         variables = self._list_variables(runner, filters, parameters, page_size)
         bound_to = binding(
-            self.client.connection_key,
+            self.client.binding_key,
             self.key,
             {k: variables.get(k) for k in ("filters", "parameters", "page_size")},
         )

@@ -154,6 +154,9 @@ class ConnectorClient:
             tenant_key,
             spec.resilience.connector_rate_limit_scope,
         )
+        # What a list cursor is bound to: the stored connection, or for a client without one
+        # the connector and the base URL (never a credential, not even hashed).
+        self._binding_key = connection_key
         self._observer = observer
         resolved_credentials = resolve_fields(
             spec.auth.credential_schema, credentials or {}, "credential"
@@ -412,6 +415,11 @@ class ConnectorClient:
                 )
             found = self._collections[key] = Collection(self, spec)
         return found
+
+    @property
+    def binding_key(self) -> str:
+        """A stable name of this connection for binding list cursors to it."""
+        return self._binding_key or f"{self.spec.slug}@{self.base_url}"
 
     @property
     def variables(self) -> Mapping[str, Any]:
