@@ -39,6 +39,7 @@ from connectory.openapi import (
     plan_reimport,
     size_problem,
 )
+from connectory.openapi.collections import accept_collections
 from connectory.services import connectors
 from connectory.services.access import check_may_build_connectors
 from connectory.services.connector_documents import ConnectorSource, check_document
@@ -66,12 +67,20 @@ class ImportOptions:
         auth_scheme: The security scheme the auth block comes from (default: most used).
         accept_pagination: Apply every pagination suggestion (True), those of the named
             operations (a list), or none (False).
+        accept_collections: Add every suggested collection (True), those of the named keys
+            (a list), or none (False).
     """
 
     tags: list[str] | None = None
     operation_ids: list[str] | None = None
     auth_scheme: str | None = None
     accept_pagination: bool | list[str] = False
+    accept_collections: bool | list[str] = False
+
+    def accepts_collection(self, key: str) -> bool:
+        """True when the suggested collection *key* is to be added."""
+        accepted = self.accept_collections
+        return accepted if isinstance(accepted, bool) else key in accepted
 
     def accepts_pagination_for(self, operation: str) -> bool:
         """True when *operation*'s pagination suggestion is to be applied."""
@@ -156,7 +165,8 @@ async def import_document(
             max_bytes=max_bytes,
             on_progress=on_progress,
         )
-        return _accepted(result, options.accept_pagination)
+        result = _accepted(result, options.accept_pagination)
+        return _accepted_collections(result, options.accept_collections)
 
     return await anyio.to_thread.run_sync(transform)
 
@@ -173,6 +183,21 @@ def _accepted(result: ImportResult, accept: bool | list[str]) -> ImportResult:
             [FieldIssue(("query", "accept_pagination_for"), "not a suggested operation")],
         )
     result.connector = accept_pagination(result.connector, result.suggestions, names)
+    return result
+
+
+def _accepted_collections(result: ImportResult, accept: bool | list[str]) -> ImportResult:
+    if accept is False:
+        return result
+    keys = None if accept is True else list(accept)
+    unknown = sorted(set(keys or []) - {s.key for s in result.collection_suggestions})
+    if unknown:
+        raise InvalidRequest(
+            f"no collection is suggested as {', '.join(unknown[:10])}; suggested: "
+            f"{', '.join(s.key for s in result.collection_suggestions[:10]) or 'none'}",
+            [FieldIssue(("query", "accept_collection"), "not a suggested collection")],
+        )
+    result.connector = accept_collections(result.connector, result.collection_suggestions, keys)
     return result
 
 

@@ -93,6 +93,15 @@ AcceptPaginationFor = Annotated[
         "only; a name with no suggestion is refused.",
     ),
 ]
+AcceptCollections = Annotated[bool, Query(description="Add every suggested collection.")]
+AcceptCollection = Annotated[
+    list[str] | None,
+    Query(
+        max_length=_MAX_FILTERS,
+        description="Add these suggested collections (by key) only; a key not suggested is "
+        "refused.",
+    ),
+]
 DryRun = Annotated[bool, Query(description="Import and report; store nothing.")]
 
 
@@ -119,6 +128,8 @@ async def import_openapi_document(
     auth_scheme: AuthScheme = None,
     accept_pagination: AcceptPagination = False,
     accept_pagination_for: AcceptPaginationFor = None,
+    accept_collections: AcceptCollections = False,
+    accept_collection: AcceptCollection = None,
     dry_run: DryRun = False,
 ) -> OpenAPIImportOut:
     """Import an OpenAPI 3.0/3.1 or Swagger 2.0 document as a new connector's draft.
@@ -132,6 +143,7 @@ async def import_openapi_document(
         operation_ids,
         auth_scheme,
         pagination_acceptance(accept_pagination, accept_pagination_for),
+        pagination_acceptance(accept_collections, accept_collection),
     )
     result = await _import(request, settings, options)
     if dry_run:
@@ -177,6 +189,8 @@ async def reimport_openapi_document(
     auth_scheme: AuthScheme = None,
     accept_pagination: AcceptPagination = False,
     accept_pagination_for: AcceptPaginationFor = None,
+    accept_collections: AcceptCollections = False,
+    accept_collection: AcceptCollection = None,
     dry_run: DryRun = False,
 ) -> ReimportOut:
     """Show what a newer document changes, and unless ``dry_run`` make it the draft.
@@ -191,6 +205,7 @@ async def reimport_openapi_document(
         operation_ids,
         auth_scheme,
         pagination_acceptance(accept_pagination, accept_pagination_for),
+        pagination_acceptance(accept_collections, accept_collection),
     )
     result = await _import(request, settings, options)
     outcome = await openapi_import.reimport(
