@@ -20,7 +20,7 @@ filters it does not declare: nothing is ever emulated by scanning records client
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,8 @@ from connectory.spec.collections import METHOD_NAMES, TIME_FILTERS, CollectionSp
 
 if TYPE_CHECKING:
     from connectory.runtime.client import ConnectorClient
+    from connectory.runtime.pagination import PagePosition
+    from connectory.runtime.results import Page
 
 #: Statuses that mean "no such record" (410: deleted for good).
 _MISSING = (404, 410)
@@ -65,6 +67,20 @@ class RecordPage:
             "records": [record.to_dict(include_raw=include_raw) for record in self.records],
             "cursor": self.cursor,
         }
+
+
+@dataclass(slots=True)
+class _Listing:
+    """One listing, worked out before its first request."""
+
+    runner: MethodRunner
+    variables: dict[str, Any]
+    resume: PagePosition | None
+    bound_to: str
+    make: Callable[[Any], Record]
+
+    def pages(self) -> AsyncIterator[Page]:
+        return self.runner.pages(self.variables, self.resume)
 
 
 class Collection:
@@ -166,20 +182,10 @@ class Collection:
         include_raw: bool = False,
     ) -> AsyncGenerator[RecordPage, None]:
         """Yield the listing page by page (each with its cursor); one page is held at a time."""
-        runner = self._runner("list")
-        variables = self._list_variables(runner, filters, parameters, page_size)
-        bound_to = binding(
-            self.client.binding_key,
-            self.key,
-            {k: variables.get(k) for k in ("filters", "parameters", "page_size")},
-        )
-        resume = decode_cursor(cursor, bound_to) if cursor else None
-        mapper = await self._record_mapper()
-        extra = {"parameters": variables["parameters"]}
-        to_record = mapper.to_record
-        async for page in runner.pages(variables, resume):
-            records = [to_record(item, extra, include_raw=include_raw) for item in page.records]
-            following = encode_cursor(page.next, bound_to) if page.next is not None else None
+        listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
+        async for page in listing.pages():
+            records = [listing.make(item) for item in page.records]
+            following = encode_cursor(page.next, listing.bound_to) if page.next else None
             yield RecordPage(records, following)
             del page, records  # not held while the next page is fetched
 
@@ -193,16 +199,33 @@ class Collection:
         include_raw: bool = False,
     ) -> AsyncIterator[Record]:
         """Stream every record of the listing (from *cursor*, when given), page by page."""
-        async for page in self.pages(
-            filters=filters,
-            parameters=parameters,
-            cursor=cursor,
-            page_size=page_size,
-            include_raw=include_raw,
-        ):
-            for record in page.records:
-                yield record
+        listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
+        make = listing.make
+        async for page in listing.pages():
+            # Each record is made as it is handed out (see RecordMapper.record_maker).
+            for item in page.records:
+                yield make(item)
             del page
+
+    async def _listing(
+        self,
+        filters: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any] | None,
+        cursor: str | None,
+        page_size: int | None,
+        include_raw: bool,
+    ) -> _Listing:
+        runner = self._runner("list")
+        variables = self._list_variables(runner, filters, parameters, page_size)
+        bound_to = binding(
+            self.client.binding_key,
+            self.key,
+            {k: variables.get(k) for k in ("filters", "parameters", "page_size")},
+        )
+        resume = decode_cursor(cursor, bound_to) if cursor else None
+        mapper = await self._record_mapper()
+        make = mapper.record_maker({"parameters": variables["parameters"]}, include_raw)
+        return _Listing(runner, variables, resume, bound_to, make)
 
     async def find_by_id(
         self,

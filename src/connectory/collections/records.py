@@ -12,8 +12,8 @@ seconds, epoch milliseconds).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +22,8 @@ from connectory.mappings import CompiledMapping, compile_mapping
 from connectory.spec.collections import RecordMappingSpec, TimeFormat
 
 
-@dataclass(slots=True)
-class Record:
-    """One record of a collection.
+class Record(tuple[str, str | None, dict[str, Any], str | None, str | None, Any]):
+    """One record of a collection (immutable).
 
     Attributes:
         id: The record's id, always a string.
@@ -33,27 +32,79 @@ class Record:
         created_at: RFC 3339 UTC, when known.
         updated_at: RFC 3339 UTC, when known.
         raw: The item as the API sent it (only when asked for).
+
+    A tuple underneath: listings make one per record, and a tuple is made in C, where a
+    class with an ``__init__`` would cost more than the rest of the listing's work per record.
     """
 
-    id: str
-    name: str | None
-    fields: dict[str, Any]
-    created_at: str | None = None
-    updated_at: str | None = None
-    raw: Any = None
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        id: str,
+        name: str | None,
+        fields: dict[str, Any],
+        created_at: str | None = None,
+        updated_at: str | None = None,
+        raw: Any = None,
+    ) -> Record:
+        """Make a record (listings use a faster path; see :meth:`RecordMapper.record_maker`)."""
+        return tuple.__new__(cls, (id, name, fields, created_at, updated_at, raw))
+
+    @property
+    def id(self) -> str:
+        """The record's id, always a string."""
+        return self[0]
+
+    @property
+    def name(self) -> str | None:
+        """A display name, when known."""
+        return self[1]
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The record's fields."""
+        return self[2]
+
+    @property
+    def created_at(self) -> str | None:
+        """When the record was created (RFC 3339 UTC), when known."""
+        return self[3]
+
+    @property
+    def updated_at(self) -> str | None:
+        """When the record was last updated (RFC 3339 UTC), when known."""
+        return self[4]
+
+    @property
+    def raw(self) -> Any:
+        """The item as the API sent it (only when asked for)."""
+        return self[5]
 
     def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:
         """The record as JSON data (the API, the CLI and the UI use this shape)."""
         data: dict[str, Any] = {
-            "id": self.id,
-            "name": self.name,
-            "fields": self.fields,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
+            "id": self[0],
+            "name": self[1],
+            "fields": self[2],
+            "created_at": self[3],
+            "updated_at": self[4],
         }
         if include_raw:
-            data["raw"] = self.raw
+            data["raw"] = self[5]
         return data
+
+    def __repr__(self) -> str:
+        return (
+            f"Record(id={self[0]!r}, name={self[1]!r}, fields={self[2]!r}, "
+            f"created_at={self[3]!r}, updated_at={self[4]!r})"
+        )
+
+
+_new_record = tuple.__new__
+
+
+_SIMPLE_ID = re.compile(r"^\{\{\s*item\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
 
 class RecordMapper:
@@ -71,6 +122,51 @@ class RecordMapper:
         self._id_source = spec.id
         # writeOnly fields (passwords...) never come back in a record.
         self._hidden = hidden_fields
+        # The common shape (the item is the fields, the id one of its keys, nothing else
+        # mapped) skips the general path: a listing maps every record through here.
+        simple = (
+            spec.fields is None
+            and spec.name is None
+            and spec.created_at is None
+            and spec.updated_at is None
+            and not hidden_fields
+        )
+        key = _SIMPLE_ID.match(spec.id)
+        self._simple_id: str | None = key.group(1) if simple and key else None
+
+    def record_maker(
+        self, extra: Mapping[str, Any], include_raw: bool = False
+    ) -> Callable[[Any], Record]:
+        """Return a function mapping one raw item (see :meth:`to_record`), made for speed.
+
+        A listing calls it once per record, as each record is handed out: the record is
+        garbage before the next one is made, so a long listing creates no work for Python's
+        cycle collector (a page of records built up front does).
+        """
+        key = self._simple_id
+        to_record = self.to_record
+        if key is None:
+            return lambda item: to_record(item, extra, include_raw=include_raw)
+
+        def make(item: Any) -> Record:
+            identifier = item.get(key) if type(item) is dict else None
+            if type(identifier) is int:
+                identifier = str(identifier)
+            elif type(identifier) is not str or not identifier:
+                # Missing, empty, an object...: the general path explains the problem.
+                return to_record(item, extra, include_raw=include_raw)
+            return _new_record(
+                Record, (identifier, None, item, None, None, item if include_raw else None)
+            )
+
+        return make
+
+    def map_items(
+        self, items: list[Any], extra: Mapping[str, Any], include_raw: bool = False
+    ) -> list[Record]:
+        """Map a page of raw items (see :meth:`to_record`)."""
+        make = self.record_maker(extra, include_raw)
+        return [make(item) for item in items]
 
     def to_record(
         self, item: Any, extra: Mapping[str, Any] | None = None, *, include_raw: bool = False
