@@ -258,3 +258,47 @@ async def test_remote_python_api_mirrors_the_local_one(
                 .collection("contacts")
                 .create({"email": "v@x.example"})
             )
+
+
+async def test_draft_collection_run_shows_records_and_calls(
+    api: httpx.AsyncClient, world: World, upstream: str
+) -> None:
+    document: dict[str, Any] = read_connector_data(EXAMPLE)
+    document["base_url"] = upstream
+    document["slug"] = "draft-collections"
+    auth = world.auth("a_admin")
+    created = await api.post("/connectors", json={"document": document}, headers=auth)
+    assert created.status_code == 201, created.text
+    url = f"/connectors/{created.json()['id']}/draft/collections/run"
+    secret = "not-the-key-3141"
+    base = {"collection": "contacts", "credentials": {"api_key": API_KEY}}
+    listed = await api.post(url, json={**base, "method": "list", "page_size": 2}, headers=auth)
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert [r["id"] for r in body["records"]] == ["1", "2"] and body["cursor"]
+    assert "raw" in body["records"][0]
+    assert any(call["url"].endswith("/crm/custom-fields") for call in body["calls"])
+    assert any(
+        "/crm/contacts" in call["url"] and call["status_code"] == 200 for call in body["calls"]
+    )
+    described = await api.post(url, json={**base, "method": "describe"}, headers=auth)
+    assert "cf_tier" in described.json()["spec"]["fields_schema"]["properties"]
+    invalid = await api.post(
+        url, json={**base, "method": "create", "fields": {"id": 1}}, headers=auth
+    )
+    assert invalid.json()["error_code"] == "invalid_record"
+    assert not any(call["method"] == "POST" for call in invalid.json()["calls"])
+    refused = await api.post(
+        url,
+        json={
+            "collection": "contacts",
+            "method": "find_by_id",
+            "id": "1",
+            "credentials": {"api_key": secret},
+        },
+        headers=auth,
+    )
+    assert refused.json()["error_code"] == "upstream_auth_failed"
+    assert secret not in refused.text
+    viewer = await api.post(url, json={**base, "method": "list"}, headers=world.auth("a_viewer"))
+    assert viewer.status_code in (403, 404)

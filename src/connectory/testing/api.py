@@ -198,7 +198,7 @@ def create_test_api(
         token_ttl=token_ttl,
         clock=clock,
     )
-    routes = [*paging_routes(state), *auth_routes(state), *_misc_routes(state), *crm_routes()]
+    routes = [*paging_routes(state), *auth_routes(state), *_misc_routes(state), *crm_routes(state)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.test_api = state
     app.add_middleware(_CountRequests, state=state)

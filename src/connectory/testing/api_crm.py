@@ -1,7 +1,7 @@
 """The test API's CRUD resource: contacts, for collections to read and write.
 
 Each account (the ``X-Tenant`` header, ``acme`` when absent) has its own contacts and its own
-custom fields, as multi-tenant SaaS APIs do.
+custom fields, as multi-tenant SaaS APIs do. Every route needs the API key (``X-API-Key``).
 
 =================================  ================================================================
 ``GET /crm/contacts``              ``?limit=&cursor=``; filters ``status=``, ``email=``,
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +36,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from connectory.testing.api_state import int_param, json_response
+from connectory.testing.api_state import TestApiState, int_param, json_response, unauthorized
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 _STATUSES = ("active", "inactive")
 _READ_ONLY = ("id", "created_at", "updated_at", "deleted_at")
@@ -149,9 +153,23 @@ def _errors(body: Any, *, creating: bool, account: str) -> list[dict[str, str]]:
     return errors
 
 
-def crm_routes() -> list[BaseRoute]:
-    """Routes of the contacts resource (state per app, created here)."""
+def crm_routes(api: TestApiState) -> list[BaseRoute]:
+    """Routes of the contacts resource (its data per app, created here).
+
+    Every route needs the API key in ``X-API-Key`` (with the key prefix), as the test API's
+    other API-key endpoints do.
+    """
     state = CrmState()
+    expected = api.credentials.api_key_prefix + api.credentials.api_key
+
+    def keyed(endpoint: Endpoint) -> Endpoint:
+        async def checked(request: Request) -> Response:
+            given = request.headers.get("x-api-key", "")
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                return unauthorized(api, "X-API-Key must be the key prefix and a valid key")
+            return await endpoint(request)
+
+        return checked
 
     def account_of(request: Request) -> dict[int, dict[str, Any]]:
         return state.account(request.headers.get("x-tenant", "acme"))
@@ -246,13 +264,13 @@ def crm_routes() -> list[BaseRoute]:
         return json_response({"ok": True, "contact": _insert(state, account, body)})
 
     return [
-        Route("/crm/contacts", list_contacts, methods=["GET"]),
-        Route("/crm/contacts", create_contact, methods=["POST"]),
-        Route("/crm/contacts/{contact_id}", get_contact, methods=["GET"]),
-        Route("/crm/contacts/{contact_id}", update_contact, methods=["PATCH"]),
-        Route("/crm/contacts/{contact_id}", delete_contact, methods=["DELETE"]),
-        Route("/crm/custom-fields", custom_fields, methods=["GET"]),
-        Route("/crm/legacy/contacts", legacy_create, methods=["POST"]),
+        Route("/crm/contacts", keyed(list_contacts), methods=["GET"]),
+        Route("/crm/contacts", keyed(create_contact), methods=["POST"]),
+        Route("/crm/contacts/{contact_id}", keyed(get_contact), methods=["GET"]),
+        Route("/crm/contacts/{contact_id}", keyed(update_contact), methods=["PATCH"]),
+        Route("/crm/contacts/{contact_id}", keyed(delete_contact), methods=["DELETE"]),
+        Route("/crm/custom-fields", keyed(custom_fields), methods=["GET"]),
+        Route("/crm/legacy/contacts", keyed(legacy_create), methods=["POST"]),
     ]
 
 

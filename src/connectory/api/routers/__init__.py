@@ -7,6 +7,7 @@ from connectory.api.routers import (
     connector_parameters,
     connector_versions,
     connectors,
+    draft_collections,
     draft_runs,
     enterprises,
     health,
@@ -21,5 +22,5 @@ ROUTERS: list[APIRouter] = [health.router]
 ROUTERS += [me.router, enterprises.router, users.router, tokens.router]
 ROUTERS += [connections.router, records.router, connector_parameters.router]
 ROUTERS += [connectors.router, connector_versions.router]
-ROUTERS += [draft_runs.router]
+ROUTERS += [draft_runs.router, draft_collections.router]
 ROUTERS += [openapi_import.router]
