@@ -4,6 +4,7 @@ import { h, mount } from "./dom.js";
 import { confirmLeave, dispatch, dropGuard, go, navigate, route } from "./router.js";
 import { showBuilder } from "./views/builder.js";
 import { showConnection, showConnections, showNewConnection } from "./views/connections.js";
+import { showRecords } from "./views/records.js";
 import { showIndex } from "./views/index.js";
 import { showSignIn } from "./views/signin.js";
 
@@ -63,6 +64,7 @@ route("/connectors/:id/:tab?", guarded((view, p, q, me) => showBuilder(view, p, 
 route("/connections", guarded(showConnections));
 route("/connections/new", guarded(showNewConnection));
 route("/connections/:id", guarded(showConnection));
+route("/connections/:id/records/:key?", guarded(showRecords));
 
 window.addEventListener("hashchange", navigate);
 window.addEventListener("connectory:signed-out", () => {
