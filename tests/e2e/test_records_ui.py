@@ -59,7 +59,8 @@ def test_record_browser_lists_edits_and_creates(
 ) -> None:
     page = page_for("ada")
     page.goto(f"{live.url}/ui/#/connections/{crm['connection']}")
-    page.get_by_role("link", name="Contacts").click()
+    expect(page.get_by_role("heading", name="Records")).to_be_visible()
+    page.get_by_role("link", name="Contacts", exact=True).click()
     expect(page.locator("table.records")).to_contain_text("Ada Lovelace")
     page.get_by_role("button", name="Next page").click()
     expect(page.locator("table.records")).to_contain_text("Donald")
