@@ -6,13 +6,12 @@ creates and deletes never reach the shared instances the paging tests count on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import _start_json_server
 
 from connectory.errors import NotSupported, RecordInvalid, RecordNotFound
 from connectory.runtime import ConnectorClient
@@ -26,29 +25,18 @@ ALL_IDS = [str(number) for number in range(1, 58)]
 
 def spec_for(version: str) -> ConnectorSpec:
     document: dict[str, Any] = yaml.safe_load((DATA / f"json-server-{version}.yaml").read_text())
-    extra = yaml.safe_load((DATA / "json-server-collections.yaml").read_text())
+    extra = yaml.safe_load((DATA / "collections" / "json-server.yaml").read_text())
     document["schemas"] = {"Item": extra["Item"]}
     document["collections"] = [extra[f"items_{version}"]]
     return load_connector_data(document)
 
 
 @pytest.fixture(params=["017", "1"], name="server")
-def _server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def _server(
+    request: pytest.FixtureRequest, fresh_json_server: Callable[[str], str]
+) -> tuple[str, str]:
     version = str(request.param)
-    if version == "017":
-        started = _start_json_server(
-            "json-server-017/lib/cli/bin.js",
-            lambda port, db: ["--host", "127.0.0.1", "--port", str(port), "--quiet", str(db)],
-            tmp_path,
-        )
-    else:
-        started = _start_json_server(
-            "json-server-1/lib/bin.js",
-            lambda port, db: ["-h", "127.0.0.1", "-p", str(port), str(db)],
-            tmp_path,
-        )
-    for url in started:
-        yield version, url
+    return version, fresh_json_server(version)
 
 
 async def test_every_method(server: tuple[str, str]) -> None:
