@@ -213,8 +213,8 @@ def run_reader(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """
     function = READERS[name]
     if name.startswith(("connectory", "collection")):
+        import connectory.collections
         import connectory.http.aiohttp_transport  # noqa: F401 - loaded as in a running service
-        import connectory.collections  # noqa: F401 - so is the collections layer
         from connectory import load_connector
 
         kwargs = {**kwargs, "spec": load_connector(CONNECTOR)}
