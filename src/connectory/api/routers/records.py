@@ -68,7 +68,12 @@ async def _open(
     return await records.open_collection(session, _runtimes(request), principal, details, key)
 
 
-@router.get("", response_model=list[CollectionSummary], summary="List collections")
+@router.get(
+    "",
+    response_model=list[CollectionSummary],
+    responses=_errors(404),
+    summary="List collections",
+)
 async def list_collections(
     connection_id: str, session: SessionDep, principal: CurrentPrincipal
 ) -> list[CollectionSummary]:
