@@ -194,9 +194,10 @@ class CustomFieldsSpec(CollectionMethodSpec):
 
     key: str = Field(default="{{ item.key }}", description="The field name.")
     schema_: str | dict[str, Any] = Field(
-        default="{{ {'type': item.type} }}",
+        # A mapping of plain look-ups: checking it at load time needs no Jinja2.
+        default_factory=lambda: {"type": "{{ item.type }}"},
         alias="schema",
-        description="The field's JSON Schema, or a template yielding it.",
+        description="The field's JSON Schema: a mapping, or one template yielding it.",
     )
 
 
