@@ -48,10 +48,14 @@ def test_values(source: Any, expected: Any) -> None:
     assert compile_mapping(source).evaluate({"item": ITEM}) == expected
 
 
+def test_underscore_names_are_refused() -> None:
+    with pytest.raises(TemplateError, match="underscore"):
+        compile_mapping("{{ item.__class__.__mro__ }}")
+
+
 @pytest.mark.parametrize(
     "source",
     [
-        "{{ item.__class__.__mro__ }}",
         "{{ item.tags | map(attribute='__class__') | list }}",
         "{{ item.tags | selectattr('__class__') | list }}",
     ],

@@ -20,7 +20,8 @@ filters it does not declare: nothing is ever emulated by scanning records client
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -162,14 +163,16 @@ class Collection:
             NotSupported: no ``list``, or a filter or page size the method does not declare.
             InputError: a bad cursor or parameter; plus whatever the call raises.
         """
-        async for page in self.pages(
+        listing = self.pages(
             filters=filters,
             parameters=parameters,
             cursor=cursor,
             page_size=page_size,
             include_raw=include_raw,
-        ):
-            return page
+        )
+        async with aclosing(listing) as pages:  # one page: the read ends here
+            async for page in pages:
+                return page
         return RecordPage([], None)  # pragma: no cover - a listing yields at least one page
 
     async def pages(

@@ -112,8 +112,8 @@ async def run_draft_collection(
     are part of the answer (``error``, ``error_code``) with the calls made so far.
     """
     connector = await find_editable_connector(session, principal, connector_id)
-    spec, _ = await _spec_to_run(session, connector)
     box: SecretBox = request.app.state.secret_box
+    spec, _ = await _spec_to_run(session, box, connector)
     settings: Settings = request.app.state.settings
     parameters: dict[str, Any] | None = body.connector_parameters
     if parameters is None:
