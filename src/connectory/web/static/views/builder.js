@@ -4,7 +4,7 @@ import { badge, h, mount } from "../dom.js";
 import { go, guardLeaving } from "../router.js";
 import { PendingInputs } from "./bind.js";
 import { renderAuth, renderOverview, renderResilience } from "./builder-tabs.js";
-import { renderData } from "./data-tab.js";
+import { renderData, selectCollection } from "./data-tab.js";
 import { renderOperations, selectOperation } from "./operations.js";
 import { findTarget, isUnder, markProblems, problemList } from "./problems.js";
 import { renderPublish } from "./publish-tab.js";
@@ -21,7 +21,7 @@ const TABS = [
     owns: ["name", "slug", "type", "description", "base_url", "icon", "documentation_url"] },
   { key: "auth", label: "Auth & Credentials", render: renderAuth, owns: ["auth"] },
   { key: "operations", label: "Operations", render: renderOperations, owns: ["operations"], select: selectOperation },
-  { key: "data", label: "Data", render: renderData, owns: ["collections", "schemas"] },
+  { key: "data", label: "Data", render: renderData, owns: ["collections"], select: selectCollection },
   { key: "resilience", label: "Resilience", render: renderResilience, owns: ["resilience"] },
   { key: "test", label: "Test", render: renderTest },
   { key: "publish", label: "Publish", render: renderPublish },

@@ -10,6 +10,12 @@ const testCredentials = new Map();
 
 function opName(op) { return op.operation || op.name; }
 
+/** Ready the tab to show a problem at *path* (``collections[2].methods.list.operation``). */
+export function selectCollection(state, path) {
+  const match = /^collections\[(\d+)\]/.exec(path || "");
+  if (match && Number(match[1]) < (state.doc.collections || []).length) state.dataIndex = Number(match[1]);
+}
+
 export function renderData(panel, state, ctx) {
   const doc = state.doc;
   doc.collections ??= [];
@@ -31,7 +37,7 @@ export function renderData(panel, state, ctx) {
     "Each method uses an operation of this connector (or an inline request, edited in the YAML view)."), tabs);
   const collection = doc.collections[state.dataIndex];
   if (!collection) { panel.append(h("p", { class: "empty" }, "No collections yet.")); return; }
-  const at = `collections.${state.dataIndex}`;
+  const at = `collections[${state.dataIndex}]`;
   const text = (key, label, opts = {}) => {
     const input = h("input", { value: collection[key] ?? "", onchange: () => { collection[key] = input.value.trim() || undefined; ctx.markDirty(); } });
     return field(label, input, { path: `${at}.${key}`, ...opts });
