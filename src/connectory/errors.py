@@ -39,6 +39,7 @@ Tree::
     ├── InvalidRequest             request data is invalid (field errors)
     ├── PayloadTooLarge            the request body is over the limit
     ├── EgressDenied               the destination address is not allowed (internal networks)
+    ├── InvalidURL                 a URL to send to is unusable or names its host ambiguously
     ├── ConfigurationError         the server cannot start as configured (keys, settings)
     └── DecryptionError            a stored secret cannot be decrypted (tampered, wrong row, key)
 """
@@ -352,6 +353,15 @@ class EgressDenied(ConnectoryError):
 
     Loopback, private networks, link-local and cloud metadata, multicast and the like are
     refused unless an allowlist entry opens them.
+    """
+
+
+class InvalidURL(ConnectoryError):
+    """A URL Connectory is about to send to is not usable as written.
+
+    Raised for a base URL, token URL, next-page URL or redirect target that is not a valid
+    http(s) URL, or whose host is an IPv4 address in a non-canonical form (``0177.0.0.1``,
+    ``0x7f.1``, ``2130706433``) that HTTP clients and address checks would read differently.
     """
 
 

@@ -33,15 +33,18 @@ from connectory.errors import (
     EgressDenied,
     InputError,
     InvalidRequest,
+    InvalidURL,
     NotAuthenticated,
     NotFound,
     NotSupported,
+    PaginationError,
     PayloadTooLarge,
     PermissionDenied,
     Problem,
     RateLimited,
     RecordInvalid,
     RecordNotFound,
+    ResponseError,
     SpecError,
     TransportError,
     UpstreamError,
@@ -68,6 +71,9 @@ _ERRORS: dict[str, type[ConnectoryError]] = {
     "upstream_error": UpstreamError,
     "upstream_unreachable": TransportError,
     "egress_denied": EgressDenied,
+    "invalid_url": InvalidURL,
+    "upstream_response_unusable": ResponseError,
+    "pagination_failed": PaginationError,
 }
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
+from connectory.addresses import check_url_host
 from connectory.auth import (
     AuthContext,
     Authenticator,
@@ -29,13 +30,14 @@ from connectory.errors import (
     AuthError,
     CollectionNotFound,
     InputError,
+    InvalidURL,
     OperationNotFound,
     PaginationError,
     ResponseSchemaError,
     UpstreamError,
 )
 from connectory.http.redaction import Redactor, install_httpx_log_redaction, redacting_logs
-from connectory.http.redirects import strip_credentials_on_redirect
+from connectory.http.redirects import refuse_ambiguous_redirects, strip_credentials_on_redirect
 from connectory.http.reply import Reply, read_reply
 from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
@@ -200,7 +202,10 @@ class ConnectorClient:
             timeout=None,  # the resilience deadline governs every attempt
             follow_redirects=True,
             max_redirects=5,
-            event_hooks={"request": [strip_credentials_on_redirect(self.redactor)]},
+            event_hooks={
+                "request": [strip_credentials_on_redirect(self.redactor)],
+                "response": [refuse_ambiguous_redirects],
+            },
         )
         self._plans: dict[str, OperationPlan] = {}
         self._collections: dict[str, Collection] = {}
@@ -495,12 +500,21 @@ class ConnectorClient:
     ) -> Reply:
         """Send *request* through the resilience pipeline and return the reply, read whole."""
         url = request.full_url()
+        # Every URL leaves through here (operations, pages, token and login requests), so one
+        # check covers base URLs rendered from credentials or config and next-page URLs.
+        check_url_host(url, "refusing to send the request")
         try:
             http_request = self._http.build_request(
                 request.method, url, headers=request.headers, content=request.content
             )
         except UnicodeEncodeError:
             raise InputError(_non_ascii_header(request.headers)) from None
+        except httpx.InvalidURL as error:
+            detail = self.redactor.redact(str(error))
+            raise InvalidURL(
+                f"refusing to send the request: the URL is not valid ({detail}); check the "
+                "connector's base_url and the values its templates use"
+            ) from None
 
         async def attempt(remaining: float) -> Reply:
             # httpx's own timeout too, so a stalled read fails inside httpx rather than

@@ -20,15 +20,18 @@ import anyio
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectory.addresses import ambiguous_host_problem
 from connectory.errors import (
     EgressDenied,
     FieldIssue,
     InvalidRequest,
+    InvalidURL,
     NotFound,
     Problem,
     TransportError,
     UpstreamTimeout,
 )
+from connectory.http.redirects import refuse_ambiguous_redirects
 from connectory.openapi import (
     MAX_DOCUMENT_BYTES,
     ImportResult,
@@ -254,6 +257,7 @@ async def fetch_document(
                 transport=transport,
                 follow_redirects=True,
                 max_redirects=_MAX_REDIRECTS,
+                event_hooks={"response": [refuse_ambiguous_redirects]},
                 timeout=timeout,
                 headers={"Accept": _ACCEPT, "User-Agent": "connectory-openapi-import"},
             ) as client:
@@ -265,6 +269,12 @@ async def fetch_document(
         raise
     except httpx.TooManyRedirects:
         raise InvalidRequest(f"{_shown(url)} redirects more than {_MAX_REDIRECTS} times") from None
+    except InvalidURL as error:
+        raise InvalidRequest(str(error), [FieldIssue(("body", "url"), str(error))]) from None
+    except httpx.InvalidURL as error:
+        raise InvalidRequest(
+            f"the URL is not valid: {error}", [FieldIssue(("body", "url"), str(error))]
+        ) from None
     except httpx.HTTPError as error:
         raise TransportError(f"cannot fetch {_shown(url)}: {type(error).__name__}") from None
 
@@ -302,6 +312,9 @@ def _check_url(url: str) -> None:
             "the URL must not carry credentials",
             [FieldIssue(("body", "url"), "remove user:password@")],
         )
+    problem = ambiguous_host_problem(parts.hostname) if ":" not in parts.hostname else None
+    if problem is not None:
+        raise InvalidRequest(problem, [FieldIssue(("body", "url"), problem)])
 
 
 def _shown(url: str) -> str:

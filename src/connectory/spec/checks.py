@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
+from connectory.addresses import ambiguous_host_problem
 from connectory.spec.auth import AuthSpec, CustomAuthSpec, OAuth2AuthSpec
 from connectory.spec.collection_checks import check_collections
 from connectory.spec.collections import CollectionSpec
@@ -129,6 +130,7 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
     findings: list[Finding] = []
     findings += _check_slug(parts)
     findings += _check_base_url(parts.base_url)
+    findings += _check_url_host(("base_url",), parts.base_url)
     findings += _check_auth(parts.auth)
     findings += _check_sensitive_names(("parameters",), parts.parameters, "connector parameter")
     findings += _check_duplicate_operations(parts.operation_names)
@@ -231,6 +233,28 @@ def _check_base_url(url: str | None) -> Iterator[Finding]:
     yield Finding(("base_url",), f"base_url{shown} is not an absolute http(s) URL; {advice}")
 
 
+#: The authority of an absolute URL, up to the character that ends it.
+_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)([/?#]|$)")
+
+
+def _check_url_host(path: FieldPath, url: str | None) -> Iterator[Finding]:
+    """Refuse an IPv4 host in a non-canonical form (``0177.0.0.1``); see connectory.addresses."""
+    if url is None:
+        return
+    literal = re.split(r"\{\{|\{%", url, maxsplit=1)[0]
+    match = _AUTHORITY.match(literal.strip())
+    # With a template, the host is checked here only when the template comes after it (a
+    # rendered host is checked at run time, before anything is sent).
+    if match is None or (literal != url and not match.group(2)):
+        return
+    host = re.sub(r":[0-9]*$", "", match.group(1).rpartition("@")[2])
+    if host.startswith("["):
+        return  # an IPv6 literal: one notation
+    problem = ambiguous_host_problem(host)
+    if problem is not None:
+        yield Finding(path, problem)
+
+
 def _is_absolute_http(url: str) -> bool:
     try:
         parts = urlsplit(url)
@@ -256,7 +280,11 @@ def _check_auth(auth: AuthSpec | None) -> Iterator[Finding]:
             "grant_type authorization_code needs authorization_url (the provider's authorize "
             "endpoint); add authorization_url: https://provider.example.com/oauth/authorize",
         )
+    if isinstance(auth, OAuth2AuthSpec):
+        yield from _check_url_host(("auth", "token_url"), auth.token_url)
+        yield from _check_url_host(("auth", "authorization_url"), auth.authorization_url)
     if isinstance(auth, CustomAuthSpec):
+        yield from _check_url_host(("auth", "login", "url"), auth.login.url)
         for name in ("token_path", "expires_in_path"):
             yield from _check_selector(("auth", name), getattr(auth, name))
 

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.pagination import Page, Paging
 from connectory.api.problems import ErrorOut
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import (
     ConnectionCreate,
     ConnectionPublic,
@@ -24,13 +25,14 @@ from connectory.api.schemas.connections import (
     UpgradePlanOut,
 )
 from connectory.api.schemas.identity import IdRef
+from connectory.api.schemas.values import IdPath, OperationPath
 from connectory.runtime import OperationResult
 from connectory.services import connection_runs, connections
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
 from connectory.services.secret_store import SecretBox
 
-router = APIRouter(prefix="/connections", tags=["connections"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/connections", tags=["connections"])
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -131,7 +133,7 @@ async def list_connections(
     summary="Get a connection",
 )
 async def get_connection(
-    connection_id: str, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectionPublic:
     """One connection; sensitive credentials show as "********"."""
     return _public(await connections.get_connection(session, principal, connection_id))
@@ -144,7 +146,7 @@ async def get_connection(
     summary="Change a connection",
 )
 async def update_connection(
-    connection_id: str,
+    connection_id: IdPath,
     body: ConnectionUpdate,
     request: Request,
     session: SessionDep,
@@ -172,7 +174,7 @@ async def update_connection(
     summary="Delete a connection",
 )
 async def delete_connection(
-    connection_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Delete a connection and destroy its stored secrets."""
     await connections.delete_connection(session, principal, connection_id)
@@ -187,7 +189,7 @@ async def delete_connection(
     summary="Test a connection",
 )
 async def test_connection(
-    connection_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectionTestOut:
     """Run the connector's test operation; report ok, auth_failed, unreachable or degraded."""
     details = await connections.get_connection(session, principal, connection_id)
@@ -212,8 +214,8 @@ async def test_connection(
     summary="Run an operation",
 )
 async def run_operation(
-    connection_id: str,
-    operation: str,
+    connection_id: IdPath,
+    operation: OperationPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -264,7 +266,7 @@ async def run_operation(
     summary="Move a connection to another version",
 )
 async def upgrade_connection(
-    connection_id: str,
+    connection_id: IdPath,
     body: ConnectionUpgrade,
     request: Request,
     session: SessionDep,

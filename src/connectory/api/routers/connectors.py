@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep
 from connectory.api.pagination import Page, Paging
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connectors import (
     ConnectorCreated,
     ConnectorOut,
@@ -25,6 +26,7 @@ from connectory.api.schemas.connectors import (
     error_responses,
     problems_out,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.errors import InvalidRequest
 from connectory.services import connectors, exchange
 from connectory.services.access import check_may_build_connectors
@@ -37,7 +39,7 @@ from connectory.services.secret_store import SecretBox
 from connectory.services.sensitive_defaults import conceal_defaults
 from connectory.spec.connector import ConnectorType
 
-router = APIRouter(prefix="/connectors", tags=["connectors"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/connectors", tags=["connectors"])
 
 _DOCUMENT_BODY = Body(
     description="A connector: the document itself (the structure of a connector YAML), "
@@ -246,7 +248,7 @@ async def import_connector(
     summary="Get a connector",
 )
 async def get_connector(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectorOut:
     """A connector: metadata, latest published version, and whether a draft exists."""
     connector = await connectors.find_connector(session, principal, connector_id)
@@ -261,7 +263,7 @@ async def get_connector(
     summary="Delete a connector",
 )
 async def delete_connector(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Delete a connector no connection uses (409 names how many do)."""
     await connectors.delete_connector(session, principal, connector_id)
@@ -278,7 +280,7 @@ async def delete_connector(
     summary="Export a connector version",
 )
 async def export_connector(
-    connector_id: str,
+    connector_id: IdPath,
     session: SessionDep,
     principal: CurrentPrincipal,
     version: Annotated[

@@ -13,8 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import OperationRunOut, SchemaMismatchOut, Values
 from connectory.api.schemas.connectors import error_responses
+from connectory.api.schemas.values import IdPath, ParameterObject
 from connectory.errors import ConnectoryError, InvalidRequest, NotFound
 from connectory.runtime import ConnectorClient
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
@@ -31,7 +33,9 @@ from connectory.settings import Settings
 from connectory.spec.connector import ConnectorSpec
 from connectory.store.models import Connector
 
-router = APIRouter(prefix="/connectors/{connector_id}", tags=["connector versions"])
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/connectors/{connector_id}", tags=["connector versions"]
+)
 
 #: Most pages a draft run reads, and how many of them keep their records in the answer.
 MAX_PAGES = 20
@@ -42,9 +46,9 @@ RECORDS_PER_PAGE = 50
 class DraftRunIn(BaseModel):
     """An operation to try on the draft, with test credentials used for this call only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     operation: str = Field(min_length=1, max_length=200)
-    params: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    params: ParameterObject = Field(default_factory=dict)
     credentials: Values = Field(default_factory=dict, max_length=100)
     connector_parameters: Values | None = Field(
         default=None, max_length=100, description="Default: the connector's stored parameters."
@@ -91,7 +95,7 @@ async def _spec_to_run(
     summary="Try an operation of the draft",
 )
 async def run_draft_operation(
-    connector_id: str,
+    connector_id: IdPath,
     body: DraftRunIn,
     request: Request,
     session: SessionDep,

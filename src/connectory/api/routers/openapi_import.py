@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response, status
 
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep, SettingsDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connectors import (
     ChangeOut,
     NamedChangesOut,
@@ -26,6 +27,7 @@ from connectory.api.schemas.openapi_import import (
     OpenAPIImportOut,
     ReimportOut,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.errors import FieldIssue, InvalidRequest, SpecError
 from connectory.openapi import ImportResult
 from connectory.services import openapi_import
@@ -40,7 +42,7 @@ from connectory.services.openapi_import import (
 from connectory.services.server_runtime import transport_factory
 from connectory.settings import Settings
 
-router = APIRouter(prefix="/connectors", tags=["openapi import"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/connectors", tags=["openapi import"])
 
 _MAX_FILTERS = 200
 
@@ -178,7 +180,7 @@ async def import_openapi_document(
     summary="Re-import a newer OpenAPI document into a connector",
 )
 async def reimport_openapi_document(
-    connector_id: str,
+    connector_id: IdPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,

@@ -166,7 +166,7 @@ class ValidationOut(BaseModel):
 class PublishIn(BaseModel):
     """A publish request."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     bump: Bump | None = Field(
         default=None,
