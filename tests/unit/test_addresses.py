@@ -39,7 +39,15 @@ def test_names_and_invalid_numbers_are_no_address(host: str) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["0177.0.0.1", "127.000.000.001", "0x7f.1", "2130706433", "127.1", "127.0.0.1.", "１２７.0.0.1"],
+    [
+        "0177.0.0.1",
+        "127.000.000.001",
+        "0x7f.1",
+        "2130706433",
+        "127.1",
+        "127.0.0.1.",
+        "\uff11\uff12\uff17.0.0.1",  # fullwidth digits: IDNA maps them to 127
+    ],
 )
 def test_non_canonical_forms_are_refused_with_the_canonical_one(host: str) -> None:
     problem = ambiguous_host_problem(host)
