@@ -19,6 +19,7 @@ from connectory.api.schemas.connectors import (
     ConnectorOut,
     ConnectorSummary,
     DiffOut,
+    ExportIn,
     ExportOut,
     ImportOut,
     ValidationOut,
@@ -41,10 +42,17 @@ from connectory.spec.connector import ConnectorType
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/connectors", tags=["connectors"])
 
+#: The limits of a connector, whichever way it arrives (see docs/api.md).
+DOCUMENT_LIMITS = (
+    "A connector nests at most 64 levels and holds at most 200,000 values; its name is at "
+    "most 200 characters and its slug 100; files are at most 200, 1 MiB each and 5 MiB in "
+    "all; the whole body is at most CONNECTORY_MAX_BODY_BYTES (10 MiB by default, 413)."
+)
+
 _DOCUMENT_BODY = Body(
     description="A connector: the document itself (the structure of a connector YAML), "
     'or {"yaml": "<YAML or JSON text>"}, or {"document": {...}}; either of the last two may '
-    'add "files": {"hooks/pre_request.js": "..."}.',
+    'add "files": {"hooks/pre_request.js": "..."}. ' + DOCUMENT_LIMITS,
     openapi_examples={
         "document": {
             "summary": "A connector document",
@@ -69,7 +77,7 @@ _UPLOAD_BODY: dict[str, Any] = {
         "The kind is read from the first bytes, else from Content-Type.",
         "content": {
             "application/x-yaml": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object", "description": DOCUMENT_LIMITS}},
             "application/zip": {"schema": {"type": "string", "format": "binary"}},
             "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
@@ -192,7 +200,7 @@ async def validate_connector(body: ConnectorBody, principal: CurrentPrincipal) -
         "requestBody": {
             "required": True,
             "description": "An export file (GET /connectors/{id}/export), as JSON.",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExportOut"}}},
+            "content": {"application/json": {"schema": ExportIn.model_json_schema()}},
         }
     },
     summary="Import a connector export",

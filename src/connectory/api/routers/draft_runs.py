@@ -6,7 +6,7 @@ call and are never stored or logged; the client is closed before the response is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +16,7 @@ from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import OperationRunOut, SchemaMismatchOut, Values
 from connectory.api.schemas.connectors import error_responses
-from connectory.api.schemas.values import IdPath, ParameterObject
+from connectory.api.schemas.values import WHOLE_NUMBER, IdPath, ParameterObject
 from connectory.errors import ConnectoryError, InvalidRequest, NotFound
 from connectory.runtime import ConnectorClient
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
@@ -54,7 +54,7 @@ class DraftRunIn(BaseModel):
         default=None, max_length=100, description="Default: the connector's stored parameters."
     )
     all_pages: bool = Field(default=False, description="Read every page (up to max_pages).")
-    max_pages: int = Field(default=MAX_PAGES, ge=1, le=MAX_PAGES)
+    max_pages: Annotated[int, Field(ge=1, le=MAX_PAGES), WHOLE_NUMBER] = MAX_PAGES
 
 
 class DraftPageOut(BaseModel):
@@ -91,7 +91,7 @@ async def _spec_to_run(
 @router.post(
     "/draft/run",
     response_model=DraftRunOut,
-    responses=error_responses(403, 404),
+    responses=error_responses(403, 404, 429, 502, 503, 504),
     summary="Try an operation of the draft",
 )
 async def run_draft_operation(

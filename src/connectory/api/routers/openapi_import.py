@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import StringConstraints
 
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep, SettingsDep
 from connectory.api.routing import StrictJSONRoute
@@ -45,6 +46,8 @@ from connectory.settings import Settings
 router = APIRouter(route_class=StrictJSONRoute, prefix="/connectors", tags=["openapi import"])
 
 _MAX_FILTERS = 200
+#: Longest document URL accepted.
+MAX_URL_CHARS = 2000
 
 _BODY: dict[str, Any] = {
     "requestBody": {
@@ -58,10 +61,21 @@ _BODY: dict[str, Any] = {
                         {
                             "type": "object",
                             "required": ["url"],
-                            "properties": {"url": {"type": "string", "format": "uri"}},
+                            "properties": {
+                                "url": {
+                                    "type": "string",
+                                    "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]",
+                                    "maxLength": MAX_URL_CHARS,
+                                }
+                            },
                             "additionalProperties": False,
                         },
-                        {"type": "object", "description": "The document itself."},
+                        {
+                            "type": "object",
+                            "description": "The document itself.",
+                            # Anything but exactly {"url": ...}, so the branches never overlap.
+                            "not": {"required": ["url"], "maxProperties": 1},
+                        },
                     ]
                 }
             },
@@ -70,12 +84,15 @@ _BODY: dict[str, Any] = {
     }
 }
 
+#: A tag, operation id or operation name in a query filter.
+FilterName = Annotated[str, StringConstraints(max_length=200)]
+
 Tags = Annotated[
-    list[str] | None,
+    list[FilterName] | None,
     Query(max_length=_MAX_FILTERS, description="Only operations with one of these tags."),
 ]
 OperationIds = Annotated[
-    list[str] | None,
+    list[FilterName] | None,
     Query(
         max_length=_MAX_FILTERS,
         description="Only these operations (operationId or connector name); with tags, "
@@ -88,7 +105,7 @@ AuthScheme = Annotated[
 ]
 AcceptPagination = Annotated[bool, Query(description="Apply every pagination suggestion.")]
 AcceptPaginationFor = Annotated[
-    list[str] | None,
+    list[FilterName] | None,
     Query(
         max_length=_MAX_FILTERS,
         description="Apply the pagination suggestions of these operations (connector names) "
@@ -113,7 +130,7 @@ DryRun = Annotated[bool, Query(description="Import and report; store nothing.")]
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "Dry run: what the import would create.", "model": OpenAPIImportOut},
-        **error_responses(403, 409),
+        **error_responses(403, 409, 502, 504),
     },
     openapi_extra=_BODY,
     summary="Create a connector from an OpenAPI document",
@@ -175,7 +192,7 @@ async def import_openapi_document(
 @router.post(
     "/{connector_id}/reimport-openapi",
     response_model=ReimportOut,
-    responses=error_responses(403, 404, 409),
+    responses=error_responses(403, 404, 409, 502, 504),
     openapi_extra=_BODY,
     summary="Re-import a newer OpenAPI document into a connector",
 )
@@ -263,4 +280,7 @@ def _url_of(raw: bytes) -> str | None:
     if not isinstance(data["url"], str):
         raise InvalidRequest("url must be text", [FieldIssue(("body", "url"), "expected text")])
     url: str = data["url"]
+    if len(url) > MAX_URL_CHARS:
+        message = f"the URL is longer than {MAX_URL_CHARS} characters"
+        raise InvalidRequest(message, [FieldIssue(("body", "url"), message)])
     return url

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from connectory.api.problems import ErrorOut
+from connectory.api.schemas.values import WHOLE_NUMBER
 from connectory.services.principal import Role
 
 _BAD_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters, lone surrogates
@@ -177,8 +178,8 @@ class TokenCreate(_Request):
     """A new API token."""
 
     name: Label = Field(default="", description="What the token is for.")
-    expires_in_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Days until it expires; never when omitted."
+    expires_in_days: Annotated[int, Field(ge=1, le=3650), WHOLE_NUMBER] | None = Field(
+        default=None, description="Days until it expires; never when omitted."
     )
 
 

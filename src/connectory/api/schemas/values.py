@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import Field, PlainValidator, StringConstraints
+from pydantic import BeforeValidator, Field, PlainValidator, StringConstraints
 from typing_extensions import TypeAliasType
 
 #: Longest credential, connector parameter or config text (a PEM private key, a service
@@ -119,6 +119,19 @@ ParameterObject = Annotated[
         f"nested up to {MAX_VALUE_DEPTH} levels.",
     ),
 ]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's "integer" includes 1.0; request models are strict, so say it here.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: Makes a strict ``int`` field an integer as JSON Schema means it: 3 and 3.0, never true or
+#: "3". Put it after the field's constraints (``Annotated[int, Field(ge=1), WHOLE_NUMBER]``):
+#: before them, pydantic writes the constraints into the JSON Schema as ``ge``/``le``.
+WHOLE_NUMBER = BeforeValidator(_whole_number)
 
 #: An object id in a path (unknown or foreign ids answer 404).
 IdPath = Annotated[str, Path(max_length=MAX_ID_CHARS)]
