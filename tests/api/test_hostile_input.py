@@ -31,6 +31,12 @@ from .support import World, insert_published_connector
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
 SURROGATE = b'"\\ud800"'
 JSON = {"Content-Type": "application/json"}
+#: Routes whose JSON body is a connector document (checked by the connector's own rules).
+DOCUMENT_ROUTES = {
+    ("POST", "/connectors"),
+    ("POST", "/connectors/validate"),
+    ("PUT", "/connectors/x/draft"),
+}
 #: Routes that read their body as a file (a connector, an export, an OpenAPI document).
 RAW_BODY_PATHS = ("/upload", "/import", "/import-openapi", "/reimport-openapi")
 
@@ -289,6 +295,14 @@ async def test_every_json_body_is_decoded_strictly(api: httpx.AsyncClient, world
     headers = {**world.auth("a_admin"), **JSON}
     for method, path in targets:
         response = await api.request(method, path, content=b'{"\\udc00": 1}', headers=headers)
+        if (method, path) in DOCUMENT_ROUTES:
+            # A connector document: its checker names the field, as for a YAML file (once the
+            # connector is found: the draft of connector "x" is a 404 first).
+            if response.status_code == 404 and "/x/" in path:
+                continue
+            messages = [problem["message"] for problem in response.json()["problems"]]
+            assert any("unpaired surrogate" in message for message in messages), (path, messages)
+            continue
         if path.endswith(RAW_BODY_PATHS):
             # These read their body as a file, after finding the connector; the file's
             # parser refuses the escape in its own words.

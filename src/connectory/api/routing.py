@@ -7,6 +7,11 @@ when it is encrypted, stored or sent upstream (a 500, far from the mistake); ``N
 interpreter's recursion limit. Every route of the API uses :class:`StrictJSONRoute`, whose
 request decodes bodies with pydantic-core's parser instead: it refuses all three, keeps big
 integers exact, and the refusal is an ordinary ``422`` naming the position in the body.
+
+Endpoints whose body is a connector document (marked with :func:`takes_connector_document`)
+let a lone surrogate through to the document checker instead, which refuses it as a connector
+problem with the field's path (``description: the text contains an unpaired surrogate``), as
+it does for a YAML file.
 """
 
 from __future__ import annotations
@@ -47,15 +52,47 @@ class StrictJSONRequest(Request):
         return self._json
 
 
+class DocumentJSONRequest(StrictJSONRequest):
+    """A request whose body is a connector document: lone surrogates reach its checker."""
+
+    async def json(self) -> Any:
+        """Decode the body strictly, except that a lone surrogate is left to the checker."""
+        try:
+            return await super().json()
+        except json.JSONDecodeError as error:
+            if "surrogate" not in error.msg:
+                raise
+            body = await self.body()
+            try:
+                # Only the escape was wrong: the strict parser already checked the rest.
+                self._json = json.loads(body)
+            except (ValueError, RecursionError):
+                raise error from None
+            return self._json
+
+
+_DOCUMENT_MARK = "_connectory_connector_document"
+
+Endpoint = Callable[..., Any]
+
+
+def takes_connector_document(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint whose JSON body is a connector document (see the module docstring)."""
+    setattr(endpoint, _DOCUMENT_MARK, True)
+    return endpoint
+
+
 class StrictJSONRoute(APIRoute):
     """An API route whose endpoint gets a :class:`StrictJSONRequest`."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap FastAPI's handler so the body is decoded strictly."""
         handler = super().get_route_handler()
+        documents = getattr(self.endpoint, _DOCUMENT_MARK, False)
+        request_class = DocumentJSONRequest if documents else StrictJSONRequest
 
         async def strict_handler(request: Request) -> Response:
-            return await handler(StrictJSONRequest(request.scope, request.receive))
+            return await handler(request_class(request.scope, request.receive))
 
         return strict_handler
 

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep
 from connectory.api.pagination import Page, Paging
 from connectory.api.routers.connectors import ConnectorBody
-from connectory.api.routing import StrictJSONRoute
+from connectory.api.routing import StrictJSONRoute, takes_connector_document
 from connectory.api.schemas.connectors import (
     ConnectorSummary,
     DiffOut,
@@ -58,6 +58,7 @@ async def get_draft(
     responses=error_responses(403, 404, 409),
     summary="Save the draft",
 )
+@takes_connector_document
 async def save_draft(
     connector_id: IdPath,
     body: ConnectorBody,

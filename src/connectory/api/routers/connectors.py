@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep
 from connectory.api.pagination import Page, Paging
-from connectory.api.routing import StrictJSONRoute
+from connectory.api.routing import StrictJSONRoute, takes_connector_document
 from connectory.api.schemas.connectors import (
     ConnectorCreated,
     ConnectorOut,
@@ -128,6 +128,7 @@ async def list_connectors(
     responses=error_responses(403, 409),
     summary="Create a connector",
 )
+@takes_connector_document
 async def create_connector(
     body: ConnectorBody, session: SessionDep, principal: CurrentPrincipal, box: SecretBoxDep
 ) -> ConnectorCreated:
@@ -175,6 +176,7 @@ async def _create(
 
 
 @router.post("/validate", response_model=ValidationOut, summary="Check a connector")
+@takes_connector_document
 async def validate_connector(body: ConnectorBody, principal: CurrentPrincipal) -> ValidationOut:
     """Check a connector without saving it: every problem, warnings included, with places."""
     source = await run_in_threadpool(check_body, body)

@@ -133,9 +133,29 @@ def _whole_number(value: Any) -> Any:
 #: before them, pydantic writes the constraints into the JSON Schema as ``ge``/``le``.
 WHOLE_NUMBER = BeforeValidator(_whole_number)
 
+# Path values: the schema states how long a real one can be, and a longer one is answered like
+# any id that does not exist (404), never told apart from it (ids are not probed by length).
 #: An object id in a path (unknown or foreign ids answer 404).
-IdPath = Annotated[str, Path(max_length=MAX_ID_CHARS)]
+IdPath = Annotated[
+    str,
+    Path(
+        description=f"An id (at most {MAX_ID_CHARS} characters; others are not found).",
+        json_schema_extra={"maxLength": MAX_ID_CHARS},
+    ),
+]
 #: An operation name in a path.
-OperationPath = Annotated[str, Path(min_length=1, max_length=MAX_OPERATION_CHARS)]
+OperationPath = Annotated[
+    str,
+    Path(
+        description=f"An operation name (at most {MAX_OPERATION_CHARS} characters).",
+        json_schema_extra={"maxLength": MAX_OPERATION_CHARS},
+    ),
+]
 #: A version in a path: 1.2.0, latest, draft or a version id.
-VersionPath = Annotated[str, Path(max_length=MAX_ID_CHARS)]
+VersionPath = Annotated[
+    str,
+    Path(
+        description=f"1.2.0, latest, draft or a version id (at most {MAX_ID_CHARS} characters).",
+        json_schema_extra={"maxLength": MAX_ID_CHARS},
+    ),
+]
