@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -503,6 +504,7 @@ class ConnectorClient:
         # Every URL leaves through here (operations, pages, token and login requests), so one
         # check covers base URLs rendered from credentials or config and next-page URLs.
         check_url_host(url, "refusing to send the request")
+        _check_header_values(request.headers)
         try:
             http_request = self._http.build_request(
                 request.method, url, headers=request.headers, content=request.content
@@ -635,6 +637,24 @@ def _sensitive_values(schema: Mapping[str, Any], values: Mapping[str, Any]) -> l
         for name, field in schema.items()
         if field.is_sensitive and values.get(name) not in (None, "")
     ]
+
+
+#: Characters no header value may hold (RFC 9110: no CR, LF, NUL or other controls but tab).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _check_header_values(headers: Mapping[str, str]) -> None:
+    """Refuse header values with control characters (h11 would refuse them as it sends).
+
+    Raises:
+        InputError: a value holds a line break, NUL or another control character.
+    """
+    for name, value in headers.items():
+        if _CONTROL_CHARACTERS.search(value) or _CONTROL_CHARACTERS.search(name):
+            raise InputError(
+                f"header {name!r} has control characters (a line break, NUL...) that HTTP "
+                "headers cannot carry; remove them or send the value in the query or body"
+            )
 
 
 def _non_ascii_header(headers: Mapping[str, str]) -> str:

@@ -300,6 +300,15 @@ class TestErrors:
             assert "c.yaml:2:11" in result.output
             assert "write it as 127.0.0.1" in result.output
 
+    def test_a_parameter_from_bytes_that_are_not_utf8_exits_1(
+        self, call_small: Callable[..., Result]
+    ) -> None:
+        # Python reads such argv bytes as lone surrogates ("\udcff"); they cannot be sent.
+        result = call_small("get_item", "-p", "id=\udcff")
+        assert result.exit_code == EXIT_INVALID
+        assert_no_traceback(result)
+        assert "parameter 'id' is not valid Unicode text" in result.stderr
+
     def test_invalid_connector(self, invoke: Invoke, tmp_path: Path) -> None:
         connector = tmp_path / "c.yaml"
         connector.write_text("name: X\noperations: 5\n", encoding="utf-8")

@@ -1,6 +1,10 @@
-"""IPv4 hosts in non-canonical forms are refused before anything is sent, wherever the URL
-comes from: a base URL rendered from config or credentials, a next-page URL, a token URL, a
-redirect hop. Each refusal is an InvalidURL, never httpx's own exception (a crash before)."""
+"""Hostile values in URLs and headers are refused before anything is sent, never a crash.
+
+IPv4 hosts in non-canonical forms are refused wherever the URL comes from: a base URL rendered
+from config or credentials, a next-page URL, a token URL, a redirect hop (InvalidURL, where
+httpx raised its own exception before). Header values with control characters and text that is
+not Unicode are the caller's input errors, not transport failures.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectory.errors import InvalidURL
+from connectory.errors import InputError, InvalidURL
 
 from .support import Recorder, build_client, build_spec
 
@@ -111,4 +115,28 @@ async def test_a_url_httpx_cannot_parse_is_a_clear_error() -> None:
     async with build_client(spec, recorder, config={"host": "\ufffd.example"}) as client:
         with pytest.raises(InvalidURL, match="the URL is not valid"):
             await client.call("get")
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\x00b", "a\nb"])
+async def test_header_values_with_control_characters_are_input_errors(value: str) -> None:
+    recorder = Recorder()
+    operation = {**GET, "parameters": [{"name": "X-Trace", "location": "header"}]}
+    async with build_client(build_spec(operation), recorder) as client:
+        with pytest.raises(InputError, match="header 'X-Trace' has control characters"):
+            await client.call("get", {"X-Trace": value})
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize("where", ["query", "path", "header"])
+async def test_a_lone_surrogate_in_a_parameter_is_an_input_error(where: str) -> None:
+    recorder = Recorder()
+    operation = {
+        "name": "get",
+        "path": "/items/{p}" if where == "path" else "/items",
+        "parameters": [{"name": "p", "location": where, "required": True}],
+    }
+    async with build_client(build_spec(operation), recorder) as client:
+        with pytest.raises(InputError, match="parameter 'p' is not valid Unicode text"):
+            await client.call("get", {"p": "\ud800"})
     assert recorder.requests == []
