@@ -70,6 +70,4 @@ def serve(
 
     app = create_app(settings, on_first_admin_token=show_token)
     sys.stderr.write(f"Connectory on http://{host}:{port}  (API docs: http://{host}:{port}/docs)\n")
-    uvicorn.run(
-        app, host=host, port=port, log_level=log_level.lower(), **server_options(settings)
-    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), **server_options(settings))
