@@ -122,6 +122,20 @@ async def test_json_that_is_not_storable_is_422(api: httpx.AsyncClient, world: W
         assert reason in response.json()["detail"]
 
 
+async def test_a_lone_surrogate_in_a_sign_in_token_is_not_a_500(api: httpx.AsyncClient) -> None:
+    for content, content_type in (
+        (b'{"token": "cty_\\ud800"}', "application/json"),
+        (b"token=cty_%ED%A0%80", "application/x-www-form-urlencoded"),
+    ):
+        response = await api.post(
+            "/ui/session",
+            content=content,
+            headers={"Content-Type": content_type, "X-Connectory-UI": "1"},
+        )
+        assert response.status_code == 401, response.text
+        assert response.json()["code"] == "not_authenticated"
+
+
 def _nested(depth: int) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for _ in range(depth):
