@@ -122,6 +122,20 @@ async def test_json_that_is_not_storable_is_422(api: httpx.AsyncClient, world: W
         assert reason in response.json()["detail"]
 
 
+@pytest.mark.parametrize("dry_run", ["true", "false"])
+async def test_a_lone_surrogate_in_an_openapi_document_is_a_located_problem(
+    api: httpx.AsyncClient, world: World, dry_run: str
+) -> None:
+    document = b'{"openapi": "3.0.0", "info": {"title": "T\\ud800", "version": "1"}, "paths": {}}'
+    response = await api.post(
+        f"/connectors/import-openapi?dry_run={dry_run}",
+        content=document,
+        headers={**world.auth("platform"), **JSON},
+    )
+    assert response.status_code == 422, response.text
+    assert [problem["path"] for problem in response.json()["problems"]] == ["/info/title"]
+
+
 async def test_a_lone_surrogate_in_a_sign_in_token_is_not_a_500(api: httpx.AsyncClient) -> None:
     for content, content_type in (
         (b'{"token": "cty_\\ud800"}', "application/json"),
