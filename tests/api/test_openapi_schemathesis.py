@@ -49,6 +49,7 @@ CHECKS = [
 ]
 EXAMPLES_PER_OPERATION = 25
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
+API_KEY = "test-api-key"
 
 #: Schemathesis' defaults for negative_data_rejection, plus the API's own refusals of
 #: requests too large to read (413 body, 414 URL): both are rejections, as documented.
@@ -58,7 +59,9 @@ NEGATIVE_STATUSES = [400, 401, 403, 404, 405, 406, 409, 413, 414, 415, 422, 428,
 #: on each): those are not Connectory's server errors.
 UPSTREAM_OPERATIONS = (
     r"^/connections/\{connection_id\}/operations/\{operation\}$",
+    r"^/connections/\{connection_id\}/collections/",
     r"^/connectors/\{connector_id\}/draft/run$",
+    r"^/connectors/\{connector_id\}/draft/collections/run$",
     r"^/connectors/import-openapi$",
     r"^/connectors/\{connector_id\}/reimport-openapi$",
 )
@@ -79,8 +82,10 @@ DOCUMENT_OPERATIONS = (
 #: Operations whose other rules depend on the caller or on stored state that JSON Schema cannot
 #: see: whether a new user needs an enterprise depends on who creates it; a user's role cannot
 #: move between platform and enterprise roles, and SDK access depends on the stored role;
-#: credentials, connector parameters and operation parameters are checked against the
-#: connector's own definition. Each refusal is a documented 422 naming the field.
+#: credentials, connector parameters, operation parameters and a collection's fields, filters
+#: and record ids are checked against the connector's own definition. Each refusal is a
+#: documented 422 naming the field, or 400 ``not_supported`` for a method, filter or match
+#: field the collection does not declare.
 STATEFUL_RULE_OPERATIONS = (
     r"^/users$",
     r"^/users/\{user_id\}$",
@@ -89,6 +94,8 @@ STATEFUL_RULE_OPERATIONS = (
     r"^/connections/\{connection_id\}/operations/\{operation\}$",
     r"^/connectors/\{connector_id\}/parameters$",
     r"^/connectors/\{connector_id\}/draft/run$",
+    r"^/connections/\{connection_id\}/collections/",
+    r"^/connectors/\{connector_id\}/draft/collections/run$",
 )
 
 
@@ -161,12 +168,13 @@ def _config(path: Path, ids: dict[str, list[str]]) -> Path:
             ' "504"]',
         ]
     for pattern in DOCUMENT_OPERATIONS + STATEFUL_RULE_OPERATIONS:
+        refusals = ["400", "422"] if "collections" in pattern else ["422"]
+        accepted = ["2xx", "3xx", "401", "403", "404", "409", *refusals, "429", "5xx"]
         lines += [
             "",
             "[[operations]]",
             f"include-path-regex = {_toml(pattern)}",
-            'checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",'
-            ' "404", "409", "422", "429", "5xx"]',
+            f"checks.positive_data_acceptance.expected-statuses = {_toml(accepted)}",
         ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -197,7 +205,7 @@ async def _seed(
     for name in ("seed", "spare"):
         created = await api.post(
             "/connections",
-            json={"connector_id": private, "name": name, "credentials": {"api_key": "k"}},
+            json={"connector_id": private, "name": name, "credentials": {"api_key": API_KEY}},
             headers=world.auth("a_admin"),
         )
         assert created.status_code == 201, created.text
@@ -211,6 +219,7 @@ async def _seed(
         "user_id": [world.users["a_viewer"]],
         "enterprise_id": [world.enterprises["a"]],
         "version": ["1.0.0", "latest"],
+        "key": ["contacts"],
     }
 
 

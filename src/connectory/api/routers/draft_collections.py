@@ -8,7 +8,7 @@ author sees how the collection maps onto the API.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Request
@@ -16,8 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routers.draft_runs import _spec_to_run
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import Values
 from connectory.api.schemas.connectors import error_responses
+from connectory.api.schemas.records import CollectionParameters, RecordFields
+from connectory.api.schemas.values import WHOLE_NUMBER, IdPath
 from connectory.errors import ConnectoryError
 from connectory.runtime import ConnectorClient
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
@@ -26,7 +29,9 @@ from connectory.services.secret_store import SecretBox, read_secrets
 from connectory.services.server_runtime import transport_factory
 from connectory.settings import Settings
 
-router = APIRouter(prefix="/connectors/{connector_id}", tags=["connector versions"])
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/connectors/{connector_id}", tags=["connector versions"]
+)
 
 #: Records a draft run answers with, at most.
 MAX_RECORDS = 50
@@ -39,18 +44,18 @@ Method = Literal["list", "find_by_id", "match", "search", "create", "update", "d
 class DraftCollectionRunIn(BaseModel):
     """A collection method to try on the draft, with test credentials for this call only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     collection: str = Field(min_length=1, max_length=200)
     method: Method
     credentials: Values = Field(default_factory=dict, max_length=100)
     connector_parameters: Values | None = Field(default=None, max_length=100)
-    parameters: dict[str, Any] = Field(default_factory=dict, max_length=50)
-    filters: dict[str, Any] = Field(default_factory=dict, max_length=50)
-    fields: dict[str, Any] = Field(default_factory=dict, max_length=500)
+    parameters: CollectionParameters = Field(default_factory=dict)
+    filters: CollectionParameters = Field(default_factory=dict)
+    fields: RecordFields = Field(default_factory=dict)
     id: str | None = Field(default=None, max_length=500)
     query: str | None = Field(default=None, max_length=500)
     cursor: str | None = Field(default=None, max_length=8192)
-    page_size: int | None = Field(default=None, ge=1, le=1000)
+    page_size: Annotated[int, Field(ge=1, le=1000), WHOLE_NUMBER] | None = None
 
 
 class CallOut(BaseModel):
@@ -100,7 +105,7 @@ class _Recording(httpx.AsyncBaseTransport):
     summary="Try a collection method of the draft",
 )
 async def run_draft_collection(
-    connector_id: str,
+    connector_id: IdPath,
     body: DraftCollectionRunIn,
     request: Request,
     session: SessionDep,

@@ -114,7 +114,7 @@ AcceptPaginationFor = Annotated[
 ]
 AcceptCollections = Annotated[bool, Query(description="Add every suggested collection.")]
 AcceptCollection = Annotated[
-    list[str] | None,
+    list[FilterName] | None,
     Query(
         max_length=_MAX_FILTERS,
         description="Add these suggested collections (by key) only; a key not suggested is "

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.problems import ErrorOut
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.records import (
     CollectionSpecOut,
     CollectionSummary,
@@ -23,14 +24,19 @@ from connectory.api.schemas.records import (
     RecordPageOut,
     RecordWrite,
 )
+from connectory.api.schemas.values import CollectionPath, IdPath, RecordIdPath
 from connectory.errors import InvalidRequest
 from connectory.services import connections
 from connectory.services.collections import records
 from connectory.services.connection_runtime import ConnectionRuntimes
 
-router = APIRouter(prefix="/connections/{connection_id}/collections", tags=["records"])
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/connections/{connection_id}/collections", tags=["records"]
+)
 
 _MAX_QUERY_VALUES = 50
+#: What a route that calls the upstream can answer for the upstream's failures.
+_UPSTREAM = (429, 502, 503, 504)
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -40,7 +46,10 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "No such connection, collection or record.",
         409: "More than one record matched.",
         422: "Invalid fields, parameters or cursor; nothing was sent upstream.",
+        429: "The connection's rate limit left no slot in time.",
         502: "The upstream refused the request or answered an error.",
+        503: "The connection's circuit breaker is open.",
+        504: "The upstream could not be reached in time.",
     }
     return {code: {"model": ErrorOut, "description": text[code]} for code in statuses}
 
@@ -75,7 +84,7 @@ async def _open(
     summary="List collections",
 )
 async def list_collections(
-    connection_id: str, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> list[CollectionSummary]:
     """The collections of the connection's connector version."""
     details = await connections.get_connection(session, principal, connection_id)
@@ -85,11 +94,15 @@ async def list_collections(
 @router.get(
     "/{key}",
     response_model=CollectionSpecOut,
-    responses=_errors(404, 502),
+    responses=_errors(404, *_UPSTREAM),
     summary="A collection's spec",
 )
 async def get_collection(
-    connection_id: str, key: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath,
+    key: CollectionPath,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> CollectionSpecOut:
     """Methods, filters and the fields schema with this connection's custom fields merged."""
     async with await _open(request, session, principal, connection_id, key) as access:
@@ -100,7 +113,7 @@ async def get_collection(
     "/{key}/records",
     response_model=RecordPageOut,
     responses={
-        **_errors(400, 404, 422, 502),
+        **_errors(400, 404, 422, *_UPSTREAM),
         200: {
             "description": "One page and the next cursor; with all=true, every record as JSON "
             "Lines (a failure after the first page ends with a _connectory_error line); with "
@@ -111,8 +124,8 @@ async def get_collection(
     summary="List or search records",
 )
 async def list_records(
-    connection_id: str,
-    key: str,
+    connection_id: IdPath,
+    key: CollectionPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -152,12 +165,12 @@ async def list_records(
     "/{key}/records",
     response_model=RecordOut,
     status_code=status.HTTP_201_CREATED,
-    responses=_errors(400, 403, 404, 422, 502),
+    responses=_errors(400, 403, 404, 422, *_UPSTREAM),
     summary="Create a record",
 )
 async def create_record(
-    connection_id: str,
-    key: str,
+    connection_id: IdPath,
+    key: CollectionPath,
     body: RecordWrite,
     request: Request,
     session: SessionDep,
@@ -171,12 +184,12 @@ async def create_record(
 @router.post(
     "/{key}/match",
     response_model=MatchOut,
-    responses=_errors(400, 404, 409, 422, 502),
+    responses=_errors(400, 404, 409, 422, *_UPSTREAM),
     summary="Match one record by field values",
 )
 async def match_record(
-    connection_id: str,
-    key: str,
+    connection_id: IdPath,
+    key: CollectionPath,
     body: RecordMatch,
     request: Request,
     session: SessionDep,
@@ -191,13 +204,13 @@ async def match_record(
 @router.get(
     "/{key}/records/{record_id}",
     response_model=RecordOut,
-    responses=_errors(400, 404, 502),
+    responses=_errors(400, 404, *_UPSTREAM),
     summary="Get a record",
 )
 async def get_record(
-    connection_id: str,
-    key: str,
-    record_id: str,
+    connection_id: IdPath,
+    key: CollectionPath,
+    record_id: RecordIdPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -214,13 +227,13 @@ async def get_record(
 @router.patch(
     "/{key}/records/{record_id}",
     response_model=RecordOut,
-    responses=_errors(400, 403, 404, 422, 502),
+    responses=_errors(400, 403, 404, 422, *_UPSTREAM),
     summary="Update a record",
 )
 async def update_record(
-    connection_id: str,
-    key: str,
-    record_id: str,
+    connection_id: IdPath,
+    key: CollectionPath,
+    record_id: RecordIdPath,
     body: RecordWrite,
     request: Request,
     session: SessionDep,
@@ -234,13 +247,13 @@ async def update_record(
 @router.delete(
     "/{key}/records/{record_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=_errors(400, 403, 404, 502),
+    responses=_errors(400, 403, 404, *_UPSTREAM),
     summary="Delete a record",
 )
 async def delete_record(
-    connection_id: str,
-    key: str,
-    record_id: str,
+    connection_id: IdPath,
+    key: CollectionPath,
+    record_id: RecordIdPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,

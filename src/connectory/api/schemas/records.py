@@ -2,27 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectory.api.schemas.values import JsonParameter, Key, describe_json_object
+
+#: A record's fields, for create and update.
+RecordFields = Annotated[
+    dict[Key, JsonParameter], Field(max_length=500, description=describe_json_object("fields", 500))
+]
+#: The fields that identify one record.
+MatchFields = Annotated[
+    dict[Key, JsonParameter],
+    Field(min_length=1, max_length=20, description=describe_json_object("fields", 20)),
+]
+#: A collection's parameters (e.g. ``project_id``), or filters.
+CollectionParameters = Annotated[
+    dict[Key, JsonParameter],
+    Field(max_length=50, description=describe_json_object("parameters", 50)),
+]
+
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: no coercion the schema does not promise (true is not an integer, "1" not a bool).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class RecordWrite(_Request):
     """Fields of a record to create, or to change (update is partial)."""
 
-    fields: dict[str, Any] = Field(max_length=500)
-    parameters: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    fields: RecordFields
+    parameters: CollectionParameters = Field(default_factory=dict)
 
 
 class RecordMatch(_Request):
     """Field values that identify one record, e.g. ``{"email": "ada@example.com"}``."""
 
-    fields: dict[str, Any] = Field(min_length=1, max_length=20)
-    parameters: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    fields: MatchFields
+    parameters: CollectionParameters = Field(default_factory=dict)
 
 
 class RecordOut(BaseModel):

@@ -110,14 +110,24 @@ ConfigObject = Annotated[
         f"to {MAX_VALUE_DEPTH} levels.",
     ),
 ]
+
+
+#: A JSON value whose texts are at most 1 MiB, nested at most 64 levels.
+JsonParameter = Annotated[Any, PlainValidator(_parameter, json_schema_input_type=ParameterValue)]
+
+
+def describe_json_object(what: str, max_fields: int) -> str:
+    """The description of a map of :data:`JsonParameter` values, with its limits."""
+    return (
+        f"Up to {max_fields} {what}; texts up to {MAX_PARAMETER_CHARS:,} characters; nested up "
+        f"to {MAX_VALUE_DEPTH} levels."
+    )
+
+
 #: Operation parameters: up to 200, texts up to 1 MiB, nested up to 64 levels.
 ParameterObject = Annotated[
-    dict[Key, Annotated[Any, PlainValidator(_parameter, json_schema_input_type=ParameterValue)]],
-    Field(
-        max_length=200,
-        description=f"Up to 200 parameters; texts up to {MAX_PARAMETER_CHARS:,} characters; "
-        f"nested up to {MAX_VALUE_DEPTH} levels.",
-    ),
+    dict[Key, JsonParameter],
+    Field(max_length=200, description=describe_json_object("parameters", 200)),
 ]
 
 
@@ -151,6 +161,17 @@ OperationPath = Annotated[
         json_schema_extra={"maxLength": MAX_OPERATION_CHARS},
     ),
 ]
+#: A collection's key in a path.
+CollectionPath = Annotated[
+    str,
+    Path(
+        description=f"A collection key (at most {MAX_OPERATION_CHARS} characters).",
+        json_schema_extra={"maxLength": MAX_OPERATION_CHARS},
+    ),
+]
+#: A record id in a path: the upstream's own id, passed on to it.
+MAX_RECORD_ID_CHARS = 1000
+RecordIdPath = Annotated[str, Path(min_length=1, max_length=MAX_RECORD_ID_CHARS)]
 #: A version in a path: 1.2.0, latest, draft or a version id.
 VersionPath = Annotated[
     str,
