@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BeforeValidator, Field, PlainValidator, StringConstraints
-from typing_extensions import TypeAliasType
+from pydantic import BeforeValidator, Field, PlainValidator, RootModel, StringConstraints
 
 #: Longest credential, connector parameter or config text (a PEM private key, a service
 #: account's JSON key or a long refresh token fits many times over).
@@ -37,16 +36,31 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_CHARS)]
 _ValueText = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
 _ParameterText = Annotated[str, StringConstraints(max_length=MAX_PARAMETER_CHARS)]
 
-# The JSON Schemas of the values (what /openapi.json shows); validation is _check_json's.
+# The JSON Schemas of the values (what /openapi.json shows); validation is _check_json's, so
+# these models only describe (their docstrings are the schemas' descriptions).
 _Scalar = _ValueText | int | float | bool | None
-ConfigValue = TypeAliasType(
-    "ConfigValue",
-    "_ValueText | int | float | bool | list[ConfigValue] | dict[Key, ConfigValue] | None",
-)
-ParameterValue = TypeAliasType(
-    "ParameterValue",
-    "_ParameterText | int | float | bool | list[ParameterValue] | dict[Key, ParameterValue] | None",
-)
+
+
+class ConfigValue(
+    RootModel[
+        _ValueText | int | float | bool | list["ConfigValue"] | dict[Key, "ConfigValue"] | None
+    ]
+):
+    """Any JSON value; texts are at most 16,384 characters."""
+
+
+class ParameterValue(
+    RootModel[
+        _ParameterText
+        | int
+        | float
+        | bool
+        | list["ParameterValue"]
+        | dict[Key, "ParameterValue"]
+        | None
+    ]
+):
+    """Any JSON value; texts are at most 1,048,576 characters."""
 
 
 def _check_json(value: Any, *, max_chars: int, max_depth: int, nested: bool) -> Any:
