@@ -4,8 +4,8 @@ It also has endpoints for checking how requests are built and how errors are han
 CRUD resource (contacts, :mod:`.api_crm`) for collections.
 
 Build it with :func:`create_test_api` and run it with :func:`connectory.testing.serve` (or
-``python -m connectory.testing``). Routes besides the paging (:mod:`.api_paging`) and auth
-(:mod:`.api_auth`) ones:
+``python -m connectory.testing``). Routes besides the paging (:mod:`.api_paging`), auth
+(:mod:`.api_auth`) and signed/enveloped (:mod:`.api_signed`) ones:
 
 ============================  ===================================================================
 ``/echo`` ``/echo/{path}``    any method: returns method, path (decoded and raw), query (every
@@ -40,6 +40,7 @@ from connectory.testing.api_auth import auth_routes
 from connectory.testing.api_crm import crm_routes
 from connectory.testing.api_data import make_records
 from connectory.testing.api_paging import paging_routes
+from connectory.testing.api_signed import signed_routes
 from connectory.testing.api_state import (
     TestApiCredentials,
     TestApiState,
@@ -144,6 +145,7 @@ def _misc_routes(state: TestApiState) -> list[BaseRoute]:
         state.stats.by_path.clear()
         state.stats.token_requests = state.stats.login_requests = state.stats.unauthorized = 0
         state.stats.last_token_request = None
+        state.stats.signatures.clear()
         return json_response(state.stats.to_dict())
 
     return [
@@ -172,6 +174,7 @@ def create_test_api(
     default_page_size: int = 25,
     token_ttl: int = 3600,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """Build the test API.
 
@@ -183,6 +186,7 @@ def create_test_api(
         default_page_size: Page size when the client does not ask for one.
         token_ttl: Lifetime in seconds of OAuth2 and login tokens (a request may ask for less).
         clock: Monotonic clock deciding token expiry; pass a fake one to expire tokens in tests.
+        wall_clock: Unix time, against which signature timestamps are checked.
 
     Returns:
         The ASGI app. Its state object is ``app.state.test_api`` (a :class:`TestApiState`).
@@ -198,7 +202,13 @@ def create_test_api(
         token_ttl=token_ttl,
         clock=clock,
     )
-    routes = [*paging_routes(state), *auth_routes(state), *_misc_routes(state), *crm_routes(state)]
+    routes = [
+        *paging_routes(state),
+        *auth_routes(state),
+        *signed_routes(state, wall_clock),
+        *_misc_routes(state),
+        *crm_routes(state),
+    ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.test_api = state
     app.add_middleware(_CountRequests, state=state)

@@ -1,0 +1,1 @@
+def check_code(*a, **k): return []
