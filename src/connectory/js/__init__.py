@@ -28,7 +28,7 @@ javascript``, collections and events all call it.
 """
 
 from connectory.js.bundle import CodeBundle, build_bundle
-from connectory.js.checks import check_code
+from connectory.js.checks import check_code, check_code_files
 from connectory.js.engine import Isolation, JsCaps, JsEngine
 from connectory.js.invocation import Bridge, RunLimits, RunOutcome, RunRequest
 
@@ -43,4 +43,5 @@ __all__ = [
     "RunRequest",
     "build_bundle",
     "check_code",
+    "check_code_files",
 ]

@@ -137,7 +137,10 @@ class LocalIsolate:
         if self._manager is None:
             raise EngineGone("the JavaScript engine instance was closed")
         try:
-            result = await asyncio.wait_for(self._racer.eval_cancelable(code), max(timeout, 0.001))
+            # asyncio.timeout cancels the entry's task at the deadline (mini-racer then
+            # terminates the JavaScript), without the extra task wait_for would create.
+            async with asyncio.timeout(max(timeout, 0.001)):
+                result = await self._racer.eval_cancelable(code)
         except TimeoutError:
             raise EvalTimeout() from None
         except JSOOMException:

@@ -328,9 +328,7 @@ class _Run:
             if not isinstance(entry, list) or len(entry) != 3:
                 continue
             level, text, where = entry
-            lines.append(
-                LogLine(str(level), self.redactor.redact(str(text)), _map_location(where))
-            )
+            lines.append(LogLine(str(level), self.redactor.redact(str(text)), _map_location(where)))
         return lines
 
     def error_of(self, error: dict[str, Any], logs: list[LogLine]) -> ScriptError:
@@ -359,11 +357,12 @@ class _Run:
         headline = self.redactor.redact(located.headline)
         stack = [self.redactor.redact(frame) for frame in located.stack]
         if located.file is None:
-            return ScriptError(f"{self.where()}: {headline}", stack=stack, logs=logs, **self.place())
+            return ScriptError(
+                f"{self.where()}: {headline}", stack=stack, logs=logs, **self.place()
+            )
         if not located.stack and ":" not in headline.split("\n", 1)[0]:
             headline = (
-                f"threw {headline}, not an Error; throw new Error('...') so the message has a "
-                "stack"
+                f"threw {headline}, not an Error; throw new Error('...') so the message has a stack"
             )
         where = f"{located.file}:{located.line}:{located.column or 1}"
         return ScriptError(
@@ -424,4 +423,3 @@ def _map_location(where: Any) -> str | None:
     if not line.isdigit():
         return where
     return f"{file}:{max(int(line) - LINE_OFFSET, 1)}:{column}"
-

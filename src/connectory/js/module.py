@@ -204,7 +204,9 @@ def _export_default(
         name_token = _declared_name(tokens, index + 2)
         if name_token is not None and name_token.kind == "name" and name_token.text != "extends":
             # A named declaration stays a declaration (hoisted, visible in the file).
-            edits.append((export.start, default.end, _blank(module.text, export.start, default.end)))
+            edits.append(
+                (export.start, default.end, _blank(module.text, export.start, default.end))
+            )
             _add_export(module, "default", name_token.text, export)
             return
     # Anything else is an expression: assign it, in the same number of characters.

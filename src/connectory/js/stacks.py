@@ -15,7 +15,9 @@ from connectory.js.module import LINE_OFFSET
 
 #: ``file:line`` of V8's uncaught-exception message (mini-racer's first line).
 _HEAD = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+): (?P<rest>.*)$")
-_FRAME = re.compile(r"^\s*at (?:(?P<name>.*?) \()?(?P<file>[^()\s]+):(?P<line>\d+):(?P<col>\d+)\)?$")
+_FRAME = re.compile(
+    r"^\s*at (?:(?P<name>.*?) \()?(?P<file>[^()\s]+):(?P<line>\d+):(?P<col>\d+)\)?$"
+)
 
 
 @dataclass

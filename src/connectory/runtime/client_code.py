@@ -163,4 +163,3 @@ class ClientCode:
         """Close the engine if this client created it."""
         if self._own_engine:
             await self.engine.aclose()
-

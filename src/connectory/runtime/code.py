@@ -19,6 +19,7 @@ from typing import Any
 from connectory.errors import LogLine
 from connectory.http.redaction import Redactor
 from connectory.js import Bridge, CodeBundle, JsEngine, RunOutcome, RunRequest, build_bundle
+from connectory.js.invocation import Kind
 from connectory.runtime.results import OperationResult, SentRequest
 from connectory.spec.code import CodeRefSpec
 from connectory.spec.connector import ConnectorSpec
@@ -101,7 +102,7 @@ class CodeContext:
     async def run(
         self,
         ref: CodeRefSpec,
-        kind: str,
+        kind: Kind,
         fields: dict[str, Any],
         trace: CallTrace | None,
         bridge: Bridge | None = None,
@@ -109,7 +110,7 @@ class CodeContext:
         """Run *ref* with the base ctx plus *fields*; logs go to *trace* (and the log)."""
         ctx, secrets = self.base_ctx(ref)
         ctx.update(fields)
-        request = RunRequest(ref, kind, ctx, secrets)  # type: ignore[arg-type]
+        request = RunRequest(ref, kind, ctx, secrets)
         try:
             outcome = await self.engine.run(
                 self.bundle,

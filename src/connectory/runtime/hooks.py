@@ -211,7 +211,11 @@ def response_view(reply: Reply) -> dict[str, Any]:
     for name, value in reply.headers.multi_items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     text = reply.content.decode(reply.charset, "replace") if reply.content else None
-    return {"status": reply.status_code, "headers": headers, "body": _decode(text, reply.content_type)}
+    return {
+        "status": reply.status_code,
+        "headers": headers,
+        "body": _decode(text, reply.content_type),
+    }
 
 
 def _decode(text: str | None, content_type: str) -> Any:

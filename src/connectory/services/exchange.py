@@ -202,9 +202,9 @@ def read_export(data: Any) -> ImportFile:
         raise InvalidRequest(
             "changelog must be text", [FieldIssue(("body", "changelog"), "expected text")]
         )
-    source = check_document(data["document"], filename="document")
-    source.files = read_files(data.get("files", {}))
-    source.extra_problems += check_files(source.files)
+    files = read_files(data.get("files", {}))
+    source = check_document(data["document"], filename="document", files=files)
+    source.extra_problems += check_files(files)
     return ImportFile(source, check_changelog(changelog, ("body", "changelog")))
 
 

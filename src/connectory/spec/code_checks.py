@@ -47,7 +47,9 @@ def check_code_refs(parts: SpecParts, files: dict[str, str] | None) -> list[Find
     return findings
 
 
-def _check_file(path: FieldPath, ref: CodeRefSpec, files: dict[str, str] | None) -> Iterator[Finding]:
+def _check_file(
+    path: FieldPath, ref: CodeRefSpec, files: dict[str, str] | None
+) -> Iterator[Finding]:
     if files is None or ref.file in files:
         return
     present = sorted(name for name in files if name.endswith(".js"))

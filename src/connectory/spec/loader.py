@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from connectory.errors import Problem, SpecError
 from connectory.spec.checks import SpecParts, check_spec_parts
-from connectory.spec.code import CODE_FOLDERS
+from connectory.spec.code import CODE_FOLDERS, code_files
 from connectory.spec.code_checks import check_code_refs
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.findings import Finding
@@ -57,10 +57,13 @@ class ValidationReport:
     Attributes:
         spec: The connector when it has no errors (warnings allowed), else None.
         problems: Every problem found, errors and warnings, in file and line order.
+        code_files: The connector's code files when they were given or read (a folder),
+            also when the spec has errors (so the code can still be checked).
     """
 
     spec: ConnectorSpec | None
     problems: list[Problem] = field(default_factory=list)
+    code_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -378,7 +381,7 @@ def _validate(data: Any, sources: _Sources, files: dict[str, str] | None) -> Val
     problems += [sources.problem(finding) for finding in findings]
     problems = sorted(dict.fromkeys(problems), key=_reading_order)
     has_errors = any(problem.severity == "error" for problem in problems)
-    return ValidationReport(None if has_errors else spec, problems)
+    return ValidationReport(None if has_errors else spec, problems, code_files(files))
 
 
 def _reading_order(problem: Problem) -> tuple[str, int, int]:
