@@ -177,7 +177,7 @@ class _Run:
                 reply = await self.entry(self.begin_code(), collect_on_throw=True)
                 if reply == '{"s":"wait"}':
                     reply = await self.entry(f"__cty.drain({self.id})")
-            state = orjson.loads(reply)
+            state = self.parse(reply)
             while state["s"] == "wait":
                 state = await self.wait(state)
             self.finished = True
@@ -277,8 +277,28 @@ class _Run:
         async with self.instance.lock:
             await self.entry("".join(parts) + "'ok'")
             reply = await self.entry(f"__cty.drain({self.id})")
-        result: dict[str, Any] = orjson.loads(reply)
-        return result
+        return self.parse(reply)
+
+    def parse(self, reply: str) -> dict[str, Any]:
+        """The prelude's JSON, checked: code that rewired the engine's builtins gets an error."""
+        try:
+            state = orjson.loads(reply)
+        except orjson.JSONDecodeError:
+            state = None
+        if not isinstance(state, dict) or state.get("s") not in ("ok", "err", "wait", "gone"):
+            self.finished = True
+            self.instance.broken = True  # its builtins are not what the prelude expects
+            raise ScriptError(
+                f"{self.where()}: the engine could not read the code's result: the code "
+                "replaced JSON, Object.prototype or Array.prototype in a way that breaks "
+                "the sandbox's bookkeeping; leave the built-in objects alone",
+                **self.place(),
+            )
+        if not isinstance(state.get("out", []), list) or not isinstance(
+            state.get("logs", []), list
+        ):
+            raise ScriptError(f"{self.where()}: the engine could not read the code's result")
+        return state
 
     def start(self, item: dict[str, Any]) -> None:
         number = int(item["id"])

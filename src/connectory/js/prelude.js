@@ -16,6 +16,7 @@
   const freeze = Object.freeze;
   const keys = Object.keys;
   const defineProperty = Object.defineProperty;
+  const setPrototypeOf = Object.setPrototypeOf;
   const hasOwn = Object.hasOwn;
   const isArray = Array.isArray;
   const parse = JSON.parse;
@@ -568,6 +569,7 @@
   }
 
   function fail(run, error, how) {
+    if (run.limitError && error === run.limitError) how = 'limit';
     const isError = error instanceof ErrorCtor || (error !== null && typeof error === 'object' && typeof error.stack === 'string');
     run.result = {
       s: 'err',
@@ -578,12 +580,52 @@
     run.done = true;
   }
 
+  // Containers the prelude serialises have no prototype: a toJSON the code put on
+  // Object.prototype or Array.prototype cannot change what Python receives.
+  function bare(value) {
+    if (value !== null && typeof value === 'object') setPrototypeOf(value, null);
+    return value;
+  }
+
+  function bareList(values) {
+    const out = bare([]);
+    for (let i = 0; i < values.length; i++) out[i] = bare(values[i]);
+    return out;
+  }
+
+  // True when *value* surely serialises to more than *limit* characters (without building the
+  // text: a 200 MB string is measured, not copied).
+  function tooLarge(value, limit) {
+    const pending = [value];
+    let size = 0;
+    let visited = 0;
+    while (pending.length > 0 && visited < 100000) {
+      const item = pending.pop();
+      visited += 1;
+      if (typeof item === 'string') size += item.length;
+      else if (item !== null && typeof item === 'object') {
+        for (const key of keys(item)) {
+          size += key.length;
+          apply(push, pending, [item[key]]);
+        }
+      }
+      if (size > limit) return true;
+    }
+    return false;
+  }
+
   function take(run) {
     apply(mapDelete, runs, [run.id]);
-    const out = run.result;
-    out.logs = run.logs;
-    out.taint = [...run.taint];
-    out.pub = [...run.pub];
+    const out = bare(run.result);
+    if (out.s === 'ok' && tooLarge(out.v, run.limits.output)) {
+      out.s = 'err';
+      out.e = bare({ name: 'OutputLimit', message: 'the result is too large', stack: '', how: 'limit' });
+      delete out.v;
+    }
+    if (out.e) bare(out.e);
+    out.logs = bareList(run.logs);
+    out.taint = bareList([...run.taint]);
+    out.pub = bareList([...run.pub]);
     out.calls = run.calls;
     let text;
     try {

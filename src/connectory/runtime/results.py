@@ -61,8 +61,12 @@ class OperationResult:
         return 200 <= self.status_code < 300
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable form (the API and the CLI's --verbose output use it)."""
-        return {
+        """A JSON-serialisable form (the API and the CLI's --verbose output use it).
+
+        What connector JavaScript did (``request_before_hooks``, ``logs``, ``api_calls``) is
+        included when it did something.
+        """
+        data = {
             "operation": self.operation,
             "status_code": self.status_code,
             "headers": self.headers,
@@ -72,12 +76,14 @@ class OperationResult:
                 {"path": path, "message": message} for path, message in self.schema_mismatches
             ],
             "request": None if self.request is None else self.request.to_dict(),
-            "request_before_hooks": None
-            if self.request_before_hooks is None
-            else self.request_before_hooks.to_dict(),
-            "logs": [line.to_dict() for line in self.logs],
-            "api_calls": [call.to_dict() for call in self.api_calls],
         }
+        if self.request_before_hooks is not None:
+            data["request_before_hooks"] = self.request_before_hooks.to_dict()
+        if self.logs:
+            data["logs"] = [line.to_dict() for line in self.logs]
+        if self.api_calls:
+            data["api_calls"] = [call.to_dict() for call in self.api_calls]
+        return data
 
 
 @dataclass(slots=True)

@@ -23,7 +23,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from connectory.spec.base import SpecModel
 
@@ -71,6 +73,19 @@ class CodeRefSpec(SpecModel):
         "in ctx.connectorParameters.",
     )
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The shorthand string is valid wherever a reference is (editors must accept it).
+        mapping = handler.resolve_ref_schema(handler(core_schema))
+        shorthand = {
+            "type": "string",
+            "pattern": r"^(hooks|methods)/[^#]+\.js(#[A-Za-z_$][A-Za-z0-9_$]*)?$",
+            "description": "file, or file#export",
+        }
+        return {"anyOf": [shorthand, mapping]}
+
     @model_validator(mode="before")
     @classmethod
     def _from_shorthand(cls, data: Any) -> Any:
@@ -109,11 +124,6 @@ class CodeRefSpec(SpecModel):
         return bool(self.credentials or self.connector_parameters)
 
 
-def _as_list(value: Any) -> Any:
-    # One hook may be written without a list around it.
-    return [value] if isinstance(value, str | dict) else value
-
-
 class HooksSpec(SpecModel):
     """Pre-request and post-response hooks; global ones run before an operation's own."""
 
@@ -127,11 +137,6 @@ class HooksSpec(SpecModel):
         description="Called with the response before it is decoded, checked, paginated and its "
         "records extracted; may change status, headers and body.",
     )
-
-    @field_validator("pre_request", "post_response", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return _as_list(value)
 
     def refs(self) -> Iterator[tuple[str, int, CodeRefSpec]]:
         """Yield ``(kind, index, ref)`` for every hook, pre-request first."""
