@@ -14,6 +14,7 @@ import pytest
 from connectory.errors import ScriptError
 from connectory.http.redaction import REDACTED, Redactor
 from connectory.js import JsEngine
+
 from .support import run, spec_with
 
 
@@ -140,7 +141,8 @@ async def test_utils_match_python(engine: JsEngine) -> None:
         "    unhex: u.hexDecode('6162'), uuid: u.uuid(), uuid2: u.uuid(),\n"
         "    url: u.urlEncode(\"a b&c/d!'\"), query: u.buildQuery({b: 2, a: [1, 'x y']}),\n"
         "    parsed: u.parseUrl('https://h.example:8443/p/q?x=1&x=2#f'),\n"
-        "    iso: u.formatDate(0), http: u.formatDate(0, 'http'), unix: u.formatDate(1500, 'unix'),\n"
+        "    iso: u.formatDate(0), http: u.formatDate(0, 'http'),\n"
+        "    unix: u.formatDate(1500, 'unix'),\n"
         "    pattern: u.formatDate(Date.UTC(2024, 1, 3, 4, 5, 6, 7), 'YYYY-MM-DDTHH:mm:ss.SSS'),\n"
         "  };\n"
         "};\n"
@@ -203,7 +205,9 @@ async def test_values_derived_from_secrets_are_registered(engine: JsEngine) -> N
 async def test_output_and_log_limits(engine: JsEngine) -> None:
     files = {
         "methods/big.js": "export default () => 'x'.repeat(17 * 1024 * 1024);\n",
-        "methods/chatty.js": "export default (ctx) => { for (let i = 0; i < 1000; i++) ctx.log(i); return 1; };\n",
+        "methods/chatty.js": (
+            "export default (ctx) => { for (let i = 0; i < 1000; i++) ctx.log(i); return 1; };\n"
+        ),
     }
     spec = spec_with(files)
     with pytest.raises(ScriptError) as caught:

@@ -73,7 +73,10 @@ async def test_timers_count_against_the_time_limit(engine: JsEngine) -> None:
 
 
 async def test_an_allocation_bomb_stops_at_the_memory_limit(engine: JsEngine) -> None:
-    text = "export default () => {\n  const a = [];\n  while (true) a.push(new Array(100000).fill(1.5));\n};\n"
+    text = (
+        "export default () => {\n  const a = [];\n"
+        "  while (true) a.push(new Array(100000).fill(1.5));\n};\n"
+    )
     spec = spec_with({"methods/bomb.js": text}, FAST)
     with pytest.raises(ScriptLimitError) as caught:
         await run(engine, spec, "methods/bomb.js")
@@ -156,7 +159,8 @@ async def test_polluting_builtins_reaches_nothing_outside(engine: JsEngine) -> N
         '  JSON.stringify = () => \'{"s":"ok","v":"forged"}\';\n'
         "  JSON.parse = () => ({ s: 'ok', v: 'forged' });\n"
         "  Array.prototype.push = function () { return 0; };\n"
-        "  Object.defineProperty(Object.prototype, 'url', { get() { return 'https://evil.test/'; } });\n"
+        "  Object.defineProperty(Object.prototype, 'url',\n"
+        "    { get() { return 'https://evil.test/'; } });\n"
         "  Object.prototype.toJSON = function () { return { url: 'https://evil.test/' }; };\n"
         "  ctx = null;\n"
         "  try {\n"
@@ -213,7 +217,9 @@ async def test_one_tenants_limit_does_not_touch_another_tenants_instance(engine:
     spec = spec_with(
         {
             "methods/count.js": COUNTER,
-            "methods/bomb.js": "export default () => { const a = []; for (;;) a.push('x' + a.length); };\n",
+            "methods/bomb.js": (
+                "export default () => { const a = []; for (;;) a.push('x' + a.length); };\n"
+            ),
         },
         FAST,
     )

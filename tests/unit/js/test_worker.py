@@ -57,7 +57,7 @@ async def test_workers_inherit_no_secrets(monkeypatch: pytest.MonkeyPatch) -> No
     try:
         isolate = await host.create_isolate("acme", 16 * 1024 * 1024)
         assert isolate.alive
-        [worker] = host._workers.values()  # noqa: SLF001 - the test reads the child's environment
+        [worker] = host._workers.values()
         environ = Path(f"/proc/{worker.process.pid}/environ").read_bytes()
         assert b"CONNECTORY_ENCRYPTION_KEYS" not in environ
         assert os.environ["CONNECTORY_ENCRYPTION_KEYS"].encode() not in environ
