@@ -96,7 +96,9 @@ async def test_a_200_mb_string_is_refused(engine: JsEngine) -> None:
     for file in files:
         with pytest.raises(ScriptLimitError) as caught:
             await run(engine, spec, file)
-        assert caught.value.limit in ("memory", "output")
+        # Which limit V8 meets first depends on how fast it copies 200 MB (a loaded machine
+        # meets the time limit); any of them is a clear error naming the file.
+        assert caught.value.limit in ("memory", "output", "time")
         assert caught.value.file == file
 
 
