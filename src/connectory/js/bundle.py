@@ -33,18 +33,17 @@ class CodeBundle:
 
 
 def build_bundle(spec: ConnectorSpec) -> CodeBundle:
-    """Transform the code files *spec* references (its attached :attr:`code_files`)."""
+    """Transform the code files attached to *spec* (:attr:`~ConnectorSpec.code_files`).
+
+    Every code file is loaded, referenced or not: collections and events run methods the
+    operations do not name.
+    """
     files = spec.code_files
-    referenced = sorted({ref.file for _, ref in spec.code_refs()})
     digest = hashlib.sha256(f"{spec.slug}\0{spec.version or 'draft'}".encode())
     modules: dict[str, ModuleSource] = {}
-    missing: set[str] = set()
-    for path in referenced:
-        text = files.get(path)
-        if text is None:
-            missing.add(path)
-            continue
+    for path in sorted(files):
         digest.update(f"\0{path}\0".encode())
-        digest.update(text.encode("utf-8", "surrogatepass"))
-        modules[path] = transform_module(path, text)
+        digest.update(files[path].encode("utf-8", "surrogatepass"))
+        modules[path] = transform_module(path, files[path])
+    missing = {ref.file for _, ref in spec.code_refs() if ref.file not in files}
     return CodeBundle(digest.hexdigest()[:32], modules, frozenset(missing))

@@ -115,11 +115,11 @@ async def invoke(
 
 
 def _check_runnable(instance: Instance, bundle: CodeBundle, ref: CodeRefSpec) -> None:
-    if ref.file in bundle.missing:
+    module = bundle.modules.get(ref.file)
+    if module is None:
         raise ScriptError(
             f"{ref.file}: the file does not exist; create it or fix the reference", file=ref.file
         )
-    module = bundle.modules[ref.file]
     if module.problems:
         problem = module.problems[0]
         raise ScriptError(

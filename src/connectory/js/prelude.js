@@ -724,6 +724,23 @@
     });
   }
 
+  // The stack of the apiClient call, taken when it is made: the error it may end in points
+  // at the line that made the call, not at the prelude.
+  function callsiteFrames() {
+    const stack = errorStack(new ErrorCtor());
+    const at = stack.indexOf('\n');
+    return at < 0 ? '' : apply(stringSlice, stack, [at]);
+  }
+
+  function apiError(frames, message, status, body) {
+    const error = new ErrorCtor(message);
+    error.name = 'ApiError';
+    defineProperty(error, 'stack', { value: 'ApiError: ' + message + frames, writable: true, configurable: true });
+    if (status !== undefined && status !== null) error.status = status;
+    if (body !== undefined) error.body = body;
+    return error;
+  }
+
   function apiClient(run) {
     function request(options) {
       if (run.done) throw new TypeErrorCtor('ctx.apiClient was used after the method returned');
@@ -738,7 +755,7 @@
         run.limitError = run.limitError || error;
         throw error;
       }
-      const callsite = new ErrorCtor('request failed');
+      const frames = callsiteFrames();
       const item = {
         k: 'http',
         r: {
@@ -751,21 +768,15 @@
         },
       };
       return apply(promiseThen, enqueue(run, item), [undefined, (failure) => {
-        callsite.message = failure && failure.message ? StringCtor(failure.message) : 'request failed';
-        callsite.name = 'ApiError';
-        if (failure && failure.status !== undefined) callsite.status = failure.status;
-        throw callsite;
+        const message = failure && failure.message ? StringCtor(failure.message) : 'request failed';
+        throw apiError(frames, message, failure ? failure.status : undefined, undefined);
       }]);
     }
     function bodyOrThrow(promise) {
-      const callsite = new ErrorCtor();
+      const frames = callsiteFrames();
       return apply(promiseThen, promise, [(response) => {
         if (response.status >= 400) {
-          callsite.name = 'ApiError';
-          callsite.message = 'the API answered ' + response.status;
-          callsite.status = response.status;
-          callsite.body = response.body;
-          throw callsite;
+          throw apiError(frames, 'the API answered ' + response.status, response.status, response.body);
         }
         return response.body;
       }]);
