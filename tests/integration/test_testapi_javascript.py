@@ -18,7 +18,6 @@ from connectory.http.redaction import REDACTED
 from connectory.runtime import ConnectorClient
 from connectory.spec import load_connector
 
-
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi-javascript"
