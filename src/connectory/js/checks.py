@@ -9,6 +9,7 @@ worker thread in async code (the API's checks already run in one).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from connectory.errors import Problem
 from connectory.js.module import ModuleSource, transform_module
@@ -119,6 +120,14 @@ def _compile(modules: Iterator[ModuleSource]) -> list[Problem]:
     pending = list(modules)
     if not pending:
         return []
+    # mini-racer binds an isolate to the event loop running in its thread; a thread of its own
+    # keeps validation usable from anywhere (async callers should still call from a worker
+    # thread: compiling takes tens of milliseconds).
+    with ThreadPoolExecutor(1, thread_name_prefix="connectory-js-check") as executor:
+        return executor.submit(_compile_here, pending).result()
+
+
+def _compile_here(pending: list[ModuleSource]) -> list[Problem]:
     from py_mini_racer import (
         JSEvalException,
         JSOOMException,

@@ -537,7 +537,8 @@
   function call(id) {
     const run = apply(mapGet, runs, [id]);
     current = run;
-    return run.fn(run.ctx);
+    const fn = run.fn; // called without a receiver, so stacks name the function alone
+    return fn(run.ctx);
   }
 
   function finish(id, value) {

@@ -51,7 +51,7 @@ def map_stack(stack: str, files: Collection[str]) -> tuple[list[str], tuple[str,
         name = match.group("name")
         if name:
             # An anonymous default export is named after its binding in the transform.
-            name = name.replace(" [as fn]", "").replace("__mod.default", "default")
+            name = name.replace("__mod.default", "default")
         place = f"{file}:{line}:{column}"
         frames.append(f"{name} ({place})" if name else place)
         if first is None:

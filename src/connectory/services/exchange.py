@@ -25,6 +25,8 @@ import as a new version.
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -262,7 +264,8 @@ async def import_connector(
         if connector_id is not None
         else None
     )
-    file = read_export(data)
+    # Checking compiles the connector's code: off the event loop.
+    file = await asyncio.to_thread(read_export, data)
     spec, document = file.source.valid()
     files = file.source.files or {}
     if target is None:
