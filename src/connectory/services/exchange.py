@@ -26,7 +26,6 @@ import as a new version.
 from __future__ import annotations
 
 import asyncio
-
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal

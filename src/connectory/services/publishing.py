@@ -9,7 +9,6 @@ conditional write, so two concurrent publishes cannot both succeed.
 from __future__ import annotations
 
 import asyncio
-
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
