@@ -95,8 +95,11 @@ class JsEngine:
         pool = self._pool_for_loop()
         limits = self.limits_for(settings)
         memory = min(settings.memory_limit, self.caps.max_memory_limit) * _MIB
-        async with pool.instance(tenant, bundle, memory, limits.time) as instance:
+        instance = await pool.acquire(tenant, bundle, memory, limits.time)
+        try:
             return await invoke(instance, bundle, request, limits, redactor, bridge)
+        finally:
+            await pool.release(instance)
 
     async def aclose(self) -> None:
         """Close every instance and worker process."""

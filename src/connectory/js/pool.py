@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -62,6 +61,8 @@ class Instance:
     broken: bool = False
     users: int = 0
     next_run: int = 0
+    #: Random per instance; with the run number it seeds ctx.utils.uuid() of each run.
+    seed: str = field(default_factory=lambda: os.urandom(16).hex())
 
     def new_run_id(self) -> int:
         """A run number unique within this instance."""
@@ -83,24 +84,31 @@ class InstancePool:
         """Instances alive now."""
         return len(self._instances)
 
-    @asynccontextmanager
-    async def instance(
+    async def acquire(
         self, tenant: str, bundle: CodeBundle, memory_bytes: int, load_time: float
-    ) -> AsyncIterator[Instance]:
+    ) -> Instance:
         """Use the instance of (*tenant*, *bundle*), creating and loading it if needed.
+
+        Give it back with :meth:`release`.
 
         Raises:
             ScriptLimitError: the engine could not start or load within its limits.
         """
         key: InstanceKey = (tenant, bundle.key, memory_bytes)
-        instance = await self._get(key, bundle, load_time)
+        instance = self._instances.get(key)
+        if instance is None or instance.broken or not instance.isolate.alive:
+            instance = await self._get(key, bundle, load_time)
+        else:
+            self._instances.move_to_end(key)  # the warm path: no await, no allocation
         instance.users += 1
-        try:
-            yield instance
-        finally:
-            instance.users -= 1
-            if instance.broken:
-                await self._discard(instance)
+        return instance
+
+    async def release(self, instance: Instance) -> None:
+        """Give back an instance from :meth:`acquire`; a broken one is replaced."""
+        instance.users -= 1
+        if instance.broken:
+            await self._discard(instance)
+        if len(self._instances) > self._max:
             await self._trim()
 
     async def discard_tenant(self, tenant: str) -> None:

@@ -68,9 +68,18 @@ class CodeContext:
         self._credentials: Mapping[str, Any] = variables.get("credentials", {})
         self._parameters: Mapping[str, Any] = variables.get("connector_parameters", {})
         self._config: Mapping[str, Any] = variables.get("config", {})
+        # A client's values do not change: each reference's ctx base is worked out once.
+        self._bases: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
     def base_ctx(self, ref: CodeRefSpec) -> tuple[dict[str, Any], list[str]]:
-        """The ctx fields every piece of code gets, and the secrets among them."""
+        """The ctx fields every piece of code gets, and the secrets among them (a fresh dict)."""
+        key = (ref.file, ref.export, tuple(ref.credentials), tuple(ref.connector_parameters))
+        found = self._bases.get(key)
+        if found is None:
+            found = self._bases[key] = self._base_ctx(ref)
+        return dict(found[0]), found[1]
+
+    def _base_ctx(self, ref: CodeRefSpec) -> tuple[dict[str, Any], list[str]]:
         schema = self.spec.auth.credential_schema
         credentials: dict[str, Any] = {}
         secrets: list[str] = []
