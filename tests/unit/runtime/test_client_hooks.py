@@ -69,7 +69,7 @@ SIGN = (
     "  const message = `${r.method}.${r.path}.${r.rawBody ?? ''}`;\n"
     "  r.headers['X-Signature'] = ctx.utils.hmacSha256(ctx.credentials.signing_secret, message);\n"
     "  r.headers['X-Trace'] = ctx.markPublic('trace-1234');\n"
-    "  r.query.signed = 'yes';\n"
+    "  r.query.signed = ctx.markPublic('yes');\n"
     "  ctx.log('signing', r.method, r.path, ctx.parameters);\n"
     "}\n"
 )
