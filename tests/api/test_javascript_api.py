@@ -159,3 +159,35 @@ async def test_a_failing_hook_is_a_422_naming_file_line_and_stack(
     assert error["script"]["stack"] == ["sign (hooks/sign.js:3:9)"]
     assert error["script"]["logs"][0]["message"] == "about to fail with [REDACTED]"
     assert SECRET not in response.text
+
+
+async def test_a_stored_connection_runs_the_published_code(
+    api: httpx.AsyncClient, world: World, test_api: str
+) -> None:
+    connector_id = await create(api, world, test_api)
+    await publish(api, world, "a_admin", connector_id)
+    created = await api.post(
+        "/connections",
+        json={
+            "connector_id": connector_id,
+            "name": "signed",
+            "credentials": {"signing_secret": SECRET},
+        },
+        headers=world.auth("a_admin"),
+    )
+    assert created.status_code == 201, created.text
+    connection_id = created.json()["id"]
+    listed = await api.post(
+        f"/connections/{connection_id}/operations/list_signed_items",
+        json={"params": {"limit": 2}},
+        headers=world.auth("a_viewer"),
+    )
+    assert listed.status_code == 200, listed.text
+    assert [item["id"] for item in listed.json()["body"]["items"]] == [1, 2]
+    summary = await api.post(
+        f"/connections/{connection_id}/operations/item_summary",
+        json={"params": {"id": 3}},
+        headers=world.auth("a_viewer"),
+    )
+    assert summary.json()["body"]["next"] == {"id": 4, "name": "Item 0004"}
+    assert SECRET not in listed.text + summary.text
