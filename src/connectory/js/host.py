@@ -64,6 +64,9 @@ class Isolate(Protocol):
             EvalThrew, EvalTimeout, EvalOutOfMemory, EngineGone: see the module docstring.
         """
 
+    async def collect(self) -> None:
+        """Run a full garbage collection (the entries' own scripts are garbage once run)."""
+
     async def close(self) -> None:
         """Stop its JavaScript and free it."""
 
@@ -102,6 +105,9 @@ class InProcessHost:
         manager = mini_racer(asyncio.get_running_loop())
         racer = await asyncio.to_thread(manager.__enter__)
         racer.set_hard_memory_limit(memory_bytes)
+        # Past half the limit V8 collects more eagerly, so garbage is less often counted
+        # against the hard limit (which is checked on the heap after any collection).
+        racer.set_soft_memory_limit(memory_bytes // 2)
         isolate = LocalIsolate(manager, racer, self._isolates.discard)
         self._isolates.add(isolate)
         return isolate
@@ -157,6 +163,11 @@ class LocalIsolate:
         if not isinstance(result, str):
             raise EvalThrew(f"<engine>:1: the entry returned {type(result).__name__}, not text")
         return result
+
+    async def collect(self) -> None:
+        """A full collection; mini-racer waits for V8's thread, so this runs off the loop."""
+        if self._manager is not None:
+            await asyncio.to_thread(self._racer.low_memory_notification)
 
     async def close(self) -> None:
         """Stop and free the isolate; V8 joins its thread, so this runs off the event loop."""

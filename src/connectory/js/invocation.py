@@ -219,6 +219,7 @@ class _Run:
 
     async def entry(self, code: str, *, collect_on_throw: bool = False) -> str:
         """Evaluate one entry under the remaining time; the caller holds the lock."""
+        self.instance.fed += len(code)
         remaining = self.remaining()
         started = self.clock()
         try:
@@ -232,6 +233,7 @@ class _Run:
         One round trip instead of two; *second* is a drain, which must see the state the
         microtasks of *first* left. The caller holds the lock.
         """
+        self.instance.fed += len(first) + len(second)
         remaining = self.remaining()
         started = self.clock()
         isolate = self.instance.isolate

@@ -33,6 +33,8 @@ _PRELUDE_TIME = 10.0
 _PRELUDE_NAME = "connectory:prelude"
 
 InstanceKey = tuple[str, str, int]
+#: A full collection once the entries' scripts add up to this share of the heap limit.
+_GARBAGE_SHARE = 8
 
 
 def prelude_script() -> str:
@@ -63,6 +65,8 @@ class Instance:
     next_run: int = 0
     #: Random per instance; with the run number it seeds ctx.utils.uuid() of each run.
     seed: str = field(default_factory=lambda: os.urandom(16).hex())
+    #: Characters of entry scripts evaluated since the last full collection.
+    fed: int = 0
 
     def new_run_id(self) -> int:
         """A run number unique within this instance."""
@@ -108,6 +112,12 @@ class InstancePool:
         instance.users -= 1
         if instance.broken:
             await self._discard(instance)
+        elif instance.fed > instance.key[2] // _GARBAGE_SHARE:
+            # Every entry is a script of its own, garbage once run, and V8 counts garbage
+            # against the heap limit until a full collection: collect before it can add up
+            # to a limit the code itself never reached.
+            instance.fed = 0
+            await instance.isolate.collect()
         if len(self._instances) > self._max:
             await self._trim()
 

@@ -107,6 +107,12 @@ class RemoteIsolate:
         reply = await self._worker.request(message, timeout + GRACE)
         return str(reply)
 
+    async def collect(self) -> None:
+        """A full garbage collection in the worker."""
+        if self.alive:
+            with contextlib.suppress(EngineGone):
+                await self._worker.request({"op": "gc", "iso": self._number}, START_TIMEOUT)
+
     async def close(self) -> None:
         """Free the isolate in its worker."""
         if self._closed:
@@ -276,6 +282,11 @@ async def _serve() -> None:
                     raise EngineGone("no such isolate")
                 text = await found.eval(str(message["code"]), float(message["timeout"]))
                 await answer(number, {"ok": text})
+            elif message["op"] == "gc":
+                found = isolates.get(int(message["iso"]))
+                if found is not None:
+                    await found.collect()
+                await answer(number, {"ok": None})
             elif message["op"] == "close":
                 closing = isolates.pop(int(message["iso"]), None)
                 if closing is not None:

@@ -250,3 +250,13 @@ async def test_the_event_loop_keeps_serving_while_code_spins(engine: JsEngine) -
     assert not spinning.done()  # the other tenant was served while this one still spun
     with pytest.raises(ScriptLimitError):
         await spinning
+
+
+async def test_large_inputs_do_not_add_up_to_the_memory_limit(engine: JsEngine) -> None:
+    # Each call's input is compiled into an entry script that is garbage once run; 40 calls
+    # of 1 MB each would be more than the 16 MiB limit if that garbage were left to pile up.
+    spec = spec_with({"methods/size.js": "export default (ctx) => ctx.input.length;\n"}, FAST)
+    big = "x" * (1024 * 1024)
+    for _ in range(40):
+        assert (await run(engine, spec, "methods/size.js", ctx={"input": big})).value == len(big)
+    assert engine.instances == 1  # the same instance throughout: never replaced
