@@ -121,13 +121,6 @@ class InstancePool:
         if len(self._instances) > self._max:
             await self._trim()
 
-    async def discard_tenant(self, tenant: str) -> None:
-        """Close every instance of *tenant* (its worker process went away)."""
-        for instance in [i for k, i in self._instances.items() if k[0] == tenant]:
-            instance.broken = True
-            if instance.users == 0:
-                await self._discard(instance)
-
     async def aclose(self) -> None:
         """Close every instance."""
         while self._instances:

@@ -15,7 +15,7 @@ from connectory.http.redaction import Redactor
 from connectory.js import JsEngine
 from connectory.runtime.code import CallTrace, CodeContext
 from connectory.runtime.hooks import OperationHooks, origins_of
-from connectory.runtime.methods import ApiBridge, Send, _Describe, run_method
+from connectory.runtime.methods import ApiBridge, Describe, Send, run_method
 from connectory.runtime.records import extract_records
 from connectory.runtime.request import OperationPlan
 from connectory.runtime.results import OperationResult, Page
@@ -51,7 +51,7 @@ class ClientCode:
         engine: JsEngine | None,
         tenant: str,
         send: Send,
-        describe: _Describe,
+        describe: Describe,
         check_schema: Callable[[OperationPlan, Any, bool], list[tuple[str, str]]],
         clock: Callable[[], float],
         base_headers: Mapping[str, str],

@@ -123,10 +123,10 @@ class OperationHooks:
         if not isinstance(url, str) or not url:
             raise self._fail(ref, "url must be text")
         if url != original.url:
-            if _origin(url) not in self.origins:
+            if origin_of(url) not in self.origins:
                 raise self._fail(
                     ref,
-                    f"the hook sent the request to {_origin(url) or 'an invalid URL'}, which is "
+                    f"the hook sent the request to {origin_of(url) or 'an invalid URL'}, which is "
                     "not the connector's origin; a hook may change the path, or list the origin "
                     "in javascript.allowed_origins",
                 )
@@ -268,7 +268,8 @@ def _status(value: Any) -> int | None:
     return int(value) if 100 <= value <= 599 else None
 
 
-def _origin(url: str) -> str:
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of *url* (the port only when not the default); empty if invalid."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -283,7 +284,7 @@ def _origin(url: str) -> str:
 
 def origins_of(base_url: str, allowed: list[str]) -> frozenset[str]:
     """The origins code may send requests to: the base URL's and the declared ones."""
-    return frozenset(o for o in (_origin(base_url), *(_origin(a) for a in allowed)) if o)
+    return frozenset(o for o in (origin_of(base_url), *(origin_of(a) for a in allowed)) if o)
 
 
 def _leaf_texts(content: bytes) -> list[str]:

@@ -18,7 +18,7 @@ from connectory.errors import InputError
 from connectory.http.reply import Reply
 from connectory.http.request import PreparedRequest
 from connectory.runtime.code import CallTrace, CodeContext
-from connectory.runtime.hooks import _origin, response_view
+from connectory.runtime.hooks import origin_of, response_view
 from connectory.runtime.request import OperationPlan
 from connectory.runtime.results import SentRequest
 from connectory.spec.code import CodeRefSpec
@@ -32,8 +32,12 @@ Send = Callable[
 ]
 
 
-class _Describe(Protocol):
-    def __call__(self, request: PreparedRequest) -> SentRequest: ...
+class Describe(Protocol):
+    """Shows a request as sent, secrets redacted."""
+
+    def __call__(self, request: PreparedRequest) -> SentRequest:
+        """The request as it can be shown."""
+        ...
 
 
 class ApiBridge:
@@ -46,7 +50,7 @@ class ApiBridge:
         base_url: str,
         origins: frozenset[str],
         send: Send,
-        describe: _Describe,
+        describe: Describe,
         base_headers: Mapping[str, str],
         parameters: Mapping[str, Any] | None,
         trace: CallTrace | None,
@@ -86,9 +90,9 @@ class ApiBridge:
         url = request.get("url")
         path = request.get("path")
         if isinstance(url, str) and url:
-            if _origin(url) not in self._origins:
+            if origin_of(url) not in self._origins:
                 raise InputError(
-                    f"apiClient: {(_origin(url) or 'the URL')[:100]} is not the connector's "
+                    f"apiClient: {(origin_of(url) or 'the URL')[:100]} is not the connector's "
                     "origin; call paths of the base URL, or list the origin in "
                     "javascript.allowed_origins"
                 )
