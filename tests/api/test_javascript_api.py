@@ -12,7 +12,7 @@ import pytest
 
 from connectory.testing import create_test_api, serve
 
-from .connector_support import publish
+from .connector_support import make_tar_gz, make_zip, publish
 from .support import World
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi-javascript"
@@ -191,3 +191,20 @@ async def test_a_stored_connection_runs_the_published_code(
     )
     assert summary.json()["body"]["next"] == {"id": 4, "name": "Item 0004"}
     assert SECRET not in listed.text + summary.text
+
+
+async def test_an_archive_of_the_folder_carries_hooks_and_methods(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    folder = {"connector.yaml": example_yaml("https://api.example.com"), **example_files()}
+    headers = world.auth("a_admin")
+    for archive, kind in ((make_zip(folder), "application/zip"), (make_tar_gz(folder), "")):
+        response = await api.post(
+            "/connectors/upload",
+            content=archive,
+            headers={**headers, "Content-Type": kind or "application/gzip"},
+        )
+        assert response.status_code == 201, response.text
+        draft = await api.get(f"/connectors/{response.json()['id']}/draft", headers=headers)
+        assert draft.json()["files"] == example_files()
+        await api.delete(f"/connectors/{response.json()['id']}", headers=headers)
