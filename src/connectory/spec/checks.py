@@ -17,9 +17,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectory.addresses import ambiguous_host_problem
 from connectory.spec.auth import AuthSpec, CustomAuthSpec, OAuth2AuthSpec
+from connectory.spec.code import HooksSpec
 from connectory.spec.collection_checks import check_collections
 from connectory.spec.collections import CollectionSpec
-from connectory.spec.code import HooksSpec
 from connectory.spec.connector import SLUG_PATTERN, ConnectorSpec, slugify
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.findings import Finding

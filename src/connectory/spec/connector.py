@@ -10,8 +10,8 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from connectory.spec.auth import AuthSpec, NoAuthSpec
 from connectory.spec.base import SpecModel
-from connectory.spec.collections import CollectionSpec
 from connectory.spec.code import CodeRefSpec, HooksSpec, JavaScriptSpec, code_files
+from connectory.spec.collections import CollectionSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.operations import OperationSpec
 from connectory.spec.resilience import ResilienceSpec
