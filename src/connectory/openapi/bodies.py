@@ -114,8 +114,7 @@ def map_request_body(
             if default is not NOT_FITTED and default in parameter.get("enum", [default]):
                 parameter["default"] = default
         if value.type == "array" and isinstance(value.items, dict):
-            defs = converted.get("$defs") if isinstance(converted, dict) else None
-            parameter["items"] = {**value.items, "$defs": defs} if defs else value.items
+            parameter["items"] = value.items
         mapping.parameters.append(parameter)
     return mapping
 

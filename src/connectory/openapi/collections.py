@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectory.spec.connector import slugify
+from connectory.spec.shared_schemas import resolve_shared
 
 _ITEM = re.compile(r"^(?P<base>.+)/\{(?P<param>[^{}/]+)\}$")
 
@@ -53,6 +54,8 @@ def suggest_collections(connector: Mapping[str, Any]) -> list[CollectionSuggesti
             methods.setdefault(str(operation.get("method", "GET")).upper(), operation)
     suggestions: list[CollectionSuggestion] = []
     taken: set[str] = set()
+    shared = connector.get("schemas")
+    shared = shared if isinstance(shared, Mapping) else {}
     for path, item_methods in by_path.items():
         match = _ITEM.match(path)
         if match is None:
@@ -66,7 +69,7 @@ def suggest_collections(connector: Mapping[str, Any]) -> list[CollectionSuggesti
             continue
         taken.add(key)
         suggestions.append(
-            _suggest(key, base, path, match.group("param"), list_methods, item_methods)
+            _suggest(key, base, path, match.group("param"), list_methods, item_methods, shared)
         )
     return suggestions
 
@@ -91,6 +94,7 @@ def _suggest(
     id_param: str,
     list_methods: Mapping[str, dict[str, Any]],
     item_methods: Mapping[str, dict[str, Any]],
+    shared: Mapping[str, Any],
 ) -> CollectionSuggestion:
     find = item_methods["GET"]
     methods: dict[str, Any] = {
@@ -108,7 +112,7 @@ def _suggest(
     schema = find.get("response_schema")
     if isinstance(schema, dict) and schema:
         collection["fields_schema"] = copy.deepcopy(schema)
-    properties = _properties(schema)
+    properties = _properties(resolve_shared(schema, shared))
     id_field = "id" if "id" in properties else id_param if id_param in properties else "id"
     record: dict[str, Any] = {"id": f"{{{{ item.{id_field} }}}}"}
     for name in ("name", "title", "full_name", "display_name"):

@@ -116,6 +116,9 @@ def _import(
     connector = _overview(context, url)
     connector["auth"] = choice.auth
     connector["operations"] = operations
+    shared = converter.shared_schemas()
+    if shared:
+        connector["schemas"] = shared
     return ImportResult(
         connector=connector,
         warnings=list(context.warnings),

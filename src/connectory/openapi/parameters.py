@@ -115,8 +115,7 @@ def map_parameter(
         )
     _add_values(context, at, out, shape, required)
     if shape.type == "array" and isinstance(shape.items, dict):
-        defs = converted.get("$defs") if isinstance(converted, dict) else None
-        out["items"] = {**shape.items, "$defs": defs} if defs else shape.items
+        out["items"] = shape.items
     _check_style(context, parameter, at, out)
     return out
 

@@ -99,20 +99,12 @@ def _body_schema(
 def _combine(schemas: list[Any], empty: bool) -> dict[str, Any] | None:
     if not schemas:
         return None
-    defs: dict[str, Any] = {}
     alternatives: list[Any] = []
     for schema in schemas:
-        if isinstance(schema, dict) and "$defs" in schema:
-            defs.update(schema["$defs"])
-            schema = {key: value for key, value in schema.items() if key != "$defs"}
         if schema not in alternatives:
             alternatives.append(schema)
     if empty:
         alternatives.append({"type": "null"})
     if len(alternatives) == 1:
-        combined = alternatives[0] if isinstance(alternatives[0], dict) else {}
-    else:
-        combined = {"anyOf": alternatives}
-    if defs:
-        combined = {**combined, "$defs": defs}
-    return combined
+        return alternatives[0] if isinstance(alternatives[0], dict) else {}
+    return {"anyOf": alternatives}

@@ -1,9 +1,16 @@
-"""OpenAPI and Swagger schemas -> JSON Schema 2020-12, with ``$ref`` kept as ``$defs``.
+"""OpenAPI and Swagger schemas -> JSON Schema 2020-12, with components as shared schemas.
 
-Every schema the connector holds (response, request body, array items) is standalone: what it
-references from the document is carried along in its own ``$defs``, and each ``$ref`` points
-there. Recursive schemas therefore stay finite (a tree node refers to itself by name, it is not
-unrolled), and every component is converted once and shared by the operations that use it.
+Every schema the document references (``#/components/schemas/Pet``, or any other place) is
+converted once and becomes a shared schema of the connector (its top-level ``schemas``
+section); operations refer to it with ``{"$ref": "#/schemas/Pet"}``. A connector therefore
+holds each component once, however many operations use it, and stays about the size of its
+description. Recursive schemas stay finite (a tree node refers to itself by name).
+
+A component is converted for each direction it is used in (request bodies and parameters, or
+responses), because the two differ where ``readOnly``/``writeOnly`` properties or ``oneOf``
+are involved (below). When both forms come out the same, which is the common case, the
+connector keeps one schema; otherwise the request form is a second schema named
+``<Name>.request``, and so is every schema that reaches a differing one through references.
 
 The conversion:
 
@@ -39,11 +46,9 @@ from typing import Any, Literal
 from connectory.openapi.context import ImportContext
 from connectory.openapi.keywords import Invalid, check_keyword
 from connectory.openapi.pointers import Parts, lookup, to_pointer
+from connectory.spec.shared_schemas import REF_PREFIX
 
 Direction = Literal["request", "response"]
-
-#: Defs one import may put into operations in all; a document that needs more is refused.
-MAX_DEF_ENTRIES = 2_000_000
 
 _DROPPED = frozenset({"xml", "externalDocs", "discriminator", "nullable", "x-nullable"})
 _SILENTLY_DROPPED = frozenset({"$schema", "$id", "$comment", "$anchor", "$dynamicAnchor"})
@@ -62,6 +67,7 @@ _SCHEMA_SINGLE = _INPLACE_SINGLE | {
 }
 _COMPOSITION = frozenset({"allOf", "anyOf", "oneOf", "not", "$ref", "if"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
+_REQUEST_SUFFIX = ".request"
 
 DefKey = tuple[Parts, Direction]
 
@@ -74,7 +80,11 @@ class _Walk:
 
 
 class SchemaConverter:
-    """Converts schemas of one document, caching each referenced component once per direction.
+    """Converts schemas of one document; each referenced component once per direction.
+
+    Converted schemas refer to components as ``{"$ref": "#/schemas/<Name>"}``; call
+    :meth:`shared_schemas` once every schema is converted, to get the connector's ``schemas``
+    section (it also settles which references name a request form).
 
     Args:
         context: The import's context (document, warnings, errors).
@@ -83,50 +93,76 @@ class SchemaConverter:
     def __init__(self, context: ImportContext) -> None:
         self._ctx = context
         self._defs: dict[DefKey, dict[str, Any] | bool] = {}
-        self._deps: dict[DefKey, frozenset[Parts]] = {}
         self._inplace: dict[DefKey, frozenset[Parts]] = {}
         self._names: dict[Parts, str] = {}
+        self._request_names: dict[Parts, str] = {}
         self._targets: dict[str, Parts] = {}
         self._pending: list[DefKey] = []
-        self._closures: dict[DefKey, frozenset[Parts]] = {}
         self._checked: set[DefKey] = set()
-        self._def_entries = 0
+        # Every reference written, so the names can be settled in place at the end.
+        self._refs: list[tuple[dict[str, Any], Parts, Direction]] = []
 
     def convert(self, node: Any, at: Parts, direction: Direction) -> dict[str, Any] | bool:
-        """Return the standalone JSON Schema of the schema *node* found at *at*."""
+        """Return the JSON Schema of the schema *node* found at *at*.
+
+        References in it point into the connector's shared schemas (``#/schemas/<Name>``).
+        """
         walk = _Walk(direction)
         schema = self._root(node, at, walk)
         self._drain()
         for target in walk.inplace_refs:
             self._check_cycles((target, direction))
-        closure: set[Parts] = set()
-        for target in walk.refs:
-            closure |= self._closure((target, direction))
-        defs = {
-            self._names[target]: self._defs[(target, direction)]
-            for target in sorted(closure, key=lambda parts: self._names[parts])
-            if (target, direction) in self._defs
-        }
-        self._def_entries += len(defs)
-        if self._def_entries > MAX_DEF_ENTRIES:
-            self._ctx.fail(
-                at,
-                f"the operations would carry more than {MAX_DEF_ENTRIES:,} schema definitions; "
-                "import a subset with tags or operation ids",
-            )
-            return {}
-        if not defs:
-            return schema
-        if isinstance(schema, bool):
-            schema = {} if schema else {"not": {}}
-        return {**schema, "$defs": defs}
+        return schema
 
     def definition(self, schema: Any, direction: Direction) -> Any:
-        """Return the converted definition a ``{"$ref": "#/$defs/Name"}`` schema points to."""
+        """Return the converted definition a ``{"$ref": "#/schemas/Name"}`` schema points to."""
         if not isinstance(schema, dict) or not isinstance(schema.get("$ref"), str):
             return schema
-        target = self._targets.get(schema["$ref"].removeprefix("#/$defs/"))
+        target = self._targets.get(schema["$ref"].removeprefix(REF_PREFIX))
         return {} if target is None else self._defs.get((target, direction), {})
+
+    def shared_schemas(self) -> dict[str, dict[str, Any]]:
+        """Return the connector's ``schemas`` section: every component converted so far.
+
+        A component used in both directions whose two forms are the same (references
+        included, under the names settled here) is kept once. Every reference handed out by
+        :meth:`convert` is updated in place to the name it ends up with.
+        """
+        merged = {
+            target
+            for target, direction in self._defs
+            if direction == "request" and (target, "response") in self._defs
+        }
+        while True:
+            self._name_refs(merged)
+            differing = {
+                target
+                for target in merged
+                if self._defs[(target, "request")] != self._defs[(target, "response")]
+            }
+            if not differing:
+                break
+            merged -= differing
+        shared: dict[str, dict[str, Any]] = {}
+        for (target, direction), schema in self._defs.items():
+            if direction == "request" and target in merged:
+                continue
+            shared[self._final_name(target, direction, merged)] = _as_object(schema)
+        return dict(sorted(shared.items()))
+
+    def _name_refs(self, merged: set[Parts]) -> None:
+        for ref, target, direction in self._refs:
+            ref["$ref"] = REF_PREFIX + self._final_name(target, direction, merged)
+
+    def _final_name(self, target: Parts, direction: Direction, merged: set[Parts]) -> str:
+        if direction == "response" or target in merged or (target, "response") not in self._defs:
+            return self._names[target]
+        name = self._request_names.get(target)
+        if name is None:
+            name = self._request_names[target] = self._unique(
+                self._names[target] + _REQUEST_SUFFIX, target
+            )
+        return name
 
     # --- conversion ---------------------------------------------------------------------
 
@@ -141,7 +177,6 @@ class SchemaConverter:
             walk = _Walk(direction)
             node = lookup(self._ctx.data, target)
             self._defs[key] = self._root(node, target, walk)
-            self._deps[key] = frozenset(walk.refs)
             self._inplace[key] = frozenset(walk.inplace_refs)
 
     def _convert(self, node: Any, at: Parts, walk: _Walk, *, inplace: bool) -> Any:
@@ -252,25 +287,33 @@ class SchemaConverter:
 
     def _convert_ref(self, node: dict[str, Any], at: Parts, walk: _Walk, *, inplace: bool) -> Any:
         target = self._ctx.ref_target(node["$ref"], at)
-        ref: dict[str, Any] = {}
+        name = None
         if target is not None:
-            ref = {"$ref": f"#/$defs/{self._register(target, walk.direction)}"}
+            name = self._register(target, walk.direction)
             walk.refs.add(target)
             if inplace:
                 walk.inplace_refs.add(target)
         if self._ctx.version == "3.1":
             siblings = {k: v for k, v in node.items() if k != "$ref"}
-            if siblings:
-                rest = self._convert(siblings, at, walk, inplace=inplace)
-                return {**rest, **ref} if isinstance(rest, dict) else ref
-            return ref
+            rest = self._convert(siblings, at, walk, inplace=inplace) if siblings else {}
+            rest = rest if isinstance(rest, dict) else {}
+            return self._ref(rest, name, target, walk.direction)
         # OpenAPI 3.0 and Swagger 2.0 ignore siblings of $ref; a description is harmless and
         # nullable is what authors mean so often that ignoring it would reject real responses.
-        if isinstance(node.get("description"), str) and ref:
-            ref = {**ref, "description": node["description"]}
+        extra = {"description": node["description"]} if isinstance(node.get("description"), str) else {}
+        ref = self._ref(extra, name, target, walk.direction) if name is not None else {}
         if node.get("nullable") is True or node.get("x-nullable") is True:
             return {"anyOf": [ref, {"type": "null"}]}
         return ref
+
+    def _ref(
+        self, rest: dict[str, Any], name: str | None, target: Parts | None, direction: Direction
+    ) -> dict[str, Any]:
+        if name is None or target is None:
+            return rest
+        out = {**rest, "$ref": REF_PREFIX + name}
+        self._refs.append((out, target, direction))
+        return out
 
     def _register(self, target: Parts, direction: Direction) -> str:
         name = self._names.get(target)
@@ -290,7 +333,10 @@ class SchemaConverter:
             base = str(target[1])
         else:
             base = "_".join(str(part) for part in target if part not in ("components", "schemas"))
-        base = _SAFE_NAME.sub("_", base).strip("_") or "schema"
+        return self._unique(base, target)
+
+    def _unique(self, wanted: str, target: Parts) -> str:
+        base = _SAFE_NAME.sub("_", wanted).strip("_.-") or "schema"
         name, counter = base, 2
         while name in self._targets:
             name, counter = f"{base}_{counter}", counter + 1
@@ -312,22 +358,6 @@ class SchemaConverter:
         return True
 
     # --- closures and cycles ---------------------------------------------------------------
-
-    def _closure(self, key: DefKey) -> frozenset[Parts]:
-        cached = self._closures.get(key)
-        if cached is not None:
-            return cached
-        seen: set[Parts] = {key[0]}
-        queue = [key[0]]
-        while queue:
-            current = queue.pop()
-            for target in self._deps.get((current, key[1]), frozenset()):
-                if target not in seen:
-                    seen.add(target)
-                    queue.append(target)
-        result = frozenset(seen)
-        self._closures[key] = result
-        return result
 
     def _check_cycles(self, start: DefKey) -> None:
         # Depth-first over references that sit where the value itself is validated (the root,
@@ -358,6 +388,12 @@ class SchemaConverter:
             elif (child, direction) not in self._checked:
                 path.append(child)
                 stack.append(children(child))
+
+
+def _as_object(schema: dict[str, Any] | bool) -> dict[str, Any]:
+    if isinstance(schema, bool):
+        return {} if schema else {"not": {}}
+    return schema
 
 
 def _drop_read_only(out: dict[str, Any]) -> None:

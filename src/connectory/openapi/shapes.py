@@ -61,7 +61,7 @@ NO_DEFAULT: Any = _NO_DEFAULT
 
 
 class ShapeReader:
-    """Reads shapes from converted schemas, following their ``$defs`` references.
+    """Reads shapes from converted schemas, following their references to shared schemas.
 
     Args:
         converter: The converter that produced the schemas.

@@ -13,6 +13,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from connectory.spec.shared_schemas import bundle_schema, resolve_shared
+
 _FORMATS = {
     "date-time": "2024-01-02T03:04:05Z",
     "date": "2024-01-02",
@@ -37,10 +39,10 @@ class CannotGenerate(Exception):
 
 
 class ValueGenerator:
-    """Makes values for the schemas of one document or connector schema (with its ``$defs``).
+    """Makes values for the schemas of one connector (with its shared schemas).
 
     Args:
-        defs: The ``$defs`` the schemas' ``$ref`` point into.
+        defs: The connector's shared schemas, which ``$ref: "#/schemas/Name"`` point into.
         use_examples: Prefer a schema's example when it validates.
     """
 
@@ -60,16 +62,15 @@ class ValueGenerator:
         return candidate
 
     def _valid(self, schema: Any, value: Any) -> bool:
-        if isinstance(schema, dict) and self._defs and "$defs" not in schema:
-            schema = {**schema, "$defs": self._defs}
+        schema = bundle_schema(schema, self._defs)
         return bool(Draft202012Validator(schema).is_valid(value))
 
     def _resolve(self, schema: Any) -> Any:
         for _ in range(20):
             if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
-                name = schema["$ref"].removeprefix("#/$defs/")
                 rest = {k: v for k, v in schema.items() if k != "$ref"}
-                schema = {**self._defs.get(name, {}), **rest}
+                target = resolve_shared({"$ref": schema["$ref"]}, self._defs)
+                schema = {**(target if isinstance(target, dict) else {}), **rest}
             else:
                 break
         return schema

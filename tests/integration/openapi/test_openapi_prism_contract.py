@@ -99,10 +99,13 @@ def _source_path(document: dict[str, Any], operation: dict[str, Any]) -> str:
     return path if path in document["paths"] else path.lstrip("/")
 
 
-def _arguments(operation: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+def _arguments(
+    result: ImportResult, operation: dict[str, Any], document: dict[str, Any]
+) -> dict[str, Any]:
     """Values for every parameter, generated from the imported and the document's schemas."""
     body_schema = (operation.get("request_body") or {}).get("schema") or {}
-    generator = ValueGenerator(body_schema.get("$defs"))
+    shared = result.connector.get("schemas")
+    generator = ValueGenerator(shared)
     body = generator.value(body_schema) if body_schema else {}
     originals = _document_parameters(document, operation)
     values: dict[str, Any] = {}
@@ -113,10 +116,7 @@ def _arguments(operation: dict[str, Any], document: dict[str, Any]) -> dict[str,
                 values[name] = body[name]
             continue
         schema = _parameter_schema(parameter, originals.get(name, {}))
-        examples = ValueGenerator(
-            (parameter.get("items") or {}).get("$defs"),
-            use_examples=parameter["location"] == "path",
-        )
+        examples = ValueGenerator(shared, use_examples=parameter["location"] == "path")
         values[name] = examples.value(schema)
     return values
 
@@ -133,7 +133,7 @@ def _parameter_schema(parameter: dict[str, Any], original: dict[str, Any]) -> di
     if "enum" in parameter:
         schema["enum"] = parameter["enum"]
     if "items" in parameter:
-        schema["items"] = {k: v for k, v in parameter["items"].items() if k != "$defs"}
+        schema["items"] = parameter["items"]
     return schema
 
 
@@ -157,7 +157,7 @@ async def _call_all(
         for name in names:
             operation = next(op for op in result.connector["operations"] if op["name"] == name)
             try:
-                arguments = _arguments(operation, document)
+                arguments = _arguments(result, operation, document)
             except CannotGenerate as error:
                 report.not_generated.append(f"{name}: {error}")
                 continue

@@ -73,7 +73,7 @@ def test_petstore(version: str) -> None:
     find = by_name["find_pets_by_status"]
     (status,) = find["parameters"]
     assert status["type"] == "array" and status["required"] is True
-    assert find["response_schema"]["items"] == {"$ref": "#/$defs/Pet"}
+    assert find["response_schema"]["items"] == {"$ref": "#/schemas/Pet"}
     place = by_name["place_order"]
     assert place["request_body"]["content_type"] == "json"
     assert {p["name"] for p in place["parameters"]} >= {"petId", "quantity", "status"}

@@ -35,9 +35,9 @@ def test_a_json_object_body_becomes_body_parameters_and_a_schema() -> None:
         "description": "The name",
     }
     assert parameter(result, "post_pets", "status")["default"] == "a"
-    assert parameter(result, "post_pets", "tags")["items"]["$ref"] == "#/$defs/Tag"
+    assert parameter(result, "post_pets", "tags")["items"]["$ref"] == "#/schemas/Tag"
     assert op["request_body"]["content_type"] == "json"
-    assert op["request_body"]["schema"]["$ref"] == "#/$defs/Pet"
+    assert op["request_body"]["schema"]["$ref"] == "#/schemas/Pet"
     assert "headers" not in op
 
 
@@ -182,7 +182,7 @@ def test_swagger_body_and_form_parameters() -> None:
         "properties": {**PET["properties"], "tags": {"type": "array"}},
     }
     result = run(doc)
-    assert operation(result, "post_pets")["request_body"]["schema"]["$ref"] == "#/$defs/Pet"
+    assert operation(result, "post_pets")["request_body"]["schema"]["$ref"] == "#/schemas/Pet"
     form = operation(result, "post_pets_by_id")
     assert form["request_body"]["content_type"] == "form"
     assert form["request_body"]["schema"]["required"] == ["name"]

@@ -8,21 +8,30 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_docs import document, json_body, returning, run, swagger, warnings_at
 
+from connectory.spec import check_connector_data
+
 from connectory.openapi import ImportResult
+from connectory.spec.shared_schemas import bundle_schema
 
 
 def _response(schema: Any, *, version: str = "3.0.3", schemas: Any = None) -> dict[str, Any]:
+    """The response schema, bundled with the shared schemas it uses (``#/$defs/Name``)."""
     doc = document({"/a": {"get": returning(schema)}}, version=version, schemas=schemas)
-    converted: dict[str, Any] = run(doc).connector["operations"][0]["response_schema"]
-    return converted
+    connector = run(doc).connector
+    converted = connector["operations"][0]["response_schema"]
+    bundled: dict[str, Any] = bundle_schema(converted, connector.get("schemas", {}))
+    return bundled
 
 
 def _request(schema: Any, schemas: Any = None) -> dict[str, Any]:
+    """The request body schema, bundled like :func:`_response`'s."""
     doc = document(
         {"/a": {"post": {"requestBody": json_body(schema), "responses": {}}}}, schemas=schemas
     )
-    body: dict[str, Any] = run(doc).connector["operations"][0]["request_body"]["schema"]
-    return body
+    connector = run(doc).connector
+    body = connector["operations"][0]["request_body"]["schema"]
+    bundled: dict[str, Any] = bundle_schema(body, connector.get("schemas", {}))
+    return bundled
 
 
 def _valid(schema: dict[str, Any], value: Any) -> bool:
@@ -203,6 +212,7 @@ def test_read_only_properties_are_left_out_of_request_bodies() -> None:
         "properties": {"id": {"type": "integer", "readOnly": True}, "name": {"type": "string"}},
     }
     body = _request({"$ref": "#/components/schemas/Pet"}, schemas={"Pet": pet})
+    assert body["$ref"] == "#/$defs/Pet"  # used in one direction only: one schema, its name
     assert body["$defs"]["Pet"]["required"] == ["name"]
     assert "id" not in body["$defs"]["Pet"]["properties"]
     response = _response({"$ref": "#/components/schemas/Pet"}, schemas={"Pet": pet})
@@ -362,4 +372,90 @@ def test_every_converted_schema_is_valid_json_schema(version: str) -> None:
     )
     schema = result.connector["operations"][0]["response_schema"]
     Draft202012Validator.check_schema(schema)
-    assert schema["$defs"]["B"]["minItems"] == 1
+    for shared in result.connector["schemas"].values():
+        Draft202012Validator.check_schema(shared)
+    assert result.connector["schemas"]["B"]["minItems"] == 1
+
+
+def test_components_become_shared_schemas_held_once() -> None:
+    pet = {"type": "object", "properties": {"tag": {"$ref": "#/components/schemas/Tag"}}}
+    paths = {
+        f"/p{index}": {
+            "get": returning({"$ref": "#/components/schemas/Pet"}),
+            "put": {
+                "requestBody": json_body({"$ref": "#/components/schemas/Pet"}),
+                "responses": {"200": json_body({"$ref": "#/components/schemas/Pet"})},
+            },
+        }
+        for index in range(5)
+    }
+    connector = run(
+        document(paths, schemas={"Pet": pet, "Tag": {"type": "string"}, "Unused": {}})
+    ).connector
+    # Same form in both directions: one schema each; components no operation uses are left out.
+    assert connector["schemas"] == {
+        "Pet": {"type": "object", "properties": {"tag": {"$ref": "#/schemas/Tag"}}},
+        "Tag": {"type": "string"},
+    }
+    for operation in connector["operations"]:
+        assert operation["response_schema"] == {"$ref": "#/schemas/Pet"}
+        if "request_body" in operation:
+            assert operation["request_body"]["schema"] == {"$ref": "#/schemas/Pet"}
+    assert check_connector_data(connector).problems == []
+
+
+def test_a_request_form_that_differs_is_a_second_schema_and_so_are_its_users() -> None:
+    schemas = {
+        "Owner": {"type": "object", "properties": {"pet": {"$ref": "#/components/schemas/Pet"}}},
+        "Pet": {
+            "type": "object",
+            "required": ["id", "name"],
+            "properties": {
+                "id": {"type": "integer", "readOnly": True},
+                "name": {"type": "string"},
+                "tag": {"$ref": "#/components/schemas/Tag"},
+            },
+        },
+        "Tag": {"type": "string"},
+    }
+    doc = document(
+        {
+            "/owners": {
+                "post": {
+                    "requestBody": json_body({"$ref": "#/components/schemas/Owner"}),
+                    "responses": {"201": json_body({"$ref": "#/components/schemas/Owner"})},
+                }
+            }
+        },
+        schemas=schemas,
+    )
+    connector = run(doc).connector
+    shared = connector["schemas"]
+    assert set(shared) == {"Owner", "Owner.request", "Pet", "Pet.request", "Tag"}
+    assert shared["Pet.request"]["required"] == ["name"]
+    assert shared["Pet.request"]["properties"]["tag"] == {"$ref": "#/schemas/Tag"}  # shared
+    assert shared["Owner.request"]["properties"]["pet"] == {"$ref": "#/schemas/Pet.request"}
+    assert shared["Owner"]["properties"]["pet"] == {"$ref": "#/schemas/Pet"}
+    operation = connector["operations"][0]
+    assert operation["request_body"]["schema"] == {"$ref": "#/schemas/Owner.request"}
+    assert operation["response_schema"] == {"$ref": "#/schemas/Owner"}
+    assert check_connector_data(connector).problems == []
+
+
+def test_a_recursive_schema_used_both_ways_is_held_once() -> None:
+    node = {
+        "type": "object",
+        "properties": {"children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}},
+    }
+    doc = document(
+        {
+            "/n": {
+                "post": {
+                    "requestBody": json_body({"$ref": "#/components/schemas/Node"}),
+                    "responses": {"200": json_body({"$ref": "#/components/schemas/Node"})},
+                }
+            }
+        },
+        schemas={"Node": node},
+    )
+    assert set(run(doc).connector["schemas"]) == {"Node"}
