@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectory.auth.base import AuthContext, Authenticator, Sender
+from connectory.auth.combined import CombinedAuth
 from connectory.auth.custom import CustomLoginAuth
 from connectory.auth.oauth2 import OAuth2Auth
 from connectory.auth.secret_locations import (
@@ -17,6 +18,7 @@ from connectory.spec.auth import (
     AuthSpec,
     BasicAuthSpec,
     BearerAuthSpec,
+    CombinedAuthSpec,
     CustomAuthSpec,
     NoAuthSpec,
     OAuth2AuthSpec,
@@ -41,6 +43,8 @@ def create_authenticator(spec: AuthSpec, context: AuthContext) -> Authenticator:
         return OAuth2Auth(spec, context)
     if isinstance(spec, CustomAuthSpec):
         return CustomLoginAuth(spec, context)
+    if isinstance(spec, CombinedAuthSpec):
+        return CombinedAuth([create_authenticator(part, context) for part in spec.schemes])
     raise TypeError(f"unsupported auth spec {type(spec).__name__}")  # pragma: no cover
 
 
@@ -50,6 +54,7 @@ __all__ = [
     "Authenticator",
     "BasicAuth",
     "BearerAuth",
+    "CombinedAuth",
     "CustomLoginAuth",
     "NoAuth",
     "OAuth2Auth",

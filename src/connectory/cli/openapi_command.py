@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
 from connectory.cli.output import ProgressLine, escape, stderr_console
 from connectory.errors import InputError, SpecError
@@ -21,13 +20,6 @@ if TYPE_CHECKING:
 
 #: Documents with this many operations show progress while they import.
 _PROGRESS_FROM = 200
-
-
-class _Dumper(yaml.SafeDumper):
-    """Writes shared schema definitions out in full: anchors would puzzle people reading it."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
 
 
 def import_openapi(
@@ -134,7 +126,9 @@ def import_openapi(
 
 
 def _dump(document: dict[str, Any]) -> str:
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    from connectory.openapi.yaml_text import dump_connector_yaml
+
+    return dump_connector_yaml(document)
 
 
 def _read_existing(path: Path) -> dict[str, Any]:

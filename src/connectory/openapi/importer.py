@@ -21,7 +21,7 @@ from connectory.openapi.pagination import suggest_pagination
 from connectory.openapi.reading import MAX_DOCUMENT_BYTES, read_document
 from connectory.openapi.results import ImportResult
 from connectory.openapi.schemas import SchemaConverter
-from connectory.openapi.security import Requirements, choose_auth
+from connectory.openapi.security import Requirements, choose_auth, remove_supplied_parameters
 from connectory.openapi.servers import base_url
 from connectory.openapi.shapes import ShapeReader
 from connectory.spec.connector import slugify
@@ -113,6 +113,7 @@ def _import(
         on_progress(len(selected), len(selected))
     choice = choose_auth(context, requirements, url, auth_scheme)
     context.raise_errors()
+    remove_supplied_parameters(context, operations, choice)
     connector = _overview(context, url)
     connector["auth"] = choice.auth
     connector["operations"] = operations

@@ -39,6 +39,7 @@ The conversion:
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -300,7 +301,9 @@ class SchemaConverter:
             return self._ref(rest, name, target, walk.direction)
         # OpenAPI 3.0 and Swagger 2.0 ignore siblings of $ref; a description is harmless and
         # nullable is what authors mean so often that ignoring it would reject real responses.
-        extra = {"description": node["description"]} if isinstance(node.get("description"), str) else {}
+        extra = (
+            {"description": node["description"]} if isinstance(node.get("description"), str) else {}
+        )
         ref = self._ref(extra, name, target, walk.direction) if name is not None else {}
         if node.get("nullable") is True or node.get("x-nullable") is True:
             return {"anyOf": [ref, {"type": "null"}]}
@@ -347,7 +350,10 @@ class SchemaConverter:
         if not isinstance(pattern, str):
             return True  # left to the JSON Schema check
         try:
-            re.compile(pattern)
+            with warnings.catch_warnings():
+                # "Possible nested set" and the like: the document's business, not the user's.
+                warnings.simplefilter("ignore")
+                re.compile(pattern)
         except (re.error, RecursionError, OverflowError):
             self._ctx.warn(
                 at,

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from connectory.spec.base import SpecModel
 from connectory.spec.fields import InputFieldSpec
 
-AUTH_TYPES = ("none", "api_key", "basic", "bearer", "oauth2", "custom")
+AUTH_TYPES = ("none", "api_key", "basic", "bearer", "oauth2", "custom", "combined")
 
 
 class _AuthBase(SpecModel):
@@ -154,7 +154,61 @@ class CustomAuthSpec(_AuthBase):
     query_param: str = "token"
 
 
+#: The auth types one part of a combined auth can be.
+SchemeSpec = Annotated[
+    ApiKeyAuthSpec | BasicAuthSpec | BearerAuthSpec | OAuth2AuthSpec | CustomAuthSpec,
+    Field(discriminator="auth_type"),
+]
+
+
+class CombinedAuthSpec(_AuthBase):
+    """Several schemes applied together to every request, e.g. an API key AND a token.
+
+    Some APIs want two credentials on each call (OpenAPI: one security requirement naming two
+    schemes). Each part is an auth block of its own type; the connect form asks for the fields
+    of every part, which are merged into this block's ``credential_schema``::
+
+        auth_type: combined
+        schemes:
+          - auth_type: api_key
+            location: query
+            query_param: key
+            credential_schema:
+              api_key: {label: API key, type: password}
+          - auth_type: api_key
+            location: query
+            query_param: token
+            api_key: "{{ credentials.token }}"
+            credential_schema:
+              token: {label: Token, type: password}
+
+    Parts apply in order; a 401 is retried once when a part that fetches tokens (oauth2,
+    custom) gets a fresh one.
+    """
+
+    auth_type: Literal["combined"]
+    schemes: list[SchemeSpec] = Field(
+        min_length=2, description="The auth blocks applied together, in order (two or more)."
+    )
+
+    @model_validator(mode="after")
+    def _merge_credential_fields(self) -> CombinedAuthSpec:
+        merged = dict(self.credential_schema)
+        for scheme in self.schemes:
+            for name, spec in scheme.credential_schema.items():
+                merged.setdefault(name, spec)
+        if merged != self.credential_schema:
+            self.credential_schema = merged
+        return self
+
+
 AuthSpec = Annotated[
-    NoAuthSpec | ApiKeyAuthSpec | BasicAuthSpec | BearerAuthSpec | OAuth2AuthSpec | CustomAuthSpec,
+    NoAuthSpec
+    | ApiKeyAuthSpec
+    | BasicAuthSpec
+    | BearerAuthSpec
+    | OAuth2AuthSpec
+    | CustomAuthSpec
+    | CombinedAuthSpec,
     Field(discriminator="auth_type"),
 ]

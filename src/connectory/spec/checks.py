@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 from pydantic import TypeAdapter, ValidationError
 
 from connectory.addresses import ambiguous_host_problem
-from connectory.spec.auth import AuthSpec, CustomAuthSpec, OAuth2AuthSpec
+from connectory.spec.auth import (
+    AuthSpec,
+    CombinedAuthSpec,
+    CustomAuthSpec,
+    OAuth2AuthSpec,
+    SchemeSpec,
+)
 from connectory.spec.code import HooksSpec
 from connectory.spec.collection_checks import check_collections
 from connectory.spec.collections import CollectionSpec
@@ -274,13 +280,21 @@ def _check_auth(auth: AuthSpec | None) -> Iterator[Finding]:
     yield from _check_sensitive_names(
         ("auth", "credential_schema"), auth.credential_schema, "field"
     )
+    if isinstance(auth, CombinedAuthSpec):
+        for index, part in enumerate(auth.schemes):
+            yield from _check_auth_part(part, ("auth", "schemes", index))
+        return
+    yield from _check_auth_part(auth, ("auth",))
+
+
+def _check_auth_part(auth: AuthSpec | SchemeSpec, at: FieldPath) -> Iterator[Finding]:
     if (
         isinstance(auth, OAuth2AuthSpec)
         and auth.grant_type == "authorization_code"
         and not auth.authorization_url
     ):
         yield Finding(
-            ("auth", "grant_type"),
+            (*at, "grant_type"),
             "grant_type authorization_code needs authorization_url (the provider's authorize "
             "endpoint); add authorization_url: https://provider.example.com/oauth/authorize",
         )
@@ -290,7 +304,7 @@ def _check_auth(auth: AuthSpec | None) -> Iterator[Finding]:
     if isinstance(auth, CustomAuthSpec):
         yield from _check_url_host(("auth", "login", "url"), auth.login.url)
         for name in ("token_path", "expires_in_path"):
-            yield from _check_selector(("auth", name), getattr(auth, name))
+            yield from _check_selector((*at, name), getattr(auth, name))
 
 
 def _check_sensitive_names(

@@ -8,9 +8,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_docs import document, json_body, returning, run, swagger, warnings_at
 
-from connectory.spec import check_connector_data
-
 from connectory.openapi import ImportResult
+from connectory.spec import check_connector_data
 from connectory.spec.shared_schemas import bundle_schema
 
 
@@ -445,7 +444,9 @@ def test_a_request_form_that_differs_is_a_second_schema_and_so_are_its_users() -
 def test_a_recursive_schema_used_both_ways_is_held_once() -> None:
     node = {
         "type": "object",
-        "properties": {"children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}},
+        "properties": {
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}
+        },
     }
     doc = document(
         {

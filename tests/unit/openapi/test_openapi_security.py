@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
-from openapi_docs import document, get, run, swagger, warnings_at
+from openapi_docs import document, get, operation, run, swagger, warnings_at
 
 from connectory.openapi import OpenAPIError, import_openapi
+from connectory.runtime import ConnectorClient
 from connectory.spec import ConnectorSpec
 
 OAUTH_FLOWS = {
@@ -89,7 +91,8 @@ def test_oauth2_authorization_code_with_urls_resolved_against_the_server() -> No
     assert auth["grant_type"] == "authorization_code"
     assert auth["authorization_url"] == "https://api.example.com/oauth/authorize"
     assert auth["token_url"] == "https://api.example.com/oauth/token"
-    assert auth["scopes"] == ["read"]  # all the flow declares, as no operation names any
+    # No operation names a scope: none is requested (not every scope the flow declares).
+    assert "scopes" not in auth
     assert set(auth["credential_schema"]) == {
         "client_id",
         "client_secret",
@@ -121,7 +124,7 @@ def test_schemes_without_an_auth_type_are_warned_about(scheme: dict[str, Any], s
     result = run(_with_scheme(scheme))
     assert result.connector["auth"] == {"auth_type": "none"}
     assert says in warnings_at(result, "/components/securitySchemes/s")[0]
-    assert "requires s" in warnings_at(result, "/paths/~1a/get/security")[0]
+    assert "require s (get_a)" in warnings_at(result, "/paths/~1a/get/security")[0]
 
 
 def test_swagger_security_definitions() -> None:
@@ -180,7 +183,7 @@ def test_the_scheme_most_operations_accept_is_used_and_others_warned() -> None:
     assert result.auth_scheme == "token"
     assert result.connector["auth"]["auth_type"] == "bearer"
     assert set(result.auth_options) == {"key", "token"}
-    unsatisfied = [w.pointer for w in result.warnings if "requires" in w.message]
+    unsatisfied = [w.pointer for w in result.warnings if "require" in w.message]
     assert unsatisfied == ["/paths/~1c/get/security"]
 
 
@@ -210,7 +213,108 @@ def test_requirements_that_need_two_schemes_at_once_are_warned_about() -> None:
         },
     )
     result = run(doc, auth_scheme="key")
-    assert "requires key and app" in warnings_at(result, "/paths/~1a/get/security")[0]
+    assert "require key and app" in warnings_at(result, "/paths/~1a/get/security")[0]
+
+
+def test_schemes_required_together_become_one_combined_auth() -> None:
+    # The case: an API key AND a token, both in the query, and each operation also
+    # declaring both as required parameters.
+    query_params = [
+        {"name": "key", "in": "query", "required": True, "schema": {"type": "string"}},
+        {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}},
+        {"name": "q", "in": "query", "schema": {"type": "string"}},
+    ]
+    doc = document(
+        {
+            "/cards": {"get": get(parameters=query_params)},
+            "/boards": {"get": get(parameters=query_params[:2])},
+        },
+        components={
+            "securitySchemes": {
+                "APIKey": {"type": "apiKey", "in": "query", "name": "key"},
+                "APIToken": {"type": "apiKey", "in": "query", "name": "token"},
+            }
+        },
+        security=[{"APIKey": [], "APIToken": []}],
+    )
+    result = run(doc)
+    auth = result.connector["auth"]
+    assert result.auth_scheme == "APIKey+APIToken"
+    assert auth["auth_type"] == "combined"
+    key, token = auth["schemes"]
+    assert (key["query_param"], key["api_key"]) == ("key", "{{ credentials.apikey }}")
+    assert (token["query_param"], token["api_key"]) == ("token", "{{ credentials.apitoken }}")
+    assert key["credential_schema"]["apikey"]["sensitive"] is True
+    assert token["credential_schema"]["apitoken"]["sensitive"] is True
+    # The secrets are the auth's business, not parameters callers pass in plain text.
+    cards = operation(result, "get_cards")
+    assert [p["name"] for p in cards["parameters"]] == ["q"]
+    assert "parameters" not in operation(result, "get_boards")
+    removed = [w.message for w in result.warnings if "sent by the connector's auth" in w.message]
+    assert len(removed) == 2 and "removed from 2 operation(s)" in removed[0]
+    assert not [w for w in result.warnings if "require" in w.message]
+    assert set(result.auth_options) == {"APIKey", "APIToken", "APIKey+APIToken"}
+
+
+async def test_a_combined_auth_sends_every_part() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    spec = ConnectorSpec.model_validate(
+        {
+            "name": "Two keys",
+            "base_url": "https://api.example.com",
+            "auth": {
+                "auth_type": "combined",
+                "schemes": [
+                    {
+                        "auth_type": "api_key",
+                        "location": "query",
+                        "query_param": "key",
+                        "credential_schema": {"api_key": {"label": "Key", "type": "password"}},
+                    },
+                    {
+                        "auth_type": "bearer",
+                        "credential_schema": {"token": {"label": "Token", "type": "password"}},
+                    },
+                ],
+            },
+            "operations": [{"name": "me", "path": "/me"}],
+        }
+    )
+    assert set(spec.auth.credential_schema) == {"api_key", "token"}  # one connect form
+    async with ConnectorClient(
+        spec,
+        credentials={"api_key": "k-1", "token": "t-2"},
+        transport=httpx.MockTransport(handler),
+    ) as client:
+        await client.call("me")
+    assert seen[0].url.params["key"] == "k-1"
+    assert seen[0].headers["authorization"] == "Bearer t-2"
+
+
+def test_a_header_the_scheme_sends_is_removed_from_operations() -> None:
+    doc = document(
+        {
+            "/a": {
+                "get": get(
+                    parameters=[
+                        {"name": "x-api-key", "in": "header", "required": True},
+                        {"name": "x-other", "in": "header"},
+                    ]
+                )
+            }
+        },
+        components={
+            "securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+        },
+        security=[{"key": []}],
+    )
+    result = run(doc)
+    assert [p["name"] for p in operation(result, "get_a")["parameters"]] == ["x-other"]
 
 
 def test_declared_but_never_required_schemes_are_offered_not_used() -> None:

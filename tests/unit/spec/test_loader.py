@@ -130,7 +130,8 @@ class TestPydanticErrorsBecomeSentences:
         problem = problem_at(check_yaml("auth:\n  auth_type: oauth\n"), "auth.auth_type")
         assert where(problem) == ("connector.yaml", 4, 14, "auth.auth_type")
         assert problem.message == (
-            "unknown auth_type 'oauth'; use one of none, api_key, basic, bearer, oauth2, custom "
+            "unknown auth_type 'oauth'; use one of none, api_key, basic, bearer, oauth2, custom, "
+            "combined "
             "(did you mean 'oauth2'?)"
         )
 
