@@ -15,7 +15,7 @@ from typing import Any
 
 from connectory.openapi.context import ImportContext
 from connectory.openapi.media import media_kind, pick_media
-from connectory.openapi.parameters import Located
+from connectory.openapi.parameters import SWAGGER_FORMATS, Located, apply_style
 from connectory.openapi.pointers import Parts
 from connectory.openapi.schemas import SchemaConverter
 from connectory.openapi.shapes import NO_DEFAULT, ShapeReader
@@ -57,10 +57,11 @@ def map_request_body(
         swagger_parameters: Swagger 2.0 ``body`` and ``formData`` parameters (empty for 3.x).
         taken: Names of the operation's other parameters (a body property may not reuse one).
     """
+    styles: dict[str, tuple[Any, Any]] = {}
     if context.is_swagger:
-        found = _swagger_body(context, operation, swagger_parameters)
+        found = _swagger_body(context, operation, swagger_parameters, styles)
     else:
-        found = _openapi_body(context, operation, operation_at)
+        found = _openapi_body(context, operation, operation_at, styles)
     if found is None:
         return BodyMapping()
     media_type, schema, at = found
@@ -115,12 +116,19 @@ def map_request_body(
                 parameter["default"] = default
         if value.type == "array" and isinstance(value.items, dict):
             parameter["items"] = value.items
+        if mapping.request_body["content_type"] == "form":
+            style, explode = styles.get(name, (None, None))
+            if style is not None or value.type == "object":
+                apply_style(context, at, parameter, style, explode)
         mapping.parameters.append(parameter)
     return mapping
 
 
 def _openapi_body(
-    context: ImportContext, operation: dict[str, Any], operation_at: Parts
+    context: ImportContext,
+    operation: dict[str, Any],
+    operation_at: Parts,
+    styles: dict[str, tuple[Any, Any]],
 ) -> tuple[str, Any, Parts] | None:
     if "requestBody" not in operation:
         return None
@@ -142,11 +150,23 @@ def _openapi_body(
         return None
     media_type, media = picked
     schema = media.get("schema", {}) if isinstance(media, dict) else {}
+    encoding = media.get("encoding") if isinstance(media, dict) else None
+    if isinstance(encoding, dict):
+        styles.update(
+            {
+                str(name): (spec.get("style"), spec.get("explode"))
+                for name, spec in encoding.items()
+                if isinstance(spec, dict)
+            }
+        )
     return media_type, schema, (*at, "content", media_type, "schema")
 
 
 def _swagger_body(
-    context: ImportContext, operation: dict[str, Any], parameters: list[Located]
+    context: ImportContext,
+    operation: dict[str, Any],
+    parameters: list[Located],
+    styles: dict[str, tuple[Any, Any]],
 ) -> tuple[str, Any, Parts] | None:
     consumes = operation.get("consumes", context.data.get("consumes"))
     media_types = (
@@ -185,6 +205,9 @@ def _swagger_body(
     schema: dict[str, Any] = {"type": "object", "properties": {}}
     required = []
     for parameter, _ in form:
+        collection = str(parameter.get("collectionFormat", "csv"))
+        if parameter.get("type") == "array" and collection in SWAGGER_FORMATS:
+            styles[str(parameter["name"])] = SWAGGER_FORMATS[collection]
         fields = {
             key: value
             for key, value in parameter.items()

@@ -166,6 +166,49 @@ def _add_values(
         out["default"] = default
 
 
+SWAGGER_FORMATS = {
+    "csv": ("form", False),
+    "ssv": ("spaceDelimited", False),
+    "pipes": ("pipeDelimited", False),
+    "multi": (None, None),
+}
+_QUERY_STYLES = ("form", "spaceDelimited", "pipeDelimited", "deepObject")
+
+
+def apply_style(
+    context: ImportContext,
+    at: Parts,
+    out: dict[str, Any],
+    style: Any,
+    explode: Any,
+) -> None:
+    """Set ``style``/``explode`` on a query or form-body parameter where they change the wire.
+
+    Arrays that repeat their name (form, exploded) and scalars need nothing: that is how the
+    connector sends them anyway.
+    """
+    name, kind = out["name"], out["type"]
+    if kind not in ("array", "object"):
+        return
+    style = style if isinstance(style, str) else "form"
+    if style not in _QUERY_STYLES:
+        context.warn(
+            at,
+            f"parameter '{name}' has style {style}, which a query or form body does not use; "
+            "it is sent the connector's way (arrays repeat the name, objects as JSON text)",
+        )
+        return
+    explode = explode if isinstance(explode, bool) else style in ("form", "deepObject")
+    if kind == "array" and style == "form" and explode:
+        return
+    # deepObject is defined for objects; arrays in it are sent name[0], name[1] (what APIs
+    # that use it, like Stripe, accept), so no warning.
+    out["style"] = style
+    default_explode = style in ("form", "deepObject")
+    if explode != default_explode:
+        out["explode"] = explode
+
+
 def _check_style(
     context: ImportContext, parameter: dict[str, Any], at: Parts, out: dict[str, Any]
 ) -> None:
@@ -173,26 +216,27 @@ def _check_style(
     if kind not in ("array", "object"):
         return
     if context.is_swagger:
-        style = parameter.get("collectionFormat", "csv")
-        if kind == "array" and location == "query" and style != "multi":
-            context.warn(
-                at,
-                f"array parameter '{name}' is {style}-separated in the document; the connector "
-                "repeats the name for each item (?x=1&x=2)",
-            )
+        collection = str(parameter.get("collectionFormat", "csv"))
+        if kind == "array" and location == "query":
+            if collection in SWAGGER_FORMATS:
+                style, explode = SWAGGER_FORMATS[collection]
+                if style is not None:
+                    apply_style(context, at, out, style, explode)
+            else:
+                context.warn(
+                    at,
+                    f"array parameter '{name}' is {collection}-separated in the document, "
+                    "which a connector cannot send; it repeats the name for each item "
+                    "(?x=1&x=2): check what the API accepts",
+                )
         elif kind == "array" and location == "header":
             _warn_header_array(context, at, name)
         return
     json_content = "content" in parameter
     default_style = {"query": "form", "path": "simple", "header": "simple"}[location]
     style = parameter.get("style", default_style)
-    explode = parameter.get("explode", style == "form")
-    if location == "query" and kind == "array" and (style != "form" or explode is not True):
-        context.warn(
-            at,
-            f"array parameter '{name}' is sent with style {style} (explode {explode}) in the "
-            "document; the connector repeats the name for each item (?x=1&x=2)",
-        )
+    if location == "query" and not json_content:
+        apply_style(context, at, out, style, parameter.get("explode"))
     elif location == "header" and kind == "array":
         _warn_header_array(context, at, name)
     elif kind == "object" and not json_content:

@@ -14,6 +14,7 @@ from connectory.runtime.inputs import resolve_parameters
 from connectory.runtime.records import Selector
 from connectory.runtime.response import ResponseChecker, json_path
 from connectory.runtime.schema_validation import SchemaRegistry, build_validator
+from connectory.runtime.styles import add_pairs, style_pairs
 from connectory.spec.operations import PATH_PLACEHOLDER, OperationSpec
 from connectory.templating import Template, compile_template
 
@@ -55,6 +56,9 @@ class OperationPlan:
         self._body_schema = body.schema_ if body is not None else None
         self._body_validator: Validator | None = None  # built on the first body it checks
         self._form = body is not None and body.content_type == "form"
+        self._body_styles = {
+            p.name: p for p in operation.parameters if p.location == "body" and p.style
+        }
 
     def check_parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Validate *given* against the operation's parameters; return them with defaults.
@@ -96,7 +100,9 @@ class OperationPlan:
             if spec.name not in parameters:
                 continue
             value = parameters[spec.name]
-            if spec.location == "query":
+            if spec.location == "query" and spec.style is not None:
+                add_pairs(query, style_pairs(spec.name, value, spec.style, spec.explode))
+            elif spec.location == "query":
                 query[spec.name] = value
             elif spec.location == "header":
                 headers[spec.name] = text_value(value)
@@ -147,7 +153,14 @@ class OperationPlan:
                 )
         if self._form:
             headers.setdefault("Content-Type", _FORM)
-            return urlencode(query_pairs(body)).encode()
+            pairs: list[tuple[str, str]] = []
+            for name, value in body.items():
+                spec = self._body_styles.get(name)
+                if spec is not None and spec.style is not None:
+                    pairs += style_pairs(name, value, spec.style, spec.explode)
+                else:
+                    pairs += query_pairs({name: value})
+            return urlencode(pairs).encode()
         headers.setdefault("Content-Type", _JSON)
         return orjson.dumps(body)
 

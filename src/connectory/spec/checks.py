@@ -367,6 +367,14 @@ def check_operation(path: FieldPath, operation: OperationSpec) -> list[Finding]:
             )
         seen.setdefault(key, index)
         findings += _check_parameter_values(at, parameter)
+        if parameter.style is not None and parameter.location in ("path", "header"):
+            findings.append(
+                Finding(
+                    (*at, "style"),
+                    f"style applies to query and form-body parameters; '{parameter.name}' is "
+                    f"in {parameter.location}, where arrays are comma-separated: remove style",
+                )
+            )
         if parameter.items is not None:
             findings += check_json_schema((*at, "items"), parameter.items, "items")
     if operation.response_schema is not None:

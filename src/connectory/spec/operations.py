@@ -27,6 +27,7 @@ from connectory.spec.resilience import ResilienceOverrideSpec
 Implementation = Literal["http", "javascript"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 ParameterLocation = Literal["query", "path", "header", "body"]
+ParameterStyle = Literal["form", "spaceDelimited", "pipeDelimited", "deepObject"]
 ParameterType = Literal["string", "number", "integer", "boolean", "array", "object"]
 
 #: ``{name}`` placeholders in a path, as in OpenAPI; ``{{ ... }}`` is template syntax, not a
@@ -49,6 +50,17 @@ class ParameterSpec(SpecModel):
     description: str | None = None
     items: dict[str, Any] | None = Field(
         default=None, description="JSON Schema of the items of an array parameter."
+    )
+    style: ParameterStyle | None = Field(
+        default=None,
+        description="How a query or form-body value is serialised, as OpenAPI says: form, "
+        "spaceDelimited, pipeDelimited or deepObject. Unset: arrays repeat the name, objects "
+        "are sent as JSON text.",
+    )
+    explode: bool | None = Field(
+        default=None,
+        description="OpenAPI's explode for style (default: true for form and deepObject); "
+        "style form with explode false sends arrays comma-separated.",
     )
 
 

@@ -190,3 +190,33 @@ def test_swagger_body_and_form_parameters() -> None:
     photo = operation(result, "post_pets_by_id_photo")
     assert "request_body" not in photo
     assert "multipart" in warnings_at(result, "/paths/~1pets~1{id}~1photo/post/parameters/1")[0]
+
+
+def test_form_body_encodings_become_parameter_styles() -> None:
+    # Stripe's way: metadata[order]=42, expand[]=... declared in the media type's encoding.
+    body = {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "expand": {"type": "array", "items": {"type": "string"}},
+                        "ids": {"type": "array", "items": {"type": "string"}},
+                        "amount": {"type": "integer"},
+                    },
+                },
+                "encoding": {
+                    "metadata": {"style": "deepObject", "explode": True},
+                    "expand": {"style": "deepObject", "explode": True},
+                    "ids": {"style": "form", "explode": False},
+                },
+            }
+        }
+    }
+    result = run(document({"/charges": {"post": {"requestBody": body, "responses": {}}}}))
+    assert parameter(result, "post_charges", "metadata")["style"] == "deepObject"
+    assert parameter(result, "post_charges", "expand")["style"] == "deepObject"
+    ids = parameter(result, "post_charges", "ids")
+    assert (ids["style"], ids["explode"]) == ("form", False)
+    assert "style" not in parameter(result, "post_charges", "amount")

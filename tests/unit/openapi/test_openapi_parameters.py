@@ -170,7 +170,7 @@ def test_array_parameters_keep_their_items() -> None:
     assert not result.warnings[1:]  # form + explode is how the connector sends arrays
 
 
-def test_serialisations_the_connector_does_not_use_are_warned_about() -> None:
+def test_query_styles_are_kept_and_other_serialisations_warned_about() -> None:
     doc = _op(
         [
             {"name": "a", "in": "query", "explode": False, "schema": {"type": "array"}},
@@ -193,10 +193,18 @@ def test_serialisations_the_connector_does_not_use_are_warned_about() -> None:
         path="/a/{e}",
     )
     result = run(doc)
-    for index in range(5):
+    # The runtime sends these query styles as the document says (see runtime/styles.py).
+    assert parameter(result, "get_a_by_e", "a")["style"] == "form"
+    assert parameter(result, "get_a_by_e", "a")["explode"] is False
+    assert parameter(result, "get_a_by_e", "b")["style"] == "pipeDelimited"
+    assert parameter(result, "get_a_by_e", "c")["style"] == "deepObject"
+    for index in range(3):
+        assert not warnings_at(result, f"/paths/~1a~1{{e}}/get/parameters/{index}"), index
+    for index in (3, 4):  # an array header, a label-style path
         assert warnings_at(result, f"/paths/~1a~1{{e}}/get/parameters/{index}"), index
     assert not warnings_at(result, "/paths/~1a~1{e}/get/parameters/5")  # JSON content: as sent
     assert parameter(result, "get_a_by_e", "f")["type"] == "object"
+    assert "style" not in parameter(result, "get_a_by_e", "f")
 
 
 def test_cookie_parameters_and_reserved_headers_are_left_out_with_a_warning() -> None:
@@ -284,8 +292,11 @@ def test_swagger_parameters() -> None:
         "type": "integer",
         "default": 20,
     }
-    assert parameter(result, "get_a", "ids")["items"] == {"type": "string"}
-    assert "csv-separated" in warnings_at(result, "/paths/~1a/get/parameters/1")[0]
+    ids = parameter(result, "get_a", "ids")
+    assert ids["items"] == {"type": "string"}
+    assert (ids["style"], ids["explode"]) == ("form", False)  # csv: comma-separated
+    assert not warnings_at(result, "/paths/~1a/get/parameters/1")
+    assert "style" not in parameter(result, "get_a", "tags")  # multi: the name repeats
     assert not warnings_at(result, "/paths/~1a/get/parameters/2")
 
 
