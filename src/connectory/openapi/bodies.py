@@ -19,7 +19,7 @@ from connectory.openapi.parameters import SWAGGER_FORMATS, Located, apply_style
 from connectory.openapi.pointers import Parts
 from connectory.openapi.schemas import SchemaConverter
 from connectory.openapi.shapes import NO_DEFAULT, ShapeReader
-from connectory.openapi.values import NOT_FITTED, distinct, fit_value
+from connectory.openapi.values import NOT_FITTED, distinct, fit_value, is_prose
 
 _JSON = "application/json"
 
@@ -110,6 +110,7 @@ def map_request_body(
             value.default is not NO_DEFAULT
             and value.default is not None
             and name not in (shape.required)
+            and not is_prose(value.default)
         ):
             default = fit_value(value.default, value.type)
             if default is not NOT_FITTED and default in parameter.get("enum", [default]):

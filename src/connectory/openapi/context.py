@@ -28,6 +28,10 @@ class ImportContext:
         self.warnings: list[OpenAPIWarning] = []
         self.errors: list[Problem] = []
         self._warned: set[tuple[str, str]] = set()
+        # Warnings that would repeat for many operations: one per group, naming them.
+        self._groups: dict[str, tuple[str, str, list[str]]] = {}
+        #: The connector's base URL, once worked out (operations' own servers compare to it).
+        self.base_url: str | None = None
 
     @property
     def is_swagger(self) -> bool:
@@ -40,6 +44,27 @@ class ImportContext:
         if (pointer, message) not in self._warned:
             self._warned.add((pointer, message))
             self.warnings.append(OpenAPIWarning(pointer, message))
+
+    def warn_many(self, group: str, parts: Parts | str, item: str, message: str) -> None:
+        """Record one case of a warning that is given once for all its cases.
+
+        Args:
+            group: What the cases share (the same message for each).
+            parts: Where this case is; the warning points at the first case.
+            item: How the case is named in the warning (an operation, a parameter).
+            message: The warning, with ``{count}`` and ``{items}`` (the first few cases).
+        """
+        pointer = parts if isinstance(parts, str) else to_pointer(parts)
+        entry = self._groups.setdefault(group, (pointer, message, []))
+        if item not in entry[2]:
+            entry[2].append(item)
+
+    def flush_groups(self) -> None:
+        """Turn the grouped cases into warnings (call once, at the end of the import)."""
+        for pointer, message, items in self._groups.values():
+            shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+            self.warn(pointer, message.format(count=len(items), items=shown))
+        self._groups.clear()
 
     def fail(self, parts: Parts | str, message: str) -> None:
         """Record an error at *parts*; the import raises them all together at the end."""

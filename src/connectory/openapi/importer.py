@@ -82,6 +82,7 @@ def _import(
     on_progress: Callable[[int, int], None] | None,
 ) -> ImportResult:
     url = base_url(context, source_url)
+    context.base_url = url
     every = list_operations(context)
     selected = select_operations(context, every, tags, operation_ids)
     context.raise_errors()
@@ -114,6 +115,7 @@ def _import(
     choice = choose_auth(context, requirements, url, auth_scheme)
     context.raise_errors()
     remove_supplied_parameters(context, operations, choice)
+    context.flush_groups()
     connector = _overview(context, url)
     connector["auth"] = choice.auth
     connector["operations"] = operations

@@ -12,6 +12,7 @@ from connectory.openapi.parameters import map_parameter, merged_parameters
 from connectory.openapi.pointers import Parts
 from connectory.openapi.responses import ResponseMapping, map_responses
 from connectory.openapi.schemas import SchemaConverter
+from connectory.openapi.servers import operation_server
 from connectory.spec.suggest import did_you_mean
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -227,15 +228,26 @@ def _placeholders(path: str) -> list[str]:
 def _warn_unsupported(context: ImportContext, source: SourceOperation) -> None:
     operation = source.operation
     if isinstance(operation.get("callbacks"), dict) and operation["callbacks"]:
-        context.warn(
+        context.warn_many(
+            "callbacks",
             (*source.at, "callbacks"),
-            "callbacks are not imported; set up webhooks for them in the connector's events",
+            source.name,
+            "{count} operation(s) have callbacks ({items}); they are not imported: set up "
+            "webhooks for them in the connector's events",
         )
     for owner, at in ((operation, source.at), (source.path_item, source.path_at)):
         servers = owner.get("servers")
-        if isinstance(servers, list) and servers:
-            context.warn(
-                (*at, "servers"),
-                "this operation has its own server; a connector has one base_url, so the "
-                "operation is called on it",
-            )
+        if not isinstance(servers, list) or not servers:
+            continue
+        url = operation_server(context, servers)
+        if url is None or url == context.base_url:
+            break  # the operation is called where the connector calls anything
+        context.warn_many(
+            f"server {url}",
+            (*at, "servers"),
+            source.name,
+            f"{{count}} operation(s) have their own server {url} ({{items}}); a connector has "
+            f"one base_url ({context.base_url}), so they are called there: import them into "
+            "a connector of their own (--operation-id) if they only answer on that server",
+        )
+        break

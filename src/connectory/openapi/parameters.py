@@ -15,7 +15,7 @@ from connectory.openapi.context import ImportContext
 from connectory.openapi.pointers import Parts
 from connectory.openapi.schemas import SchemaConverter
 from connectory.openapi.shapes import NO_DEFAULT, ShapeReader, ValueShape
-from connectory.openapi.values import NOT_FITTED, distinct, fit_value
+from connectory.openapi.values import NOT_FITTED, distinct, fit_value, is_prose
 
 #: Where parameters go in the connector format.
 LOCATIONS = ("query", "path", "header")
@@ -152,6 +152,16 @@ def _add_values(
     if shape.default is NO_DEFAULT or shape.default is None:
         return
     default = fit_value(shape.default, kind)
+    if is_prose(shape.default):
+        context.warn_many(
+            "prose defaults",
+            at,
+            name,
+            "{count} parameter(s) have a default that reads as a description, not a value "
+            "({items}); it is not sent: the API applies its own default when the parameter is "
+            "left out",
+        )
+        return
     if required:
         context.warn(
             at,

@@ -25,6 +25,15 @@ def base_url(context: ImportContext, source_url: str | None = None) -> str:
         source_url: Where the document was read from, for relative server URLs.
     """
     url = _swagger_url(context, source_url) if context.is_swagger else _server_url(context)
+    if url is not None and url.startswith("//"):
+        # Protocol-relative: the document's own scheme when it was read from a URL, else https.
+        scheme = urlsplit(source_url).scheme if source_url and _is_absolute(source_url) else ""
+        url = f"{scheme or 'https'}:{url}"
+        if not scheme:
+            context.warn(
+                "/servers",
+                f"the server URL is protocol-relative; https is assumed ({url}): check it",
+            )
     if url is not None and not _is_absolute(url) and source_url and _is_absolute(source_url):
         url = urljoin(source_url, url)
     if url is None or not _is_absolute(url):
@@ -37,6 +46,34 @@ def base_url(context: ImportContext, source_url: str | None = None) -> str:
             f"{PLACEHOLDER_BASE_URL}{path}: replace it with the API's address",
         )
         url = PLACEHOLDER_BASE_URL + path
+    return url.rstrip("/")
+
+
+def operation_server(context: ImportContext, servers: list[Any]) -> str | None:
+    """The absolute URL of an operation's (or path's) first server, like the base URL's."""
+    usable = [
+        item for item in servers if isinstance(item, dict) and isinstance(item.get("url"), str)
+    ]
+    if not usable:
+        return None
+    variables = usable[0].get("variables")
+    url = _VARIABLE.sub(
+        lambda match: str(
+            (variables.get(match.group(1)) or {}).get("default", match.group(1))
+            if isinstance(variables, dict) and isinstance(variables.get(match.group(1)), dict)
+            else match.group(1)
+        ),
+        str(usable[0]["url"]),
+    )
+    if url.startswith("//"):
+        url = "https:" + url
+    if not _is_absolute(url) and context.base_url:
+        # Relative to the document's first server, which the base URL is.
+        url = (
+            urljoin(context.base_url + "/", url.lstrip("/"))
+            if not url.startswith("/")
+            else (urljoin(context.base_url, url))
+        )
     return url.rstrip("/")
 
 

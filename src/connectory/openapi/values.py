@@ -49,6 +49,52 @@ def _fit_number(value: Any, kind: str) -> Any:
     return value if isinstance(value, int | float) else _NOT_FITTED
 
 
+_PROSE_STARTS = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "current",
+        "all",
+        "every",
+        "each",
+        "if",
+        "when",
+        "see",
+        "default",
+        "defaults",
+        "uses",
+        "none",
+        "no",
+        "same",
+        "depends",
+        "based",
+        "today",
+        "now",
+    }
+)
+_PROSE_MARKS = ("...", "\u2026", ", ", " and ", " or ", "e.g.", "i.e.", "(", "; ")
+
+
+def is_prose(value: Any) -> bool:
+    """True when a string default reads as a sentence about the default, not a value.
+
+    Documents write ``default: "name, desc, ... and labelNames"`` or ``default: "the current
+    date"``: sent as a value, the API would reject it or, worse, take it literally. A value
+    with no space, or a short phrase without list or sentence marks, is taken as a value.
+    """
+    if not isinstance(value, str) or " " not in value.strip():
+        return False
+    text = value.strip()
+    first = text.split(" ", 1)[0].lower()
+    return (
+        len(text) > 40
+        or any(mark in text for mark in _PROSE_MARKS)
+        or text.endswith(".")
+        or first in _PROSE_STARTS
+    )
+
+
 def distinct(values: list[Any]) -> list[Any]:
     """Return *values* without repeats, in order (values may be lists or mappings)."""
     seen: set[str] = set()

@@ -322,3 +322,29 @@ def test_enums_of_objects_are_kept_once() -> None:
         )
     )
     assert parameter(result, "get_a", "f")["enum"] == [{"a": 1}, {"b": 2}]
+
+
+def test_prose_defaults_are_not_sent() -> None:
+    doc = _op(
+        [
+            {
+                "name": "fields",
+                "in": "query",
+                "schema": {"type": "string", "default": "name, desc, ... and labelNames"},
+            },
+            {
+                "name": "since",
+                "in": "query",
+                "schema": {"type": "string", "default": "the current date"},
+            },
+            {"name": "sort", "in": "query", "schema": {"type": "string", "default": "created_at"}},
+            {"name": "q", "in": "query", "schema": {"type": "string", "default": "open issues"}},
+        ]
+    )
+    result = run(doc)
+    assert "default" not in parameter(result, "get_a", "fields")
+    assert "default" not in parameter(result, "get_a", "since")
+    assert parameter(result, "get_a", "sort")["default"] == "created_at"
+    assert parameter(result, "get_a", "q")["default"] == "open issues"  # a short phrase: a value
+    prose = [w.message for w in result.warnings if "reads as a description" in w.message]
+    assert len(prose) == 1 and "2 parameter(s)" in prose[0]

@@ -213,3 +213,28 @@ def test_a_server_url_that_is_not_usable_is_replaced() -> None:
     result = run(doc)
     assert result.connector["base_url"] == "https://api.example.invalid"
     assert any("replace it" in message for message in warnings_at(result, "/servers"))
+
+
+def test_a_protocol_relative_server_gets_https() -> None:
+    doc = document({"/a": {"get": get()}})
+    doc["servers"] = [{"url": "//api.example.com/v2"}]
+    result = run(doc)
+    assert result.connector["base_url"] == "https://api.example.com/v2"
+    assert any("protocol-relative" in w.message for w in result.warnings)
+    read_from = run(doc, source_url="http://docs.example.com/openapi.json")
+    assert read_from.connector["base_url"] == "http://api.example.com/v2"
+
+
+def test_an_operation_server_equal_to_the_base_url_is_not_warned_about() -> None:
+    # The case: 116 of 117 warnings said an operation's own server differs, when it
+    # was the base URL itself.
+    same = {"servers": [{"url": "https://api.example.com/v1"}]}
+    other = {"servers": [{"url": "https://uploads.example.com"}]}
+    paths = {f"/same{index}": {"get": get(**same)} for index in range(3)}
+    paths |= {f"/other{index}": {"get": get(**other)} for index in range(7)}
+    result = run(document(paths))
+    server_warnings = [w for w in result.warnings if "own server" in w.message]
+    assert len(server_warnings) == 1  # one for the seven, naming some of them
+    assert "7 operation(s)" in server_warnings[0].message
+    assert "https://uploads.example.com" in server_warnings[0].message
+    assert "and 2 more" in server_warnings[0].message
