@@ -88,6 +88,12 @@ _NEXT_URL = (
     "next_link",
     "@odata.nextlink",
     "odata.nextlink",
+    "next_page_uri",
+    "nextpageuri",
+    "next_uri",
+    "nexturi",
+    "next_href",
+    "nexthref",
 )
 _TOTAL = ("total", "total_count", "totalcount", "total_results", "totalresults", "count")
 _RECORDS = (
@@ -142,7 +148,7 @@ def suggest_pagination(
         return PaginationSuggestion(
             name,
             {"type": "next_url", "next_url_path": next_url, **extra},
-            f"the response has a next-page URL at {next_url}",
+            f"the response has a next-page URL (absolute or relative) at {next_url}",
             selector,
         )
     cursor_param = _first(query, _CURSOR)
@@ -170,7 +176,8 @@ def suggest_pagination(
                 (size_param,) if size_param else (),
             )
     offset_param, limit_param = _first(query, _OFFSET), _first(query, _LIMIT)
-    if offset_param and limit_param:
+    numeric = _numeric(parameter_schemas, reader)
+    if offset_param and limit_param and numeric(offset_param) and numeric(limit_param):
         return PaginationSuggestion(
             name,
             {
@@ -180,12 +187,16 @@ def suggest_pagination(
                 "page_size": _page_size(parameter_schemas.get(limit_param)),
                 **extra,
             },
-            f"query parameters '{offset_param}' and '{limit_param}'",
+            f"integer query parameters '{offset_param}' and '{limit_param}' and a list of "
+            f"records at {selector or 'the top level'}",
             selector,
             (offset_param, limit_param),
         )
     page_param = _first(query, _PAGE)
-    if page_param:
+    token = _find(body, _NEXT_CURSOR, reader, kinds=("string",)) if body else None
+    # A page parameter that is text, or one the response answers with a token to send back,
+    # is not a page number: suggesting page numbers would read page 1 forever or skip pages.
+    if page_param and numeric(page_param) and not token:
         size = size_param if size_param != page_param else None
         block = {"type": "page_number", "page_param": page_param, "size_param": size, **extra}
         if size:
@@ -193,7 +204,12 @@ def suggest_pagination(
         start = _start_page(parameter_schemas.get(page_param), reader)
         if start != 1:
             block["start_page"] = start
-        reason = f"query parameters '{page_param}'" + (f" and '{size}'" if size else "")
+        reason = (
+            f"integer query parameter '{page_param}'"
+            + (f" and '{size}'" if size else "")
+            + f", pages counted from {start}"
+            + (f" ({_start_reason(parameter_schemas.get(page_param), reader)})")
+        )
         return PaginationSuggestion(
             name, block, reason, selector, tuple(p for p in (page_param, size) if p)
         )
@@ -303,8 +319,43 @@ def _page_size(schema: Any) -> int:
     return _MAX_PAGE_SIZE
 
 
+def _numeric(parameter_schemas: Mapping[str, Any], reader: ShapeReader) -> Any:
+    def numeric(name: str) -> bool:
+        schema = parameter_schemas.get(name)
+        if not isinstance(schema, dict):
+            return False
+        kind = schema.get("type")
+        if kind is None and "$ref" not in schema:
+            return False
+        return (
+            reader.value(schema).type in ("integer", "number")
+            if "$ref" in schema
+            else (
+                kind in ("integer", "number")
+                or (isinstance(kind, list) and bool({"integer", "number"} & set(kind)))
+            )
+        )
+
+    return numeric
+
+
 def _start_page(schema: Any, reader: ShapeReader) -> int:
-    default = reader.value(schema).default if schema is not None else None
-    if isinstance(default, int) and not isinstance(default, bool) and default in (0, 1):
-        return default
+    """The first page: the parameter's minimum, default or example when it is 0 or 1."""
+    if not isinstance(schema, dict):
+        return 1
+    for key in ("minimum", "default", "example"):
+        value = schema.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+            return value
+    examples = schema.get("examples")
+    if isinstance(examples, list) and 0 in examples and True not in examples:
+        return 0
     return 1
+
+
+def _start_reason(schema: Any, reader: ShapeReader) -> str:
+    if isinstance(schema, dict):
+        for key in ("minimum", "default", "example"):
+            if key in schema:
+                return f"its {key} is {schema[key]!r}"
+    return "no minimum, default or example says otherwise"

@@ -151,3 +151,42 @@ def test_accepting_for_some_operations_only() -> None:
     result = run(doc)
     accepted = accept_pagination(result.connector, result.suggestions, ["get_b"])
     assert [("pagination" in op) for op in accepted["operations"]] == [False, True]
+
+
+def test_text_page_and_offset_parameters_are_not_numeric_paging() -> None:
+    # String tokens named page or offset: numbers would be rejected, or read page 1 forever.
+    text = {"type": "string"}
+    assert _suggestion(_list(_query("page", page=text), ITEMS)) is None
+    assert _suggestion(_list(_query("offset", "limit", offset=text), ITEMS)) is None
+
+
+def test_a_page_parameter_answered_with_a_token_is_not_page_numbers() -> None:
+    # The case: a zero-based Page that must be sent with a token the API returns.
+    body = {
+        "type": "object",
+        "properties": {"records": ITEMS, "next_page_token": {"type": "string"}},
+    }
+    doc = _list(_query("Page", Page={"type": "integer", "minimum": 0}), body)
+    assert _suggestion(doc) is None
+
+
+def test_a_minimum_or_example_of_zero_starts_pages_at_zero_and_says_why() -> None:
+    doc = _list(_query("page", page={"type": "integer", "minimum": 0}), ITEMS)
+    suggestion = _suggestion(doc)
+    assert suggestion is not None
+    assert suggestion["pagination"]["start_page"] == 0
+    assert "pages counted from 0 (its minimum is 0)" in suggestion["reason"]
+    example = _list(_query("page", page={"type": "integer", "example": 0}), ITEMS)
+    assert (_suggestion(example) or {})["pagination"]["start_page"] == 0
+
+
+def test_a_relative_next_page_uri_field() -> None:
+    # Twilio: next_page_uri is a path on the API ("/2010-04-01/Accounts.json?Page=1&...").
+    body = {
+        "type": "object",
+        "properties": {"calls": ITEMS, "next_page_uri": {"type": ["string", "null"]}},
+    }
+    suggestion = _suggestion(_list(_query("Page", "PageToken"), body))
+    assert suggestion is not None
+    assert suggestion["pagination"] == {"type": "next_url", "next_url_path": "next_page_uri"}
+    assert suggestion["record_selector"] == "calls"
