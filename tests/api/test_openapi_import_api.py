@@ -344,3 +344,51 @@ async def test_unknown_filters_are_a_422(api: httpx.AsyncClient, world: World) -
         operation_ids="listUsers",
     )
     assert response.status_code == 201
+
+
+async def test_the_description_is_kept_served_exported_and_its_drift_shown(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    original = _raw(_document())
+    created = await _import(api, world, "a_admin", original)
+    connector_id = created.json()["connector_id"]
+    auth = world.auth("a_admin")
+    served = await api.get(f"/connectors/{connector_id}/openapi", headers=auth)
+    assert served.status_code == 200, served.text
+    assert served.content == original  # byte for byte, as imported
+    assert served.headers["content-type"].startswith("application/json")
+    export = await api.get(
+        f"/connectors/{connector_id}/export",
+        params={"version": "draft", "include_openapi": "true"},
+        headers=auth,
+    )
+    assert json.loads(export.json()["openapi"]["content"]) == json.loads(original)
+    plain = await api.get(
+        f"/connectors/{connector_id}/export", params={"version": "draft"}, headers=auth
+    )
+    assert "openapi" not in plain.json()  # only on request
+    # Another enterprise cannot read it: the connector is not theirs.
+    foreign = await api.get(f"/connectors/{connector_id}/openapi", headers=world.auth("b_admin"))
+    assert foreign.status_code == 404
+    newer = _raw(_document(extra_path=True, title="Renamed"))
+    url = f"/connectors/{connector_id}/reimport-openapi"
+    headers = {**auth, "Content-Type": "application/json"}
+    preview = await api.post(url, content=newer, params={"dry_run": "true"}, headers=headers)
+    drift = preview.json()["drift"]
+    assert "operations added (1): GET /orders" in drift
+    assert "operations removed (1): GET /users" in drift
+    assert "operations changed (1): GET /items" in drift
+    applied = await api.post(url, content=newer, headers=headers)
+    assert applied.status_code == 200
+    served = await api.get(f"/connectors/{connector_id}/openapi", headers=auth)
+    assert served.content == newer  # the re-imported description replaces the old one
+    # An export carrying the description brings it along when imported again.
+    again = await api.post(
+        "/connectors/import",
+        content=export.content,
+        headers={**world.auth("b_admin"), "Content-Type": "application/json"},
+    )
+    assert again.status_code in (200, 201), again.text
+    new_id = again.json()["connector_id"]
+    kept = await api.get(f"/connectors/{new_id}/openapi", headers=world.auth("b_admin"))
+    assert kept.content == original

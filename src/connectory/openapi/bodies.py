@@ -117,7 +117,7 @@ def map_request_body(
                 parameter["default"] = default
         if value.type == "array" and isinstance(value.items, dict):
             parameter["items"] = value.items
-        if mapping.request_body["content_type"] == "form":
+        if media_kind(media_type) == "form":
             style, explode = styles.get(name, (None, None))
             if style is not None or value.type == "object":
                 apply_style(context, at, parameter, style, explode)

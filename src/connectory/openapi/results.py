@@ -73,6 +73,8 @@ class ImportResult:
             connector uses ``auth_scheme``.
         auth_scheme: The scheme the connector's auth block comes from, if any.
         operation_ids: The document's operationId (or ``METHOD path``) of each operation name.
+        source_bytes: The description's bytes, when the caller read them.
+        source_name: Where the description came from.
     """
 
     connector: dict[str, Any]
@@ -83,3 +85,7 @@ class ImportResult:
     auth_scheme: str | None = None
     operation_ids: dict[str, str] = field(default_factory=dict)
     collection_suggestions: list[CollectionSuggestion] = field(default_factory=list)
+    #: The description as received (set by the service that read it), kept with the draft.
+    source_bytes: bytes | None = None
+    #: Where the description came from (a URL or file name), if known.
+    source_name: str | None = None

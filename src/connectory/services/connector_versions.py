@@ -29,6 +29,7 @@ from connectory.services.connectors import (
     is_id,
     published_version,
 )
+from connectory.services.openapi_descriptions import carry_description
 from connectory.services.principal import Principal
 from connectory.services.secret_store import PLACEHOLDER, SecretBox
 from connectory.services.sensitive_defaults import (
@@ -128,6 +129,10 @@ async def save_draft(
             created_by=principal.user_id,
         )
         session.add(draft)
+        if latest is not None:
+            # The description the version was imported from stays with the draft.
+            await session.flush()
+            await carry_description(session, latest.id, draft_id)
     else:
         document = await store_sensitive_defaults(
             session, box, draft.id, document, (draft.id, *follows)

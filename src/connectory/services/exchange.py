@@ -52,6 +52,7 @@ from connectory.services.connectors import (
     published_version,
     scope_of,
 )
+from connectory.services.openapi_descriptions import StoredDescription, store_description
 from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox
 from connectory.services.sensitive_defaults import conceal_defaults, store_sensitive_defaults
@@ -68,6 +69,7 @@ _KEYS = frozenset(
         "files",
         "format",
         "format_version",
+        "openapi",
         "source",
     }
 )
@@ -101,11 +103,17 @@ def _strip_defaults(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_export(connector: Connector, version: ConnectorVersion) -> dict[str, Any]:
-    """Return the export of one version of *connector*."""
+def build_export(
+    connector: Connector, version: ConnectorVersion, description: StoredDescription | None = None
+) -> dict[str, Any]:
+    """Return the export of one version of *connector* (with its OpenAPI description, if given).
+
+    The description, when asked for, is the ``openapi`` field: its media type, where it came
+    from, and its text.
+    """
     document = without_secrets(version.document)
     parameters = document.get("parameters")
-    return {
+    export = {
         "changelog": version.changelog,
         "connector_parameters": sorted(parameters) if isinstance(parameters, dict) else [],
         "document": document,
@@ -115,6 +123,13 @@ def build_export(connector: Connector, version: ConnectorVersion) -> dict[str, A
         "format_version": EXPORT_FORMAT_VERSION,
         "source": {"connector_id": connector.id, "version_id": version.id},
     }
+    if description is not None:
+        export["openapi"] = {
+            "media_type": description.media_type,
+            "source": description.source,
+            "content": description.content.decode("utf-8", "replace"),
+        }
+    return export
 
 
 def render_export(export: dict[str, Any]) -> bytes:
@@ -133,6 +148,8 @@ class ImportFile:
 
     source: ConnectorSource
     changelog: str
+    #: The OpenAPI description the export carries (bytes, where it came from), if any.
+    openapi: tuple[bytes, str | None] | None = None
 
 
 def parse_export(raw: bytes) -> Any:
@@ -206,7 +223,21 @@ def read_export(data: Any) -> ImportFile:
     files = read_files(data.get("files", {}))
     source = check_document(data["document"], filename="document", files=files)
     source.extra_problems += check_files(files)
-    return ImportFile(source, check_changelog(changelog, ("body", "changelog")))
+    file = ImportFile(source, check_changelog(changelog, ("body", "changelog")))
+    if "openapi" in data:
+        file.openapi = _read_openapi(data["openapi"])
+    return file
+
+
+def _read_openapi(value: Any) -> tuple[bytes, str | None]:
+    content = value.get("content") if isinstance(value, dict) else None
+    if not isinstance(content, str):
+        raise InvalidRequest(
+            "openapi must be an object with the description's text in content",
+            [FieldIssue(("body", "openapi", "content"), "expected text")],
+        )
+    source = value.get("source")
+    return content.encode(), source if isinstance(source, str) else None
 
 
 @dataclass
@@ -294,6 +325,9 @@ async def import_connector(
         result.connector, result.draft = await create_connector(
             session, principal, spec, document, files, file.changelog, box=box
         )
+        if file.openapi is not None:
+            await session.flush()
+            await store_description(session, result.draft.id, *file.openapi)
         await commit_or_conflict(session)
         return result
     await _check_clash(session, target, spec.version, as_new_version)
@@ -312,6 +346,9 @@ async def import_connector(
     follows = (latest.id,) if latest is not None else ()
     draft.document = await store_sensitive_defaults(session, box, draft.id, document, follows)
     session.add(draft)
+    if file.openapi is not None:
+        await session.flush()
+        await store_description(session, draft.id, *file.openapi)
     await commit_or_conflict(session)
     result.draft = draft
     return result

@@ -43,10 +43,12 @@ from connectory.openapi import (
     size_problem,
 )
 from connectory.openapi.collections import accept_collections
+from connectory.openapi.drift import describe_drift
 from connectory.services import connectors
 from connectory.services.access import check_may_build_connectors
 from connectory.services.connector_documents import ConnectorSource, check_document
 from connectory.services.connector_versions import SavedDraft, label_of, save_draft, spec_of
+from connectory.services.openapi_descriptions import load_description, store_description
 from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox
 from connectory.services.versioning import BumpSuggestion, VersionDiff, diff_versions, suggest_bump
@@ -169,6 +171,8 @@ async def import_document(
             on_progress=on_progress,
         )
         result = _accepted(result, options.accept_pagination)
+        result.source_bytes = raw
+        result.source_name = name
         return _accepted_collections(result, options.accept_collections)
 
     return await anyio.to_thread.run_sync(transform)
@@ -360,6 +364,9 @@ async def create_draft(
         changelog="Imported from an OpenAPI document",
         box=box,
     )
+    if result.source_bytes is not None:
+        await session.flush()
+        await store_description(session, draft.id, result.source_bytes, result.source_name)
     await connectors.commit_or_conflict(session)
     return CreatedDraft(connector, draft, source.problems)
 
@@ -376,6 +383,8 @@ class ReimportOutcome:
         suggestion: The version bump the change calls for (published connectors only).
         notes: Differences kept as they were (base URL, auth).
         problems: Warnings of the platform's checks on the new document.
+        drift: How the description changed since the one kept with the compared version
+            (empty when none was kept).
         saved: The draft written (None in a dry run).
     """
 
@@ -387,6 +396,7 @@ class ReimportOutcome:
     notes: list[OpenAPIWarning]
     problems: list[Problem]
     saved: SavedDraft | None = None
+    drift: list[str] = field(default_factory=list)
 
 
 async def reimport(
@@ -422,6 +432,26 @@ async def reimport(
     outcome = ReimportOutcome(
         connector, base, document, diff, suggestion, plan.notes, source.problems
     )
+    kept = await load_description(session, base.id)
+    if kept is not None and result.source_bytes is not None:
+        outcome.drift = await anyio.to_thread.run_sync(_drift, kept.content, result.source_bytes)
     if not dry_run:
         outcome.saved = await save_draft(session, principal, connector.id, source, box=box)
+        if result.source_bytes is not None:
+            await store_description(
+                session, outcome.saved.draft.id, result.source_bytes, result.source_name
+            )
+            await session.commit()
     return outcome
+
+
+def _drift(old: bytes, new: bytes) -> list[str]:
+    """The description drift, or a note when the kept one cannot be read any more."""
+    from connectory.openapi.reading import read_document
+
+    try:
+        before = read_document(old).data
+        after = read_document(new).data
+    except OpenAPIError:
+        return ["the description kept before cannot be read; no drift shown"]
+    return describe_drift(before, after)

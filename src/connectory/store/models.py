@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -224,3 +225,29 @@ class SecretValue(Base):
     __table_args__ = (
         UniqueConstraint("owner_type", "owner_id", "field", name="uq_secret_values_owner_field"),
     )
+
+
+class OpenAPIDescription(Base):
+    """The OpenAPI description a connector version was imported from, kept compressed.
+
+    Kept beside the version, not in its document: a description is often larger than the
+    connector (GitHub's is 13 MB) and has its own size cap
+    (:data:`connectory.services.openapi_descriptions.MAX_STORED_BYTES`). A version has at most
+    one; a draft started from a version carries it over.
+    """
+
+    __tablename__ = "openapi_descriptions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    version_id: Mapped[str] = mapped_column(
+        ForeignKey("connector_versions.id", ondelete="CASCADE"), unique=True
+    )
+    #: ``application/json`` or ``application/yaml``, as the description was received.
+    media_type: Mapped[str] = mapped_column(String(64))
+    #: Where it came from (a URL or a file name), if known.
+    source: Mapped[str | None] = mapped_column(String(2000), default=None)
+    #: gzip of the description's bytes as received.
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -28,13 +28,14 @@ from connectory.api.schemas.connectors import (
     problems_out,
 )
 from connectory.api.schemas.values import IdPath
-from connectory.errors import InvalidRequest
+from connectory.errors import InvalidRequest, NotFound
 from connectory.services import connectors, exchange
 from connectory.services.access import check_may_build_connectors
 from connectory.services.archives import load_upload
 from connectory.services.connector_documents import ConnectorSource, check_body, check_query_text
 from connectory.services.connector_versions import get_version
 from connectory.services.connectors import ConnectorFilters, Scope, Status
+from connectory.services.openapi_descriptions import load_description
 from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox
 from connectory.services.sensitive_defaults import conceal_defaults
@@ -281,6 +282,43 @@ async def delete_connector(
 
 
 @router.get(
+    "/{connector_id}/openapi",
+    response_class=Response,
+    responses={
+        200: {"description": "The OpenAPI description, as it was imported."},
+        **error_responses(404),
+    },
+    summary="The OpenAPI description kept with a connector version",
+)
+async def get_openapi_description(
+    connector_id: IdPath,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    version: Annotated[
+        str | None,
+        Query(max_length=64, description="1.2.0, latest or draft; default: draft, else latest."),
+    ] = None,
+) -> Response:
+    """The description the version was imported from (404 when it has none)."""
+    connector = await connectors.find_connector(session, principal, connector_id)
+    ref = version
+    if ref is None:
+        ref = "draft" if await connectors.draft_of(session, connector) is not None else "latest"
+    _, row = await get_version(session, principal, connector_id, ref)
+    description = await load_description(session, row.id)
+    if description is None:
+        raise NotFound(
+            f"the connector '{connector.slug}' ({ref}) keeps no OpenAPI description; import "
+            "one with POST /connectors/import-openapi or reimport-openapi"
+        )
+    return Response(
+        content=description.content,
+        media_type=description.media_type,
+        headers={"Content-Disposition": f'inline; filename="{description.filename}"'},
+    )
+
+
+@router.get(
     "/{connector_id}/export",
     response_class=Response,
     responses={
@@ -297,12 +335,17 @@ async def export_connector(
         str | None,
         Query(max_length=64, description="1.2.0, latest or draft; default: latest, else draft."),
     ] = None,
+    include_openapi: Annotated[
+        bool,
+        Query(description="Add the OpenAPI description kept with the version (field openapi)."),
+    ] = False,
 ) -> Response:
     """One JSON file with the version's document and files; secrets are never included."""
     connector = await connectors.find_connector(session, principal, connector_id)
     ref = version or ("latest" if connector.latest_version else "draft")
     _, row = await get_version(session, principal, connector_id, ref)
-    content = exchange.render_export(exchange.build_export(connector, row))
+    description = await load_description(session, row.id) if include_openapi else None
+    content = exchange.render_export(exchange.build_export(connector, row, description))
     filename = exchange.export_filename(connector, row)
     return Response(
         content=content,

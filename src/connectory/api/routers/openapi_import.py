@@ -240,6 +240,7 @@ async def reimport_openapi_document(
         operations=NamedChangesOut(**vars(diff.operations)),
         changes=[ChangeOut(path=c.path, kind=c.kind, old=c.old, new=c.new) for c in diff.changes],
         unified=diff.unified,
+        drift=outcome.drift,
         suggested_bump=SuggestionOut.of(outcome.suggestion),
         notes=[ImportWarningOut.of(note) for note in outcome.notes],
         draft=VersionSummary.of(outcome.saved.draft) if outcome.saved is not None else None,

@@ -101,6 +101,11 @@ class ReimportOut(_ImportDetails):
     operations: NamedChangesOut = Field(description="Operations added, removed and changed.")
     changes: list[ChangeOut]
     unified: str = Field(description="A unified diff of the documents (YAML).")
+    drift: list[str] = Field(
+        default_factory=list,
+        description="How the description changed since the one kept with the compared version "
+        "(operations, schemas, security schemes, servers); empty when none was kept.",
+    )
     suggested_bump: SuggestionOut | None = Field(
         description="The version bump the change calls for (published connectors)."
     )
