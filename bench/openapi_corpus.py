@@ -79,7 +79,7 @@ def measure_one(path: Path, *, exact: bool = True) -> dict[str, Any]:
         exact: Check the connector YAML (written as ``connectory import-openapi`` writes it)
             with ``connectory validate``'s own reader, which tracks line numbers (several
             times the import's time). When False, the same data goes through the same checks
-            read back with orjson: what the test suite does, to stay quick. The verdict is
+            read back with json: what the test suite does, to stay quick. The verdict is
             the same; only the messages lack line numbers.
     """
     from connectory.openapi import OpenAPIError, import_openapi
@@ -113,8 +113,6 @@ def measure_one(path: Path, *, exact: bool = True) -> dict[str, Any]:
 
 def _validate(connector: dict[str, Any], record: dict[str, Any], exact: bool) -> list[str]:
     """Write the connector YAML, check it, and record its size; return the errors."""
-    import orjson
-
     from connectory.openapi.yaml_text import dump_connector_yaml
     from connectory.spec import check_connector, check_connector_data
     from connectory.spec.source import DEFAULT_MAX_BYTES
@@ -133,9 +131,8 @@ def _validate(connector: dict[str, Any], record: dict[str, Any], exact: bool) ->
     else:
         # The same data as the YAML holds (safe_dump of JSON data is lossless), read back the
         # quick way.
-        report = check_connector_data(
-            orjson.loads(orjson.dumps(connector)), filename="connector.yaml"
-        )
+        # json, not orjson: descriptions hold integers beyond 64 bits (schema bounds).
+        report = check_connector_data(json.loads(json.dumps(connector)), filename="connector.yaml")
     return [str(problem) for problem in report.problems if problem.severity == "error"]
 
 

@@ -19,6 +19,7 @@ import orjson
 import typer
 
 from connectory.cli.admin import admin_app
+from connectory.cli.contract_command import contract_test
 from connectory.cli.exchange_commands import register_exchange_commands
 from connectory.cli.keys import keys_app
 from connectory.cli.openapi_command import import_openapi
@@ -400,6 +401,7 @@ def _configure_logging(verbose: int) -> None:
 
 app.command()(serve)
 app.command(name="import-openapi")(import_openapi)
+app.command(name="contract-test")(contract_test)
 app.add_typer(keys_app, name="keys")
 app.add_typer(records_app, name="records")
 app.add_typer(admin_app, name="admin")
