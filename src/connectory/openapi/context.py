@@ -63,7 +63,9 @@ class ImportContext:
         """Turn the grouped cases into warnings (call once, at the end of the import)."""
         for pointer, message, items in self._groups.values():
             shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-            self.warn(pointer, message.format(count=len(items), items=shown))
+            # Not str.format: messages quote the document, whose braces are not fields.
+            text = message.replace("{count}", str(len(items))).replace("{items}", shown)
+            self.warn(pointer, text)
         self._groups.clear()
 
     def fail(self, parts: Parts | str, message: str) -> None:

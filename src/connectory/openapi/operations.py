@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from connectory.openapi.schemas import SchemaConverter
 from connectory.openapi.servers import operation_server
 from connectory.spec.suggest import did_you_mean
 
+#: Placeholder names the connector format accepts (see connectory.spec.operations).
+_PLACEHOLDER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 _UNSUPPORTED_METHODS = ("trace", "query")
 
@@ -174,6 +177,7 @@ def map_operation(
         parameters.append(mapped)
         schemas[mapped["name"]] = _parameter_schema(parameter)
     _check_path(context, source, parameters)
+    _rename_placeholders(context, source, spec, parameters, taken)
     body = map_request_body(context, converter, operation, source.at, body_sources, taken)
     parameters += body.parameters
     if parameters:
@@ -211,6 +215,49 @@ def _check_path(
                 {"name": placeholder, "location": "path", "type": "string", "required": True}
             )
             in_path.add(placeholder)
+
+
+def _rename_placeholders(
+    context: ImportContext,
+    source: SourceOperation,
+    spec: dict[str, Any],
+    parameters: list[dict[str, Any]],
+    taken: set[str],
+) -> None:
+    """Give path placeholders the connector cannot name (``{.format}``, ``{id:}``) safe names.
+
+    A path parameter's name only says which placeholder it fills (it is never sent), so the
+    rename changes nothing on the wire.
+    """
+    renames: dict[str, str] = {}
+    for name in _placeholders(source.path):
+        if _PLACEHOLDER_NAME.fullmatch(name):
+            continue
+        safe = re.sub(r"[^A-Za-z0-9_.\-]+", "_", name).strip("_.-") or "value"
+        if not safe[0].isalpha():
+            safe = "p_" + safe
+        while safe in taken or safe in renames.values():
+            safe += "_"
+        renames[name] = safe
+    if not renames:
+        return
+    path = source.path
+    for old, new in renames.items():
+        path = path.replace("{" + old + "}", "{" + new + "}")
+    spec["path"] = path
+    for parameter in parameters:
+        if parameter["location"] == "path" and parameter["name"] in renames:
+            parameter["name"] = renames[parameter["name"]]
+            taken.add(parameter["name"])
+    shown = ", ".join(f"{{{old}}} -> {{{new}}}" for old, new in list(renames.items())[:2])
+    context.warn_many(
+        "placeholders",
+        source.at,
+        source.name,
+        "{count} operation(s) have path placeholders a connector cannot name ({items}); they "
+        f"are renamed ({shown}); values are inserted as given, so pass any prefix the API "
+        "expects (a '.json' for {.format})",
+    )
 
 
 def _placeholders(path: str) -> list[str]:

@@ -238,3 +238,17 @@ def test_an_operation_server_equal_to_the_base_url_is_not_warned_about() -> None
     assert "7 operation(s)" in server_warnings[0].message
     assert "https://uploads.example.com" in server_warnings[0].message
     assert "and 2 more" in server_warnings[0].message
+
+
+def test_placeholders_a_connector_cannot_name_are_renamed() -> None:
+    # NASA's {.format} (RFC 6570 label syntax) and RapidAPI's {insight_id:}.
+    parameters = [
+        {"name": ".format", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"name": "insight_id:", "in": "path", "required": True, "schema": {"type": "string"}},
+    ]
+    doc = document({"/feed{.format}/{insight_id:}": {"get": get(parameters=parameters)}})
+    result = run(doc)  # the connector validates
+    (operation,) = result.connector["operations"]
+    assert operation["path"] == "/feed{format}/{insight_id}"
+    assert [p["name"] for p in operation["parameters"]] == ["format", "insight_id"]
+    assert any("cannot name" in w.message for w in result.warnings)
