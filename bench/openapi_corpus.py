@@ -217,6 +217,7 @@ def run_corpus(
                 record = {"path": str(path), "outcome": "timeout", "seconds": timeout}
             if record is None:
                 continue
+            record.setdefault("document_bytes", path.stat().st_size)
             process.join(5)
             receiver.close()
             del running[key]
@@ -234,7 +235,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     imported = [r for r in records if "connector_bytes" in r]
     seconds = sorted(r["seconds"] for r in records if "seconds" in r)
     memory = sorted(r["peak_rss_growth_bytes"] for r in records if "peak_rss_growth_bytes" in r)
-    ratios = sorted(r["connector_bytes"] / r["document_bytes"] for r in imported)
+    ratios = sorted(r["connector_bytes"] / max(1, r["document_bytes"]) for r in imported)
 
     def pct(values: list[float], share: float) -> float:
         return values[min(len(values) - 1, int(share * len(values)))] if values else 0.0
@@ -280,7 +281,8 @@ def render(summary: dict[str, Any], records: list[dict[str, Any]], version: str)
         "",
         "Slowest: "
         + "; ".join(
-            f"`{r['path']}` ({r['document_bytes'] / MIB:.1f} MiB, {r.get('operations', '?')} "
+            f"`{r['path']}` ({r.get('document_bytes', 0) / MIB:.1f} MiB, "
+            f"{r.get('operations', '?')} "
             f"operations) {r.get('seconds', 0):.2f} s, "
             f"{r.get('peak_rss_growth_bytes', 0) / MIB:.0f} MiB"
             for r in slowest

@@ -149,7 +149,52 @@ class SchemaConverter:
             if direction == "request" and target in merged:
                 continue
             shared[self._final_name(target, direction, merged)] = _as_object(schema)
+        self._point_into_components(shared, merged)
         return dict(sorted(shared.items()))
+
+    def _point_into_components(self, shared: dict[str, Any], merged: set[Parts]) -> None:
+        """Refer to parts of components by pointer instead of holding them twice.
+
+        ``$ref: '#/components/schemas/Gateway/properties/ip'`` became a schema of its own,
+        a copy of what ``Gateway`` holds already (Azure's descriptions do this hundreds of
+        times). Where the part converted on its own is exactly what the converted component
+        holds at that pointer, references become ``#/schemas/Gateway/properties/ip`` and the
+        copy goes; where conversion changed the structure (a property left out of a request,
+        a nullable wrapper), the copy stays.
+        """
+        aliases: dict[str, str] = {}
+        for target, direction in self._defs:
+            if len(target) <= 3 or target[:2] != ("components", "schemas"):
+                continue
+            root = target[:3]
+            if (root, direction) not in self._defs:
+                continue
+            name = self._final_name(target, direction, merged)
+            if name in aliases or name not in shared:
+                continue
+            root_name = self._final_name(root, direction, merged)
+            node: Any = shared.get(root_name)
+            for step in target[3:]:
+                if isinstance(node, dict):
+                    node = node.get(str(step))
+                elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+                    node = node[step]
+                else:
+                    node = None
+                    break
+            if isinstance(node, dict) and node == shared[name]:
+                pointer = "/".join(
+                    str(step).replace("~", "~0").replace("/", "~1") for step in target[3:]
+                )
+                aliases[name] = f"{root_name}/{pointer}"
+        if not aliases:
+            return
+        for ref, _, _ in self._refs:
+            name = ref["$ref"].removeprefix(REF_PREFIX)
+            if name in aliases:
+                ref["$ref"] = REF_PREFIX + aliases[name]
+        for name in aliases:
+            del shared[name]
 
     def _name_refs(self, merged: set[Parts]) -> None:
         for ref, target, direction in self._refs:

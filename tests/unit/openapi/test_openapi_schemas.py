@@ -460,3 +460,23 @@ def test_a_recursive_schema_used_both_ways_is_held_once() -> None:
         schemas={"Node": node},
     )
     assert set(run(doc).connector["schemas"]) == {"Node"}
+
+
+def test_a_reference_into_a_component_points_into_its_shared_schema() -> None:
+    # Azure's style: $ref to a property of another component; held once, not copied.
+    gateway = {
+        "type": "object",
+        "properties": {"ip": {"type": "object", "properties": {"address": {"type": "string"}}}},
+    }
+    doc = document(
+        {
+            "/gateways": {"get": returning({"$ref": "#/components/schemas/Gateway"})},
+            "/ip": {"get": returning({"$ref": "#/components/schemas/Gateway/properties/ip"})},
+        },
+        schemas={"Gateway": gateway},
+    )
+    connector = run(doc).connector
+    assert set(connector["schemas"]) == {"Gateway"}
+    ip = next(op for op in connector["operations"] if op["path"] == "/ip")
+    assert ip["response_schema"] == {"$ref": "#/schemas/Gateway/properties/ip"}
+    assert check_connector_data(connector).problems == []
