@@ -285,7 +285,13 @@ async def delete_connector(
     "/{connector_id}/openapi",
     response_class=Response,
     responses={
-        200: {"description": "The OpenAPI description, as it was imported."},
+        200: {
+            "description": "The OpenAPI description, byte for byte as it was imported.",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        },
         **error_responses(404),
     },
     summary="The OpenAPI description kept with a connector version",
