@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from connectory import __version__
 from connectory.api.limits import BodySizeLimit, UrlLengthLimit
+from connectory.api.mcp_endpoint import PATH as MCP_PATH
+from connectory.api.mcp_endpoint import McpEndpoint
 from connectory.api.problems import ErrorOut, install_error_handlers
 from connectory.api.routers import ROUTERS
 from connectory.services.bootstrap import bootstrap_first_admin
@@ -45,6 +48,7 @@ def create_app(
             new (``connectory serve`` prints it once). Without it, the token is not shown.
     """
     settings = settings or Settings()
+    mcp_endpoint = McpEndpoint(settings.max_body_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +74,8 @@ def create_app(
         app.state.notifier = notifier
         app.state.runtimes = runtimes
         try:
-            yield
+            async with mcp_endpoint.running():
+                yield
         finally:
             await runtimes.aclose()
             await notifier.aclose()
@@ -88,6 +93,9 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # An ASGI app of the MCP SDK's, not a FastAPI route: it is not in the OpenAPI document
+    # (docs/mcp.md describes it).
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp_endpoint, methods=["GET", "POST", "DELETE"]))
     install_ui(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlLengthLimit, max_bytes=settings.max_url_bytes)

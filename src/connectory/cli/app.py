@@ -22,6 +22,7 @@ from connectory.cli.admin import admin_app
 from connectory.cli.contract_command import contract_test
 from connectory.cli.exchange_commands import register_exchange_commands
 from connectory.cli.keys import keys_app
+from connectory.cli.mcp_command import mcp
 from connectory.cli.openapi_command import import_openapi
 from connectory.cli.output import (
     EXIT_BROKEN_PIPE,
@@ -402,6 +403,7 @@ def _configure_logging(verbose: int) -> None:
 app.command()(serve)
 app.command(name="import-openapi")(import_openapi)
 app.command(name="contract-test")(contract_test)
+app.command()(mcp)
 app.add_typer(keys_app, name="keys")
 app.add_typer(records_app, name="records")
 app.add_typer(admin_app, name="admin")

@@ -198,6 +198,9 @@ class Connection(Base):
     #: config, version, deletion, connector parameters, stored token refreshes); see
     #: ``connectory.services.generations``. Clients cached in any process compare it.
     generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    #: The connection's tool policy for AI agents (MCP); None is the default, read-only tools
+    #: (see ``connectory.toolkit.policy``).
+    mcp_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,6 +11,7 @@ from connectory.api.routers import (
     draft_runs,
     enterprises,
     health,
+    mcp,
     me,
     openapi_import,
     records,
@@ -20,7 +21,7 @@ from connectory.api.routers import (
 
 ROUTERS: list[APIRouter] = [health.router]
 ROUTERS += [me.router, enterprises.router, users.router, tokens.router]
-ROUTERS += [connections.router, records.router, connector_parameters.router]
+ROUTERS += [connections.router, records.router, connector_parameters.router, mcp.router]
 ROUTERS += [connectors.router, connector_versions.router]
 ROUTERS += [draft_runs.router, draft_collections.router]
 ROUTERS += [openapi_import.router]

@@ -1,0 +1,155 @@
+"""``connectory mcp``: a connection's tools for AI agents, over MCP on stdin/stdout.
+
+On a server's connection (the usual way; policy, role and credentials stay on the server)::
+
+    CONNECTORY_URL=https://connectory.example CONNECTORY_TOKEN=cty_... \\
+        connectory mcp --connection 7f3a...
+
+Locally, with a connector file and your own credentials (reads only, unless a write tool is
+named with ``--allow-write``)::
+
+    connectory mcp examples/testapi/connector.yaml --credentials creds.yaml
+
+stdout carries the protocol only; diagnostics go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connectory.cli.remote_call import DEFAULT_SERVER
+from connectory.cli.values import read_values_file
+from connectory.errors import InputError
+
+
+def mcp(
+    connector: Annotated[
+        Path | None,
+        typer.Argument(help="A connector file or folder (local mode; not with --connection)."),
+    ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option("--connection", help="Serve this stored connection of a server's tools."),
+    ] = None,
+    server: Annotated[
+        str, typer.Option("--server", envvar="CONNECTORY_URL", help="Server for --connection.")
+    ] = DEFAULT_SERVER,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="CONNECTORY_TOKEN", help="API token (better: env)."),
+    ] = None,
+    credentials: Annotated[
+        Path | None, typer.Option("--credentials", help="YAML/JSON file with the credentials.")
+    ] = None,
+    connector_parameters: Annotated[
+        Path | None,
+        typer.Option("--connector-parameters", help="YAML/JSON file with connector parameters."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML/JSON file with connection config.")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="Override the connector's base URL.")
+    ] = None,
+    allow_write: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-write", help="Offer this write tool too (local mode; repeat for more)."
+        ),
+    ] = None,
+    max_result_bytes: Annotated[
+        int | None,
+        typer.Option("--max-result-bytes", help="Largest tool result (local mode)."),
+    ] = None,
+) -> None:
+    """Serve a connection's tools (operations, collection methods) to an AI agent over MCP."""
+    from connectory.cli.app import guard
+
+    # The protocol owns stdout: library log lines go nowhere unless asked for on stderr.
+    logger = logging.getLogger("connectory")
+    logger.handlers[:] = [logging.NullHandler()]
+    logger.propagate = False
+
+    def run() -> None:
+        if connection is not None:
+            if connector is not None:
+                raise InputError("give a connector file or --connection, not both")
+            if not token:
+                raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
+            if credentials or allow_write or max_result_bytes:
+                raise InputError(
+                    "--credentials, --allow-write and --max-result-bytes are for local mode; a "
+                    "server's connection uses its stored credentials and tool policy"
+                )
+            asyncio.run(_serve_remote(server, token, connection))
+            return
+        if connector is None:
+            raise InputError("give a connector file (local mode) or --connection ID")
+        asyncio.run(
+            _serve_local(
+                connector,
+                credentials,
+                connector_parameters,
+                config,
+                base_url,
+                allow_write or [],
+                max_result_bytes,
+            )
+        )
+
+    guard(run)
+
+
+async def _serve_remote(server: str, token: str, connection_id: str) -> None:
+    from connectory.mcp_server import ProxyToolProvider, create_mcp_server, serve_stdio
+    from connectory.remote import Server
+
+    # Ask the REST API first: a wrong token or connection id is a clear message here, before
+    # an agent sees a protocol error.
+    async with Server(server, token) as remote:
+        await remote.request("GET", f"/connections/{connection_id}/mcp-policy")
+    async with ProxyToolProvider(server, token, connection_id) as provider:
+        await serve_stdio(create_mcp_server(provider, name="connectory"))
+
+
+async def _serve_local(
+    connector: Path,
+    credentials: Path | None,
+    connector_parameters: Path | None,
+    config: Path | None,
+    base_url: str | None,
+    allow_write: list[str],
+    max_result_bytes: int | None,
+) -> None:
+    from connectory.mcp_server import LocalToolProvider, create_mcp_server, serve_stdio
+    from connectory.runtime import ConnectorClient
+    from connectory.spec import load_connector
+    from connectory.toolkit import ToolPolicy
+
+    from pydantic import ValidationError
+
+    spec = load_connector(connector)
+    try:
+        policy = ToolPolicy(allow_writes=allow_write)
+        if max_result_bytes is not None:
+            policy = ToolPolicy(allow_writes=allow_write, max_result_bytes=max_result_bytes)
+    except ValidationError as error:
+        raise InputError(f"--max-result-bytes: {error.errors()[0]['msg']}") from None
+    client = ConnectorClient(
+        spec,
+        credentials=read_values_file(credentials, "credentials") if credentials else None,
+        connector_parameters=read_values_file(connector_parameters, "connector parameters")
+        if connector_parameters
+        else None,
+        config=read_values_file(config, "config") if config else None,
+        base_url=base_url,
+    )
+    async with client:
+        provider = LocalToolProvider(client, policy)
+        await serve_stdio(create_mcp_server(provider, name=spec.slug, title=spec.name))
+
