@@ -95,7 +95,8 @@ def create_app(
         app.include_router(router)
     # An ASGI app of the MCP SDK's, not a FastAPI route: it is not in the OpenAPI document
     # (docs/mcp.md describes it).
-    app.router.routes.append(Route(MCP_PATH, endpoint=mcp_endpoint, methods=["GET", "POST", "DELETE"]))
+    methods = ["GET", "POST", "DELETE"]
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp_endpoint, methods=methods))
     install_ui(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlLengthLimit, max_bytes=settings.max_url_bytes)

@@ -15,6 +15,7 @@ role on every call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -109,11 +110,29 @@ class McpEndpoint:
             security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
             max_request_body_size=self._max_body_bytes,
         )
+        # The manager's task group must be entered and left by one task; the app's lifespan
+        # may end in another task than it began (test harnesses do that), so one task of its
+        # own holds it for the app's lifetime.
+        manager = self._manager
+        ready, stop = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with manager.run():
+                ready.set()
+                await stop.wait()
+
+        holder = asyncio.get_running_loop().create_task(hold())
+        waiting = asyncio.get_running_loop().create_task(ready.wait())
+        await asyncio.wait({holder, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if holder.done():
+            waiting.cancel()
+            holder.result()  # it failed to start: raise its error
         try:
-            async with self._manager.run():
-                yield
+            yield
         finally:
             self._manager = None
+            stop.set()
+            await holder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate and scope the request, then let the SDK answer it."""

@@ -2,8 +2,8 @@
 
 On a server's connection (the usual way; policy, role and credentials stay on the server)::
 
-    CONNECTORY_URL=https://connectory.example CONNECTORY_TOKEN=cty_... \\
-        connectory mcp --connection 7f3a...
+    export CONNECTORY_URL=https://connectory.example CONNECTORY_TOKEN=cty_...
+    connectory mcp --connection 7f3a...
 
 Locally, with a connector file and your own credentials (reads only, unless a write tool is
 named with ``--allow-write``)::
@@ -126,12 +126,12 @@ async def _serve_local(
     allow_write: list[str],
     max_result_bytes: int | None,
 ) -> None:
+    from pydantic import ValidationError
+
     from connectory.mcp_server import LocalToolProvider, create_mcp_server, serve_stdio
     from connectory.runtime import ConnectorClient
     from connectory.spec import load_connector
     from connectory.toolkit import ToolPolicy
-
-    from pydantic import ValidationError
 
     spec = load_connector(connector)
     try:
@@ -152,4 +152,3 @@ async def _serve_local(
     async with client:
         provider = LocalToolProvider(client, policy)
         await serve_stdio(create_mcp_server(provider, name=spec.slug, title=spec.name))
-

@@ -1,4 +1,4 @@
-"""Tools of a server's connection, reached through its MCP endpoint (``connectory mcp --connection``).
+"""Tools of a server's connection through its MCP endpoint (``connectory mcp --connection``).
 
 The stdio process is a relay: every list and call goes to ``/connections/{id}/mcp`` on the
 server with the caller's API token, so tenancy, the connection's policy, the caller's role and
@@ -86,7 +86,9 @@ class ProxyToolProvider:
         try:
             return await self._connected().call_tool(name, arguments)
         except MCPError as error:
-            return error_result(UpstreamError(f"the server refused the call: {error}"))
+            return error_result(
+                UpstreamError(f"the server refused the call: {error}", status_code=502)
+            )
 
     def _connected(self) -> Client:
         if self._client is None:

@@ -202,9 +202,8 @@ def _collection_tool(
         write_schema = dict(fields)
         if method_name == "update":
             write_schema.pop("required", None)
-        write_schema["description"] = (
-            "The record's fields (read-only fields are refused)"
-            + ("; only the fields to change." if method_name == "update" else ".")
+        write_schema["description"] = "The record's fields (read-only fields are refused)" + (
+            "; only the fields to change." if method_name == "update" else "."
         )
         properties["fields"] = write_schema
         required.append("fields")

@@ -17,14 +17,15 @@ the API's own message; everything else that goes wrong raises a Connectory error
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from connectory.collections.cursor import binding, decode_cursor, encode_cursor
 from connectory.errors import InputError
 from connectory.runtime.client import ConnectorClient
+from connectory.runtime.results import Page
 from connectory.toolkit.catalogue import ToolSpec
 from connectory.toolkit.policy import DEFAULT_MAX_RESULT_BYTES
 from connectory.toolkit.results import (
@@ -99,7 +100,11 @@ class ToolRunner:
         # The page position is bound to this connection, operation and parameters.
         listing = binding(self.client.binding_key, f"operation:{tool.target}", params)
         resume = decode_cursor(start.inner, listing) if start.inner else None
-        pages = self.client.iter_pages(tool.target, params, resume=resume)
+        # iter_pages is an async generator: close it after the one page this call hands out.
+        pages = cast(
+            AsyncGenerator[Page, None],
+            self.client.iter_pages(tool.target, params, resume=resume),
+        )
         async with aclosing(pages) as reading:
             page = await anext(reading)
         following = encode_cursor(page.next, listing) if page.next is not None else None
@@ -167,7 +172,8 @@ class ToolRunner:
     ) -> ToolOutcome:
         """One page's records from *start*, cut to the budget, with the cursor of the rest."""
         offered = records[start.skip :]
-        room = self.max_result_bytes - _ENVELOPE_BYTES - len(following or "") - len(start.inner or "")
+        cursors = len(following or "") + len(start.inner or "")
+        room = self.max_result_bytes - _ENVELOPE_BYTES - cursors
         capped = cap_records(offered, max(room, 512))
         next_cursor: ToolCursor | None
         if not capped.complete:
