@@ -12,8 +12,13 @@ INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.installed-dev
 PEERS := tests/peers
 PEERS_INSTALLED := $(PEERS)/node_modules/.installed
+# A real Singer target (target-jsonl) for the tap's pipe test, in a virtualenv of its own: its
+# pins conflict with Connectory's. Installed from its own hashed lock.
+SINGER_TARGET := tests/pipelines/.venv
+SINGER_TARGET_LOCK := tests/pipelines/singer-target.txt
+SINGER_TARGET_INSTALLED := $(SINGER_TARGET)/.installed
 
-.PHONY: install install-dev lock peers chromium run tour test lint typecheck unit format clean
+.PHONY: install install-dev lock peers singer-target chromium run tour test lint typecheck unit format clean
 
 # uv itself comes from requirements/uv.txt, pinned with hashes too.
 $(UV): requirements/uv.txt
@@ -48,6 +53,14 @@ $(PEERS_INSTALLED): $(PEERS)/package.json $(PEERS)/package-lock.json
 	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+singer-target: $(SINGER_TARGET_INSTALLED)
+
+$(SINGER_TARGET_INSTALLED): $(SINGER_TARGET_LOCK)
+	rm -rf $(SINGER_TARGET)
+	$(PYTHON) -m venv $(SINGER_TARGET)
+	$(SINGER_TARGET)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(SINGER_TARGET_LOCK)
+	touch $@
+
 # Debian's chromium for the Playwright browser tests (playwright install cannot download here).
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
@@ -70,7 +83,7 @@ typecheck: install-dev
 unit: install-dev
 	$(BIN)/pytest tests/unit -q
 
-test: install-dev peers chromium lint typecheck
+test: install-dev peers singer-target chromium lint typecheck
 	$(BIN)/pytest -q
 
 # Benchmarks against raw httpx loops (~10 min), then OpenAPI import: GitHub's and Stripe's
@@ -88,4 +101,4 @@ format: install-dev
 	$(BIN)/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) $(PEERS)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS)/node_modules $(SINGER_TARGET) .pytest_cache .mypy_cache .ruff_cache

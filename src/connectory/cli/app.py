@@ -37,6 +37,7 @@ from connectory.cli.output import (
     stderr_console,
     stdout_console,
 )
+from connectory.cli.pipeline_commands import airbyte_app, tap
 from connectory.cli.records_commands import records_app
 from connectory.cli.remote_call import DEFAULT_SERVER, call_remote
 from connectory.cli.serve import serve
@@ -404,6 +405,8 @@ app.command()(serve)
 app.command(name="import-openapi")(import_openapi)
 app.command(name="contract-test")(contract_test)
 app.command()(mcp)
+app.command()(tap)
+app.add_typer(airbyte_app, name="airbyte")
 app.add_typer(keys_app, name="keys")
 app.add_typer(records_app, name="records")
 app.add_typer(admin_app, name="admin")
