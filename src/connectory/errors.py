@@ -451,3 +451,11 @@ class ScriptLimitError(ScriptError):
     def __init__(self, message: str, *, limit: str, **where: Any) -> None:
         super().__init__(message, **where)
         self.limit = limit
+
+
+class RecordingMismatch(ConnectoryError):
+    """A replayed test case sent a request its recording does not have.
+
+    The connector changed (another path, query or header) since the case was recorded, or the
+    recording is missing: record the case again with ``connectory test --record``.
+    """

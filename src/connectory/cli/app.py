@@ -41,6 +41,7 @@ from connectory.cli.pipeline_commands import airbyte_app, tap
 from connectory.cli.records_commands import records_app
 from connectory.cli.remote_call import DEFAULT_SERVER, call_remote
 from connectory.cli.serve import serve
+from connectory.cli.test_command import test
 from connectory.cli.values import parse_pairs, read_values_file
 from connectory.errors import ConnectoryError, InputError, SpecError
 
@@ -406,6 +407,7 @@ app.command(name="import-openapi")(import_openapi)
 app.command(name="contract-test")(contract_test)
 app.command()(mcp)
 app.command()(tap)
+app.command(name="test")(test)
 app.add_typer(airbyte_app, name="airbyte")
 app.add_typer(keys_app, name="keys")
 app.add_typer(records_app, name="records")
