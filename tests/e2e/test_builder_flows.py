@@ -91,6 +91,12 @@ def test_build_test_publish_and_connect(page_for: Any, live: Live) -> None:
     expect(page.locator('[data-test="schema-ok"]')).to_be_visible()
     shoot(page, live, "test")
     _no_secret(page)
+    # The run, saved as a recorded test case of the draft (secrets scrubbed).
+    page.get_by_label("Test case name").fill("first five items")
+    page.get_by_role("button", name="Save as test case").click()
+    saved = page.get_by_text(re.compile(r'Saved test case "first five items": 1 request'))
+    expect(saved.first).to_be_visible()
+    _no_secret(page)
     page.get_by_role("button", name="Test every operation").click()
     expect(page.get_by_text("1 passed, 0 failed, 0 skipped").first).to_be_visible()
 

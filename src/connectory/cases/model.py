@@ -163,3 +163,20 @@ def load_cases(path: Path) -> CasesFile:
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise InputError(f"{path} is not valid YAML: {error}") from None
     return parse_cases(data, str(path))
+
+
+def with_case(cases: CasesFile, case: CaseSpec) -> CasesFile:
+    """*cases* with *case* added, or replacing the case of the same name."""
+    kept = [existing for existing in cases.cases if existing.slug != case.slug]
+    return CasesFile(ignore_headers=cases.ignore_headers, cases=[*kept, case])
+
+
+def dump_cases(cases: CasesFile) -> str:
+    """The YAML text of a cases file (only what each case sets)."""
+    data: dict[str, Any] = {}
+    if cases.ignore_headers:
+        data["ignore_headers"] = cases.ignore_headers
+    data["cases"] = [
+        case.model_dump(mode="json", by_alias=True, exclude_defaults=True) for case in cases.cases
+    ]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -123,6 +123,8 @@ class CaseRunner:
         record: Record against the real API (needs *credentials*) instead of replaying.
         credentials, connector_parameters, config, base_url: The connection to record with.
         transport: The transport recording sends through (default: the real network).
+        client_options: More arguments of the recording client (a server passes its
+            resilience pipeline and budget keys).
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class CaseRunner:
         config: Mapping[str, Any] | None = None,
         base_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.spec = spec
         self.cases = cases
@@ -147,6 +150,7 @@ class CaseRunner:
         self._config = dict(config or {})
         self._base_url = base_url
         self._transport = transport
+        self._client_options = dict(client_options or {})
 
     def recording_path(self, case: CaseSpec) -> Path:
         """Where *case*'s recording is."""
@@ -174,6 +178,13 @@ class CaseRunner:
         return await self._replayed(case)
 
     async def _recorded(self, case: CaseSpec) -> CaseResult:
+        result, cassette = await self.record_case(case)
+        self.recordings.mkdir(parents=True, exist_ok=True)
+        self.recording_path(case).write_bytes(cassette.to_bytes())
+        return result
+
+    async def record_case(self, case: CaseSpec) -> tuple[CaseResult, Cassette]:
+        """Run *case* against the real API; return its result and its (scrubbed) recording."""
         scrubber = self._scrubber()
         inner = self._transport or default_transport() or httpx.AsyncHTTPTransport()
         recorder = RecordingTransport(inner)
@@ -184,6 +195,7 @@ class CaseRunner:
             config=self._config,
             base_url=self._base_url,
             transport=recorder,
+            **self._client_options,
         )
         async with client:
             result = await self._execute(client, case)
@@ -200,10 +212,8 @@ class CaseRunner:
             ),
             interactions=interactions,
         )
-        self.recordings.mkdir(parents=True, exist_ok=True)
-        self.recording_path(case).write_bytes(cassette.to_bytes())
         result.requests = len(interactions)
-        return result
+        return result, cassette
 
     async def _replayed(self, case: CaseSpec) -> CaseResult:
         try:

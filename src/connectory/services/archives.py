@@ -191,7 +191,7 @@ def load_folder(folder: Path) -> ConnectorSource:
             problems.append(
                 Problem(
                     "not part of a connector (connector.yaml, auth.yaml, resilience.yaml, "
-                    "operations/, hooks/, methods/); it was not stored",
+                    "operations/, hooks/, methods/, tests/); it was not stored",
                     file=name,
                     severity="warning",
                 )

@@ -33,10 +33,14 @@ MAX_FILES = 200
 MAX_FILE_CHARS = 1024 * 1024
 MAX_FILES_CHARS = 5 * 1024 * 1024
 MAX_FILE_PATH_CHARS = 200
-FILE_FOLDERS = ("hooks/", "methods/")
+#: hooks/ and methods/: JavaScript; tests/: recorded test cases (tests/cases.yaml,
+#: tests/recordings/).
+FILE_FOLDERS = ("hooks/", "methods/", "tests/")
 _FILE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*){0,7}")
 #: The JSON Schema pattern of a stored file's path (what check_files accepts).
-FILE_PATH_PATTERN = r"^hooks/[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*){0,6}$"
+FILE_PATH_PATTERN = (
+    r"^(hooks|methods|tests)/[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*){0,6}$"
+)
 
 
 def canonical_document(spec: ConnectorSpec) -> dict[str, Any]:
@@ -235,7 +239,8 @@ def check_files(files: Mapping[str, str]) -> list[Problem]:
         if not path.startswith(FILE_FOLDERS):
             problems.append(
                 Problem(
-                    "only hooks/ and methods/ files are stored with a connector; move it there",
+                    "only hooks/, methods/ and tests/ files are stored with a connector; move "
+                    "it there",
                     file=shown,
                 )
             )

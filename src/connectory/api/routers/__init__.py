@@ -9,6 +9,7 @@ from connectory.api.routers import (
     connectors,
     draft_collections,
     draft_runs,
+    draft_test_cases,
     enterprises,
     health,
     mcp,
@@ -23,5 +24,5 @@ ROUTERS: list[APIRouter] = [health.router]
 ROUTERS += [me.router, enterprises.router, users.router, tokens.router]
 ROUTERS += [connections.router, records.router, connector_parameters.router, mcp.router]
 ROUTERS += [connectors.router, connector_versions.router]
-ROUTERS += [draft_runs.router, draft_collections.router]
+ROUTERS += [draft_runs.router, draft_collections.router, draft_test_cases.router]
 ROUTERS += [openapi_import.router]

@@ -53,6 +53,30 @@ export function renderTest(panel, state, ctx) {
     return api("POST", `/connectors/${state.id}/draft/run`, {
       operation: opName(op), params, credentials: readFields(creds), all_pages: pages, max_pages: 20 });
   }
+  // "Save as test case": the same call again, recorded (secrets scrubbed) into the draft's
+  // tests/ as a case that `connectory test` replays offline (docs/recorded-tests.md).
+  function saveCaseControls(op, params, pages, result) {
+    const name = h("input", { type: "text", id: "test-case-name", value: `${opName(op)} ${result.status_code}` });
+    const status = h("p", { class: "help", "aria-live": "polite" });
+    const expectation = pages ? {} : { status: result.status_code, ...(op.response_schema ? { schema: true } : {}) };
+    const save = async () => {
+      status.textContent = "Recording…";
+      try {
+        const saved = await api("POST", `/connectors/${state.id}/draft/test-cases`, {
+          case: { name: name.value.trim() || opName(op), operation: opName(op), params, all_pages: pages, expect: expectation },
+          credentials: readFields(creds) });
+        const text = `Saved test case "${saved.name}": ${saved.requests} request(s) recorded, ${saved.outcome}; in ${saved.files.join(", ")}.`;
+        status.textContent = text;
+        announce(text, saved.outcome === "failed" ? "error" : "info");
+      } catch (error) {
+        status.textContent = `✗ ${error.message}`;
+        showError(error);
+      }
+    };
+    return h("section", { class: "save-case", "aria-label": "Save as test case" },
+      h("div", { class: "field inline" }, h("label", { for: "test-case-name" }, "Test case name"), name,
+        h("button", { type: "button", onclick: save }, "Save as test case")), status);
+  }
   const send = async (event) => {
     event.preventDefault();
     remember();
@@ -60,9 +84,10 @@ export function renderTest(panel, state, ctx) {
     const op = ops[Number(select.value)];
     mount(out, h("p", {}, "Sending…"));
     try {
-      const result = await run(op, readFields(paramsBox), allPages.checked);
+      const params = readFields(paramsBox);
+      const result = await run(op, params, allPages.checked);
       lastTests.set(state.id, { passed: resultPassed(result), at: new Date(), what: opName(op) });
-      mount(out, resultView(result, { hasSchema: !!op.response_schema }));
+      mount(out, resultView(result, { hasSchema: !!op.response_schema }), saveCaseControls(op, params, allPages.checked, result));
       announceResult(opName(op), result);
     } catch (error) {
       lastTests.set(state.id, { passed: false, at: new Date(), what: opName(op) });
