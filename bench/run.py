@@ -418,6 +418,86 @@ def collection_scenarios(
     return scenarios
 
 
+def pipeline_readers(
+    server: BenchServer, stream: str, folder: Path, credentials: Path
+) -> tuple[Callable[[], Run], Callable[[], Run]]:
+    """``connectory tap`` and ``connectory airbyte read`` of one stream, to /dev/null."""
+    config = folder / f"pipeline-{stream}.json"
+    config.write_text(
+        json.dumps({"credentials": json.loads(credentials.read_text()), "base_url": server.url})
+    )
+    singer_catalog = folder / f"singer-{stream}.json"
+    singer_catalog.write_text(
+        json.dumps(
+            {
+                "streams": [
+                    {
+                        "tap_stream_id": stream,
+                        "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
+                    }
+                ]
+            }
+        )
+    )
+    airbyte_catalog = folder / f"airbyte-{stream}.json"
+    airbyte_catalog.write_text(
+        json.dumps(
+            {
+                "streams": [
+                    {
+                        "stream": {"name": stream},
+                        "sync_mode": "full_refresh",
+                        "destination_sync_mode": "overwrite",
+                    }
+                ]
+            }
+        )
+    )
+    common = ["--config", str(config), "--connector", str(CONNECTOR)]
+    tap = [str(BIN / "connectory"), "tap", *common, "--catalog", str(singer_catalog)]
+    read = [str(BIN / "connectory"), "airbyte", "read", *common, "--catalog", str(airbyte_catalog)]
+    return (
+        process_reader(server, tap, "connectory tap"),
+        process_reader(server, read, "connectory airbyte read"),
+    )
+
+
+def pipeline_scenarios(
+    server: BenchServer,
+    records: int,
+    credentials: Path,
+    sizes: list[int],
+    pagings: list[str],
+    folder: Path,
+) -> list[Scenario]:
+    """The Singer tap and the Airbyte source against ``connectory call --all-pages``."""
+    scenarios = []
+    for paging in pagings:
+        for size in sizes:
+            stream = f"{paging}_{size}"
+            tap, read = pipeline_readers(server, stream, folder, credentials)
+            readers = [
+                Reader(
+                    "connectory call --all-pages", cli_reader(server, stream, credentials), "raw"
+                ),
+                Reader("connectory tap (Singer)", tap),
+                Reader("connectory airbyte read", read),
+            ]
+            scenarios.append(
+                Scenario(
+                    name=f"pipeline-{paging}-{size}",
+                    title=f"Pipelines: {records:,} records to /dev/null, {size}/page, "
+                    f"{'page-number' if paging == 'pages' else 'cursor'} paging (ratio to "
+                    "connectory call --all-pages on the same operation)",
+                    unit="records",
+                    expected_count=records,
+                    expected_requests=math.ceil(records / size),
+                    readers=readers,
+                )
+            )
+    return scenarios
+
+
 def call_scenarios(server: BenchServer, records: int, calls: int, callers: int) -> list[Scenario]:
     common = {"calls": calls, "records": records}
     sequential = Scenario(
@@ -713,7 +793,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated: read, collection, calls, javascript, startup, memory (default all)",
+        help="comma-separated: read, collection, pipelines, calls, javascript, startup, memory "
+        "(default all)",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--output", type=Path, default=None, help="results JSON file")
@@ -728,6 +809,7 @@ def main(argv: list[str] | None = None) -> int:
     only = {part for part in args.only.split(",") if part} or {
         "read",
         "collection",
+        "pipelines",
         "calls",
         "javascript",
         "startup",
@@ -761,6 +843,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "collection" in only:
             scenarios += collection_scenarios(srv, args.records, sizes, args.pagings.split(","))
+        if "pipelines" in only:
+            scenarios += pipeline_scenarios(
+                srv, args.records, credentials, sizes, args.pagings.split(","), Path(tmp)
+            )
         if "calls" in only:
             scenarios += call_scenarios(srv, args.records, args.calls, args.callers)
         if "javascript" in only:

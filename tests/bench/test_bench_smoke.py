@@ -125,3 +125,23 @@ def test_the_collection_scenario_runs_and_checks_its_readers(tmp_path: Path) -> 
         "Connectory iter_records",
         "Connectory collection.list()",
     ]
+
+
+def test_the_pipeline_scenario_runs_and_checks_its_readers(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--records", "300", "--runs", "1", "--warmup", "0",
+         "--sizes", "100", "--pagings", "pages", "--only", "pipelines", "--output", str(output),
+         "--no-doc", "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    (scenario,) = json.loads(output.read_text())["scenarios"]
+    assert scenario["name"] == "pipeline-pages-100"
+    assert (scenario["count"], scenario["requests"]) == (300, 3)
+    assert [reader["label"] for reader in scenario["readers"]] == [
+        "connectory call --all-pages",
+        "connectory tap (Singer)",
+        "connectory airbyte read",
+    ]
+    assert all(reader["rate"] > 0 for reader in scenario["readers"])

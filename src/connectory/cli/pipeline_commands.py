@@ -45,6 +45,13 @@ def _write(data: bytes) -> None:
     out.flush()
 
 
+def _summary(command: str, pages: int, records: int) -> None:
+    """The last line on stderr, as ``connectory call --all-pages`` ends its progress."""
+    from connectory.cli.output import stderr_console
+
+    stderr_console().print(f"{command}: {pages:,} page(s), {records:,} record(s)")
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
         return orjson.loads(path.read_bytes())
@@ -101,11 +108,11 @@ def tap(
             selection = [(stream, True) for stream in streams]
         saved = _read_json(state, "state") if state is not None else None
 
-        async def read() -> None:
+        async def read() -> tuple[int, int]:
             async with source.client(spec) as client:
-                await run_tap(client, selection, saved, source, _write)
+                return await run_tap(client, selection, saved, source, _write)
 
-        asyncio.run(read())
+        _summary("tap", *asyncio.run(read()))
 
     guard(run)
 
@@ -198,10 +205,10 @@ def airbyte_read(
         selection = configured_streams(_read_json(catalog, "catalog"), streams)
         saved = _read_json(state, "state") if state is not None else None
 
-        async def read() -> None:
+        async def read() -> tuple[int, int]:
             async with source.client(spec) as client:
-                await run_read(client, selection, saved, source, _write)
+                return await run_read(client, selection, saved, source, _write)
 
-        asyncio.run(read())
+        _summary("airbyte read", *asyncio.run(read()))
 
     _airbyte(action)

@@ -199,10 +199,10 @@ async def run_read(
     state: Any,
     source: SourceConfig,
     write: Write,
-) -> int:
-    """Read the configured streams, writing RECORD and STATE messages; return records written."""
+) -> tuple[int, int]:
+    """Read the configured streams, writing RECORD and STATE messages; return pages, records."""
     bookmarks = stream_states(state)
-    total = 0
+    total = pages = 0
     for stream, incremental in selection:
         batches = read_stream(
             client,
@@ -225,6 +225,7 @@ async def run_read(
                 for record in batch.records
             ]
             count += len(lines)
+            pages += 1
             lines.append(
                 orjson.dumps(
                     {
@@ -243,7 +244,7 @@ async def run_read(
             write(b"\n".join(lines) + b"\n")
             del lines, batch
         total += count
-    return total
+    return pages, total
 
 
 def trace_error(error: Exception, *, config_error: bool) -> dict[str, Any]:

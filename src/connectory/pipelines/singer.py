@@ -122,10 +122,10 @@ async def run_tap(
     state: Any,
     source: SourceConfig,
     write: Write,
-) -> int:
-    """Read the selected streams and write Singer messages; return the records written."""
+) -> tuple[int, int]:
+    """Read the selected streams and write Singer messages; return pages and records read."""
     bookmarks = bookmarks_of(state)
-    total = 0
+    total = pages = 0
     for stream, incremental in selection:
         schema_message: dict[str, Any] = {
             "type": "SCHEMA",
@@ -158,6 +158,7 @@ async def run_tap(
                 for record in batch.records
             ]
             total += len(lines)
+            pages += 1
             bookmarks[stream.name] = batch.bookmark
             value: dict[str, Any] = {"bookmarks": bookmarks}
             if not batch.done:
@@ -165,4 +166,4 @@ async def run_tap(
             lines.append(orjson.dumps({"type": "STATE", "value": value}))
             write(b"\n".join(lines) + b"\n")
             del lines, batch
-    return total
+    return pages, total
