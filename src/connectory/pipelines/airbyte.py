@@ -213,17 +213,14 @@ async def run_read(
             incremental=incremental,
         )
         count = 0
+        name = orjson.dumps(stream.name)
         async for batch in batches:
-            emitted = _now_ms()
-            lines = [
-                orjson.dumps(
-                    {
-                        "type": "RECORD",
-                        "record": {"stream": stream.name, "data": record, "emitted_at": emitted},
-                    }
-                )
-                for record in batch.records
-            ]
+            # The envelope is the same for every record of a page: serialise it once.
+            prefix = b'{"type":"RECORD","record":{"stream":%s,"emitted_at":%d,"data":' % (
+                name,
+                _now_ms(),
+            )
+            lines = [prefix + orjson.dumps(record) + b"}}" for record in batch.records]
             count += len(lines)
             pages += 1
             lines.append(

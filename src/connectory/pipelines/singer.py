@@ -144,19 +144,15 @@ async def run_tap(
             parameters=source.stream_parameters.get(stream.name),
             incremental=incremental,
         )
+        name = orjson.dumps(stream.name)
         async for batch in batches:
             extracted = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-            lines = [
-                orjson.dumps(
-                    {
-                        "type": "RECORD",
-                        "stream": stream.name,
-                        "record": record,
-                        "time_extracted": extracted,
-                    }
-                )
-                for record in batch.records
-            ]
+            # The envelope is the same for every record of a page: serialise it once.
+            prefix = b'{"type":"RECORD","stream":%s,"time_extracted":"%s","record":' % (
+                name,
+                extracted.encode(),
+            )
+            lines = [prefix + orjson.dumps(record) + b"}" for record in batch.records]
             total += len(lines)
             pages += 1
             bookmarks[stream.name] = batch.bookmark

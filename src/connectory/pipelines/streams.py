@@ -207,11 +207,21 @@ async def _read_collection(
     filters = {"updated_since": since} if since else {}
     pages = collection.pages(filters=filters, parameters=parameters, cursor=cursor)
     async for page in pages:
-        records = [record.to_dict() for record in page.records]
-        for record in records:
-            updated = record.get("updated_at")
+        # Record.to_dict's shape, made inline with the bookmark's scan: one pass per record.
+        records: list[dict[str, Any]] = []
+        append = records.append
+        for record_id, name, fields, created, updated, _raw in page.records:
             if updated and (newest is None or updated > newest):
                 newest = updated
+            append(
+                {
+                    "id": record_id,
+                    "name": name,
+                    "fields": fields,
+                    "created_at": created,
+                    "updated_at": updated,
+                }
+            )
         if page.cursor is not None:
             state: dict[str, Any] = {"cursor": page.cursor, "since": since}
             if newest is not None:
