@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,20 @@ async def test_a_saved_run_is_recorded_into_the_draft_and_replays_offline(
         spec, load_cases(folder / "tests" / "cases.yaml"), folder / "tests" / "recordings"
     ).run()
     assert [r.outcome for r in replayed] == ["passed", "passed"], [r.problems for r in replayed]
+
+    # The export carries them too: `connectory test` runs them from the export file.
+    exported = await api.get(
+        f"/connectors/{connector['id']}/export?version=draft", headers=world.auth("a_admin")
+    )
+    assert exported.status_code == 200, exported.text
+    export_file = tmp_path / "export.json"
+    export_file.write_bytes(exported.content)
+    done = subprocess.run(
+        [sys.executable, "-m", "connectory.cli", "test", str(export_file)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed, 0 failed" in done.stderr
 
 
 async def test_a_bad_case_is_refused_before_anything_is_sent(

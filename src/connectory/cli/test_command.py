@@ -7,9 +7,12 @@ every known secret is scrubbed before a recording is written). See docs/recorded
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
 from connectory.cli.values import read_values_file
@@ -17,7 +20,9 @@ from connectory.errors import InputError
 
 
 def test(
-    connector: Annotated[Path, typer.Argument(help="The connector file or folder.")],
+    connector: Annotated[
+        Path, typer.Argument(help="The connector file or folder, or an export file (.json).")
+    ],
     record: Annotated[
         bool, typer.Option("--record", help="Record the cases against the real API first.")
     ] = False,
@@ -47,16 +52,23 @@ def test(
     from connectory.cli.output import escape, stderr_console, stdout_console
 
     def run() -> None:
-        from connectory.cases import CaseRunner, cases_path_for, load_cases
-        from connectory.spec import load_connector
-
         if not record and (credentials or base_url or connector_parameters):
             raise InputError(
                 "--credentials, --connector-parameters and --base-url are for --record; replay "
                 "needs none"
             )
-        spec = load_connector(connector)
-        path = cases or cases_path_for(connector)
+        with ExitStack() as stack:
+            folder = _unpacked_export(connector, stack)
+            if folder is not None and record:
+                raise InputError("record into a connector folder, not into an export file")
+            _run(folder or connector)
+
+    def _run(where: Path) -> None:
+        from connectory.cases import CaseRunner, cases_path_for, load_cases
+        from connectory.spec import load_connector
+
+        spec = load_connector(where)
+        path = cases or cases_path_for(where)
         runner = CaseRunner(
             spec,
             load_cases(path),
@@ -91,3 +103,32 @@ def test(
             raise typer.Exit(1)
 
     guard(run)
+
+
+def _unpacked_export(path: Path, stack: ExitStack) -> Path | None:
+    """An export file (``connectory export``) unpacked into a temporary connector folder.
+
+    Returns None when *path* is not an export file.
+
+    Raises:
+        InputError: an export holding a file outside hooks/ and tests/.
+    """
+    if not path.is_file() or path.suffix.lower() != ".json":
+        return None
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != "connectory-connector":
+        return None
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="connectory-test-")))
+    (folder / "connector.json").write_bytes(orjson.dumps(data.get("document") or {}))
+    files = data.get("files") or {}
+    for name, text in files.items() if isinstance(files, dict) else []:
+        parts = str(name).split("/")
+        if parts[0] not in ("hooks", "tests") or ".." in parts or not isinstance(text, str):
+            raise InputError(f"the export holds a file the connector format does not: {name!r}")
+        target = folder.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return folder
