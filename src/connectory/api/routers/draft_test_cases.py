@@ -7,23 +7,79 @@ scrubbed, and the case and its recording are stored with the draft (``tests/``).
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.schemas.connections import Values
 from connectory.api.schemas.connectors import error_responses
+from connectory.api.schemas.values import (
+    WHOLE_NUMBER,
+    IdPath,
+    JsonParameter,
+    Key,
+    ParameterObject,
+    ScalarValue,
+)
 from connectory.cases import CaseSpec
+from connectory.errors import InvalidRequest
 from connectory.services.test_cases import save_draft_case
+
+_Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+_Text = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ExpectIn(_Strict):
+    """What the case's result must show (docs/recorded-tests.md)."""
+
+    status: Annotated[int, Field(ge=100, le=599), WHOLE_NUMBER] | None = None
+    error: _Name | None = Field(default=None, description="The error class the call raises.")
+    count: Annotated[int, Field(ge=0, le=1_000_000), WHOLE_NUMBER] | None = None
+    records: list[ParameterObject] | None = Field(default=None, max_length=100)
+    body: JsonParameter = None
+    record: ParameterObject | None = None
+    schema_: bool | None = Field(default=None, alias="schema")
+
+
+class CaseIn(_Strict):
+    """A test case: exactly one of operation, collection (with method) or event."""
+
+    name: _Name
+    description: _Text | None = None
+    operation: _Name | None = None
+    params: ParameterObject = Field(default_factory=dict)
+    all_pages: bool = False
+    collection: _Name | None = None
+    method: _Name | None = None
+    input: ParameterObject = Field(default_factory=dict)
+    event: _Name | None = None
+    payload: JsonParameter = None
+    headers: Annotated[dict[Key, ScalarValue], Field(max_length=100)] = Field(default_factory=dict)
+    expect: ExpectIn = Field(default_factory=ExpectIn)
+
+    def to_case(self) -> CaseSpec:
+        """The case as the runner takes it (its own checks: one kind, a method...)."""
+        data: dict[str, Any] = self.model_dump(by_alias=True, exclude_none=True)
+        try:
+            return CaseSpec.model_validate(data)
+        except ValidationError as error:
+            message = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise InvalidRequest(f"the case is not valid: {message}") from None
+
 
 router = APIRouter(prefix="/connectors/{connector_id}", tags=["connector versions"])
 
 
-class TestCaseSave(BaseModel):
+class TestCaseSave(_Strict):
     """A case to record and keep with the draft, and the test credentials to record it with."""
 
-    model_config = ConfigDict(extra="forbid")
-    case: CaseSpec
+    case: CaseIn
     credentials: Values = Field(default_factory=dict, max_length=100)
     connector_parameters: Values | None = Field(
         default=None, max_length=100, description="Default: the connector's stored parameters."
@@ -47,7 +103,7 @@ class TestCaseSaved(BaseModel):
     summary="Record a test case into the draft",
 )
 async def save_test_case(
-    connector_id: str,
+    connector_id: IdPath,
     body: TestCaseSave,
     request: Request,
     session: SessionDep,
@@ -61,7 +117,7 @@ async def save_test_case(
         request.app.state.settings,
         request.app.state.runtimes.pipeline,
         connector_id,
-        body.case,
+        body.case.to_case(),
         body.credentials,
         body.connector_parameters,
     )

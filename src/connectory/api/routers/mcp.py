@@ -11,7 +11,8 @@ from fastapi import APIRouter
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.problems import ErrorOut
-from connectory.api.schemas.mcp import ToolPolicyOut, ToolSummary
+from connectory.api.schemas.mcp import ToolPolicyIn, ToolPolicyOut, ToolSummary
+from connectory.api.schemas.values import IdPath
 from connectory.services import mcp_tools
 from connectory.toolkit import ToolPolicy, ToolSpec
 
@@ -46,7 +47,7 @@ def _out(connection_id: str, policy: ToolPolicy, tools: list[ToolSpec]) -> ToolP
 
 @router.get("", response_model=ToolPolicyOut, responses=_errors(404), summary="Tool policy")
 async def get_policy(
-    connection_id: str, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ToolPolicyOut:
     """The connection's tool policy (read-only by default) and its connector's tools."""
     policy, tools = await mcp_tools.get_policy(session, principal, connection_id)
@@ -57,9 +58,11 @@ async def get_policy(
     "", response_model=ToolPolicyOut, responses=_errors(403, 404, 422), summary="Set tool policy"
 )
 async def put_policy(
-    connection_id: str, body: ToolPolicy, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, body: ToolPolicyIn, session: SessionDep, principal: CurrentPrincipal
 ) -> ToolPolicyOut:
     """Replace the policy: switch tools on or off, name the write tools to offer, cap results."""
-    policy, tools = await mcp_tools.set_policy(session, principal, connection_id, body)
+    policy, tools = await mcp_tools.set_policy(
+        session, principal, connection_id, ToolPolicy.model_validate(body.model_dump())
+    )
     await session.commit()
     return _out(connection_id, policy, tools)
