@@ -64,6 +64,7 @@ UPSTREAM_OPERATIONS = (
     r"^/connectors/\{connector_id\}/draft/collections/run$",
     r"^/connectors/import-openapi$",
     r"^/connectors/\{connector_id\}/reimport-openapi$",
+    r"^/connectors/\{connector_id\}/draft/test-cases$",
 )
 
 #: Operations whose body is a connector or an OpenAPI document: the body's JSON Schema can say
@@ -83,7 +84,9 @@ DOCUMENT_OPERATIONS = (
 #: see: whether a new user needs an enterprise depends on who creates it; a user's role cannot
 #: move between platform and enterprise roles, and SDK access depends on the stored role;
 #: credentials, connector parameters, operation parameters and a collection's fields, filters
-#: and record ids are checked against the connector's own definition. Each refusal is a
+#: and record ids are checked against the connector's own definition; a tool policy's write
+#: tools and a test case's operation or collection against the connector's tools; a test case
+#: is recorded into the connector's draft, which must exist. Each refusal is a
 #: documented 422 naming the field, or 400 ``not_supported`` for a method, filter or match
 #: field the collection does not declare.
 STATEFUL_RULE_OPERATIONS = (
@@ -96,6 +99,8 @@ STATEFUL_RULE_OPERATIONS = (
     r"^/connectors/\{connector_id\}/draft/run$",
     r"^/connections/\{connection_id\}/collections/",
     r"^/connectors/\{connector_id\}/draft/collections/run$",
+    r"^/connectors/\{connector_id\}/draft/test-cases$",
+    r"^/connections/\{connection_id\}/mcp-policy$",
 )
 
 

@@ -7,7 +7,7 @@ scrubbed, and the case and its recording are stored with the draft (``tests/``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -30,6 +30,8 @@ from connectory.services.test_cases import save_draft_case
 _Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 _Text = Annotated[str, StringConstraints(max_length=2000)]
 
+router = APIRouter(prefix="/connectors/{connector_id}", tags=["connector versions"])
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -47,39 +49,51 @@ class ExpectIn(_Strict):
     schema_: bool | None = Field(default=None, alias="schema")
 
 
-class CaseIn(_Strict):
-    """A test case: exactly one of operation, collection (with method) or event."""
-
+class _CaseIn(_Strict):
     name: _Name
     description: _Text | None = None
-    operation: _Name | None = None
-    params: ParameterObject = Field(default_factory=dict)
-    all_pages: bool = False
-    collection: _Name | None = None
-    method: _Name | None = None
-    input: ParameterObject = Field(default_factory=dict)
-    event: _Name | None = None
-    payload: JsonParameter = None
-    headers: Annotated[dict[Key, ScalarValue], Field(max_length=100)] = Field(default_factory=dict)
     expect: ExpectIn = Field(default_factory=ExpectIn)
 
     def to_case(self) -> CaseSpec:
-        """The case as the runner takes it (its own checks: one kind, a method...)."""
+        """The case as the runner takes it."""
         data: dict[str, Any] = self.model_dump(by_alias=True, exclude_none=True)
         try:
             return CaseSpec.model_validate(data)
-        except ValidationError as error:
+        except ValidationError as error:  # pragma: no cover - the schema says the same
             message = error.errors()[0]["msg"].removeprefix("Value error, ")
             raise InvalidRequest(f"the case is not valid: {message}") from None
 
 
-router = APIRouter(prefix="/connectors/{connector_id}", tags=["connector versions"])
+class OperationCaseIn(_CaseIn):
+    """A case that calls an operation."""
+
+    operation: _Name
+    params: ParameterObject = Field(default_factory=dict)
+    all_pages: bool = False
+
+
+class CollectionCaseIn(_CaseIn):
+    """A case that runs a collection method."""
+
+    collection: _Name
+    method: Literal["list", "find_by_id", "match", "search", "create", "update", "delete"]
+    input: ParameterObject = Field(default_factory=dict)
+
+
+class EventCaseIn(_CaseIn):
+    """A case that hands an event's handle a sample delivery."""
+
+    event: _Name
+    payload: JsonParameter = None
+    headers: Annotated[dict[Key, ScalarValue], Field(max_length=100)] = Field(default_factory=dict)
 
 
 class TestCaseSave(_Strict):
     """A case to record and keep with the draft, and the test credentials to record it with."""
 
-    case: CaseIn
+    case: OperationCaseIn | CollectionCaseIn | EventCaseIn = Field(
+        description="Exactly one kind: operation, collection (with method) or event."
+    )
     credentials: Values = Field(default_factory=dict, max_length=100)
     connector_parameters: Values | None = Field(
         default=None, max_length=100, description="Default: the connector's stored parameters."
