@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import Values
 from connectory.api.schemas.connectors import error_responses
 from connectory.api.schemas.values import (
@@ -30,7 +31,9 @@ from connectory.services.test_cases import save_draft_case
 _Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 _Text = Annotated[str, StringConstraints(max_length=2000)]
 
-router = APIRouter(prefix="/connectors/{connector_id}", tags=["connector versions"])
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/connectors/{connector_id}", tags=["connector versions"]
+)
 
 
 class _Strict(BaseModel):

@@ -11,12 +11,15 @@ from fastapi import APIRouter
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.problems import ErrorOut
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.mcp import ToolPolicyIn, ToolPolicyOut, ToolSummary
 from connectory.api.schemas.values import IdPath
 from connectory.services import mcp_tools
 from connectory.toolkit import ToolPolicy, ToolSpec
 
-router = APIRouter(prefix="/connections/{connection_id}/mcp-policy", tags=["mcp"])
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/connections/{connection_id}/mcp-policy", tags=["mcp"]
+)
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
