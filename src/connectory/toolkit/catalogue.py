@@ -134,10 +134,11 @@ def _operation_tool(operation: OperationSpec, spec: ConnectorSpec) -> ToolSpec:
         if paged
         else ""
     )
+    where = "JavaScript" if operation.is_javascript else f"{operation.method} {operation.path}"
     return ToolSpec(
         name=safe_name(operation.name),
         title=operation.title,
-        description=f"{summary.strip()} ({operation.method} {operation.path}) {effect}{paging}",
+        description=f"{summary.strip()} ({where}) {effect}{paging}",
         input_schema=schema,
         kind="operation",
         target=operation.name,

@@ -1,7 +1,7 @@
 """A tool policy per connection (MCP): which write tools it offers, result size.
 
-Revision ID: 0006_mcp_policy
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-10
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_mcp_policy"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
