@@ -194,11 +194,23 @@ class AuthError(ConnectoryError):
 
     Attributes:
         status_code: The HTTP status of the rejecting response, when there was one.
+        oauth_error: The RFC 6749 error code a token endpoint answered (``invalid_grant``).
+        reauthorize: True when only a person authorizing again can mend the connection (the
+            provider revoked the grant); Connectory stops calling the provider with it.
     """
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        *,
+        oauth_error: str | None = None,
+        reauthorize: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.oauth_error = oauth_error
+        self.reauthorize = reauthorize
 
 
 @dataclass

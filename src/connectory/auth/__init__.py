@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectory.auth.base import AuthContext, Authenticator, Sender
 from connectory.auth.combined import CombinedAuth
 from connectory.auth.custom import CustomLoginAuth
+from connectory.auth.grants import TOKEN_FIELDS, TokenKeeper, TokenSet
 from connectory.auth.oauth2 import OAuth2Auth
 from connectory.auth.secret_locations import (
     SecretKeys,
@@ -60,6 +61,9 @@ __all__ = [
     "OAuth2Auth",
     "SecretKeys",
     "Sender",
+    "TOKEN_FIELDS",
+    "TokenKeeper",
+    "TokenSet",
     "create_authenticator",
     "reads_secret",
     "secret_keys_of",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectory.auth.grants import TokenKeeper, TokenSet
 from connectory.auth.secret_locations import SecretKeys, reads_secret
 from connectory.http.redaction import Redactor
 from connectory.http.reply import Reply
@@ -32,6 +34,10 @@ class AuthContext:
             the connection can store them; optional.
         secret_keys: The sensitive keys of each template root; a header, query parameter or
             body field whose template reads one is registered as a secret location.
+        tokens: An OAuth2 grant stored with the connection (authorization code flow); it
+            wins over ``access_token``/``refresh_token`` credentials.
+        keeper: Stores refreshed grants and serialises refreshes across processes.
+        wall_clock: Unix seconds (stored expiry times are wall-clock), injectable for tests.
     """
 
     variables: Mapping[str, Any]
@@ -41,6 +47,9 @@ class AuthContext:
     clock: Callable[[], float]
     on_tokens: Callable[[dict[str, str]], Awaitable[None]] | None = None
     secret_keys: SecretKeys = field(default_factory=dict)
+    tokens: TokenSet | None = None
+    keeper: TokenKeeper | None = None
+    wall_clock: Callable[[], float] = time.time
 
     def reads_secret(self, template: str) -> bool:
         """True when *template* reads a sensitive credential or connector parameter."""

@@ -32,7 +32,12 @@ async def send_token_request(
     reply = await context.send(request, idempotent)
     body = _parse(reply)
     if reply.status_code >= 400:
-        raise AuthError(_refusal(reply, body, what, context), status_code=reply.status_code)
+        code = body.get("error") if isinstance(body, dict) else None
+        raise AuthError(
+            _refusal(reply, body, what, context),
+            status_code=reply.status_code,
+            oauth_error=code if isinstance(code, str) else None,
+        )
     if not isinstance(body, dict):
         raise AuthError(f"the {what} response is not a JSON object; check the {what} URL")
     return body

@@ -22,6 +22,9 @@ from connectory.addresses import check_url_host
 from connectory.auth import (
     AuthContext,
     Authenticator,
+    OAuth2Auth,
+    TokenKeeper,
+    TokenSet,
     create_authenticator,
     secret_keys_of,
     secret_locations,
@@ -123,6 +126,9 @@ class ConnectorClient:
         js_engine: Runs the connector's JavaScript (hooks, methods); by default the client
             starts its own in-process engine when the connector has code. Its instances are
             pooled per ``tenant_key``: one tenant's code never shares one with another's.
+        tokens: The OAuth2 grant stored with the connection (authorization code flow).
+        token_keeper: Stores refreshed grants and serialises refreshes across processes
+            (see :mod:`connectory.auth.grants`).
 
     Raises:
         CredentialsError: credentials or connector parameters do not match their schema.
@@ -149,6 +155,8 @@ class ConnectorClient:
         tenant_key: str | None = None,
         observer: Observer | None = None,
         js_engine: JsEngine | None = None,
+        tokens: TokenSet | None = None,
+        token_keeper: TokenKeeper | None = None,
     ) -> None:
         self.spec = spec
         if isinstance(clock, Clock):
@@ -229,6 +237,8 @@ class ConnectorClient:
                 clock=self._clock,
                 on_tokens=on_tokens,
                 secret_keys=self._secret_keys,
+                tokens=tokens,
+                keeper=token_keeper,
             ),
         )
         # httpx logs each request URL at INFO; _send keeps this connection's secrets out of it.
@@ -526,6 +536,20 @@ class ConnectorClient:
                 operation, self.base_url, schema_registry_for(self.spec)
             )
         return plan
+
+    @property
+    def oauth2(self) -> OAuth2Auth:
+        """The OAuth2 handler: authorize URL, code exchange, refresh and revocation.
+
+        Raises:
+            InputError: the connector's auth is not OAuth2.
+        """
+        if not isinstance(self._auth, OAuth2Auth):
+            raise InputError(
+                f"connector '{self.spec.slug}' does not use OAuth2 (auth_type "
+                f"{self.spec.auth.auth_type})"
+            )
+        return self._auth
 
     def _register_secret_locations(self, url: str, headers: Mapping[str, str]) -> None:
         """Register the headers and query parameters whose templates read a secret."""

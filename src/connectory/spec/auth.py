@@ -71,11 +71,32 @@ class BearerAuthSpec(_AuthBase):
     token_prefix: str = Field(default="Bearer ", description="Text put before the token.")
 
 
+class TokenResponseSpec(SpecModel):
+    """Where the fields of a token response are, for providers that do not follow RFC 6749.
+
+    Each value is a path in the response body (``access_token``, ``data.token``), in the
+    syntax of an operation's ``record_selector``.
+    """
+
+    access_token: str = Field(default="access_token", description="Path of the access token.")
+    refresh_token: str = Field(default="refresh_token", description="Path of the refresh token.")
+    expires_in: str = Field(
+        default="expires_in", description="Path of the access token's lifetime in seconds."
+    )
+    refresh_token_expires_in: str = Field(
+        default="refresh_token_expires_in",
+        description="Path of the refresh token's lifetime in seconds, where the provider says.",
+    )
+    scope: str = Field(default="scope", description="Path of the granted scopes.")
+
+
 class OAuth2AuthSpec(_AuthBase):
     """OAuth 2.0: client credentials, or authorization code (with PKCE) plus refresh tokens.
 
     Tokens are fetched from ``token_url``, cached until shortly before they expire, and fetched
-    again once when the API answers 401.
+    again once when the API answers 401. For ``authorization_code`` a person authorizes in a
+    browser (docs/oauth.md): the flow sends them to ``authorization_url`` with
+    ``authorize_params``, and the tokens it obtains are stored with the connection.
     """
 
     auth_type: Literal["oauth2"]
@@ -99,6 +120,26 @@ class OAuth2AuthSpec(_AuthBase):
         description="Send the client id and secret as HTTP Basic (RFC 6749) or in the form body.",
     )
     pkce: bool = Field(default=True, description="Use PKCE (S256) for authorization_code.")
+    authorize_params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Additional query parameters of the authorize URL (templates), e.g. "
+        "access_type: offline, prompt: consent.",
+    )
+    revocation_url: str | None = Field(
+        default=None,
+        description="RFC 7009 revocation endpoint (template): deleting a connection revokes "
+        "its tokens there.",
+    )
+    token_response: TokenResponseSpec = Field(
+        default_factory=TokenResponseSpec,
+        description="Where the token, its lifetime and scope are in a non-standard response.",
+    )
+    refresh_token_lifetime: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a refresh token lives (seconds) when the provider does not say; "
+        "idle connections are refreshed in the background before it runs out.",
+    )
     extra_token_params: dict[str, str] = Field(
         default_factory=dict, description="Additional form fields for token requests (templates)."
     )

@@ -301,6 +301,9 @@ def _check_auth_part(auth: AuthSpec | SchemeSpec, at: FieldPath) -> Iterator[Fin
     if isinstance(auth, OAuth2AuthSpec):
         yield from _check_url_host(("auth", "token_url"), auth.token_url)
         yield from _check_url_host(("auth", "authorization_url"), auth.authorization_url)
+        yield from _check_url_host(("auth", "revocation_url"), auth.revocation_url)
+        for name, path in auth.token_response.model_dump().items():
+            yield from _check_selector(("auth", "token_response", name), path)
     if isinstance(auth, CustomAuthSpec):
         yield from _check_url_host(("auth", "login", "url"), auth.login.url)
         for name in ("token_path", "expires_in_path"):
