@@ -104,6 +104,20 @@ class Settings(BaseSettings):
         default=512, ge=16, le=1024, description="Cap on javascript.memory_limit (MiB)."
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="Where providers reach this deployment (https://connectory.example.com): "
+        "intake URLs are built on it. Unset: subscribing to a webhook is refused, except on "
+        "the embedded default (SQLite), which uses its own address.",
+    )
+    oauth_flow_minutes: float = Field(
+        default=10,
+        gt=0,
+        le=60,
+        description="How long a person has to complete an OAuth authorization once it started "
+        "(the state expires then). The redirect URI is <CONNECTORY_PUBLIC_URL>/oauth/callback.",
+    )
+
     @property
     def key_file_path(self) -> Path:
         """The key file actually used."""

@@ -64,7 +64,10 @@ class OAuth2Auth(Authenticator):
         for value in (grant.access_token, grant.refresh_token):
             if value:
                 context.redactor.add(value)
-        if spec.grant_type == "authorization_code" and grant.access_token:
+        # A stored grant is seeded whatever the grant type; access_token credentials only
+        # mean something to the code flow.
+        seeded = context.tokens is not None or spec.grant_type == "authorization_code"
+        if seeded and grant.access_token:
             self._cache.seed(Token(grant.access_token, self._monotonic(grant.expires_at)))
         context.redactor.add_sensitive_name(spec.header_name)
         # Token requests carry these form fields; an echo of one must not show them.
@@ -217,7 +220,15 @@ class OAuth2Auth(Authenticator):
             if scope:
                 form["scope"] = scope
             body = await self._token_request(form, "token request", idempotent=True)
-            return self._token_of(self._read(body))
+            grant = self._read(body)
+            self._grant = grant
+            if self._context.keeper is not None:
+                # Stored so that other processes (and a rebuilt client) use it too; fetching
+                # another one is harmless, so this needs no lock.
+                await self._context.keeper.save(grant)
+            if self._context.on_tokens is not None:
+                await self._context.on_tokens({"access_token": grant.access_token or ""})
+            return self._token_of(grant)
         keeper = self._context.keeper
         if keeper is None:
             return await self._refresh_grant()

@@ -18,23 +18,27 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.js import JsEngine
+from connectory.auth.oauth2 import REAUTHORIZE
+from connectory.errors import AuthError
 from connectory.resilience import ResiliencePipeline
 from connectory.runtime import ConnectorClient
-from connectory.services.connections import CREDENTIALS_OWNER, ConnectionDetails, load_credentials
-from connectory.services.generations import GenerationNotifier, bump_connection
-from connectory.services.secret_store import SecretBox, read_secrets, write_secrets
+from connectory.services.connections import ConnectionDetails, load_credentials
+from connectory.services.generations import GenerationNotifier
+from connectory.services.oauth_apps import enterprise_app_parameters
+from connectory.services.oauth_grants import load_grant
+from connectory.services.secret_store import SecretBox, read_secrets
 from connectory.services.sensitive_defaults import runtime_spec
+from connectory.services.token_keeper import RefreshLocks
 from connectory.spec.connector import ConnectorSpec
-from connectory.store.models import Connection
 
 #: Owner type of a connector's (write-only) parameter values.
 CONNECTOR_PARAMETERS_OWNER = "connector_parameters"
@@ -115,6 +119,7 @@ class ConnectionRuntimes:
         transport_factory: A transport per client (the server's egress guard).
         max_clients: Connections that keep a client; the least recently used beyond it retire.
         notifier: Announced generation bumps retire stale clients at once.
+        refresh_locks: The OAuth2 refresh locks (Redis or database); default: database.
     """
 
     def __init__(
@@ -126,8 +131,11 @@ class ConnectionRuntimes:
         max_clients: int = 256,
         notifier: GenerationNotifier | None = None,
         js_engine: JsEngine | None = None,
+        refresh_locks: RefreshLocks | None = None,
     ) -> None:
         self.sessions = sessions
+        #: Serialise OAuth2 refreshes per connection, across processes.
+        self.refresh_locks = refresh_locks or RefreshLocks(sessions, box)
         self._box = box
         self.pipeline = pipeline
         #: Runs connector JavaScript for every connection (instances per enterprise).
@@ -187,6 +195,44 @@ class ConnectionRuntimes:
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         await self.js_engine.aclose()
+        await self.refresh_locks.aclose()
+
+    async def connector_parameters(
+        self, session: AsyncSession, spec: ConnectorSpec, connector_id: str, enterprise_id: str
+    ) -> dict[str, Any]:
+        """The connector's parameter values as *enterprise_id*'s connections see them."""
+        parameters: dict[str, Any] = await read_secrets(
+            session, self._box, CONNECTOR_PARAMETERS_OWNER, connector_id
+        )
+        # An enterprise's own OAuth app replaces the catalogue's client id and secret.
+        parameters |= await enterprise_app_parameters(
+            session, self._box, spec, connector_id, enterprise_id
+        )
+        return parameters
+
+    def build_client(
+        self,
+        spec: ConnectorSpec,
+        *,
+        credentials: Mapping[str, Any],
+        connector_parameters: Mapping[str, Any],
+        config: Mapping[str, Any],
+        connector_id: str,
+        enterprise_id: str,
+    ) -> ConnectorClient:
+        """A client outside the cache (a connection not created yet: the OAuth2 code exchange),
+        with the server's egress guard and resilience pipeline. The caller closes it."""
+        return ConnectorClient(
+            spec,
+            credentials=credentials,
+            connector_parameters=connector_parameters,
+            config=config,
+            transport=self._transport_factory(),
+            pipeline=self.pipeline,
+            connector_key=connector_id,
+            tenant_key=enterprise_id,
+            js_engine=self.js_engine,
+        )
 
     def _fresh(self, connection_id: str, generation: int) -> _Entry | None:
         entry = self._entries.get(connection_id)
@@ -226,12 +272,23 @@ class ConnectionRuntimes:
     async def _build(self, session: AsyncSession, details: ConnectionDetails) -> _Entry:
         connection = details.connection
         credentials = await load_credentials(session, self._box, details)
-        parameters = await read_secrets(
-            session, self._box, CONNECTOR_PARAMETERS_OWNER, details.connector.id
+        grant, rejected = await load_grant(session, self._box, connection.id)
+        if rejected:
+            # The provider revoked the grant: nothing may call it (or the API) until a person
+            # authorizes again; building no client guarantees that.
+            raise AuthError(REAUTHORIZE, oauth_error="invalid_grant", reauthorize=True)
+        parameters = await self.connector_parameters(
+            session, details.spec, details.connector.id, connection.enterprise_id
         )
         # The stored spec shows sensitive defaults as the placeholder; the client gets them.
         spec = await runtime_spec(session, self._box, details.version.id, details.spec)
         entry = _Entry(connection.generation)
+
+        def stored(generation: int) -> None:
+            # This client already holds the grant it stored: it stays fresh, unless another
+            # change came in between (then the generations skip one).
+            if entry.generation == generation - 1:
+                entry.generation = generation
         entry.client = ConnectorClient(
             spec,
             credentials=credentials,
@@ -243,8 +300,9 @@ class ConnectionRuntimes:
             # Ids, never slugs: another owner's connector may share the slug.
             connector_key=details.connector.id,
             tenant_key=connection.enterprise_id,
-            on_tokens=self._token_saver(connection.id, details.spec, entry),
             js_engine=self.js_engine,
+            tokens=grant,
+            token_keeper=self.refresh_locks.keeper(connection.id, stored),
         )
         self._built += 1
         return entry
@@ -279,34 +337,3 @@ class ConnectionRuntimes:
             task = asyncio.get_running_loop().create_task(self._close(idle))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-
-    def _token_saver(
-        self, connection_id: str, spec: ConnectorSpec, entry: _Entry
-    ) -> Callable[[dict[str, str]], Awaitable[None]]:
-        """Store refreshed OAuth2 tokens, for the credential fields the connector declares."""
-        schema = spec.auth.credential_schema
-
-        async def save(tokens: dict[str, str]) -> None:
-            secret = {k: v for k, v in tokens.items() if k in schema and schema[k].is_sensitive}
-            public = {k: v for k, v in tokens.items() if k in schema and not schema[k].is_sensitive}
-            if not secret and not public:
-                return
-            async with self.sessions() as session:
-                await write_secrets(session, self._box, CREDENTIALS_OWNER, connection_id, secret)
-                if public:
-                    connection = await session.scalar(
-                        select(Connection).where(Connection.id == connection_id)
-                    )
-                    if connection is not None:
-                        connection.public_credentials = {
-                            **connection.public_credentials,
-                            **public,
-                        }
-                generation = await bump_connection(session, connection_id)
-                # This client already holds the tokens it stored: it stays fresh, unless
-                # another change came in between (then the generations skip one).
-                if entry.generation == generation - 1:
-                    entry.generation = generation
-                await session.commit()
-
-        return save

@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectory.auth.grants import TOKEN_FIELDS
 from connectory.errors import FieldIssue, InvalidRequest, NotFound, PermissionDenied
 from connectory.runtime.inputs import check_fields
 from connectory.services.access import visible_connections, visible_connectors
 from connectory.services.generations import bump_connection
 from connectory.services.listing import fetch_page, is_plausible_id
+from connectory.services.oauth_grants import delete_grant
 from connectory.services.principal import Principal
 from connectory.services.secret_store import (
     PLACEHOLDER,
@@ -211,10 +213,37 @@ async def create_connection(
         raise InvalidRequest(
             "the credentials do not match the connector's credential schema", issues
         )
+    return await insert_connection(
+        session,
+        box,
+        principal,
+        connector=connector,
+        version=found,
+        name=name,
+        public=public,
+        secrets=secrets,
+        config=config,
+    )
+
+
+async def insert_connection(
+    session: AsyncSession,
+    box: SecretBox,
+    principal: Principal,
+    *,
+    connector: Connector,
+    version: ConnectorVersion,
+    name: str,
+    public: dict[str, Any],
+    secrets: dict[str, str | None],
+    config: dict[str, Any],
+) -> ConnectionDetails:
+    """Insert a connection whose credentials were already checked (see merge_credentials)."""
+    assert principal.enterprise_id is not None
     connection = Connection(
         enterprise_id=principal.enterprise_id,
         connector_id=connector.id,
-        version_id=found.id,
+        version_id=version.id,
         name=name,
         public_credentials=public,
         config=config,
@@ -225,7 +254,7 @@ async def create_connection(
     await write_secrets(session, box, CREDENTIALS_OWNER, connection.id, secrets)
     await session.flush()
     stored = {field for field, value in secrets.items() if value is not None}
-    return ConnectionDetails(connection, connector, found, spec, stored)
+    return ConnectionDetails(connection, connector, version, spec_of(version), stored)
 
 
 async def update_connection(
@@ -252,6 +281,9 @@ async def update_connection(
             )
         connection.public_credentials = public
         await write_secrets(session, box, CREDENTIALS_OWNER, connection.id, secrets)
+        if any(secrets.get(name) is not None for name in TOKEN_FIELDS):
+            # New tokens given by hand replace the grant the runtime kept refreshing.
+            await delete_grant(session, connection.id)
         for field, value in secrets.items():
             if value is None:
                 details.stored_secrets.discard(field)
@@ -277,6 +309,7 @@ async def delete_connection(
     check_may_manage_connections(principal)
     details.connection.deleted_at = utcnow()
     await delete_secrets(session, CREDENTIALS_OWNER, details.connection.id)
+    await delete_grant(session, details.connection.id)
     await session.flush()
     await bump_connection(session, details.connection.id)
 

@@ -19,6 +19,7 @@ from connectory.resilience import (
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.generations import GenerationNotifier
 from connectory.services.secret_store import SecretBox
+from connectory.services.token_keeper import RefreshLocks
 from connectory.settings import Settings
 from connectory.vault import KeyRing, load_or_create_key_file, parse_keys_setting
 
@@ -72,6 +73,11 @@ def create_runtimes(
     notifier: GenerationNotifier | None = None,
 ) -> ConnectionRuntimes:
     """The server's connection runtimes; *notifier*'s announcements retire stale clients."""
+    redis = (
+        create_redis(settings.redis_url, client_name="connectory-oauth-refresh")
+        if settings.redis_url is not None
+        else None
+    )
     return ConnectionRuntimes(
         sessions,
         box,
@@ -80,4 +86,5 @@ def create_runtimes(
         max_clients=settings.client_cache_size,
         notifier=notifier,
         js_engine=create_js_engine(settings),
+        refresh_locks=RefreshLocks(sessions, box, redis, prefix=settings.redis_prefix),
     )

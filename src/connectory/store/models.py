@@ -53,6 +53,9 @@ class Enterprise(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
+    #: Where OAuth flows and connect links may send a person back to (URL prefixes); any
+    #: other return URL shows Connectory's own outcome page instead (docs/oauth.md).
+    return_urls: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -254,3 +257,79 @@ class OpenAPIDescription(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthGrant(Base):
+    """What is known of a connection's OAuth2 grant besides its tokens.
+
+    The tokens themselves are secrets (``secret_values``, owner ``oauth_grant``); this row
+    holds their expiry, so idle connections can be refreshed before the refresh token runs
+    out, and whether the provider revoked the grant (the connection needs re-authorizing).
+    """
+
+    __tablename__ = "oauth_grants"
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    scope: Mapped[str | None] = mapped_column(Text, default=None)
+    obtained_at: Mapped[datetime] = mapped_column(default=utcnow)
+    refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Set when the provider answered invalid_grant: only a person authorizing again mends it.
+    rejected_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OAuthFlow(Base):
+    """One authorization code flow in progress: the server side of its ``state``.
+
+    Only a hash of the state and of the browser's flow cookie are stored; the PKCE verifier
+    and any sensitive credential entered before the flow are secrets (owner ``oauth_flow``).
+    A flow is used once (``used_at`` is set atomically) and expires within minutes.
+    """
+
+    __tablename__ = "oauth_flows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    connector_id: Mapped[str] = mapped_column(ForeignKey("connectors.id"))
+    version_id: Mapped[str] = mapped_column(ForeignKey("connector_versions.id"))
+    #: Re-authorizing an existing connection; None creates a new one.
+    connection_id: Mapped[str | None] = mapped_column(ForeignKey("connections.id"), default=None)
+    connect_link_id: Mapped[str | None] = mapped_column(
+        ForeignKey("connect_links.id"), default=None
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    public_credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    return_url: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConnectLink(Base):
+    """A single-use, expiring link an enterprise admin hands to a person to connect an account.
+
+    Only the token's hash is stored; the link (with the token) is shown once.
+    """
+
+    __tablename__ = "connect_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    connector_id: Mapped[str] = mapped_column(ForeignKey("connectors.id"))
+    #: The published version to connect; None: the latest when the link is used.
+    version: Mapped[str | None] = mapped_column(String(32), default=None)
+    name: Mapped[str] = mapped_column(String(200))
+    return_url: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    connection_id: Mapped[str | None] = mapped_column(ForeignKey("connections.id"), default=None)

@@ -23,6 +23,7 @@ from connectory.errors import InvalidRequest, PermissionDenied, SpecError
 from connectory.services.tokens import authenticate
 from connectory.spec import check_connector_text
 from connectory.spec.source import measure_data, parse_text
+from connectory.web.connect import install_connect_pages
 
 #: The UI's files (HTML, CSS, JavaScript modules), shipped as package data.
 STATIC_DIR = Path(__file__).parent / "static"
@@ -139,4 +140,5 @@ async def index() -> FileResponse:
 def install_ui(app: FastAPI) -> None:
     """Add the UI's routes and static files to *app*."""
     app.include_router(router)
+    install_connect_pages(app)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")

@@ -6,6 +6,13 @@
 //                       RFC 6749 form-encoding.  cc-post: the same with client_secret_post
 //   web-app, short-web  authorization_code + refresh_token (scope offline_access)
 //   resource-server     the only client allowed to introspect
+//   connectory, short-connectory  authorization_code + refresh_token for Connectory's own flow:
+//                       native clients with the loopback redirect URIs
+//                       http://127.0.0.1/oauth/callback and http://127.0.0.1/callback (any
+//                       port, RFC 8252 7.3), client_secret_basic, PKCE required
+// GET /__test/counts answers how many token and revocation requests each client made, by
+// grant type and status ("connectory refresh_token 200": 1), so tests can count what reached
+// the provider.
 // Scope "admin" exists but no client may have it. Refresh tokens rotate on every use. The dev
 // login/consent forms (devInteractions) stay on: a script can get a code without a browser.
 import Provider from 'oidc-provider';
@@ -27,6 +34,10 @@ const web = (id) => ({
   response_types: ['code'], redirect_uris: ['http://127.0.0.1/callback'],
   scope: 'openid offline_access read write',
 });
+const native = (id) => ({
+  ...web(id), application_type: 'native',
+  redirect_uris: ['http://127.0.0.1/oauth/callback', 'http://127.0.0.1/callback'],
+});
 
 const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [
@@ -36,7 +47,13 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     web('web-app'),
     web('short-web'),
     { ...none, client_id: 'resource-server', client_secret: 'rs-secret', grant_types: [] },
+    native('connectory'),
+    native('short-connectory'),
   ],
+  pkce: {
+    required: (_ctx, client) => client.clientAuthMethod === 'none'
+      || client.clientId.endsWith('connectory'),
+  },
   scopes: ['openid', 'offline_access', 'read', 'write', 'admin'],
   features: {
     clientCredentials: { enabled: true },
@@ -49,6 +66,21 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   },
   ttl: { AccessToken: lifetime, ClientCredentials: lifetime, RefreshToken: 3600 },
   rotateRefreshToken: true,
+});
+
+const counts = {};
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/__test/counts') {
+    ctx.body = counts;
+    return;
+  }
+  await next();
+  if (ctx.method === 'POST' && (ctx.path === '/token' || ctx.path === '/token/revocation')) {
+    const client = ctx.oidc?.client?.clientId ?? 'unknown';
+    const what = ctx.path === '/token' ? (ctx.oidc?.params?.grant_type ?? 'unknown') : 'revocation';
+    const key = `${client} ${what} ${ctx.status}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
 });
 
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from connectory.api.routers import (
+    connect_links,
     connections,
     connector_parameters,
     connector_versions,
@@ -14,6 +15,7 @@ from connectory.api.routers import (
     health,
     mcp,
     me,
+    oauth,
     openapi_import,
     records,
     tokens,
@@ -26,3 +28,4 @@ ROUTERS += [connections.router, records.router, connector_parameters.router, mcp
 ROUTERS += [connectors.router, connector_versions.router]
 ROUTERS += [draft_runs.router, draft_collections.router, draft_test_cases.router]
 ROUTERS += [openapi_import.router]
+ROUTERS += [oauth.router, connect_links.router]

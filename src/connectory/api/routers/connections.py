@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.pagination import Page, Paging
@@ -25,9 +26,10 @@ from connectory.api.schemas.connections import (
     UpgradePlanOut,
 )
 from connectory.api.schemas.identity import IdRef
+from connectory.api.schemas.oauth import OAuthGrantOut
 from connectory.api.schemas.values import IdPath, OperationPath
 from connectory.runtime import OperationResult
-from connectory.services import connection_runs, connections
+from connectory.services import connection_runs, connections, oauth_grants, oauth_revocation
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
 from connectory.services.secret_store import SecretBox
@@ -55,6 +57,22 @@ def _box(request: Request) -> SecretBox:
 def _runtimes(request: Request) -> ConnectionRuntimes:
     runtimes: ConnectionRuntimes = request.app.state.runtimes
     return runtimes
+
+
+async def _shown(session: AsyncSession, details: ConnectionDetails) -> ConnectionPublic:
+    """The connection as responses show it, with its OAuth2 grant's state (never its tokens)."""
+    public = _public(details)
+    grant = await oauth_grants.grant_status(session, details.connection.id)
+    if grant is not None:
+        public.oauth = OAuthGrantOut(
+            authorized_at=grant.obtained_at,
+            refreshed_at=grant.refreshed_at,
+            expires_at=grant.expires_at,
+            refresh_expires_at=grant.refresh_expires_at,
+            scope=grant.scope,
+            needs_reauthorization=grant.rejected_at is not None,
+        )
+    return public
 
 
 def _public(details: ConnectionDetails) -> ConnectionPublic:
@@ -98,7 +116,7 @@ async def create_connection(
         config=body.config,
     )
     await session.commit()
-    return _public(details)
+    return await _shown(session, details)
 
 
 @router.get("", response_model=Page[ConnectionSummary], summary="List connections")
@@ -136,7 +154,9 @@ async def get_connection(
     connection_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectionPublic:
     """One connection; sensitive credentials show as "********"."""
-    return _public(await connections.get_connection(session, principal, connection_id))
+    return await _shown(
+        session, await connections.get_connection(session, principal, connection_id)
+    )
 
 
 @router.put(
@@ -164,7 +184,7 @@ async def update_connection(
     )
     # The commit announces the connection's new generation: running clients are replaced.
     await session.commit()
-    return _public(details)
+    return await _shown(session, details)
 
 
 @router.delete(
@@ -176,9 +196,23 @@ async def update_connection(
 async def delete_connection(
     connection_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    """Delete a connection and destroy its stored secrets."""
-    await connections.delete_connection(session, principal, connection_id)
-    await session.commit()
+    """Delete a connection and destroy its stored secrets.
+
+    When the connector declares a ``revocation_url``, its OAuth2 tokens are revoked at the
+    provider after the deletion (RFC 7009; best effort).
+    """
+    details = await connections.get_connection(session, principal, connection_id)
+    connections.check_may_manage_connections(principal)
+    lease = await oauth_revocation.lease_for_revocation(session, _runtimes(request), details)
+    try:
+        await connections.delete_connection(session, principal, connection_id)
+        await session.commit()
+    except BaseException:
+        if lease is not None:
+            await lease.release()
+        raise
+    if lease is not None:
+        await oauth_revocation.revoke_tokens(lease, connection_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

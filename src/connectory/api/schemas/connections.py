@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectory.api.schemas.identity import IdRef, Name, Timestamp
+from connectory.api.schemas.oauth import OAuthGrantOut
 from connectory.api.schemas.values import ConfigObject, ParameterObject, Values
 
 __all__ = ["Values"]
@@ -65,6 +66,9 @@ class ConnectionPublic(BaseModel):
     health_checked_at: Timestamp | None
     created_at: Timestamp
     updated_at: Timestamp
+    oauth: OAuthGrantOut | None = Field(
+        default=None, description="The OAuth2 grant, for connections that hold one."
+    )
 
 
 class ConnectionSummary(BaseModel):
