@@ -273,9 +273,9 @@ class OAuth2Auth(Authenticator):
             body = await self._token_request(form, "token request", idempotent=False)
         except AuthError as error:
             if error.oauth_error == "invalid_grant":
-                await self._end(str(error))
+                ended = await self._end(str(error))
                 raise AuthError(
-                    str(error), error.status_code, oauth_error="invalid_grant", reauthorize=True
+                    ended, error.status_code, oauth_error="invalid_grant", reauthorize=True
                 ) from None
             raise
         grant = self._grant.rotated(self._read(body))
@@ -290,11 +290,12 @@ class OAuth2Auth(Authenticator):
             await self._context.on_tokens(updates)
         return self._token_of(grant)
 
-    async def _end(self, message: str) -> None:
+    async def _end(self, message: str) -> str:
         """The grant is gone: remember it, tell the keeper, stop calling the provider."""
-        self._ended = f"{REAUTHORIZE} ({message})"
+        ended = self._ended = f"{REAUTHORIZE} ({message})"
         if self._context.keeper is not None:
-            await self._context.keeper.reject(self._ended)
+            await self._context.keeper.reject(ended)
+        return ended
 
     def _read(self, body: dict[str, object]) -> TokenSet:
         grant = read_token_response(
