@@ -209,6 +209,8 @@ async def claim_link(session: AsyncSession, link_id: str, connection_id: str) ->
             ConnectLink.expires_at > now,
         )
         .values(used_at=now, connection_id=connection_id)
+        # Decided by the database; loaded rows may hold naive SQLite datetimes.
+        .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
 

@@ -391,6 +391,7 @@ async def complete_flow(
         update(OAuthFlow)
         .where(OAuthFlow.id == flow.id, OAuthFlow.used_at.is_(None))
         .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     flow_secrets = await read_secrets(session, box, FLOW_OWNER, flow.id)
     await delete_secrets(session, FLOW_OWNER, flow.id)
