@@ -16,6 +16,7 @@ new token exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -116,6 +117,9 @@ class ResourceServer:
         self.forced = 0
         self._reject_next = 0
         self._rejected_tokens: set[str] = set()
+        self._together = 0
+        self._arrived = 0
+        self._released: asyncio.Event | None = None
         self.app = Starlette(
             routes=[Route("/api/whoami", self._whoami), Route("/api/items", self._items)]
         )
@@ -130,10 +134,18 @@ class ResourceServer:
         with self._lock:
             self._reject_next = count
 
-    def reject_token(self, token: str) -> None:
-        """Answer 401 to every request carrying *token* from now on (as if it were revoked)."""
+    def reject_token(self, token: str, together: int = 0) -> None:
+        """Answer 401 to every request carrying *token* from now on (as if it were revoked).
+
+        With *together*, the first 401s are held until that many requests with the token have
+        arrived, then answered at once: callers in different processes all meet the 401
+        before any of them can have refreshed (a race made certain, not hoped for).
+        """
         with self._lock:
             self._rejected_tokens.add(token)
+            self._together = together
+            self._arrived = 0
+            self._released = None
 
     def reset(self) -> None:
         """Forget every count and pending rejection."""
@@ -143,11 +155,15 @@ class ResourceServer:
             self.forced = 0
             self._reject_next = 0
             self._rejected_tokens.clear()
+            self._together = self._arrived = 0
+            self._released = None
 
     async def _authorize(self, request: Request) -> dict[str, Any] | JSONResponse:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return _unauthorized("invalid_request", "a bearer token is required")
+        if token in self._rejected_tokens and self._together:
+            await self._hold()
         with self._lock:
             forced = token in self._rejected_tokens or self._reject_next > 0
             if forced:
@@ -162,6 +178,17 @@ class ResourceServer:
                 return _unauthorized("invalid_token", "the authorization server refused it")
             self.accepted[token] += 1
         return claims
+
+    async def _hold(self) -> None:
+        with self._lock:
+            if self._released is None:
+                self._released = asyncio.Event()
+            released = self._released
+            self._arrived += 1
+            if self._arrived >= self._together:
+                self._together = 0
+                released.set()
+        await asyncio.wait_for(released.wait(), 60)
 
     async def _whoami(self, request: Request) -> JSONResponse:
         claims = await self._authorize(request)
