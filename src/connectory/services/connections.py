@@ -90,6 +90,22 @@ async def get_connection(
     return ConnectionDetails(connection, connector, version, spec_of(version), stored)
 
 
+async def load_connection(session: AsyncSession, connection_id: str) -> ConnectionDetails | None:
+    """A live connection by id, for background work acting for no user (None: gone)."""
+    row = await session.execute(
+        select(Connection, Connector, ConnectorVersion)
+        .join(Connector, Connector.id == Connection.connector_id)
+        .join(ConnectorVersion, ConnectorVersion.id == Connection.version_id)
+        .where(Connection.id == connection_id, Connection.deleted_at.is_(None))
+    )
+    found = row.first()
+    if found is None:
+        return None
+    connection, connector, version = found
+    stored = await secret_fields(session, CREDENTIALS_OWNER, connection.id)
+    return ConnectionDetails(connection, connector, version, spec_of(version), stored)
+
+
 async def list_connections(
     session: AsyncSession,
     principal: Principal,

@@ -273,3 +273,79 @@ def test_rotation_reuse_detection_reauthorization_and_revocation_on_delete(
     assert oidc.introspect(third["access_token"])["active"] is False
     assert oidc.introspect(third["refresh_token"])["active"] is False
     assert _stored_tokens(live, connection["id"]) == {}
+
+
+def test_idle_grants_are_refreshed_in_the_background_before_the_refresh_token_expires(
+    tmp_path: Path, oidc: OidcProvider, oidc_api: tuple[ResourceServer, str]
+) -> None:
+    """The function the background engine calls, run as a worker would: its own runtimes."""
+    import asyncio
+    from datetime import timedelta
+
+    from connectory.services.generations import GenerationNotifier
+    from connectory.services.oauth_refresh import refresh_expiring_grants
+    from connectory.services.secret_store import SecretBox
+    from connectory.services.server_runtime import create_runtimes, load_key_ring
+    from connectory.store import create_engine, create_sessionmaker
+    from flow_support import publish
+
+    with deployment(tmp_path, oidc.issuer, oidc_api[1]) as live:
+        # The provider does not say when refresh tokens expire; the connector does (1 hour).
+        live.connector_id = publish(
+            live, oidc_api[1], {"slug": "notes-lifetime", "auth": _with_lifetime(3600)}
+        )
+        with live.api("platform") as platform:
+            platform.put(
+                f"/connectors/{live.connector_id}/parameters",
+                json={"values": {"issuer": oidc.issuer, "client_id": "connectory",
+                                 "client_secret": "connectory-secret"}},
+            ).raise_for_status()
+        with live.browser() as browser:
+            assert connect(live, browser).status_code == 200
+        with live.api("a_admin") as api:
+            (connection,) = api.get("/connections").json()["items"]
+            path = f"/connections/{connection['id']}"
+            granted = api.get(path).json()["oauth"]
+            assert granted["refresh_expires_at"] is not None and granted["refreshed_at"] is None
+            assert api.post(f"{path}/operations/whoami").status_code == 200
+        old = _stored_tokens(live, connection["id"])
+        settings = live.app.state.settings
+
+        async def worker(horizon: timedelta) -> list[str]:
+            engine = create_engine(settings.database_url)
+            box = SecretBox(lambda: load_key_ring(settings))
+            runtimes = create_runtimes(
+                settings, create_sessionmaker(engine), box, GenerationNotifier()
+            )
+            try:
+                report = await refresh_expiring_grants(runtimes, horizon=horizon)
+                assert report.failed == [] and report.rejected == []
+                return report.refreshed
+            finally:
+                await runtimes.aclose()
+                await engine.dispose()
+
+        before = counts(oidc)
+        assert asyncio.run(worker(timedelta(minutes=30))) == []  # not due yet
+        assert counts(oidc) == before
+        assert asyncio.run(worker(timedelta(hours=2))) == [connection["id"]]
+        assert delta(before, counts(oidc)) == {"connectory refresh_token 200": 1}
+        new = _stored_tokens(live, connection["id"])
+        assert new["refresh_token"] != old["refresh_token"]
+        with live.api("a_admin") as api:
+            refreshed = api.get(path).json()["oauth"]
+            assert refreshed["refreshed_at"] is not None
+            assert refreshed["refresh_expires_at"] > granted["refresh_expires_at"]
+            # The server's warm client held the rotated-away grant; the generation bump made it
+            # take the stored one, so it neither fails nor refreshes again.
+            after = counts(oidc)
+            assert api.post(f"{path}/operations/whoami").status_code == 200
+            assert counts(oidc) == after
+
+
+def _with_lifetime(seconds: int) -> dict[str, Any]:
+    import yaml
+    from flow_support import SPEC
+
+    auth: dict[str, Any] = yaml.safe_load(SPEC.read_text())["auth"]
+    return auth | {"refresh_token_lifetime": seconds}
