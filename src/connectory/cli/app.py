@@ -23,6 +23,7 @@ from connectory.cli.contract_command import contract_test
 from connectory.cli.exchange_commands import register_exchange_commands
 from connectory.cli.keys import keys_app
 from connectory.cli.mcp_command import mcp
+from connectory.cli.oauth_command import connect
 from connectory.cli.openapi_command import import_openapi
 from connectory.cli.output import (
     EXIT_BROKEN_PIPE,
@@ -249,7 +250,12 @@ def call(
         list[str] | None, typer.Option("--param", "-p", help="A parameter as name=value.")
     ] = None,
     credentials: Annotated[
-        Path | None, typer.Option("--credentials", help="YAML/JSON file with the credentials.")
+        Path | None,
+        typer.Option(
+            "--credentials",
+            help="YAML/JSON file with the credentials; OAuth2 tokens in it (from `connect "
+            "--oauth`) are refreshed in place.",
+        ),
     ] = None,
     connector_parameters: Annotated[
         Path | None,
@@ -312,9 +318,19 @@ def call(
         from connectory.spec import load_connector
 
         spec = load_connector(Path(target))
+        values = read_values_file(credentials, "credentials") if credentials else None
+        grant = keeper = None
+        if credentials is not None and values is not None and spec.auth.auth_type == "oauth2":
+            from connectory.cli.credentials_file import FileTokenKeeper, split_grant
+
+            # Tokens from `connectory connect --oauth`; refreshed ones are written back.
+            values, grant = split_grant(spec, values)
+            keeper = FileTokenKeeper(credentials, spec) if grant is not None else None
         client = ConnectorClient(
             spec,
-            credentials=read_values_file(credentials, "credentials") if credentials else None,
+            credentials=values,
+            tokens=grant,
+            token_keeper=keeper,
             connector_parameters=read_values_file(connector_parameters, "connector parameters")
             if connector_parameters
             else None,
@@ -403,6 +419,7 @@ def _configure_logging(verbose: int) -> None:
 
 
 app.command()(serve)
+app.command()(connect)
 app.command(name="import-openapi")(import_openapi)
 app.command(name="contract-test")(contract_test)
 app.command()(mcp)
