@@ -50,6 +50,7 @@ def create_authenticator(spec: AuthSpec, context: AuthContext) -> Authenticator:
 
 
 __all__ = [
+    "TOKEN_FIELDS",
     "ApiKeyAuth",
     "AuthContext",
     "Authenticator",
@@ -61,7 +62,6 @@ __all__ = [
     "OAuth2Auth",
     "SecretKeys",
     "Sender",
-    "TOKEN_FIELDS",
     "TokenKeeper",
     "TokenSet",
     "create_authenticator",

@@ -76,8 +76,11 @@ class TokenKeeper(Protocol):
         ...
 
     async def reject(self, reason: str) -> None:
-        """The provider refused the grant (``invalid_grant``): the connection needs a person
-        to authorize again, and nothing may call the provider with it until then."""
+        """The provider refused the grant (``invalid_grant``).
+
+        The connection needs a person to authorize again; nothing may call the provider with
+        it until then.
+        """
         ...
 
 

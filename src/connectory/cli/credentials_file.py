@@ -54,7 +54,9 @@ def _text(value: Any) -> str | None:
     return str(value) if isinstance(value, str | int) and value != "" else None
 
 
-def split_grant(spec: ConnectorSpec, values: dict[str, Any]) -> tuple[dict[str, Any], TokenSet | None]:
+def split_grant(
+    spec: ConnectorSpec, values: dict[str, Any]
+) -> tuple[dict[str, Any], TokenSet | None]:
     """Separate the grant from the credentials of an OAuth2 connector's file.
 
     Fields the connector declares in ``credential_schema`` stay credentials too (an imported
@@ -104,7 +106,9 @@ def write_values_file(path: Path, values: dict[str, Any]) -> None:
     try:
         descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError:
-        raise CredentialsError(f"cannot write the credentials file {path}: {folder} is not writable") from None
+        raise CredentialsError(
+            f"cannot write the credentials file {path}: {folder} is not writable"
+        ) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             os.fchmod(handle.fileno(), 0o600)

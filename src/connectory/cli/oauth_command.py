@@ -43,7 +43,7 @@ class _Callback:
 
 def _handler(callback: _Callback) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 -- the standard library's name
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             if parts.path != "/callback" or query.get("state") != callback.state:
@@ -58,7 +58,9 @@ def _handler(callback: _Callback) -> type[BaseHTTPRequestHandler]:
             if "error" in query:
                 self._answer(400, "Not authorized", "Go back to the terminal for details.")
             else:
-                self._answer(200, "Authorized", "You can close this window and go back to the terminal.")
+                self._answer(
+                    200, "Authorized", "You can close this window and go back to the terminal."
+                )
 
         def _answer(self, status: int, title: str, text: str) -> None:
             body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
@@ -69,14 +71,16 @@ def _handler(callback: _Callback) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the query carries the authorization code."""
 
     return Handler
 
 
 def connect(
-    path: Annotated[Path, typer.Argument(help="The connector (file or folder).", show_default=False)],
+    path: Annotated[
+        Path, typer.Argument(help="The connector (file or folder).", show_default=False)
+    ],
     credentials: Annotated[
         Path,
         typer.Option(
@@ -93,7 +97,8 @@ def connect(
         typer.Option("--connector-parameters", help="YAML/JSON file with connector parameters."),
     ] = None,
     port: Annotated[
-        int, typer.Option(help="Loopback port for the redirect; 0 picks a free one.", min=0, max=65535)
+        int,
+        typer.Option(help="Loopback port for the redirect; 0 picks a free one.", min=0, max=65535),
     ] = 0,
     open_browser: Annotated[
         bool, typer.Option("--browser/--no-browser", help="Open the authorize URL in a browser.")
@@ -102,8 +107,11 @@ def connect(
         float, typer.Option(help="Seconds to wait for the authorization.", min=1)
     ] = 300.0,
 ) -> None:
-    """Connect a connector for local use: ``--oauth`` authorizes in a browser and writes the
-    tokens to the credentials file (0600) for ``connectory call --credentials FILE``."""
+    """Connect a connector for local use, authorizing in a browser (``--oauth``).
+
+    The tokens are written to the credentials file (0600) for
+    ``connectory call --credentials FILE``, which keeps them refreshed there.
+    """
     from connectory.cli.app import guard
 
     def run() -> None:
@@ -152,7 +160,9 @@ async def _authorize(
     try:
         server = HTTPServer(("127.0.0.1", port), _handler(callback))
     except OSError as error:
-        raise InputError(f"cannot listen on 127.0.0.1:{port} ({error.strerror}); try --port 0") from None
+        raise InputError(
+            f"cannot listen on 127.0.0.1:{port} ({error.strerror}); try --port 0"
+        ) from None
     redirect_uri = f"http://127.0.0.1:{server.server_port}/callback"
     verifier = new_verifier() if auth.pkce else None
     url = client.oauth2.authorization_url(
@@ -176,8 +186,8 @@ async def _authorize(
         raise AuthError(f"no authorization arrived within {timeout:.0f} s; run the command again")
     query = callback.query
     if "error" in query:
-        code = query["error"][:64]
-        raise AuthError(f"the provider did not authorize ({code}); nothing was written")
+        refusal = query["error"][:64]
+        raise AuthError(f"the provider did not authorize ({refusal}); nothing was written")
     code = query.get("code")
     if not code:
         raise AuthError("the provider sent no authorization code; nothing was written")

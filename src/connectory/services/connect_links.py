@@ -71,7 +71,7 @@ async def create_link(
     """
     check_may_manage_connections(principal)
     assert principal.enterprise_id is not None
-    connector, found = await find_published_version(session, principal, connector_id, version)
+    connector, _ = await find_published_version(session, principal, connector_id, version)
     token = secrets.token_urlsafe(32)
     now = utcnow()
     link = ConnectLink(
@@ -159,7 +159,9 @@ async def open_link(session: AsyncSession, token: str) -> LinkView:
             create connections, or the connector is gone.
     """
     link = (
-        await session.scalar(select(ConnectLink).where(ConnectLink.token_hash == hash_secret(token)))
+        await session.scalar(
+            select(ConnectLink).where(ConnectLink.token_hash == hash_secret(token))
+        )
         if 16 <= len(token) <= 128
         else None
     )
@@ -226,7 +228,9 @@ async def connect_with_credentials(
     """
     public, hidden, issues = merge_credentials(view.spec, credentials, set())
     if issues:
-        raise InvalidRequest("the credentials do not match the connector's credential schema", issues)
+        raise InvalidRequest(
+            "the credentials do not match the connector's credential schema", issues
+        )
     details = await insert_connection(
         session,
         box,

@@ -220,8 +220,10 @@ class ConnectionRuntimes:
         connector_id: str,
         enterprise_id: str,
     ) -> ConnectorClient:
-        """A client outside the cache (a connection not created yet: the OAuth2 code exchange),
-        with the server's egress guard and resilience pipeline. The caller closes it."""
+        """A client outside the cache, with the server's egress guard and pipeline.
+
+        For a connection not created yet (the OAuth2 code exchange). The caller closes it.
+        """
         return ConnectorClient(
             spec,
             credentials=credentials,
@@ -289,6 +291,7 @@ class ConnectionRuntimes:
             # change came in between (then the generations skip one).
             if entry.generation == generation - 1:
                 entry.generation = generation
+
         entry.client = ConnectorClient(
             spec,
             credentials=credentials,

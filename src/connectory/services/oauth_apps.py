@@ -63,8 +63,11 @@ def app_owner_id(connector_id: str, enterprise_id: str) -> str:
 
 
 def app_parameter_names(spec: ConnectorSpec) -> tuple[str, str] | None:
-    """The connector parameters holding the OAuth client id and secret, if the auth reads
-    both as plain ``{{ connector_parameters.NAME }}`` look-ups; else None."""
+    """The connector parameters holding the OAuth client id and secret, or None.
+
+    None unless the auth section reads both as plain ``{{ connector_parameters.NAME }}``
+    look-ups.
+    """
     auth = spec.auth
     if not isinstance(auth, OAuth2AuthSpec):
         return None

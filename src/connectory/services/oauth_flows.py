@@ -368,8 +368,7 @@ async def complete_flow(
         return _failure(
             "replayed",
             "This authorization was already completed",
-            "This link back from the provider was used before; it works once. Nothing was "
-            "changed.",
+            "This link back from the provider was used before; it works once. Nothing was changed.",
             return_url,
         )
     if _aware(flow.expires_at) <= utcnow():
@@ -400,8 +399,7 @@ async def complete_flow(
         return _failure(
             "replayed",
             "This authorization was already completed",
-            "This link back from the provider was used before; it works once. Nothing was "
-            "changed.",
+            "This link back from the provider was used before; it works once. Nothing was changed.",
             return_url,
         )
     if error is not None:
@@ -413,7 +411,9 @@ async def complete_flow(
         )
         if error_description:
             reason += f" It said: {error_description[:200]}"
-        return _failure(shown, "The authorization was not granted", reason + " Nothing was changed.", return_url)
+        return _failure(
+            shown, "The authorization was not granted", reason + " Nothing was changed.", return_url
+        )
     if not code or len(code) > 4096:
         return _failure(
             "no_code",
@@ -475,7 +475,9 @@ async def _finish(
             "changed; start again.",
             return_url,
         )
-    return await _store(session, box, principal, flow, connector, version, hidden, grant, return_url)
+    return await _store(
+        session, box, principal, flow, connector, version, hidden, grant, return_url
+    )
 
 
 async def _store(

@@ -82,8 +82,11 @@ class RefreshLocks:
     def keeper(
         self, connection_id: str, on_stored: Callable[[int], None] | None = None
     ) -> ConnectionTokenKeeper:
-        """The keeper of *connection_id*'s grant; *on_stored* hears each new generation
-        before it commits (the client that stored the grant stays current)."""
+        """The keeper of *connection_id*'s grant.
+
+        *on_stored* hears each new generation before it commits (so the client that stored
+        the grant stays current).
+        """
         return ConnectionTokenKeeper(self, connection_id, on_stored)
 
     @asynccontextmanager
@@ -101,8 +104,11 @@ class RefreshLocks:
 
     @asynccontextmanager
     async def shared(self, connection_id: str) -> AsyncIterator[bool]:
-        """Hold the Redis lock of *connection_id*; yields False when there is no Redis (or it
-        cannot be reached: the caller then locks the database row instead)."""
+        """Hold the Redis lock of *connection_id*.
+
+        Yields False when there is no Redis (or it cannot be reached): the caller then locks
+        the database row instead.
+        """
         if self._redis is None:
             yield False
             return
@@ -154,27 +160,30 @@ class ConnectionTokenKeeper:
     async def exclusive(self) -> AsyncIterator[TokenSet | None]:
         """Hold the connection's refresh lock and yield the grant stored now."""
         locks = self._locks
-        async with locks.local(self._connection_id), locks.shared(self._connection_id) as shared:
-            async with locks.sessions() as session:
-                # SQLite is one process: the local lock is all the locking it needs.
-                row_lock = not shared and session.get_bind().dialect.name != "sqlite"
-                if row_lock:
-                    # The row lock lasts until this session commits what it stores (or ends).
-                    await session.execute(
-                        select(Connection.id)
-                        .where(Connection.id == self._connection_id)
-                        .with_for_update()
-                    )
-                grant, _ = await load_grant(session, locks.box, self._connection_id)
-                if not row_lock:
-                    await session.commit()  # no transaction stays open during the refresh
-                    self._session = None
-                else:
-                    self._session = session
-                try:
-                    yield grant
-                finally:
-                    self._session = None
+        async with (
+            locks.local(self._connection_id),
+            locks.shared(self._connection_id) as shared,
+            locks.sessions() as session,
+        ):
+            # SQLite is one process: the local lock is all the locking it needs.
+            row_lock = not shared and session.get_bind().dialect.name != "sqlite"
+            if row_lock:
+                # The row lock lasts until this session commits what it stores (or ends).
+                await session.execute(
+                    select(Connection.id)
+                    .where(Connection.id == self._connection_id)
+                    .with_for_update()
+                )
+            grant, _ = await load_grant(session, locks.box, self._connection_id)
+            if not row_lock:
+                await session.commit()  # no transaction stays open during the refresh
+                self._session = None
+            else:
+                self._session = session
+            try:
+                yield grant
+            finally:
+                self._session = None
 
     async def save(self, tokens: TokenSet) -> None:
         """Store the refreshed grant and bump the generation, in one transaction."""

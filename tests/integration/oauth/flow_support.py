@@ -189,9 +189,7 @@ def start(
 ) -> dict[str, Any]:
     """Start a flow as *user* from *browser* (its cookie jar gets the flow cookie)."""
     body.setdefault("connector_id", live.connector_id)
-    response = browser.post(
-        f"{live.url}/oauth/authorize", json=body, headers=live.headers(user)
-    )
+    response = browser.post(f"{live.url}/oauth/authorize", json=body, headers=live.headers(user))
     assert response.status_code == 200, response.text
     started: dict[str, Any] = response.json()
     return started

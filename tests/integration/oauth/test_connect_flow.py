@@ -73,9 +73,7 @@ def test_a_person_authorizes_and_the_connection_works(
     assert delta(before, counts(oidc)) == {"connectory authorization_code 200": 1}
     # The state and the verifier were used up; nothing of the flow is left in clear.
     assert live.sql("SELECT count(*) FROM oauth_flows WHERE used_at IS NULL") == [(0,)]
-    assert live.sql("SELECT count(*) FROM secret_values WHERE owner_type = 'oauth_flow'") == [
-        (0,)
-    ]
+    assert live.sql("SELECT count(*) FROM secret_values WHERE owner_type = 'oauth_flow'") == [(0,)]
 
 
 def _connection_count(live: Deployment) -> int:
@@ -282,12 +280,13 @@ def test_idle_grants_are_refreshed_in_the_background_before_the_refresh_token_ex
     import asyncio
     from datetime import timedelta
 
+    from flow_support import publish
+
     from connectory.services.generations import GenerationNotifier
     from connectory.services.oauth_refresh import refresh_expiring_grants
     from connectory.services.secret_store import SecretBox
     from connectory.services.server_runtime import create_runtimes, load_key_ring
     from connectory.store import create_engine, create_sessionmaker
-    from flow_support import publish
 
     with deployment(tmp_path, oidc.issuer, oidc_api[1]) as live:
         # The provider does not say when refresh tokens expire; the connector does (1 hour).
@@ -297,8 +296,13 @@ def test_idle_grants_are_refreshed_in_the_background_before_the_refresh_token_ex
         with live.api("platform") as platform:
             platform.put(
                 f"/connectors/{live.connector_id}/parameters",
-                json={"values": {"issuer": oidc.issuer, "client_id": "connectory",
-                                 "client_secret": "connectory-secret"}},
+                json={
+                    "values": {
+                        "issuer": oidc.issuer,
+                        "client_id": "connectory",
+                        "client_secret": "connectory-secret",
+                    }
+                },
             ).raise_for_status()
         with live.browser() as browser:
             assert connect(live, browser).status_code == 200

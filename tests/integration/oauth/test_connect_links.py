@@ -76,11 +76,18 @@ def test_unknown_revoked_and_expired_links(live: Deployment) -> None:
         link = make_link(live, live.connector_id)
         with live.api("a_admin") as api:
             assert api.delete(f"/connect-links/{link['id']}").json()["status"] == "revoked"
-            assert api.delete(f"/connect-links/{link['id']}", headers=live.headers("b_admin")).status_code == 404
+            assert (
+                api.delete(
+                    f"/connect-links/{link['id']}", headers=live.headers("b_admin")
+                ).status_code
+                == 404
+            )
         revoked = browser.get(str(link["url"]))
         assert revoked.status_code == 410 and "withdrawn" in revoked.text
         link = make_link(live, live.connector_id)
-        live.sql("UPDATE connect_links SET expires_at = '2000-01-01 00:00:00' WHERE id = ?", link["id"])
+        live.sql(
+            "UPDATE connect_links SET expires_at = '2000-01-01 00:00:00' WHERE id = ?", link["id"]
+        )
         expired = browser.get(str(link["url"]))
         assert expired.status_code == 410 and "expired" in expired.text
     with live.api("a_viewer") as viewer:
@@ -102,10 +109,17 @@ def test_a_link_for_a_credential_form(live: Deployment, oidc: OidcProvider) -> N
                 "grant_type": "client_credentials",
                 "token_url": "{{ connector_parameters.issuer }}/token",
                 "credential_schema": {
-                    "client_id": {"label": "Client ID", "type": "string", "required": True,
-                                  "help": "From the provider's console"},
-                    "client_secret": {"label": "Client secret", "type": "password",
-                                      "required": True},
+                    "client_id": {
+                        "label": "Client ID",
+                        "type": "string",
+                        "required": True,
+                        "help": "From the provider's console",
+                    },
+                    "client_secret": {
+                        "label": "Client secret",
+                        "type": "password",
+                        "required": True,
+                    },
                 },
             },
         },
@@ -126,7 +140,12 @@ def test_a_link_for_a_credential_form(live: Deployment, oidc: OidcProvider) -> N
             str(link["url"]), data={"client_id": "cc-post", "client_secret": "cc-post-secret"}
         )
         assert done.status_code == 200 and "Connected" in done.text
-        assert browser.post(str(link["url"]), data={"client_id": "x", "client_secret": "y"}).status_code == 410
+        assert (
+            browser.post(
+                str(link["url"]), data={"client_id": "x", "client_secret": "y"}
+            ).status_code
+            == 410
+        )
     with live.api("a_admin") as api:
         (connection,) = api.get("/connections").json()["items"]
         shown = api.get(f"/connections/{connection['id']}").json()

@@ -36,7 +36,9 @@ from connectory.store import Enterprise, User, create_engine, create_sessionmake
 
 pytestmark = [pytest.mark.integration, pytest.mark.peers]
 
-POSTGRES = os.environ.get("CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES = os.environ.get(
+    "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("CONNECTORY_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
@@ -96,7 +98,9 @@ async def _populate(url: str) -> dict[str, str]:
             enterprise = Enterprise(name="Acme")
             session.add(enterprise)
             await session.flush()
-            admin = User(email="admin@acme.test", role="enterprise_admin", enterprise_id=enterprise.id)
+            admin = User(
+                email="admin@acme.test", role="enterprise_admin", enterprise_id=enterprise.id
+            )
             platform = User(email="platform@acme.test", role="platform_admin")
             session.add_all([admin, platform])
             await session.flush()
@@ -197,7 +201,9 @@ def run(
         connector_id = api.post("/connectors", json=document, headers=platform).json()["id"]
         assert api.post(f"/connectors/{connector_id}/publish", json={}, headers=platform).is_success
         values = {"issuer": oidc.issuer, "client_id": CLIENT[0], "client_secret": CLIENT[1]}
-        put = api.put(f"/connectors/{connector_id}/parameters", json={"values": values}, headers=platform)
+        put = api.put(
+            f"/connectors/{connector_id}/parameters", json={"values": values}, headers=platform
+        )
         assert put.status_code == 200, put.text
         # A person authorizes through the first process.
         started = api.post("/oauth/authorize", json={"connector_id": connector_id}, headers=admin)

@@ -45,8 +45,10 @@ async def create_link(
     principal: CurrentPrincipal,
     settings: SettingsDep,
 ) -> ConnectLinkOut:
-    """A link for a person to connect an account to a published connector, in the caller's
-    enterprise. Its URL is in this response only: hand it over, it is not shown again.
+    """A link for a person to connect an account to a published connector.
+
+    The connection is made in the caller's enterprise. The link's URL is in this response
+    only: hand it over, it is not shown again.
     """
     if not settings.public_url:
         raise ConfigurationError(

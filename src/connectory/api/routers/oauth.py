@@ -1,5 +1,6 @@
-"""OAuth2 authorization code: starting a flow, the redirect URI, enterprise OAuth apps and
-return URLs. The callback and the connect page are browser pages (``connectory.web.connect``).
+"""OAuth2 authorization code: starting flows, the redirect URI, OAuth apps, return URLs.
+
+The callback and the connect page are browser pages (``connectory.web.connect``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ def browser_secret(request: Request) -> str:
 
 
 def set_flow_cookie(response: Response, request: Request, value: str, settings: Settings) -> None:
-    """Set the flow cookie: HttpOnly, SameSite=Lax (sent on the provider's redirect back, a
-    cross-site top-level GET; the Strict session cookie is not), lasting one flow.
+    """Set the flow cookie: HttpOnly, SameSite=Lax, lasting one flow.
+
+    Lax, because the provider's redirect back is a cross-site top-level GET, which carries Lax
+    cookies but not the Strict session cookie.
     """
     response.set_cookie(
         oauth_flows.FLOW_COOKIE,
@@ -67,8 +70,10 @@ async def authorize(
     box: SecretBoxDep,
     settings: SettingsDep,
 ) -> AuthorizeOut:
-    """Start authorizing a new connection (or ``connection_id`` again): open ``authorize_url``
-    in the same browser; the provider sends it back to the deployment's redirect URI.
+    """Start authorizing a new connection (or ``connection_id`` again).
+
+    Open ``authorize_url`` in the same browser; the provider sends it back to the deployment's
+    redirect URI.
 
     The response sets a short-lived flow cookie that the callback checks, so the flow can only
     be completed in the browser that started it (a person's browser, for the builder; API

@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.Column("rejected_at", _WHEN, nullable=True),
         sa.PrimaryKeyConstraint("connection_id"),
     )
-    op.create_index(
-        "ix_oauth_grants_refresh_expires_at", "oauth_grants", ["refresh_expires_at"]
-    )
+    op.create_index("ix_oauth_grants_refresh_expires_at", "oauth_grants", ["refresh_expires_at"])
     op.create_table(
         "connect_links",
         sa.Column("id", sa.String(32), nullable=False),
