@@ -16,11 +16,12 @@ import asyncio
 import re
 import socket
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpx
@@ -34,6 +35,7 @@ from connectory.testing import serve
 
 SPEC = Path(__file__).with_name("connect-flow.yaml")
 CLIENT = ("connectory", "connectory-secret")
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -42,6 +44,12 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """Run *work* to completion in a thread of its own (Playwright may own this thread's loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 @dataclass
@@ -123,7 +131,7 @@ def deployment(tmp: Path, issuer: str, api_url: str, **settings: Any) -> Iterato
     first: list[str] = []
     app = create_app(config, on_first_admin_token=first.append)
     with serve(app, port=port):
-        tokens, enterprises = asyncio.run(_populate(config.database_url))
+        tokens, enterprises = run_async(_populate(config.database_url))
         live = Deployment(url, database, app, {"platform": first[0], **tokens}, enterprises)
         live.connector_id = publish(live, api_url)
         with live.api("platform") as platform:

@@ -66,6 +66,21 @@ route("/connections/new", guarded(showNewConnection));
 route("/connections/:id", guarded(showConnection));
 route("/connections/:id/records/:key?", guarded(showRecords));
 
+/** Back from an OAuth authorization (the server sent the browser to /ui/?connectory_status=...). */
+function oauthOutcome() {
+  const query = new URLSearchParams(location.search);
+  const status = query.get("connectory_status");
+  if (!status) return;
+  history.replaceState(null, "", location.pathname + location.hash);
+  if (status === "error") {
+    announce(`The authorization did not complete (${query.get("connectory_error") || "error"}); nothing was changed.`, "error");
+    return;
+  }
+  announce(status === "reauthorized" ? "Authorized again." : "Connected.");
+  if (query.get("connection_id")) location.hash = `#/connections/${query.get("connection_id")}`;
+}
+
+oauthOutcome();
 window.addEventListener("hashchange", navigate);
 window.addEventListener("connectory:signed-out", () => {
   // The session ended: there is no staying. Unsaved builder work stays in memory for after

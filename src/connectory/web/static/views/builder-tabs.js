@@ -1,5 +1,5 @@
 // The Overview, Auth & Credentials and Resilience tabs.
-import { announce, clearError } from "../api.js";
+import { announce, api, clearError } from "../api.js";
 import { group, h } from "../dom.js";
 import { boundField, retypeDefault, typedDefaultField } from "./bind.js";
 
@@ -52,7 +52,8 @@ const AUTH_FIELDS = {
   basic: [["username"], ["password"]],
   bearer: [["header_name"], ["token_prefix"]],
   oauth2: [["grant_type", { options: ["client_credentials", "authorization_code"], default: "client_credentials" }], ["token_url"],
-    ["authorization_url"], ["scopes"], ["audience"], ["client_authentication", { options: ["basic", "body"], default: "basic" }]],
+    ["authorization_url"], ["scopes"], ["audience"], ["client_authentication", { options: ["basic", "body"], default: "basic" }],
+    ["revocation_url"]],
   custom: [["token_path"], ["expires_in_path"], ["header_name"], ["token_prefix"]],
 };
 const FIELD_TYPES = ["string", "password", "number", "integer", "boolean"];
@@ -69,9 +70,24 @@ export function renderAuth(panel, state, ctx) {
     (AUTH_FIELDS[auth.auth_type] || []).map(([key, kind]) =>
       boundField(ctx, auth, key, key.replace(/_/g, " "), { kind: kind || "text", path: `auth.${key}`, help: "Empty: the documented default." }))));
   if (auth.auth_type === "custom") panel.append(h("p", { class: "help" }, "The login request of a custom auth is edited in the YAML view."));
+  if (auth.auth_type === "oauth2" && auth.grant_type === "authorization_code") panel.append(redirectUriNote());
   panel.append(h("h2", {}, "Credential schema"),
     h("p", { class: "help" }, "Each row is one field of the connect form. Password fields are masked and stored encrypted."),
     group("auth.credential_schema", {}, credentialTable(auth.credential_schema, ctx, rerender)));
+}
+
+/** Where providers send people back: register it with the provider's OAuth app. */
+function redirectUriNote() {
+  const value = h("code", { id: "oauth-redirect-uri" }, "…");
+  const note = h("div", { class: "card", id: "oauth-redirect" }, h("h2", {}, "Redirect URI"),
+    h("p", { class: "help" }, "Register this redirect URI with the provider's OAuth app. People authorize in their browser; " +
+      "PKCE (S256) is on unless pkce: false. Extra authorize parameters (authorize_params) and where the token " +
+      "response keeps its fields (token_response) are edited in the YAML view."),
+    h("p", {}, value));
+  api("GET", "/oauth/redirect-uri", undefined, { quiet: true })
+    .then((answer) => { value.textContent = answer.redirect_uri || answer.detail; })
+    .catch(() => { value.textContent = "unknown (the server did not say)"; });
+  return note;
 }
 
 function credentialTable(schema, ctx, rerender) {

@@ -7,6 +7,21 @@ import { go } from "../router.js";
 const HEALTH = { healthy: "ok", degraded: "warn", auth_error: "bad", unreachable: "bad", unknown: "neutral" };
 const HEALTH_TEXT = { healthy: "✓ healthy", degraded: "! degraded", auth_error: "✗ auth error", unreachable: "✗ unreachable", unknown: "? unknown" };
 
+const TOKEN_FIELDS = ["access_token", "refresh_token"];
+
+/** True when people authorize the connector at the provider (OAuth2 authorization code). */
+function authorizes(auth) {
+  return auth.auth_type === "oauth2" && auth.grant_type === "authorization_code" && !!auth.authorization_url;
+}
+
+/** Send the browser to the provider to authorize an existing connection again. */
+async function reauthorize(connection) {
+  try {
+    const started = await api("POST", "/oauth/authorize", { connection_id: connection.id, return_url: "/ui/" });
+    window.location.assign(started.authorize_url);
+  } catch (error) { showError(error); }
+}
+
 export function healthBadge(health) {
   return badge(HEALTH_TEXT[health] || health, HEALTH[health] || "neutral");
 }
@@ -33,7 +48,10 @@ export async function showNewConnection(view, params, query, me) {
   const name = h("input", { id: "conn-name", type: "text" });
   const credsBox = h("fieldset", {}, h("legend", {}, "Credentials"));
   let connector;
+  let oauth = false;
   let latestChoice = 0;
+  const submitButton = h("button", { type: "submit", class: "primary" }, "Connect");
+  const oauthNote = h("div", {});
   const showForm = async () => {
     // Answers can arrive out of order when the choice changes quickly: only the newest counts,
     // so a late answer for an earlier connector never replaces (and empties) the form.
@@ -44,14 +62,29 @@ export async function showNewConnection(view, params, query, me) {
     if (connector && loaded.id === connector.id) return;
     connector = loaded;
     if (!name.value || name.dataset.auto) { name.value = `${connector.name}`; name.dataset.auto = "1"; }
-    const schema = connector.latest?.document?.auth?.credential_schema || {};
+    const auth = connector.latest?.document?.auth || {};
+    const schema = { ...(auth.credential_schema || {}) };
+    oauth = authorizes(auth);
+    // The authorization fills in the tokens: a person never types them.
+    if (oauth) for (const name of TOKEN_FIELDS) delete schema[name];
     mount(credsBox, h("legend", {}, "Credentials"), fieldsForm(schema, { prefix: "conn" }));
+    credsBox.hidden = oauth && !Object.keys(schema).length;
+    submitButton.textContent = oauth ? `Authorize with ${connector.name}` : "Connect";
+    mount(oauthNote, oauth ? h("p", { class: "help" }, `You will sign in at ${connector.name} and allow access; ` +
+      "your browser then comes back here with the new connection.") : "");
   };
   name.addEventListener("input", () => { delete name.dataset.auto; });
   select.addEventListener("change", showForm);
   const submit = async (event) => {
     event.preventDefault();
     try {
+      if (oauth) {
+        const started = await api("POST", "/oauth/authorize", { connector_id: select.value, name: name.value,
+          credentials: readFields(credsBox), return_url: "/ui/" });
+        for (const input of credsBox.querySelectorAll("input")) input.value = "";
+        window.location.assign(started.authorize_url);
+        return;
+      }
       const created = await api("POST", "/connections", { connector_id: select.value, name: name.value, credentials: readFields(credsBox) });
       for (const input of credsBox.querySelectorAll("input")) input.value = "";
       announce(`Created the connection ${created.name}.`);
@@ -67,7 +100,7 @@ export async function showNewConnection(view, params, query, me) {
   };
   mount(view, h("a", { href: "#/connections" }, "← Connections"), h("h1", {}, "New connection"),
     h("form", { class: "card connect-form", onsubmit: submit }, field("Connector", select), field("Connection name", name, { required: true }),
-      credsBox, h("button", { type: "submit", class: "primary" }, "Connect")));
+      credsBox, oauthNote, submitButton));
   await showForm();
 }
 
@@ -123,6 +156,12 @@ export async function showConnection(view, params, query, me) {
     h("div", { class: "page-head" }, h("h1", {}, connection.name, " ", health)),
     h("p", { class: "muted" }, `${connection.connector.name} v${connection.version} · credentials: `,
       Object.keys(connection.credentials).join(", ") || "none", " (values never shown)"),
+    authorizes(version.document.auth || {}) ? h("section", { class: "card", id: "oauth-grant" }, h("h2", {}, "Authorization"),
+      connection.oauth?.needs_reauthorization
+        ? h("p", { class: "error-text" }, "✗ The provider no longer accepts this connection's authorization: authorize it again.")
+        : h("p", {}, connection.oauth ? `Authorized ${new Date(connection.oauth.authorized_at).toLocaleString()}` +
+          (connection.oauth.scope ? ` · scope: ${connection.oauth.scope}` : "") : "Not authorized yet."),
+      isAdmin(me) ? h("button", { type: "button", onclick: () => reauthorize(connection) }, "Authorize again") : null) : null,
     h("section", { class: "card" }, h("h2", {}, "Health"), h("button", { type: "button", onclick: test }, "Test connection"), testOut),
     (version.document.collections || []).length ? h("section", { class: "card" }, h("h2", {}, "Records"),
       h("ul", {}, version.document.collections.map((c) => h("li", {},
