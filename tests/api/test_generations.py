@@ -155,4 +155,6 @@ async def test_a_stored_token_refresh_bumps_without_replacing_the_refreshing_cli
     assert announcements.of(connection_id) == [2]
     assert runtimes.stats().built == 1
     shown = await api.get(f"/connections/{connection_id}", headers=world.auth("a_admin"))
-    assert shown.json()["credentials"]["access_token"] == "********"
+    # Stored as the connection's grant (encrypted; only its expiry and scope are shown).
+    assert shown.json()["oauth"]["authorized_at"] is not None
+    assert "access_token" not in shown.json()["credentials"]
