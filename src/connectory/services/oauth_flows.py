@@ -157,10 +157,9 @@ def allowed_return_url(url: str | None, allowlist: list[str]) -> str | None:
         entry = urlsplit(allowed)
         if (entry.scheme, entry.netloc.lower()) != (parts.scheme, parts.netloc.lower()):
             continue
-        prefix = entry.path or "/"
-        if parts.path == prefix.rstrip("/") or parts.path.startswith(prefix.rstrip("/") + "/"):
-            return url
-        if prefix == "/":
+        # A path prefix matches whole segments: /integrations, not /integrations-evil.
+        prefix = entry.path.rstrip("/")
+        if parts.path == prefix or parts.path.startswith(prefix + "/"):
             return url
     return None
 
