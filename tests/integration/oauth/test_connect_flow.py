@@ -353,3 +353,40 @@ def _with_lifetime(seconds: int) -> dict[str, Any]:
 
     auth: dict[str, Any] = yaml.safe_load(SPEC.read_text())["auth"]
     return auth | {"refresh_token_lifetime": seconds}
+
+
+def test_an_enterprise_uses_its_own_oauth_app(live: Deployment, oidc: OidcProvider) -> None:
+    path = f"/connectors/{live.connector_id}/oauth-app"
+    own = {"client_id": "short-connectory", "client_secret": "short-connectory-secret"}
+    with live.api("a_admin") as api:
+        assert api.get(path).json() == {
+            "supported": True,
+            "configured": False,
+            "detail": "the catalogue's app",
+        }
+        assert api.put(path, json={**own, "client_secret": ""}).status_code == 422
+        put = api.put(path, json=own)
+        assert put.status_code == 200 and put.json()["configured"] is True
+        assert "short-connectory-secret" not in put.text
+    with live.api("a_viewer") as viewer:
+        assert viewer.put(path, json=own).status_code == 403
+    with live.api("platform") as platform:
+        assert platform.put(path, json=own).status_code == 403
+    with live.api("b_admin") as api:
+        assert api.get(path).json()["configured"] is False  # A's app is A's alone
+
+    before = counts(oidc)
+    with live.browser() as browser:
+        started = start(live, browser)
+        assert parse_qs(urlsplit(started["authorize_url"]).query)["client_id"] == [own["client_id"]]
+        landed = drive_provider(browser, started["authorize_url"], f"{live.url}/oauth/callback")
+        assert landed.status_code == 200, landed.text
+        other = start(live, browser, user="b_admin")
+        assert parse_qs(urlsplit(other["authorize_url"]).query)["client_id"] == ["connectory"]
+    assert delta(before, counts(oidc)) == {"short-connectory authorization_code 200": 1}
+    with live.api("a_admin") as api:
+        (connection,) = api.get("/connections").json()["items"]
+        ran = api.post(f"/connections/{connection['id']}/operations/whoami")
+        assert ran.json()["body"]["client_id"] == "short-connectory"
+        # Back to the catalogue's app: the connection's client is rebuilt with it.
+        assert api.delete(path).json()["configured"] is False
