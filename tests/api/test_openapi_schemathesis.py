@@ -90,6 +90,8 @@ DOCUMENT_OPERATIONS = (
 #: documented 422 naming the field, or 400 ``not_supported`` for a method, filter or match
 #: field the collection does not declare.
 STATEFUL_RULE_OPERATIONS = (
+    r"^/oauth/authorize$",
+    r"^/connectors/\{connector_id\}/oauth-app$",
     r"^/users$",
     r"^/users/\{user_id\}$",
     r"^/connections$",

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectory.auth.grants import TOKEN_FIELDS, TokenSet
 from connectory.auth.pkce import new_verifier, s256_challenge
 from connectory.errors import (
-    ConfigurationError,
+    Conflict,
     ConnectoryError,
     FieldIssue,
     InvalidRequest,
@@ -98,10 +98,10 @@ def redirect_uri_of(public_url: str | None) -> str:
     """``<public_url>/oauth/callback``: the redirect URI to register with providers.
 
     Raises:
-        ConfigurationError: the deployment has no public URL.
+        Conflict: the deployment has no public URL (a setting, not the caller's mistake).
     """
     if not public_url:
-        raise ConfigurationError(
+        raise Conflict(
             "this deployment has no public URL, so providers cannot send a person back; set "
             "CONNECTORY_PUBLIC_URL (e.g. https://connectory.example.com)"
         )
@@ -246,11 +246,10 @@ async def start_flow(
         PermissionDenied: not an enterprise admin.
         NotFound: the connector or connection is not the caller's to use.
         InvalidRequest: not an authorization code connector; credential issues.
-        ConfigurationError: the deployment has no public URL.
+        Conflict: the deployment has no public URL.
     """
     check_may_manage_connections(principal)
     assert principal.enterprise_id is not None
-    redirect_uri = redirect_uri_of(public_url)
     if connection_id is not None:
         details = await get_connection(session, principal, connection_id)
         connector, found, spec = details.connector, details.version, details.spec
@@ -271,6 +270,7 @@ async def start_flow(
         public, hidden = _split_credentials(flow_credential_schema(spec), credentials or {})
         config = config or {}
     auth = check_authorization_code(spec)
+    redirect_uri = redirect_uri_of(public_url)
     verifier = new_verifier() if auth.pkce else None
     state = secrets.token_urlsafe(32)
     client = runtimes.build_client(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectory.errors import ConfigurationError
+from connectory.errors import Conflict
 from connectory.services.oauth_apps import app_owner_id, app_parameter_names
 from connectory.services.oauth_flows import (
     allowed_return_url,
@@ -53,7 +53,7 @@ def test_outcomes_go_into_the_query_before_the_fragment() -> None:
 
 def test_the_redirect_uri_needs_a_public_url() -> None:
     assert redirect_uri_of("https://c.example.com/") == "https://c.example.com/oauth/callback"
-    with pytest.raises(ConfigurationError, match="CONNECTORY_PUBLIC_URL"):
+    with pytest.raises(Conflict, match="CONNECTORY_PUBLIC_URL"):
         redirect_uri_of(None)
 
 

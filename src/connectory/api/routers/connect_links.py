@@ -9,7 +9,8 @@ from fastapi import APIRouter, status
 from connectory.api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from connectory.api.schemas.identity import error_responses
 from connectory.api.schemas.oauth import ConnectLinkCreate, ConnectLinkOut
-from connectory.errors import ConfigurationError
+from connectory.api.schemas.values import IdPath
+from connectory.errors import Conflict
 from connectory.services import connect_links
 from connectory.store.models import ConnectLink, utcnow
 
@@ -36,7 +37,7 @@ def _out(link: ConnectLink, url: str | None = None) -> ConnectLinkOut:
     "",
     response_model=ConnectLinkOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(403, 404),
+    responses=error_responses(403, 404, 409),
     summary="Create a connect link",
 )
 async def create_link(
@@ -51,7 +52,8 @@ async def create_link(
     only: hand it over, it is not shown again.
     """
     if not settings.public_url:
-        raise ConfigurationError(
+        # A setting of the deployment, not the caller's mistake: nothing to link to yet.
+        raise Conflict(
             "this deployment has no public URL to build links on; set CONNECTORY_PUBLIC_URL"
         )
     link, token = await connect_links.create_link(
@@ -68,7 +70,12 @@ async def create_link(
     return _out(link, url)
 
 
-@router.get("", response_model=list[ConnectLinkOut], summary="List connect links")
+@router.get(
+    "",
+    response_model=list[ConnectLinkOut],
+    responses=error_responses(403),
+    summary="List connect links",
+)
 async def list_links(session: SessionDep, principal: CurrentPrincipal) -> list[ConnectLinkOut]:
     """The enterprise's connect links, newest first (their URLs are never shown again)."""
     return [_out(link) for link in await connect_links.list_links(session, principal)]
@@ -81,7 +88,7 @@ async def list_links(session: SessionDep, principal: CurrentPrincipal) -> list[C
     summary="Revoke a connect link",
 )
 async def revoke_link(
-    link_id: str, session: SessionDep, principal: CurrentPrincipal
+    link_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectLinkOut:
     """Withdraw a link that was not used yet."""
     link = await connect_links.revoke_link(session, principal, link_id)

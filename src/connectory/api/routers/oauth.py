@@ -20,6 +20,7 @@ from connectory.api.schemas.oauth import (
     ReturnUrlsOut,
     ReturnUrlsUpdate,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.services import oauth_apps, oauth_flows, return_urls
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.settings import Settings
@@ -58,7 +59,7 @@ def set_flow_cookie(response: Response, request: Request, value: str, settings: 
 @router.post(
     "/oauth/authorize",
     response_model=AuthorizeOut,
-    responses=error_responses(403, 404),
+    responses=error_responses(403, 404, 409),
     summary="Start an OAuth2 authorization",
 )
 async def authorize(
@@ -127,7 +128,7 @@ async def redirect_uri(principal: CurrentPrincipal, settings: SettingsDep) -> Re
     summary="Whether the enterprise uses its own OAuth app",
 )
 async def get_oauth_app(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> OAuthAppOut:
     """Whether the caller's enterprise may set, and has set, its own OAuth app."""
     status = await oauth_apps.app_status(session, principal, connector_id)
@@ -141,7 +142,7 @@ async def get_oauth_app(
     summary="Use the enterprise's own OAuth app",
 )
 async def set_oauth_app(
-    connector_id: str,
+    connector_id: IdPath,
     body: OAuthAppUpdate,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -166,7 +167,7 @@ async def set_oauth_app(
     summary="Go back to the catalogue's OAuth app",
 )
 async def delete_oauth_app(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> OAuthAppOut:
     """Forget the enterprise's own OAuth app."""
     status = await oauth_apps.delete_app(session, principal, connector_id)
@@ -181,7 +182,7 @@ async def delete_oauth_app(
     summary="Where people may be sent back to",
 )
 async def get_return_urls(
-    enterprise_id: str, session: SessionDep, principal: CurrentPrincipal
+    enterprise_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ReturnUrlsOut:
     """The URL prefixes OAuth flows and connect links of the enterprise may return to."""
     urls = await return_urls.get_return_urls(session, principal, enterprise_id)
@@ -195,7 +196,7 @@ async def get_return_urls(
     summary="Set where people may be sent back to",
 )
 async def set_return_urls(
-    enterprise_id: str, body: ReturnUrlsUpdate, session: SessionDep, principal: CurrentPrincipal
+    enterprise_id: IdPath, body: ReturnUrlsUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> ReturnUrlsOut:
     """Replace the allowlist (admins). Other return URLs get Connectory's outcome page."""
     urls = await return_urls.set_return_urls(

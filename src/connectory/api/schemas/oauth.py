@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from connectory.api.schemas.identity import IdRef, Name, Timestamp
-
-#: Credentials and config are small maps of scalars (as on /connections).
-Values = dict[str, str | int | float | bool | None]
+from connectory.api.schemas.values import WHOLE_NUMBER, ConfigObject, Values
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: no coercion the schema does not promise (as on /connections).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class OAuthGrantOut(BaseModel):
@@ -49,7 +48,7 @@ class AuthorizeStart(_Request):
         max_length=100,
         description="The credential fields a person enters besides the tokens (if any).",
     )
-    config: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    config: ConfigObject = Field(default_factory=dict)
     return_url: str | None = Field(
         default=None,
         max_length=2000,
@@ -79,9 +78,9 @@ class ConnectLinkCreate(_Request):
     connector_id: IdRef
     version: str | None = Field(default=None, max_length=32)
     name: Name | None = Field(default=None, description="Name of the connection it creates.")
-    expires_in_minutes: int = Field(
-        default=60 * 24 * 7, ge=5, le=60 * 24 * 30, description="5 minutes to 30 days."
-    )
+    expires_in_minutes: Annotated[
+        int, Field(ge=5, le=60 * 24 * 30, description="5 minutes to 30 days."), WHOLE_NUMBER
+    ] = 60 * 24 * 7
     return_url: str | None = Field(default=None, max_length=2000)
 
 
@@ -116,10 +115,16 @@ class OAuthAppOut(BaseModel):
     detail: str
 
 
+#: An absolute http(s) URL prefix.
+ReturnUrl = Annotated[
+    str, StringConstraints(min_length=8, max_length=2000, pattern=r"^https?://[^/?#\\]+")
+]
+
+
 class ReturnUrlsUpdate(_Request):
     """The URL prefixes flows and connect links of an enterprise may send a person back to."""
 
-    return_urls: list[AnyHttpUrl] = Field(max_length=50)
+    return_urls: list[ReturnUrl] = Field(max_length=50)
 
 
 class ReturnUrlsOut(BaseModel):
