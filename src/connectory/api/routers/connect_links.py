@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from connectory.api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.identity import error_responses
 from connectory.api.schemas.oauth import ConnectLinkCreate, ConnectLinkOut
 from connectory.api.schemas.values import IdPath
@@ -14,7 +15,7 @@ from connectory.errors import Conflict
 from connectory.services import connect_links
 from connectory.store.models import ConnectLink, utcnow
 
-router = APIRouter(prefix="/connect-links", tags=["connect-links"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/connect-links", tags=["connect-links"])
 
 
 def _out(link: ConnectLink, url: str | None = None) -> ConnectLinkOut:

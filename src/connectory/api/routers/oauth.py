@@ -10,6 +10,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep, SettingsDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.identity import error_responses
 from connectory.api.schemas.oauth import (
     AuthorizeOut,
@@ -25,7 +26,7 @@ from connectory.services import oauth_apps, oauth_flows, return_urls
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.settings import Settings
 
-router = APIRouter(tags=["oauth"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["oauth"])
 
 #: Longest flow cookie accepted (ours are 43 characters).
 _MAX_COOKIE = 128
