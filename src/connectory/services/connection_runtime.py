@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectory.js import JsEngine
 from connectory.auth.oauth2 import REAUTHORIZE
 from connectory.errors import AuthError
+from connectory.js import JsEngine
 from connectory.resilience import ResiliencePipeline
 from connectory.runtime import ConnectorClient
 from connectory.services.connections import ConnectionDetails, load_credentials
