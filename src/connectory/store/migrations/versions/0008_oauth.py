@@ -1,6 +1,6 @@
 """OAuth2 authorization code: flows in progress, stored grants, connect links, return URLs.
 
-Revision ID: 0006_oauth
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-10
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_oauth"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
