@@ -17,6 +17,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectory.spec.auth import AuthSpec, CustomAuthSpec, OAuth2AuthSpec
 from connectory.spec.connector import SLUG_PATTERN, ConnectorSpec, slugify
+from connectory.spec.event_checks import check_events
+from connectory.spec.events import EventSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.findings import Finding
 from connectory.spec.operations import OperationSpec, ParameterSpec
@@ -50,6 +52,7 @@ class SpecParts:
     #: Every operation's name, also of operations that are otherwise invalid.
     operation_names: list[tuple[int, str]] = field(default_factory=list)
     test_operation: str | None = None
+    events: list[tuple[int, EventSpec]] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, spec: ConnectorSpec) -> SpecParts:
@@ -64,6 +67,7 @@ class SpecParts:
             operations=list(enumerate(spec.operations)),
             operation_names=list(enumerate(spec.operation_names)),
             test_operation=spec.test_operation,
+            events=list(enumerate(spec.events)),
         )
 
     @classmethod
@@ -91,6 +95,12 @@ class SpecParts:
                 name = item.get("name", item.get("operation")) if isinstance(item, dict) else None
                 if isinstance(name, str):
                     parts.operation_names.append((index, name))
+        events = data.get("events")
+        if isinstance(events, list):
+            for index, item in enumerate(events):
+                event = _validate_part(EventSpec, item)
+                if event is not None:
+                    parts.events.append((index, event))
         return parts
 
 
@@ -110,6 +120,7 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
     findings += _check_sensitive_names(("parameters",), parts.parameters, "connector parameter")
     findings += _check_duplicate_operations(parts.operation_names)
     findings += _check_test_operation(parts)
+    findings += check_events(parts.events, [name for _, name in parts.operation_names])
     for index, operation in parts.operations:
         findings += check_operation(("operations", index), operation)
     scope = TemplateScope(

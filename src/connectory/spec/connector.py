@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from connectory.spec.auth import AuthSpec, NoAuthSpec
 from connectory.spec.base import SpecModel
+from connectory.spec.events import EventSpec, WebhooksSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.operations import OperationSpec
 from connectory.spec.resilience import ResilienceSpec
@@ -57,6 +58,13 @@ class ConnectorSpec(SpecModel):
     auth: AuthSpec = Field(default_factory=NoAuthSpec)
     resilience: ResilienceSpec = Field(default_factory=ResilienceSpec)
     operations: list[OperationSpec] = Field(default_factory=list)
+    events: list[EventSpec] = Field(
+        default_factory=list, description="Events connections can subscribe to (webhooks, polls)."
+    )
+    webhooks: WebhooksSpec | None = Field(
+        default=None,
+        description="Verification and challenge of the connector's global webhook URL.",
+    )
     test_operation: str | None = Field(
         default=None,
         description="The operation that tests a connection (a cheap, safe GET). When unset, "
@@ -92,6 +100,13 @@ class ConnectorSpec(SpecModel):
             )
             if operation.method == "GET" and not needs_input:
                 return operation
+        return None
+
+    def event(self, key: str) -> EventSpec | None:
+        """Return the event called *key*, or None."""
+        for event in self.events:
+            if event.key == key:
+                return event
         return None
 
     @property
