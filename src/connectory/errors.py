@@ -313,3 +313,11 @@ class DecryptionError(ConnectoryError):
     It was altered, copied from another row or field, or encrypted with a key the key ring does
     not have. The message never holds the secret.
     """
+
+
+class WebhookRejected(ConnectoryError):
+    """A received webhook fails its signature, timestamp or size check; nothing is stored."""
+
+
+class EventError(ConnectoryError):
+    """A subscription or event cannot be handled as its connector declares (the message: why)."""

@@ -54,6 +54,36 @@ class Settings(BaseSettings):
         "although they are internal (loopback, private networks). Empty: public only.",
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="Where providers reach this deployment (https://connectory.example.com): "
+        "intake URLs are built on it. Unset: subscribing to a webhook is refused, except on "
+        "the embedded default (SQLite), which uses its own address.",
+    )
+    run_worker: bool | None = Field(
+        default=None,
+        description="Run the background worker inside the server. Unset: yes; set false on "
+        "API processes when `connectory worker` processes run the background work.",
+    )
+    worker_concurrency: int = Field(default=8, ge=1, le=256, description="Tasks run at once.")
+    event_retention_days: int = Field(default=30, ge=1, description="Days events are kept.")
+    max_intake_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest webhook body accepted (413)."
+    )
+    delivery_max_attempts: int = Field(
+        default=12, ge=1, description="Tries of a delivery before it is dead-lettered."
+    )
+    delivery_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="Wait after the first failed try; doubled each time."
+    )
+    delivery_backoff_max_seconds: float = Field(
+        default=7200.0, gt=0, description="Longest wait between two tries."
+    )
+    delivery_timeout_seconds: float = Field(default=15.0, gt=0, description="Per try.")
+    secret_rotation_overlap_hours: float = Field(
+        default=24.0, ge=0, description="How long a rotated endpoint secret still signs."
+    )
+
     @property
     def key_file_path(self) -> Path:
         """The key file actually used."""

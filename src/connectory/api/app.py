@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from connectory import __version__
+from connectory.api.background import run_events
 from connectory.api.limits import BodySizeLimit
 from connectory.api.problems import ErrorOut, install_error_handlers
 from connectory.api.routers import ROUTERS
@@ -62,11 +63,13 @@ def create_app(
         runtimes = create_runtimes(settings, sessions, box)
         app.state.secret_box = box
         app.state.runtimes = runtimes
-        try:
-            yield
-        finally:
-            await runtimes.aclose()
-            await engine.dispose()
+        async with run_events(settings, sessions, box, runtimes) as events:
+            app.state.events = events
+            try:
+                yield
+            finally:
+                await runtimes.aclose()
+        await engine.dispose()
 
     app = FastAPI(
         title="Connectory",

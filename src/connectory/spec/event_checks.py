@@ -22,7 +22,7 @@ def check_events(events: list[tuple[int, EventSpec]], operations: list[str]) -> 
         seen.setdefault(event.key, index)
         for field_name, operation in event.operations_used():
             if operation not in operations:
-                path = ("events", index, *field_name.split("."))
+                path: tuple[str | int, ...] = ("events", index, *field_name.split("."))
                 yield Finding(
                     path,
                     f"operation {operation!r} does not exist{did_you_mean(operation, operations)}",

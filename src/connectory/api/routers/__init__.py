@@ -9,11 +9,15 @@ from connectory.api.routers import (
     connectors,
     draft_runs,
     enterprises,
+    event_subscriptions,
+    events,
     health,
+    intake,
     me,
     openapi_import,
     tokens,
     users,
+    webhook_endpoints,
 )
 
 ROUTERS: list[APIRouter] = [health.router]
@@ -22,3 +26,4 @@ ROUTERS += [connections.router, connector_parameters.router]
 ROUTERS += [connectors.router, connector_versions.router]
 ROUTERS += [draft_runs.router]
 ROUTERS += [openapi_import.router]
+ROUTERS += [event_subscriptions.router, events.router, webhook_endpoints.router, intake.router]

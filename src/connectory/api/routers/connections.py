@@ -28,6 +28,7 @@ from connectory.runtime import OperationResult
 from connectory.services import connection_runs, connections
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
+from connectory.services.events.subscriptions import unsubscribe_connection
 from connectory.services.secret_store import SecretBox
 
 router = APIRouter(prefix="/connections", tags=["connections"])
@@ -174,7 +175,10 @@ async def update_connection(
 async def delete_connection(
     connection_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    """Delete a connection and destroy its stored secrets."""
+    """Delete a connection and destroy its stored secrets; its subscriptions are unsubscribed."""
+    details = await connections.get_connection(session, principal, connection_id)
+    connections.check_may_manage_connections(principal)
+    await unsubscribe_connection(request.app.state.events, session, details)
     await connections.delete_connection(session, principal, connection_id)
     await session.commit()
     await _runtimes(request).forget(connection_id)

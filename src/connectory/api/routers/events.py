@@ -1,0 +1,124 @@
+"""``/events``: the pull API (cursor, filters, long-poll), and the same as server-sent events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.routers.event_subscriptions import events_context
+from connectory.api.schemas.events import EventPage, EventPublic
+from connectory.services.events import feed
+from connectory.services.events.records import envelope
+from connectory.services.principal import Principal
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+#: How often a waiting request looks for new events.
+_POLL_SECONDS = 0.2
+
+
+@router.get("", response_model=EventPage)
+async def list_events(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    after: Annotated[int, Query(ge=0, description="Cursor: the last seq seen (0: oldest).")] = 0,
+    since: Annotated[datetime | None, Query(description="Or start from a time.")] = None,
+    connection_id: Annotated[str | None, Query()] = None,
+    subscription_id: Annotated[str | None, Query()] = None,
+    type: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    wait: Annotated[
+        float, Query(ge=0, le=60, description="Long-poll: wait this many seconds for one.")
+    ] = 0,
+) -> EventPage:
+    """Events after a cursor, oldest first; with ``wait``, the answer waits for the next one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        rows = await feed.list_events(
+            session,
+            principal,
+            after=after,
+            since=since,
+            limit=limit,
+            connection_id=connection_id,
+            subscription_id=subscription_id,
+            type_=type,
+        )
+        if rows or loop.time() >= deadline or await request.is_disconnected():
+            break
+        await session.rollback()  # a fresh snapshot for the next look
+        await asyncio.sleep(_POLL_SECONDS)
+    items = [EventPublic.model_validate(envelope(row)) for row in rows]
+    return EventPage(items=items, next_after=items[-1].seq if items else after)
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    request: Request,
+    principal: CurrentPrincipal,
+    after: Annotated[int, Query(ge=0)] = 0,
+    connection_id: Annotated[str | None, Query()] = None,
+    subscription_id: Annotated[str | None, Query()] = None,
+    type: Annotated[str | None, Query()] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-sent events: ``id: <seq>`` and ``data: <json>`` each; resumes at Last-Event-ID."""
+    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    context = events_context(request)
+    return StreamingResponse(
+        _stream(request, context.sessions, principal, start, connection_id, subscription_id, type),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(
+    request: Request,
+    sessions: object,
+    principal: Principal,
+    after: int,
+    connection_id: str | None,
+    subscription_id: str | None,
+    type_: str | None,
+) -> AsyncIterator[bytes]:
+    make = request.app.state.sessions
+    idle = 0.0
+    while not await request.is_disconnected():
+        async with make() as session:
+            rows = await feed.list_events(
+                session,
+                principal,
+                after=after,
+                limit=200,
+                connection_id=connection_id,
+                subscription_id=subscription_id,
+                type_=type_,
+            )
+        for row in rows:
+            after = row.seq
+            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (
+                row.seq,
+                row.type.encode(),
+                orjson.dumps(envelope(row)),
+            )
+        if rows:
+            idle = 0.0
+            continue
+        idle += _POLL_SECONDS
+        if idle >= 15:
+            idle = 0.0
+            yield b": keep-alive\n\n"
+        await asyncio.sleep(_POLL_SECONDS)

@@ -1,0 +1,74 @@
+"""Calling ``subscribe``, ``refresh`` and ``unsubscribe``: an operation plus mappings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectory.errors import EventError, TemplateError
+from connectory.events.handling import parse_time
+from connectory.services.connections import ConnectionDetails
+from connectory.services.events.context import EventsContext
+from connectory.spec.events import CallSpec
+from connectory.store.event_models import EventSubscription
+from connectory.templating import compile_template
+
+
+def _intake_url(context: EventsContext, subscription: EventSubscription) -> str:
+    from connectory.services.events.subscriptions import intake_url
+
+    url = intake_url(context.public_url, subscription.intake_token)
+    if url is None:
+        raise EventError("CONNECTORY_PUBLIC_URL is not set: there is no URL to register")
+    return url
+
+
+def _render_all(templates: dict[str, str], variables: dict[str, Any], what: str) -> dict[str, str]:
+    rendered: dict[str, str] = {}
+    for name, source in templates.items():
+        try:
+            rendered[name] = compile_template(source).render(variables)
+        except TemplateError as error:
+            raise EventError(f"{what} {name!r}: {error}") from None
+    return rendered
+
+
+async def call_subscription_method(
+    context: EventsContext,
+    session: AsyncSession,
+    details: ConnectionDetails,
+    subscription: EventSubscription,
+    call: CallSpec,
+) -> tuple[dict[str, str], datetime | None]:
+    """Call *call*'s operation for *subscription*; return the state to keep and the expiry.
+
+    Raises:
+        EventError: a template cannot be rendered, or the expiry is unreadable.
+        ConnectoryError: the operation failed (auth, upstream error, timeout...).
+    """
+    client = await context.runtimes.client_for(session, details)
+    variables: dict[str, Any] = {
+        "webhook_url": _intake_url(context, subscription) if subscription.kind == "webhook" else "",
+        "parameters": subscription.parameters,
+        "state": subscription.state.get("values", {}),
+        "config": details.connection.config,
+    }
+    params = _render_all(call.input, variables, "input")
+    result = await client.call(call.operation, params)
+    variables["response"] = result.body
+    values = _render_all(call.state, variables, "state")
+    expires: datetime | None = None
+    if call.expires_at is not None:
+        text = _render_all({"expires_at": call.expires_at}, variables, "")["expires_at"]
+        expires = parse_time(text)
+        if text and expires is None:
+            raise EventError(f"expires_at {text!r} is not a time (ISO 8601 or Unix seconds)")
+    elif call.expires_in is not None:
+        text = _render_all({"expires_in": call.expires_in}, variables, "")["expires_in"]
+        try:
+            expires = context.now() + timedelta(seconds=float(text))
+        except ValueError:
+            raise EventError(f"expires_in {text!r} is not a number of seconds") from None
+    return values, expires
