@@ -19,6 +19,7 @@ import orjson
 import typer
 
 from connectory.cli.admin import admin_app
+from connectory.cli.events_commands import events_app
 from connectory.cli.exchange_commands import register_exchange_commands
 from connectory.cli.keys import keys_app
 from connectory.cli.openapi_command import import_openapi
@@ -38,6 +39,7 @@ from connectory.cli.output import (
 from connectory.cli.remote_call import DEFAULT_SERVER, call_remote
 from connectory.cli.serve import serve
 from connectory.cli.values import parse_pairs, read_values_file
+from connectory.cli.worker import worker
 from connectory.errors import ConnectoryError, InputError, SpecError
 
 #: The runtime's per-request log (see connectory.runtime.client); named here so that the
@@ -375,6 +377,8 @@ def _configure_logging(verbose: int) -> None:
 
 
 app.command()(serve)
+app.command()(worker)
+app.add_typer(events_app, name="events")
 app.command(name="import-openapi")(import_openapi)
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")

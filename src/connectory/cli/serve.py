@@ -57,6 +57,10 @@ def serve(
     if examples is not None:
         overrides["examples_dir"] = examples
     settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic
+    if settings.public_url is None and settings.database_url.startswith("sqlite"):
+        # The embedded default is its own public address (a laptop, a demo, tests).
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
 
     def show_token(token: str) -> None:
         # stdout, once, and never into the log: it is the only copy.
