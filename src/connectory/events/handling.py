@@ -76,15 +76,17 @@ def events_from_webhook(
             "query": received.query,
             "state": received.state,
         }
+        # A field an item lacks falls back to its default; only the routing selector of a
+        # global webhook is required (without it the event could go to no one, or anyone).
+        kind = _render_optional(spec.type, variables) or default_type
+        if spec.only_types is not None and kind not in spec.only_types:
+            continue
+        dedup = _render_optional(spec.id, variables)
+        occurred = parse_time(_render_optional(spec.occurred_at, variables))
         try:
-            kind = _render(spec.type, variables) or default_type
-            if spec.only_types is not None and kind not in spec.only_types:
-                continue
-            dedup = _render(spec.id, variables)
-            occurred = parse_time(_render(spec.occurred_at, variables))
             selector = _render(spec.selector, variables)
         except TemplateError as error:
-            raise EventError(f"event {index} of the webhook: {error}") from None
+            raise EventError(f"event {index} of the webhook has no selector: {error}") from None
         if not dedup:
             dedup = (
                 f"{received.message_id}:{index}"
@@ -102,6 +104,13 @@ def events_from_webhook(
             )
         )
     return events
+
+
+def _render_optional(source: str | None, variables: dict[str, Any]) -> str | None:
+    try:
+        return _render(source, variables)
+    except TemplateError:
+        return None
 
 
 def _render(source: str | None, variables: dict[str, Any]) -> str | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.schemas.events import SubscriptionCreate, SubscriptionPublic
 from connectory.services.events import subscriptions
 from connectory.services.events.context import EventsContext
+from connectory.store.event_models import EventSubscription
 
 router = APIRouter(prefix="/subscriptions", tags=["events"])
 
@@ -20,8 +22,10 @@ def events_context(request: Request) -> EventsContext:
     return context
 
 
-def _public(context: EventsContext, row: object) -> SubscriptionPublic:
-    view = subscriptions.subscription_view(row, context.public_url, context.now())  # type: ignore[arg-type]
+async def _public(
+    context: EventsContext, session: AsyncSession, row: EventSubscription
+) -> SubscriptionPublic:
+    view = await subscriptions.show_subscription(session, row, context.public_url, context.now())
     return SubscriptionPublic.model_validate(view)
 
 
@@ -41,7 +45,7 @@ async def create_subscription(
     )
     await session.commit()
     await context.wake("subscriptions")
-    return _public(context, row)
+    return await _public(context, session, row)
 
 
 @router.get("", response_model=list[SubscriptionPublic])
@@ -54,7 +58,7 @@ async def list_subscriptions(
     """The enterprise's subscriptions (optionally one connection's), newest first."""
     context = events_context(request)
     rows = await subscriptions.list_subscriptions(session, principal, connection_id)
-    return [_public(context, row) for row in rows]
+    return [await _public(context, session, row) for row in rows]
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic)
@@ -63,7 +67,7 @@ async def get_subscription(
 ) -> SubscriptionPublic:
     """One subscription with its status."""
     row = await subscriptions.get_subscription(session, principal, subscription_id)
-    return _public(events_context(request), row)
+    return await _public(events_context(request), session, row)
 
 
 @router.post("/{subscription_id}/pause", response_model=SubscriptionPublic)
@@ -74,7 +78,7 @@ async def pause_subscription(
     context = events_context(request)
     row = await subscriptions.set_paused(session, principal, subscription_id, True, context.now())
     await session.commit()
-    return _public(context, row)
+    return await _public(context, session, row)
 
 
 @router.post("/{subscription_id}/resume", response_model=SubscriptionPublic)
@@ -86,7 +90,7 @@ async def resume_subscription(
     row = await subscriptions.set_paused(session, principal, subscription_id, False, context.now())
     await session.commit()
     await context.wake("subscriptions")
-    return _public(context, row)
+    return await _public(context, session, row)
 
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)

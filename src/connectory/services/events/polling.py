@@ -20,6 +20,7 @@ from connectory.runtime.records import Selector, select
 from connectory.services.connections import ConnectionDetails
 from connectory.services.events.context import EventsContext
 from connectory.services.events.records import store_events
+from connectory.services.events.webhook_calls import secret_variables
 from connectory.spec.events import EventSpec
 from connectory.store.event_models import EventSubscription
 from connectory.templating import compile_template
@@ -49,6 +50,7 @@ async def poll_subscription(
         "parameters": subscription.parameters,
         "config": details.connection.config,
         "since": _iso(since) if since is not None else "",
+        **await secret_variables(context, session, details),
     }
     params: dict[str, Any] = {}
     for name, source in poll.input.items():

@@ -289,11 +289,26 @@ async def set_paused(
     return subscription
 
 
+async def show_subscription(
+    session: AsyncSession, subscription: EventSubscription, public_url: str | None, now: datetime
+) -> dict[str, Any]:
+    """:func:`subscription_view`, with the connector's global URL for a global webhook."""
+    token = None
+    if subscription.kind == "global_webhook":
+        route = await session.get(ConnectorIntakeRoute, subscription.connector_id)
+        token = route.intake_token if route is not None else None
+    return subscription_view(subscription, public_url, now, token)
+
+
 def subscription_view(
-    subscription: EventSubscription, public_url: str | None, now: datetime
+    subscription: EventSubscription,
+    public_url: str | None,
+    now: datetime,
+    global_token: str | None = None,
 ) -> dict[str, Any]:
     """A subscription as the API shows it: status, errors, activity and lag."""
     last = subscription.last_activity_at
+    token = subscription.intake_token if subscription.kind == "webhook" else global_token
     return {
         "id": subscription.id,
         "connection_id": subscription.connection_id,
@@ -310,9 +325,7 @@ def subscription_view(
         "last_activity_at": as_utc(last) if last else None,
         "last_event_at": as_utc(subscription.last_event_at) if subscription.last_event_at else None,
         "lag_seconds": round((now - as_utc(last)).total_seconds(), 3) if last else None,
-        "intake_url": intake_url(public_url, subscription.intake_token)
-        if subscription.kind == "webhook"
-        else None,
+        "intake_url": intake_url(public_url, token) if token is not None else None,
         "selector": subscription.selector,
         "created_at": as_utc(subscription.created_at),
     }

@@ -9,11 +9,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import EventError, TemplateError
 from connectory.events.handling import parse_time
-from connectory.services.connections import ConnectionDetails
+from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
+from connectory.services.connections import ConnectionDetails, load_credentials
 from connectory.services.events.context import EventsContext
+from connectory.services.secret_store import read_secrets
 from connectory.spec.events import CallSpec
 from connectory.store.event_models import EventSubscription
 from connectory.templating import compile_template
+
+
+async def secret_variables(
+    context: EventsContext, session: AsyncSession, details: ConnectionDetails
+) -> dict[str, Any]:
+    """``credentials`` and ``connector_parameters`` for templates (decrypted, never logged)."""
+    return {
+        "credentials": await load_credentials(session, context.box, details),
+        "connector_parameters": await read_secrets(
+            session, context.box, CONNECTOR_PARAMETERS_OWNER, details.connector.id
+        ),
+    }
 
 
 def _intake_url(context: EventsContext, subscription: EventSubscription) -> str:
@@ -54,6 +68,7 @@ async def call_subscription_method(
         "parameters": subscription.parameters,
         "state": subscription.state.get("values", {}),
         "config": details.connection.config,
+        **await secret_variables(context, session, details),
     }
     params = _render_all(call.input, variables, "input")
     result = await client.call(call.operation, params)
