@@ -35,6 +35,7 @@ from pydantic import Field, field_validator, model_validator
 from connectory.spec.base import SpecModel
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.selectors import parse_selector
+from connectory.errors import TemplateError
 from connectory.templating import compile_template
 
 EventType = Literal["webhook", "global_webhook", "poll"]
@@ -54,7 +55,10 @@ STANDARD_WEBHOOKS: dict[str, Any] = {
 
 
 def _check_template(value: str) -> str:
-    compile_template(value)  # raises TemplateError (a ValueError) with the reason
+    try:
+        compile_template(value)
+    except TemplateError as error:
+        raise ValueError(str(error)) from None  # pydantic reports ValueErrors at the field
     return value
 
 
@@ -196,7 +200,7 @@ class HandleSpec(SpecModel):
     @field_validator("items", "payload")
     @classmethod
     def _selectors(cls, value: str) -> str:
-        parse_selector(value)
+        parse_selector(value)  # ValueError with what to write
         return value
 
     @field_validator("type", "id", "occurred_at", "selector")
