@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         default=7200.0, gt=0, description="Longest wait between two tries."
     )
     delivery_timeout_seconds: float = Field(default=15.0, gt=0, description="Per try.")
+    work_lease_seconds: float = Field(
+        default=120.0,
+        ge=1,
+        description="How long a claimed delivery, poll or webhook is a worker's; after a "
+        "worker dies, its claims are taken over once this passes.",
+    )
     secret_rotation_overlap_hours: float = Field(
         default=24.0, ge=0, description="How long a rotated endpoint secret still signs."
     )

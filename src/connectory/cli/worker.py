@@ -37,6 +37,7 @@ def worker(
             param_hint="--log-level",
         )
     configure_process_logging(log_level)
+    _engine_logging(log_level)
     from connectory.cli.output import report_error, stderr_console
     from connectory.errors import ConnectoryError
     from connectory.settings import Settings
@@ -57,6 +58,18 @@ def worker(
     except ConnectoryError as error:
         report_error(stderr_console(), error)
         raise typer.Exit(1) from None
+
+
+def _engine_logging(level: str) -> None:
+    """The task engine's and the driver's warnings, in the same format as Connectory's."""
+    import logging
+
+    ours = logging.getLogger("connectory")
+    for name in ("procrastinate", "psycopg"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = list(ours.handlers)
+        logger.setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+        logger.propagate = False
 
 
 async def _run(settings: object, concurrency: int) -> None:

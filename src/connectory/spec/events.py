@@ -32,10 +32,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from connectory.errors import TemplateError
 from connectory.spec.base import SpecModel
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.selectors import parse_selector
-from connectory.errors import TemplateError
 from connectory.templating import compile_template
 
 EventType = Literal["webhook", "global_webhook", "poll"]

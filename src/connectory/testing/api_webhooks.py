@@ -24,6 +24,7 @@ Notifications are signed per Standard Webhooks with the registration's ``whsec_`
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -65,6 +66,10 @@ class WebhookState:
     global_url: str | None = None
     global_secret: str = ""
     sequence: int = 0
+    #: Seconds ``/changes`` waits before answering (to catch a poller mid-poll).
+    changes_delay: float = 0.0
+    #: ``/changes`` requests received so far.
+    changes_requests: int = 0
     now: Any = field(default=lambda: datetime.now(UTC))
 
 
@@ -148,6 +153,9 @@ def webhook_routes(state: TestApiState, hooks: WebhookState) -> list[BaseRoute]:
 
     async def changes(request: Request) -> Response:
         require_key(request)
+        hooks.changes_requests += 1
+        if hooks.changes_delay:
+            await asyncio.sleep(hooks.changes_delay)
         since = request.query_params.get("updated_since", "")
         limit = int(request.query_params.get("limit", "100"))
         rows = sorted(

@@ -120,8 +120,11 @@ class Worker:
                         await asyncio.gather(worker, return_exceptions=True)
                         return
                     stopping.cancel()
-                    worker.result()  # raises what ended it
-                    return
+                    worker.result()  # raises what ended it, if anything did
+                    # Ended without being asked to: procrastinate stops its worker when the
+                    # LISTEN connection breaks (a database restart). Start it again.
+                    self.restarts += 1
+                    logger.warning("the task worker stopped on its own; starting it again")
             except (ConnectorException, OperationalError, OSError) as error:
                 self.restarts += 1
                 logger.warning(

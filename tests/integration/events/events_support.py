@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import yaml
 from starlette.applications import Starlette
@@ -60,16 +61,25 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=lambda: [200])
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Seconds each answer waits (keeps deliveries in flight).
+    delay: float = 0.0
 
     def app(self) -> Starlette:
         async def receive(request: Request) -> Response:
             body = await request.body()
+            if self.delay:
+                await asyncio.sleep(self.delay)
             with self.lock:
                 self.requests.append(Received(dict(request.headers), body))
                 status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
             return Response(status_code=status)
 
         return Starlette(routes=[Route("/hook", receive, methods=["POST"])])
+
+    def event_ids(self) -> set[str]:
+        """Ids of the events received (each at least once)."""
+        with self.lock:
+            return {orjson.loads(r.body)["id"] for r in self.requests}
 
     def ok_bodies(self) -> list[bytes]:
         """Bodies in the order received (every try, failed ones included)."""
@@ -137,7 +147,7 @@ class Harness:
         return result
 
 
-def _document(
+def document(
     name: str, base_url: str, change: Callable[[dict[str, Any]], None] | None
 ) -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
@@ -147,7 +157,7 @@ def _document(
     return document
 
 
-async def _seed(
+async def seed(
     database_url: str, documents: dict[str, dict[str, Any]]
 ) -> tuple[str, dict[str, str]]:
     engine = create_engine(database_url)
@@ -194,7 +204,7 @@ async def _seed(
         await engine.dispose()
 
 
-def _poll_every_second(document: dict[str, Any]) -> None:
+def poll_every_second(document: dict[str, Any]) -> None:
     for event in document.get("events", []):
         if event["type"] == "poll":
             event["poll"]["interval_seconds"] = 1
@@ -226,10 +236,10 @@ def harness(tmp_path: Path, receiver: Receiver) -> Iterator[Harness]:
             delivery_max_attempts=3,
         )
         documents = {
-            "webhooks": _document("testapi-webhooks.yaml", test_api, _poll_every_second),
-            "global": _document("testapi-global-webhook.yaml", test_api, None),
+            "webhooks": document("testapi-webhooks.yaml", test_api, poll_every_second),
+            "global": document("testapi-global-webhook.yaml", test_api, None),
         }
-        token, ids = asyncio.run(_seed(settings.database_url, documents))
+        token, ids = asyncio.run(seed(settings.database_url, documents))
         with serve(create_app(settings), port=port, lifespan="on") as served:
             assert served == url
             with httpx.Client(

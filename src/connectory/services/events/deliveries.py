@@ -75,7 +75,9 @@ def retry_delay(attempts: int, base: float, cap: float) -> float:
     return delay * random.uniform(0.9, 1.1)
 
 
-async def claim_deliveries(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+async def claim_deliveries(
+    session: AsyncSession, now: datetime, limit: int, lease_seconds: float = LEASE_SECONDS
+) -> list[str]:
     """Claim up to *limit* due deliveries (see the module docstring); the caller commits."""
     if dialect_of(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
@@ -120,7 +122,7 @@ async def claim_deliveries(session: AsyncSession, now: datetime, limit: int) -> 
         )
         .values(
             status="in_flight",
-            lease_until=now + timedelta(seconds=LEASE_SECONDS),
+            lease_until=now + timedelta(seconds=lease_seconds),
             attempts=Delivery.attempts + 1,
         )
         .returning(Delivery.id)
@@ -152,7 +154,9 @@ async def dispatch_due(context: EventsContext, batch: int = 50, rounds: int = 10
     for _ in range(rounds):
         now = context.now()
         async with context.sessions() as session:
-            claimed = await claim_deliveries(session, now, batch)
+            claimed = await claim_deliveries(
+                session, now, batch, context.settings.work_lease_seconds
+            )
             await session.commit()
         if not claimed:
             break

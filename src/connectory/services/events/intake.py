@@ -251,7 +251,9 @@ def _claim_sql(dialect: str) -> Any:
     )
 
 
-async def claim_intake(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+async def claim_intake(
+    session: AsyncSession, now: datetime, limit: int, lease_seconds: float = INTAKE_LEASE_SECONDS
+) -> list[str]:
     """Claim up to *limit* received webhooks to handle; the caller commits."""
     dialect = dialect_of(session)
     ids = list((await session.execute(_claim_sql(dialect), {"now": now, "n": limit})).scalars())
@@ -265,7 +267,7 @@ async def claim_intake(session: AsyncSession, now: datetime, limit: int) -> list
             (IntakeRequest.lease_until.is_(None)) | (IntakeRequest.lease_until < now),
         )
         .values(
-            lease_until=now + timedelta(seconds=INTAKE_LEASE_SECONDS),
+            lease_until=now + timedelta(seconds=lease_seconds),
             attempts=IntakeRequest.attempts + 1,
         )
         .returning(IntakeRequest.id)
@@ -279,7 +281,9 @@ async def process_due_intake(context: EventsContext, batch: int = 100, rounds: i
     stored = 0
     for _ in range(rounds):
         async with context.sessions() as session:
-            claimed = await claim_intake(session, context.now(), batch)
+            claimed = await claim_intake(
+                session, context.now(), batch, context.settings.work_lease_seconds
+            )
             await session.commit()
         if not claimed:
             break

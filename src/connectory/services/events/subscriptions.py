@@ -345,7 +345,12 @@ _CLAIM = {
 }
 
 
-async def claim_subscriptions(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+async def claim_subscriptions(
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    lease_seconds: float = SUBSCRIPTION_LEASE_SECONDS,
+) -> list[str]:
     """Claim due subscriptions (SKIP LOCKED on PostgreSQL); the caller commits."""
     statement = _CLAIM.get(dialect_of(session), _CLAIM["sqlite"])
     ids = list((await session.execute(statement, {"now": now, "n": limit})).scalars())
@@ -357,7 +362,7 @@ async def claim_subscriptions(session: AsyncSession, now: datetime, limit: int) 
             EventSubscription.id.in_(ids),
             (EventSubscription.lease_until.is_(None)) | (EventSubscription.lease_until < now),
         )
-        .values(lease_until=now + timedelta(seconds=SUBSCRIPTION_LEASE_SECONDS))
+        .values(lease_until=now + timedelta(seconds=lease_seconds))
         .returning(EventSubscription.id)
         .execution_options(synchronize_session=False)
     )
@@ -370,7 +375,9 @@ async def run_due_subscriptions(context: EventsContext, batch: int = 20, rounds:
     stored = 0
     for _ in range(rounds):
         async with context.sessions() as session:
-            claimed = await claim_subscriptions(session, context.now(), batch)
+            claimed = await claim_subscriptions(
+                session, context.now(), batch, context.settings.work_lease_seconds
+            )
             await session.commit()
         if not claimed:
             break
