@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(default=8, ge=1, le=256, description="Tasks run at once.")
     event_retention_days: int = Field(default=30, ge=1, description="Days events are kept.")
+    event_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=600,
+        description="Longest an event long-poll waits (GET /events?wait=), and how long an "
+        "event stream (GET /events/stream) stays open without an event before it closes "
+        "(clients reconnect with Last-Event-ID). Keep it under proxies' idle timeouts.",
+    )
     max_intake_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest webhook body accepted (413)."
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.routers._event_errors import errors
 from connectory.api.schemas.events import SubscriptionCreate, SubscriptionPublic
 from connectory.services.events import subscriptions
 from connectory.services.events.context import EventsContext
@@ -29,7 +30,12 @@ async def _public(
     return SubscriptionPublic.model_validate(view)
 
 
-@router.post("", response_model=SubscriptionPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=SubscriptionPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404),
+)
 async def create_subscription(
     body: SubscriptionCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> SubscriptionPublic:
@@ -61,7 +67,7 @@ async def list_subscriptions(
     return [await _public(context, session, row) for row in rows]
 
 
-@router.get("/{subscription_id}", response_model=SubscriptionPublic)
+@router.get("/{subscription_id}", response_model=SubscriptionPublic, responses=errors(404))
 async def get_subscription(
     subscription_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> SubscriptionPublic:
@@ -70,7 +76,9 @@ async def get_subscription(
     return await _public(events_context(request), session, row)
 
 
-@router.post("/{subscription_id}/pause", response_model=SubscriptionPublic)
+@router.post(
+    "/{subscription_id}/pause", response_model=SubscriptionPublic, responses=errors(403, 404)
+)
 async def pause_subscription(
     subscription_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> SubscriptionPublic:
@@ -81,7 +89,9 @@ async def pause_subscription(
     return await _public(context, session, row)
 
 
-@router.post("/{subscription_id}/resume", response_model=SubscriptionPublic)
+@router.post(
+    "/{subscription_id}/resume", response_model=SubscriptionPublic, responses=errors(403, 404)
+)
 async def resume_subscription(
     subscription_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> SubscriptionPublic:
@@ -93,7 +103,9 @@ async def resume_subscription(
     return await _public(context, session, row)
 
 
-@router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 404)
+)
 async def delete_subscription(
     subscription_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:

@@ -41,7 +41,7 @@ async def list_events(
 ) -> EventPage:
     """Events after a cursor, oldest first; with ``wait``, the answer waits for the next one."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
+    deadline = loop.time() + min(wait, events_context(request).settings.event_wait_seconds)
     while True:
         rows = await feed.list_events(
             session,
@@ -95,7 +95,9 @@ async def _stream(
     type_: str | None,
 ) -> AsyncIterator[bytes]:
     make = request.app.state.sessions
+    limit = request.app.state.settings.event_wait_seconds
     idle = 0.0
+    quiet = 0.0  # seconds without an event: past the limit the stream ends (clients reconnect)
     while not await request.is_disconnected():
         async with make() as session:
             rows = await feed.list_events(
@@ -115,9 +117,12 @@ async def _stream(
                 orjson.dumps(envelope(row)),
             )
         if rows:
-            idle = 0.0
+            idle = quiet = 0.0
             continue
+        if quiet >= limit:
+            return
         idle += _POLL_SECONDS
+        quiet += _POLL_SECONDS
         if idle >= 15:
             idle = 0.0
             yield b": keep-alive\n\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from connectory.api.routers._event_errors import errors
 from connectory.api.routers.event_subscriptions import events_context
 from connectory.errors import PayloadTooLarge
 from connectory.services.events.intake import accept_webhook
@@ -43,13 +44,29 @@ async def _receive(token: str, request: Request) -> Response:
     return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 
 
-@router.post("/{token}", summary="Receive a webhook", response_class=Response)
+_INTAKE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "Stored (or a repeat of a stored message), or a handshake answered.",
+        "content": {"application/json": {}, "text/plain": {}},
+    },
+    **errors(401, 404, 413, 422),
+}
+
+
+@router.post(
+    "/{token}", summary="Receive a webhook", response_class=Response, responses=_INTAKE_RESPONSES
+)
 async def receive_webhook(token: str, request: Request) -> Response:
     """Store a webhook for its subscription (or connector, for a global webhook)."""
     return await _receive(token, request)
 
 
-@router.get("/{token}", summary="Answer a verification handshake", response_class=Response)
+@router.get(
+    "/{token}",
+    summary="Answer a verification handshake",
+    response_class=Response,
+    responses=_INTAKE_RESPONSES,
+)
 async def receive_handshake(token: str, request: Request) -> Response:
     """Providers that verify a URL with a GET (``hub.challenge``) are answered here."""
     return await _receive(token, request)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.routers._event_errors import errors
 from connectory.api.routers.event_subscriptions import events_context
 from connectory.api.schemas.events import (
     AttemptPublic,
@@ -40,7 +41,10 @@ def _input(body: EndpointCreate | EndpointUpdate) -> endpoints.EndpointInput:
 
 
 @router.post(
-    "/webhook-endpoints", response_model=EndpointPublic, status_code=status.HTTP_201_CREATED
+    "/webhook-endpoints",
+    response_model=EndpointPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403),
 )
 async def create_endpoint(
     body: EndpointCreate, request: Request, session: SessionDep, principal: CurrentPrincipal
@@ -64,7 +68,9 @@ async def list_endpoints(
     return [_endpoint(row) for row in rows]
 
 
-@router.get("/webhook-endpoints/{endpoint_id}", response_model=EndpointPublic)
+@router.get(
+    "/webhook-endpoints/{endpoint_id}", response_model=EndpointPublic, responses=errors(404)
+)
 async def get_endpoint(
     endpoint_id: str, session: SessionDep, principal: CurrentPrincipal
 ) -> EndpointPublic:
@@ -72,7 +78,9 @@ async def get_endpoint(
     return _endpoint(await endpoints.get_endpoint(session, principal, endpoint_id))
 
 
-@router.patch("/webhook-endpoints/{endpoint_id}", response_model=EndpointPublic)
+@router.patch(
+    "/webhook-endpoints/{endpoint_id}", response_model=EndpointPublic, responses=errors(403, 404)
+)
 async def update_endpoint(
     endpoint_id: str, body: EndpointUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> EndpointPublic:
@@ -82,7 +90,11 @@ async def update_endpoint(
     return _endpoint(row)
 
 
-@router.delete("/webhook-endpoints/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/webhook-endpoints/{endpoint_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(403, 404),
+)
 async def delete_endpoint(
     endpoint_id: str, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
@@ -92,7 +104,11 @@ async def delete_endpoint(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=EndpointPublic)
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    response_model=EndpointPublic,
+    responses=errors(403, 404),
+)
 async def rotate_secret(
     endpoint_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> EndpointPublic:
@@ -110,6 +126,7 @@ async def rotate_secret(
     "/webhook-endpoints/{endpoint_id}/test",
     response_model=DeliveryPublic,
     status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(403, 404),
 )
 async def send_test_event(
     endpoint_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
@@ -122,7 +139,9 @@ async def send_test_event(
     return _delivery(delivery)
 
 
-@router.post("/webhook-endpoints/{endpoint_id}/replay", response_model=ReplayOut)
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/replay", response_model=ReplayOut, responses=errors(403, 404)
+)
 async def replay_events(
     endpoint_id: str,
     body: ReplayRequest,
@@ -164,7 +183,7 @@ async def list_deliveries(
     return [_delivery(row) for row in rows]
 
 
-@router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic)
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic, responses=errors(404))
 async def get_delivery(
     delivery_id: str, session: SessionDep, principal: CurrentPrincipal
 ) -> DeliveryPublic:
@@ -182,7 +201,9 @@ async def get_delivery(
     return _delivery(row, attempts)
 
 
-@router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryPublic)
+@router.post(
+    "/deliveries/{delivery_id}/replay", response_model=DeliveryPublic, responses=errors(403, 404)
+)
 async def replay_delivery(
     delivery_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> DeliveryPublic:

@@ -4,6 +4,7 @@ import { h, mount } from "./dom.js";
 import { dispatch, go, route } from "./router.js";
 import { showBuilder } from "./views/builder.js";
 import { showConnection, showConnections, showNewConnection } from "./views/connections.js";
+import { showEvents } from "./views/events.js";
 import { showIndex } from "./views/index.js";
 import { showSignIn } from "./views/signin.js";
 
@@ -24,7 +25,7 @@ function renderChrome() {
   const who = document.getElementById("who");
   if (!me) { mount(nav); mount(who); return; }
   const links = [h("a", { href: "#/connectors" }, "Connectors")];
-  if (me.user.role !== "platform_admin") links.push(h("a", { href: "#/connections" }, "Connections"));
+  if (me.user.role !== "platform_admin") links.push(h("a", { href: "#/connections" }, "Connections"), h("a", { href: "#/events" }, "Events"));
   mount(nav, links);
   const role = me.user.role.replace("_", " ");
   mount(who, h("span", {}, `${me.user.name || me.user.email} · ${role}`),
@@ -62,6 +63,7 @@ route("/connectors/:id/:tab?", guarded((view, p, q, me) => showBuilder(view, p, 
 route("/connections", guarded(showConnections));
 route("/connections/new", guarded(showNewConnection));
 route("/connections/:id", guarded(showConnection));
+route("/events", guarded(showEvents));
 
 window.addEventListener("hashchange", dispatch);
 window.addEventListener("connectory:signed-out", () => {
