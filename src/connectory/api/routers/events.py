@@ -20,6 +20,8 @@ from connectory.services.principal import Principal
 
 router = APIRouter(prefix="/events", tags=["events"])
 
+#: The largest cursor there can be (a 64-bit sequence).
+MAX_SEQ = 2**63 - 1
 #: How often a waiting request looks for new events.
 _POLL_SECONDS = 0.2
 
@@ -29,7 +31,9 @@ async def list_events(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    after: Annotated[int, Query(ge=0, description="Cursor: the last seq seen (0: oldest).")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, description="Cursor: the last seq seen (0: oldest).")
+    ] = 0,
     since: Annotated[datetime | None, Query(description="Or start from a time.")] = None,
     connection_id: Annotated[str | None, Query()] = None,
     subscription_id: Annotated[str | None, Query()] = None,
@@ -69,14 +73,15 @@ async def list_events(
 async def stream_events(
     request: Request,
     principal: CurrentPrincipal,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     connection_id: Annotated[str | None, Query()] = None,
     subscription_id: Annotated[str | None, Query()] = None,
     type: Annotated[str | None, Query()] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: ``id: <seq>`` and ``data: <json>`` each; resumes at Last-Event-ID."""
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    given = last_event_id or ""
+    start = int(given) if given.isdigit() and int(given) <= MAX_SEQ else after
     context = events_context(request)
     return StreamingResponse(
         _stream(request, context.sessions, principal, start, connection_id, subscription_id, type),
