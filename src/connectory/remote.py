@@ -16,7 +16,7 @@ Errors come back as the same exception classes the server raised (``NotFound``,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -60,6 +60,19 @@ _ERRORS: dict[str, type[ConnectoryError]] = {
     "upstream_unreachable": TransportError,
     "egress_denied": EgressDenied,
 }
+
+
+#: The key of the keep-alive lines a server sends in a JSON Lines stream (docs/api.md).
+_KEEPALIVE = "_connectory_keepalive"
+
+
+def _report_wait(info: Any, on_wait: Callable[[float, str], None] | None) -> None:
+    """Pass a keep-alive line's ``{"waiting": s, "cause": c}`` on, when it has one."""
+    if on_wait is None or not isinstance(info, dict):
+        return
+    seconds, cause = info.get("waiting"), info.get("cause")
+    if isinstance(seconds, int | float) and isinstance(cause, str):
+        on_wait(float(seconds), cause)
 
 
 def error_from_response(response: httpx.Response) -> ConnectoryError:
@@ -289,8 +302,19 @@ class RemoteConnection:
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
+        on_wait: Callable[[float, str], None] | None = None,
     ) -> AsyncIterator[Any]:
         """Stream every record of *operation*; the server holds one page at a time.
+
+        The server paces the read by the connection's rate limit; while it waits, it sends
+        keep-alive lines, which are skipped here.
+
+        Args:
+            operation: The operation's name.
+            params: Its parameters.
+            max_pages: Stop after this many pages.
+            on_wait: Called with ``(seconds, cause)`` when a keep-alive line says the read is
+                paused, e.g. ``(42.5, "rate limit")``.
 
         Raises:
             ConnectoryError: the server refused the call, or the read failed part way (the
@@ -313,9 +337,13 @@ class RemoteConnection:
                     if not line:
                         continue
                     record = orjson.loads(line)
-                    if isinstance(record, dict) and "_connectory_error" in record:
-                        error = record["_connectory_error"]
-                        raise ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
+                    if isinstance(record, dict) and len(record) == 1:
+                        if _KEEPALIVE in record:
+                            _report_wait(record[_KEEPALIVE], on_wait)
+                            continue
+                        if "_connectory_error" in record:
+                            error = record["_connectory_error"]
+                            raise ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
                     yield record
         except httpx.HTTPError as error:
             raise TransportError(f"could not reach the Connectory server: {error}") from None

@@ -27,6 +27,18 @@ class Settings(BaseSettings):
         description="Redis for limiter, breaker and token state shared by several processes; "
         "unset keeps that state in this process.",
     )
+    redis_prefix: str = Field(
+        default="connectory:",
+        min_length=1,
+        max_length=100,
+        description="Prefix of every Redis key and channel, so deployments can share a Redis.",
+    )
+    client_cache_size: int = Field(
+        default=256,
+        ge=1,
+        description="Connections whose clients (pooled HTTP connections, tokens) are kept warm; "
+        "the least recently used beyond it close once their calls in flight finish.",
+    )
     data_dir: Path = Field(default=Path("./var"), description="Where local files are kept.")
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413)."
@@ -47,6 +59,13 @@ class Settings(BaseSettings):
     )
     key_file: Path | None = Field(
         default=None, description="Key file; default <data_dir>/keys.json, owner-only."
+    )
+    stream_keepalive_interval: float = Field(
+        default=15,
+        gt=0,
+        le=15,
+        description="Longest silence, in seconds, of a streamed JSON Lines answer: while a "
+        "read waits (rate limit, Retry-After, a slow page) a keep-alive line is sent this often.",
     )
     egress_allow: str = Field(
         default="",

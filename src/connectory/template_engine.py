@@ -101,13 +101,51 @@ _ENVIRONMENT = _create_environment()
 
 
 def _check_allowed(source: str, tree: nodes.Template) -> None:
-    """Refuse statements and calls: connector templates are expressions over variables."""
+    """Refuse statements, calls and Python internals: templates are expressions over variables.
+
+    The sandbox would stop ``''.__class__`` when rendering; refusing it here means a connector
+    that tries fails validation, not its first request.
+    """
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, _ALLOWED_NODES):
             raise TemplateError(
                 f"template {source!r} uses {_describe_node(node)}, which connector templates do "
                 "not allow; use expressions, filters and {% if %} only"
             )
+        private = private_name(node)
+        if private is not None:
+            raise TemplateError(
+                f"template {source!r} is not valid: {private_name_message(private)}"
+            )
+
+
+def private_name(node: nodes.Node) -> str | None:
+    """The name a node reads if templates may not read it: ``x._y``, ``x['__y']``.
+
+    A key that starts with one underscore can still be read with brackets (``x['_y']``),
+    which only ever looks the key up; ``x._y`` and dunder names reach Python attributes.
+    """
+    if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+        return node.attr
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+        and node.arg.value.startswith("__")
+    ):
+        return node.arg.value
+    return None
+
+
+def private_name_message(name: str) -> str:
+    """Why *name* cannot be read, and what to write instead."""
+    if name.startswith("__"):
+        advice = "templates read credentials, parameters, connector_parameters and config only"
+    else:
+        advice = f"to read a key called '{name}', write ['{name}']"
+    return (
+        f"it reads '{name}', but names that start with an underscore are Python internals; {advice}"
+    )
 
 
 def _describe_node(node: nodes.Node) -> str:

@@ -77,9 +77,11 @@ def _plain_parts(source: str) -> _Parts | None:
         if lookup is None or "}}" in text:
             return None
         root, attribute, single, double = lookup.groups()
-        if attribute is not None and attribute in _DICT_ATTRIBUTES:
-            return None
+        if attribute is not None and (attribute in _DICT_ATTRIBUTES or attribute.startswith("_")):
+            return None  # Jinja2 decides (and refuses ``._name``), so both paths agree
         key = attribute if attribute is not None else single if single is not None else double
+        if key is not None and key.startswith("__"):
+            return None
         if text:
             parts.append(text)
         parts.append((root, key))

@@ -25,7 +25,7 @@ from connectory.spec.loader import read_connector_data
 from connectory.store import Base, create_engine, create_sessionmaker
 from connectory.testing import create_test_api, serve
 
-from .support import World, insert_published_connector
+from .support import World
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
 
@@ -77,13 +77,31 @@ async def test_no_secret_escapes(
     caplog.set_level(logging.DEBUG)
     api_key = f"canary-key-{uuid.uuid4().hex}/+= x"
     signing = f"canary-param-{uuid.uuid4().hex}&?#"
-    sweep = Sweep([api_key, signing])
+    # Short canaries (a PIN; a sensitive default): too short to be searched for in text, so
+    # only redaction by location keeps them out. Their characters never occur in ids, hex or
+    # base64, so a hit is a leak, not chance.
+    pin = "~7!"
+    sealed_default = "^4|"
+    sweep = Sweep([api_key, signing, pin, sealed_default])
     document: dict[str, Any] = read_connector_data(EXAMPLE)
     document.update(base_url=upstream, slug="canary-api", test_operation="list_protected_items")
     document["parameters"]["signing_secret"] = {"type": "password", "required": True}
+    document["parameters"]["seal"] = {"type": "password", "default": sealed_default}
+    document["auth"]["credential_schema"]["pin"] = {"type": "password"}
     document["headers"]["X-Signature"] = "{{ connector_parameters.signing_secret }}"
-    connector_id = await insert_published_connector(settings.database_url, document)
+    document["headers"]["X-Pin"] = "{{ credentials.pin }}"
+    document["headers"]["X-Seal"] = "seal {{ connector_parameters.seal }}"
     admin, platform = world.auth("a_admin"), world.auth("platform")
+    # Through the API, so the sensitive default is stored as the server stores it.
+    created_connector = sweep.response(
+        "create connector", await api.post("/connectors", json=document, headers=platform)
+    )
+    assert created_connector.status_code == 201, created_connector.status_code
+    connector_id = created_connector.json()["id"]
+    sweep.response(
+        "publish",
+        await api.post(f"/connectors/{connector_id}/publish", json={}, headers=platform),
+    )
 
     sweep.response(
         "set parameters",
@@ -103,7 +121,7 @@ async def test_no_secret_escapes(
             json={
                 "connector_id": connector_id,
                 "name": "Canary",
-                "credentials": {"api_key": api_key},
+                "credentials": {"api_key": api_key, "pin": pin},
             },
             headers=admin,
         ),
@@ -119,13 +137,49 @@ async def test_no_secret_escapes(
         ("POST", f"/connections/{cid}/operations/get_status", {"params": {"code": 500}}),
         ("POST", f"/connections/{cid}/operations/get_item", {"params": {"id": "nope"}}),
         ("POST", f"/connections/{cid}/operations/list_page_items?all_pages=true", None),
-        ("PUT", f"/connections/{cid}", {"credentials": {"api_key": "********"}}),
+        ("PUT", f"/connections/{cid}", {"credentials": {"api_key": "********", "pin": "********"}}),
         ("POST", f"/connections/{cid}/upgrade", {}),
         ("GET", "/openapi.json", None),
     ]
     for method, path, body in calls:
         sweep.response(
             f"{method} {path}", await api.request(method, path, json=body, headers=admin)
+        )
+    # The builder's side: the connector as every reader sees it, and its test panel.
+    draft_run = {"credentials": {"api_key": api_key, "pin": pin}}
+    builder_calls: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", f"/connectors/{connector_id}", None),
+        ("GET", f"/connectors/{connector_id}/versions/1.0.0", None),
+        ("GET", f"/connectors/{connector_id}/export", None),
+        (
+            "POST",
+            f"/connectors/{connector_id}/draft/run",
+            {**draft_run, "operation": "echo_headers", "params": {"X-Request-Id": "r2"}},
+        ),
+        (
+            "POST",
+            f"/connectors/{connector_id}/draft/run",
+            {**draft_run, "operation": "echo_query", "params": {"q": "y"}},
+        ),
+        (
+            "POST",
+            f"/connectors/{connector_id}/draft/run",
+            {**draft_run, "operation": "list_page_items", "all_pages": True, "max_pages": 2},
+        ),
+        (
+            "POST",
+            f"/connectors/{connector_id}/draft/run",
+            {**draft_run, "operation": "get_status", "params": {"code": 500}},
+        ),
+    ]
+    for method, path, body in builder_calls:
+        sweep.response(
+            f"{method} {path}", await api.request(method, path, json=body, headers=platform)
+        )
+    for user in ("a_viewer", "b_viewer"):
+        sweep.response(
+            f"GET connector as {user}",
+            await api.get(f"/connectors/{connector_id}", headers=world.auth(user)),
         )
     # Wrong credentials: the upstream's refusal must not quote them back.
     sweep.response(
@@ -149,5 +203,8 @@ async def test_no_secret_escapes(
     finally:
         await engine.dispose()
 
-    assert len(sweep.texts) > 20
+    assert len(sweep.texts) > 30
+    # The short canaries really went out (so finding none of them means something).
+    echoed = [text for where, text in sweep.texts if "echo_headers" in where]
+    assert echoed and all("[REDACTED]" in text for text in echoed)
     assert sweep.hits() == []

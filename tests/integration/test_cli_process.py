@@ -80,6 +80,8 @@ def test_errors_keep_their_exit_status_and_message(credentials: str) -> None:
     broken = subprocess.run(connectory("validate", BROKEN), capture_output=True, text=True)
     assert broken.returncode == EXIT_INVALID
     assert "error(s)" in broken.stderr
+    # Its first operation is invalid (location: pth), which once hid its unfilled placeholder.
+    assert "placeholder {thing_id}" in broken.stderr
     for output in (unreachable, broken):
         assert "Traceback" not in output.stderr
 

@@ -107,6 +107,15 @@ class TestSandbox:
         with pytest.raises(TemplateError):
             template.render(VARIABLES)
 
+    @pytest.mark.parametrize(
+        "source",
+        ["{{ ''.__class__ }}", "{{ credentials._x }}", "{{ credentials['__dict__'] }}"],
+    )
+    def test_underscore_names_are_refused_when_compiling(self, source: str) -> None:
+        # Not only when rendering: the same rule holds at validation and at run time.
+        with pytest.raises(TemplateError, match="start with an underscore"):
+            compile_template(source)
+
     def test_unsafe_str_format_is_blocked(self) -> None:
         with pytest.raises(TemplateError):
             compile_template("{{ '{0.__class__}'.format(config) }}").render(VARIABLES)

@@ -15,6 +15,7 @@ from connectory.api.problems import ErrorOut, install_error_handlers
 from connectory.api.routers import ROUTERS
 from connectory.services.bootstrap import bootstrap_first_admin
 from connectory.services.examples import load_examples
+from connectory.services.generations import attach_notifier, create_notifier
 from connectory.services.secret_store import SecretBox
 from connectory.services.server_runtime import create_runtimes, load_key_ring
 from connectory.settings import Settings
@@ -50,18 +51,23 @@ def create_app(
         # Keys first: without them the server must not start (no plaintext mode).
         box = SecretBox(lambda: load_key_ring(settings))
         engine = create_engine(settings.database_url)
-        await migrate(engine)
+        await migrate(engine, box.ring)
         sessions = create_sessionmaker(engine)
         app.state.engine = engine
         app.state.sessions = sessions
         async with sessions() as session:
             token = await bootstrap_first_admin(session, settings.bootstrap_admin_email)
             if settings.examples_dir is not None:
-                await load_examples(session, settings.examples_dir)
+                await load_examples(session, settings.examples_dir, box)
         if token is not None and on_first_admin_token is not None:
             on_first_admin_token(token)
-        runtimes = create_runtimes(settings, sessions, box)
+        # Every commit that bumps a connection's generation announces it to all processes.
+        notifier = create_notifier(settings, engine)
+        attach_notifier(sessions, notifier)
+        await notifier.start()
+        runtimes = create_runtimes(settings, sessions, box, notifier)
         app.state.secret_box = box
+        app.state.notifier = notifier
         app.state.runtimes = runtimes
         async with run_events(settings, sessions, box, runtimes) as events:
             app.state.events = events
@@ -69,6 +75,7 @@ def create_app(
                 yield
             finally:
                 await runtimes.aclose()
+                await notifier.aclose()
         await engine.dispose()
 
     app = FastAPI(

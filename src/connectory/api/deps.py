@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import DecryptionError, NotAuthenticated, PermissionDenied
 from connectory.services.principal import Principal
+from connectory.services.secret_store import SecretBox
 from connectory.services.tokens import authenticate
 from connectory.settings import Settings
 
@@ -78,3 +79,12 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _secret_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+#: The server's key ring, for services that seal or open secrets.
+SecretBoxDep = Annotated[SecretBox, Depends(_secret_box)]

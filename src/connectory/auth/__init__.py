@@ -5,6 +5,12 @@ from __future__ import annotations
 from connectory.auth.base import AuthContext, Authenticator, Sender
 from connectory.auth.custom import CustomLoginAuth
 from connectory.auth.oauth2 import OAuth2Auth
+from connectory.auth.secret_locations import (
+    SecretKeys,
+    reads_secret,
+    secret_keys_of,
+    secret_locations,
+)
 from connectory.auth.static import ApiKeyAuth, BasicAuth, BearerAuth, NoAuth
 from connectory.spec.auth import (
     ApiKeyAuthSpec,
@@ -47,6 +53,10 @@ __all__ = [
     "CustomLoginAuth",
     "NoAuth",
     "OAuth2Auth",
+    "SecretKeys",
     "Sender",
     "create_authenticator",
+    "reads_secret",
+    "secret_keys_of",
+    "secret_locations",
 ]

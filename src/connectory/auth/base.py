@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from connectory.auth.secret_locations import SecretKeys, reads_secret
 from connectory.http.redaction import Redactor
 from connectory.http.reply import Reply
 from connectory.http.request import PreparedRequest
@@ -29,6 +30,8 @@ class AuthContext:
         clock: Monotonic seconds, injectable for tests.
         on_tokens: Called with new token values (e.g. a rotated refresh token) so the owner of
             the connection can store them; optional.
+        secret_keys: The sensitive keys of each template root; a header, query parameter or
+            body field whose template reads one is registered as a secret location.
     """
 
     variables: Mapping[str, Any]
@@ -37,6 +40,11 @@ class AuthContext:
     send: Sender
     clock: Callable[[], float]
     on_tokens: Callable[[dict[str, str]], Awaitable[None]] | None = None
+    secret_keys: SecretKeys = field(default_factory=dict)
+
+    def reads_secret(self, template: str) -> bool:
+        """True when *template* reads a sensitive credential or connector parameter."""
+        return reads_secret(template, self.secret_keys)
 
     def render(self, template: str) -> str:
         """Render a spec template against the connection's variables."""

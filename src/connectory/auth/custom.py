@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import orjson
 
 from connectory.auth.base import AuthContext, Authenticator
+from connectory.auth.secret_locations import secret_body_fields, secret_locations
 from connectory.auth.token_requests import absolute_url, send_token_request
 from connectory.auth.tokens import Token, TokenCache, expiry_from
 from connectory.errors import AuthError
@@ -28,8 +29,18 @@ class CustomLoginAuth(Authenticator):
             Selector.parse(spec.expires_in_path) if spec.expires_in_path else None
         )
         self._cache = TokenCache(self._login, context.clock)
-        context.redactor.add_sensitive_name(spec.header_name)
-        context.redactor.add_sensitive_name(spec.query_param)
+        context.redactor.add_sensitive_name(
+            spec.query_param if spec.location == "query" else spec.header_name
+        )
+        # The login request's fields that carry a secret are secret wherever they show up
+        # (an upstream that echoes the login, an error quoting it), however short the value.
+        login = spec.login
+        for name in [
+            *secret_locations(login.url, login.headers, context.secret_keys),
+            *secret_body_fields(login.json_body, context.secret_keys),
+            *secret_body_fields(login.form, context.secret_keys),
+        ]:
+            context.redactor.add_sensitive_name(name)
 
     @property
     def refreshable(self) -> bool:

@@ -11,6 +11,7 @@ import base64
 from urllib.parse import quote_plus
 
 from connectory.auth.base import AuthContext, Authenticator
+from connectory.auth.secret_locations import secret_locations
 from connectory.auth.token_requests import absolute_url, send_token_request
 from connectory.auth.tokens import Token, TokenCache, expiry_from
 from connectory.errors import AuthError
@@ -40,6 +41,14 @@ class OAuth2Auth(Authenticator):
             context.redactor.add(access_token)
             self._cache.seed(Token(access_token))
         context.redactor.add_sensitive_name(spec.header_name)
+        # Token requests carry these form fields; an echo of one must not show them.
+        for name in ("client_secret", "refresh_token"):
+            context.redactor.add_sensitive_name(name)
+        for name in secret_locations(spec.token_url, {}, context.secret_keys):
+            context.redactor.add_sensitive_name(name)
+        for name, template in spec.extra_token_params.items():
+            if context.reads_secret(template):
+                context.redactor.add_sensitive_name(name)
 
     @property
     def refreshable(self) -> bool:

@@ -27,8 +27,10 @@ class ApiKeyAuth(Authenticator):
         # The prefix applies wherever the key goes (it is empty unless the API wants one).
         self._value = spec.key_prefix + key
         self._param = spec.query_param
-        context.redactor.add_sensitive_name(spec.header_name)
-        context.redactor.add_sensitive_name(spec.query_param)
+        # The key is secret by where it goes, whatever its length.
+        context.redactor.add_sensitive_name(
+            spec.query_param if spec.location == "query" else spec.header_name
+        )
 
     async def apply(self, request: PreparedRequest) -> str | None:
         """Add the key where the spec says."""
@@ -47,6 +49,7 @@ class BasicAuth(Authenticator):
         password = context.render_secret(spec.password)
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         context.redactor.add(token)
+        context.redactor.add_sensitive_name("Authorization")
         self._header = f"Basic {token}"
 
     async def apply(self, request: PreparedRequest) -> str | None:

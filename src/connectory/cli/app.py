@@ -27,7 +27,6 @@ from connectory.cli.output import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERNAL,
     EXIT_INVALID,
-    ProgressLine,
     escape,
     exit_code_for,
     report_error,
@@ -309,7 +308,9 @@ def call(
         )
         params = parse_pairs(param or [])
         if stream:
-            asyncio.run(_stream_records(client, operation, params, max_pages))
+            from connectory.cli.reading import write_records
+
+            asyncio.run(write_records(client, operation, params, max_pages))
         else:
             asyncio.run(_call_once(client, operation, params, include))
 
@@ -330,26 +331,6 @@ async def _call_once(
         console.print(
             f"[yellow]warning:[/] response schema mismatch at {json_path}: {escape(message)}"
         )
-
-
-async def _stream_records(
-    client: ConnectorClient, operation: str, params: dict[str, Any], max_pages: int | None
-) -> None:
-    progress = ProgressLine()
-    out = sys.stdout.buffer
-    pages = records = 0
-    async with client:
-        async for page in client.iter_pages(operation, params, max_pages=max_pages):
-            pages = page.number
-            records = page.records_so_far
-            if page.records:
-                # One write per page: encoding record by record but writing in bulk keeps the
-                # CLI close to the speed of the runtime itself.
-                out.write(b"\n".join(orjson.dumps(r) for r in page.records) + b"\n")
-            progress.update(pages, records)
-            del page  # not held while the next page is fetched
-    out.flush()
-    progress.finish(pages, records)
 
 
 def _print_resilience_event(event: ResilienceEvent) -> None:

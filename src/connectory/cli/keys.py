@@ -86,7 +86,7 @@ async def _status(settings: Settings) -> None:
     ring = load_key_ring(settings)
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine)
+        await migrate(engine, ring)
         counts = await count_by_key_version(create_sessionmaker(engine))
     finally:
         await engine.dispose()
@@ -107,7 +107,7 @@ async def _reencrypt(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     progress = ProgressLine()
     try:
-        await migrate(engine)
+        await migrate(engine, box.ring)
         done = await reencrypt_secrets(
             create_sessionmaker(engine),
             box,

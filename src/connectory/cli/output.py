@@ -106,11 +106,16 @@ def report_problems(console: Console, error: SpecError) -> None:
     console.print(f"[red]{errors} error(s)[/], {warnings} warning(s)")
 
 
+#: Pauses shorter than this are not reported: they last no longer than a slow page.
+MIN_REPORTED_WAIT = 1.0
+
+
 class ProgressLine:
     """A one-line progress report on stderr for long reads.
 
     On a terminal the line is rewritten in place; otherwise (a log file, CI) a line is printed
-    at most every *interval* seconds, and always at the end, so logs stay short.
+    at most every *interval* seconds, and always at the end, so logs stay short. A pause of
+    the read (``waiting 58.2 s (rate limit)``) is shown at once.
     """
 
     def __init__(self, stream: IO[str] | None = None, interval: float = 2.0) -> None:
@@ -120,20 +125,32 @@ class ProgressLine:
         self._started = time.monotonic()
         # -inf, not 0.0: monotonic time starts near 0 at boot, which suppressed the first line.
         self._last = float("-inf")
+        self._status = ""
 
     def update(self, pages: int, records: int, force: bool = False) -> None:
         """Report progress; cheap to call after every page."""
         elapsed = max(time.monotonic() - self._started, 1e-9)
+        self._status = f"{pages:,} page(s), {records:,} record(s)"
         self.show(
-            f"{pages:,} page(s), {records:,} record(s), {elapsed:.1f} s, "
-            f"{records / elapsed:,.0f} records/s",
+            f"{self._status}, {elapsed:.1f} s, {records / elapsed:,.0f} records/s",
             force,
         )
 
     def count(self, done: int, what: str, force: bool = False) -> None:
         """Report a running count, e.g. ``1,200 secret(s) re-encrypted, 3.1 s``."""
         elapsed = time.monotonic() - self._started
-        self.show(f"{done:,} {what}, {elapsed:.1f} s", force)
+        self._status = f"{done:,} {what}"
+        self.show(f"{self._status}, {elapsed:.1f} s", force)
+
+    def waiting(self, seconds: float, cause: str) -> None:
+        """Report that the read is paused, e.g. ``60 page(s), ...; waiting 58.2 s (rate limit)``.
+
+        Shown at once (a pause is news), unless shorter than :data:`MIN_REPORTED_WAIT`.
+        """
+        if seconds < MIN_REPORTED_WAIT:
+            return
+        so_far = f"{self._status}; " if self._status else ""
+        self.show(f"{so_far}waiting {seconds:.1f} s ({cause})", force=True)
 
     def show(self, text: str, force: bool = False) -> None:
         """Write *text* as the progress line, unless the last one was written just now."""

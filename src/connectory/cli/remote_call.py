@@ -32,7 +32,10 @@ async def call_remote(
             progress = ProgressLine()
             out = sys.stdout.buffer
             count = 0
-            async for record in connection.iter_records(operation, params, max_pages=max_pages):
+            records = connection.iter_records(
+                operation, params, max_pages=max_pages, on_wait=progress.waiting
+            )
+            async for record in records:
                 out.write(orjson.dumps(record) + b"\n")
                 count += 1
                 progress.count(count, "record(s)")

@@ -1,9 +1,19 @@
 """Keeping secrets out of logs, errors and responses.
 
-A :class:`Redactor` knows the secret values of one connection (sensitive credentials, connector
-parameters, tokens fetched at run time) and replaces each occurrence, also in its URL-encoded
-and base64 forms, with ``[REDACTED]``. Header and query-parameter names that conventionally
-carry secrets are redacted whatever their value.
+A :class:`Redactor` redacts the secrets of one connection in two ways:
+
+* **By location.** The names of the headers, query parameters and body fields that secrets are
+  sent in (the auth section's header or query parameter, a header or login field whose template
+  reads a sensitive value) are registered with :meth:`Redactor.add_sensitive_name`; whatever
+  such a field holds is replaced whole, however short. Header and query names that
+  conventionally carry secrets (``Authorization``, ``api_key``...) are treated so too.
+* **By value.** Every secret value (sensitive credentials, connector parameters and defaults,
+  tokens fetched at run time, values a hook computes) is registered with :meth:`Redactor.add`.
+  Values of :data:`MIN_SECRET_LENGTH` characters or more are replaced wherever they appear,
+  also URL-encoded and base64-encoded. Shorter ones (a PIN) are replaced where a whole value
+  equals them: a header or query value, a path segment, a JSON string, a form field. Replacing
+  every "42" inside free text would destroy messages while protecting nothing; location
+  catches such a value where it is sent, and in what an upstream echoes back.
 """
 
 from __future__ import annotations
@@ -11,17 +21,26 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+import orjson
 
 REDACTED = "[REDACTED]"
 
-#: Values shorter than this are not redacted as free text: replacing every "a" in a message
-#: would destroy it while protecting nothing. Such values are still dropped from headers.
+#: Values at least this long are redacted wherever they appear in text; shorter values only
+#: where a whole value equals them (see the module docstring).
 MIN_SECRET_LENGTH = 4
+
+#: Bodies up to this size are parsed (JSON, forms) so fields are redacted by name and value;
+#: larger ones are redacted as text.
+MAX_STRUCTURED_BODY = 1024 * 1024
+
+#: Bytes read past an excerpt's limit so a secret crossing the limit is redacted whole.
+_EXCERPT_WINDOW = 64 * 1024
 
 SENSITIVE_HEADERS = frozenset(
     {
@@ -48,77 +67,147 @@ def is_sensitive_name(name: str) -> bool:
 
 
 class Redactor:
-    """Replaces known secret values (and values of sensitive names) with ``[REDACTED]``."""
+    """Replaces a connection's secrets with ``[REDACTED]``, by value and by location.
+
+    Args:
+        secrets: Secret values (any length; see the module docstring for short ones).
+        sensitive_names: Names of headers, query parameters and body fields that carry secrets.
+    """
 
     def __init__(self, secrets: Iterable[str] = (), sensitive_names: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        self._names = {name.lower() for name in sensitive_names}
+        self._secrets: set[str] = set()  # forms long enough to be searched for in text
+        self._exact: set[str] = set()  # every form of every secret, for whole-value matches
+        self._names: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._needles: tuple[bytes, ...] | None = None
         self.add(*secrets)
+        for name in sensitive_names:
+            self.add_sensitive_name(name)
 
     def add(self, *secrets: str) -> None:
-        """Remember more secret values (for instance a token fetched at run time)."""
+        """Remember more secret values (a token fetched at run time, a value a hook computed)."""
         added = False
         for secret in secrets:
-            if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
+            if not isinstance(secret, str) or not secret:
                 continue
             for form in _encoded_forms(secret):
-                if form not in self._secrets:
+                if form in self._exact:
+                    continue
+                self._exact.add(form)
+                added = True
+                if len(form) >= MIN_SECRET_LENGTH:
                     self._secrets.add(form)
-                    added = True
         if added:
             # Longest first, so a secret that contains another is replaced whole.
             ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+            self._needles = None
 
     def add_sensitive_name(self, name: str) -> None:
-        """Treat header or query parameter *name* as sensitive whatever its value."""
-        self._names.add(name.lower())
+        """Treat the header, query parameter or body field *name* as secret, whatever it holds."""
+        if name and name.lower() not in self._names:
+            self._names.add(name.lower())
+            self._needles = None
 
     def is_sensitive(self, name: str) -> bool:
-        """Return True when a header or parameter called *name* must be redacted."""
+        """True when a header or query parameter called *name* must be redacted.
+
+        That is a registered name, or one that conventionally carries secrets.
+        """
         return name.lower() in self._names or is_sensitive_name(name)
 
+    def is_sensitive_field(self, name: str) -> bool:
+        """True when a body field (or a key in decoded data) called *name* must be redacted.
+
+        Only registered names count here: records often have fields called ``key`` or
+        ``token`` that are data, not this connection's secrets.
+        """
+        return name.lower() in self._names
+
+    def is_secret(self, value: str) -> bool:
+        """True when *value* is, as a whole, one of the secrets (in any of its encoded forms)."""
+        return value in self._exact
+
+    def holds_secret(self, text: str) -> bool:
+        """True when *text* is a secret or contains one long enough to be searched for."""
+        if text in self._exact:
+            return True
+        return self._pattern is not None and self._pattern.search(text) is not None
+
     def redact(self, text: str) -> str:
-        """Return *text* with every known secret replaced."""
-        if self._pattern is None or not text:
+        """Return *text* with every known secret replaced (a short one only as the whole text)."""
+        if not text:
             return text
-        return self._pattern.sub(REDACTED, text)
+        if text in self._exact:
+            return REDACTED
+        return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
 
     def contains_secret(self, text: str | bytes) -> bool:
-        """True when *text* holds any known secret (one scan; cheap pre-check for large data)."""
+        """True when *text* holds any known secret long enough to be searched for in text."""
         if self._pattern is None:
             return False
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
         return self._pattern.search(text) is not None
 
+    def needs_redaction(self, json_text: bytes) -> bool:
+        """Cheap pre-check for serialized JSON: could :meth:`redact_data` change its data?
+
+        True when the text holds a secret (also as a whole JSON string, or JSON-escaped) or a
+        key that is a sensitive field name. False positives only cost the walk. Plain
+        substring searches (memmem speed) on the lower-cased text: one regex alternation of
+        quoted needles would be tried at every quote of the JSON, twenty times slower.
+        """
+        if self._needles is None:
+            self._needles = self._build_needles()
+        if not self._needles:
+            return False
+        lowered = json_text.lower()
+        return any(needle in lowered for needle in self._needles)
+
     def redact_data(self, data: Any) -> Any:
         """Return *data* (decoded JSON) with secrets replaced in every string, keys included.
 
-        Upstreams echo what they receive (an echo endpoint, a login response, an error that
-        quotes the request): what the server hands on must not carry the connection's secrets.
+        The value of a key that is a sensitive field name (``x-api-key`` in an echo of the
+        request's headers) is replaced whole. Upstreams echo what they receive (an echo
+        endpoint, a login response, an error that quotes the request): what the server hands
+        on must not carry the connection's secrets.
         """
-        if self._pattern is None:
+        if self._pattern is None and not self._exact and not self._names:
             return data
+        return self._redact_data(data)
+
+    def _redact_data(self, data: Any) -> Any:
         if isinstance(data, str):
             return self.redact(data)
         if isinstance(data, list):
-            return [self.redact_data(item) for item in data]
+            return [self._redact_data(item) for item in data]
         if isinstance(data, dict):
-            return {self.redact(str(k)): self.redact_data(v) for k, v in data.items()}
+            return {
+                self.redact(str(key)): _blank(value)
+                if self.is_sensitive_field(str(key))
+                else self._redact_data(value)
+                for key, value in data.items()
+            }
         return data
 
     def redact_url(self, url: str) -> str:
-        """Return *url* with secret values and sensitive query parameters replaced."""
+        """Return *url* with secrets, sensitive query parameters and secret segments replaced."""
         base, sep, query = url.partition("?")
+        scheme, slashes, rest = base.partition("://")
+        if slashes:
+            host, slash, path = rest.partition("/")
+            if slash:
+                segments = [
+                    REDACTED
+                    if self.is_secret(segment) or self.is_secret(unquote(segment))
+                    else segment
+                    for segment in path.split("/")
+                ]
+                base = f"{scheme}://{host}/" + "/".join(segments)
         if sep:
-            parts = []
-            for pair in query.split("&"):
-                name, eq, _value = pair.partition("=")
-                parts.append(f"{name}={REDACTED}" if eq and self.is_sensitive(name) else pair)
-            url = base + "?" + "&".join(parts)
-        return self.redact(url)
+            base = base + "?" + self._redact_pairs(query, self.is_sensitive)
+        return self._sub(base)
 
     def redact_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Return a copy of *headers* with sensitive headers and secret values replaced."""
@@ -126,6 +215,64 @@ class Redactor:
             name: REDACTED if self.is_sensitive(name) else self.redact(value)
             for name, value in headers.items()
         }
+
+    def redact_body(self, content: bytes, content_type: str, limit: int) -> str:
+        """The first *limit* characters of a request or response body, redacted.
+
+        JSON and form bodies (up to :data:`MAX_STRUCTURED_BODY`) are redacted field by field,
+        so a short secret in a field is caught; anything else as text, redacted before being
+        cut (cutting first could leave the head of a secret that straddles the limit).
+        """
+        media = content_type.split(";", 1)[0].strip().lower()
+        if content and len(content) <= MAX_STRUCTURED_BODY:
+            if media == "application/json" or media.endswith("+json"):
+                try:
+                    data = orjson.loads(content)
+                except orjson.JSONDecodeError:
+                    pass
+                else:
+                    redacted = self.redact_data(data)
+                    if redacted != data:
+                        return orjson.dumps(redacted).decode()[:limit]
+            elif media == "application/x-www-form-urlencoded":
+                text = content.decode("utf-8", "replace")
+                return self._sub(self._redact_pairs(text, self.is_sensitive))[:limit]
+        text = content[: _EXCERPT_WINDOW + limit].decode("utf-8", "replace")
+        return self.redact(text)[:limit]
+
+    def _redact_pairs(self, query: str, sensitive: Callable[[str], bool]) -> str:
+        parts = []
+        for pair in query.split("&"):
+            name, eq, value = pair.partition("=")
+            hidden = eq and (
+                sensitive(unquote_plus(name))
+                or self.is_secret(value)
+                or self.is_secret(unquote_plus(value))
+            )
+            parts.append(f"{name}={REDACTED}" if hidden else pair)
+        return "&".join(parts)
+
+    def _sub(self, text: str) -> str:
+        return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
+
+    def _build_needles(self) -> tuple[bytes, ...]:
+        needles: set[bytes] = set()
+        for form in self._secrets:
+            needles.add(form.encode())
+            needles.add(orjson.dumps(form)[1:-1])  # as it appears inside a JSON string
+        # A short secret as a whole JSON string; a sensitive name as a key.
+        needles.update(orjson.dumps(form) for form in self._exact)
+        needles.update(orjson.dumps(name) for name in self._names)
+        return tuple(sorted({needle.lower() for needle in needles}, key=len))
+
+
+def _blank(value: Any) -> Any:
+    """The redacted form of a sensitive field's value: the shape stays, the content goes."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [REDACTED for _ in value]
+    return REDACTED
 
 
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+")
@@ -187,4 +334,5 @@ def _encoded_forms(secret: str) -> set[str]:
     raw = secret.encode()
     forms.add(base64.b64encode(raw).decode().rstrip("="))
     forms.add(base64.urlsafe_b64encode(raw).decode().rstrip("="))
-    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+    forms.discard("")
+    return forms

@@ -48,12 +48,14 @@ def strip_credentials_on_redirect(
         if _keeps_credentials(first, now):
             return
         for name, value in list(request.headers.items()):
-            if redactor.is_sensitive(name) or redactor.redact(value) != value:
+            if redactor.is_sensitive(name) or redactor.holds_secret(value):
                 del request.headers[name]
         # A credential in the URL cannot be stripped without changing what is asked for, and
         # servers often copy the query into Location: refuse such a redirect outright.
         for name, value in request.url.params.multi_items():
-            if redactor.is_sensitive(name) or redactor.redact(value) != value:
+            # A short secret equal to an ordinary value ("1") must not refuse every redirect:
+            # only names and searchable secrets count here.
+            if redactor.is_sensitive(name) or redactor.contains_secret(value):
                 raise ResponseError(
                     f"the upstream redirected to another host ({request.url.host}) with "
                     "credentials in the URL; refusing to follow the redirect"

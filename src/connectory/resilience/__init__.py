@@ -6,7 +6,7 @@ Typical use by the runtime::
     response = await pipeline.execute(
         lambda remaining: client.send(request, timeout=remaining),
         key=connection_id,
-        connector_key=connector_slug,
+        connector_key=connector_id,     # ids, never slugs (see docs/resilience.md)
         method=request.method,
         policy=connector.resilience.with_overrides(operation.resilience),
     )

@@ -18,9 +18,10 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
-#: Loop iterations the fake clock lets pass before it concludes that every task is blocked on
-#: it. Code under test that awaits only immediate things (MockTransport, uncontended locks,
-#: task start-up) settles in a handful of iterations; 32 leaves a wide margin.
+#: Loop iterations the fake clock lets pass, with no sleep starting or ending, before it
+#: concludes that every task is blocked on it. Code under test that awaits only immediate
+#: things (MockTransport, uncontended locks, task start-up) settles in a handful of
+#: iterations; 32 leaves a wide margin.
 _IDLE_ROUNDS = 32
 
 
@@ -83,6 +84,8 @@ class FakeClock:
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._driver: asyncio.Task[None] | None = None
+        # Bumped whenever a sleep starts or ends (woken or cancelled): the loop is not idle.
+        self._changes = 0
         self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
@@ -101,9 +104,13 @@ class FakeClock:
         self.sleeps.append(seconds)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), waiter))
+        self._changes += 1
         if self._autojump and (self._driver is None or self._driver.done()):
             self._driver = asyncio.get_running_loop().create_task(self._drive())
-        await waiter
+        try:
+            await waiter
+        finally:
+            self._changes += 1
 
     def advance(self, seconds: float) -> None:
         """Move the clock *seconds* forward, waking every sleeper that is then due.
@@ -132,8 +139,14 @@ class FakeClock:
 
     async def _drive(self) -> None:
         while True:
-            for _ in range(_IDLE_ROUNDS):
-                await asyncio.sleep(0)
+            # Count the idle rounds afresh after any sleep started or ended: a task that was
+            # just woken (or whose timer was just cancelled) is still working. Counting from
+            # the driver's start instead once jumped to a timeout timer being cancelled.
+            seen = -1
+            while seen != self._changes:
+                seen = self._changes
+                for _ in range(_IDLE_ROUNDS):
+                    await asyncio.sleep(0)
             while self._sleepers and self._sleepers[0][2].done():
                 heapq.heappop(self._sleepers)  # a cancelled sleeper
             if not self._sleepers:

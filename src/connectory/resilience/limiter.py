@@ -46,14 +46,22 @@ class RateLimiter(Protocol):
     """Grants request slots under sliding-window limits and upstream pauses."""
 
     async def acquire(
-        self, quotas: Sequence[Quota], max_wait: float, on_wait: WaitCallback | None = None
+        self,
+        quotas: Sequence[Quota],
+        max_wait: float,
+        on_wait: WaitCallback | None = None,
+        *,
+        max_wait_setting: str | None = None,
     ) -> None:
         """Take a slot in every quota at once, waiting up to *max_wait* seconds for one.
 
         Args:
             quotas: The limits the request must fit in.
-            max_wait: Seconds the caller can wait (its remaining deadline).
+            max_wait: Seconds the caller can wait (its remaining deadline, or a read's
+                ``max_read_wait``).
             on_wait: Called with ``(seconds, cause)`` before each wait.
+            max_wait_setting: The setting *max_wait* comes from, named in the error; None
+                when it is the call's remaining time.
 
         Raises:
             RateLimited: No slot frees up within *max_wait*; ``retry_after`` says when one will.
@@ -69,22 +77,34 @@ class RateLimiter(Protocol):
         ...
 
 
-def rate_limited_error(wait: float, cause: WaitCause, max_wait: float) -> RateLimited:
-    """Build the error for a wait longer than the caller's remaining time.
+def rate_limited_error(
+    wait: float, cause: WaitCause, max_wait: float, max_wait_setting: str | None = None
+) -> RateLimited:
+    """Build the error for a wait longer than the caller may wait.
 
     Args:
         wait: Seconds until the request could go.
         cause: ``rate limit`` or ``paused by upstream``.
-        max_wait: Seconds the caller had left.
+        max_wait: Seconds the caller had left, or its cap on one wait.
+        max_wait_setting: The setting *max_wait* comes from (e.g. ``max_read_wait``); None
+            when it is the call's remaining time.
     """
     if cause == "paused by upstream":
         what = "the upstream asked to pause this connection (429 with a wait)"
     else:
         what = "the rate limit for this connection or connector is used up"
+    if max_wait_setting is None:
+        budget = (
+            f"but the call has only {max(0.0, max_wait):.2f} s left. Retry later or raise "
+            "the timeout."
+        )
+    else:
+        budget = (
+            f"more than {max_wait_setting} ({max_wait:g} s) allows. Retry later or raise "
+            f"{max_wait_setting}."
+        )
     return RateLimited(
-        f"{what}; the next request may go in {wait:.2f} s, but the call has only "
-        f"{max(0.0, max_wait):.2f} s left. Retry later or raise the timeout.",
-        retry_after=wait,
+        f"{what}; the next request may go in {wait:.2f} s, {budget}", retry_after=wait
     )
 
 
@@ -109,7 +129,12 @@ class MemoryRateLimiter:
         self._paused_until: dict[str, float] = {}
 
     async def acquire(
-        self, quotas: Sequence[Quota], max_wait: float, on_wait: WaitCallback | None = None
+        self,
+        quotas: Sequence[Quota],
+        max_wait: float,
+        on_wait: WaitCallback | None = None,
+        *,
+        max_wait_setting: str | None = None,
     ) -> None:
         """Take a slot in every quota at once; see :meth:`RateLimiter.acquire`."""
         deadline = self.clock.monotonic() + max_wait
@@ -119,7 +144,9 @@ class MemoryRateLimiter:
                 return
             left = deadline - self.clock.monotonic()
             if wait > left:
-                raise rate_limited_error(wait, cause, left)
+                raise rate_limited_error(
+                    wait, cause, max_wait if max_wait_setting else left, max_wait_setting
+                )
             if on_wait is not None:
                 on_wait(wait, cause)
             await self.clock.sleep(max(wait, _MIN_SLEEP))

@@ -5,6 +5,12 @@ when open), takes a rate-limit slot (waiting up to the deadline), sends once wit
 that is left, classifies the outcome, records it with the breaker and decides whether to
 retry, after the backoff delay or the wait the upstream asked for. The ``timeout`` is the
 deadline of the whole logical call, retries and waits included.
+
+A call made with ``max_pause`` (each page of a paginated read) is *paced* instead: waiting
+for a rate-limit slot, for an upstream's pause, or for the ``Retry-After`` it asked for is not
+waiting for a response, so those waits move the deadline with them; each may last up to
+``max_pause`` seconds, and a longer one fails with :class:`RateLimited`. Backoff delays
+between retries stay inside the deadline.
 """
 
 from __future__ import annotations
@@ -71,6 +77,9 @@ Send = Callable[[float], Awaitable[R]]
 BodyDescriber = Callable[[Any], Awaitable[str]]
 _E = TypeVar("_E", RateLimited, CircuitOpen)
 
+#: The resilience setting a paced call's ``max_pause`` comes from, named in its errors.
+MAX_PAUSE_SETTING = "max_read_wait"
+
 
 def connection_quota_key(key: str) -> str:
     """Return the limiter key of connection *key* (also the key its 429 pauses apply to)."""
@@ -126,6 +135,7 @@ class ResiliencePipeline:
         stats: AttemptInfo | None = None,
         describe_body: BodyDescriber | None = None,
         return_final_status: bool = False,
+        max_pause: float | None = None,
     ) -> R:
         """Make one logical call: as many attempts as *policy* allows, within its deadline.
 
@@ -136,7 +146,8 @@ class ResiliencePipeline:
             policy: The effective resilience settings (connector, operation and connection
                 overrides already merged).
             method: The HTTP method, for the idempotency rule.
-            connector_key: The connector, for ``connector_rate_limit``.
+            connector_key: The connector's budget, for ``connector_rate_limit``: an id that
+                cannot collide across owners (the runtime's ``connector_budget_key``).
             idempotent: The operation is declared idempotent (POST/PATCH may be resent).
             has_idempotency_key: The request carries an idempotency key.
             observer: Receives events (attempts, waits, breaker transitions) for this call.
@@ -146,6 +157,10 @@ class ResiliencePipeline:
             return_final_status: When retries end on a retryable status (503 after the last
                 attempt), return that response instead of raising, so the caller can report
                 it like any other status (the runtime does; ``stats`` has the attempts).
+            max_pause: Pace the call (see the module docstring): rate-limit, upstream-pause
+                and ``Retry-After`` waits are outside the deadline, each up to this many
+                seconds (the policy's ``max_read_wait`` for a read). None: they count
+                against the deadline.
 
         Returns:
             The response: a success, or a status that is not retried (e.g. 404, 501); raising
@@ -156,7 +171,8 @@ class ResiliencePipeline:
             UpstreamTimeout: The deadline passed, or the last attempt timed out.
             TransportError: The upstream could not be reached.
             ResponseError: The response could not be decoded, or redirected too often.
-            RateLimited: No rate-limit slot before the deadline.
+            RateLimited: No rate-limit slot before the deadline (paced: within *max_pause*),
+                or, paced, the upstream asked for a longer wait than *max_pause*.
             CircuitOpen: The connection's circuit breaker is open.
         """
         call: _Call[R] = _Call(
@@ -173,6 +189,7 @@ class ResiliencePipeline:
         )
         call.method = method.upper()
         call.return_status = return_final_status
+        call.max_pause = max_pause
         call.quotas = [Quota(connection_quota_key(key), policy.rate_limit)]
         if connector_key is not None and policy.connector_rate_limit is not None:
             call.quotas.append(
@@ -207,6 +224,7 @@ class _Call(Generic[R]):
         self.return_status = False
         self.method = "GET"
         self.quotas: list[Quota] = []
+        self.max_pause: float | None = None
 
     def remaining(self) -> float:
         return self.deadline - self.p.clock.monotonic()
@@ -232,7 +250,12 @@ class _Call(Generic[R]):
                 await self.p.limiter.pause(connection_quota_key(self.key), hint)
             delay, cause, why = self.plan_retry(attempt, outcome, hint)
             notify(self.observer, AttemptFailed(self.key, attempt, outcome.reason, why is None))
+            paced = cause == "Retry-After" and self.max_pause is not None
             if why is not None:
+                if paced and hint is not None:
+                    if response is not None:
+                        await response.aclose()
+                    raise self.pause_too_long(attempt, outcome, hint)
                 if outcome.kind == "status" and response is not None and self.return_status:
                     return response
                 raise await self.final_error(attempt, outcome, response, hint, delay, why)
@@ -240,17 +263,22 @@ class _Call(Generic[R]):
                 await response.aclose()
             self.on_wait(delay, cause)
             await self.p.clock.sleep(delay)
+            if paced:
+                # Waiting as the upstream asked is not waiting for a response.
+                self.deadline += delay
 
     async def admit(self, attempt: int) -> Ticket:
         """Pass the breaker and the rate limiter, or raise CircuitOpen / RateLimited."""
+        # A probe's lease covers the rate-limit wait it may still have ahead of it.
+        lease = max(0.0, self.remaining()) + (self.max_pause or 0.0)
         try:
             ticket = await self.p.breaker.before_call(
-                self.key, probe_lease=max(0.0, self.remaining()), observer=self.observer
+                self.key, probe_lease=lease, observer=self.observer
             )
         except CircuitOpen as exc:
             raise self.later(exc, attempt) from None
         try:
-            await self.p.limiter.acquire(self.quotas, self.remaining(), on_wait=self.on_wait)
+            await self.take_slot()
         except RateLimited as exc:
             await self.p.breaker.release(ticket)
             raise self.later(exc, attempt) from None
@@ -258,6 +286,34 @@ class _Call(Generic[R]):
             await self.p.breaker.release(ticket)
             raise
         return ticket
+
+    async def take_slot(self) -> None:
+        """Wait for a rate-limit slot: within the deadline, or paced, within ``max_pause``."""
+        limiter = self.p.limiter
+        if self.max_pause is None:
+            await limiter.acquire(self.quotas, self.remaining(), on_wait=self.on_wait)
+            return
+        started = self.p.clock.monotonic()
+        try:
+            await limiter.acquire(
+                self.quotas,
+                self.max_pause,
+                on_wait=self.on_wait,
+                max_wait_setting=MAX_PAUSE_SETTING,
+            )
+        finally:
+            # The deadline is for the upstream's answer; the wait for a slot moves it along.
+            self.deadline += self.p.clock.monotonic() - started
+
+    def pause_too_long(self, attempt: int, outcome: Outcome, hint: float) -> RateLimited:
+        """The error of a paced call whose upstream asked for a wait over ``max_pause``."""
+        return RateLimited(
+            f"the upstream answered {outcome.reason} and asked to wait {hint:.2f} s "
+            f"(attempt {attempt} of {self.max_attempts}), more than {MAX_PAUSE_SETTING} "
+            f"({self.max_pause:g} s) allows. Retry later or raise {MAX_PAUSE_SETTING}.",
+            retry_after=hint,
+            attempts=attempt,
+        )
 
     def later(self, exc: _E, attempt: int) -> _E:
         """Add the story so far to a fail-fast error raised before attempt *attempt*."""
@@ -350,6 +406,11 @@ class _Call(Generic[R]):
             return 0.0, "backoff", why
         cause: WaitCause = "Retry-After" if hint is not None else "backoff"
         delay = hint if hint is not None else compute_delay(attempt, self.policy, self.p.random)
+        if hint is not None and self.max_pause is not None:
+            # Paced: the wait is outside the deadline, but no longer than max_pause.
+            if hint > self.max_pause:
+                why = f"the upstream asked for a wait over {MAX_PAUSE_SETTING}"
+            return delay, cause, why
         # ">=": an attempt that would start exactly at the deadline has no time to run.
         if delay >= self.remaining():
             why = (

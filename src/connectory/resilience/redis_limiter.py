@@ -154,7 +154,12 @@ class RedisRateLimiter:
         return f"{self.prefix}pause:{key}"
 
     async def acquire(
-        self, quotas: Sequence[Quota], max_wait: float, on_wait: WaitCallback | None = None
+        self,
+        quotas: Sequence[Quota],
+        max_wait: float,
+        on_wait: WaitCallback | None = None,
+        *,
+        max_wait_setting: str | None = None,
     ) -> None:
         """Take a slot in every quota at once; see :meth:`RateLimiter.acquire`."""
         deadline = self.clock.monotonic() + max_wait
@@ -164,7 +169,9 @@ class RedisRateLimiter:
                 return
             left = deadline - self.clock.monotonic()
             if wait > left:
-                raise rate_limited_error(wait, cause, left)
+                raise rate_limited_error(
+                    wait, cause, max_wait if max_wait_setting else left, max_wait_setting
+                )
             if on_wait is not None:
                 on_wait(wait, cause)
             await self.clock.sleep(max(wait, _MIN_SLEEP))

@@ -24,7 +24,7 @@ logger = logging.getLogger("connectory.resilience")
 REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (RedisError, OSError)
 
 
-def create_redis(url: str, *, timeout: float = 0.5) -> Redis:
+def create_redis(url: str, *, timeout: float = 0.5, client_name: str | None = None) -> Redis:
     """Return an asyncio Redis client tuned for the resilience stores.
 
     Short socket timeouts and a single quick retry keep a dead or hung Redis from stalling
@@ -33,12 +33,14 @@ def create_redis(url: str, *, timeout: float = 0.5) -> Redis:
     Args:
         url: e.g. ``redis://127.0.0.1:6379/0``.
         timeout: Seconds for connecting and for each command.
+        client_name: Shown by ``CLIENT LIST`` (operators find a process's connections by it).
     """
     return Redis.from_url(
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(ConstantBackoff(0.05), 1),
+        client_name=client_name,
     )
 
 

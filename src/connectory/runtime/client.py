@@ -17,7 +17,13 @@ from typing import Any, Literal
 
 import httpx
 
-from connectory.auth import AuthContext, Authenticator, create_authenticator
+from connectory.auth import (
+    AuthContext,
+    Authenticator,
+    create_authenticator,
+    secret_keys_of,
+    secret_locations,
+)
 from connectory.errors import (
     AttemptInfo,
     AuthError,
@@ -33,13 +39,19 @@ from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
 from connectory.resilience import Clock, Health, Observer, ResiliencePipeline, wait_hint
 from connectory.runtime.inputs import resolve_fields
+from connectory.runtime.pacing import (
+    ReadPacing,
+    combine_observers,
+    current_pacing,
+    pacing_requests,
+)
 from connectory.runtime.pagination import PageView, create_paginator
 from connectory.runtime.records import extract_records
 from connectory.runtime.request import OperationPlan
 from connectory.runtime.response import decode_body, decode_error_body, decode_json_page
 from connectory.runtime.results import OperationResult, Page, SentRequest
 from connectory.spec.connector import ConnectorSpec
-from connectory.spec.resilience import ResilienceOverrideSpec, ResilienceSpec
+from connectory.spec.resilience import RateLimitScope, ResilienceOverrideSpec, ResilienceSpec
 from connectory.templating import compile_template
 
 logger = logging.getLogger("connectory.runtime")
@@ -55,8 +67,8 @@ ResponseValidation = Literal["off", "warn", "strict"]
 _USER_AGENT = "connectory/0.1"
 _IDEMPOTENCY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key"})
 
-#: Bytes read past an excerpt's limit so a secret crossing the limit is redacted whole.
-_EXCERPT_WINDOW = 64 * 1024
+#: A single call (outside a read): waits count against its timeout.
+_UNPACED = ReadPacing(max_pause=None)
 
 
 class ConnectorClient:
@@ -83,6 +95,17 @@ class ConnectorClient:
             own, then aiohttp once the client is busy (see :mod:`connectory.http.transport`).
         clock: Monotonic seconds; injectable for tests.
         on_tokens: Called with refreshed OAuth2 tokens so they can be stored.
+        pipeline: A shared resilience pipeline (a server shares one across connections);
+            by default the client has its own, in memory.
+        connection_key: The connection's id in the pipeline (breaker, rate limit, pauses);
+            by default a fresh one, so a client without a stored connection is its own.
+        connector_key: The connector's id in the pipeline, for ``connector_rate_limit``: ids
+            that cannot collide across owners (a server passes the connector's database id,
+            never its slug). Default ``local/<slug>``, for a client without a server.
+        tenant_key: Who owns the connection (the server passes the enterprise id). With
+            ``connector_rate_limit_scope: enterprise`` (the default) each tenant has its own
+            connector budget; with ``deployment`` all share the connector's.
+        observer: Receives the resilience events of every call.
 
     Raises:
         CredentialsError: credentials or connector parameters do not match their schema.
@@ -105,6 +128,8 @@ class ConnectorClient:
         on_tokens: Callable[[dict[str, str]], Awaitable[None]] | None = None,
         pipeline: ResiliencePipeline | None = None,
         connection_key: str | None = None,
+        connector_key: str | None = None,
+        tenant_key: str | None = None,
         observer: Observer | None = None,
     ) -> None:
         self.spec = spec
@@ -117,6 +142,11 @@ class ConnectorClient:
         # Breaker, rate limit and pauses are per connection; a client without a stored
         # connection is a connection of its own.
         self.connection_key = connection_key or f"{spec.slug}/{uuid.uuid4().hex}"
+        self.connector_key = connector_budget_key(
+            connector_key or f"local/{spec.slug}",
+            tenant_key,
+            spec.resilience.connector_rate_limit_scope,
+        )
         self._observer = observer
         resolved_credentials = resolve_fields(
             spec.auth.credential_schema, credentials or {}, "credential"
@@ -128,12 +158,17 @@ class ConnectorClient:
             _sensitive_values(spec.auth.credential_schema, resolved_credentials)
             + _sensitive_values(spec.parameters, resolved_parameters)
         )
+        #: The keys of each template root that hold secrets: where a template puts them, the
+        #: header or query parameter is redacted whole (see :mod:`connectory.http.redaction`).
+        self._secret_keys = secret_keys_of(spec)
         self._variables: dict[str, Any] = {
             "credentials": resolved_credentials,
             "connector_parameters": resolved_parameters,
             "config": dict(config or {}),
         }
-        self.base_url = compile_template(base_url or spec.base_url).render(self._variables)
+        base_template = base_url or spec.base_url
+        self.base_url = compile_template(base_template).render(self._variables)
+        self._register_secret_locations(base_template, spec.headers)
         self._headers = {
             "User-Agent": _USER_AGENT,
             "Accept": "application/json",
@@ -168,6 +203,7 @@ class ConnectorClient:
                 send=self._send_token_request,
                 clock=self._clock,
                 on_tokens=on_tokens,
+                secret_keys=self._secret_keys,
             ),
         )
         # httpx logs each request URL at INFO; _send keeps this connection's secrets out of it.
@@ -234,16 +270,24 @@ class ConnectorClient:
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
+        observer: Observer | None = None,
+        pace: bool = True,
     ) -> AsyncIterator[Page]:
         """Read *operation* page by page; only one page is held in memory at a time.
 
-        An operation without pagination yields its single response as one page.
+        An operation without pagination yields its single response as one page. The read is
+        paced (:mod:`connectory.runtime.pacing`): ``timeout`` bounds each page with its
+        retries; the rate limit and ``Retry-After`` make it wait, each pause up to
+        ``max_read_wait``. *observer* gets this read's events (``Waiting`` while paced);
+        ``pace=False`` counts those waits against each page's timeout, as a single call does.
 
         Raises:
             PaginationError: the API loops or points at another host; plus everything
-                :meth:`call` raises.
+                :meth:`call` raises (``RateLimited`` when one pause would exceed
+                ``max_read_wait``).
         """
         plan = self._plan(operation)
+        pacing = ReadPacing(self.policy_for(operation).max_read_wait if pace else None, observer)
         prepared, _ = plan.prepare(params or {}, self._variables, self._headers)
         pagination = plan.operation.pagination
         paginator = create_paginator(pagination, self.base_url, max_pages) if pagination else None
@@ -255,7 +299,8 @@ class ConnectorClient:
         while True:
             number += 1
             started = self._clock()
-            reply, _ = await self._send_authenticated(request, plan)
+            with pacing_requests(pacing):
+                reply, _ = await self._send_authenticated(request, plan)
             if reply.status_code >= 400:
                 raise self._status_error(plan, reply)
             body = decode_json_page(reply)
@@ -294,9 +339,14 @@ class ConnectorClient:
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
+        observer: Observer | None = None,
+        pace: bool = True,
     ) -> AsyncIterator[Any]:
         """Stream the records of *operation* across all its pages (see :meth:`iter_pages`)."""
-        async for page in self.iter_pages(operation, params, max_pages=max_pages):
+        pages = self.iter_pages(
+            operation, params, max_pages=max_pages, observer=observer, pace=pace
+        )
+        async for page in pages:
             for record in page.records:
                 yield record
             del page  # not held while the next page is fetched
@@ -323,8 +373,14 @@ class ConnectorClient:
             operation = self.spec.operation(name)
             if operation is None:
                 raise OperationNotFound(_unknown_operation(self.spec, name))
+            self._register_secret_locations(operation.path, operation.headers)
             plan = self._plans[name] = OperationPlan(operation, self.base_url)
         return plan
+
+    def _register_secret_locations(self, url: str, headers: Mapping[str, str]) -> None:
+        """Register the headers and query parameters whose templates read a secret."""
+        for name in secret_locations(url, headers, self._secret_keys):
+            self.redactor.add_sensitive_name(name)
 
     async def _send_authenticated(
         self, prepared: PreparedRequest, plan: OperationPlan
@@ -377,20 +433,23 @@ class ConnectorClient:
                 await response.aclose()
 
         stats = AttemptInfo(attempts=0)
+        # Inside a read, its pacing (max_read_wait, observer) applies; see runtime.pacing.
+        pacing = current_pacing() or _UNPACED
         with redacting_logs(self.redactor):
             reply = await self.pipeline.execute(
                 attempt,
                 key=self.connection_key,
-                connector_key=self.spec.slug,
+                connector_key=self.connector_key,
                 policy=policy,
                 method=request.method,
                 idempotent=idempotent,
                 has_idempotency_key=any(
                     name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers
                 ),
-                observer=self._observer,
+                observer=combine_observers(self._observer, pacing.observer),
                 stats=stats,
                 return_final_status=True,
+                max_pause=pacing.max_pause,
             )
         reply.attempts = stats.attempts
         if request_logger.isEnabledFor(logging.DEBUG):
@@ -426,7 +485,7 @@ class ConnectorClient:
 
     def _status_error(self, plan: OperationPlan, reply: Reply) -> AuthError | UpstreamError:
         status = reply.status_code
-        snippet = self._excerpt(reply.content, 500).strip()
+        snippet = self.redactor.redact_body(reply.content, reply.content_type, 500).strip()
         phrase = _phrase(status)
         detail = f": {snippet}" if snippet else ""
         name = plan.operation.name
@@ -446,24 +505,33 @@ class ConnectorClient:
             attempts=reply.attempts,
         )
 
-    def _excerpt(self, content: bytes, limit: int) -> str:
-        """The first *limit* characters of *content*, redacted before being cut.
-
-        Cutting first could leave the head of a secret that straddles the limit unredacted.
-        """
-        text = content[: _EXCERPT_WINDOW + limit].decode("utf-8", "replace")
-        return self.redactor.redact(text)[:limit]
-
     def _describe(self, request: PreparedRequest) -> SentRequest:
         body = None
         if request.content:
-            body = self._excerpt(request.content, 2000)
+            content_type = next(
+                (v for k, v in request.headers.items() if k.lower() == "content-type"), ""
+            )
+            body = self.redactor.redact_body(request.content, content_type, 2000)
         return SentRequest(
             method=request.method,
             url=self.redactor.redact_url(request.full_url()),
             headers=self.redactor.redact_headers(request.headers),
             body=body,
         )
+
+
+def connector_budget_key(connector_key: str, tenant_key: str | None, scope: RateLimitScope) -> str:
+    """Return the key of the ``connector_rate_limit`` budget a connection draws from.
+
+    Args:
+        connector_key: The connector's id (unique across owners).
+        tenant_key: The connection's owner (enterprise id), or None for a client of its own.
+        scope: ``enterprise``: one budget per (connector, tenant); ``deployment``: one budget
+            for the connector.
+    """
+    if scope == "deployment" or tenant_key is None:
+        return connector_key
+    return f"{connector_key}/{tenant_key}"
 
 
 def _sensitive_values(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list[str]:

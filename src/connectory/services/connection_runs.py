@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectory.errors import (
     AuthError,
@@ -21,10 +24,12 @@ from connectory.errors import (
     TransportError,
     UpstreamError,
 )
+from connectory.resilience import Observer
 from connectory.runtime import ConnectorClient, OperationResult
-from connectory.services.connection_runtime import ConnectionRuntimes
+from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
-from connectory.store.models import utcnow
+from connectory.services.keepalive import KEEPALIVE_INTERVAL, PauseTracker, with_keepalives
+from connectory.store.models import Connection, utcnow
 
 TestStatus = Literal["ok", "auth_failed", "unreachable", "degraded", "failed"]
 Health = Literal["healthy", "degraded", "auth_error", "unreachable", "unknown"]
@@ -45,7 +50,7 @@ class TestOutcome:
 async def test_connection(
     session: AsyncSession, runtimes: ConnectionRuntimes, details: ConnectionDetails
 ) -> TestOutcome:
-    """Run the connector's test operation and store the connection's health."""
+    """Run the connector's test operation and store the connection's health (always)."""
     operation = details.spec.connection_test_operation()
     if operation is None:
         outcome = TestOutcome(
@@ -57,13 +62,12 @@ async def test_connection(
         )
     else:
         try:
-            client = await runtimes.client_for(session, details)
-            result = await client.call(operation.name, {}, raise_for_status=False)
+            async with await _lease(session, runtimes, details) as client:
+                result = await client.call(operation.name, {}, raise_for_status=False)
+                outcome = await _outcome_of_result(client, result)
         except ConnectoryError as error:
             outcome = _outcome_of_error(error, operation.name)
-        else:
-            outcome = await _outcome_of_result(client, result)
-    await record_health(session, details, outcome.health, outcome.detail)
+    await record_health(runtimes, details, outcome.health, outcome.detail)
     return outcome
 
 
@@ -74,21 +78,83 @@ async def run_operation(
     operation: str,
     params: Mapping[str, Any],
 ) -> OperationResult:
-    """Call *operation* once; upstream error statuses are returned, not raised."""
-    client = await runtimes.client_for(session, details)
+    """Call *operation* once; upstream error statuses are returned, not raised.
+
+    The connection's health is stored when the call changes it, also when the call raises
+    (its own short transaction: the caller's session is rolled back with the error). The
+    session's transaction is ended before the upstream is called.
+    """
     try:
-        result = await client.call(operation, params, raise_for_status=False)
+        async with await _lease(session, runtimes, details) as client:
+            result = await client.call(operation, params, raise_for_status=False)
+            if result.status_code in (401, 403):
+                health: Health = "auth_error"
+            else:
+                health = await client.health()
+            # An upstream that echoes what it received must not hand the secrets on.
+            result.body = client.redactor.redact_data(result.body)
     except ConnectoryError as error:
         if _affects_health(error):
             outcome = _outcome_of_error(error, operation)
-            await record_health(session, details, outcome.health, outcome.detail)
+            await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
         raise
-    health: Health = "auth_error" if result.status_code in (401, 403) else await client.health()
-    if health != details.connection.health:
-        await record_health(session, details, health, f"{operation}: {result.status_code}")
-    # An upstream that echoes what it received must not hand the secrets on to API clients.
-    result.body = client.redactor.redact_data(result.body)
+    await record_health(
+        runtimes, details, health, f"{operation}: {result.status_code}", on_change=True
+    )
     return result
+
+
+async def _lease(
+    session: AsyncSession, runtimes: ConnectionRuntimes, details: ConnectionDetails
+) -> ClientLease:
+    """Lease the connection's client, then end the session's transaction.
+
+    Committing (nothing is pending) returns the database connection to the pool while the
+    upstream answers: a call may take seconds, and concurrent calls must not each hold one.
+    """
+    lease = await runtimes.acquire(session, details)
+    try:
+        await session.commit()
+    except BaseException:
+        await lease.release()
+        raise
+    return lease
+
+
+async def stream_connection_records(
+    runtimes: ConnectionRuntimes,
+    lease: ClientLease,
+    details: ConnectionDetails,
+    operation: str,
+    params: Mapping[str, Any],
+    max_pages: int | None,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
+) -> AsyncIterator[bytes]:
+    """Stream a stored connection's records (see :func:`stream_records`).
+
+    The stream holds *lease* until it ends, and a failure is recorded in the connection's
+    health.
+    """
+
+    async def record_failure(error: ConnectoryError) -> None:
+        if _affects_health(error):
+            outcome = _outcome_of_error(error, operation)
+            await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
+
+    try:
+        stream = stream_records(
+            lease.client,
+            operation,
+            params,
+            max_pages,
+            keepalive_interval=keepalive_interval,
+            on_error=record_failure,
+        )
+        async with aclosing(stream) as chunks:
+            async for chunk in chunks:
+                yield chunk
+    finally:
+        await lease.release()
 
 
 async def stream_records(
@@ -96,22 +162,52 @@ async def stream_records(
     operation: str,
     params: Mapping[str, Any],
     max_pages: int | None,
-) -> AsyncIterator[bytes]:
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
+    on_error: Callable[[ConnectoryError], Awaitable[None]] | None = None,
+) -> AsyncGenerator[bytes, None]:
     """Yield every record as a JSON line, one page in memory at a time.
 
     The response has started by the time a later page fails, so a failure is reported as a
-    last line ``{"_connectory_error": {"code": ..., "detail": ...}}`` instead of an error status.
+    last line ``{"_connectory_error": {"code": ..., "detail": ...}}`` instead of an error status
+    (and passed to *on_error* first).
+    While the read waits (it is paced by the rate limit, or a page is slow), a keep-alive line
+    goes out every *keepalive_interval* seconds (:mod:`connectory.services.keepalive`).
     """
+    clock = client.pipeline.clock
+    pauses = PauseTracker(clock)
+    lines = _record_lines(client, operation, params, max_pages, pauses, on_error)
+    # Closed explicitly when the client goes away: a page may be on its way in a task.
+    async with aclosing(
+        with_keepalives(
+            lines, interval=keepalive_interval, clock=clock, keepalive=pauses.keepalive_line
+        )
+    ) as chunks:
+        async for chunk in chunks:
+            yield chunk
+
+
+async def _record_lines(
+    client: ConnectorClient,
+    operation: str,
+    params: Mapping[str, Any],
+    max_pages: int | None,
+    observer: Observer,
+    on_error: Callable[[ConnectoryError], Awaitable[None]] | None,
+) -> AsyncIterator[bytes]:
     try:
-        async for page in client.iter_pages(operation, params, max_pages=max_pages):
+        async for page in client.iter_pages(
+            operation, params, max_pages=max_pages, observer=observer
+        ):
             if page.records:
                 chunk = b"\n".join(orjson.dumps(record) for record in page.records) + b"\n"
-                # One scan per page; records are rewritten only when a secret was echoed.
-                if client.redactor.contains_secret(chunk):
+                # One scan per page; records are rewritten only when a secret may be echoed.
+                if client.redactor.needs_redaction(chunk):
                     records = client.redactor.redact_data(page.records)
                     chunk = b"\n".join(orjson.dumps(record) for record in records) + b"\n"
                 yield chunk
     except ConnectoryError as error:
+        if on_error is not None:
+            await on_error(error)
         yield orjson.dumps(
             {"_connectory_error": {"code": type(error).__name__, "detail": str(error)}}
         )
@@ -119,19 +215,49 @@ async def stream_records(
 
 
 async def record_health(
-    session: AsyncSession, details: ConnectionDetails, health: Health, detail: str
+    runtimes: ConnectionRuntimes,
+    details: ConnectionDetails,
+    health: Health,
+    detail: str,
+    *,
+    on_change: bool = False,
 ) -> None:
-    """Store the connection's health (committed with the caller's session)."""
+    """Store the connection's health in a short transaction of its own.
+
+    Its own transaction, so the health of a call that fails is kept although the request's
+    session rolls back with the error. With *on_change* nothing is written when the health
+    the request read is already *health* (calls must not write on every success).
+    """
     connection = details.connection
-    connection.health = health
-    connection.health_detail = detail[:2000]
-    connection.health_checked_at = utcnow()
-    await session.flush()
+    if on_change and connection.health == health:
+        return
+    detail = detail[:2000]
+    moment = utcnow()
+    async with runtimes.sessions() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id, Connection.deleted_at.is_(None))
+            .values(health=health, health_detail=detail, health_checked_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    # Keep the request's copy in step without making it a pending change of that session.
+    set_committed_value(connection, "health", health)
+    set_committed_value(connection, "health_detail", detail)
+    set_committed_value(connection, "health_checked_at", moment)
 
 
 def _affects_health(error: ConnectoryError) -> bool:
     return isinstance(
-        error, AuthError | TransportError | EgressDenied | CircuitOpen | RateLimited | UpstreamError
+        error,
+        AuthError
+        | CredentialsError
+        | TemplateError
+        | TransportError
+        | EgressDenied
+        | CircuitOpen
+        | RateLimited
+        | UpstreamError,
     )
 
 

@@ -1,16 +1,26 @@
 """Connector clients for stored connections, kept warm between requests.
 
 A client holds what makes calls cheap and correct: its OAuth2 token cache, its pooled HTTP
-connections, and (through the shared pipeline) the connection's breaker and rate limit. Clients
-are rebuilt when the connection, its version or the connector's parameters change, and the
-least recently used are closed beyond a cap.
+connections, and (through the shared pipeline) the connection's breaker and rate limit.
+
+- **Built once.** Concurrent first calls on a connection wait for one build (single flight).
+- **Leased.** A call holds a lease on the client for as long as it runs (a stream until its
+  last page). A client replaced by a newer one, evicted from the cache or forgotten is closed
+  when its last lease ends, never under a call in flight.
+- **Fresh by generation.** Each client records the connection generation it was built from
+  (see :mod:`connectory.services.generations`); a request that reads a higher generation gets
+  a new client, and an announced bump retires the old one at once, in every process.
+- **Capped.** At most ``max_clients`` connections keep a client; the least recently used
+  beyond that is retired (closed once idle).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from dataclasses import dataclass, field
+from types import TracebackType
 
 import httpx
 from sqlalchemy import select
@@ -19,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectory.resilience import ResiliencePipeline
 from connectory.runtime import ConnectorClient
 from connectory.services.connections import CREDENTIALS_OWNER, ConnectionDetails, load_credentials
+from connectory.services.generations import GenerationNotifier, bump_connection
 from connectory.services.secret_store import SecretBox, read_secrets, write_secrets
+from connectory.services.sensitive_defaults import runtime_spec
 from connectory.spec.connector import ConnectorSpec
 from connectory.store.models import Connection
 
@@ -29,8 +41,80 @@ CONNECTOR_PARAMETERS_OWNER = "connector_parameters"
 TransportFactory = Callable[[], httpx.AsyncBaseTransport | None]
 
 
+@dataclass(eq=False)
+class _Entry:
+    """One built client: the generation it reflects and who is using it."""
+
+    generation: int
+    client: ConnectorClient | None = None
+    leases: int = 0
+    retired: bool = False
+
+
+@dataclass
+class _Flight:
+    """The single build in progress for one connection, and how many callers wait on it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+@dataclass
+class RuntimeStats:
+    """Counts for tests and metrics."""
+
+    cached: int
+    """Connections with a client in the cache."""
+    retiring: int
+    """Replaced or evicted clients still serving calls in flight."""
+    built: int
+    """Clients built since start."""
+    closed: int
+    """Clients closed since start."""
+
+
+class ClientLease:
+    """A connection's client, held for one call or stream; :meth:`release` it when done.
+
+    Use it as an async context manager (``async with lease as client``) or release it in a
+    ``finally``. Releasing twice is harmless.
+    """
+
+    def __init__(self, runtimes: ConnectionRuntimes, entry: _Entry) -> None:
+        assert entry.client is not None
+        self.client: ConnectorClient = entry.client
+        self._runtimes = runtimes
+        self._entry: _Entry | None = entry
+
+    async def release(self) -> None:
+        """Give the client back; a retired client closes when its last lease is released."""
+        entry, self._entry = self._entry, None
+        if entry is not None:
+            await self._runtimes._release(entry)
+
+    async def __aenter__(self) -> ConnectorClient:
+        return self.client
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.release()
+
+
 class ConnectionRuntimes:
-    """One :class:`ConnectorClient` per connection, shared by the server's requests."""
+    """One :class:`ConnectorClient` per connection, shared by the server's requests.
+
+    Args:
+        sessions: Sessions for the runtime's own writes (refreshed tokens, health).
+        box: Decrypts stored credentials and connector parameters.
+        pipeline: The resilience pipeline every client shares.
+        transport_factory: A transport per client (the server's egress guard).
+        max_clients: Connections that keep a client; the least recently used beyond it retire.
+        notifier: Announced generation bumps retire stale clients at once.
+    """
 
     def __init__(
         self,
@@ -39,67 +123,159 @@ class ConnectionRuntimes:
         pipeline: ResiliencePipeline,
         transport_factory: TransportFactory,
         max_clients: int = 256,
+        notifier: GenerationNotifier | None = None,
     ) -> None:
-        self._sessions = sessions
+        self.sessions = sessions
         self._box = box
         self.pipeline = pipeline
         self._transport_factory = transport_factory
-        self._max_clients = max_clients
-        self._clients: OrderedDict[str, tuple[tuple[object, ...], ConnectorClient]] = OrderedDict()
+        self._max_clients = max(1, max_clients)
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._flights: dict[str, _Flight] = {}
+        self._retiring: set[_Entry] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+        self._built = 0
+        self._closed = 0
+        self._unsubscribe = (
+            notifier.subscribe(self._on_generation) if notifier is not None else None
+        )
 
-    async def client_for(
-        self, session: AsyncSession, details: ConnectionDetails
-    ) -> ConnectorClient:
-        """The client of *details*' connection, built on first use or after a change.
+    def stats(self) -> RuntimeStats:
+        """How many clients are cached, retiring, built and closed."""
+        return RuntimeStats(len(self._entries), len(self._retiring), self._built, self._closed)
+
+    async def acquire(self, session: AsyncSession, details: ConnectionDetails) -> ClientLease:
+        """Lease the client of *details*' connection, building it on first use or after a change.
+
+        Concurrent callers share one build. *session* reads the stored secrets when a client
+        is built.
 
         Raises:
-            CredentialsError, TemplateError: the stored credentials no longer fit the connector.
+            CredentialsError, TemplateError, DecryptionError: the stored credentials no longer
+                fit the connector, or cannot be read.
         """
+        connection_id = details.connection.id
+        entry = self._fresh(connection_id, details.connection.generation)
+        stale: list[_Entry] = []
+        if entry is None:
+            entry, stale = await self._build_once(session, details)
+        # No await since the entry was found or built: nothing can retire it before this.
+        entry.leases += 1
+        lease = ClientLease(self, entry)
+        try:
+            for old in stale:
+                await self._close(old)
+        except BaseException:
+            await lease.release()
+            raise
+        return lease
+
+    async def aclose(self) -> None:
+        """Close every client, in use or not (the server is stopping)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        entries = [*self._entries.values(), *self._retiring]
+        self._entries.clear()
+        self._retiring.clear()
+        for entry in entries:
+            entry.retired = True
+            await self._close(entry)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def _fresh(self, connection_id: str, generation: int) -> _Entry | None:
+        entry = self._entries.get(connection_id)
+        # A client built from a newer generation than this request read is fresh too.
+        if entry is not None and entry.generation >= generation:
+            self._entries.move_to_end(connection_id)
+            return entry
+        return None
+
+    async def _build_once(
+        self, session: AsyncSession, details: ConnectionDetails
+    ) -> tuple[_Entry, list[_Entry]]:
+        """Build the client unless a concurrent caller just did; return it and idle stale ones."""
+        connection_id = details.connection.id
+        flight = self._flights.setdefault(connection_id, _Flight())
+        flight.waiting += 1
+        try:
+            async with flight.lock:
+                entry = self._fresh(connection_id, details.connection.generation)
+                if entry is not None:
+                    return entry, []
+                entry = await self._build(session, details)
+                stale: list[_Entry] = []
+                previous = self._entries.pop(connection_id, None)
+                self._entries[connection_id] = entry
+                if previous is not None:
+                    stale += self._retire(previous)
+                while len(self._entries) > self._max_clients:
+                    _, oldest = self._entries.popitem(last=False)
+                    stale += self._retire(oldest)
+                return entry, stale
+        finally:
+            flight.waiting -= 1
+            if flight.waiting == 0:
+                self._flights.pop(connection_id, None)
+
+    async def _build(self, session: AsyncSession, details: ConnectionDetails) -> _Entry:
         connection = details.connection
-        stamp: tuple[object, ...] = (
-            _moment(connection.updated_at),
-            connection.version_id,
-            _moment(details.connector.updated_at),
-        )
-        cached = self._clients.get(connection.id)
-        if cached is not None and cached[0] == stamp:
-            self._clients.move_to_end(connection.id)
-            return cached[1]
         credentials = await load_credentials(session, self._box, details)
         parameters = await read_secrets(
             session, self._box, CONNECTOR_PARAMETERS_OWNER, details.connector.id
         )
-        client = ConnectorClient(
-            details.spec,
+        # The stored spec shows sensitive defaults as the placeholder; the client gets them.
+        spec = await runtime_spec(session, self._box, details.version.id, details.spec)
+        entry = _Entry(connection.generation)
+        entry.client = ConnectorClient(
+            spec,
             credentials=credentials,
             connector_parameters=parameters,
             config=connection.config,
             transport=self._transport_factory(),
             pipeline=self.pipeline,
             connection_key=connection.id,
-            on_tokens=self._token_saver(connection.id, details.spec),
+            # Ids, never slugs: another owner's connector may share the slug.
+            connector_key=details.connector.id,
+            tenant_key=connection.enterprise_id,
+            on_tokens=self._token_saver(connection.id, details.spec, entry),
         )
-        await self.forget(connection.id)
-        self._clients[connection.id] = (stamp, client)
-        while len(self._clients) > self._max_clients:
-            _, (_, oldest) = self._clients.popitem(last=False)
-            await oldest.aclose()
-        return client
+        self._built += 1
+        return entry
 
-    async def forget(self, connection_id: str) -> None:
-        """Close and drop the client of a connection (changed or deleted)."""
-        entry = self._clients.pop(connection_id, None)
-        if entry is not None:
-            await entry[1].aclose()
+    def _retire(self, entry: _Entry) -> list[_Entry]:
+        """Mark *entry* retired; return it if it is idle (the caller closes it)."""
+        entry.retired = True
+        if entry.leases:
+            self._retiring.add(entry)
+            return []
+        return [entry]
 
-    async def aclose(self) -> None:
-        """Close every client."""
-        while self._clients:
-            _, (_, client) = self._clients.popitem()
+    async def _release(self, entry: _Entry) -> None:
+        entry.leases -= 1
+        if entry.retired and entry.leases == 0:
+            self._retiring.discard(entry)
+            await self._close(entry)
+
+    async def _close(self, entry: _Entry) -> None:
+        client, entry.client = entry.client, None
+        if client is not None:
+            self._closed += 1
             await client.aclose()
 
+    def _on_generation(self, connection_id: str, generation: int) -> None:
+        """An announced bump: retire a client built from an older generation."""
+        entry = self._entries.get(connection_id)
+        if entry is None or entry.generation >= generation:
+            return
+        del self._entries[connection_id]
+        for idle in self._retire(entry):
+            task = asyncio.get_running_loop().create_task(self._close(idle))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     def _token_saver(
-        self, connection_id: str, spec: ConnectorSpec
+        self, connection_id: str, spec: ConnectorSpec, entry: _Entry
     ) -> Callable[[dict[str, str]], Awaitable[None]]:
         """Store refreshed OAuth2 tokens, for the credential fields the connector declares."""
         schema = spec.auth.credential_schema
@@ -109,7 +285,7 @@ class ConnectionRuntimes:
             public = {k: v for k, v in tokens.items() if k in schema and not schema[k].is_sensitive}
             if not secret and not public:
                 return
-            async with self._sessions() as session:
+            async with self.sessions() as session:
                 await write_secrets(session, self._box, CREDENTIALS_OWNER, connection_id, secret)
                 if public:
                     connection = await session.scalar(
@@ -120,11 +296,11 @@ class ConnectionRuntimes:
                             **connection.public_credentials,
                             **public,
                         }
+                generation = await bump_connection(session, connection_id)
+                # This client already holds the tokens it stored: it stays fresh, unless
+                # another change came in between (then the generations skip one).
+                if entry.generation == generation - 1:
+                    entry.generation = generation
                 await session.commit()
 
         return save
-
-
-def _moment(value: datetime) -> str:
-    # SQLite returns naive datetimes, PostgreSQL aware ones; compare them as text.
-    return value.isoformat()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectory.errors import FieldIssue, InvalidRequest, NotFound, PermissionDenied
 from connectory.runtime.inputs import check_fields
 from connectory.services.access import visible_connections, visible_connectors
+from connectory.services.generations import bump_connection
 from connectory.services.listing import fetch_page, is_plausible_id
 from connectory.services.principal import Principal
 from connectory.services.secret_store import (
@@ -262,6 +263,9 @@ async def update_connection(
         connection.config = config
     connection.updated_at = utcnow()
     await session.flush()
+    if credentials is not None or config is not None:
+        # Running clients (in every process) hold the old values: replace them on commit.
+        await bump_connection(session, connection.id)
     return details
 
 
@@ -274,6 +278,7 @@ async def delete_connection(
     details.connection.deleted_at = utcnow()
     await delete_secrets(session, CREDENTIALS_OWNER, details.connection.id)
     await session.flush()
+    await bump_connection(session, details.connection.id)
 
 
 async def load_credentials(
@@ -340,5 +345,6 @@ async def upgrade_connection(
     details.connection.version_id = target.id
     details.connection.updated_at = utcnow()
     await session.flush()
+    await bump_connection(session, details.connection.id)
     plan.applied = True
     return plan

@@ -15,6 +15,7 @@ from connectory.errors import FieldIssue, InvalidRequest, NotFound
 from connectory.runtime.inputs import check_fields
 from connectory.services.access import check_may_edit_connector, visible_connectors
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
+from connectory.services.generations import bump_connector_connections
 from connectory.services.listing import is_plausible_id
 from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox, secret_fields, write_secrets
@@ -89,7 +90,9 @@ async def set_parameters(
         name: (None if values[name] is None else str(resolved[name])) for name in values
     }
     await write_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id, changes)
-    connector.updated_at = utcnow()  # running clients pick the new values up
+    connector.updated_at = utcnow()
     await session.flush()
+    # Every connection's clients (in every process) hold the old values: replace them on commit.
+    await bump_connector_connections(session, connector.id)
     stored = await secret_fields(session, CONNECTOR_PARAMETERS_OWNER, connector.id)
     return {name: name in stored for name in sorted(set(schema) | stored)}

@@ -8,6 +8,7 @@ published version is never altered, whatever runs concurrently.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -28,15 +29,22 @@ from connectory.services.connectors import (
     published_version,
 )
 from connectory.services.principal import Principal
+from connectory.services.secret_store import PLACEHOLDER, SecretBox
+from connectory.services.sensitive_defaults import (
+    changed_sensitive_defaults,
+    delete_sensitive_defaults,
+    store_sensitive_defaults,
+)
 from connectory.services.versioning import (
     BumpSuggestion,
+    Change,
     VersionDiff,
     diff_versions,
     is_version,
     suggest_bump,
 )
 from connectory.spec import ConnectorSpec, check_connector_data
-from connectory.store.models import Connection, Connector, ConnectorVersion, utcnow
+from connectory.store.models import Connection, Connector, ConnectorVersion, new_id, utcnow
 
 
 def spec_of(version: ConnectorVersion) -> ConnectorSpec | None:
@@ -75,13 +83,22 @@ class SavedDraft:
 
 
 async def save_draft(
-    session: AsyncSession, principal: Principal, connector_id: str, source: ConnectorSource
+    session: AsyncSession,
+    principal: Principal,
+    connector_id: str,
+    source: ConnectorSource,
+    *,
+    box: SecretBox,
 ) -> SavedDraft:
     """Replace the draft's content, starting a draft from the latest version if there is none.
 
+    Sensitive defaults are sealed with *box*; one sent as the placeholder keeps the value the
+    draft (else the latest version) has.
+
     Raises:
         SpecError: the connector is invalid.
-        InvalidRequest: the slug changes after the first publish.
+        InvalidRequest: the slug changes after the first publish; a sensitive default is the
+            placeholder but no value is stored for it.
         Conflict: the new slug is taken.
     """
     connector = await find_editable_connector(session, principal, connector_id)
@@ -89,9 +106,13 @@ async def save_draft(
     await check_new_slug(session, connector, spec)
     draft = await draft_of(session, connector)
     created = draft is None
+    latest = await published_version(session, connector, connector.latest_version)
+    follows = (latest.id,) if latest is not None else ()
     if draft is None:
-        latest = await published_version(session, connector, connector.latest_version)
+        draft_id = new_id()
+        document = await store_sensitive_defaults(session, box, draft_id, document, follows)
         draft = ConnectorVersion(
+            id=draft_id,
             connector_id=connector.id,
             document=document,
             # Files carry over from the version the draft starts from, unless new ones came.
@@ -101,6 +122,9 @@ async def save_draft(
         )
         session.add(draft)
     else:
+        document = await store_sensitive_defaults(
+            session, box, draft.id, document, (draft.id, *follows)
+        )
         values: dict[str, Any] = {"document": document, "updated_at": utcnow()}
         if source.files is not None:
             values["files"] = source.files
@@ -158,6 +182,7 @@ async def discard_draft(session: AsyncSession, principal: Principal, connector_i
     )
     if cast(CursorResult[Any], result).rowcount != 1:
         raise await _changed_meanwhile(session)
+    await delete_sensitive_defaults(session, draft.id)
     await commit_or_conflict(session)
 
 
@@ -258,8 +283,13 @@ async def diff_connector_versions(
     connector_id: str,
     old_ref: str | None,
     new_ref: str | None,
+    *,
+    box: SecretBox,
 ) -> DiffResult:
-    """Compare two versions (default: the latest published one with the draft)."""
+    """Compare two versions (default: the latest published one with the draft).
+
+    A sensitive default whose value changed is listed (its values shown as the placeholder).
+    """
     connector = await find_connector(session, principal, connector_id)
     old = await resolve_version(
         session, principal, connector, old_ref or "latest", "from", other_connectors=True
@@ -267,14 +297,26 @@ async def diff_connector_versions(
     new = await resolve_version(
         session, principal, connector, new_ref or "draft", "to", other_connectors=True
     )
-    return compare_versions(old, new)
+    sealed = await changed_sensitive_defaults(session, box, old.id, new.id)
+    return compare_versions(old, new, sealed)
 
 
-def compare_versions(old: ConnectorVersion, new: ConnectorVersion) -> DiffResult:
-    """Compare two versions (of one connector, or of a copy and its original)."""
+def compare_versions(
+    old: ConnectorVersion, new: ConnectorVersion, sealed_changes: Sequence[str] = ()
+) -> DiffResult:
+    """Compare two versions (of one connector, or of a copy and its original).
+
+    Args:
+        old: The version before.
+        new: The version after.
+        sealed_changes: Paths of sensitive defaults whose (sealed) values differ; both
+            documents show the placeholder there, so the caller works them out (see
+            :func:`~connectory.services.sensitive_defaults.changed_sensitive_defaults`).
+    """
     diff = diff_versions(
         old.document, new.document, old.files, new.files, labels=(label_of(old), label_of(new))
     )
+    diff.changes += [Change(path, "changed", PLACEHOLDER, PLACEHOLDER) for path in sealed_changes]
     old_spec, new_spec = spec_of(old), spec_of(new)
     suggestion = (
         suggest_bump(old_spec, new_spec) if old_spec is not None and new_spec is not None else None

@@ -23,8 +23,10 @@ from connectory.services.access import (
 )
 from connectory.services.listing import is_plausible_id
 from connectory.services.principal import Principal
+from connectory.services.secret_store import SecretBox
+from connectory.services.sensitive_defaults import store_sensitive_defaults
 from connectory.spec import ConnectorSpec
-from connectory.store.models import Connection, Connector, ConnectorVersion, utcnow
+from connectory.store.models import Connection, Connector, ConnectorVersion, new_id, utcnow
 
 Scope = Literal["catalogue", "enterprise"]
 Status = Literal["draft", "published"]
@@ -220,12 +222,17 @@ async def create_connector(
     document: dict[str, Any],
     files: dict[str, str],
     changelog: str = "",
+    *,
+    box: SecretBox,
 ) -> tuple[Connector, ConnectorVersion]:
     """Create a connector in *principal*'s scope with *document* as its draft (not committed).
+
+    Sensitive defaults in *document* are sealed with *box* (the draft stores placeholders).
 
     Raises:
         PermissionDenied: the caller may not build connectors.
         Conflict: the owner has a connector with that slug.
+        InvalidRequest: a sensitive default is the placeholder (there is nothing to keep).
     """
     check_may_build_connectors(principal)
     owner_key = principal.owner_key()
@@ -244,9 +251,11 @@ async def create_connector(
     connector.created_at = connector.updated_at
     session.add(connector)
     await session.flush()
+    draft_id = new_id()
     draft = ConnectorVersion(
+        id=draft_id,
         connector_id=connector.id,
-        document=document,
+        document=await store_sensitive_defaults(session, box, draft_id, document),
         files=files,
         changelog=changelog,
         created_by=principal.user_id,

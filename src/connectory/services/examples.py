@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectory.errors import InvalidRequest
 from connectory.services.archives import load_folder
 from connectory.services.connector_documents import ConnectorSource, check_report, with_version
+from connectory.services.secret_store import SecretBox
+from connectory.services.sensitive_defaults import store_sensitive_defaults
 from connectory.services.versioning import FIRST_VERSION
 from connectory.spec import ConnectorSpec, check_connector
 from connectory.store.models import Connector, ConnectorVersion, User, new_id, utcnow
@@ -28,11 +31,12 @@ _MAIN_FILES = tuple(f"connector{suffix}" for suffix in _SUFFIXES)
 _MAX_DEPTH = 3
 
 
-async def load_examples(session: AsyncSession, examples_dir: Path) -> list[str]:
+async def load_examples(session: AsyncSession, examples_dir: Path, box: SecretBox) -> list[str]:
     """Publish every valid connector under *examples_dir* as 1.0.0 in an empty catalogue.
 
     The catalogue counts as empty only if it never had a connector (deleted ones included), so
-    examples an admin deleted do not come back on the next start. Returns the slugs loaded.
+    examples an admin deleted do not come back on the next start. Sensitive defaults are
+    sealed with *box*. Returns the slugs loaded.
     """
     had_any = await session.scalar(
         select(func.count()).select_from(Connector).where(Connector.scope == "catalogue")
@@ -59,7 +63,13 @@ async def load_examples(session: AsyncSession, examples_dir: Path) -> list[str]:
         if spec.slug in loaded:
             logger.warning("example %s skipped: the slug %s is taken", shown, spec.slug)
             continue
-        _publish(session, admin, spec, document, source.files or {}, shown)
+        version_id = new_id()
+        try:
+            document = await store_sensitive_defaults(session, box, version_id, document)
+        except InvalidRequest as error:
+            logger.warning("example %s skipped: %s", shown, error)
+            continue
+        _publish(session, admin, spec, document, source.files or {}, shown, version_id)
         loaded.append(spec.slug)
     await session.commit()
     if loaded:
@@ -96,6 +106,7 @@ def _publish(
     document: dict[str, Any],
     files: dict[str, str],
     shown: Path,
+    version_id: str,
 ) -> None:
     now = utcnow()
     connector = Connector(
@@ -111,6 +122,7 @@ def _publish(
     )
     session.add(connector)
     version = ConnectorVersion(
+        id=version_id,
         connector_id=connector.id,
         version=FIRST_VERSION,
         major=1,

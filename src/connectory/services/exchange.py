@@ -52,6 +52,8 @@ from connectory.services.connectors import (
     scope_of,
 )
 from connectory.services.principal import Principal
+from connectory.services.secret_store import SecretBox
+from connectory.services.sensitive_defaults import conceal_defaults, store_sensitive_defaults
 from connectory.store.models import Connector, ConnectorVersion, new_id, utcnow
 
 EXPORT_FORMAT = "connectory-connector"
@@ -71,7 +73,11 @@ _KEYS = frozenset(
 
 
 def without_secrets(document: dict[str, Any]) -> dict[str, Any]:
-    """Return *document* without the default of any sensitive field (the input is not changed)."""
+    """Return *document* without the default of any sensitive field (the input is not changed).
+
+    Stored documents show such defaults as the placeholder already; an export drops even that,
+    so an import elsewhere asks for the value instead of keeping one that is not there.
+    """
     result = dict(document)
     if isinstance(result.get("parameters"), dict):
         result["parameters"] = _strip_defaults(result["parameters"])
@@ -226,6 +232,7 @@ async def import_connector(
     dry_run: bool = False,
     as_new_version: bool = False,
     connector_id: str | None = None,
+    box: SecretBox,
 ) -> Imported:
     """Import an export file as a draft in *principal*'s scope.
 
@@ -238,6 +245,8 @@ async def import_connector(
         as_new_version: Import even when that slug and version exist already (as the next
             draft of the existing connector).
         connector_id: Import as the next draft of this connector instead of finding it by slug.
+        box: Seals the file's sensitive defaults (a file may carry them: exports never do).
+            One given as the placeholder keeps the value of the latest version.
 
     Raises:
         PermissionDenied: the caller may not build connectors (or change that connector).
@@ -281,7 +290,7 @@ async def import_connector(
         if dry_run:
             return result
         result.connector, result.draft = await create_connector(
-            session, principal, spec, document, files, file.changelog
+            session, principal, spec, document, files, file.changelog, box=box
         )
         await commit_or_conflict(session)
         return result
@@ -289,7 +298,7 @@ async def import_connector(
     draft = ConnectorVersion(
         id=new_id(),  # known before the flush: a dry run reports against it too
         connector_id=target.id,
-        document=document,
+        document=conceal_defaults(document)[0],  # what a diff may show
         files=files,
         changelog=file.changelog,
         created_by=principal.user_id,
@@ -298,6 +307,8 @@ async def import_connector(
     result.diff = compare_versions(latest, draft) if latest is not None else None
     if dry_run:
         return result
+    follows = (latest.id,) if latest is not None else ()
+    draft.document = await store_sensitive_defaults(session, box, draft.id, document, follows)
     session.add(draft)
     await commit_or_conflict(session)
     result.draft = draft

@@ -44,6 +44,7 @@ from connectory.services.access import check_may_build_connectors
 from connectory.services.connector_documents import ConnectorSource, check_document
 from connectory.services.connector_versions import SavedDraft, label_of, save_draft, spec_of
 from connectory.services.principal import Principal
+from connectory.services.secret_store import SecretBox
 from connectory.services.versioning import BumpSuggestion, VersionDiff, diff_versions, suggest_bump
 from connectory.store.models import Connector, ConnectorVersion
 
@@ -300,7 +301,7 @@ def check_imported(result: ImportResult) -> ConnectorSource:
 
 
 async def create_draft(
-    session: AsyncSession, principal: Principal, result: ImportResult
+    session: AsyncSession, principal: Principal, result: ImportResult, *, box: SecretBox
 ) -> CreatedDraft:
     """Create a connector whose draft is the imported document (committed).
 
@@ -313,7 +314,13 @@ async def create_draft(
     source = await anyio.to_thread.run_sync(check_imported, result)
     spec, document = source.valid()
     connector, draft = await connectors.create_connector(
-        session, principal, spec, document, {}, changelog="Imported from an OpenAPI document"
+        session,
+        principal,
+        spec,
+        document,
+        {},
+        changelog="Imported from an OpenAPI document",
+        box=box,
     )
     await connectors.commit_or_conflict(session)
     return CreatedDraft(connector, draft, source.problems)
@@ -351,6 +358,7 @@ async def reimport(
     result: ImportResult,
     *,
     dry_run: bool,
+    box: SecretBox,
 ) -> ReimportOutcome:
     """Compare an import with a connector and, unless *dry_run*, make it the connector's draft.
 
@@ -377,5 +385,5 @@ async def reimport(
         connector, base, document, diff, suggestion, plan.notes, source.problems
     )
     if not dry_run:
-        outcome.saved = await save_draft(session, principal, connector.id, source)
+        outcome.saved = await save_draft(session, principal, connector.id, source, box=box)
     return outcome

@@ -28,6 +28,8 @@ from connectory.services.connectors import (
     published_version,
 )
 from connectory.services.principal import Principal
+from connectory.services.secret_store import SecretBox
+from connectory.services.sensitive_defaults import changed_sensitive_defaults
 from connectory.services.versioning import (
     BUMPS,
     Bump,
@@ -69,11 +71,20 @@ class PublishPlan:
 
 
 async def plan_publish(
-    session: AsyncSession, principal: Principal, connector_id: str
+    session: AsyncSession, principal: Principal, connector_id: str, *, box: SecretBox
 ) -> PublishPlan:
-    """Work out what publishing the draft would do (nothing is written)."""
+    """Work out what publishing the draft would do (nothing is written).
+
+    *box* opens the sealed sensitive defaults: a draft whose only change is the value of one
+    is a change (both documents show the placeholder there).
+    """
     connector, draft = await get_draft(session, principal, connector_id)
     latest = await published_version(session, connector, connector.latest_version)
+    sealed = (
+        await changed_sensitive_defaults(session, box, latest.id, draft.id)
+        if latest is not None
+        else []
+    )
     source = check_document(draft.document)
     problems = [*source.problems, *check_files(draft.files)]
     spec = source.report.spec
@@ -85,8 +96,10 @@ async def plan_publish(
         )
     errors = [p for p in problems if p.severity == "error"]
     permission = _permission(principal, connector)
-    changed = latest is None or has_changes(
-        latest.document, draft.document, latest.files, draft.files
+    changed = (
+        latest is None
+        or bool(sealed)
+        or has_changes(latest.document, draft.document, latest.files, draft.files)
     )
     checks = [
         Check("permission", permission is None, permission or "you may publish this connector"),
@@ -102,7 +115,7 @@ async def plan_publish(
         ),
         _changes_check(latest, changed),
     ]
-    diff = compare_versions(latest, draft) if latest is not None else None
+    diff = compare_versions(latest, draft, sealed) if latest is not None else None
     return PublishPlan(
         connector=connector,
         draft=draft,
@@ -149,6 +162,7 @@ async def publish_draft(
     bump: Bump | None = None,
     changelog: str | None = None,
     scope: str | None = None,
+    box: SecretBox,
 ) -> Published:
     """Publish the draft as the next version and freeze it.
 
@@ -161,7 +175,7 @@ async def publish_draft(
     connector = await find_editable_connector(session, principal, connector_id)
     if scope is not None and scope != connector.scope:
         raise PermissionDenied(_scope_message(principal, connector, scope))
-    plan = await plan_publish(session, principal, connector_id)
+    plan = await plan_publish(session, principal, connector_id, box=box)
     if any(p.severity == "error" for p in plan.problems):
         raise SpecError(plan.problems)
     if plan.latest is not None and not next(c for c in plan.checks if c.name == "changes").ok:

@@ -16,6 +16,7 @@ from connectory.resilience import (
     create_redis,
 )
 from connectory.services.connection_runtime import ConnectionRuntimes
+from connectory.services.generations import GenerationNotifier
 from connectory.services.secret_store import SecretBox
 from connectory.settings import Settings
 from connectory.vault import KeyRing, load_or_create_key_file, parse_keys_setting
@@ -39,8 +40,8 @@ def create_pipeline(settings: Settings) -> ResiliencePipeline:
         return ResiliencePipeline()
     redis = create_redis(settings.redis_url)
     return ResiliencePipeline(
-        limiter=RedisRateLimiter(redis, prefix="connectory:"),
-        breaker=CircuitBreaker(RedisBreakerStore(redis, prefix="connectory:")),
+        limiter=RedisRateLimiter(redis, prefix=settings.redis_prefix),
+        breaker=CircuitBreaker(RedisBreakerStore(redis, prefix=settings.redis_prefix)),
     )
 
 
@@ -51,7 +52,17 @@ def transport_factory(settings: Settings) -> Callable[[], httpx.AsyncBaseTranspo
 
 
 def create_runtimes(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], box: SecretBox
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    notifier: GenerationNotifier | None = None,
 ) -> ConnectionRuntimes:
-    """The server's connection runtimes."""
-    return ConnectionRuntimes(sessions, box, create_pipeline(settings), transport_factory(settings))
+    """The server's connection runtimes; *notifier*'s announcements retire stale clients."""
+    return ConnectionRuntimes(
+        sessions,
+        box,
+        create_pipeline(settings),
+        transport_factory(settings),
+        max_clients=settings.client_cache_size,
+        notifier=notifier,
+    )

@@ -21,7 +21,7 @@ from connectory.spec.event_checks import check_events
 from connectory.spec.events import EventSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.findings import Finding
-from connectory.spec.operations import OperationSpec, ParameterSpec
+from connectory.spec.operations import PATH_PLACEHOLDER, OperationSpec, ParameterSpec
 from connectory.spec.pagination import (
     CursorPaginationSpec,
     OffsetPaginationSpec,
@@ -31,7 +31,11 @@ from connectory.spec.schema_checks import check_json_schema
 from connectory.spec.selectors import parse_selector
 from connectory.spec.source import FieldPath
 from connectory.spec.suggest import did_you_mean
-from connectory.spec.template_checks import TemplateScope, check_connector_templates
+from connectory.spec.template_checks import (
+    TemplateScope,
+    check_connector_templates,
+    check_written_operation_templates,
+)
 from connectory.templating import has_template_syntax
 
 #: Last words of field names that usually hold secrets (``client_secret``, ``api_key``...).
@@ -51,6 +55,8 @@ class SpecParts:
     operations: list[tuple[int, OperationSpec]] = field(default_factory=list)
     #: Every operation's name, also of operations that are otherwise invalid.
     operation_names: list[tuple[int, str]] = field(default_factory=list)
+    #: Operations that are invalid as a whole, as written (their paths are still checked).
+    invalid_operations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     test_operation: str | None = None
     events: list[tuple[int, EventSpec]] = field(default_factory=list)
 
@@ -92,6 +98,8 @@ class SpecParts:
                 operation = _validate_part(OperationSpec, item)
                 if operation is not None:
                     parts.operations.append((index, operation))
+                elif isinstance(item, dict):
+                    parts.invalid_operations.append((index, item))
                 name = item.get("name", item.get("operation")) if isinstance(item, dict) else None
                 if isinstance(name, str):
                     parts.operation_names.append((index, name))
@@ -127,6 +135,14 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
         credentials=set(parts.auth.credential_schema) if parts.auth is not None else None,
         connector_parameters=set(parts.parameters) if parts.parameters is not None else None,
     )
+    for index, raw in parts.invalid_operations:
+        # A broken field elsewhere in the operation must not hide a placeholder that nothing
+        # fills, or a template that reads what it may not.
+        path, parameters = raw.get("path"), _written_parameters(raw.get("parameters"))
+        if isinstance(path, str):
+            findings += _check_path_parameters(("operations", index), path, parameters)
+        names = {parameter.name for parameter in parameters}
+        findings += check_written_operation_templates(index, raw, names, scope)
     findings += check_connector_templates(
         base_url=parts.base_url,
         headers=parts.headers,
@@ -256,7 +272,8 @@ def _check_duplicate_operations(names: list[tuple[int, str]]) -> Iterator[Findin
 
 def check_operation(path: FieldPath, operation: OperationSpec) -> list[Finding]:
     """Return the findings of one operation (parameters, schemas, selectors, pagination)."""
-    findings = list(_check_path_parameters(path, operation))
+    parameters = [_PathUse(p.name, p.location, p.required, p.default) for p in operation.parameters]
+    findings = list(_check_path_parameters(path, operation.path, parameters))
     seen: dict[tuple[str, str], int] = {}
     for index, parameter in enumerate(operation.parameters):
         at = (*path, "parameters", index)
@@ -287,10 +304,41 @@ def check_operation(path: FieldPath, operation: OperationSpec) -> list[Finding]:
     return findings
 
 
-def _check_path_parameters(path: FieldPath, operation: OperationSpec) -> Iterator[Finding]:
-    placeholders = operation.path_placeholders()
-    by_name = {parameter.name: parameter for parameter in operation.parameters}
-    path_names = {p.name for p in operation.parameters if p.location == "path"}
+@dataclass(frozen=True)
+class _PathUse:
+    """What the path checks need of a parameter (also of one that is otherwise invalid)."""
+
+    name: str
+    location: str
+    required: bool = False
+    default: Any = None
+
+
+def _written_parameters(value: Any) -> list[_PathUse]:
+    """The parameters of an invalid operation that can be read as written."""
+    if not isinstance(value, list):
+        return []
+    found = []
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+            location = item.get("location", "query")
+            found.append(
+                _PathUse(
+                    item["name"],
+                    location if isinstance(location, str) else "query",
+                    item.get("required") is True,
+                    item.get("default"),
+                )
+            )
+    return found
+
+
+def _check_path_parameters(
+    path: FieldPath, operation_path: str, parameters: list[_PathUse]
+) -> Iterator[Finding]:
+    placeholders = PATH_PLACEHOLDER.findall(operation_path)
+    by_name = {parameter.name: parameter for parameter in parameters}
+    path_names = {p.name for p in parameters if p.location == "path"}
     for name in dict.fromkeys(placeholders):
         if name in path_names:
             continue
@@ -305,8 +353,8 @@ def _check_path_parameters(path: FieldPath, operation: OperationSpec) -> Iterato
         message = f"the path has a placeholder {{{name}}} but no path parameter '{name}'; {advice}"
         yield Finding((*path, "path"), message)
     # ``{{ parameters.id }}`` in a templated path also places a parameter.
-    templated = set(re.findall(r"parameters\.([A-Za-z_][A-Za-z0-9_]*)", operation.path))
-    for index, parameter in enumerate(operation.parameters):
+    templated = set(re.findall(r"parameters\.([A-Za-z_][A-Za-z0-9_]*)", operation_path))
+    for index, parameter in enumerate(parameters):
         if parameter.location != "path":
             continue
         at = (*path, "parameters", index)

@@ -13,7 +13,11 @@ from pydantic import Field, field_validator
 from connectory.spec.base import SpecModel
 
 Backoff = Literal["none", "linear", "exponential"]
+RateLimitScope = Literal["enterprise", "deployment"]
 _NULLABLE = frozenset({"rate_limit", "connector_rate_limit"})
+
+#: Upper bound of ``max_read_wait`` (a day): quotas that reset daily are the longest in use.
+MAX_READ_WAIT_LIMIT = 86_400
 
 
 def _lower(value: Any) -> Any:
@@ -25,7 +29,10 @@ class ResilienceSpec(SpecModel):
     """How calls handle failures. Defaults are the seed's Resilience table."""
 
     timeout: float = Field(
-        default=30, gt=0, description="Seconds for the whole call, retries included."
+        default=30,
+        gt=0,
+        description="Seconds to wait for a response: one call, or one page of a read, retries "
+        "included. A read's rate-limit and Retry-After pauses are not counted (max_read_wait).",
     )
     max_retries: int = Field(default=3, ge=0, le=20, description="Retries after the first attempt.")
     retry_delay: float = Field(default=1, ge=0, description="Seconds before the first retry.")
@@ -43,7 +50,22 @@ class ResilienceSpec(SpecModel):
     connector_rate_limit: int | None = Field(
         default=None,
         ge=1,
-        description="Requests per minute across all connections of the connector.",
+        description="Requests per minute across all connections of the connector (see "
+        "connector_rate_limit_scope).",
+    )
+    connector_rate_limit_scope: RateLimitScope = Field(
+        default="enterprise",
+        description="Who shares connector_rate_limit: 'enterprise' (default) gives each "
+        "enterprise its own budget on the connector; 'deployment' makes every connection of "
+        "the connector, in every enterprise, share one budget (e.g. a platform-owned OAuth "
+        "app's quota). Connector-wide only: operations cannot override it.",
+    )
+    max_read_wait: float = Field(
+        default=300,
+        ge=0,
+        le=MAX_READ_WAIT_LIMIT,
+        description="Longest single pause of a paginated read for the rate limit or the "
+        "upstream's Retry-After, in seconds; a longer one ends the read with RateLimited.",
     )
     circuit_breaker_threshold: int = Field(
         default=5, ge=1, description="Consecutive failures that open the circuit."
@@ -82,6 +104,7 @@ class ResilienceOverrideSpec(SpecModel):
     respect_retry_after: bool | None = None
     rate_limit: int | None = Field(default=None, ge=1)
     connector_rate_limit: int | None = Field(default=None, ge=1)
+    max_read_wait: float | None = Field(default=None, ge=0, le=MAX_READ_WAIT_LIMIT)
     circuit_breaker_threshold: int | None = Field(default=None, ge=1)
     circuit_breaker_recovery: float | None = Field(default=None, gt=0)
 

@@ -77,6 +77,27 @@ def check_connector_templates(
     return findings
 
 
+def check_written_operation_templates(
+    index: int, operation: Mapping[str, Any], parameters: set[str], scope: TemplateScope
+) -> list[Finding]:
+    """The template findings of an operation that is invalid as a whole, as written.
+
+    Its path and headers are still checked, so one broken field does not hide the rest.
+    """
+    at: FieldPath = ("operations", index)
+    operation_scope = replace(scope, parameters=parameters)
+    findings: list[Finding] = []
+    path = operation.get("path")
+    if isinstance(path, str):
+        findings += check_template((*at, "path"), path, operation_scope)
+    headers = operation.get("headers")
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            if isinstance(value, str):
+                findings += check_template((*at, "headers", str(name)), value, operation_scope)
+    return findings
+
+
 def check_template(
     path: FieldPath,
     source: str,
@@ -100,9 +121,9 @@ def check_template(
     except TemplateError as exc:
         # The error text quotes the whole template, which may hold a literal secret.
         detail = str(exc).split(" is not valid: ", 1)[-1]
-        message = (
-            f"{subject} is not a valid template: {detail}; check the {{{{ }}}} and {{% %}} pairs"
-        )
+        # A syntax error needs the hint; other refusals say what to write themselves.
+        advice = "" if "; " in detail else "; check the {{ }} and {% %} pairs"
+        message = f"{subject} is not a valid template: {detail}{advice}"
         return [Finding(path, message, anchor=anchor)]
     findings: list[Finding] = []
     for reference in sorted(references, key=str):

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from connectory.vault import KeyRing
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
 #: Key of the advisory lock migrations hold on PostgreSQL (any constant, the same everywhere).
 _LOCK = 0x6D696772  # "migr"
@@ -80,12 +82,20 @@ def alembic_config() -> Config:
     return config
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Upgrade the database to the newest schema revision."""
+async def migrate(engine: AsyncEngine, keys: KeyRing | None = None) -> None:
+    """Upgrade the database to the newest schema revision.
+
+    Args:
+        engine: The database.
+        keys: The server's key ring, for revisions that encrypt what earlier ones stored in
+            clear (0004 seals sensitive defaults). Without it such a revision fails on a
+            database that has something to encrypt, and changes nothing.
+    """
 
     def upgrade(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
+        config.attributes["encryption_keys"] = keys
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:

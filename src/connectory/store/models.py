@@ -193,6 +193,10 @@ class Connection(Base):
     health: Mapped[str] = mapped_column(String(16), default="unknown")
     health_detail: Mapped[str] = mapped_column(Text, default="")
     health_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Bumped in the transaction of every change a running client must pick up (credentials,
+    #: config, version, deletion, connector parameters, stored token refreshes); see
+    #: ``connectory.services.generations``. Clients cached in any process compare it.
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from psycopg import OperationalError
 
 from connectory.http.egress import EgressPolicy, GuardedTransport
 from connectory.services.events.context import WORK_KINDS, EventsContext
+from connectory.services.generations import attach_notifier, create_notifier
 from connectory.services.secret_store import SecretBox
 from connectory.services.server_runtime import create_runtimes, load_key_ring
 from connectory.settings import Settings
@@ -54,9 +55,13 @@ async def build_context(
     """Open what background work needs (database, keys, clients) and close it after."""
     box = SecretBox(lambda: load_key_ring(settings))
     engine = create_engine(settings.database_url)
-    await migrate(engine)
+    await migrate(engine, box.ring)
     sessions = create_sessionmaker(engine)
-    runtimes = create_runtimes(settings, sessions, box)
+    # A connection changed through an API process retires this worker's client of it too.
+    notifier = create_notifier(settings, engine)
+    attach_notifier(sessions, notifier)
+    await notifier.start()
+    runtimes = create_runtimes(settings, sessions, box, notifier)
     http = delivery_client(settings)
     try:
         yield EventsContext(
@@ -70,6 +75,7 @@ async def build_context(
     finally:
         await http.aclose()
         await runtimes.aclose()
+        await notifier.aclose()
         await engine.dispose()
 
 

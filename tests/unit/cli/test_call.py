@@ -273,3 +273,50 @@ class TestErrors:
         assert result.exit_code == EXIT_INVALID
         assert_no_traceback(result)
         assert "base_url" in result.stderr
+
+
+PIN_CONNECTOR = """\
+name: Pin
+base_url: http://127.0.0.1:1
+auth:
+  auth_type: api_key
+  credential_schema:
+    api_key: {type: password, required: true}
+    pin: {type: password, required: true}
+  header_name: X-API-Key
+  key_prefix: "Token "
+headers:
+  X-Pin: "{{ credentials.pin }}"
+resilience: {max_retries: 0}
+operations:
+  - operation: folder
+    path: "/echo/folders/{{ credentials.pin }}/files"
+"""
+
+
+class TestShortSecrets:
+    """A PIN is redacted by where it goes in ``-vv --include`` output and the request log."""
+
+    PIN = "~7!"
+
+    def test_the_request_as_sent_and_the_logs_hide_it(
+        self, invoke: Invoke, api_url: str, tmp_path: Path
+    ) -> None:
+        connector = tmp_path / "pin.yaml"
+        connector.write_text(PIN_CONNECTOR, encoding="utf-8")
+        credentials = tmp_path / "credentials.yaml"
+        credentials.write_text(f"api_key: {API_KEY}\npin: '{self.PIN}'\n", encoding="utf-8")
+        result = invoke(
+            "call", str(connector), "folder", "--credentials", str(credentials),
+            "--base-url", api_url, "-vv", "--include",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        shown = json.loads(result.stdout)
+        # It really went out: the echo (the caller's own data) shows it came back.
+        assert shown["body"]["headers"]["x-pin"] == self.PIN
+        request = shown["request"]
+        assert request["headers"]["X-Pin"] == "[REDACTED]"
+        assert request["url"].endswith("/echo/folders/[REDACTED]/files")
+        assert self.PIN not in json.dumps(request)
+        assert "/echo/folders/[REDACTED]/files" in result.stderr  # the request was logged
+        assert self.PIN not in result.stderr

@@ -51,9 +51,130 @@ def test_regex_characters_in_secrets_are_literal() -> None:
     assert redactor.redact("a.b*c(d) aXbbc(d)") == f"{REDACTED} aXbbc(d)"
 
 
-def test_short_and_non_string_values_are_not_treated_as_secrets() -> None:
+def test_short_values_are_not_searched_for_in_free_text() -> None:
     redactor = Redactor(["abc", "", None])  # type: ignore[list-item]
     assert redactor.redact("abc abc") == "abc abc"
+    assert redactor.redact("") == ""
+
+
+class TestShortSecrets:
+    """A PIN is never skipped: it is redacted wherever a whole value is it."""
+
+    PIN = "42"
+
+    def test_a_whole_text_that_is_the_secret(self) -> None:
+        redactor = Redactor([self.PIN])
+        assert redactor.redact(self.PIN) == REDACTED
+        assert redactor.redact("page 42 of 99") == "page 42 of 99"
+
+    def test_header_values_query_values_and_path_segments(self) -> None:
+        redactor = Redactor([self.PIN, "a b"])
+        assert redactor.redact_headers({"X-Anything": "42", "X-Page": "420"}) == {
+            "X-Anything": REDACTED,
+            "X-Page": "420",
+        }
+        assert redactor.redact_url("https://h.example/v1/42/items?pin=42&page=420&q=a+b") == (
+            f"https://h.example/v1/{REDACTED}/items?pin={REDACTED}&page=420&q={REDACTED}"
+        )
+        assert redactor.redact_url("https://h.example/x/a%20b") == f"https://h.example/x/{REDACTED}"
+        assert redactor.is_secret("a%20b") and not redactor.is_secret("42 ")
+
+    def test_decoded_data_whole_strings_only(self) -> None:
+        redactor = Redactor([self.PIN])
+        data = {"pin": "42", "note": "42 apples", "count": 42, "42": ["42", "x"]}
+        assert redactor.redact_data(data) == {
+            "pin": REDACTED,
+            "note": "42 apples",
+            "count": 42,
+            REDACTED: [REDACTED, "x"],
+        }
+
+    def test_redirect_style_check_holds_secret(self) -> None:
+        redactor = Redactor([self.PIN, "long-secret"])
+        assert redactor.holds_secret("42") and redactor.holds_secret("a long-secret b")
+        assert not redactor.holds_secret("a 42 b")
+        assert not redactor.contains_secret("42")  # only searchable secrets
+
+
+class TestRedactionByLocation:
+    def test_registered_fields_are_blanked_in_data_whatever_they_hold(self) -> None:
+        redactor = Redactor(sensitive_names=["X-Pin"])
+        echo = {
+            "headers": {"x-pin": "7", "accept": "*/*"},
+            "query": {"X-PIN": ["7", "8"]},
+            "body": {"x-pin": None, "nested": {"X-Pin": {"deep": 1}}},
+        }
+        assert redactor.redact_data(echo) == {
+            "headers": {"x-pin": REDACTED, "accept": "*/*"},
+            "query": {"X-PIN": [REDACTED, REDACTED]},
+            "body": {"x-pin": None, "nested": {"X-Pin": REDACTED}},
+        }
+
+    def test_conventional_names_are_not_blanked_in_data(self) -> None:
+        # Records often have "key" or "token" fields that are data, not this connection's.
+        redactor = Redactor(["s3cr3t-value"])
+        data = {"key": "PROJ-1", "token": "next-page", "api_key": "abc"}
+        assert redactor.redact_data(data) == data
+
+    def test_registered_names_count_for_headers_and_query(self) -> None:
+        redactor = Redactor(sensitive_names=["pin"])
+        assert redactor.redact_headers({"PIN": "1"}) == {"PIN": REDACTED}
+        assert redactor.redact_url("https://h/x?Pin=1&a=2") == f"https://h/x?Pin={REDACTED}&a=2"
+        assert redactor.redact_url("https://h/x?p%69n=1") == f"https://h/x?p%69n={REDACTED}"
+
+
+class TestRedactBody:
+    def test_json_fields_by_name_and_whole_value(self) -> None:
+        redactor = Redactor(["9"], sensitive_names=["pin"])
+        body = b'{"pin": "1", "code": "9", "text": "9 lives"}'
+        assert redactor.redact_body(body, "application/json; charset=utf-8", 2000) == (
+            f'{{"pin":"{REDACTED}","code":"{REDACTED}","text":"9 lives"}}'
+        )
+
+    def test_json_without_secrets_keeps_its_formatting(self) -> None:
+        body = b'{\n  "a": 1\n}'
+        assert Redactor(["9"]).redact_body(body, "application/json", 2000) == '{\n  "a": 1\n}'
+
+    def test_form_fields_by_name_and_whole_value(self) -> None:
+        redactor = Redactor(["9"], sensitive_names=["pin"])
+        body = b"user=bob&pin=1&code=9&password=x&n=99"
+        assert redactor.redact_body(body, "application/x-www-form-urlencoded", 2000) == (
+            f"user=bob&pin={REDACTED}&code={REDACTED}&password={REDACTED}&n=99"
+        )
+
+    def test_other_bodies_as_text_and_cut_after_redaction(self) -> None:
+        redactor = Redactor([SECRET])
+        text = ("x" * 10 + SECRET).encode()
+        assert redactor.redact_body(text, "text/plain", 15) == "x" * 10 + REDACTED[:5]
+        assert redactor.redact_body(b'{"broken', "application/json", 100) == '{"broken'
+
+
+class TestNeedsRedaction:
+    @pytest.mark.parametrize(
+        "chunk",
+        [
+            b'{"a": "long-secret-1"}',
+            b'{"a": "x long-secret-1 y"}',
+            b'{"a": "7"}',
+            b'{"X-PIN" : 1}',
+            b'{"a": "quo\\"ted-secret"}',
+        ],
+        ids=["whole", "inside", "short-whole", "name-any-case", "json-escaped"],
+    )
+    def test_detects(self, chunk: bytes) -> None:
+        redactor = Redactor(["long-secret-1", "7", 'quo"ted-secret'], sensitive_names=["x-pin"])
+        assert redactor.needs_redaction(chunk)
+
+    def test_clean_chunks_and_an_empty_redactor(self) -> None:
+        redactor = Redactor(["long-secret-1", "7"], sensitive_names=["x-pin"])
+        assert not redactor.needs_redaction(b'{"a": 77, "b": "x-pins", "c": "17"}')
+        assert not Redactor().needs_redaction(b'{"a": "b"}')
+
+    def test_learns_later_secrets(self) -> None:
+        redactor = Redactor()
+        assert not redactor.needs_redaction(b'{"a": "tok"}')
+        redactor.add("tok")
+        assert redactor.needs_redaction(b'{"a": "tok"}')
 
 
 def test_secrets_learned_later_are_redacted() -> None:

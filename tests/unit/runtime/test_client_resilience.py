@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectory.errors import CircuitOpen, UpstreamError
-from connectory.resilience import FakeClock
+from connectory.errors import CircuitOpen, RateLimited, UpstreamError
+from connectory.resilience import FakeClock, ResiliencePipeline
 from connectory.runtime import ConnectorClient
 from connectory.spec import ConnectorSpec
 
@@ -100,3 +100,85 @@ async def test_breaker_opens_after_threshold_and_fails_fast() -> None:
         with pytest.raises(CircuitOpen):
             await client.call("get")
     assert upstream.calls == 2
+
+
+def _budgeted(scope: str | None = None) -> ConnectorSpec:
+    resilience: dict[str, Any] = {"rate_limit": None, "connector_rate_limit": 2}
+    if scope is not None:
+        resilience["connector_rate_limit_scope"] = scope
+    spec = make_spec(**resilience)
+    return spec.model_copy(update={"slug": "same-slug"})
+
+
+async def _outcomes(client: ConnectorClient, count: int) -> list[str]:
+    outcomes = []
+    for _ in range(count):
+        try:
+            await client.call("get")
+        except RateLimited:
+            outcomes.append("limited")
+        else:
+            outcomes.append("ok")
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    ("scope", "other_owner", "shared"),
+    [
+        # Another owner's connector with the same slug: never the same budget.
+        (None, {"connector_key": "connector-2", "tenant_key": "tenant-1"}, False),
+        # The same connector for another tenant: its own budget by default...
+        (None, {"connector_key": "connector-1", "tenant_key": "tenant-2"}, False),
+        ("enterprise", {"connector_key": "connector-1", "tenant_key": "tenant-2"}, False),
+        # ...one budget for every tenant with the deployment scope.
+        ("deployment", {"connector_key": "connector-1", "tenant_key": "tenant-2"}, True),
+        # The same tenant's other connection shares its budget.
+        (None, {"connector_key": "connector-1", "tenant_key": "tenant-1"}, True),
+    ],
+)
+async def test_connector_budget_is_keyed_by_ids_and_scope(
+    scope: str | None, other_owner: dict[str, str], shared: bool
+) -> None:
+    spec = _budgeted(scope)
+    pipeline = ResiliencePipeline(clock=FakeClock())
+    transport = httpx.MockTransport(Upstream([200]))
+    first = ConnectorClient(
+        spec,
+        transport=transport,
+        pipeline=pipeline,
+        connector_key="connector-1",
+        tenant_key="tenant-1",
+    )
+    second = ConnectorClient(spec, transport=transport, pipeline=pipeline, **other_owner)
+    assert await _outcomes(first, 2) == ["ok", "ok"]
+    assert await _outcomes(second, 1) == (["limited"] if shared else ["ok"])
+    await first.aclose()
+    await second.aclose()
+
+
+def test_a_client_without_a_server_has_a_local_connector_key() -> None:
+    assert ConnectorClient(_budgeted()).connector_key == "local/same-slug"
+    assert ConnectorClient(_budgeted(), tenant_key="t").connector_key == "local/same-slug/t"
+    assert (
+        ConnectorClient(_budgeted("deployment"), connector_key="c", tenant_key="t").connector_key
+        == "c"
+    )
+
+
+def test_the_scope_is_connector_wide_only() -> None:
+    with pytest.raises(ValueError, match="connector_rate_limit_scope"):
+        ConnectorSpec.model_validate(
+            {
+                "name": "x",
+                "base_url": "https://api.example.com",
+                "operations": [
+                    {
+                        "name": "get",
+                        "path": "/",
+                        "resilience": {"connector_rate_limit_scope": "deployment"},
+                    }
+                ],
+            }
+        )
+    with pytest.raises(ValueError, match="connector_rate_limit_scope"):
+        _budgeted("everyone")

@@ -86,6 +86,39 @@ class TestPathParameters:
         )
         assert report.problems == []
 
+    def test_placeholders_of_an_otherwise_invalid_operation_are_checked(
+        self, check_yaml: Any, problem_at: Any
+    ) -> None:
+        # examples/broken.yaml: a bad location made the whole operation invalid, and the
+        # unfilled placeholder went unreported.
+        report = check_yaml(
+            operation("path: /things/{thing_id}\nparameters:\n  - {name: id, location: pth}")
+        )
+        problem = problem_at(report, "operations[0].path")
+        assert where(problem) == ("connector.yaml", 5, 11, "operations[0].path")
+        assert problem.message.startswith(
+            "the path has a placeholder {thing_id} but no path parameter 'thing_id'; add it"
+        )
+        assert problem_at(report, "operations[0].parameters[0].location")
+
+    def test_written_location_of_an_invalid_operation_is_named(
+        self, check_yaml: Any, problem_at: Any
+    ) -> None:
+        report = check_yaml(
+            operation("path: /u/{id}\nmethod: FETCH\nparameters:\n  - {name: id, location: query}")
+        )
+        problem = problem_at(report, "operations[0].path")
+        assert problem.message.endswith("parameter 'id' has location: query; set location: path")
+
+    def test_the_broken_example_reports_its_placeholder(self) -> None:
+        from pathlib import Path
+
+        from connectory.spec import check_connector
+
+        example = Path(__file__).resolve().parents[3] / "examples" / "broken.yaml"
+        messages = [p.message for p in check_connector(example).problems]
+        assert any("placeholder {thing_id}" in message for message in messages), messages
+
 
 class TestOverview:
     def test_slug_that_is_not_url_safe(self, check_yaml: Any, problem_at: Any) -> None:
@@ -296,6 +329,52 @@ class TestTemplates:
         assert problem.message == (
             "headers.X-Key reads 'credential', which templates do not have; use credentials, "
             "parameters, connector_parameters, config (did you mean 'credentials'?)"
+        )
+
+    @pytest.mark.parametrize(
+        ("template", "name"),
+        [
+            ("{{ ''.__class__ }}", "__class__"),
+            ("{{ credentials.__class__ }}", "__class__"),
+            ("{{ credentials._token | upper }}", "_token"),
+            ("x {{ credentials._token }}", "_token"),
+            ("{{ config['__init__'] }}", "__init__"),
+            ("{{ (config.a or '').__len__ }}", "__len__"),
+        ],
+    )
+    def test_underscore_names_are_refused_at_validation(
+        self, check_yaml: Any, problem_at: Any, template: str, name: str
+    ) -> None:
+        report = check_yaml(f'headers:\n  X-A: "{template}"\n')
+        problem = problem_at(report, "headers.X-A")
+        assert problem.message.startswith(
+            f"headers.X-A is not a valid template: it reads '{name}', but names that start "
+            "with an underscore are Python internals; "
+        )
+        assert not report.ok
+
+    def test_underscore_names_in_an_operation_path_are_refused(
+        self, check_yaml: Any, problem_at: Any
+    ) -> None:
+        report = check_yaml(operation("path: \"/a/{{ ''.__class__ }}\""))
+        assert "Python internals" in problem_at(report, "operations[0].path").message
+
+    def test_a_key_with_one_leading_underscore_is_read_with_brackets(self, check_yaml: Any) -> None:
+        from connectory.templating import compile_template
+
+        report = check_yaml(
+            "headers:\n  X-A: \"{{ credentials['_sid'] }}\"\n"
+            "auth:\n  auth_type: bearer\n  credential_schema:\n"
+            "    token: {type: password}\n    _sid: {}\n"
+        )
+        assert report.problems == []
+        template = compile_template("{{ credentials['_sid'] }}")
+        assert template.render({"credentials": {"_sid": "s-1"}}) == "s-1"
+        assert (
+            compile_template("{{ credentials['_sid'] | upper }}").render(
+                {"credentials": {"_sid": "s-1"}}
+            )
+            == "S-1"
         )
 
     def test_syntax_error_does_not_echo_the_template(

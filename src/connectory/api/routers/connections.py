@@ -161,8 +161,8 @@ async def update_connection(
         credentials=dict(body.credentials) if body.credentials is not None else None,
         config=body.config,
     )
+    # The commit announces the connection's new generation: running clients are replaced.
     await session.commit()
-    await _runtimes(request).forget(connection_id)
     return _public(details)
 
 
@@ -181,7 +181,6 @@ async def delete_connection(
     await unsubscribe_connection(request.app.state.events, session, details)
     await connections.delete_connection(session, principal, connection_id)
     await session.commit()
-    await _runtimes(request).forget(connection_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -209,7 +208,8 @@ async def test_connection(
         200: {
             "description": "The upstream's answer; with all_pages=true, JSON Lines records "
             "(a failure after the first page ends the stream with a "
-            "_connectory_error line).",
+            "_connectory_error line; while the read waits, a _connectory_keepalive line "
+            "goes out at least every 15 s: skip it).",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         },
     },
@@ -230,11 +230,25 @@ async def run_operation(
     details = await connections.get_connection(session, principal, connection_id)
     runtimes = _runtimes(request)
     if all_pages:
-        client = await runtimes.client_for(session, details)
-        # Unknown operations and bad parameters answer 404/422 before the stream starts.
-        client.check_call(operation, params)
-        await session.commit()
-        stream = connection_runs.stream_records(client, operation, params, max_pages)
+        # The stream holds the lease until its last line: a change meanwhile replaces the
+        # client for later calls without closing this one under it.
+        lease = await runtimes.acquire(session, details)
+        try:
+            # Unknown operations and bad parameters answer 404/422 before the stream starts.
+            lease.client.check_call(operation, params)
+            await session.commit()
+        except BaseException:
+            await lease.release()
+            raise
+        stream = connection_runs.stream_connection_records(
+            runtimes,
+            lease,
+            details,
+            operation,
+            params,
+            max_pages,
+            keepalive_interval=request.app.state.settings.stream_keepalive_interval,
+        )
         return StreamingResponse(stream, media_type="application/x-ndjson")
     result = await connection_runs.run_operation(session, runtimes, details, operation, params)
     await session.commit()
@@ -260,7 +274,6 @@ async def upgrade_connection(
     )
     if plan.applied:
         await session.commit()
-        await _runtimes(request).forget(connection_id)
     return UpgradePlanOut(**vars(plan))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep
 from connectory.api.pagination import Page, Paging
 from connectory.api.routers.connectors import ConnectorBody
 from connectory.api.schemas.connectors import (
@@ -55,7 +55,11 @@ async def get_draft(
     summary="Save the draft",
 )
 async def save_draft(
-    connector_id: str, body: ConnectorBody, session: SessionDep, principal: CurrentPrincipal
+    connector_id: str,
+    body: ConnectorBody,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    box: SecretBoxDep,
 ) -> DraftOut:
     """Replace the draft (started from the latest version when there is none).
 
@@ -64,7 +68,7 @@ async def save_draft(
     """
     await find_editable_connector(session, principal, connector_id)
     source = await run_in_threadpool(check_body, body)
-    saved = await versions.save_draft(session, principal, connector_id, source)
+    saved = await versions.save_draft(session, principal, connector_id, source, box=box)
     return DraftOut(
         **VersionOut.of(saved.draft).model_dump(), problems=problems_out(saved.warnings)
     )
@@ -92,10 +96,10 @@ async def discard_draft(
     summary="What publishing would do",
 )
 async def publish_preview(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: str, session: SessionDep, principal: CurrentPrincipal, box: SecretBoxDep
 ) -> PublishPreviewOut:
     """The publish checklist: permission, validity, operations, changes; bump and diff."""
-    plan = await publishing.plan_publish(session, principal, connector_id)
+    plan = await publishing.plan_publish(session, principal, connector_id, box=box)
     return PublishPreviewOut.of(plan)
 
 
@@ -106,7 +110,11 @@ async def publish_preview(
     summary="Publish the draft",
 )
 async def publish(
-    connector_id: str, body: PublishIn, session: SessionDep, principal: CurrentPrincipal
+    connector_id: str,
+    body: PublishIn,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    box: SecretBoxDep,
 ) -> PublishOut:
     """Publish the draft as the next version (1.0.0 first) and freeze it.
 
@@ -125,6 +133,7 @@ async def publish(
         bump=body.bump,
         changelog=changelog,
         scope=body.scope,
+        box=box,
     )
     view = ConnectorView(
         published.connector, has_draft=False, can_edit=may_edit(principal, published.connector)
@@ -182,6 +191,7 @@ async def diff(
     connector_id: str,
     session: SessionDep,
     principal: CurrentPrincipal,
+    box: SecretBoxDep,
     from_: Annotated[
         str | None, Query(alias="from", max_length=64, description=f"{_REF}; default latest.")
     ] = None,
@@ -191,5 +201,7 @@ async def diff(
 
     Either side may be a version id of another connector the caller can see.
     """
-    result = await versions.diff_connector_versions(session, principal, connector_id, from_, to)
+    result = await versions.diff_connector_versions(
+        session, principal, connector_id, from_, to, box=box
+    )
     return DiffOut.of(result)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
-from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep
 from connectory.api.pagination import Page, Paging
 from connectory.api.schemas.connectors import (
     ConnectorCreated,
@@ -33,6 +33,8 @@ from connectory.services.connector_documents import ConnectorSource, check_body,
 from connectory.services.connector_versions import get_version
 from connectory.services.connectors import ConnectorFilters, Scope, Status
 from connectory.services.principal import Principal
+from connectory.services.secret_store import SecretBox
+from connectory.services.sensitive_defaults import conceal_defaults
 from connectory.spec.connector import ConnectorType
 
 router = APIRouter(prefix="/connectors", tags=["connectors"])
@@ -117,7 +119,7 @@ async def list_connectors(
     summary="Create a connector",
 )
 async def create_connector(
-    body: ConnectorBody, session: SessionDep, principal: CurrentPrincipal
+    body: ConnectorBody, session: SessionDep, principal: CurrentPrincipal, box: SecretBoxDep
 ) -> ConnectorCreated:
     """Create a connector (with a draft) in the caller's scope; problems are a 422 with places.
 
@@ -126,7 +128,7 @@ async def create_connector(
     """
     check_may_build_connectors(principal)
     source = await run_in_threadpool(check_body, body)
-    return await _create(session, principal, source)
+    return await _create(session, principal, source, box)
 
 
 @router.post(
@@ -138,7 +140,7 @@ async def create_connector(
     summary="Create a connector from a file or folder archive",
 )
 async def upload_connector(
-    request: Request, session: SessionDep, principal: CurrentPrincipal
+    request: Request, session: SessionDep, principal: CurrentPrincipal, box: SecretBoxDep
 ) -> ConnectorCreated:
     """Create a connector from a YAML/JSON file or a .zip/.tar.gz of a connector folder."""
     check_may_build_connectors(principal)
@@ -146,15 +148,15 @@ async def upload_connector(
     if not raw:
         raise InvalidRequest("the body is empty; send a connector file or folder archive")
     source = await run_in_threadpool(load_upload, raw, request.headers.get("content-type"))
-    return await _create(session, principal, source)
+    return await _create(session, principal, source, box)
 
 
 async def _create(
-    session: AsyncSession, principal: Principal, source: ConnectorSource
+    session: AsyncSession, principal: Principal, source: ConnectorSource, box: SecretBox
 ) -> ConnectorCreated:
     spec, document = source.valid()
     connector, _ = await connectors.create_connector(
-        session, principal, spec, document, source.files or {}
+        session, principal, spec, document, source.files or {}, box=box
     )
     await connectors.commit_or_conflict(session)
     view = await connectors.view_connector(session, principal, connector)
@@ -166,7 +168,8 @@ async def _create(
 async def validate_connector(body: ConnectorBody, principal: CurrentPrincipal) -> ValidationOut:
     """Check a connector without saving it: every problem, warnings included, with places."""
     source = await run_in_threadpool(check_body, body)
-    document = source.valid()[1] if source.ok else None
+    # As it would be stored: a sensitive default shows as the placeholder.
+    document = conceal_defaults(source.valid()[1])[0] if source.ok else None
     return ValidationOut(
         ok=source.ok,
         problems=problems_out(source.problems),
@@ -197,6 +200,7 @@ async def import_connector(
     response: Response,
     session: SessionDep,
     principal: CurrentPrincipal,
+    box: SecretBoxDep,
     dry_run: Annotated[bool, Query(description="Check and report; change nothing.")] = False,
     as_new_version: Annotated[
         bool, Query(description="Import even if that slug and version exist here already.")
@@ -217,6 +221,7 @@ async def import_connector(
         dry_run=dry_run,
         as_new_version=as_new_version,
         connector_id=connector_id,
+        box=box,
     )
     if dry_run:
         response.status_code = status.HTTP_200_OK

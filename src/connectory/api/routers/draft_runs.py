@@ -25,6 +25,7 @@ from connectory.services.connectors import (
     published_version,
 )
 from connectory.services.secret_store import SecretBox, read_secrets
+from connectory.services.sensitive_defaults import runtime_spec
 from connectory.services.server_runtime import transport_factory
 from connectory.settings import Settings
 from connectory.spec.connector import ConnectorSpec
@@ -72,13 +73,15 @@ class DraftRunOut(OperationRunOut):
     error: str | None = Field(default=None, description="Why reading the pages stopped early.")
 
 
-async def _spec_to_run(session: AsyncSession, connector: Connector) -> tuple[ConnectorSpec, str]:
+async def _spec_to_run(
+    session: AsyncSession, box: SecretBox, connector: Connector
+) -> tuple[ConnectorSpec, str]:
     draft = await draft_of(session, connector)
     version = draft or await published_version(session, connector, connector.latest_version)
     spec = spec_of(version) if version is not None else None
     if version is None or spec is None:
         raise InvalidRequest("the connector's draft is not valid; fix its problems first")
-    return spec, version.version or "draft"
+    return await runtime_spec(session, box, version.id, spec), version.version or "draft"
 
 
 @router.post(
@@ -100,10 +103,10 @@ async def run_draft_operation(
     request as sent and the upstream's body are redacted).
     """
     connector = await find_editable_connector(session, principal, connector_id)
-    spec, label = await _spec_to_run(session, connector)
+    box: SecretBox = request.app.state.secret_box
+    spec, label = await _spec_to_run(session, box, connector)
     if spec.operation(body.operation) is None:
         raise NotFound(f"the connector has no operation {body.operation[:200]!r}")
-    box: SecretBox = request.app.state.secret_box
     settings: Settings = request.app.state.settings
     parameters: dict[str, Any] | None = body.connector_parameters
     if parameters is None:
@@ -116,6 +119,9 @@ async def run_draft_operation(
         transport=transport_factory(settings)(),
         pipeline=request.app.state.runtimes.pipeline,
         connection_key=f"draft:{connector.id}:{principal.user_id}",
+        # A draft run draws on the connector's budget like the caller's connections do.
+        connector_key=connector.id,
+        tenant_key=principal.enterprise_id or "platform",
     )
     async with client:
         result = await client.call(body.operation, body.params, raise_for_status=False)
@@ -131,7 +137,12 @@ async def _read_pages(
 ) -> tuple[list[DraftPageOut], str | None]:
     pages: list[DraftPageOut] = []
     try:
-        async for page in client.iter_pages(body.operation, body.params, max_pages=body.max_pages):
+        # A test run answers one request: it is not paced (a rate-limit wait longer than a
+        # page's timeout ends it with the pages read so far, as for a single call).
+        pages_read = client.iter_pages(
+            body.operation, body.params, max_pages=body.max_pages, pace=False
+        )
+        async for page in pages_read:
             keep = page.number <= PAGES_WITH_RECORDS
             pages.append(
                 DraftPageOut(

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response, status
 
-from connectory.api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep, SettingsDep
 from connectory.api.schemas.connectors import (
     ChangeOut,
     NamedChangesOut,
@@ -113,6 +113,7 @@ async def import_openapi_document(
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
+    box: SecretBoxDep,
     tags: Tags = None,
     operation_ids: OperationIds = None,
     auth_scheme: AuthScheme = None,
@@ -145,7 +146,7 @@ async def import_openapi_document(
             document=result.connector,
             **OpenAPIImportOut.details(result, source.problems),
         )
-    created = await openapi_import.create_draft(session, principal, result)
+    created = await openapi_import.create_draft(session, principal, result, box=box)
     return OpenAPIImportOut(
         dry_run=False,
         ok=True,
@@ -170,6 +171,7 @@ async def reimport_openapi_document(
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
+    box: SecretBoxDep,
     tags: Tags = None,
     operation_ids: OperationIds = None,
     auth_scheme: AuthScheme = None,
@@ -192,7 +194,7 @@ async def reimport_openapi_document(
     )
     result = await _import(request, settings, options)
     outcome = await openapi_import.reimport(
-        session, principal, connector_id, result, dry_run=dry_run
+        session, principal, connector_id, result, dry_run=dry_run, box=box
     )
     diff = outcome.diff
     return ReimportOut(

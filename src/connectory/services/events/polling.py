@@ -62,29 +62,29 @@ async def poll_subscription(
         params[poll.since_parameter] = _iso(since)
     id_selector = Selector.parse(poll.id_field)
     updated_selector = Selector.parse(poll.updated_field)
-    client = await context.runtimes.client_for(session, details)
     newest = cursor
     found: list[ReceivedEvent] = []
-    async for record in client.iter_records(poll.operation, params, max_pages=poll.max_pages):
-        record_id = select(record, id_selector)
-        updated_text = select(record, updated_selector)
-        updated = parse_time(str(updated_text)) if updated_text is not None else None
-        if record_id is None or updated is None:
-            raise EventError(
-                f"a polled record has no {poll.id_field} or no readable {poll.updated_field}"
+    async with await context.runtimes.acquire(session, details) as client:
+        async for record in client.iter_records(poll.operation, params, max_pages=poll.max_pages):
+            record_id = select(record, id_selector)
+            updated_text = select(record, updated_selector)
+            updated = parse_time(str(updated_text)) if updated_text is not None else None
+            if record_id is None or updated is None:
+                raise EventError(
+                    f"a polled record has no {poll.id_field} or no readable {poll.updated_field}"
+                )
+            if since is not None and updated < since:
+                continue
+            if newest is None or updated > newest:
+                newest = updated
+            found.append(
+                ReceivedEvent(
+                    type=poll.type or event.key,
+                    dedup_key=f"{record_id}@{_iso(updated)}",
+                    payload=record if isinstance(record, dict) else {"value": record},
+                    occurred_at=updated,
+                )
             )
-        if since is not None and updated < since:
-            continue
-        if newest is None or updated > newest:
-            newest = updated
-        found.append(
-            ReceivedEvent(
-                type=poll.type or event.key,
-                dedup_key=f"{record_id}@{_iso(updated)}",
-                payload=record if isinstance(record, dict) else {"value": record},
-                occurred_at=updated,
-            )
-        )
     first = cursor is None
     if newest is not None:
         subscription.state = {**subscription.state, "cursor": _iso(newest)}

@@ -62,7 +62,6 @@ async def call_subscription_method(
         EventError: a template cannot be rendered, or the expiry is unreadable.
         ConnectoryError: the operation failed (auth, upstream error, timeout...).
     """
-    client = await context.runtimes.client_for(session, details)
     variables: dict[str, Any] = {
         "webhook_url": _intake_url(context, subscription) if subscription.kind == "webhook" else "",
         "parameters": subscription.parameters,
@@ -71,7 +70,8 @@ async def call_subscription_method(
         **await secret_variables(context, session, details),
     }
     params = _render_all(call.input, variables, "input")
-    result = await client.call(call.operation, params)
+    async with await context.runtimes.acquire(session, details) as client:
+        result = await client.call(call.operation, params)
     variables["response"] = result.body
     values = _render_all(call.state, variables, "state")
     expires: datetime | None = None

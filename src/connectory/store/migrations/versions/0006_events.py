@@ -4,8 +4,8 @@ On PostgreSQL this revision also creates procrastinate's tables (the task engine
 see docs/operations.md), from the SQL file the installed procrastinate ships; a later
 procrastinate whose schema changes comes with a new revision here.
 
-Revision ID: 0005
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
