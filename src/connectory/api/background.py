@@ -19,7 +19,7 @@ from connectory.services.events.context import EventsContext
 from connectory.services.secret_store import SecretBox
 from connectory.settings import Settings
 from connectory.worker.engine import uses_postgres
-from connectory.worker.runner import Worker, delivery_client
+from connectory.worker.runner import Worker, delivery_client, egress_policy
 
 logger = logging.getLogger("connectory.api")
 
@@ -39,6 +39,7 @@ async def run_events(
         box=box,
         runtimes=runtimes,
         http=http,
+        egress=egress_policy(settings),
         public_url=settings.public_url,
     )
     run_tasks = settings.run_worker is not False
@@ -59,4 +60,5 @@ async def run_events(
         except TimeoutError:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await http.aclose()
+        await context.intake.aclose()
+        await http.close()

@@ -14,11 +14,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
+import aiohttp
 from procrastinate.exceptions import ConnectorException
 from psycopg import OperationalError
 
-from connectory.http.egress import EgressPolicy, GuardedTransport
+from connectory.http.egress import EgressPolicy
+from connectory.http.egress_aiohttp import guarded_session
 from connectory.services.events.context import WORK_KINDS, EventsContext
 from connectory.services.generations import attach_notifier, create_notifier
 from connectory.services.secret_store import SecretBox
@@ -34,18 +35,14 @@ logger = logging.getLogger("connectory.worker")
 _MAX_PAUSE = 10.0
 
 
-def delivery_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client deliveries go out with: egress-guarded, no redirects, no proxies."""
-    policy = EgressPolicy.allowing(settings.egress_allow_list)
-    transport = GuardedTransport(
-        policy, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    )
-    return httpx.AsyncClient(
-        transport=transport,
-        follow_redirects=False,
-        trust_env=False,
-        timeout=settings.delivery_timeout_seconds,
-    )
+def egress_policy(settings: Settings) -> EgressPolicy:
+    """The server's egress policy (``CONNECTORY_EGRESS_ALLOW``)."""
+    return EgressPolicy.allowing(settings.egress_allow_list)
+
+
+def delivery_client(settings: Settings) -> aiohttp.ClientSession:
+    """The session deliveries go out with: egress-guarded, no proxies (call in a running loop)."""
+    return guarded_session(egress_policy(settings))
 
 
 @asynccontextmanager
@@ -70,10 +67,11 @@ async def build_context(
             box=box,
             runtimes=runtimes,
             http=http,
+            egress=egress_policy(settings),
             public_url=public_url or settings.public_url,
         )
     finally:
-        await http.aclose()
+        await http.close()
         await runtimes.aclose()
         await notifier.aclose()
         await engine.dispose()

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-import httpx
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectory.http.egress import EgressPolicy
 from connectory.services.connection_runtime import ConnectionRuntimes
+from connectory.services.events.intake_batch import IntakeBatcher
 from connectory.services.secret_store import SecretBox
 from connectory.settings import Settings
 from connectory.spec.connector import ConnectorSpec
@@ -35,7 +38,8 @@ class EventsContext:
         sessions: Database sessions.
         box: Opens stored secrets (endpoint secrets, credentials).
         runtimes: Connector clients of connections (subscribe, poll, refresh).
-        http: The client deliveries are sent with, through the egress guard.
+        http: The session deliveries are sent with, through the egress guard.
+        egress: The egress policy (checked again for IP-literal endpoint URLs).
         wake: Asks for due work to be looked at now.
         now: The clock (injected in tests).
         public_url: Base of intake URLs; None when it is not configured.
@@ -45,11 +49,28 @@ class EventsContext:
     sessions: async_sessionmaker[AsyncSession]
     box: SecretBox
     runtimes: ConnectionRuntimes
-    http: httpx.AsyncClient
+    http: aiohttp.ClientSession
+    egress: EgressPolicy
     wake: Wake = no_wake
     now: Callable[[], datetime] = field(default=utcnow)
     public_url: str | None = None
     _specs: dict[str, ConnectorSpec] = field(default_factory=dict)
+    #: Intake routes by URL token, with their expiry (see services.events.intake).
+    intake_routes: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    intake: IntakeBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = IntakeBatcher(self.sessions)
+
+    async def spec_by_version_id(
+        self, session: AsyncSession, version_id: str
+    ) -> ConnectorSpec | None:
+        """The spec of a version by id: from the cache, else read (and cached) once."""
+        spec = self._specs.get(version_id)
+        if spec is not None:
+            return spec
+        version = await session.get(ConnectorVersion, version_id)
+        return None if version is None else self.spec_of(version)
 
     def spec_of(self, version: ConnectorVersion) -> ConnectorSpec:
         """The spec of a stored version, parsed once (published versions never change)."""

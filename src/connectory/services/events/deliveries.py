@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
-from sqlalchemy import DateTime, Integer, String, bindparam, func, select, text, update
+from sqlalchemy import DateTime, Integer, String, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import ConnectoryError
 from connectory.events.signing import signature_header
+from connectory.http.egress_aiohttp import check_destination
 from connectory.services.events.context import EventsContext
 from connectory.services.events.endpoints import ENDPOINT_SECRETS_OWNER, endpoint_secrets
 from connectory.services.events.records import as_utc, dialect_of, envelope
@@ -132,12 +133,6 @@ async def claim_deliveries(
 
 
 @dataclass
-class _Target:
-    url: str
-    secrets: list[str]
-
-
-@dataclass
 class Outcome:
     """What one try of a delivery gave."""
 
@@ -148,8 +143,38 @@ class Outcome:
     duration_ms: int
 
 
-async def dispatch_due(context: EventsContext, batch: int = 50, rounds: int = 100) -> int:
-    """Claim and send due deliveries until none is due (or *rounds* batches); return the count."""
+@dataclass
+class Prepared:
+    """A claimed delivery ready to send: where, what, signed with which secrets."""
+
+    delivery_id: str
+    url: str | None
+    message_id: str
+    body: bytes
+    secrets: list[str]
+
+
+async def dispatch_due(
+    context: EventsContext, batch: int = 50, rounds: int = 100, lanes: int = 2
+) -> int:
+    """Claim and send due deliveries until none is due; return how many were sent.
+
+    *lanes* loops run side by side, so one batch's database work (claim, load, record)
+    overlaps another's sends. Per batch: one transaction claims, one query loads the
+    deliveries with their events and endpoints (each endpoint's secrets are read once per
+    dispatch), the sends run concurrently outside any transaction, and one transaction records
+    every outcome. Each lane stops when nothing is due or after *rounds* batches.
+    """
+    secrets: dict[str, list[str]] = {}
+    counts = await asyncio.gather(
+        *(_dispatch_lane(context, batch, rounds, secrets) for _ in range(lanes))
+    )
+    return sum(counts)
+
+
+async def _dispatch_lane(
+    context: EventsContext, batch: int, rounds: int, secrets: dict[str, list[str]]
+) -> int:
     sent = 0
     for _ in range(rounds):
         now = context.now()
@@ -158,50 +183,73 @@ async def dispatch_due(context: EventsContext, batch: int = 50, rounds: int = 10
                 session, now, batch, context.settings.work_lease_seconds
             )
             await session.commit()
-        if not claimed:
-            break
-        outcomes = await asyncio.gather(*(send_delivery(context, d) for d in claimed))
-        await record_outcomes(context, [o for o in outcomes if o is not None])
+            if not claimed:
+                break
+            prepared = await prepare_deliveries(session, context, claimed, secrets)
+        outcomes = await asyncio.gather(*(send_prepared(context, item) for item in prepared))
+        await record_outcomes(context, list(outcomes))
         sent += len(claimed)
     return sent
 
 
-async def send_delivery(context: EventsContext, delivery_id: str) -> Outcome | None:
-    """Send one claimed delivery; None when it (or its endpoint) no longer exists."""
-    async with context.sessions() as session:
-        found = (
-            await session.execute(
-                select(Delivery, Event, WebhookEndpoint)
-                .join(Event, Event.id == Delivery.event_id)
-                .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
-                .where(Delivery.id == delivery_id)
-            )
-        ).first()
-        if found is None:
-            return None
-        _, event, endpoint = found
-        if endpoint.deleted_at is not None or not endpoint.enabled:
-            return Outcome(delivery_id, False, None, "the endpoint is disabled or deleted", 0)
-        target = _Target(endpoint.url, await endpoint_secrets(session, context, endpoint))
+async def prepare_deliveries(
+    session: AsyncSession,
+    context: EventsContext,
+    delivery_ids: list[str],
+    secrets: dict[str, list[str]],
+) -> list[Prepared]:
+    """Load claimed deliveries with their events and endpoints, in one query."""
+    rows = (
+        await session.execute(
+            select(Delivery.id, Delivery.endpoint_id, Event)
+            .join(Event, Event.id == Delivery.event_id)
+            .where(Delivery.id.in_(delivery_ids))
+        )
+    ).all()
+    endpoints = {
+        endpoint.id: endpoint
+        for endpoint in await session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.id.in_({r.endpoint_id for r in rows}))
+        )
+    }
+    prepared: list[Prepared] = []
+    for delivery_id, endpoint_id, event in rows:
+        endpoint = endpoints.get(endpoint_id)
+        if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
+            prepared.append(Prepared(delivery_id, None, event.id, b"", []))
+            continue
+        if endpoint.id not in secrets:
+            secrets[endpoint.id] = await endpoint_secrets(session, context, endpoint)
         body = orjson.dumps(envelope(event))
-    headers = signature_header(target.secrets, event.id, int(context.now().timestamp()), body)
+        prepared.append(Prepared(delivery_id, endpoint.url, event.id, body, secrets[endpoint.id]))
+    return prepared
+
+
+async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
+    """One try of one delivery: a signed POST; any 2xx is a success."""
+    if item.url is None:
+        return Outcome(item.delivery_id, False, None, "the endpoint is disabled or deleted", 0)
+    headers = signature_header(
+        item.secrets, item.message_id, int(context.now().timestamp()), item.body
+    )
     headers["content-type"] = "application/json"
     headers["user-agent"] = "Connectory-Webhooks/1"
     started = time.perf_counter()
+    timeout = aiohttp.ClientTimeout(total=context.settings.delivery_timeout_seconds)
     try:
-        response = await context.http.post(
-            target.url,
-            content=body,
-            headers=headers,
-            timeout=context.settings.delivery_timeout_seconds,
-        )
-    except (httpx.HTTPError, ConnectoryError, OSError) as error:
+        check_destination(context.egress, item.url)
+        async with context.http.post(
+            item.url, data=item.body, headers=headers, timeout=timeout, allow_redirects=False
+        ) as response:
+            status = response.status
+            await response.read()  # the body is not kept; reading frees the connection
+    except (aiohttp.ClientError, ConnectoryError, OSError, TimeoutError) as error:
         elapsed = int((time.perf_counter() - started) * 1000)
-        return Outcome(delivery_id, False, None, _describe(error), elapsed)
+        return Outcome(item.delivery_id, False, None, _describe(error), elapsed)
     elapsed = int((time.perf_counter() - started) * 1000)
-    ok = 200 <= response.status_code < 300
-    problem = "" if ok else f"the endpoint answered {response.status_code}"
-    return Outcome(delivery_id, ok, response.status_code, problem, elapsed)
+    ok = 200 <= status < 300
+    problem = "" if ok else f"the endpoint answered {status}"
+    return Outcome(item.delivery_id, ok, status, problem, elapsed)
 
 
 def _describe(error: Exception) -> str:
@@ -210,49 +258,82 @@ def _describe(error: Exception) -> str:
 
 
 async def record_outcomes(context: EventsContext, outcomes: list[Outcome]) -> None:
-    """Store each try and move each delivery on: succeeded, retried later, or dead."""
+    """Store each try and move each delivery on: succeeded, retried later, or dead.
+
+    Core statements, not ORM objects: one insert for every attempt, one update for every
+    success (the common case), one update per failure.
+    """
     if not outcomes:
         return
     settings = context.settings
     now = context.now()
     async with context.sessions() as session:
-        rows = {
-            d.id: d
-            for d in await session.scalars(
-                select(Delivery).where(Delivery.id.in_([o.delivery_id for o in outcomes]))
-            )
-        }
+        await session.execute(
+            insert(DeliveryAttempt),
+            [
+                {
+                    "delivery_id": o.delivery_id,
+                    "attempted_at": now,
+                    "status_code": o.status_code,
+                    "error": o.error,
+                    "duration_ms": o.duration_ms,
+                }
+                for o in outcomes
+            ],
+        )
+        by_status: dict[int | None, list[str]] = {}
         for outcome in outcomes:
-            delivery = rows.get(outcome.delivery_id)
-            if delivery is None:
-                continue
-            session.add(
-                DeliveryAttempt(
-                    delivery_id=delivery.id,
-                    attempted_at=now,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    duration_ms=outcome.duration_ms,
-                )
-            )
-            delivery.last_status_code = outcome.status_code
-            delivery.last_error = outcome.error
-            delivery.lease_until = None
             if outcome.ok:
-                delivery.status = "succeeded"
-                delivery.finished_at = now
-            elif delivery.attempts >= settings.delivery_max_attempts:
-                delivery.status = "dead"
-                delivery.finished_at = now
-            else:
-                delivery.status = "pending"
-                delivery.next_run_at = now + timedelta(
-                    seconds=retry_delay(
-                        delivery.attempts,
-                        settings.delivery_backoff_seconds,
-                        settings.delivery_backoff_max_seconds,
-                    )
+                by_status.setdefault(outcome.status_code, []).append(outcome.delivery_id)
+        for status_code, succeeded in by_status.items():
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(succeeded))
+                .values(
+                    status="succeeded",
+                    finished_at=now,
+                    lease_until=None,
+                    last_error="",
+                    last_status_code=status_code,
                 )
+                .execution_options(synchronize_session=False)
+            )
+        failed = [o for o in outcomes if not o.ok]
+        attempts = (
+            dict(
+                (
+                    await session.execute(
+                        select(Delivery.id, Delivery.attempts).where(
+                            Delivery.id.in_([o.delivery_id for o in failed])
+                        )
+                    )
+                ).all()
+            )
+            if failed
+            else {}
+        )
+        for outcome in failed:
+            tries = attempts.get(outcome.delivery_id)
+            if tries is None:
+                continue
+            values: dict[str, Any] = {
+                "last_status_code": outcome.status_code,
+                "last_error": outcome.error,
+                "lease_until": None,
+            }
+            if tries >= settings.delivery_max_attempts:
+                values.update(status="dead", finished_at=now)
+            else:
+                delay = retry_delay(
+                    tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
+                )
+                values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == outcome.delivery_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         await session.commit()
 
 
@@ -278,7 +359,8 @@ __all__ = [
     "claim_deliveries",
     "delivery_view",
     "dispatch_due",
+    "prepare_deliveries",
     "record_outcomes",
     "retry_delay",
-    "send_delivery",
+    "send_prepared",
 ]

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, bindparam, select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import (
@@ -36,7 +35,7 @@ from connectory.services.secret_store import read_secrets
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.events import ChallengeSpec, SignatureSpec
 from connectory.store.event_models import ConnectorIntakeRoute, EventSubscription, IntakeRequest
-from connectory.store.models import Connection, Connector, ConnectorVersion
+from connectory.store.models import Connection, Connector, ConnectorVersion, new_id
 from connectory.templating import compile_template
 
 logger = logging.getLogger("connectory.events.intake")
@@ -78,40 +77,65 @@ async def accept_webhook(
         WebhookRejected: the signature or its timestamp is wrong or missing.
     """
     headers = {name.lower(): value for name, value in headers.items()}
-    async with context.sessions() as session:
-        route = await _find_route(context, session, token)
-        if route.challenge is not None:
-            answer = answer_challenge(route.challenge, query, headers, body)
-            if answer is not None:
-                return IntakeAnswer(*answer)
-        if method != "POST":
-            raise InvalidRequest("webhooks are delivered with POST; this URL answers no GET")
-        message_id = None
-        if route.verification is not None:
-            secret = _render_secret(route.verification, route.variables)
-            message_id = verify_signature(
-                route.verification, secret, headers, body, context.now().timestamp()
-            )
-        request = IntakeRequest(
-            route=route.key,
-            subscription_id=route.subscription_id,
-            connector_id=route.connector_id,
-            enterprise_id=route.enterprise_id,
-            message_id=message_id,
-            method=method,
-            query=query,
-            headers={k: v for k, v in headers.items() if k not in _DROPPED_HEADERS},
-            body=body,
-            received_at=context.now(),
-            next_run_at=context.now(),
+    route = await _cached_route(context, token)
+    if route.challenge is not None:
+        answer = answer_challenge(route.challenge, query, headers, body)
+        if answer is not None:
+            return IntakeAnswer(*answer)
+    if method != "POST":
+        raise InvalidRequest("webhooks are delivered with POST; this URL answers no GET")
+    message_id = None
+    if route.verification is not None:
+        message_id = verify_signature(
+            route.verification, route.secret, headers, body, context.now().timestamp()
         )
-        session.add(request)
-        try:
-            await session.commit()
-        except IntegrityError:
-            return _DUPLICATE  # the same message again: acknowledged, not stored twice
+    now = context.now()
+    stored = await context.intake.store(
+        {
+            "id": new_id(),
+            "route": route.key,
+            "subscription_id": route.subscription_id,
+            "connector_id": route.connector_id,
+            "enterprise_id": route.enterprise_id,
+            "message_id": message_id,
+            "method": method,
+            "query": query,
+            "headers": {k: v for k, v in headers.items() if k not in _DROPPED_HEADERS},
+            "body": body,
+            "received_at": now,
+            "status": "pending",
+            "attempts": 0,
+            "next_run_at": now,
+            "error": "",
+        }
+    )
+    if not stored:
+        return _DUPLICATE  # the same message again: acknowledged, not stored twice
     await context.wake("intake")
     return _ACCEPTED
+
+
+#: How long a looked-up intake route (and its signing secret) is reused: a deleted or paused
+#: subscription, or a changed secret, is seen within this many seconds.
+ROUTE_TTL_SECONDS = 5.0
+
+
+async def _cached_route(context: EventsContext, token: str) -> _Route:
+    cache = context.intake_routes
+    found = cache.get(token)
+    now = time.monotonic()
+    if found is not None and found[0] > now:
+        cached: _Route = found[1]
+        return cached
+    async with context.sessions() as session:
+        route = await _find_route(context, session, token)
+    if route.verification is not None:
+        route.secret = _render_secret(route.verification, route.variables)
+        route.variables = {}  # keep the rendered secret only, not every credential
+    if len(cache) >= 10_000:
+        cache.clear()
+    cache[token] = (now + ROUTE_TTL_SECONDS, route)
+    return route
 
 
 @dataclass
@@ -123,6 +147,7 @@ class _Route:
     verification: SignatureSpec | None
     challenge: ChallengeSpec | None
     variables: dict[str, Any]
+    secret: str = ""
 
 
 async def _find_route(context: EventsContext, session: AsyncSession, token: str) -> _Route:
@@ -276,7 +301,7 @@ async def claim_intake(
     return list(claimed.scalars())
 
 
-async def process_due_intake(context: EventsContext, batch: int = 100, rounds: int = 50) -> int:
+async def process_due_intake(context: EventsContext, batch: int = 200, rounds: int = 50) -> int:
     """Handle received webhooks until none is due; return how many events were stored."""
     stored = 0
     for _ in range(rounds):
@@ -287,69 +312,89 @@ async def process_due_intake(context: EventsContext, batch: int = 100, rounds: i
             await session.commit()
         if not claimed:
             break
-        for request_id in claimed:
-            stored += await handle_request(context, request_id)
-    if stored:
-        await context.wake("deliveries")
+        count = await handle_batch(context, claimed)
+        stored += count
+        if count:
+            await context.wake("deliveries")  # deliver while the next batch is handled
     return stored
 
 
-async def handle_request(context: EventsContext, request_id: str) -> int:
-    """Run ``handle`` on one received webhook and store its events (one transaction)."""
+async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
+    """Run ``handle`` on claimed webhooks and store their events, in one transaction.
+
+    Each request is handled in a savepoint: one whose content is wrong (``EventError``:
+    not JSON, no selector...) is marked failed with the reason; one that fails otherwise is
+    left for another try once its claim expires (marked failed after
+    :data:`MAX_INTAKE_ATTEMPTS`); neither undoes the others.
+    """
     started = time.perf_counter()
+    count = 0
     async with context.sessions() as session:
-        request = await session.get(IntakeRequest, request_id)
-        if request is None or request.status != "pending":
-            return 0
-        try:
-            if request.subscription_id is not None:
-                count = await _handle_for_subscription(context, session, request)
-            else:
-                count = await _handle_global(context, session, request)
-        except ConnectoryError as error:
-            await session.rollback()
-            request = await session.get(IntakeRequest, request_id)
-            if request is None:
-                return 0
-            request.status = "failed"
-            request.error = str(error)[:2000]
-            request.lease_until = None
-            await session.commit()
-            return 0
-        except Exception:
-            await session.rollback()
-            request = await session.get(IntakeRequest, request_id)
-            if request is not None and request.attempts >= MAX_INTAKE_ATTEMPTS:
+        requests = list(
+            await session.scalars(
+                select(IntakeRequest)
+                .where(IntakeRequest.id.in_(request_ids), IntakeRequest.status == "pending")
+                .order_by(IntakeRequest.received_at)
+            )
+        )
+        subscriptions = await _subscriptions_of(session, requests)
+        for request in requests:
+            try:
+                async with session.begin_nested():
+                    if request.subscription_id is not None:
+                        found = subscriptions.get(request.subscription_id)
+                        count += await _handle_for_subscription(context, session, request, found)
+                    else:
+                        count += await _handle_global(context, session, request)
+            except ConnectoryError as error:
                 request.status = "failed"
-                request.error = "handling failed repeatedly (see the worker's log)"
-                await session.commit()
-            logger.exception("handling received webhook %s failed", request_id)
-            return 0
-        request.status = "done"
-        request.lease_until = None
-        request.body = b""  # handled: the events hold what matters
+                request.error = str(error)[:2000]
+                request.lease_until = None
+                continue
+            except Exception:
+                logger.exception("handling received webhook %s failed", request.id)
+                if request.attempts >= MAX_INTAKE_ATTEMPTS:
+                    request.status = "failed"
+                    request.error = "handling failed repeatedly (see the worker's log)"
+                continue
+            request.status = "done"
+            request.lease_until = None
+            request.body = b""  # handled: the events hold what matters
         await session.commit()
-    logger.debug("handled webhook %s in %.1f ms", request_id, (time.perf_counter() - started) * 1e3)
+    logger.debug(
+        "handled %d webhooks in %.1f ms", len(request_ids), (time.perf_counter() - started) * 1e3
+    )
     return count
 
 
+async def _subscriptions_of(
+    session: AsyncSession, requests: list[IntakeRequest]
+) -> dict[str, tuple[EventSubscription, str]]:
+    """The subscriptions of *requests* with their connection's version id, in one query."""
+    ids = {r.subscription_id for r in requests if r.subscription_id is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(EventSubscription, Connection.version_id)
+        .join(Connection, Connection.id == EventSubscription.connection_id)
+        .where(EventSubscription.id.in_(ids))
+    )
+    return {subscription.id: (subscription, version_id) for subscription, version_id in rows}
+
+
 async def _handle_for_subscription(
-    context: EventsContext, session: AsyncSession, request: IntakeRequest
+    context: EventsContext,
+    session: AsyncSession,
+    request: IntakeRequest,
+    found: tuple[EventSubscription, str] | None,
 ) -> int:
-    found = (
-        await session.execute(
-            select(EventSubscription, ConnectorVersion)
-            .join(Connection, Connection.id == EventSubscription.connection_id)
-            .join(ConnectorVersion, ConnectorVersion.id == Connection.version_id)
-            .where(EventSubscription.id == request.subscription_id)
-        )
-    ).first()
     if found is None:
         return 0
-    subscription, version = found
+    subscription, version_id = found
     if subscription.deleted_at is not None:
         return 0
-    event = context.spec_of(version).event(subscription.event_key)
+    spec = await context.spec_by_version_id(session, version_id)
+    event = spec.event(subscription.event_key) if spec is not None else None
     if event is None or event.webhook is None:
         return 0
     received = events_from_webhook(
