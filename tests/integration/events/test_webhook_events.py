@@ -160,12 +160,17 @@ def test_deliveries_keep_order_per_subscription_through_failures(harness: Harnes
     _subscribe(harness, connection, "item_updated")
     for record in (1, 2, 3):
         harness.touch(record, name=f"n{record}")
-    harness.wait_for(
-        lambda: (
-            [d["status"] for d in harness.client.get("/deliveries").json()] == ["succeeded"] * 3
-        ),
-        "three deliveries",
-    )
+    try:
+        harness.wait_for(
+            lambda: (
+                [d["status"] for d in harness.client.get("/deliveries").json()] == ["succeeded"] * 3
+            ),
+            "three deliveries",
+        )
+    except AssertionError:
+        sent = [orjson.loads(body)["data"]["id"] for body in harness.receiver.ok_bodies()]
+        deliveries = harness.client.get("/deliveries").json()
+        raise AssertionError(f"deliveries: {deliveries}; sent: {sent}") from None
     ids = [orjson.loads(body)["data"]["id"] for body in harness.receiver.ok_bodies()]
     assert ids == [1, 1, 1, 2, 3]  # retries of 1 come before 2 is ever sent
 
