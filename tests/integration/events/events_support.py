@@ -204,6 +204,36 @@ async def seed(
         await engine.dispose()
 
 
+async def publish(database_url: str, document: dict[str, Any]) -> str:
+    """Store *document* as a published catalogue connector; return its id."""
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            connector = Connector(
+                slug=document["slug"],
+                scope="catalogue",
+                owner_key="catalogue",
+                name=document["name"],
+                type="General",
+                latest_version="1.0.0",
+            )
+            session.add(connector)
+            await session.flush()
+            session.add(
+                ConnectorVersion(
+                    connector_id=connector.id,
+                    version="1.0.0",
+                    major=1,
+                    is_draft=False,
+                    document=document,
+                )
+            )
+            await session.commit()
+            return connector.id
+    finally:
+        await engine.dispose()
+
+
 def poll_every_second(document: dict[str, Any]) -> None:
     for event in document.get("events", []):
         if event["type"] == "poll":

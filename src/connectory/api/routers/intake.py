@@ -70,3 +70,14 @@ async def receive_webhook(token: str, request: Request) -> Response:
 async def receive_handshake(token: str, request: Request) -> Response:
     """Providers that verify a URL with a GET (``hub.challenge``) are answered here."""
     return await _receive(token, request)
+
+
+@router.post(
+    "/{token}/{subpath:path}",
+    summary="Receive a webhook sent to a path under the URL",
+    response_class=Response,
+    responses=_INTAKE_RESPONSES,
+)
+async def receive_webhook_subpath(token: str, subpath: str, request: Request) -> Response:
+    """Some senders append a path to the registered URL (OpenAPI callbacks: ``{url}/data``)."""
+    return await _receive(token, request)
