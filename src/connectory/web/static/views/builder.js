@@ -3,6 +3,7 @@ import { api, announce, showError } from "../api.js";
 import { badge, h, mount } from "../dom.js";
 import { go } from "../router.js";
 import { renderAuth, renderOverview, renderResilience } from "./builder-tabs.js";
+import { renderEvents } from "./events-tab.js";
 import { renderOperations } from "./operations.js";
 import { renderPublish } from "./publish-tab.js";
 import { renderTest } from "./test-tab.js";
@@ -13,6 +14,7 @@ const TABS = [
   ["auth", "Auth & Credentials", renderAuth],
   ["operations", "Operations", renderOperations],
   ["resilience", "Resilience", renderResilience],
+  ["events", "Events", renderEvents],
   ["test", "Test", renderTest],
   ["publish", "Publish", renderPublish],
   ["yaml", "YAML", renderYaml],
@@ -45,6 +47,7 @@ export function tabOf(path) {
   if (path.startsWith("operations")) return "operations";
   if (path.startsWith("auth")) return "auth";
   if (path.startsWith("resilience")) return "resilience";
+  if (path.startsWith("events")) return "events";
   return "overview";
 }
 
@@ -135,7 +138,7 @@ function renderShell(view, ctx, tab, focusTab) {
       const count = errors(state).filter((p) => tabOf(p.path) === k).length;
       return h("button", { type: "button", role: "tab", id: `tab-${k}`, "aria-controls": "tabpanel", "aria-selected": String(k === tab),
         tabindex: k === tab ? "0" : "-1", onclick: () => ctx.show(k) }, label,
-        count && ["overview", "auth", "operations", "resilience"].includes(k) ? h("span", { class: "count", "aria-label": `${count} problems` }, ` ⚠ ${count}`) : null);
+        count && ["overview", "auth", "operations", "resilience", "events"].includes(k) ? h("span", { class: "count", "aria-label": `${count} problems` }, ` ⚠ ${count}`) : null);
     }));
   const panel = h("section", { role: "tabpanel", id: "tabpanel", "aria-labelledby": `tab-${tab}`, tabindex: "0", class: "panel" });
   const actions = state.canEdit ? h("div", { class: "actions" },
