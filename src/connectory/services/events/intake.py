@@ -30,7 +30,7 @@ from connectory.events.verification import answer_challenge, verify_signature
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
 from connectory.services.connections import CREDENTIALS_OWNER
 from connectory.services.events.context import EventsContext
-from connectory.services.events.records import dialect_of, store_events
+from connectory.services.events.records import dialect_of, hold_write_lock, store_events
 from connectory.services.secret_store import read_secrets
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.events import ChallengeSpec, SignatureSpec
@@ -259,6 +259,8 @@ def _render_secret(spec: SignatureSpec, variables: dict[str, Any]) -> str:
 def _claim_sql(dialect: str) -> Any:
     lock = " FOR UPDATE OF i SKIP LOCKED" if dialect == "postgresql" else ""
     # Round robin over routes (one provider's burst is one route): rank within the route.
+    # Nothing is claimed behind a request of its route that another worker is handling: each
+    # route's webhooks become events in the order they were received.
     return (
         text(
             f"""
@@ -268,6 +270,11 @@ def _claim_sql(dialect: str) -> Any:
             WHERE status = 'pending' AND next_run_at <= :now
               AND (lease_until IS NULL OR lease_until < :now)
         ) r ON r.id = i.id
+        WHERE NOT EXISTS (
+            SELECT 1 FROM intake_requests e
+            WHERE e.route = i.route AND e.status = 'pending' AND e.received_at < i.received_at
+              AND e.lease_until >= :now
+        )
         ORDER BY r.rk, i.received_at LIMIT :n{lock}
         """
         )
@@ -329,7 +336,9 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
     """
     started = time.perf_counter()
     count = 0
+    activity: dict[str, tuple[datetime, bool]] = {}
     async with context.sessions() as session:
+        await hold_write_lock(session)
         requests = list(
             await session.scalars(
                 select(IntakeRequest)
@@ -339,32 +348,66 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
         )
         subscriptions = await _subscriptions_of(session, requests)
         for request in requests:
+            # Read before the savepoint: a failed savepoint expires what it loaded.
+            request_id, attempts = request.id, request.attempts
             try:
                 async with session.begin_nested():
                     if request.subscription_id is not None:
                         found = subscriptions.get(request.subscription_id)
-                        count += await _handle_for_subscription(context, session, request, found)
+                        stored = await _handle_for_subscription(context, session, request, found)
+                        _note(activity, request.subscription_id, request.received_at, stored)
                     else:
-                        count += await _handle_global(context, session, request)
+                        stored = await _handle_global(context, session, request, activity)
+                    count += stored
             except ConnectoryError as error:
-                request.status = "failed"
-                request.error = str(error)[:2000]
-                request.lease_until = None
+                await _finish(session, request_id, "failed", str(error)[:2000])
                 continue
             except Exception:
-                logger.exception("handling received webhook %s failed", request.id)
-                if request.attempts >= MAX_INTAKE_ATTEMPTS:
-                    request.status = "failed"
-                    request.error = "handling failed repeatedly (see the worker's log)"
+                logger.exception("handling received webhook %s failed", request_id)
+                if attempts >= MAX_INTAKE_ATTEMPTS:
+                    await _finish(
+                        session, request_id, "failed", "handling failed repeatedly (see the log)"
+                    )
                 continue
-            request.status = "done"
-            request.lease_until = None
-            request.body = b""  # handled: the events hold what matters
+            await _finish(session, request_id, "done", "")
+        # Subscription rows are updated last, in id order: two batches touching the same
+        # subscriptions then wait for each other instead of deadlocking.
+        for subscription_id in sorted(activity):
+            received, had_events = activity[subscription_id]
+            values: dict[str, Any] = {"last_activity_at": received}
+            if had_events:
+                values["last_event_at"] = context.now()
+            await session.execute(
+                update(EventSubscription)
+                .where(EventSubscription.id == subscription_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         await session.commit()
     logger.debug(
         "handled %d webhooks in %.1f ms", len(request_ids), (time.perf_counter() - started) * 1e3
     )
     return count
+
+
+def _note(
+    activity: dict[str, tuple[datetime, bool]], subscription_id: str, at: datetime, stored: int
+) -> None:
+    before = activity.get(subscription_id)
+    latest = at if before is None or at > before[0] else before[0]
+    activity[subscription_id] = (latest, bool(stored) or (before is not None and before[1]))
+
+
+async def _finish(session: AsyncSession, request_id: str, status: str, error: str) -> None:
+    values: dict[str, Any] = {"status": status, "error": error, "lease_until": None}
+    if status == "done":
+        values["body"] = b""  # handled: the events hold what matters
+    await session.execute(
+        update(IntakeRequest)
+        .where(IntakeRequest.id == request_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _subscriptions_of(
@@ -409,12 +452,14 @@ async def _handle_for_subscription(
         ),
     )
     stored = await store_events(session, subscription, received, context.now())
-    subscription.last_activity_at = request.received_at
     return len(stored)
 
 
 async def _handle_global(
-    context: EventsContext, session: AsyncSession, request: IntakeRequest
+    context: EventsContext,
+    session: AsyncSession,
+    request: IntakeRequest,
+    activity: dict[str, tuple[datetime, bool]],
 ) -> int:
     # Each published version with live subscriptions runs its own handle and routes its events
     # to its own subscriptions by selector.
@@ -454,6 +499,7 @@ async def _handle_global(
                     continue
                 mine = [item for item in received if item.selector == subscription.selector]
                 if mine:
-                    count += len(await store_events(session, subscription, mine, context.now()))
-                    subscription.last_activity_at = request.received_at
+                    stored = len(await store_events(session, subscription, mine, context.now()))
+                    count += stored
+                    _note(activity, subscription.id, request.received_at, stored)
     return count

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,18 @@ from connectory.store.event_models import Delivery, Event, EventSubscription, We
 def dialect_of(session: AsyncSession) -> str:
     """The session's database dialect name (``postgresql``, ``sqlite``)."""
     return session.get_bind().dialect.name
+
+
+async def hold_write_lock(session: AsyncSession) -> None:
+    """On SQLite, make the session's transaction a writer now (no-op on PostgreSQL).
+
+    SQLite cannot turn a transaction that has read into a writer once another connection
+    has committed meanwhile ("database is locked" at once, no waiting); a transaction that
+    starts by writing waits for the lock instead. Call this before the reads of a
+    read-then-write transaction.
+    """
+    if dialect_of(session) == "sqlite":
+        await session.execute(text("UPDATE events SET seq = seq WHERE 0"))
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -32,9 +44,12 @@ async def store_events(
     """Store the events not stored before (by dedup key) and create their deliveries.
 
     Each insert runs in a savepoint, so a duplicate (same subscription and dedup key) is
-    skipped without undoing the others. The caller commits.
+    skipped without undoing the others. The caller commits, and records the subscription's
+    activity (``last_event_at``) its own way.
     """
     stored: list[Event] = []
+    if received:
+        await hold_write_lock(session)
     for item in received:
         exists = await session.scalar(
             select(Event.seq).where(
@@ -61,8 +76,6 @@ async def store_events(
             continue  # stored meanwhile by another worker: at most once per dedup key
         stored.append(event)
         await fan_out(session, event, now)
-    if stored:
-        subscription.last_event_at = now
     return stored
 
 

@@ -433,6 +433,8 @@ async def run_subscription(context: EventsContext, subscription_id: str) -> int:
         subscription.last_error = ""
         subscription.lease_until = None
         subscription.updated_at = context.now()
+        if stored:
+            subscription.last_event_at = subscription.updated_at
         await session.commit()
         return stored
 
