@@ -104,6 +104,17 @@ async def connectory_read(base_url: str, paging: str, size: int, spec: Any) -> i
     return count
 
 
+async def collection_read(base_url: str, paging: str, size: int, spec: Any) -> int:
+    """Read every record through a collection's list() over the same operation."""
+    from connectory import ConnectorClient
+
+    count = 0
+    async with ConnectorClient(spec, credentials={"api_key": API_KEY}, base_url=base_url) as client:
+        async for _record in client.collection(f"{paging}_{size}").list():
+            count += 1
+    return count
+
+
 # --- single-operation calls ------------------------------------------------------------------
 
 
@@ -184,6 +195,7 @@ READERS: dict[str, Callable[..., Any]] = {
     "connectory_read": connectory_read,
     "raw_calls": raw_calls,
     "connectory_calls": connectory_calls,
+    "collection_read": collection_read,
     "raw_concurrent": raw_concurrent,
     "connectory_concurrent": connectory_concurrent,
 }
@@ -200,7 +212,8 @@ def run_reader(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     raw loop's httpx client.
     """
     function = READERS[name]
-    if name.startswith("connectory"):
+    if name.startswith(("connectory", "collection")):
+        import connectory.collections
         import connectory.http.aiohttp_transport  # noqa: F401 - loaded as in a running service
         from connectory import load_connector
 

@@ -373,6 +373,40 @@ def read_scenarios(
     return scenarios
 
 
+def collection_scenarios(
+    server: BenchServer, records: int, sizes: list[int], pagings: list[str]
+) -> list[Scenario]:
+    """collection.list() against iter_records on the same operation (the baseline here)."""
+    scenarios = []
+    for paging in pagings:
+        for size in sizes:
+            readers = [
+                Reader(
+                    "Connectory iter_records",
+                    python_reader(server, "connectory_read", paging=paging, size=size),
+                    "raw",
+                ),
+                Reader(
+                    "Connectory collection.list()",
+                    python_reader(server, "collection_read", paging=paging, size=size),
+                ),
+            ]
+            scenarios.append(
+                Scenario(
+                    name=f"collection-{paging}-{size}",
+                    title=f"List {records:,} records through a collection, {size}/page, "
+                    f"{'page-number' if paging == 'pages' else 'cursor'} paging "
+                    "(ratio to iter_records on the same operation)",
+                    unit="records",
+                    expected_count=records,
+                    expected_requests=math.ceil(records / size),
+                    readers=readers,
+                    target={"Connectory collection.list()": 0.9},
+                )
+            )
+    return scenarios
+
+
 def call_scenarios(server: BenchServer, records: int, calls: int, callers: int) -> list[Scenario]:
     common = {"calls": calls, "records": records}
     sequential = Scenario(
@@ -461,7 +495,7 @@ def measure_memory(
     for records in (small, large):
         server.reset(records)
         expected = Scenario("memory", "", "records", records, math.ceil(records / 1000), [])
-        cli_runs, api_runs = [], []
+        cli_runs, api_runs, collection_runs = [], [], []
         for _ in range(runs):
             cli = cli_reader(server, "pages_1000", credentials)()
             check(expected, "cli", cli)
@@ -469,12 +503,17 @@ def measure_memory(
             api = python_reader(server, "connectory_read", paging="pages", size=1000)()
             check(expected, "api", api)
             api_runs.append(api)
+            listed = python_reader(server, "collection_read", paging="pages", size=1000)()
+            check(expected, "collection", listed)
+            collection_runs.append(listed)
         result[f"cli_{records}"] = max(run.peak_rss_mib for run in cli_runs)
         result[f"api_{records}"] = max(run.peak_rss_mib for run in api_runs)
+        result[f"collection_{records}"] = max(run.peak_rss_mib for run in collection_runs)
         result[f"cli_rate_{records}"] = statistics.median(run.rate for run in cli_runs)
     server.reset(small)
     result["cli_growth"] = result[f"cli_{large}"] / result[f"cli_{small}"] - 1
     result["api_growth"] = result[f"api_{large}"] / result[f"api_{small}"] - 1
+    result["collection_growth"] = result[f"collection_{large}"] / result[f"collection_{small}"] - 1
     result["met"] = result[f"cli_{small}"] <= 60 and result["cli_growth"] <= 0.10
     return result
 
@@ -565,7 +604,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"Peak RSS reading with the CLI (1,000/page): **{memory[f'cli_{small}']:.1f} MiB** "
             f"for {small:,} records, **{memory[f'cli_{large}']:.1f} MiB** for {large:,} "
             f"({memory['cli_growth']:+.1%}); Python API {memory[f'api_{small}']:.1f} MiB and "
-            f"{memory[f'api_{large}']:.1f} MiB ({memory['api_growth']:+.1%}). Target <= 60 MiB "
+            f"{memory[f'api_{large}']:.1f} MiB ({memory['api_growth']:+.1%}); collection.list() "
+            f"{memory.get(f'collection_{small}', 0):.1f} MiB and "
+            f"{memory.get(f'collection_{large}', 0):.1f} MiB "
+            f"({memory.get('collection_growth', 0):+.1%}). Target <= 60 MiB "
             f"and within 10%: {'met' if memory['met'] else 'MISSED'}.",
         ]
     return "\n".join(lines) + "\n"
@@ -595,7 +637,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100,1000", help="page sizes, comma-separated")
     parser.add_argument("--pagings", default="pages,cursor", help="pages and/or cursor")
     parser.add_argument(
-        "--only", default="", help="comma-separated: read, calls, startup, memory (default all)"
+        "--only",
+        default="",
+        help="comma-separated: read, collection, calls, startup, memory (default all)",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--output", type=Path, default=None, help="results JSON file")
@@ -609,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     IN_PROCESS = args.in_process
     only = {part for part in args.only.split(",") if part} or {
         "read",
+        "collection",
         "calls",
         "startup",
         "memory",
@@ -639,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.pagings.split(","),
                 with_async=args.runs > 1,
             )
+        if "collection" in only:
+            scenarios += collection_scenarios(srv, args.records, sizes, args.pagings.split(","))
         if "calls" in only:
             scenarios += call_scenarios(srv, args.records, args.calls, args.callers)
         for scenario in scenarios:

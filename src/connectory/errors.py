@@ -16,6 +16,12 @@ Tree::
     ├── InputError                 operation parameters given by the caller are invalid
     ├── CredentialsError           credentials do not match the connector's credential_schema
     ├── OperationNotFound          the connector has no operation of that name
+    ├── CollectionNotFound         the connector has no collection of that key
+    ├── NotSupported               the collection cannot do that (method, filter, page size)
+    ├── RecordError                a collection read or write failed on a record
+    │   ├── RecordInvalid          fields do not match the fields schema (nothing was sent)
+    │   ├── RecordNotFound         the upstream has no record with that id
+    │   └── AmbiguousMatch         a match found more than one record
     ├── AuthError                  the upstream rejected the credentials, or a token request failed
     ├── TransportError             the upstream could not be reached (DNS, connect, reset)
     │   └── UpstreamTimeout        the deadline passed before the upstream answered
@@ -33,6 +39,7 @@ Tree::
     ├── InvalidRequest             request data is invalid (field errors)
     ├── PayloadTooLarge            the request body is over the limit
     ├── EgressDenied               the destination address is not allowed (internal networks)
+    ├── InvalidURL                 a URL to send to is unusable or names its host ambiguously
     ├── ConfigurationError         the server cannot start as configured (keys, settings)
     └── DecryptionError            a stored secret cannot be decrypted (tampered, wrong row, key)
 """
@@ -132,6 +139,52 @@ class CredentialsError(ConnectoryError):
 
 class OperationNotFound(ConnectoryError):
     """The connector has no operation of the requested name."""
+
+
+class CollectionNotFound(ConnectoryError):
+    """The connector has no collection of the requested key."""
+
+
+class NotSupported(ConnectoryError):
+    """A collection method, filter or option the connector does not declare.
+
+    A method the API cannot do is absent from the collection; asking for it is this error,
+    never a client-side emulation (a filter is never applied by scanning every record).
+    """
+
+
+class RecordError(ConnectoryError):
+    """A collection read or write failed on a record."""
+
+
+class RecordInvalid(RecordError):
+    """Fields given to create or update do not match the collection's fields schema.
+
+    Nothing was sent upstream.
+
+    Attributes:
+        issues: ``(field, message)`` for every problem found, not just the first.
+    """
+
+    def __init__(self, message: str, issues: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.issues = issues
+
+
+class RecordNotFound(RecordError):
+    """The upstream has no record with the given id (or it was deleted)."""
+
+
+class AmbiguousMatch(RecordError):
+    """A ``match`` found more than one record where one was expected.
+
+    Attributes:
+        ids: The ids of (some of) the records that matched.
+    """
+
+    def __init__(self, message: str, ids: list[str]) -> None:
+        super().__init__(message)
+        self.ids = ids
 
 
 class AuthError(ConnectoryError):
@@ -300,6 +353,15 @@ class EgressDenied(ConnectoryError):
 
     Loopback, private networks, link-local and cloud metadata, multicast and the like are
     refused unless an allowlist entry opens them.
+    """
+
+
+class InvalidURL(ConnectoryError):
+    """A URL Connectory is about to send to is not usable as written.
+
+    Raised for a base URL, token URL, next-page URL or redirect target that is not a valid
+    http(s) URL, or whose host is an IPv4 address in a non-canonical form (``0177.0.0.1``,
+    ``0x7f.1``, ``2130706433``) that HTTP clients and address checks would read differently.
     """
 
 

@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from connectory.errors import (
+    AmbiguousMatch,
     AuthError,
     CircuitOpen,
     Conflict,
@@ -32,19 +33,30 @@ from connectory.errors import (
     EgressDenied,
     InputError,
     InvalidRequest,
+    InvalidURL,
     NotAuthenticated,
     NotFound,
+    NotSupported,
+    PaginationError,
     PayloadTooLarge,
     PermissionDenied,
     Problem,
     RateLimited,
+    RecordInvalid,
+    RecordNotFound,
+    ResponseError,
     SpecError,
     TransportError,
     UpstreamError,
 )
+from connectory.remote_collections import RemoteCollection
 from connectory.runtime.results import OperationResult, SentRequest
 
 _ERRORS: dict[str, type[ConnectoryError]] = {
+    "record_not_found": RecordNotFound,
+    "not_supported": NotSupported,
+    "invalid_record": RecordInvalid,
+    "ambiguous_match": AmbiguousMatch,
     "not_authenticated": NotAuthenticated,
     "not_found": NotFound,
     "forbidden": PermissionDenied,
@@ -59,6 +71,9 @@ _ERRORS: dict[str, type[ConnectoryError]] = {
     "upstream_error": UpstreamError,
     "upstream_unreachable": TransportError,
     "egress_denied": EgressDenied,
+    "invalid_url": InvalidURL,
+    "upstream_response_unusable": ResponseError,
+    "pagination_failed": PaginationError,
 }
 
 
@@ -100,7 +115,20 @@ def error_from_response(response: httpx.Response) -> ConnectoryError:
         return AuthError(message, status_code=response.status_code)
     if cls is InvalidRequest:
         return InvalidRequest(message, problems=found)
+    if cls is RecordInvalid:
+        issues = body.get("issues") if isinstance(body, dict) else None
+        return RecordInvalid(message, _record_issues(issues))
+    if cls is AmbiguousMatch:
+        return AmbiguousMatch(message, [])
     return cls(message)
+
+
+def _record_issues(issues: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for issue in issues if isinstance(issues, list) else []:
+        if isinstance(issue, dict) and isinstance(issue.get("loc"), list) and issue["loc"]:
+            found.append((str(issue["loc"][-1]), str(issue.get("message", ""))))
+    return found
 
 
 def problem_from_json(item: Mapping[str, Any]) -> Problem:
@@ -270,6 +298,10 @@ class RemoteConnection:
             json={"connection_id": self.id, "event": event, "parameters": parameters},
         )
         return result
+
+    def collection(self, key: str) -> RemoteCollection:
+        """Collection *key* of this connection: the same methods as a local collection."""
+        return RemoteCollection(self._server, self._http, self.id, key)
 
     async def test(self) -> dict[str, Any]:
         """Test the connection: status ok / auth_failed / unreachable / degraded, and health."""

@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413)."
     )
+    max_url_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Longest request URL (path and query) accepted (414); send more in a body.",
+    )
+    max_head_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=16 * 1024,
+        description="Largest request line and headers the HTTP server reads. Longer URLs up to "
+        "this size get a clear 414 from Connectory; beyond it the HTTP server answers 400 and "
+        "closes the connection.",
+    )
     max_page_size: int = Field(default=200, ge=1, le=1000, description="Cap on list page size.")
     default_page_size: int = Field(default=50, ge=1)
     examples_dir: Path | None = Field(

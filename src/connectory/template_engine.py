@@ -23,6 +23,10 @@ _ALLOWED_FILTERS = (
     "abs", "capitalize", "default", "d", "first", "float", "int", "join", "last", "length",
     "count", "lower", "replace", "round", "string", "title", "tojson", "trim", "truncate",
     "upper", "urlencode",
+    # For mappings over lists and objects (collections): each is bounded by its input, which
+    # is itself capped, and applies only the allowed filters and tests by name.
+    "map", "select", "reject", "selectattr", "rejectattr", "list", "unique", "sort", "sum",
+    "min", "max", "items", "reverse", "batch",
 )  # fmt: skip
 _ALLOWED_TESTS = (
     "defined", "undefined", "none", "true", "false", "number", "string", "mapping",
@@ -38,7 +42,7 @@ _ALLOWED_NODES = (
 
 
 def _capped(result: Any) -> Any:
-    if isinstance(result, str | list | tuple) and len(result) > MAX_VALUE_LENGTH:
+    if isinstance(result, str | list | tuple | dict) and len(result) > MAX_VALUE_LENGTH:
         raise TemplateError(
             f"a template value is longer than {MAX_VALUE_LENGTH:,} characters; "
             "templates are for short values"
@@ -83,11 +87,17 @@ class _CappedSandbox(SandboxedEnvironment):
         return super().call_binop(context, operator_, left, right)  # pragma: no cover
 
 
-def _create_environment() -> SandboxedEnvironment:
+def _finalize_null(value: Any) -> Any:
+    # In mappings a missing value is null; as text it is empty, not the word "None".
+    return "" if value is None else value
+
+
+def _create_environment(*, lenient: bool = False) -> SandboxedEnvironment:
     environment = _CappedSandbox(
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.ChainableUndefined if lenient else jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
+        finalize=_finalize_null if lenient else None,
     )
     filters = {name: environment.filters[name] for name in _ALLOWED_FILTERS}
     filters.update(b64encode=_b64encode, urlquote=_urlquote)
@@ -98,6 +108,8 @@ def _create_environment() -> SandboxedEnvironment:
 
 
 _ENVIRONMENT = _create_environment()
+#: Mappings (collections) read API data, where a missing key is null rather than an error.
+_LENIENT_ENVIRONMENT = _create_environment(lenient=True)
 
 
 def _check_allowed(source: str, tree: nodes.Template) -> None:
@@ -166,9 +178,9 @@ def _describe_node(node: nodes.Node) -> str:
     return names.get(type(node).__name__, f"'{type(node).__name__}'")
 
 
-def _parse(source: str) -> nodes.Template:
+def _parse(source: str, environment: SandboxedEnvironment = _ENVIRONMENT) -> nodes.Template:
     try:
-        tree = _ENVIRONMENT.parse(source)
+        tree = environment.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(
             f"template {source!r} is not valid: {exc.message} (line {exc.lineno})"
@@ -230,3 +242,77 @@ def references_of(source: str) -> set[tuple[str, str | None]]:
         if name.ctx == "load" and id(name) not in keyed_names:
             references.add((name.name, None))
     return references
+
+
+def compile_lenient(source: str) -> jinja2.Template:
+    """Compile *source* for a mapping: a missing key is null (empty as text), not an error.
+
+    Raises:
+        TemplateError: invalid syntax, a construct templates may not use, an unknown filter.
+    """
+    tree = _parse(source, _LENIENT_ENVIRONMENT)
+    try:
+        return _LENIENT_ENVIRONMENT.from_string(tree)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(
+            f"template {source!r} is not valid: {exc.message}; allowed filters: "
+            f"{', '.join(sorted(_LENIENT_ENVIRONMENT.filters))}"
+        ) from None
+
+
+def compile_native(expression: str, source: str) -> Callable[[Mapping[str, Any]], Any]:
+    """Compile the expression of a one-expression mapping (``{{ expr }}``) to a function.
+
+    The function returns the expression's value itself (a number, list, object...), with
+    generators (``map``, ``select``...) turned into lists; a missing key gives None.
+
+    Raises:
+        TemplateError: as :func:`compile_lenient`.
+    """
+    _parse(source, _LENIENT_ENVIRONMENT)  # the same allowed syntax as every template
+    try:
+        evaluate = _LENIENT_ENVIRONMENT.compile_expression(expression, undefined_to_none=True)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(
+            f"template {source!r} is not valid: {exc.message}; allowed filters: "
+            f"{', '.join(sorted(_LENIENT_ENVIRONMENT.filters))}"
+        ) from None
+
+    def run(variables: Mapping[str, Any]) -> Any:
+        try:
+            return _native(evaluate(**variables))
+        except TemplateError:
+            raise
+        except jinja2.TemplateError as exc:
+            raise TemplateError(
+                f"template {source!r} could not be evaluated: {exc.message}"
+            ) from None
+        except (TypeError, ValueError, ArithmeticError, OverflowError, MemoryError) as exc:
+            raise TemplateError(
+                f"template {source!r} could not be evaluated: {type(exc).__name__}"
+            ) from None
+
+    return run
+
+
+def _native(value: Any) -> Any:
+    """Return *value* as plain JSON-like data: generators listed, Undefined as None."""
+    if isinstance(value, jinja2.Undefined):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _native(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_native(item) for item in value]
+    if hasattr(value, "__next__"):  # map/select/... return generators
+        items = []
+        for item in value:
+            items.append(_native(item))
+            if len(items) > MAX_VALUE_LENGTH:
+                raise TemplateError(
+                    f"a template value is longer than {MAX_VALUE_LENGTH:,} items; "
+                    "templates are for short values"
+                )
+        return items
+    return value

@@ -186,3 +186,57 @@ async def test_identity_operations_need_a_token(api: httpx.AsyncClient) -> None:
     for path, method, operation in _operations(openapi):
         if path.startswith(("/me", "/enterprises", "/users", "/tokens")):
             assert operation.get("security"), f"{method.upper()} {path} is not protected"
+
+
+def _unbounded_strings(
+    schema: Any, components: dict[str, Any], where: str, seen: set[str]
+) -> Iterator[str]:
+    """Yield where *schema* accepts a string without a documented length limit."""
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            yield from _unbounded_strings(components[name], components, f"{where}->{name}", seen)
+        return
+    types = schema.get("type")
+    if (types == "string" or (isinstance(types, list) and "string" in types)) and not (
+        "maxLength" in schema or "enum" in schema or "const" in schema
+    ):
+        yield where
+    untyped = not types and not any(key in schema for key in ("anyOf", "oneOf", "allOf"))
+    if untyped and "maxLength" not in schema and not schema.get("description"):
+        yield f"{where} (any value, no description of its limits)"  # limits must be in words
+    for key in ("anyOf", "oneOf", "allOf"):
+        for index, branch in enumerate(schema.get(key, [])):
+            yield from _unbounded_strings(branch, components, f"{where}/{key}{index}", seen)
+    for name, child in schema.get("properties", {}).items():
+        yield from _unbounded_strings(child, components, f"{where}.{name}", seen)
+    for key in ("items", "additionalProperties", "propertyNames"):
+        if isinstance(schema.get(key), dict):
+            yield from _unbounded_strings(schema[key], components, f"{where}[{key}]", seen)
+    free_form = types == "object" and not {"additionalProperties", "properties"} & set(schema)
+    if free_form and "propertyNames" not in schema and not schema.get("description"):
+        yield f"{where} (free-form object, no description of its limits)"
+
+
+async def test_every_string_the_api_accepts_has_a_documented_limit(api: httpx.AsyncClient) -> None:
+    openapi = (await api.get("/openapi.json")).json()
+    components = openapi["components"]["schemas"]
+    found: list[str] = []
+    for path, method, operation in _operations(openapi):
+        where = f"{method.upper()} {path}"
+        for parameter in operation.get("parameters", []):
+            found += _unbounded_strings(
+                parameter["schema"], components, f"{where} {parameter['name']}", set()
+            )
+        for media, content in operation.get("requestBody", {}).get("content", {}).items():
+            schema = content.get("schema", {})
+            if media != "application/json" and schema.get("type") == "string":
+                # A raw body (a file): CONNECTORY_MAX_BODY_BYTES limits it (413, documented).
+                assert "413" in operation["responses"], where
+                continue
+            found += _unbounded_strings(schema, components, f"{where} body", set())
+    assert found == [], "\n".join(found)

@@ -69,3 +69,44 @@ def test_the_harness_runs_and_checks_every_reader(tmp_path: Path) -> None:
     assert scenarios["calls-concurrent"]["count"] == 40
     assert "| scenario | reader |" in done.stdout
     assert "The CLI against the raw loop run as a program" in done.stdout
+
+
+def test_the_collection_scenario_runs_and_checks_its_readers(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--records",
+            "300",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--sizes",
+            "100",
+            "--pagings",
+            "pages",
+            "--only",
+            "collection",
+            "--in-process",
+            "--output",
+            str(output),
+            "--no-doc",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [scenario] = json.loads(output.read_text())["scenarios"]
+    assert scenario["name"] == "collection-pages-100"
+    assert (scenario["count"], scenario["requests"]) == (300, 3)
+    assert [reader["label"] for reader in scenario["readers"]] == [
+        "Connectory iter_records",
+        "Connectory collection.list()",
+    ]

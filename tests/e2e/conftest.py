@@ -115,13 +115,18 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page_for(browser: Any, live: Live) -> Iterator[Any]:
-    """Open a 1280x720 page signed in as a user (through the sign-in form)."""
+    """Open a 1280x720 page signed in as a user (through the sign-in form).
+
+    An uncaught exception in any page's JavaScript fails the test.
+    """
     contexts: list[Any] = []
+    page_errors: list[str] = []
 
     def open_as(user: str) -> Any:
         context = browser.new_context(viewport={"width": 1280, "height": 720})
         contexts.append(context)
         page = context.new_page()
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
         page.set_default_timeout(10_000)
         page.goto(f"{live.url}/ui/#/signin")
         page.get_by_label("API token").fill(live.tokens[user])
@@ -132,6 +137,7 @@ def page_for(browser: Any, live: Live) -> Iterator[Any]:
     yield open_as
     for context in contexts:
         context.close()
+    assert not page_errors, f"uncaught JavaScript errors: {page_errors}"
 
 
 def shoot(page: Any, live: Live, name: str) -> None:

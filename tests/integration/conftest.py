@@ -201,3 +201,36 @@ def _json_server_1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         lambda port, db: ["-h", "127.0.0.1", "-p", str(port), str(db)],
         tmp_path_factory.mktemp("json-server-1"),
     )
+
+
+_JSON_SERVERS: dict[str, tuple[str, Callable[[int, Path], list[str]]]] = {
+    "017": (
+        "json-server-017/lib/cli/bin.js",
+        lambda port, db: ["--host", "127.0.0.1", "--port", str(port), "--quiet", str(db)],
+    ),
+    "1": (
+        "json-server-1/lib/bin.js",
+        lambda port, db: ["-h", "127.0.0.1", "-p", str(port), str(db)],
+    ),
+}
+
+
+@pytest.fixture(name="fresh_json_server")
+def _fresh_json_server(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Start a private json-server (``"017"`` or ``"1"``) on a copy of the seed database.
+
+    For tests that write: the session's shared instances must keep their 57 records.
+    """
+    running: list[Iterator[str]] = []
+
+    def start(version: str) -> str:
+        entry, argv = _JSON_SERVERS[version]
+        workdir = tmp_path / f"json-server-{version}-{len(running)}"
+        workdir.mkdir()
+        started = _start_json_server(entry, argv, workdir)
+        running.append(started)
+        return next(started)
+
+    yield start
+    for started in running:
+        started.close()  # runs the generator's finally: the server is stopped

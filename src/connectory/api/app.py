@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from connectory import __version__
 from connectory.api.background import run_events
-from connectory.api.limits import BodySizeLimit
+from connectory.api.limits import BodySizeLimit, UrlLengthLimit
 from connectory.api.problems import ErrorOut, install_error_handlers
 from connectory.api.routers import ROUTERS
 from connectory.services.bootstrap import bootstrap_first_admin
@@ -28,6 +28,7 @@ logger = logging.getLogger("connectory.api")
 COMMON_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "No valid API token."},
     413: {"model": ErrorOut, "description": "The request body is too large."},
+    414: {"model": ErrorOut, "description": "The request URL is too long."},
     422: {"model": ErrorOut, "description": "The request is invalid (field paths given)."},
     500: {"model": ErrorOut, "description": "Unexpected server error (logged)."},
 }
@@ -92,4 +93,5 @@ def create_app(
         app.include_router(router)
     install_ui(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UrlLengthLimit, max_bytes=settings.max_url_bytes)
     return app

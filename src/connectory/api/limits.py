@@ -1,10 +1,48 @@
-"""A cap on request bodies, enforced before any endpoint reads them (413)."""
+"""Caps on requests, enforced before any endpoint reads them: body (413) and URL (414).
+
+The HTTP server reads a request's head (request line and headers) before the app sees it;
+:func:`server_options` sets how much it reads, generously above the URL cap, so that a long
+URL gets Connectory's clear 414 (on a connection that stays open) instead of the server's
+bare 400.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectory.api.problems import ErrorOut
+from connectory.settings import Settings
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Return the uvicorn options for *settings*: the HTTP/1.1 parser and its request-head limit."""
+    # h11 always: the head limit below is h11's, and the optional httptools has none to set.
+    return {"http": "h11", "h11_max_incomplete_event_size": settings.max_head_bytes}
+
+
+class UrlLengthLimit:
+    """ASGI middleware answering 414 for a path plus query string over *max_bytes*."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 414."""
+        if scope["type"] == "http":
+            length = len(scope.get("raw_path") or scope["path"].encode()) + len(
+                scope.get("query_string", b"")
+            )
+            if length > self.max_bytes:
+                detail = (
+                    f"the request URL is {length:,} bytes long; the limit is "
+                    f"{self.max_bytes:,} bytes: send long values in a request body"
+                )
+                await _answer(send, 414, "uri_too_long", detail)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -67,26 +105,23 @@ class BodySizeLimit:
             raise
 
     async def _refuse(self, send: Send) -> None:
-        body = (
-            ErrorOut(
-                status=413,
-                code="payload_too_large",
-                detail=f"the request body is larger than {self.max_bytes:,} bytes",
-            )
-            .model_dump_json()
-            .encode()
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"the request body is larger than {self.max_bytes:,} bytes"
+        await _answer(send, 413, "payload_too_large", detail)
+
+
+async def _answer(send: Send, status: int, code: str, detail: str) -> None:
+    body = ErrorOut(status=status, code=code, detail=detail).model_dump_json().encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class _TooLarge(Exception):

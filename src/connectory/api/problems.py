@@ -20,10 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from connectory.errors import (
+    AmbiguousMatch,
     AuthError,
     CircuitOpen,
+    CollectionNotFound,
     ConfigurationError,
     Conflict,
     ConnectoryError,
@@ -32,12 +35,18 @@ from connectory.errors import (
     EgressDenied,
     InputError,
     InvalidRequest,
+    InvalidURL,
     NotAuthenticated,
     NotFound,
+    NotSupported,
     OperationNotFound,
+    PaginationError,
     PayloadTooLarge,
     PermissionDenied,
     RateLimited,
+    RecordInvalid,
+    RecordNotFound,
+    ResponseError,
     SpecError,
     TemplateError,
     TransportError,
@@ -51,6 +60,11 @@ _STATUS: list[tuple[type[ConnectoryError], int, str]] = [
     (NotAuthenticated, 401, "not_authenticated"),
     (NotFound, 404, "not_found"),
     (OperationNotFound, 404, "not_found"),
+    (CollectionNotFound, 404, "not_found"),
+    (RecordNotFound, 404, "record_not_found"),
+    (AmbiguousMatch, 409, "ambiguous_match"),
+    (NotSupported, 400, "not_supported"),
+    (RecordInvalid, 422, "invalid_record"),
     (PermissionDenied, 403, "forbidden"),
     (Conflict, 409, "conflict"),
     (PayloadTooLarge, 413, "payload_too_large"),
@@ -60,10 +74,14 @@ _STATUS: list[tuple[type[ConnectoryError], int, str]] = [
     (InputError, 422, "invalid_parameters"),
     (CredentialsError, 422, "invalid_credentials"),
     (TemplateError, 422, "invalid_template"),
+    (InvalidURL, 422, "invalid_url"),
     (RateLimited, 429, "rate_limited"),
     (CircuitOpen, 503, "circuit_open"),
     (AuthError, 502, "upstream_auth_failed"),
     (UpstreamError, 502, "upstream_error"),
+    # The upstream answered, but not usably (not JSON, too large, looping pages): its doing.
+    (ResponseError, 502, "upstream_response_unusable"),
+    (PaginationError, 502, "pagination_failed"),
     (TransportError, 504, "upstream_unreachable"),
     (EgressDenied, 502, "egress_denied"),
     (DecryptionError, 500, "secret_unreadable"),
@@ -128,6 +146,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"loc": list(i.location), "message": i.message} for i in error.issues
             ]
             extra["problems"] = [p.to_dict() for p in error.problems]
+        if isinstance(error, RecordInvalid):
+            extra["issues"] = [
+                {"loc": ["body", "fields", name], "message": message}
+                for name, message in error.issues
+            ]
         headers: dict[str, str] = {}
         retry_after = getattr(error, "retry_after", None)
         response = error_response(status, code, str(error), **extra)
@@ -149,7 +172,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", detail or "invalid request", issues=issues)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 400:
             # FastAPI's own answer to a body it cannot decode (bytes that are not UTF-8
             # JSON): a client mistake like any other invalid body, so 422 with its location.
@@ -159,10 +182,14 @@ def install_error_handlers(app: FastAPI) -> None:
                 "the request body is not valid JSON (UTF-8); send a JSON object",
                 issues=[{"loc": ["body"], "message": "not valid JSON"}],
             )
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
-        return error_response(
+        if error.status_code == 405:
+            return _method_not_allowed(request)
+        codes = {404: "not_found", 401: "not_authenticated"}
+        response = error_response(
             error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
         )
+        response.headers.update(error.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
@@ -170,6 +197,39 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _method_not_allowed(request: Request) -> JSONResponse:
+    """A 405 whose ``Allow`` lists every method of the path (RFC 9110 requires the header).
+
+    Starlette's own 405 names the methods of the first route matching the path only, and a
+    path served by several routes (GET and POST of ``/connections``) has more.
+    """
+    # Ask the router itself, method by method: included routers nest routes in ways that only
+    # their own matching knows.
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    listed = ", ".join(allowed)
+    response = error_response(
+        405,
+        "method_not_allowed",
+        f"{request.method} is not allowed on {request.url.path[:200]}; allowed: {listed}",
+    )
+    response.headers["Allow"] = listed
+    return response
+
+
 def _readable(error: Any) -> str:
+    if error.get("type") == "json_invalid":
+        # FastAPI's own message is "JSON decode error"; the parser's says what is wrong.
+        reason = (error.get("ctx") or {}).get("error")
+        return f"not valid JSON: {reason}" if reason else "not valid JSON"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")

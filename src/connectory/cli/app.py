@@ -35,6 +35,7 @@ from connectory.cli.output import (
     stderr_console,
     stdout_console,
 )
+from connectory.cli.records_commands import records_app
 from connectory.cli.remote_call import DEFAULT_SERVER, call_remote
 from connectory.cli.serve import serve
 from connectory.cli.values import parse_pairs, read_values_file
@@ -362,6 +363,7 @@ app.command()(worker)
 app.add_typer(events_app, name="events")
 app.command(name="import-openapi")(import_openapi)
 app.add_typer(keys_app, name="keys")
+app.add_typer(records_app, name="records")
 app.add_typer(admin_app, name="admin")
 register_exchange_commands(app)
 

@@ -56,6 +56,15 @@ def import_openapi(
             help="Apply the pagination suggestion of this operation (repeatable).",
         ),
     ] = None,
+    accept_collections: Annotated[
+        bool, typer.Option("--accept-collections", help="Add every suggested collection.")
+    ] = False,
+    accept_collection: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept-collection", help="Add this suggested collection, by key (repeatable)."
+        ),
+    ] = None,
     auth_scheme: Annotated[
         str | None,
         typer.Option("--auth-scheme", help="The security scheme to build the auth block from."),
@@ -94,6 +103,7 @@ def import_openapi(
         operation_ids=operation_id or None,
         auth_scheme=auth_scheme,
         accept_pagination=pagination_acceptance(accept_pagination, accept_pagination_for),
+        accept_collections=pagination_acceptance(accept_collections, accept_collection),
     )
 
     def run() -> None:
@@ -198,6 +208,18 @@ def _report(
         console.print(
             "accept them with --accept-pagination, or one at a time with "
             "--accept-pagination-for OPERATION"
+        )
+    open_collections = [
+        s for s in result.collection_suggestions if not options.accepts_collection(s.key)
+    ]
+    for collection in open_collections:
+        console.print(
+            f"[cyan]suggestion[/]: collection {escape(collection.key)} "
+            f"({escape(collection.reason)})"
+        )
+    if open_collections:
+        console.print(
+            "add them with --accept-collections, or one at a time with --accept-collection KEY"
         )
     operations = len(result.connector.get("operations", []))
     auth = result.connector.get("auth", {}).get("auth_type", "none")

@@ -49,6 +49,7 @@ def serve(
     import uvicorn
 
     from connectory.api import create_app
+    from connectory.api.limits import server_options
     from connectory.settings import Settings
 
     overrides: dict[str, object] = {}
@@ -73,4 +74,4 @@ def serve(
 
     app = create_app(settings, on_first_admin_token=show_token)
     sys.stderr.write(f"Connectory on http://{host}:{port}  (API docs: http://{host}:{port}/docs)\n")
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), **server_options(settings))

@@ -7,9 +7,12 @@ connected to that checked address. Checking and connecting in one place is what 
 rebinding: there is no second lookup that could answer differently. TLS still verifies the
 certificate against the host name, which httpcore passes separately.
 
-Blocked: loopback, private (RFC 1918, ULA), link-local (cloud metadata lives there), shared
-(100.64/10), reserved and documentation ranges, multicast, unspecified; and IPv6 forms that
-embed such an IPv4 address: IPv4-mapped, 6to4, NAT64 (64:ff9b::/96, 64:ff9b:1::/48), Teredo.
+Blocked: loopback, private (RFC 1918, ULA, the deprecated site-local fec0::/10), link-local
+(cloud metadata lives there), shared (100.64/10), reserved and documentation ranges, multicast,
+unspecified; and IPv6 forms that embed such an IPv4 address: IPv4-mapped (::ffff:0:0/96),
+IPv4-compatible (::/96, deprecated: refused whatever it embeds), IPv4-translated
+(::ffff:0:0:0/96), 6to4, NAT64 (64:ff9b::/96, 64:ff9b:1::/48), Teredo. Python's ``ipaddress``
+calls some of these global (``::7f00:1`` is), so each form is unwrapped here first.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+#: ::a.b.c.d (RFC 4291 2.5.5.1, deprecated); :: and ::1 are the unspecified and loopback addresses.
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+#: ::ffff:0:a.b.c.d (RFC 2765, SIIT).
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 
 
 def blocked_reason(address: IPAddress) -> str | None:
@@ -42,6 +49,10 @@ def blocked_reason(address: IPAddress) -> str | None:
             inner = blocked_reason(embedded)
             if inner is not None:
                 return f"{inner} (embedded in {address})"
+            if address in _IPV4_COMPATIBLE:
+                return f"IPv4-compatible (deprecated, never routed on the internet: {address})"
+        if address.is_site_local:
+            return "private-network (site-local fec0::/10, deprecated)"
     if address.is_unspecified:
         return "unspecified"
     if address.is_loopback:
@@ -60,6 +71,8 @@ def blocked_reason(address: IPAddress) -> str | None:
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
+    if address in _IPV4_TRANSLATED or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address.sixtofour is not None:
         return address.sixtofour
     if address.teredo is not None:

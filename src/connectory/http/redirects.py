@@ -1,4 +1,4 @@
-"""Keeping credentials on their origin when an upstream redirects elsewhere.
+"""Redirects: credentials stay on their origin, and ambiguous IPv4 hosts are refused.
 
 httpx drops only the ``Authorization`` header when a redirect leaves the origin; an API key in
 ``X-API-Key`` or a session token in a custom header would follow the redirect to whichever
@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from connectory.addresses import check_redirect_target
 from connectory.errors import ResponseError
 from connectory.http.redaction import Redactor
 
@@ -62,3 +63,17 @@ def strip_credentials_on_redirect(
                 )
 
     return hook
+
+
+async def refuse_ambiguous_redirects(response: httpx.Response) -> None:
+    """An httpx response hook refusing a redirect to an ambiguous IPv4 host (``0x7f.1``).
+
+    It runs before httpx builds the redirected request, so a ``Location`` that httpx itself
+    would refuse (``http://0177.0.0.1/``) gets the same clear error as one it would follow.
+
+    Raises:
+        InvalidURL: the redirect target's host is an IPv4 address in a non-canonical form.
+    """
+    location = response.headers.get("Location")
+    if response.is_redirect and location:
+        check_redirect_target(location, str(response.request.url))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from connectory.openapi.collections import suggest_collections
 from connectory.openapi.context import ImportContext
 from connectory.openapi.errors import OpenAPIError, import_problem
 from connectory.openapi.operations import (
@@ -123,6 +124,7 @@ def _import(
         auth_options=choice.options,
         auth_scheme=choice.scheme,
         operation_ids={op.name: op.operation_id or f"{op.method} {op.path}" for op in selected},
+        collection_suggestions=suggest_collections(connector),
     )
 
 

@@ -157,7 +157,41 @@ def _parse_json(text: str, name: str | None) -> Any:
     except ValueError as error:  # a constant, or an integer with too many digits
         raise OpenAPIError([import_problem(f"invalid JSON: {error}", file=name)]) from None
     _measure(data, name)
+    pointer = _lone_surrogate_at(data)
+    if pointer is not None:
+        # json reads "\ud800" as a str that no response, database or request can carry.
+        message = (
+            "the text holds a \\u escape that is not a whole Unicode character (a lone "
+            "surrogate); fix the escape or save the document as UTF-8 text"
+        )
+        raise OpenAPIError([import_problem(message, pointer, file=name)])
     return data
+
+
+def _lone_surrogate_at(data: Any) -> str | None:
+    """Return the JSON pointer of the first text (or key) that is not valid Unicode, or None."""
+    pending: list[tuple[Any, str]] = [(data, "")]
+    while pending:
+        value, pointer = pending.pop()
+        texts = [value] if isinstance(value, str) else []
+        if isinstance(value, dict):
+            texts = [key for key in value if isinstance(key, str)]
+            pending.extend(
+                (child, f"{pointer}/{_escape(str(key))}") for key, child in value.items()
+            )
+        elif isinstance(value, list):
+            pending.extend((child, f"{pointer}/{index}") for index, child in enumerate(value))
+        for text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return pointer or "/"
+    return None
+
+
+def _escape(key: str) -> str:
+    # A pointer is shown to people: the bad key itself is replaced, not repeated.
+    return key.encode("utf-8", "replace").decode().replace("~", "~0").replace("/", "~1")
 
 
 def _measure(data: Any, name: str | None) -> None:

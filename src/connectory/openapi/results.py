@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connectory.openapi.collections import CollectionSuggestion
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class ImportResult:
         connector: The connector draft as a document (connector format), valid by construction.
         warnings: What could not be expressed, each with its JSON pointer.
         suggestions: Pagination the document suggests; see :func:`accept_pagination`.
+        collection_suggestions: Collections for CRUD-shaped resources; see
+            :func:`~connectory.openapi.collections.accept_collections`.
         version: The document's version (``2.0``, ``3.0`` or ``3.1``).
         auth_options: Every security scheme that maps to an auth block, by scheme name; the
             connector uses ``auth_scheme``.
@@ -77,3 +82,4 @@ class ImportResult:
     auth_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     auth_scheme: str | None = None
     operation_ids: dict[str, str] = field(default_factory=dict)
+    collection_suggestions: list[CollectionSuggestion] = field(default_factory=list)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import http
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from types import TracebackType
-from typing import Any, Literal
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
+from connectory.addresses import check_url_host
 from connectory.auth import (
     AuthContext,
     Authenticator,
@@ -27,13 +29,16 @@ from connectory.auth import (
 from connectory.errors import (
     AttemptInfo,
     AuthError,
+    CollectionNotFound,
     InputError,
+    InvalidURL,
     OperationNotFound,
+    PaginationError,
     ResponseSchemaError,
     UpstreamError,
 )
 from connectory.http.redaction import Redactor, install_httpx_log_redaction, redacting_logs
-from connectory.http.redirects import strip_credentials_on_redirect
+from connectory.http.redirects import refuse_ambiguous_redirects, strip_credentials_on_redirect
 from connectory.http.reply import Reply, read_reply
 from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
@@ -45,14 +50,19 @@ from connectory.runtime.pacing import (
     current_pacing,
     pacing_requests,
 )
-from connectory.runtime.pagination import PageView, create_paginator
+from connectory.runtime.pagination import NextPage, PagePosition, PageView, create_paginator
+from connectory.runtime.pagination.links import origin_of, same_origin
 from connectory.runtime.records import extract_records
 from connectory.runtime.request import OperationPlan
 from connectory.runtime.response import decode_body, decode_error_body, decode_json_page
 from connectory.runtime.results import OperationResult, Page, SentRequest
+from connectory.runtime.schema_validation import schema_registry_for
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.resilience import RateLimitScope, ResilienceOverrideSpec, ResilienceSpec
 from connectory.templating import compile_template
+
+if TYPE_CHECKING:
+    from connectory.collections import Collection
 
 logger = logging.getLogger("connectory.runtime")
 #: One DEBUG line per request sent (method, redacted URL, status, time): `connectory call -v`
@@ -147,6 +157,9 @@ class ConnectorClient:
             tenant_key,
             spec.resilience.connector_rate_limit_scope,
         )
+        # What a list cursor is bound to: the stored connection, or for a client without one
+        # the connector and the base URL (never a credential, not even hashed).
+        self._binding_key = connection_key
         self._observer = observer
         resolved_credentials = resolve_fields(
             spec.auth.credential_schema, credentials or {}, "credential"
@@ -190,9 +203,13 @@ class ConnectorClient:
             timeout=None,  # the resilience deadline governs every attempt
             follow_redirects=True,
             max_redirects=5,
-            event_hooks={"request": [strip_credentials_on_redirect(self.redactor)]},
+            event_hooks={
+                "request": [strip_credentials_on_redirect(self.redactor)],
+                "response": [refuse_ambiguous_redirects],
+            },
         )
         self._plans: dict[str, OperationPlan] = {}
+        self._collections: dict[str, Collection] = {}
         self._policies: dict[str, ResilienceSpec] = {}
         self._auth: Authenticator = create_authenticator(
             spec.auth,
@@ -226,7 +243,7 @@ class ConnectorClient:
 
     async def call(
         self,
-        operation: str,
+        operation: str | OperationPlan,
         params: Mapping[str, Any] | None = None,
         *,
         raise_for_status: bool = True,
@@ -252,7 +269,7 @@ class ConnectorClient:
         # An error page that is not the JSON it claims to be is still an answer, not a bad body.
         body = decode_body(reply) if reply.status_code < 400 else decode_error_body(reply)
         result = OperationResult(
-            operation=operation,
+            operation=plan.operation.name,
             status_code=reply.status_code,
             headers=self.redactor.redact_headers(reply.headers),
             body=body,
@@ -266,12 +283,13 @@ class ConnectorClient:
 
     async def iter_pages(
         self,
-        operation: str,
+        operation: str | OperationPlan,
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
         observer: Observer | None = None,
         pace: bool = True,
+        resume: PagePosition | None = None,
     ) -> AsyncIterator[Page]:
         """Read *operation* page by page; only one page is held in memory at a time.
 
@@ -280,11 +298,13 @@ class ConnectorClient:
         retries; the rate limit and ``Retry-After`` make it wait, each pause up to
         ``max_read_wait``. *observer* gets this read's events (``Waiting`` while paced);
         ``pace=False`` counts those waits against each page's timeout, as a single call does.
+        Each page says where the read goes on (``page.next``); passing that as *resume*, with
+        the same operation and parameters, continues the read exactly there.
 
         Raises:
-            PaginationError: the API loops or points at another host; plus everything
-                :meth:`call` raises (``RateLimited`` when one pause would exceed
-                ``max_read_wait``).
+            PaginationError: the API loops or points at another host, or *resume* points at
+                another host; plus everything :meth:`call` raises (``RateLimited`` when one
+                pause would exceed ``max_read_wait``).
         """
         plan = self._plan(operation)
         pacing = ReadPacing(self.policy_for(operation).max_read_wait if pace else None, observer)
@@ -292,10 +312,14 @@ class ConnectorClient:
         pagination = plan.operation.pagination
         paginator = create_paginator(pagination, self.base_url, max_pages) if pagination else None
         request = prepared.copy()
-        if paginator is not None:
-            request.params.update(paginator.first_params())
         number = 0
         so_far = 0
+        if paginator is not None and resume is not None:
+            paginator.restore(resume.state)
+            number, so_far = resume.number, resume.records_so_far
+            request = self._resumed_request(prepared, resume.next)
+        elif paginator is not None:
+            request.params.update(paginator.first_params())
         while True:
             number += 1
             started = self._clock()
@@ -306,6 +330,23 @@ class ConnectorClient:
             body = decode_json_page(reply)
             records = extract_records(body, plan.record_selector)
             so_far += len(records)
+            following: NextPage | None = None
+            stop: PaginationError | None = None
+            if paginator is not None:
+                view = PageView(
+                    number,
+                    body,
+                    reply.headers,
+                    reply.url,
+                    len(records),
+                    so_far,
+                    hash(reply.content),
+                )
+                try:
+                    following = paginator.next_page(view)
+                except PaginationError as exc:
+                    stop = exc  # raised after this page, whose records are good
+                del view
             yield Page(
                 number=number,
                 records=records,
@@ -314,28 +355,37 @@ class ConnectorClient:
                 elapsed=self._clock() - started,
                 records_so_far=so_far,
                 schema_mismatches=self._check_schema(plan, body, always=number == 1),
+                next=None
+                if following is None or paginator is None
+                else PagePosition(following, number, so_far, paginator.state()),
             )
-            if paginator is None:
-                return
-            view = PageView(
-                number, body, reply.headers, reply.url, len(records), so_far, hash(reply.content)
-            )
-            following = paginator.next_page(view)
+            if stop is not None:
+                raise stop
             if following is None:
                 return
             # Let this page go before the next one arrives: at most one page in memory.
-            del reply, body, records, view
-            if following.url is not None:
-                request = PreparedRequest(
-                    prepared.method, following.url, {}, dict(prepared.headers), prepared.content
-                )
-            else:
-                request = prepared.copy()
-                request.params.update(following.params)
+            del reply, body, records
+            request = self._resumed_request(prepared, following)
+
+    def _resumed_request(self, prepared: PreparedRequest, following: NextPage) -> PreparedRequest:
+        if following.url is None:
+            request = prepared.copy()
+            request.params.update(following.params)
+            return request
+        # A position can come from outside (a cursor handed to a caller): credentials go
+        # with every page, so its URL must be on the connector's own origin.
+        if not same_origin(following.url, origin_of(self.base_url)):
+            raise PaginationError(
+                "the page to resume from is on another host than the connector's base_url; "
+                "start the read again without a cursor"
+            )
+        return PreparedRequest(
+            prepared.method, following.url, {}, dict(prepared.headers), prepared.content
+        )
 
     async def iter_records(
         self,
-        operation: str,
+        operation: str | OperationPlan,
         params: Mapping[str, Any] | None = None,
         *,
         max_pages: int | None = None,
@@ -351,6 +401,37 @@ class ConnectorClient:
                 yield record
             del page  # not held while the next page is fetched
 
+    def collection(self, key: str) -> Collection:
+        """Return the collection *key* of this connection (one object per key and client).
+
+        Raises:
+            CollectionNotFound: the connector has no such collection.
+        """
+        # The collections layer sits on top of this one; the import is the one way up, kept
+        # here so ``client.collection(...)`` is where users look for it.
+        from connectory.collections import Collection
+
+        found = self._collections.get(key)
+        if found is None:
+            spec = self.spec.collection(key)
+            if spec is None:
+                keys = ", ".join(c.key for c in self.spec.collections) or "none"
+                raise CollectionNotFound(
+                    f"connector '{self.spec.slug}' has no collection '{key}'; collections: {keys}"
+                )
+            found = self._collections[key] = Collection(self, spec)
+        return found
+
+    @property
+    def binding_key(self) -> str:
+        """A stable name of this connection for binding list cursors to it."""
+        return self._binding_key or f"{self.spec.slug}@{self.base_url}"
+
+    @property
+    def variables(self) -> Mapping[str, Any]:
+        """The connection's template variables (credentials, connector parameters, config)."""
+        return MappingProxyType(self._variables)
+
     def check_call(self, operation: str, params: Mapping[str, Any] | None = None) -> None:
         """Check that *operation* exists and *params* are valid, without sending anything.
 
@@ -363,18 +444,24 @@ class ConnectorClient:
         """The connection's health from its circuit breaker: healthy or degraded."""
         return await self.pipeline.breaker.health(self.connection_key)
 
-    def policy_for(self, operation: str) -> ResilienceSpec:
+    def policy_for(self, operation: str | OperationPlan) -> ResilienceSpec:
         """The resilience settings that apply to *operation* on this connection."""
         return self._resilience.with_overrides(self._plan(operation).operation.resilience)
 
-    def _plan(self, name: str) -> OperationPlan:
+    def _plan(self, name: str | OperationPlan) -> OperationPlan:
+        if isinstance(name, OperationPlan):
+            # Built by a layer above (a collection's inline request).
+            self._register_secret_locations(name.operation.path, name.operation.headers)
+            return name
         plan = self._plans.get(name)
         if plan is None:
             operation = self.spec.operation(name)
             if operation is None:
                 raise OperationNotFound(_unknown_operation(self.spec, name))
             self._register_secret_locations(operation.path, operation.headers)
-            plan = self._plans[name] = OperationPlan(operation, self.base_url)
+            plan = self._plans[name] = OperationPlan(
+                operation, self.base_url, schema_registry_for(self.spec)
+            )
         return plan
 
     def _register_secret_locations(self, url: str, headers: Mapping[str, str]) -> None:
@@ -414,12 +501,22 @@ class ConnectorClient:
     ) -> Reply:
         """Send *request* through the resilience pipeline and return the reply, read whole."""
         url = request.full_url()
+        # Every URL leaves through here (operations, pages, token and login requests), so one
+        # check covers base URLs rendered from credentials or config and next-page URLs.
+        check_url_host(url, "refusing to send the request")
+        _check_header_values(request.headers)
         try:
             http_request = self._http.build_request(
                 request.method, url, headers=request.headers, content=request.content
             )
         except UnicodeEncodeError:
             raise InputError(_non_ascii_header(request.headers)) from None
+        except httpx.InvalidURL as error:
+            detail = self.redactor.redact(str(error))
+            raise InvalidURL(
+                f"refusing to send the request: the URL is not valid ({detail}); check the "
+                "connector's base_url and the values its templates use"
+            ) from None
 
         async def attempt(remaining: float) -> Reply:
             # httpx's own timeout too, so a stalled read fails inside httpx rather than
@@ -540,6 +637,24 @@ def _sensitive_values(schema: Mapping[str, Any], values: Mapping[str, Any]) -> l
         for name, field in schema.items()
         if field.is_sensitive and values.get(name) not in (None, "")
     ]
+
+
+#: Characters no header value may hold (RFC 9110: no CR, LF, NUL or other controls but tab).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _check_header_values(headers: Mapping[str, str]) -> None:
+    """Refuse header values with control characters (h11 would refuse them as it sends).
+
+    Raises:
+        InputError: a value holds a line break, NUL or another control character.
+    """
+    for name, value in headers.items():
+        if _CONTROL_CHARACTERS.search(value) or _CONTROL_CHARACTERS.search(name):
+            raise InputError(
+                f"header {name!r} has control characters (a line break, NUL...) that HTTP "
+                "headers cannot carry; remove them or send the value in the query or body"
+            )
 
 
 def _non_ascii_header(headers: Mapping[str, str]) -> str:

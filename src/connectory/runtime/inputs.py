@@ -49,6 +49,8 @@ def coerce_parameter(parameter: ParameterSpec, value: Any) -> Any:
     Raises:
         InputError: the value cannot be converted or is not one of the enum values.
     """
+    if not is_unicode(value):
+        raise InputError(f"parameter '{parameter.name}' {_NOT_UNICODE}", parameter=parameter.name)
     try:
         coerced = coerce_value(parameter.type, value)
     except (ValueError, TypeError, orjson.JSONDecodeError):
@@ -109,6 +111,9 @@ def check_fields(
                 help_text = f" ({field.help})" if field.help else ""
                 problems.append((name, f"{what} '{name}' ({label}) is required{help_text}"))
             continue
+        if not is_unicode(value):
+            problems.append((name, f"{what} '{name}' {_NOT_UNICODE}"))
+            continue
         try:
             resolved[name] = field.coerce(value)
         except (ValueError, TypeError):
@@ -118,6 +123,34 @@ def check_fields(
             choices = ", ".join(str(choice) for choice in field.enum)
             problems.append((name, f"{what} '{name}' must be one of {choices}"))
     return resolved, problems
+
+
+_NOT_UNICODE = (
+    "is not valid Unicode text (it holds a lone surrogate, as bytes that are not UTF-8 become); "
+    "send UTF-8 text"
+)
+
+
+def is_unicode(value: Any) -> bool:
+    r"""Return False if *value* (or any text inside it) cannot be encoded as UTF-8.
+
+    Python strings can hold lone surrogates (``"\ud800"`` in JSON read by the json module,
+    or command-line bytes that are not UTF-8); no URL, header or JSON body can carry them.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return True
 
 
 def _unknown_parameter(operation: OperationSpec, name: str) -> str:

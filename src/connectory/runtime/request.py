@@ -13,7 +13,7 @@ from connectory.http.request import PreparedRequest, query_pairs, text_value
 from connectory.runtime.inputs import resolve_parameters
 from connectory.runtime.records import Selector
 from connectory.runtime.response import ResponseChecker, json_path
-from connectory.runtime.schema_validation import build_validator
+from connectory.runtime.schema_validation import SchemaRegistry, build_validator
 from connectory.spec.operations import PATH_PLACEHOLDER, OperationSpec
 from connectory.templating import Template, compile_template
 
@@ -31,8 +31,11 @@ class OperationPlan:
     a call only renders what really varies.
     """
 
-    def __init__(self, operation: OperationSpec, base_url: str) -> None:
+    def __init__(
+        self, operation: OperationSpec, base_url: str, registry: SchemaRegistry | None = None
+    ) -> None:
         self.operation = operation
+        self._registry = registry
         self.base_url = base_url.rstrip("/")
         self._placeholders = operation.path_placeholders()
         path = operation.path if operation.path.startswith("/") else "/" + operation.path
@@ -44,7 +47,9 @@ class OperationPlan:
             Selector.parse(operation.record_selector) if operation.record_selector else None
         )
         self.response_checker = (
-            ResponseChecker(operation.response_schema) if operation.response_schema else None
+            ResponseChecker(operation.response_schema, registry)
+            if operation.response_schema
+            else None
         )
         body = operation.request_body
         self._body_schema = body.schema_ if body is not None else None
@@ -125,7 +130,7 @@ class OperationPlan:
     def _encode_body(self, body: dict[str, Any], headers: dict[str, str]) -> bytes:
         if self._body_schema is not None:
             if self._body_validator is None:
-                self._body_validator = build_validator(self._body_schema)
+                self._body_validator = build_validator(self._body_schema, self._registry)
             for error in self._body_validator.iter_errors(body):
                 where = json_path(error.absolute_path)
                 raise InputError(

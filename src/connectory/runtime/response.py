@@ -11,7 +11,7 @@ from connectory.errors import ResponseError
 from connectory.http.redaction import Redactor
 from connectory.http.reply import Reply
 from connectory.runtime.fastcheck import compile_check
-from connectory.runtime.schema_validation import build_validator
+from connectory.runtime.schema_validation import SchemaRegistry, build_validator
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -93,8 +93,9 @@ def decode_json_page(reply: Reply) -> Any:
 class ResponseChecker:
     """Checks bodies against a response schema compiled once."""
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], registry: SchemaRegistry | None = None) -> None:
         self._schema = schema
+        self._registry = registry
         # A pre-check for common schemas; jsonschema only sees the bodies it rejects.
         self._quick = compile_check(schema)
         self._validator: Validator | None = None
@@ -104,7 +105,7 @@ class ResponseChecker:
         if self._quick is not None and self._quick(body):
             return []
         if self._validator is None:
-            self._validator = build_validator(self._schema)
+            self._validator = build_validator(self._schema, self._registry)
         found: list[tuple[str, str]] = []
         errors: Iterable[ValidationError] = self._validator.iter_errors(body)
         for count, error in enumerate(errors):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connectory.runtime.pagination.base import PagePosition
 
 
 @dataclass(slots=True)
@@ -79,6 +82,8 @@ class Page:
         records_so_far: Records read so far, this page included.
         schema_mismatches: Mismatches against the response schema (checked on the first page,
             or on every page in strict mode).
+        next: Where the read goes on after this page (pass it as ``resume`` to continue in
+            another call); None on the last page.
     """
 
     number: int
@@ -88,3 +93,4 @@ class Page:
     elapsed: float
     records_so_far: int
     schema_mismatches: list[tuple[str, str]] = field(default_factory=list)
+    next: PagePosition | None = None

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, false, or_
 
 from connectory.errors import PermissionDenied
 from connectory.services.principal import Principal
+from connectory.spec.operations import OperationSpec
 from connectory.store.models import Connection, Connector, Enterprise, User
 
 
@@ -66,6 +67,29 @@ def check_may_build_connectors(principal: Principal) -> None:
         )
 
 
+def check_may_run_operation(principal: Principal, operation: OperationSpec) -> None:
+    """Raise PermissionDenied unless *principal* may run *operation* on a connection it sees.
+
+    Viewers read: they may run only operations marked safe (GET and HEAD unless the
+    connector says otherwise). The rule lives here so every front end (API, CLI through the
+    API, later ones) applies the same one.
+    """
+    if principal.role == "viewer" and not operation.is_safe:
+        raise PermissionDenied(
+            f"viewers may run only safe operations (GET/HEAD, or marked safe: true); "
+            f"'{operation.name}' is a {operation.method}; ask an enterprise admin"
+        )
+
+
+def check_may_write_records(principal: Principal, collection: str, method: str) -> None:
+    """Raise PermissionDenied unless *principal* may create, update or delete records."""
+    if not principal.is_enterprise_admin:
+        raise PermissionDenied(
+            f"{collection}.{method} changes records upstream, which needs the enterprise admin "
+            "role; viewers may list, find, match and search"
+        )
+
+
 def visible_enterprises(principal: Principal) -> ColumnElement[bool]:
     """SQL condition: enterprises *principal* may see."""
     live = Enterprise.deleted_at.is_(None)
@@ -97,6 +121,8 @@ def visible_connections(principal: Principal) -> ColumnElement[bool]:
 __all__ = [
     "check_may_build_connectors",
     "check_may_edit_connector",
+    "check_may_run_operation",
+    "check_may_write_records",
     "may_see_drafts",
     "visible_connections",
     "visible_connectors",

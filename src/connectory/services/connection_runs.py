@@ -19,6 +19,7 @@ from connectory.errors import (
     CredentialsError,
     EgressDenied,
     InvalidRequest,
+    OperationNotFound,
     RateLimited,
     TemplateError,
     TransportError,
@@ -26,9 +27,11 @@ from connectory.errors import (
 )
 from connectory.resilience import Observer
 from connectory.runtime import ConnectorClient, OperationResult
+from connectory.services.access import check_may_run_operation
 from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
 from connectory.services.keepalive import KEEPALIVE_INTERVAL, PauseTracker, with_keepalives
+from connectory.services.principal import Principal
 from connectory.store.models import Connection, utcnow
 
 TestStatus = Literal["ok", "auth_failed", "unreachable", "degraded", "failed"]
@@ -71,19 +74,40 @@ async def test_connection(
     return outcome
 
 
+def authorize_operation(principal: Principal, details: ConnectionDetails, operation: str) -> None:
+    """Check that *principal* may run *operation* on the connection.
+
+    Raises:
+        OperationNotFound: the connector has no such operation.
+        PermissionDenied: a viewer asked for an operation that is not safe.
+    """
+    spec = details.spec.operation(operation)
+    if spec is None:
+        names = ", ".join(details.spec.operation_names) or "none"
+        raise OperationNotFound(
+            f"connector '{details.spec.slug}' has no operation '{operation}'; operations: {names}"
+        )
+    check_may_run_operation(principal, spec)
+
+
 async def run_operation(
     session: AsyncSession,
     runtimes: ConnectionRuntimes,
     details: ConnectionDetails,
     operation: str,
     params: Mapping[str, Any],
+    principal: Principal,
 ) -> OperationResult:
     """Call *operation* once; upstream error statuses are returned, not raised.
 
     The connection's health is stored when the call changes it, also when the call raises
     (its own short transaction: the caller's session is rolled back with the error). The
     session's transaction is ended before the upstream is called.
+
+    Raises:
+        PermissionDenied: a viewer asked for an operation that is not safe.
     """
+    authorize_operation(principal, details, operation)
     try:
         async with await _lease(session, runtimes, details) as client:
             result = await client.call(operation, params, raise_for_status=False)

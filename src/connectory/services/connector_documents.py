@@ -31,8 +31,11 @@ MAX_CHANGELOG = 20_000
 MAX_FILES = 200
 MAX_FILE_CHARS = 1024 * 1024
 MAX_FILES_CHARS = 5 * 1024 * 1024
+MAX_FILE_PATH_CHARS = 200
 FILE_FOLDERS = ("hooks/",)
 _FILE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*){0,7}")
+#: The JSON Schema pattern of a stored file's path (what check_files accepts).
+FILE_PATH_PATTERN = r"^hooks/[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*){0,6}$"
 
 
 def canonical_document(spec: ConnectorSpec) -> dict[str, Any]:
@@ -166,7 +169,11 @@ def check_files(files: Mapping[str, str]) -> list[Problem]:
     total = 0
     for path, text in files.items():
         shown = path[:200]
-        if not _FILE_PATH.fullmatch(path) or ".." in path.split("/"):
+        if (
+            not _FILE_PATH.fullmatch(path)
+            or ".." in path.split("/")
+            or len(path) > MAX_FILE_PATH_CHARS
+        ):
             problems.append(
                 Problem(
                     "not a usable file path; write a relative path like hooks/pre_request.js",

@@ -20,15 +20,18 @@ import anyio
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectory.addresses import ambiguous_host_problem
 from connectory.errors import (
     EgressDenied,
     FieldIssue,
     InvalidRequest,
+    InvalidURL,
     NotFound,
     Problem,
     TransportError,
     UpstreamTimeout,
 )
+from connectory.http.redirects import refuse_ambiguous_redirects
 from connectory.openapi import (
     MAX_DOCUMENT_BYTES,
     ImportResult,
@@ -39,6 +42,7 @@ from connectory.openapi import (
     plan_reimport,
     size_problem,
 )
+from connectory.openapi.collections import accept_collections
 from connectory.services import connectors
 from connectory.services.access import check_may_build_connectors
 from connectory.services.connector_documents import ConnectorSource, check_document
@@ -66,12 +70,20 @@ class ImportOptions:
         auth_scheme: The security scheme the auth block comes from (default: most used).
         accept_pagination: Apply every pagination suggestion (True), those of the named
             operations (a list), or none (False).
+        accept_collections: Add every suggested collection (True), those of the named keys
+            (a list), or none (False).
     """
 
     tags: list[str] | None = None
     operation_ids: list[str] | None = None
     auth_scheme: str | None = None
     accept_pagination: bool | list[str] = False
+    accept_collections: bool | list[str] = False
+
+    def accepts_collection(self, key: str) -> bool:
+        """True when the suggested collection *key* is to be added."""
+        accepted = self.accept_collections
+        return accepted if isinstance(accepted, bool) else key in accepted
 
     def accepts_pagination_for(self, operation: str) -> bool:
         """True when *operation*'s pagination suggestion is to be applied."""
@@ -156,7 +168,8 @@ async def import_document(
             max_bytes=max_bytes,
             on_progress=on_progress,
         )
-        return _accepted(result, options.accept_pagination)
+        result = _accepted(result, options.accept_pagination)
+        return _accepted_collections(result, options.accept_collections)
 
     return await anyio.to_thread.run_sync(transform)
 
@@ -173,6 +186,21 @@ def _accepted(result: ImportResult, accept: bool | list[str]) -> ImportResult:
             [FieldIssue(("query", "accept_pagination_for"), "not a suggested operation")],
         )
     result.connector = accept_pagination(result.connector, result.suggestions, names)
+    return result
+
+
+def _accepted_collections(result: ImportResult, accept: bool | list[str]) -> ImportResult:
+    if accept is False:
+        return result
+    keys = None if accept is True else list(accept)
+    unknown = sorted(set(keys or []) - {s.key for s in result.collection_suggestions})
+    if unknown:
+        raise InvalidRequest(
+            f"no collection is suggested as {', '.join(unknown[:10])}; suggested: "
+            f"{', '.join(s.key for s in result.collection_suggestions[:10]) or 'none'}",
+            [FieldIssue(("query", "accept_collection"), "not a suggested collection")],
+        )
+    result.connector = accept_collections(result.connector, result.collection_suggestions, keys)
     return result
 
 
@@ -229,6 +257,7 @@ async def fetch_document(
                 transport=transport,
                 follow_redirects=True,
                 max_redirects=_MAX_REDIRECTS,
+                event_hooks={"response": [refuse_ambiguous_redirects]},
                 timeout=timeout,
                 headers={"Accept": _ACCEPT, "User-Agent": "connectory-openapi-import"},
             ) as client:
@@ -240,6 +269,12 @@ async def fetch_document(
         raise
     except httpx.TooManyRedirects:
         raise InvalidRequest(f"{_shown(url)} redirects more than {_MAX_REDIRECTS} times") from None
+    except InvalidURL as error:
+        raise InvalidRequest(str(error), [FieldIssue(("body", "url"), str(error))]) from None
+    except httpx.InvalidURL as error:
+        raise InvalidRequest(
+            f"the URL is not valid: {error}", [FieldIssue(("body", "url"), str(error))]
+        ) from None
     except httpx.HTTPError as error:
         raise TransportError(f"cannot fetch {_shown(url)}: {type(error).__name__}") from None
 
@@ -277,6 +312,9 @@ def _check_url(url: str) -> None:
             "the URL must not carry credentials",
             [FieldIssue(("body", "url"), "remove user:password@")],
         )
+    problem = ambiguous_host_problem(parts.hostname) if ":" not in parts.hostname else None
+    if problem is not None:
+        raise InvalidRequest(problem, [FieldIssue(("body", "url"), problem)])
 
 
 def _shown(url: str) -> str:

@@ -61,7 +61,8 @@ async def authenticate(
     refused = NotAuthenticated(
         "the API token is missing, unknown, revoked or expired; send Authorization: Bearer <token>"
     )
-    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+    # Tokens are ASCII; anything else (a lone surrogate from a JSON body) could not be hashed.
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200 or not secret.isascii():
         raise refused
     moment = now or utcnow()
     token = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))

@@ -6,7 +6,9 @@ the part the publisher chooses. :func:`suggest_bump` proposes that part from the
 * **major**: callers or connections break: an operation was removed, an existing operation
   gained a required parameter (or one became required), a required credential field or
   connector parameter without a default was added, or the auth type changed;
-* **minor**: an operation was added;
+  a collection, one of its methods or a filter or match field of one was removed, or a
+  collection method's operation was removed;
+* **minor**: an operation or a collection (or a method of one) was added;
 * **patch**: anything else (descriptions, paths, defaults, resilience, hooks...).
 """
 
@@ -77,9 +79,14 @@ def suggest_bump(old: ConnectorSpec, new: ConnectorSpec) -> BumpSuggestion:
     major = list(_breaking_changes(old, new))
     if major:
         return BumpSuggestion("major", major)
-    added = [name for name in new.operation_names if old.operation(name) is None]
+    added = [
+        f"operation '{name}' was added"
+        for name in new.operation_names
+        if old.operation(name) is None
+    ]
+    added += list(_added_collections(old, new))
     if added:
-        return BumpSuggestion("minor", [f"operation '{name}' was added" for name in added])
+        return BumpSuggestion("minor", added)
     return BumpSuggestion("patch", ["no operation was added or removed, nothing became required"])
 
 
@@ -97,6 +104,45 @@ def _breaking_changes(old: ConnectorSpec, new: ConnectorSpec) -> Iterator[str]:
         old.auth.credential_schema, new.auth.credential_schema, "credential field"
     )
     yield from _newly_required_fields(old.parameters, new.parameters, "connector parameter")
+    yield from _collection_breaks(old, new)
+
+
+def _collection_breaks(old: ConnectorSpec, new: ConnectorSpec) -> Iterator[str]:
+    for before in old.collections:
+        after = new.collection(before.key)
+        if after is None:
+            yield f"collection '{before.key}' was removed"
+            continue
+        for name, method in before.methods.defined().items():
+            now = after.method(name)
+            if now is None:
+                yield f"method '{name}' of collection '{before.key}' was removed"
+                continue
+            for key in ("filters", "match_fields"):
+                for value in getattr(method, key):
+                    if value not in getattr(now, key):
+                        what = "filter" if key == "filters" else "match field"
+                        yield f"{what} '{value}' of {before.key}.{name} was removed"
+    # A method whose operation is gone no longer works (the new version does not even load
+    # without fixing it, but the diff of stored documents says so too).
+    for collection in new.collections:
+        for name, method in collection.methods.defined().items():
+            if method.operation is not None and new.operation(method.operation) is None:
+                yield (
+                    f"{collection.key}.{name} uses operation '{method.operation}', which "
+                    "this version does not have"
+                )
+
+
+def _added_collections(old: ConnectorSpec, new: ConnectorSpec) -> Iterator[str]:
+    for collection in new.collections:
+        before = old.collection(collection.key)
+        if before is None:
+            yield f"collection '{collection.key}' was added"
+            continue
+        for name in collection.methods.defined():
+            if before.method(name) is None:
+                yield f"method '{name}' of collection '{collection.key}' was added"
 
 
 def _newly_required_parameters(old: OperationSpec, new: OperationSpec) -> Iterator[str]:
@@ -230,14 +276,24 @@ def _operation_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> NamedC
     )
 
 
+#: The keys that name an item of a list of objects: operations by name, collections by key.
+_NAME_KEYS = ("name", "key")
+
+
+def _item_name(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return None
+    return next((item[key] for key in _NAME_KEYS if isinstance(item.get(key), str)), None)
+
+
 def _by_name(items: Any) -> dict[str, Any]:
     if not isinstance(items, list):
         return {}
-    return {item["name"]: item for item in items if isinstance(item, dict) and "name" in item}
+    return {name: item for item in items if (name := _item_name(item)) is not None}
 
 
 def _keyed(items: list[Any]) -> bool:
-    names = [item.get("name") if isinstance(item, dict) else None for item in items]
+    names = [_item_name(item) for item in items]
     return all(isinstance(name, str) for name in names) and len(set(names)) == len(names)
 
 

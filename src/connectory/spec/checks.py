@@ -15,7 +15,10 @@ from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
 
+from connectory.addresses import ambiguous_host_problem
 from connectory.spec.auth import AuthSpec, CustomAuthSpec, OAuth2AuthSpec
+from connectory.spec.collection_checks import check_collections
+from connectory.spec.collections import CollectionSpec
 from connectory.spec.connector import SLUG_PATTERN, ConnectorSpec, slugify
 from connectory.spec.event_checks import check_events
 from connectory.spec.events import EventSpec
@@ -29,6 +32,7 @@ from connectory.spec.pagination import (
 )
 from connectory.spec.schema_checks import check_json_schema
 from connectory.spec.selectors import parse_selector
+from connectory.spec.shared_schemas import check_refs, check_schemas_section
 from connectory.spec.source import FieldPath
 from connectory.spec.suggest import did_you_mean
 from connectory.spec.template_checks import (
@@ -59,6 +63,9 @@ class SpecParts:
     invalid_operations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     test_operation: str | None = None
     events: list[tuple[int, EventSpec]] = field(default_factory=list)
+    #: The shared schemas; None when the section is invalid.
+    schemas: dict[str, dict[str, Any]] | None = None
+    collections: list[tuple[int, CollectionSpec]] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, spec: ConnectorSpec) -> SpecParts:
@@ -74,6 +81,8 @@ class SpecParts:
             operation_names=list(enumerate(spec.operation_names)),
             test_operation=spec.test_operation,
             events=list(enumerate(spec.events)),
+            schemas=spec.schemas,
+            collections=list(enumerate(spec.collections)),
         )
 
     @classmethod
@@ -91,7 +100,14 @@ class SpecParts:
             test_operation=data.get("test_operation")
             if isinstance(data.get("test_operation"), str)
             else None,
+            schemas=_validate_part(dict[str, dict[str, Any]], data.get("schemas", {})),
         )
+        collections = data.get("collections")
+        if isinstance(collections, list):
+            for index, item in enumerate(collections):
+                collection = _validate_part(CollectionSpec, item)
+                if collection is not None:
+                    parts.collections.append((index, collection))
         operations = data.get("operations")
         if isinstance(operations, list):
             for index, item in enumerate(operations):
@@ -124,13 +140,20 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
     findings: list[Finding] = []
     findings += _check_slug(parts)
     findings += _check_base_url(parts.base_url)
+    findings += _check_url_host(("base_url",), parts.base_url)
     findings += _check_auth(parts.auth)
     findings += _check_sensitive_names(("parameters",), parts.parameters, "connector parameter")
     findings += _check_duplicate_operations(parts.operation_names)
     findings += _check_test_operation(parts)
+    names = set(parts.schemas) if parts.schemas is not None else None
+    if parts.schemas is not None:
+        findings += check_schemas_section(parts.schemas)
     findings += check_events(parts.events, [name for _, name in parts.operation_names])
     for index, operation in parts.operations:
         findings += check_operation(("operations", index), operation)
+        findings += _check_operation_refs(("operations", index), operation, names)
+    known_operations = [name for _, name in parts.operation_names]
+    findings += check_collections(parts.collections, known_operations, parts.schemas)
     scope = TemplateScope(
         credentials=set(parts.auth.credential_schema) if parts.auth is not None else None,
         connector_parameters=set(parts.parameters) if parts.parameters is not None else None,
@@ -156,6 +179,27 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
 def check_connector_spec(spec: ConnectorSpec) -> list[Finding]:
     """Run every rule on a connector that validated as a whole."""
     return check_spec_parts(SpecParts.from_spec(spec))
+
+
+def _check_operation_refs(
+    path: FieldPath, operation: OperationSpec, names: set[str] | None
+) -> Iterator[Finding]:
+    if operation.response_schema is not None:
+        yield from check_refs(
+            (*path, "response_schema"), operation.response_schema, names, "response_schema"
+        )
+    if operation.request_body is not None and operation.request_body.schema_ is not None:
+        yield from check_refs(
+            (*path, "request_body", "schema"),
+            operation.request_body.schema_,
+            names,
+            "request_body.schema",
+        )
+    for index, parameter in enumerate(operation.parameters):
+        if parameter.items is not None:
+            yield from check_refs(
+                (*path, "parameters", index, "items"), parameter.items, names, "items"
+            )
 
 
 def _check_slug(parts: SpecParts) -> Iterator[Finding]:
@@ -200,6 +244,28 @@ def _check_base_url(url: str | None) -> Iterator[Finding]:
     yield Finding(("base_url",), f"base_url{shown} is not an absolute http(s) URL; {advice}")
 
 
+#: The authority of an absolute URL, up to the character that ends it.
+_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)([/?#]|$)")
+
+
+def _check_url_host(path: FieldPath, url: str | None) -> Iterator[Finding]:
+    """Refuse an IPv4 host in a non-canonical form (``0177.0.0.1``); see connectory.addresses."""
+    if url is None:
+        return
+    literal = re.split(r"\{\{|\{%", url, maxsplit=1)[0]
+    match = _AUTHORITY.match(literal.strip())
+    # With a template, the host is checked here only when the template comes after it (a
+    # rendered host is checked at run time, before anything is sent).
+    if match is None or (literal != url and not match.group(2)):
+        return
+    host = re.sub(r":[0-9]*$", "", match.group(1).rpartition("@")[2])
+    if host.startswith("["):
+        return  # an IPv6 literal: one notation
+    problem = ambiguous_host_problem(host)
+    if problem is not None:
+        yield Finding(path, problem)
+
+
 def _is_absolute_http(url: str) -> bool:
     try:
         parts = urlsplit(url)
@@ -225,7 +291,11 @@ def _check_auth(auth: AuthSpec | None) -> Iterator[Finding]:
             "grant_type authorization_code needs authorization_url (the provider's authorize "
             "endpoint); add authorization_url: https://provider.example.com/oauth/authorize",
         )
+    if isinstance(auth, OAuth2AuthSpec):
+        yield from _check_url_host(("auth", "token_url"), auth.token_url)
+        yield from _check_url_host(("auth", "authorization_url"), auth.authorization_url)
     if isinstance(auth, CustomAuthSpec):
+        yield from _check_url_host(("auth", "login", "url"), auth.login.url)
         for name in ("token_path", "expires_in_path"):
             yield from _check_selector(("auth", name), getattr(auth, name))
 

@@ -6,10 +6,11 @@ import re
 import unicodedata
 from typing import Any, Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from connectory.spec.auth import AuthSpec, NoAuthSpec
 from connectory.spec.base import SpecModel
+from connectory.spec.collections import CollectionSpec
 from connectory.spec.events import EventSpec, WebhooksSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.operations import OperationSpec
@@ -65,11 +66,30 @@ class ConnectorSpec(SpecModel):
         default=None,
         description="Verification and challenge of the connector's global webhook URL.",
     )
+    schemas: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Shared JSON Schemas by name, referenced from any schema of the connector "
+        "with $ref: '#/schemas/<Name>'.",
+    )
+    collections: list[CollectionSpec] = Field(
+        default_factory=list,
+        description="Uniform record access (list, find_by_id, match, search, create, update, "
+        "delete) over the API's resources.",
+    )
     test_operation: str | None = Field(
         default=None,
         description="The operation that tests a connection (a cheap, safe GET). When unset, "
         "the first GET without required parameters is used.",
     )
+
+    # Compiled forms shared by every client of this spec object (the shared schema registry):
+    # built once per connector, never serialised.
+    _runtime_cache: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def runtime_cache(self) -> dict[str, Any]:
+        """Per-spec cache for compiled forms (see :mod:`connectory.runtime.schema_validation`)."""
+        return self._runtime_cache
 
     @model_validator(mode="before")
     @classmethod
@@ -107,6 +127,13 @@ class ConnectorSpec(SpecModel):
         for event in self.events:
             if event.key == key:
                 return event
+        return None
+
+    def collection(self, key: str) -> CollectionSpec | None:
+        """Return the collection with *key*, or None."""
+        for collection in self.collections:
+            if collection.key == key:
+                return collection
         return None
 
     @property

@@ -32,6 +32,7 @@ ParameterType = Literal["string", "number", "integer", "boolean", "array", "obje
 PATH_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_.\-]*)\}(?!\})")
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 class ParameterSpec(SpecModel):
@@ -98,6 +99,11 @@ class OperationSpec(SpecModel):
         description="Safe to retry after the request was sent. Defaults to true for GET, HEAD, "
         "OPTIONS, PUT, DELETE.",
     )
+    safe: bool | None = Field(
+        default=None,
+        description="Reads only, changes nothing upstream: viewers may run it. Defaults to "
+        "true for GET and HEAD; mark a read done by POST (a search) safe: true.",
+    )
     resilience: ResilienceOverrideSpec | None = None
     tags: list[str] = Field(default_factory=list)
 
@@ -117,6 +123,13 @@ class OperationSpec(SpecModel):
         if self.idempotent is not None:
             return self.idempotent
         return self.method in _IDEMPOTENT_METHODS
+
+    @property
+    def is_safe(self) -> bool:
+        """Whether the operation only reads (viewers may run it)."""
+        if self.safe is not None:
+            return self.safe
+        return self.method in _SAFE_METHODS
 
     def path_placeholders(self) -> list[str]:
         """Return the ``{name}`` placeholders of the path, in order."""

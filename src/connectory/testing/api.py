@@ -1,6 +1,7 @@
 """The project's own test API, with every paging style and auth type Connectory supports.
 
-It also has endpoints for checking how requests are built and how errors are handled.
+It also has endpoints for checking how requests are built and how errors are handled, and a
+CRUD resource (contacts, :mod:`.api_crm`) for collections.
 
 Build it with :func:`create_test_api` and run it with :func:`connectory.testing.serve` (or
 ``python -m connectory.testing``). Routes besides the paging (:mod:`.api_paging`) and auth
@@ -39,6 +40,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectory.testing.api_auth import auth_routes
+from connectory.testing.api_crm import crm_routes
 from connectory.testing.api_data import make_records
 from connectory.testing.api_paging import paging_routes
 from connectory.testing.api_state import (
@@ -205,6 +207,7 @@ def create_test_api(
         *paging_routes(state),
         *auth_routes(state),
         *_misc_routes(state),
+        *crm_routes(state),
         *webhook_routes(state, hooks),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})

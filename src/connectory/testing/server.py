@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -42,6 +42,7 @@ def serve(
     log_level: str = "warning",
     access_log: bool = False,
     lifespan: Literal["on", "off", "auto"] = "auto",
+    options: Mapping[str, Any] | None = None,
 ) -> Iterator[str]:
     """Serve *app* with uvicorn in a background thread for the duration of the ``with`` block.
 
@@ -57,6 +58,8 @@ def serve(
         log_level: uvicorn's log level.
         access_log: Log every request (to the ``uvicorn.access`` logger).
         lifespan: Run the app's startup and shutdown (``auto``: if it has them).
+        options: More ``uvicorn.Config`` options (``connectory.api.limits.server_options``
+            gives the ones ``connectory serve`` uses).
 
     Yields:
         The base URL, e.g. ``http://127.0.0.1:54321``.
@@ -76,7 +79,12 @@ def serve(
         bound_port: int = sock.getsockname()[1]
         # log_config=None: a library must not reconfigure the host program's logging.
         config = uvicorn.Config(
-            app, log_config=None, log_level=log_level, access_log=access_log, lifespan=lifespan
+            app,
+            log_config=None,
+            log_level=log_level,
+            access_log=access_log,
+            lifespan=lifespan,
+            **dict(options or {}),
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(

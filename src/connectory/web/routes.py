@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from connectory.api.deps import SESSION_AAD, SESSION_COOKIE, UI_HEADER, CurrentPrincipal, SessionDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.errors import InvalidRequest, PermissionDenied, SpecError
 from connectory.services.tokens import authenticate
 from connectory.spec import check_connector_text
-from connectory.spec.source import parse_text
+from connectory.spec.source import measure_data, parse_text
 
 #: The UI's files (HTML, CSS, JavaScript modules), shipped as package data.
 STATIC_DIR = Path(__file__).parent / "static"
@@ -29,20 +30,20 @@ STATIC_DIR = Path(__file__).parent / "static"
 #: Longest token accepted at sign-in (real tokens are far shorter).
 _MAX_TOKEN = 512
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=StrictJSONRoute, include_in_schema=False)
 
 
 class YamlIn(BaseModel):
     """YAML text to turn into a connector document."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     yaml: str = Field(max_length=5 * 1024 * 1024)
 
 
 class DocumentIn(BaseModel):
     """A connector document to show as YAML."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     document: dict[str, Any]
 
 
@@ -116,6 +117,8 @@ def _parse(text: str) -> dict[str, Any]:
 @router.post("/ui/yaml/render")
 async def render_yaml(body: DocumentIn, principal: CurrentPrincipal) -> dict[str, str]:
     """Show a connector document as YAML, in the document's own key order."""
+    # The limits of a connector file hold here too: PyYAML's emitter recurses per level.
+    measure_data(body.document, file="connector.yaml")
     text = yaml.safe_dump(body.document, sort_keys=False, allow_unicode=True, width=100)
     return {"yaml": text}
 

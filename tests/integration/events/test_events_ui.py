@@ -98,8 +98,12 @@ def test_the_builder_shows_events_in_their_tab(harness: Harness, page: Any) -> N
     page.get_by_role("tab", name="Events").wait_for()
     card = page.get_by_role("region", name="Event item_updated")
     card.wait_for()
-    assert card.get_by_label("Subscribe operation of item_updated").input_value() == "create_webhook"
+    assert (
+        card.get_by_label("Subscribe operation of item_updated").input_value() == "create_webhook"
+    )
     assert card.get_by_label("Signature (item_updated)").input_value() == "standard-webhooks"
     polled = page.get_by_role("region", name="Event item_changed_polled")
-    assert polled.get_by_label("List operation of item_changed_polled").input_value() == "list_changes"
+    assert (
+        polled.get_by_label("List operation of item_changed_polled").input_value() == "list_changes"
+    )
     _shoot(page, "events-builder")

@@ -266,6 +266,49 @@ class TestErrors:
         assert_no_traceback(result)
         assert re.search("could not (reach|be reached)", result.stderr)
 
+    @pytest.mark.parametrize("host", ["0177.0.0.1", "127.000.000.001", "0x7f.1", "2130706433"])
+    def test_a_non_canonical_ipv4_base_url_exits_1(
+        self, invoke: Invoke, small_connector: Path, credentials_file: Path, host: str
+    ) -> None:
+        # --base-url is not checked like the connector file is: the run-time check refuses it.
+        result = invoke(
+            "call",
+            str(small_connector),
+            "get_item",
+            "-p",
+            "id=1",
+            "--credentials",
+            str(credentials_file),
+            "--base-url",
+            f"http://{host}:1",
+        )
+        assert result.exit_code == EXIT_INVALID
+        assert_no_traceback(result)
+        assert f"the host '{host}' is the IPv4 address 127.0.0.1" in result.stderr
+
+    def test_a_non_canonical_ipv4_base_url_in_the_file_exits_1(
+        self, invoke: Invoke, small_connector: Path, credentials_file: Path, tmp_path: Path
+    ) -> None:
+        connector = tmp_path / "c.yaml"
+        text = small_connector.read_text(encoding="utf-8")
+        connector.write_text(text.replace("http://127.0.0.1:1", "http://0177.0.0.1:1"))
+        credentials = ["--credentials", str(credentials_file)]
+        for command in (["validate", str(connector)], ["call", str(connector), "get_item"]):
+            result = invoke(*command, *(credentials if command[0] == "call" else []))
+            assert result.exit_code == EXIT_INVALID, command
+            assert_no_traceback(result)
+            assert "c.yaml:2:11" in result.output
+            assert "write it as 127.0.0.1" in result.output
+
+    def test_a_parameter_from_bytes_that_are_not_utf8_exits_1(
+        self, call_small: Callable[..., Result]
+    ) -> None:
+        # Python reads such argv bytes as lone surrogates ("\udcff"); they cannot be sent.
+        result = call_small("get_item", "-p", "id=\udcff")
+        assert result.exit_code == EXIT_INVALID
+        assert_no_traceback(result)
+        assert "parameter 'id' is not valid Unicode text" in result.stderr
+
     def test_invalid_connector(self, invoke: Invoke, tmp_path: Path) -> None:
         connector = tmp_path / "c.yaml"
         connector.write_text("name: X\noperations: 5\n", encoding="utf-8")

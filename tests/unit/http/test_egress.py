@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 import httpcore
@@ -44,6 +45,19 @@ from connectory.http.egress import (
         ("64:ff9b::a9fe:a9fe", "link-local"),
         ("64:ff9b:1::a00:1", "private-network (embedded"),
         ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "private-network (embedded"),
+        # IPv4-compatible (::a.b.c.d, deprecated): Python calls ::7f00:1 global.
+        ("::7f00:1", "loopback (embedded in ::7f00:1)"),
+        ("::127.0.0.1", "loopback (embedded"),
+        ("::a9fe:a9fe", "link-local (cloud metadata services live there) (embedded"),
+        ("::a00:1", "private-network (embedded"),
+        ("::808:808", "IPv4-compatible (deprecated"),
+        # IPv4-translated (::ffff:0:a.b.c.d, SIIT).
+        ("::ffff:0:7f00:1", "loopback (embedded in ::ffff:0:7f00:1)"),
+        ("::ffff:0:a9fe:a9fe", "link-local (cloud metadata services live there) (embedded"),
+        ("::ffff:0:c0a8:101", "private-network (embedded"),
+        # Site-local (fec0::/10, deprecated private addressing): Python calls it global.
+        ("fec0::1", "private-network (site-local"),
+        ("feff:ffff::1", "private-network (site-local"),
     ],
 )
 def test_internal_addresses_are_refused(address: str, reason: str) -> None:
@@ -53,7 +67,8 @@ def test_internal_addresses_are_refused(address: str, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["8.8.8.8", "93.184.216.34", "2606:4700::1111", "64:ff9b::808:808"]
+    "address",
+    ["8.8.8.8", "93.184.216.34", "2606:4700::1111", "64:ff9b::808:808", "::ffff:0:808:808"],
 )
 def test_public_addresses_pass(address: str) -> None:
     assert blocked_reason(ipaddress.ip_address(address)) is None
@@ -130,3 +145,19 @@ async def test_transport_refuses_loopback_before_any_byte_is_sent() -> None:
             await client.get("http://127.0.0.1:9/")
         with pytest.raises(EgressDenied, match="loopback"):
             await client.get("http://[::ffff:127.0.0.1]:9/")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://[::7f00:1]:9/", "loopback (embedded in ::7f00:1)"),
+        ("http://[::a9fe:a9fe]/latest/meta-data/", "link-local"),
+        ("http://[::ffff:0:7f00:1]:9/", "loopback (embedded in ::ffff:0:7f00:1)"),
+        ("http://[fec0::1]:9/", "private-network (site-local"),
+    ],
+)
+async def test_transport_refuses_ipv6_forms_of_internal_addresses(url: str, reason: str) -> None:
+    # The guard refuses while resolving, before a socket is opened (see the test above).
+    async with httpx.AsyncClient(transport=GuardedTransport(EgressPolicy())) as client:
+        with pytest.raises(EgressDenied, match=re.escape(reason)):
+            await client.get(url)

@@ -246,3 +246,18 @@ def test_the_error_reads_well() -> None:
     error = _error({"openapi": "3.0.0", "paths": {"/a": {"get": returning({"$ref": "#/x"})}}})
     assert str(error).startswith("the document cannot be imported (1 problem(s))")
     assert "/paths/~1a/get" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "pointer"),
+    [
+        ('"info": {"title": "T\\ud800", "version": "1"}', "/info/title"),
+        ('"info": {"title": "T", "version": "1", "x-\\udc00": 1}', "/info"),
+    ],
+)
+def test_a_lone_surrogate_escape_is_refused_with_its_pointer(text: str, pointer: str) -> None:
+    source = ('{"openapi": "3.0.0", ' + text + ', "paths": {}}').encode()
+    problems = _error(source).problems
+    assert [(problem.path, problem.message[:40]) for problem in problems] == [
+        (pointer, "the text holds a \\u escape that is not a")
+    ]

@@ -225,3 +225,21 @@ class TestResolveFields:
             resolve_fields(self.SCHEMA, {"api_key": "k-1234", "ratio": "secret-ish"}, "x")
         assert "must be a number" in str(caught.value)
         assert "secret-ish" not in str(caught.value)
+
+
+class TestTextThatIsNotUnicode:
+    """A lone surrogate (JSON's "\\ud800" read by the json module, or argv bytes that are not
+    UTF-8) cannot go into a URL, header or body: refused by name, never a UnicodeEncodeError."""
+
+    @pytest.mark.parametrize(
+        ("kind", "value"),
+        [("string", "\ud800"), ("string", "ok\udcff"), ("object", {"a": ["\udc00"]})],
+    )
+    def test_operation_parameters(self, kind: str, value: Any) -> None:
+        with pytest.raises(InputError, match="parameter 'p' is not valid Unicode text"):
+            coerce_parameter(_parameter(type=kind), value)
+
+    def test_credentials(self) -> None:
+        schema = {"api_key": InputFieldSpec(type="password"), "ok": InputFieldSpec()}
+        with pytest.raises(CredentialsError, match="credential 'api_key' is not valid Unicode"):
+            resolve_fields(schema, {"api_key": "\ud800", "ok": "fine"}, "credential")

@@ -210,3 +210,68 @@ def test_the_unified_diff_is_capped() -> None:
     unified = diff_versions(old, new).unified
     assert unified.count("\n") <= 4001
     assert "more line(s) not shown" in unified
+
+
+COLLECTION = {
+    "key": "stations",
+    "methods": {
+        "list": {"operation": "list_stations", "filters": ["city"]},
+        "find_by_id": {"request": {"path": "/stations/{{ id }}"}},
+    },
+}
+
+
+def _with_collection(d: dict[str, Any]) -> None:
+    d["collections"] = [copy.deepcopy(COLLECTION)]
+
+
+@pytest.mark.parametrize(
+    ("change", "bump", "reason"),
+    [
+        (lambda d: d.pop("collections"), "major", "collection 'stations' was removed"),
+        (
+            lambda d: d["collections"][0]["methods"].pop("find_by_id"),
+            "major",
+            "method 'find_by_id' of collection 'stations' was removed",
+        ),
+        (
+            lambda d: d["collections"][0]["methods"]["list"].update(filters=[]),
+            "major",
+            "filter 'city' of stations.list was removed",
+        ),
+        (
+            lambda d: d["operations"].pop(1),
+            "major",
+            "stations.list uses operation 'list_stations', which this version does not have",
+        ),
+        (
+            lambda d: d["collections"][0]["methods"].update(
+                delete={"request": {"method": "DELETE", "path": "/stations/{{ id }}"}}
+            ),
+            "minor",
+            "method 'delete' of collection 'stations' was added",
+        ),
+        (
+            lambda d: d["collections"].append({"key": "cities"}),
+            "minor",
+            "collection 'cities' was added",
+        ),
+    ],
+)
+def test_collection_changes(change: Any, bump: str, reason: str) -> None:
+    before = _changed(_with_collection)
+    after = copy.deepcopy(before)
+    change(after)
+    suggestion = suggest_bump(_spec(before), _spec(after))
+    assert suggestion.bump == bump
+    assert any(reason in text for text in suggestion.reasons), suggestion.reasons
+
+
+def test_collections_are_diffed_by_key() -> None:
+    before = _changed(_with_collection)
+    after = copy.deepcopy(before)
+    after["collections"][0]["methods"]["list"]["filters"] = ["city", "country"]
+    diff = diff_versions(before, after)
+    assert [change.path for change in diff.changes] == [
+        "collections[stations].methods.list.filters"
+    ]

@@ -167,6 +167,30 @@ class TestOverview:
     def test_valid_base_urls(self, check_yaml: Any, url: str) -> None:
         assert check_yaml(f"name: Demo\nbase_url: '{url}'\n", head=False).problems == []
 
+    @pytest.mark.parametrize(
+        "host", ["0177.0.0.1", "127.000.000.001", "0x7f.1", "2130706433", "127.1"]
+    )
+    @pytest.mark.parametrize("suffix", ["", ":8080/v1", "/v1/{{ config.tenant }}"])
+    def test_base_url_with_a_non_canonical_ipv4_host(
+        self, check_yaml: Any, problem_at: Any, host: str, suffix: str
+    ) -> None:
+        report = check_yaml(f"name: Demo\nbase_url: 'http://{host}{suffix}'\n", head=False)
+        problem = problem_at(report, "base_url")
+        assert where(problem) == ("connector.yaml", 2, 11, "base_url")
+        assert problem.message == (
+            f"the host '{host}' is the IPv4 address 127.0.0.1 written in a non-canonical form "
+            "(octal, hexadecimal, leading zeros or fewer than four parts), which HTTP clients "
+            "read differently; write it as 127.0.0.1"
+        )
+
+    @pytest.mark.parametrize(
+        "url", ["http://127.0.0.{{ config.last }}", "https://{{ config.host }}:8443"]
+    )
+    def test_a_host_completed_by_a_template_is_checked_at_run_time(
+        self, check_yaml: Any, url: str
+    ) -> None:
+        assert check_yaml(f"name: Demo\nbase_url: '{url}'\n", head=False).problems == []
+
 
 class TestParameterValues:
     def test_required_parameter_with_default(self, check_yaml: Any, problem_at: Any) -> None:
@@ -491,6 +515,39 @@ class TestPaginationAndSelectors:
             "auth:\n  auth_type: custom\n  login: {url: /login}\n  token_path: 'data..token'\n"
         )
         assert problem_at(report, "auth.token_path").message.startswith("invalid selector:")
+
+
+class TestAuthUrls:
+    @pytest.mark.parametrize(
+        ("auth", "path", "line"),
+        [
+            (
+                "  auth_type: oauth2\n  token_url: http://0x7f.1/token\n",
+                "auth.token_url",
+                5,
+            ),
+            (
+                "  auth_type: oauth2\n  grant_type: authorization_code\n"
+                "  token_url: https://id.example.com/token\n"
+                "  authorization_url: http://2130706433/authorize\n",
+                "auth.authorization_url",
+                7,
+            ),
+            (
+                "  auth_type: custom\n  login:\n    url: http://0177.0.0.1/login\n",
+                "auth.login.url",
+                6,
+            ),
+        ],
+    )
+    def test_auth_urls_with_a_non_canonical_ipv4_host(
+        self, check_yaml: Any, problem_at: Any, auth: str, path: str, line: int
+    ) -> None:
+        report = check_yaml("auth:\n" + auth)
+        problem = problem_at(report, path)
+        assert (problem.file, problem.line) == ("connector.yaml", line)
+        assert "written in a non-canonical form" in problem.message
+        assert problem.message.endswith("write it as 127.0.0.1")
 
 
 class TestAuthRules:

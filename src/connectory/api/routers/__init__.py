@@ -7,6 +7,7 @@ from connectory.api.routers import (
     connector_parameters,
     connector_versions,
     connectors,
+    draft_collections,
     draft_runs,
     enterprises,
     event_subscriptions,
@@ -15,6 +16,7 @@ from connectory.api.routers import (
     intake,
     me,
     openapi_import,
+    records,
     tokens,
     users,
     webhook_endpoints,
@@ -22,8 +24,8 @@ from connectory.api.routers import (
 
 ROUTERS: list[APIRouter] = [health.router]
 ROUTERS += [me.router, enterprises.router, users.router, tokens.router]
-ROUTERS += [connections.router, connector_parameters.router]
+ROUTERS += [connections.router, records.router, connector_parameters.router]
 ROUTERS += [connectors.router, connector_versions.router]
-ROUTERS += [draft_runs.router]
+ROUTERS += [draft_runs.router, draft_collections.router]
 ROUTERS += [openapi_import.router]
 ROUTERS += [event_subscriptions.router, events.router, webhook_endpoints.router, intake.router]

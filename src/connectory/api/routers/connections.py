@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.pagination import Page, Paging
 from connectory.api.problems import ErrorOut
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import (
     ConnectionCreate,
     ConnectionPublic,
@@ -24,6 +25,7 @@ from connectory.api.schemas.connections import (
     UpgradePlanOut,
 )
 from connectory.api.schemas.identity import IdRef
+from connectory.api.schemas.values import IdPath, OperationPath
 from connectory.runtime import OperationResult
 from connectory.services import connection_runs, connections
 from connectory.services.connection_runtime import ConnectionRuntimes
@@ -31,7 +33,7 @@ from connectory.services.connections import ConnectionDetails
 from connectory.services.events.subscriptions import unsubscribe_connection
 from connectory.services.secret_store import SecretBox
 
-router = APIRouter(prefix="/connections", tags=["connections"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/connections", tags=["connections"])
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -132,7 +134,7 @@ async def list_connections(
     summary="Get a connection",
 )
 async def get_connection(
-    connection_id: str, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectionPublic:
     """One connection; sensitive credentials show as "********"."""
     return _public(await connections.get_connection(session, principal, connection_id))
@@ -145,7 +147,7 @@ async def get_connection(
     summary="Change a connection",
 )
 async def update_connection(
-    connection_id: str,
+    connection_id: IdPath,
     body: ConnectionUpdate,
     request: Request,
     session: SessionDep,
@@ -173,7 +175,7 @@ async def update_connection(
     summary="Delete a connection",
 )
 async def delete_connection(
-    connection_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Delete a connection and destroy its stored secrets; its subscriptions are unsubscribed."""
     details = await connections.get_connection(session, principal, connection_id)
@@ -191,7 +193,7 @@ async def delete_connection(
     summary="Test a connection",
 )
 async def test_connection(
-    connection_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    connection_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectionTestOut:
     """Run the connector's test operation; report ok, auth_failed, unreachable or degraded."""
     details = await connections.get_connection(session, principal, connection_id)
@@ -204,7 +206,7 @@ async def test_connection(
     "/{connection_id}/operations/{operation}",
     response_model=OperationRunOut,
     responses={
-        **_errors(404, 429, 502, 503, 504),
+        **_errors(403, 404, 429, 502, 503, 504),
         200: {
             "description": "The upstream's answer; with all_pages=true, JSON Lines records "
             "(a failure after the first page ends the stream with a "
@@ -216,8 +218,8 @@ async def test_connection(
     summary="Run an operation",
 )
 async def run_operation(
-    connection_id: str,
-    operation: str,
+    connection_id: IdPath,
+    operation: OperationPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -225,11 +227,15 @@ async def run_operation(
     all_pages: Annotated[bool, Query(description="Stream every record as JSON Lines.")] = False,
     max_pages: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> Any:
-    """Call an operation with parameters; returns status, redacted headers, body and timing."""
+    """Call an operation with parameters; returns status, redacted headers, body and timing.
+
+    Viewers may run only safe operations (GET/HEAD unless the connector marks others safe).
+    """
     params = body.params if body is not None else {}
     details = await connections.get_connection(session, principal, connection_id)
     runtimes = _runtimes(request)
     if all_pages:
+        connection_runs.authorize_operation(principal, details, operation)
         # The stream holds the lease until its last line: a change meanwhile replaces the
         # client for later calls without closing this one under it.
         lease = await runtimes.acquire(session, details)
@@ -250,7 +256,9 @@ async def run_operation(
             keepalive_interval=request.app.state.settings.stream_keepalive_interval,
         )
         return StreamingResponse(stream, media_type="application/x-ndjson")
-    result = await connection_runs.run_operation(session, runtimes, details, operation, params)
+    result = await connection_runs.run_operation(
+        session, runtimes, details, operation, params, principal
+    )
     await session.commit()
     return _run_out(result)
 
@@ -262,7 +270,7 @@ async def run_operation(
     summary="Move a connection to another version",
 )
 async def upgrade_connection(
-    connection_id: str,
+    connection_id: IdPath,
     body: ConnectionUpgrade,
     request: Request,
     session: SessionDep,

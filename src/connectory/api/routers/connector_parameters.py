@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import ConnectorParametersOut, ConnectorParametersUpdate
 from connectory.api.schemas.identity import error_responses
+from connectory.api.schemas.values import IdPath
 from connectory.services import connector_parameters
 from connectory.services.secret_store import SecretBox
 
-router = APIRouter(prefix="/connectors", tags=["connectors"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/connectors", tags=["connectors"])
 
 
 @router.get(
@@ -20,7 +22,7 @@ router = APIRouter(prefix="/connectors", tags=["connectors"])
     summary="Which connector parameters are set",
 )
 async def get_parameters(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectorParametersOut:
     """Name -> whether a value is set. Values are write-only."""
     status = await connector_parameters.parameter_status(session, principal, connector_id)
@@ -34,7 +36,7 @@ async def get_parameters(
     summary="Set connector parameters",
 )
 async def set_parameters(
-    connector_id: str,
+    connector_id: IdPath,
     body: ConnectorParametersUpdate,
     request: Request,
     session: SessionDep,

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep
 from connectory.api.pagination import Page, Paging
 from connectory.api.routers.connectors import ConnectorBody
+from connectory.api.routing import StrictJSONRoute, takes_connector_document
 from connectory.api.schemas.connectors import (
     ConnectorSummary,
     DiffOut,
@@ -23,12 +24,15 @@ from connectory.api.schemas.connectors import (
     error_responses,
     problems_out,
 )
+from connectory.api.schemas.values import IdPath, VersionPath
 from connectory.services import connector_versions as versions
 from connectory.services import publishing
 from connectory.services.connector_documents import check_body, check_changelog, check_document
 from connectory.services.connectors import ConnectorView, find_editable_connector, may_edit
 
-router = APIRouter(prefix="/connectors/{connector_id}", tags=["connector versions"])
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/connectors/{connector_id}", tags=["connector versions"]
+)
 
 _REF = "A version (1.2.0), latest, draft, or a version id"
 
@@ -40,7 +44,7 @@ _REF = "A version (1.2.0), latest, draft, or a version id"
     summary="Get the draft",
 )
 async def get_draft(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> DraftOut:
     """The draft's content, with what validation says about it now."""
     _, draft = await versions.get_draft(session, principal, connector_id)
@@ -54,8 +58,9 @@ async def get_draft(
     responses=error_responses(403, 404, 409),
     summary="Save the draft",
 )
+@takes_connector_document
 async def save_draft(
-    connector_id: str,
+    connector_id: IdPath,
     body: ConnectorBody,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -82,7 +87,7 @@ async def save_draft(
     summary="Discard the draft",
 )
 async def discard_draft(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Throw the draft away; published versions are not touched."""
     await versions.discard_draft(session, principal, connector_id)
@@ -96,7 +101,7 @@ async def discard_draft(
     summary="What publishing would do",
 )
 async def publish_preview(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal, box: SecretBoxDep
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal, box: SecretBoxDep
 ) -> PublishPreviewOut:
     """The publish checklist: permission, validity, operations, changes; bump and diff."""
     plan = await publishing.plan_publish(session, principal, connector_id, box=box)
@@ -110,7 +115,7 @@ async def publish_preview(
     summary="Publish the draft",
 )
 async def publish(
-    connector_id: str,
+    connector_id: IdPath,
     body: PublishIn,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -153,7 +158,7 @@ async def publish(
     summary="Version history",
 )
 async def list_versions(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal, paging: Paging
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal, paging: Paging
 ) -> Page[VersionSummary]:
     """The published versions, newest first: who published them, when, and the changelog."""
     _, rows, total = await versions.list_versions(
@@ -174,7 +179,7 @@ async def list_versions(
     summary="Get a version",
 )
 async def get_version(
-    connector_id: str, version: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, version: VersionPath, session: SessionDep, principal: CurrentPrincipal
 ) -> VersionOut:
     """One version's document and files: 1.2.0, latest or draft."""
     _, row = await versions.get_version(session, principal, connector_id, version[:64])
@@ -188,7 +193,7 @@ async def get_version(
     summary="Compare two versions",
 )
 async def diff(
-    connector_id: str,
+    connector_id: IdPath,
     session: SessionDep,
     principal: CurrentPrincipal,
     box: SecretBoxDep,

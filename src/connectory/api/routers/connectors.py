@@ -13,11 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep
 from connectory.api.pagination import Page, Paging
+from connectory.api.routing import StrictJSONRoute, takes_connector_document
 from connectory.api.schemas.connectors import (
     ConnectorCreated,
     ConnectorOut,
     ConnectorSummary,
     DiffOut,
+    ExportIn,
     ExportOut,
     ImportOut,
     ValidationOut,
@@ -25,6 +27,7 @@ from connectory.api.schemas.connectors import (
     error_responses,
     problems_out,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.errors import InvalidRequest
 from connectory.services import connectors, exchange
 from connectory.services.access import check_may_build_connectors
@@ -37,12 +40,19 @@ from connectory.services.secret_store import SecretBox
 from connectory.services.sensitive_defaults import conceal_defaults
 from connectory.spec.connector import ConnectorType
 
-router = APIRouter(prefix="/connectors", tags=["connectors"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/connectors", tags=["connectors"])
+
+#: The limits of a connector, whichever way it arrives (see docs/api.md).
+DOCUMENT_LIMITS = (
+    "A connector nests at most 64 levels and holds at most 200,000 values; its name is at "
+    "most 200 characters and its slug 100; files are at most 200, 1 MiB each and 5 MiB in "
+    "all; the whole body is at most CONNECTORY_MAX_BODY_BYTES (10 MiB by default, 413)."
+)
 
 _DOCUMENT_BODY = Body(
     description="A connector: the document itself (the structure of a connector YAML), "
     'or {"yaml": "<YAML or JSON text>"}, or {"document": {...}}; either of the last two may '
-    'add "files": {"hooks/pre_request.js": "..."}.',
+    'add "files": {"hooks/pre_request.js": "..."}. ' + DOCUMENT_LIMITS,
     openapi_examples={
         "document": {
             "summary": "A connector document",
@@ -67,7 +77,7 @@ _UPLOAD_BODY: dict[str, Any] = {
         "The kind is read from the first bytes, else from Content-Type.",
         "content": {
             "application/x-yaml": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object", "description": DOCUMENT_LIMITS}},
             "application/zip": {"schema": {"type": "string", "format": "binary"}},
             "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
@@ -118,6 +128,7 @@ async def list_connectors(
     responses=error_responses(403, 409),
     summary="Create a connector",
 )
+@takes_connector_document
 async def create_connector(
     body: ConnectorBody, session: SessionDep, principal: CurrentPrincipal, box: SecretBoxDep
 ) -> ConnectorCreated:
@@ -165,6 +176,7 @@ async def _create(
 
 
 @router.post("/validate", response_model=ValidationOut, summary="Check a connector")
+@takes_connector_document
 async def validate_connector(body: ConnectorBody, principal: CurrentPrincipal) -> ValidationOut:
     """Check a connector without saving it: every problem, warnings included, with places."""
     source = await run_in_threadpool(check_body, body)
@@ -190,7 +202,7 @@ async def validate_connector(body: ConnectorBody, principal: CurrentPrincipal) -
         "requestBody": {
             "required": True,
             "description": "An export file (GET /connectors/{id}/export), as JSON.",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExportOut"}}},
+            "content": {"application/json": {"schema": ExportIn.model_json_schema()}},
         }
     },
     summary="Import a connector export",
@@ -246,7 +258,7 @@ async def import_connector(
     summary="Get a connector",
 )
 async def get_connector(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ConnectorOut:
     """A connector: metadata, latest published version, and whether a draft exists."""
     connector = await connectors.find_connector(session, principal, connector_id)
@@ -261,7 +273,7 @@ async def get_connector(
     summary="Delete a connector",
 )
 async def delete_connector(
-    connector_id: str, session: SessionDep, principal: CurrentPrincipal
+    connector_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Delete a connector no connection uses (409 names how many do)."""
     await connectors.delete_connector(session, principal, connector_id)
@@ -278,7 +290,7 @@ async def delete_connector(
     summary="Export a connector version",
 )
 async def export_connector(
-    connector_id: str,
+    connector_id: IdPath,
     session: SessionDep,
     principal: CurrentPrincipal,
     version: Annotated[

@@ -6,15 +6,17 @@ call and are never stored or logged; the client is closed before the response is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import OperationRunOut, SchemaMismatchOut, Values
 from connectory.api.schemas.connectors import error_responses
+from connectory.api.schemas.values import WHOLE_NUMBER, IdPath, ParameterObject
 from connectory.errors import ConnectoryError, InvalidRequest, NotFound
 from connectory.runtime import ConnectorClient
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
@@ -31,7 +33,9 @@ from connectory.settings import Settings
 from connectory.spec.connector import ConnectorSpec
 from connectory.store.models import Connector
 
-router = APIRouter(prefix="/connectors/{connector_id}", tags=["connector versions"])
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/connectors/{connector_id}", tags=["connector versions"]
+)
 
 #: Most pages a draft run reads, and how many of them keep their records in the answer.
 MAX_PAGES = 20
@@ -42,15 +46,15 @@ RECORDS_PER_PAGE = 50
 class DraftRunIn(BaseModel):
     """An operation to try on the draft, with test credentials used for this call only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     operation: str = Field(min_length=1, max_length=200)
-    params: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    params: ParameterObject = Field(default_factory=dict)
     credentials: Values = Field(default_factory=dict, max_length=100)
     connector_parameters: Values | None = Field(
         default=None, max_length=100, description="Default: the connector's stored parameters."
     )
     all_pages: bool = Field(default=False, description="Read every page (up to max_pages).")
-    max_pages: int = Field(default=MAX_PAGES, ge=1, le=MAX_PAGES)
+    max_pages: Annotated[int, Field(ge=1, le=MAX_PAGES), WHOLE_NUMBER] = MAX_PAGES
 
 
 class DraftPageOut(BaseModel):
@@ -87,11 +91,11 @@ async def _spec_to_run(
 @router.post(
     "/draft/run",
     response_model=DraftRunOut,
-    responses=error_responses(403, 404),
+    responses=error_responses(403, 404, 429, 502, 503, 504),
     summary="Try an operation of the draft",
 )
 async def run_draft_operation(
-    connector_id: str,
+    connector_id: IdPath,
     body: DraftRunIn,
     request: Request,
     session: SessionDep,

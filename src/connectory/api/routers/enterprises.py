@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.pagination import Page, Paging
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.identity import (
     EnterpriseCreate,
     EnterprisePublic,
@@ -15,9 +16,10 @@ from connectory.api.schemas.identity import (
     SearchText,
     error_responses,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.services import enterprises
 
-router = APIRouter(prefix="/enterprises", tags=["enterprises"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/enterprises", tags=["enterprises"])
 
 
 @router.post(
@@ -66,7 +68,7 @@ async def list_enterprises(
     summary="Get an enterprise",
 )
 async def get_enterprise(
-    enterprise_id: str, session: SessionDep, principal: CurrentPrincipal
+    enterprise_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> EnterprisePublic:
     """Return an enterprise the caller can see."""
     enterprise = await enterprises.get_enterprise(session, principal, enterprise_id)
@@ -80,7 +82,7 @@ async def get_enterprise(
     summary="Rename an enterprise",
 )
 async def update_enterprise(
-    enterprise_id: str, body: EnterpriseUpdate, session: SessionDep, principal: CurrentPrincipal
+    enterprise_id: IdPath, body: EnterpriseUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> EnterprisePublic:
     """Change an enterprise's name (platform admins only)."""
     enterprise = await enterprises.update_enterprise(session, principal, enterprise_id, body.name)
@@ -96,7 +98,7 @@ async def update_enterprise(
     summary="Delete an enterprise",
 )
 async def delete_enterprise(
-    enterprise_id: str, session: SessionDep, principal: CurrentPrincipal
+    enterprise_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Soft-delete an enterprise with no live users, connectors or connections (platform admins)."""
     await enterprises.delete_enterprise(session, principal, enterprise_id)

@@ -7,8 +7,9 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from connectory import __version__
+from connectory.api.routing import StrictJSONRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["health"])
 
 
 class HealthOut(BaseModel):

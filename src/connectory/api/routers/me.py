@@ -6,10 +6,11 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.identity import EnterprisePublic, MePublic, UserPublic
 from connectory.store.models import Enterprise, User
 
-router = APIRouter(tags=["me"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["me"])
 
 
 @router.get("/me", response_model=MePublic, summary="Who am I")

@@ -12,8 +12,10 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import StringConstraints
 
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep, SettingsDep
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connectors import (
     ChangeOut,
     NamedChangesOut,
@@ -26,6 +28,7 @@ from connectory.api.schemas.openapi_import import (
     OpenAPIImportOut,
     ReimportOut,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.errors import FieldIssue, InvalidRequest, SpecError
 from connectory.openapi import ImportResult
 from connectory.services import openapi_import
@@ -40,9 +43,11 @@ from connectory.services.openapi_import import (
 from connectory.services.server_runtime import transport_factory
 from connectory.settings import Settings
 
-router = APIRouter(prefix="/connectors", tags=["openapi import"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/connectors", tags=["openapi import"])
 
 _MAX_FILTERS = 200
+#: Longest document URL accepted.
+MAX_URL_CHARS = 2000
 
 _BODY: dict[str, Any] = {
     "requestBody": {
@@ -56,10 +61,21 @@ _BODY: dict[str, Any] = {
                         {
                             "type": "object",
                             "required": ["url"],
-                            "properties": {"url": {"type": "string", "format": "uri"}},
+                            "properties": {
+                                "url": {
+                                    "type": "string",
+                                    "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]",
+                                    "maxLength": MAX_URL_CHARS,
+                                }
+                            },
                             "additionalProperties": False,
                         },
-                        {"type": "object", "description": "The document itself."},
+                        {
+                            "type": "object",
+                            "description": "The document itself.",
+                            # Anything but exactly {"url": ...}, so the branches never overlap.
+                            "not": {"required": ["url"], "maxProperties": 1},
+                        },
                     ]
                 }
             },
@@ -68,12 +84,15 @@ _BODY: dict[str, Any] = {
     }
 }
 
+#: A tag, operation id or operation name in a query filter.
+FilterName = Annotated[str, StringConstraints(max_length=200)]
+
 Tags = Annotated[
-    list[str] | None,
+    list[FilterName] | None,
     Query(max_length=_MAX_FILTERS, description="Only operations with one of these tags."),
 ]
 OperationIds = Annotated[
-    list[str] | None,
+    list[FilterName] | None,
     Query(
         max_length=_MAX_FILTERS,
         description="Only these operations (operationId or connector name); with tags, "
@@ -86,11 +105,20 @@ AuthScheme = Annotated[
 ]
 AcceptPagination = Annotated[bool, Query(description="Apply every pagination suggestion.")]
 AcceptPaginationFor = Annotated[
-    list[str] | None,
+    list[FilterName] | None,
     Query(
         max_length=_MAX_FILTERS,
         description="Apply the pagination suggestions of these operations (connector names) "
         "only; a name with no suggestion is refused.",
+    ),
+]
+AcceptCollections = Annotated[bool, Query(description="Add every suggested collection.")]
+AcceptCollection = Annotated[
+    list[FilterName] | None,
+    Query(
+        max_length=_MAX_FILTERS,
+        description="Add these suggested collections (by key) only; a key not suggested is "
+        "refused.",
     ),
 ]
 DryRun = Annotated[bool, Query(description="Import and report; store nothing.")]
@@ -102,7 +130,7 @@ DryRun = Annotated[bool, Query(description="Import and report; store nothing.")]
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "Dry run: what the import would create.", "model": OpenAPIImportOut},
-        **error_responses(403, 409),
+        **error_responses(403, 409, 502, 504),
     },
     openapi_extra=_BODY,
     summary="Create a connector from an OpenAPI document",
@@ -119,6 +147,8 @@ async def import_openapi_document(
     auth_scheme: AuthScheme = None,
     accept_pagination: AcceptPagination = False,
     accept_pagination_for: AcceptPaginationFor = None,
+    accept_collections: AcceptCollections = False,
+    accept_collection: AcceptCollection = None,
     dry_run: DryRun = False,
 ) -> OpenAPIImportOut:
     """Import an OpenAPI 3.0/3.1 or Swagger 2.0 document as a new connector's draft.
@@ -132,6 +162,7 @@ async def import_openapi_document(
         operation_ids,
         auth_scheme,
         pagination_acceptance(accept_pagination, accept_pagination_for),
+        pagination_acceptance(accept_collections, accept_collection),
     )
     result = await _import(request, settings, options)
     if dry_run:
@@ -161,12 +192,12 @@ async def import_openapi_document(
 @router.post(
     "/{connector_id}/reimport-openapi",
     response_model=ReimportOut,
-    responses=error_responses(403, 404, 409),
+    responses=error_responses(403, 404, 409, 502, 504),
     openapi_extra=_BODY,
     summary="Re-import a newer OpenAPI document into a connector",
 )
 async def reimport_openapi_document(
-    connector_id: str,
+    connector_id: IdPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -177,6 +208,8 @@ async def reimport_openapi_document(
     auth_scheme: AuthScheme = None,
     accept_pagination: AcceptPagination = False,
     accept_pagination_for: AcceptPaginationFor = None,
+    accept_collections: AcceptCollections = False,
+    accept_collection: AcceptCollection = None,
     dry_run: DryRun = False,
 ) -> ReimportOut:
     """Show what a newer document changes, and unless ``dry_run`` make it the draft.
@@ -191,6 +224,7 @@ async def reimport_openapi_document(
         operation_ids,
         auth_scheme,
         pagination_acceptance(accept_pagination, accept_pagination_for),
+        pagination_acceptance(accept_collections, accept_collection),
     )
     result = await _import(request, settings, options)
     outcome = await openapi_import.reimport(
@@ -246,4 +280,7 @@ def _url_of(raw: bytes) -> str | None:
     if not isinstance(data["url"], str):
         raise InvalidRequest("url must be text", [FieldIssue(("body", "url"), "expected text")])
     url: str = data["url"]
+    if len(url) > MAX_URL_CHARS:
+        message = f"the URL is longer than {MAX_URL_CHARS} characters"
+        raise InvalidRequest(message, [FieldIssue(("body", "url"), message)])
     return url

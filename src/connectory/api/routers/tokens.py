@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.pagination import Page, Paging
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.identity import (
     IdRef,
     TokenCreate,
@@ -15,9 +16,10 @@ from connectory.api.schemas.identity import (
     TokenPublic,
     error_responses,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.services import api_tokens
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["tokens"])
 
 
 @router.post(
@@ -28,7 +30,7 @@ router = APIRouter(tags=["tokens"])
     summary="Create an API token",
 )
 async def create_token(
-    user_id: str, body: TokenCreate, session: SessionDep, principal: CurrentPrincipal
+    user_id: IdPath, body: TokenCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> TokenCreated:
     """Create a token for yourself, or for a user you manage. The secret is shown only here."""
     issued = await api_tokens.create_token(
@@ -77,7 +79,9 @@ async def list_tokens(
     responses=error_responses(404),
     summary="Get an API token",
 )
-async def get_token(token_id: str, session: SessionDep, principal: CurrentPrincipal) -> TokenPublic:
+async def get_token(
+    token_id: IdPath, session: SessionDep, principal: CurrentPrincipal
+) -> TokenPublic:
     """Return a token's metadata: yours, or of a user you manage."""
     return TokenPublic.model_validate(await api_tokens.get_token(session, principal, token_id))
 
@@ -89,7 +93,9 @@ async def get_token(token_id: str, session: SessionDep, principal: CurrentPrinci
     responses=error_responses(403, 404),
     summary="Revoke an API token",
 )
-async def revoke_token(token_id: str, session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def revoke_token(
+    token_id: IdPath, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
     """Revoke a token at once (revoking a revoked token succeeds and changes nothing)."""
     await api_tokens.revoke_token(session, principal, token_id)
     await session.commit()

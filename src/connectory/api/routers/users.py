@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.pagination import Page, Paging
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.identity import (
     IdRef,
     SearchText,
@@ -16,10 +17,11 @@ from connectory.api.schemas.identity import (
     UserUpdate,
     error_responses,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.services import users
 from connectory.services.principal import Role
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/users", tags=["users"])
 
 
 @router.post(
@@ -87,7 +89,7 @@ async def list_users(
     responses=error_responses(404),
     summary="Get a user",
 )
-async def get_user(user_id: str, session: SessionDep, principal: CurrentPrincipal) -> UserPublic:
+async def get_user(user_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> UserPublic:
     """Return a user the caller can see."""
     return UserPublic.model_validate(await users.get_user(session, principal, user_id))
 
@@ -99,7 +101,7 @@ async def get_user(user_id: str, session: SessionDep, principal: CurrentPrincipa
     summary="Change a user",
 )
 async def update_user(
-    user_id: str, body: UserUpdate, session: SessionDep, principal: CurrentPrincipal
+    user_id: IdPath, body: UserUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> UserPublic:
     """Change a user's email, name, role or SDK access.
 
@@ -121,7 +123,9 @@ async def update_user(
     responses=error_responses(403, 404),
     summary="Delete a user",
 )
-async def delete_user(user_id: str, session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def delete_user(
+    user_id: IdPath, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
     """Soft-delete a user and revoke their tokens (not yourself)."""
     await users.delete_user(session, principal, user_id)
     await session.commit()

@@ -11,15 +11,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectory.api.schemas.identity import IdRef, Name, Timestamp
+from connectory.api.schemas.values import ConfigObject, ParameterObject, Values
+
+__all__ = ["Values"]
 
 Health = Literal["healthy", "degraded", "auth_error", "unreachable", "unknown"]
 
-#: Credentials, config and parameters are small maps of scalars.
-Values = dict[str, str | int | float | bool | None]
-
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: no coercion the schema does not promise (true is not an integer, "1" not a bool).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ConnectionCreate(_Request):
@@ -31,7 +32,7 @@ class ConnectionCreate(_Request):
     )
     name: Name
     credentials: Values = Field(default_factory=dict, max_length=100)
-    config: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    config: ConfigObject = Field(default_factory=dict)
 
 
 class ConnectionUpdate(_Request):
@@ -39,7 +40,7 @@ class ConnectionUpdate(_Request):
 
     name: Name | None = None
     credentials: Values | None = Field(default=None, max_length=100)
-    config: dict[str, Any] | None = Field(default=None, max_length=100)
+    config: ConfigObject | None = None
 
 
 class ConnectorRef(BaseModel):
@@ -90,7 +91,7 @@ class ConnectionTestOut(BaseModel):
 class OperationRun(_Request):
     """Parameters of an operation call."""
 
-    params: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    params: ParameterObject = Field(default_factory=dict)
 
 
 class SchemaMismatchOut(BaseModel):

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from connectory.api.problems import ErrorOut, ProblemOut
 from connectory.errors import Problem
+from connectory.services.connector_documents import (
+    FILE_PATH_PATTERN,
+    MAX_CHANGELOG,
+    MAX_FILE_CHARS,
+    MAX_FILE_PATH_CHARS,
+    MAX_FILES,
+    MAX_FILES_CHARS,
+)
 from connectory.services.connector_versions import DiffResult
 from connectory.services.connectors import ConnectorView
+from connectory.services.exchange import EXPORT_FORMAT_VERSION
 from connectory.services.publishing import Check, PublishPlan
 from connectory.services.versioning import Bump, BumpSuggestion
 from connectory.store.models import Connector, ConnectorVersion
@@ -19,6 +28,11 @@ _ERRORS = {
     403: "The caller can see the connector but their role does not allow this.",
     404: "No such connector or version, or not visible to the caller.",
     409: "The request clashes with the current state (slug taken, in use, nothing to publish).",
+    429: "The connector's rate limit left no slot in time.",
+    502: "The upstream (or the document's server) refused, answered an error or something "
+    "unusable, or its address is not allowed for connectors.",
+    503: "The circuit breaker is open.",
+    504: "The upstream (or the document's server) could not be reached in time.",
 }
 
 
@@ -166,7 +180,7 @@ class ValidationOut(BaseModel):
 class PublishIn(BaseModel):
     """A publish request."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     bump: Bump | None = Field(
         default=None,
@@ -310,6 +324,42 @@ class ImportOut(BaseModel):
     draft: VersionSummary | None = Field(description="The draft written (null in a dry run).")
     problems: list[ProblemOut] = Field(description="Warnings about the imported connector.")
     diff: DiffOut | None = Field(description="The import against the latest published version.")
+
+
+class ExportIn(BaseModel):
+    """A connector export file as ``POST /connectors/import`` reads it.
+
+    Only its JSON Schema is used: the route reads the body itself, by the same rules
+    (services/exchange.py).
+    """
+
+    model_config = ConfigDict(extra="forbid", title="ExportIn")
+
+    format: Literal["connectory-connector"]
+    format_version: int = Field(ge=1, le=EXPORT_FORMAT_VERSION)
+    document: dict[str, Any] = Field(
+        description="The connector document: nested at most 64 levels, at most 200,000 values."
+    )
+    changelog: str = Field(default="", max_length=MAX_CHANGELOG)
+    files: Annotated[
+        dict[str, str],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "maxProperties": MAX_FILES,
+                "propertyNames": {"maxLength": MAX_FILE_PATH_CHARS, "pattern": FILE_PATH_PATTERN},
+                "additionalProperties": {"type": "string", "maxLength": MAX_FILE_CHARS},
+            }
+        ),
+    ] = Field(
+        default_factory=dict,
+        max_length=MAX_FILES,
+        description=f"Other files by path (hooks/...), at most {MAX_FILE_CHARS:,} characters "
+        f"each and {MAX_FILES_CHARS:,} in all.",
+    )
+    connector_parameters: Any = Field(default=None, description="Ignored on import.")
+    exported_at: Any = Field(default=None, description="Ignored on import.")
+    source: Any = Field(default=None, description="Ignored on import.")
 
 
 class ExportSource(BaseModel):

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from connectory.api.problems import ErrorOut
+from connectory.api.schemas.values import WHOLE_NUMBER
 from connectory.services.principal import Role
 
 _BAD_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters, lone surrogates
@@ -56,27 +57,41 @@ def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+# The patterns say for clients what the validators check (and say in words): no control
+# characters (C0, DEL, C1) anywhere, not blank, one @ in an email.
+_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"
+_TEXT_PATTERN = f"^[^{_CONTROL}]*$"
+_NAME_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
+_EMAIL_PATTERN = f"^[^@\\s{_CONTROL}]+@[^@\\s{_CONTROL}]+$"
+
 #: A required display name: 1-200 characters, not blank, no control characters.
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200),
     AfterValidator(_clean_name),
-    # The pattern documents "not blank" for clients; the validator says it in words.
-    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": _NAME_PATTERN}),
 ]
 #: An optional label: up to 200 characters, no control characters.
-Label = Annotated[str, StringConstraints(max_length=200), AfterValidator(_clean)]
+Label = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    AfterValidator(_clean),
+    WithJsonSchema({"type": "string", "maxLength": 200, "pattern": _TEXT_PATTERN}),
+]
 #: An email: something@somewhere without spaces; stored lower-case.
 Email = Annotated[
     str,
     StringConstraints(min_length=3, max_length=320),
     AfterValidator(_clean_email),
-    WithJsonSchema(
-        {"type": "string", "minLength": 3, "maxLength": 320, "pattern": f"^{_EMAIL.pattern}$"}
-    ),
+    WithJsonSchema({"type": "string", "minLength": 3, "maxLength": 320, "pattern": _EMAIL_PATTERN}),
 ]
 #: Search text for lists.
-SearchText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_clean)]
+SearchText = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    AfterValidator(_clean),
+    WithJsonSchema({"type": "string", "maxLength": 200, "pattern": _TEXT_PATTERN}),
+]
 #: An object id in a body or query (unknown or foreign ids answer 404).
 IdRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 #: A timestamp, always with its UTC offset.
@@ -84,7 +99,8 @@ Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: no coercion the schema does not promise (true is not an integer, "1" not a bool).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Public(BaseModel):
@@ -162,8 +178,8 @@ class TokenCreate(_Request):
     """A new API token."""
 
     name: Label = Field(default="", description="What the token is for.")
-    expires_in_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Days until it expires; never when omitted."
+    expires_in_days: Annotated[int, Field(ge=1, le=3650), WHOLE_NUMBER] | None = Field(
+        default=None, description="Days until it expires; never when omitted."
     )
 
 

@@ -45,12 +45,23 @@ class PaginationSuggestionOut(BaseModel):
         return cls(**suggestion.to_dict())
 
 
+class CollectionSuggestionOut(BaseModel):
+    """A collection suggested for a CRUD-shaped resource (added when accepted)."""
+
+    key: str
+    collection: dict[str, Any]
+    reason: str
+
+
 class _ImportDetails(BaseModel):
     openapi_version: str = Field(description="2.0, 3.0 or 3.1.")
     auth_scheme: str | None = Field(description="The security scheme the auth block is from.")
     auth_options: list[str] = Field(description="Every scheme that maps to an auth block.")
     warnings: list[ImportWarningOut]
     suggestions: list[PaginationSuggestionOut]
+    collection_suggestions: list[CollectionSuggestionOut] = Field(
+        description="Collections for CRUD-shaped resources; accept with accept_collection."
+    )
     problems: list[ProblemOut] = Field(description="What the platform's checks say (warnings).")
 
     @staticmethod
@@ -61,6 +72,9 @@ class _ImportDetails(BaseModel):
             "auth_options": list(result.auth_options),
             "warnings": [ImportWarningOut.of(w) for w in result.warnings],
             "suggestions": [PaginationSuggestionOut.of(s) for s in result.suggestions],
+            "collection_suggestions": [
+                CollectionSuggestionOut(**s.to_dict()) for s in result.collection_suggestions
+            ],
             "problems": problems_out(problems),
         }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectory.runtime.pagination.base import NextPage, PageView, Paginator
+from connectory.runtime.pagination.base import NextPage, PagePosition, PageView, Paginator
 from connectory.runtime.pagination.cursor import CursorPaginator
 from connectory.runtime.pagination.links import (
     LinkHeaderPaginator,
@@ -51,6 +51,7 @@ __all__ = [
     "NextUrlPaginator",
     "OffsetPaginator",
     "PageNumberPaginator",
+    "PagePosition",
     "PageView",
     "Paginator",
     "create_paginator",

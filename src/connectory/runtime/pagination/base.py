@@ -49,6 +49,23 @@ class NextPage:
     url: str | None = None
 
 
+@dataclass(slots=True)
+class PagePosition:
+    """Where a read stands after a page: enough to resume it exactly, in another call or process.
+
+    Attributes:
+        next: The request for the following page.
+        number: Pages read so far (the page limits count on from here).
+        records_so_far: Records read so far (stop-at-total rules count on from here).
+        state: The paginator's own state (offset, page number), see :meth:`Paginator.state`.
+    """
+
+    next: NextPage
+    number: int
+    records_so_far: int
+    state: dict[str, Any] = field(default_factory=dict)
+
+
 class Paginator(ABC):
     """Base of the paging strategies; subclasses implement :meth:`advance`."""
 
@@ -64,6 +81,13 @@ class Paginator(ABC):
     def first_params(self) -> dict[str, str]:
         """Query parameters for the first request."""
         return {}
+
+    def state(self) -> dict[str, Any]:
+        """JSON-safe state a resumed read needs (empty when the next request says it all)."""
+        return {}
+
+    def restore(self, state: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Take back the state :meth:`state` returned, to resume a read where it stopped."""
 
     def next_page(self, page: PageView) -> NextPage | None:
         """Return the next request, or None when the read is complete.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
+from connectory.addresses import check_url_host
 from connectory.errors import PaginationError
 from connectory.runtime.pagination.base import NextPage, PageView, Paginator, shorten
 from connectory.runtime.records import Selector, select
@@ -87,6 +88,7 @@ class _UrlFollowingPaginator(Paginator):
         if not target:
             return None
         url = urljoin(page.url, target)
+        check_url_host(url, "refusing the next page URL")
         if not same_origin(url, self._origin):
             host = urlsplit(url).hostname or "?"
             raise PaginationError(

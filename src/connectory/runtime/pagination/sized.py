@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from connectory.runtime.pagination.base import NextPage, PageView, Paginator
 from connectory.spec.pagination import OffsetPaginationSpec, PageNumberPaginationSpec
 
@@ -21,6 +24,16 @@ class OffsetPaginator(Paginator):
     def first_params(self) -> dict[str, str]:
         """Ask for the first page."""
         return self._params()
+
+    def state(self) -> dict[str, Any]:
+        """The offset the next page starts at."""
+        return {"offset": self._offset}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from a stored offset."""
+        offset = state.get("offset")
+        if isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0:
+            self._offset = offset
 
     def advance(self, page: PageView) -> NextPage | None:
         """Move the offset past the records received."""
@@ -48,6 +61,16 @@ class PageNumberPaginator(Paginator):
     def first_params(self) -> dict[str, str]:
         """Ask for the first page."""
         return self._params()
+
+    def state(self) -> dict[str, Any]:
+        """The page number of the next page."""
+        return {"page": self._page}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from a stored page number."""
+        number = state.get("page")
+        if isinstance(number, int) and not isinstance(number, bool) and number >= 0:
+            self._page = number
 
     def advance(self, page: PageView) -> NextPage | None:
         """Ask for the following page number."""

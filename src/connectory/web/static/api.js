@@ -12,11 +12,16 @@ export class ApiError extends Error {
   }
 }
 
+// Counts the errors shown, so a request knows whether the error on screen came before it.
+let errorsShown = 0;
+
 /**
  * Call the API. *body*: an object (sent as JSON), a Blob/ArrayBuffer (sent raw) or undefined.
- * Returns parsed JSON, text, or null for 204.
+ * Returns parsed JSON, text, or null for 204. A success clears an error banner shown before
+ * the request started (the next successful action), unless *quiet* (background requests,
+ * such as rendering the YAML view, are not the user's action).
  */
-export async function api(method, path, body, { contentType } = {}) {
+export async function api(method, path, body, { contentType, quiet = false } = {}) {
   const headers = { "X-Connectory-UI": "1", Accept: "application/json" };
   let payload;
   if (body instanceof Blob || body instanceof ArrayBuffer) {
@@ -26,7 +31,9 @@ export async function api(method, path, body, { contentType } = {}) {
     payload = JSON.stringify(body);
     headers["Content-Type"] = "application/json";
   }
+  const errorsBefore = errorsShown;
   const response = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  if (response.ok && !quiet && errorsShown === errorsBefore) clearError();
   if (response.status === 204) return null;
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json() : await response.text();
@@ -40,13 +47,25 @@ export async function api(method, path, body, { contentType } = {}) {
 }
 
 let clearTimer;
-/** Announce a message in the aria-live status region. */
+/**
+ * Announce a message in the aria-live status region. kind "info" fades after 6 s; "error"
+ * stays until the error is resolved, the next successful action, or another view.
+ */
 export function announce(message, kind = "info") {
   const region = document.getElementById("status");
   region.className = `status status-${kind}`;
   region.textContent = message;
   clearTimeout(clearTimer);
-  if (kind !== "error") clearTimer = setTimeout(() => { region.textContent = ""; region.className = "status"; }, 6000);
+  if (kind === "error") errorsShown += 1;
+  else clearTimer = setTimeout(() => { region.textContent = ""; region.className = "status"; }, 6000);
+}
+
+/** Clear the status region if it shows an error (its cause is gone, or the user moved on). */
+export function clearError() {
+  const region = document.getElementById("status");
+  if (!region?.classList.contains("status-error")) return;
+  region.textContent = "";
+  region.className = "status";
 }
 
 /** Show an error (an ApiError or any Error) in the status region. */

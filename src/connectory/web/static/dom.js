@@ -61,6 +61,15 @@ export function field(labelText, control, { help, required, path } = {}) {
   );
 }
 
+/**
+ * A region showing the problems of *path* that have no field of their own (e.g. "auth" for
+ * "auth.api_key"): its error box comes first, then *children*. See views/problems.js.
+ */
+export function group(path, attrs, ...children) {
+  return h("div", { ...attrs, class: `group ${attrs?.class || ""}`.trim(), "data-path": path },
+    h("div", { class: "error", "data-error-for": path }), ...children);
+}
+
 /** A status badge with text (never colour alone). */
 export function badge(text, kind = "neutral") {
   return h("span", { class: `badge badge-${kind}` }, text);

@@ -1,5 +1,6 @@
 // Forms generated from schemas: the connect form (credential_schema), parameter forms
 // (operation parameters), and the view of an operation's result.
+import { announce } from "./api.js";
 import { badge, field, h, uid } from "./dom.js";
 
 function control(name, spec, prefix) {
@@ -14,7 +15,8 @@ function control(name, spec, prefix) {
   return h("input", {
     id, name, type: inputType, autocomplete: type === "password" ? "new-password" : "off",
     step: type === "integer" ? "1" : type === "number" ? "any" : undefined,
-    placeholder: spec.default !== undefined && spec.default !== null && type !== "password" ? String(spec.default) : undefined,
+    placeholder: spec.default !== undefined && spec.default !== null && type !== "password"
+      ? (typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default)) : undefined,
   });
 }
 
@@ -80,6 +82,35 @@ export function schemaCheck(mismatches, hasSchema = true) {
     h("ul", {}, mismatches.map((m) => h("li", {}, h("code", {}, m.path), " ", m.message))));
 }
 
+/** Whether a call's result is a success: a 2xx/3xx answer whose body matches the schema. */
+export function resultPassed(result) {
+  return result.status_code < 400 && !result.error && !(result.schema_mismatches || []).length;
+}
+
+/**
+ * Announce the result of a call: an answer of 400 or more (401, 404, ...) is an error, a
+ * schema mismatch too; never shown as a success.
+ */
+export function announceResult(name, result) {
+  const mismatches = (result.schema_mismatches || []).length;
+  if (result.status_code >= 400) announce(`✗ ${name}: HTTP ${result.status_code}, the API refused the call (see the response body).`, "error");
+  else if (result.error) announce(`✗ ${name}: HTTP ${result.status_code}, then ${result.error}`, "error");
+  else if (mismatches) announce(`✗ ${name}: HTTP ${result.status_code}, but ${mismatches} schema mismatch(es).`, "error");
+  else announce(`✓ ${name}: HTTP ${result.status_code}`);
+}
+
+const STATUS_HINTS = [
+  [[401, 403], "The credentials were refused: check the credentials and the auth settings."],
+  [[404], "Not found: check the base URL, the path and its parameters."],
+  [[429], "Rate limited by the API: wait, or lower the rate limit."],
+];
+
+function statusHint(code) {
+  if (code < 400) return null;
+  const hint = STATUS_HINTS.find(([codes]) => codes.includes(code))?.[1];
+  return hint || (code >= 500 ? "The API failed to answer this request." : "The API refused this request: see the response body.");
+}
+
 /** The result of a call: status, timing, the request as sent (redacted), headers, body. */
 export function resultView(result, { hasSchema = true } = {}) {
   const ok = result.status_code < 400;
@@ -89,6 +120,7 @@ export function resultView(result, { hasSchema = true } = {}) {
       badge(`${ok ? "✓" : "✗"} HTTP ${result.status_code}`, ok ? "ok" : "bad"),
       h("span", { class: "timing" }, ` ${(result.elapsed * 1000).toFixed(0)} ms`),
       result.version ? h("span", { class: "muted" }, ` · ran ${result.version}`) : null),
+    ok ? null : h("p", { class: "error-text" }, `✗ HTTP ${result.status_code} is an error. ${statusHint(result.status_code)}`),
     ok ? schemaCheck(result.schema_mismatches, hasSchema) : null,
     sent ? h("details", {}, h("summary", {}, "Request as sent (secrets redacted)"),
       h("pre", { class: "code" }, `${sent.method} ${sent.url}\n`,

@@ -1,10 +1,11 @@
 // Start-up: who is signed in (GET /me), the navigation their role allows, and the routes.
 import { api, announce, showError } from "./api.js";
 import { h, mount } from "./dom.js";
-import { dispatch, go, route } from "./router.js";
+import { confirmLeave, dispatch, dropGuard, go, navigate, route } from "./router.js";
 import { showBuilder } from "./views/builder.js";
 import { showConnection, showConnections, showNewConnection } from "./views/connections.js";
 import { showEvents } from "./views/events.js";
+import { showRecords } from "./views/records.js";
 import { showIndex } from "./views/index.js";
 import { showSignIn } from "./views/signin.js";
 
@@ -33,6 +34,7 @@ function renderChrome() {
 }
 
 async function signOut() {
+  if (!confirmLeave("/signin")) return;
   try { await api("DELETE", "/ui/session"); } catch (error) { showError(error); }
   session.me = null;
   renderChrome();
@@ -64,9 +66,13 @@ route("/connections", guarded(showConnections));
 route("/connections/new", guarded(showNewConnection));
 route("/connections/:id", guarded(showConnection));
 route("/events", guarded(showEvents));
+route("/connections/:id/records/:key?", guarded(showRecords));
 
-window.addEventListener("hashchange", dispatch);
+window.addEventListener("hashchange", navigate);
 window.addEventListener("connectory:signed-out", () => {
+  // The session ended: there is no staying. Unsaved builder work stays in memory for after
+  // signing in again (and a reload still asks first).
+  dropGuard();
   session.me = null;
   renderChrome();
   if (!location.hash.startsWith("#/signin")) go("/signin");

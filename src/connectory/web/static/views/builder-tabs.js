@@ -1,7 +1,7 @@
 // The Overview, Auth & Credentials and Resilience tabs.
-import { announce } from "../api.js";
-import { h } from "../dom.js";
-import { boundField } from "./bind.js";
+import { announce, clearError } from "../api.js";
+import { group, h } from "../dom.js";
+import { boundField, retypeDefault, typedDefaultField } from "./bind.js";
 
 const TYPES = ["General", "OEM", "DMS", "CRM", "Finance", "Telematics", "Logistics"];
 
@@ -29,6 +29,7 @@ export function renderOverview(panel, state, ctx) {
     if (!file) return;
     if (file.size > 64 * 1024) { announce("Icons are limited to 64 KiB (64x64 PNG or SVG recommended).", "error"); return; }
     doc.icon = await new Promise((resolve) => { const r = new FileReader(); r.onload = () => resolve(r.result); r.readAsDataURL(file); });
+    clearError(); // an earlier "too large" is resolved
     ctx.markDirty();
     preview.replaceChildren(h("img", { src: doc.icon, alt: "Connector icon", width: 48, height: 48 }));
   } });
@@ -61,15 +62,16 @@ export function renderAuth(panel, state, ctx) {
   doc.auth ??= { auth_type: "none" };
   const auth = doc.auth;
   auth.credential_schema ??= {};
-  const rerender = () => { panel.replaceChildren(); renderAuth(panel, state, ctx); };
-  panel.append(h("div", { class: "form-grid" },
+  const rerender = () => ctx.renderPanel();
+  // Problems of the auth block with no field here (e.g. auth.api_key, a template) show at its top.
+  panel.append(group("auth", { class: "form-grid" },
     boundField(ctx, auth, "auth_type", "Auth type", { kind: { options: AUTH_TYPES, default: "none" }, path: "auth.auth_type", onchange: rerender }),
     (AUTH_FIELDS[auth.auth_type] || []).map(([key, kind]) =>
       boundField(ctx, auth, key, key.replace(/_/g, " "), { kind: kind || "text", path: `auth.${key}`, help: "Empty: the documented default." }))));
   if (auth.auth_type === "custom") panel.append(h("p", { class: "help" }, "The login request of a custom auth is edited in the YAML view."));
   panel.append(h("h2", {}, "Credential schema"),
     h("p", { class: "help" }, "Each row is one field of the connect form. Password fields are masked and stored encrypted."),
-    credentialTable(auth.credential_schema, ctx, rerender));
+    group("auth.credential_schema", {}, credentialTable(auth.credential_schema, ctx, rerender)));
 }
 
 function credentialTable(schema, ctx, rerender) {
@@ -84,9 +86,12 @@ function credentialTable(schema, ctx, rerender) {
         Object.assign(schema, Object.fromEntries(entries));
         ctx.markDirty(); rerender();
       } });
-    return h("tr", {}, h("td", {}, nameInput), cell("label", "Label"), cell("type", "Type", { kind: { options: FIELD_TYPES, default: "string" } }),
+    const defaultLabel = `Default of ${name}`;
+    const retype = () => { retypeDefault(ctx, spec, defaultLabel); rerender(); };
+    return h("tr", {}, h("td", {}, nameInput), cell("label", "Label"),
+      cell("type", "Type", { kind: { options: FIELD_TYPES, default: "string" }, onchange: retype }),
       cell("required", "Required", { kind: "checkbox" }), cell("sensitive", "Sensitive", { kind: "checkbox" }),
-      cell("help", "Help"), cell("default", "Default"),
+      cell("help", "Help"), h("td", {}, typedDefaultField(ctx, spec, defaultLabel, `auth.credential_schema.${name}.default`)),
       h("td", {}, h("button", { type: "button", class: "danger edit", onclick: () => { delete schema[name]; ctx.markDirty(); rerender(); } }, "Remove", h("span", { class: "sr-only" }, ` ${name}`))));
   });
   const add = () => {

@@ -1,7 +1,7 @@
 // Connections: the list with health badges, the connect form, testing and running operations.
 import { ApiError, api, announce, showError } from "../api.js";
 import { badge, field, h, mount } from "../dom.js";
-import { fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
+import { announceResult, fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
 import { go } from "../router.js";
 import { eventsSection } from "./events.js";
 
@@ -117,7 +117,7 @@ export async function showConnection(view, params, query, me) {
       }
       const result = await api("POST", `/connections/${params.id}/operations/${encodeURIComponent(name)}`, { params: readFields(paramsBox) });
       mount(out, resultView(result, { hasSchema: !!op.response_schema }));
-      announce(`${name}: HTTP ${result.status_code}`);
+      announceResult(name, result);
     } catch (error) { mount(out, h("p", { class: "error-text" }, `✗ ${error.message}`)); showError(error); }
   };
   mount(view, h("a", { href: "#/connections" }, "← Connections"),
@@ -125,6 +125,9 @@ export async function showConnection(view, params, query, me) {
     h("p", { class: "muted" }, `${connection.connector.name} v${connection.version} · credentials: `,
       Object.keys(connection.credentials).join(", ") || "none", " (values never shown)"),
     h("section", { class: "card" }, h("h2", {}, "Health"), h("button", { type: "button", onclick: test }, "Test connection"), testOut),
+    (version.document.collections || []).length ? h("section", { class: "card" }, h("h2", {}, "Records"),
+      h("ul", {}, version.document.collections.map((c) => h("li", {},
+        h("a", { href: `#/connections/${params.id}/records/${encodeURIComponent(c.key)}` }, c.name || c.key))))) : null,
     h("section", { class: "card" }, h("h2", {}, "Run an operation"),
       ops.length ? h("form", { onsubmit: run }, field("Operation", select), paramsBox, allPagesBox,
         h("button", { type: "submit", class: "primary" }, "Run")) : h("p", {}, "This version has no operations."),

@@ -1,6 +1,7 @@
 // The Operations tab: the list of operations and the editor of the selected one.
-import { h } from "../dom.js";
-import { boundField } from "./bind.js";
+import { group, h } from "../dom.js";
+import { boundField, retypeDefault, typedDefaultField } from "./bind.js";
+import { isUnder } from "./problems.js";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const LOCATIONS = ["query", "path", "header", "body"];
@@ -16,10 +17,17 @@ const NUMERIC = new Set(["page_size", "start_page", "max_pages"]);
 
 function opName(op) { return op.operation || op.name || ""; }
 
+/** Select the operation of a problem's path ("operations[2].path"), so the tab shows its field. */
+export function selectOperation(state, path) {
+  const match = /^operations\[(\d+)\]/.exec(path || "");
+  if (match && Number(match[1]) < (state.doc.operations || []).length) state.selectedOp = Number(match[1]);
+}
+
 export function renderOperations(panel, state, ctx) {
   const ops = (state.doc.operations ??= []);
   state.selectedOp = Math.min(state.selectedOp ?? 0, Math.max(ops.length - 1, 0));
-  const rerender = () => { panel.replaceChildren(); renderOperations(panel, state, ctx); };
+  const rerender = () => ctx.renderPanel();
+  const failing = ctx.errors().map((p) => p.path || "");
   const add = () => {
     let n = ops.length + 1;
     while (ops.some((o) => opName(o) === `operation_${n}`)) n += 1;
@@ -28,11 +36,13 @@ export function renderOperations(panel, state, ctx) {
     ctx.markDirty(); rerender();
     panel.querySelector(".op-editor input")?.focus();
   };
-  const list = h("nav", { class: "op-list", "aria-label": "Operations" },
+  const list = group("operations", {}, h("nav", { class: "op-list", "aria-label": "Operations" },
     h("ul", {}, ops.map((op, i) => h("li", {}, h("button", { type: "button", class: i === state.selectedOp ? "selected" : "",
       "aria-current": i === state.selectedOp ? "true" : undefined, onclick: () => { state.selectedOp = i; rerender(); } },
-      h("span", { class: "method" }, op.method || "GET"), " ", opName(op) || "(unnamed)")))),
-    h("button", { type: "button", class: "primary edit", onclick: add }, "Add operation"));
+      h("span", { class: "method" }, op.method || "GET"), " ", opName(op) || "(unnamed)",
+      failing.some((path) => isUnder(path, `operations[${i}]`)) ? [h("span", { class: "flag", "aria-hidden": "true" }, " ⚠"),
+        h("span", { class: "sr-only" }, " (has problems)")] : null)))),
+    h("button", { type: "button", class: "primary edit", onclick: add }, "Add operation")));
   const editor = ops.length ? operationEditor(ops, state.selectedOp, ctx, rerender)
     : h("div", { class: "empty card" }, h("p", {}, "No operations yet. Add one: a method, a path, its parameters and a response schema."));
   panel.append(h("div", { class: "split" }, list, editor));
@@ -51,7 +61,7 @@ function operationEditor(ops, index, ctx, rerender) {
     if (pagingType.value) op.pagination = { type: pagingType.value }; else delete op.pagination;
     ctx.markDirty(); rerender();
   });
-  return h("div", { class: "op-editor" },
+  return group(at, { class: "op-editor" },
     h("div", { class: "form-grid" },
       boundField(ctx, op, nameKey, "Operation name", { path: `${at}.${nameKey}`, required: true, onchange: () => refreshList() }),
       boundField(ctx, op, "display_name", "Display name", { path: `${at}.display_name` }),
@@ -61,7 +71,7 @@ function operationEditor(ops, index, ctx, rerender) {
       h("div", { class: "wide" }, boundField(ctx, op, "description", "Description", { kind: "textarea", path: `${at}.description` }))),
     h("h3", {}, "Parameters"), parametersTable(op, at, ctx, rerender),
     h("h3", {}, "Pagination"),
-    h("div", { class: "form-grid" }, h("div", { class: "field" }, h("label", { for: `paging-${index}` }, "Pagination type"), pagingType),
+    group(`${at}.pagination`, { class: "form-grid" }, h("div", { class: "field" }, h("label", { for: `paging-${index}` }, "Pagination type"), pagingType),
       (PAGINATION[pagination.type] || []).map((key) => boundField(ctx, op.pagination, key, key.replace(/_/g, " "),
         { path: `${at}.pagination.${key}`, kind: NUMERIC.has(key) ? "number" : "text" }))),
     h("h3", {}, "Schemas"),
@@ -69,6 +79,8 @@ function operationEditor(ops, index, ctx, rerender) {
       boundField(ctx, op, "response_schema", "Response schema (JSON Schema)", { kind: "json", path: `${at}.response_schema`,
         help: "Checked against every test response; mismatches show their JSON path." }),
       boundField(ctx, requestBody, "schema", "Request body schema (JSON Schema)", { kind: "json", path: `${at}.request_body.schema`,
+        // Until it holds a schema the request body is not in the document: its text is kept on the operation.
+        pendingAt: [op, "request_body.schema"],
         onchange: () => { if (requestBody.schema) op.request_body = requestBody; else delete op.request_body; },
         help: "For POST/PUT/PATCH bodies built from body parameters." })),
     h("p", {}, h("button", { type: "button", class: "danger edit", onclick: () => {
@@ -87,13 +99,16 @@ function parametersTable(op, at, ctx, rerender) {
   const rows = params.map((p, i) => {
     const path = `${at}.parameters[${i}]`;
     const cell = (key, label, opts = {}) => h("td", {}, boundField(ctx, p, key, `${label} of parameter ${i + 1}`, { ...opts, path: `${path}.${key}` }));
+    const defaultLabel = `Default of parameter ${i + 1}`;
+    // A new type changes what the default is (50 or "50") and how it is edited (a choice for booleans).
+    const retype = () => { retypeDefault(ctx, p, defaultLabel); rerender(); };
     return h("tr", {}, cell("name", "Name", { required: true }), cell("location", "Location", { kind: { options: LOCATIONS, default: "query" } }),
-      cell("type", "Type", { kind: { options: PARAM_TYPES, default: "string" } }), cell("required", "Required", { kind: "checkbox" }),
-      cell("default", "Default"), cell("description", "Description"),
+      cell("type", "Type", { kind: { options: PARAM_TYPES, default: "string" }, onchange: retype }), cell("required", "Required", { kind: "checkbox" }),
+      h("td", {}, typedDefaultField(ctx, p, defaultLabel, `${path}.default`)), cell("description", "Description"),
       h("td", {}, h("button", { type: "button", class: "danger edit", onclick: () => { params.splice(i, 1); ctx.markDirty(); rerender(); } },
         "Remove", h("span", { class: "sr-only" }, ` parameter ${p.name || i + 1}`))));
   });
-  return h("div", {}, h("table", { class: "grid edit-table parameters" },
+  return group(`${at}.parameters`, {}, h("table", { class: "grid edit-table parameters" },
     h("thead", {}, h("tr", {}, ["Name", "Location", "Type", "Required", "Default", "Description", ""].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No parameters.")))),
     h("button", { type: "button", class: "edit", onclick: () => {

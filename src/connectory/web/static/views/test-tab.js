@@ -1,7 +1,7 @@
 // The Test tab: run operations of the saved draft with session-only test credentials.
 import { api, announce, showError } from "../api.js";
 import { badge, field, h, mount } from "../dom.js";
-import { fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
+import { announceResult, fieldsForm, parametersForm, readFields, resultPassed, resultView } from "../forms.js";
 
 // Test credentials live in this module's memory only: never saved, never in storage.
 const testCredentials = new Map();
@@ -61,10 +61,9 @@ export function renderTest(panel, state, ctx) {
     mount(out, h("p", {}, "Sending…"));
     try {
       const result = await run(op, readFields(paramsBox), allPages.checked);
-      const passed = result.status_code < 400 && !result.schema_mismatches.length;
-      lastTests.set(state.id, { passed, at: new Date(), what: opName(op) });
+      lastTests.set(state.id, { passed: resultPassed(result), at: new Date(), what: opName(op) });
       mount(out, resultView(result, { hasSchema: !!op.response_schema }));
-      announce(`${opName(op)}: HTTP ${result.status_code}`);
+      announceResult(opName(op), result);
     } catch (error) {
       lastTests.set(state.id, { passed: false, at: new Date(), what: opName(op) });
       mount(out, h("p", { class: "error-text" }, `✗ ${error.message}`));
@@ -81,7 +80,7 @@ export function renderTest(panel, state, ctx) {
       if (missing.length) { rows.push([opName(op), "skip", `skipped: needs parameters (${missing.join(", ")})`]); continue; }
       try {
         const result = await run(op, params, false);
-        const ok = result.status_code < 400 && !result.schema_mismatches.length;
+        const ok = resultPassed(result);
         rows.push([opName(op), ok ? "pass" : "fail", `HTTP ${result.status_code}${result.schema_mismatches.length ? `, ${result.schema_mismatches.length} schema mismatch(es)` : ""}`]);
       } catch (error) { rows.push([opName(op), "fail", error.message]); }
     }
@@ -93,7 +92,7 @@ export function renderTest(panel, state, ctx) {
     mount(out, h("section", { "aria-label": "Test summary" }, h("h3", {}, summary),
       h("table", { class: "grid" }, h("tbody", {}, rows.map(([name, kind, detail]) => h("tr", {},
         h("td", {}, name), h("td", {}, badge(...BADGES[kind])), h("td", {}, detail)))))));
-    announce(`${summary}.`);
+    announce(`${summary}.`, failed ? "error" : "info");
   };
   panel.append(h("form", { class: "test-form", onsubmit: send },
     h("div", { class: "split even" },

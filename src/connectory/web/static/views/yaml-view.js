@@ -1,6 +1,6 @@
 // The YAML view: the same in-memory document as the form tabs, converted by the server
 // (POST /ui/yaml/render and /ui/yaml/parse), so the browser needs no YAML library.
-import { api, showError } from "../api.js";
+import { api, clearError, showError } from "../api.js";
 import { badge, h, mount } from "../dom.js";
 
 let editor = null; // {state, textarea, pending}
@@ -12,16 +12,18 @@ export async function renderYaml(panel, state, ctx) {
   editor = { state, textarea, pending: false, problems, ctx };
   panel.append(h("label", { for: "yaml-text" }, "Connector YAML (edits apply to every tab)"), textarea, problems);
   try {
-    const { yaml } = await api("POST", "/ui/yaml/render", { document: state.doc });
+    const { yaml } = await api("POST", "/ui/yaml/render", { document: state.doc }, { quiet: true });
     textarea.value = yaml;
   } catch (error) { showError(error); }
   let timer;
   textarea.addEventListener("input", () => {
     editor.pending = true;
+    ctx.markDirty(); // unsaved from the first keystroke, even while the YAML does not parse
     clearTimeout(timer);
     timer = setTimeout(() => flush(), 400);
   });
-  showProblems(state.problems.filter((p) => p.line), textarea);
+  // Every problem: those from the YAML have a line to go to, the others their path.
+  showProblems(state.problems, textarea);
 }
 
 async function flush() {
@@ -29,13 +31,14 @@ async function flush() {
   const { state, textarea, ctx } = editor;
   editor.pending = false;
   try {
-    const result = await api("POST", "/ui/yaml/parse", { yaml: textarea.value });
+    const result = await api("POST", "/ui/yaml/parse", { yaml: textarea.value }, { quiet: true });
     editor.broken = result.document === null || typeof result.document !== "object" || Array.isArray(result.document);
     if (!editor.broken) {
       state.doc = result.document;
-      ctx.markDirty();
+      clearError(); // "fix the YAML syntax error" is resolved
     }
     state.problems = result.problems;
+    ctx.refreshProblems();
     showProblems(result.problems, textarea);
   } catch (error) { showError(error); }
   return !editor.broken;

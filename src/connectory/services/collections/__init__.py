@@ -1,0 +1,1 @@
+"""Use cases of collections on stored connections (the API and the CLI's remote mode use them)."""

@@ -1,0 +1,177 @@
+"""Reading and writing a connection's records through its collections, with roles applied.
+
+Viewers read (list, find, match, search); creating, updating and deleting records needs the
+enterprise admin role. Records leave the server redacted: an upstream that echoes a
+credential cannot hand it to an API client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectory.collections import Collection, Record, RecordPage
+from connectory.errors import ConnectoryError
+from connectory.runtime import ConnectorClient
+from connectory.services.access import check_may_write_records
+from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
+from connectory.services.connections import ConnectionDetails
+from connectory.services.principal import Principal
+
+
+@dataclass
+class CollectionAccess:
+    """A collection of a connection, opened for one caller; holds the client's lease.
+
+    Use it as an async context manager (or call :meth:`release`): the lease keeps the
+    connection's client open while the request (or a stream) uses it.
+    """
+
+    principal: Principal
+    lease: ClientLease
+    client: ConnectorClient
+    collection: Collection
+
+    async def release(self) -> None:
+        """Give the client back (harmless twice)."""
+        await self.lease.release()
+
+    async def __aenter__(self) -> CollectionAccess:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.release()
+
+    def record_out(self, record: Record, include_raw: bool = False) -> dict[str, Any]:
+        """The record as JSON data, secrets the upstream echoed redacted."""
+        data: dict[str, Any] = self.client.redactor.redact_data(
+            record.to_dict(include_raw=include_raw)
+        )
+        return data
+
+    def page_out(self, page: RecordPage, include_raw: bool = False) -> dict[str, Any]:
+        """``{"records": [...], "cursor": ...}``, redacted."""
+        return {
+            "records": [self.record_out(record, include_raw) for record in page.records],
+            "cursor": page.cursor,
+        }
+
+    def check_write(self, method: str) -> None:
+        """Raise PermissionDenied unless the caller may write records."""
+        check_may_write_records(self.principal, self.collection.key, method)
+
+
+def list_collections(details: ConnectionDetails) -> list[dict[str, Any]]:
+    """The connector's collections: key, name, description and methods."""
+    return [
+        {
+            "key": collection.key,
+            "name": collection.title,
+            "description": collection.description,
+            "methods": list(collection.methods.defined()),
+        }
+        for collection in details.spec.collections
+    ]
+
+
+async def open_collection(
+    session: AsyncSession,
+    runtimes: ConnectionRuntimes,
+    principal: Principal,
+    details: ConnectionDetails,
+    key: str,
+) -> CollectionAccess:
+    """Open collection *key* of a connection the caller can see (release it when done).
+
+    The session's transaction is ended before the upstream is called.
+
+    Raises:
+        CollectionNotFound: the connector has no such collection.
+    """
+    lease = await runtimes.acquire(session, details)
+    try:
+        collection = lease.client.collection(key)
+        await session.commit()
+    except BaseException:
+        await lease.release()
+        raise
+    return CollectionAccess(principal, lease, lease.client, collection)
+
+
+async def describe(access: CollectionAccess) -> dict[str, Any]:
+    """The collection's spec on this connection (custom fields merged), redacted."""
+    data: dict[str, Any] = access.client.redactor.redact_data(await access.collection.describe())
+    return data
+
+
+async def first_page_then_stream(
+    access: CollectionAccess,
+    *,
+    filters: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    include_raw: bool = False,
+) -> AsyncIterator[bytes]:
+    """Read the first page now (so bad input is an error status), then stream the rest.
+
+    Every record is one JSON line, one page in memory at a time. A failure after the
+    response started ends the stream with a last line
+    ``{"_connectory_error": {"code": ..., "detail": ...}}``, as for operations.
+
+    Raises:
+        NotSupported, InputError, UpstreamError...: the first page failed.
+    """
+    pages = access.collection.pages(filters=filters, parameters=parameters, include_raw=include_raw)
+    first = await anext(pages)
+
+    async def lines() -> AsyncIterator[bytes]:
+        page: RecordPage | None = first
+        try:
+            while page is not None:
+                if page.records:
+                    yield b"".join(
+                        orjson.dumps(access.record_out(record, include_raw)) + b"\n"
+                        for record in page.records
+                    )
+                page = await anext(pages, None)
+        except ConnectoryError as error:
+            yield orjson.dumps(
+                {"_connectory_error": {"code": type(error).__name__, "detail": str(error)}}
+            )
+            yield b"\n"
+        finally:
+            await pages.aclose()
+            await access.release()
+
+    return lines()
+
+
+async def create_record(
+    access: CollectionAccess, fields: Mapping[str, Any], parameters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Create a record (enterprise admins); the fields are checked before anything is sent."""
+    access.check_write("create")
+    return access.record_out(await access.collection.create(fields, parameters=parameters))
+
+
+async def update_record(
+    access: CollectionAccess,
+    record_id: str,
+    fields: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Update some fields of a record (enterprise admins)."""
+    access.check_write("update")
+    record = await access.collection.update(record_id, fields, parameters=parameters)
+    return access.record_out(record)
+
+
+async def delete_record(
+    access: CollectionAccess, record_id: str, parameters: Mapping[str, Any]
+) -> None:
+    """Delete a record (enterprise admins)."""
+    access.check_write("delete")
+    await access.collection.delete(record_id, parameters=parameters)
