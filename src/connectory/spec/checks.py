@@ -148,7 +148,11 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
     names = set(parts.schemas) if parts.schemas is not None else None
     if parts.schemas is not None:
         findings += check_schemas_section(parts.schemas)
-    findings += check_events(parts.events, [name for _, name in parts.operation_names])
+    findings += check_events(
+        parts.events,
+        [name for _, name in parts.operation_names],
+        [collection.key for _, collection in parts.collections],
+    )
     for index, operation in parts.operations:
         findings += check_operation(("operations", index), operation)
         findings += _check_operation_refs(("operations", index), operation, names)

@@ -38,7 +38,8 @@ from connectory.spec.fields import InputFieldSpec
 from connectory.spec.selectors import parse_selector
 from connectory.templating import compile_template
 
-EventType = Literal["webhook", "global_webhook", "poll"]
+EventType = Literal["webhook", "global_webhook", "poll", "collection"]
+CollectionChange = Literal["created", "updated", "deleted"]
 EVENT_KEY_PATTERN = r"^[a-z][a-z0-9_.\-]*$"
 
 #: What a Standard Webhooks sender does (https://www.standardwebhooks.com/).
@@ -281,13 +282,54 @@ class PollSpec(SpecModel):
         return value
 
 
+def _created_and_updated() -> list[CollectionChange]:
+    return ["created", "updated"]
+
+
+class CollectionEventSpec(SpecModel):
+    """Changes to the records of a data collection: ``<collection>.created|updated|deleted``.
+
+    ``pull_latest`` lists the records updated since a stored cursor (minus the overlap) with
+    the collection's ``updated_since`` filter; ``full_scan`` lists every record and diffs it
+    with the previous scan (the only way to see deletions without a webhook; for small
+    collections: at most ``max_records`` are kept). Default: ``pull_latest`` when the
+    collection's ``list`` filters by ``updated_since``, else ``full_scan``.
+    """
+
+    collection: str = Field(min_length=1, description="The collection's key.")
+    on: list[CollectionChange] = Field(
+        default_factory=_created_and_updated, min_length=1, description="Which changes."
+    )
+    via: Literal["pull_latest", "full_scan"] | None = None
+    parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="The collection's parameters (templates over parameters and config).",
+    )
+    interval_seconds: int = Field(default=60, ge=1)
+    overlap_seconds: int = Field(default=5, ge=0)
+    max_records: int = Field(default=10_000, ge=1, le=100_000)
+
+    @field_validator("parameters")
+    @classmethod
+    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value.values():
+            _check_template(text)
+        return value
+
+    @model_validator(mode="after")
+    def _deletions_need_a_scan(self) -> CollectionEventSpec:
+        if "deleted" in self.on and self.via == "pull_latest":
+            raise ValueError("deletions are only seen by a full_scan (pull_latest sees changes)")
+        return self
+
+
 class EventSpec(SpecModel):
     """One kind of event a connection can subscribe to."""
 
     key: str = Field(pattern=EVENT_KEY_PATTERN, description="Identifier, e.g. item_changed.")
     name: str | None = Field(default=None, description="Display name.")
     description: str | None = None
-    type: EventType = Field(description="webhook, global_webhook or poll.")
+    type: EventType = Field(description="webhook, global_webhook, poll or collection.")
     parameters: dict[str, InputFieldSpec] = Field(
         default_factory=dict, description="What a subscription is configured with."
     )
@@ -297,10 +339,16 @@ class EventSpec(SpecModel):
     webhook: WebhookSpec | None = None
     global_webhook: GlobalWebhookSpec | None = None
     poll: PollSpec | None = None
+    collection: CollectionEventSpec | None = None
 
     @model_validator(mode="after")
     def _one_implementation(self) -> EventSpec:
-        wanted = {"webhook": self.webhook, "global_webhook": self.global_webhook, "poll": self.poll}
+        wanted = {
+            "webhook": self.webhook,
+            "global_webhook": self.global_webhook,
+            "poll": self.poll,
+            "collection": self.collection,
+        }
         if wanted[self.type] is None:
             raise ValueError(f"an event of type {self.type} needs a {self.type} block")
         extra = [name for name, block in wanted.items() if name != self.type and block is not None]

@@ -147,6 +147,16 @@ class Harness:
         return result
 
 
+def contacts_document(base_url: str) -> dict[str, Any]:
+    """examples/testapi/connector.yaml (with its collection events), polling every second."""
+    from connectory.spec.loader import read_connector_data
+
+    data: dict[str, Any] = read_connector_data(ROOT / "examples" / "testapi" / "connector.yaml")
+    data["base_url"] = base_url
+    poll_every_second(data)
+    return data
+
+
 def document(
     name: str, base_url: str, change: Callable[[dict[str, Any]], None] | None
 ) -> dict[str, Any]:
@@ -236,8 +246,9 @@ async def publish(database_url: str, document: dict[str, Any]) -> str:
 
 def poll_every_second(document: dict[str, Any]) -> None:
     for event in document.get("events", []):
-        if event["type"] == "poll":
-            event["poll"]["interval_seconds"] = 1
+        block = event.get("poll") or event.get("collection")
+        if block is not None:
+            block["interval_seconds"] = 1
 
 
 @pytest.fixture
@@ -268,6 +279,7 @@ def harness(tmp_path: Path, receiver: Receiver) -> Iterator[Harness]:
         documents = {
             "webhooks": document("testapi-webhooks.yaml", test_api, poll_every_second),
             "global": document("testapi-global-webhook.yaml", test_api, None),
+            "testapi": contacts_document(test_api),
         }
         token, ids = asyncio.run(seed(settings.database_url, documents))
         with serve(create_app(settings), port=port, lifespan="on") as served:

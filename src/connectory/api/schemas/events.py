@@ -26,7 +26,7 @@ class SubscriptionPublic(BaseModel):
     id: str
     connection_id: str
     event: str
-    kind: Literal["webhook", "global_webhook", "poll"]
+    kind: Literal["webhook", "global_webhook", "poll", "collection"]
     parameters: dict[str, Any]
     status: Literal["subscribing", "active", "failing", "paused", "unsubscribing", "deleted"]
     last_error: str | None

@@ -36,6 +36,7 @@ from connectory.services.connections import (
     get_connection,
     load_credentials,
 )
+from connectory.services.events.collection_events import poll_collection
 from connectory.services.events.context import EventsContext
 from connectory.services.events.polling import poll_subscription
 from connectory.services.events.records import as_utc, dialect_of
@@ -462,12 +463,16 @@ async def _step(
     if subscription.status == "paused":
         subscription.next_run_at = None
         return 0
-    if event.poll is not None:
-        stored = await poll_subscription(context, session, details, event, subscription)
+    pulled = event.poll or event.collection
+    if pulled is not None:
+        if event.poll is not None:
+            stored = await poll_subscription(context, session, details, event, subscription)
+        else:
+            stored = await poll_collection(context, session, details, event, subscription)
         subscription.state = {**subscription.state, "subscribed": True}
         subscription.status = "active"
         subscription.last_activity_at = now
-        subscription.next_run_at = now + timedelta(seconds=event.poll.interval_seconds)
+        subscription.next_run_at = now + timedelta(seconds=pulled.interval_seconds)
         return stored
     webhook = event.webhook
     subscribed = bool(subscription.state.get("subscribed"))
