@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
@@ -14,14 +14,15 @@ from fastapi.responses import StreamingResponse
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routers.event_subscriptions import events_context
 from connectory.api.schemas.events import EventPage, EventPublic
+from connectory.errors import FieldIssue, InvalidRequest
 from connectory.services.events import feed
 from connectory.services.events.records import envelope
 from connectory.services.principal import Principal
 
 router = APIRouter(prefix="/events", tags=["events"])
 
-#: The largest cursor there can be (a 64-bit sequence).
-MAX_SEQ = 2**63 - 1
+#: The largest cursor accepted: 2**53, the largest integer every JSON client reads exactly.
+MAX_SEQ = 2**53
 #: How often a waiting request looks for new events.
 _POLL_SECONDS = 0.2
 
@@ -34,7 +35,9 @@ async def list_events(
     after: Annotated[
         int, Query(ge=0, le=MAX_SEQ, description="Cursor: the last seq seen (0: oldest).")
     ] = 0,
-    since: Annotated[datetime | None, Query(description="Or start from a time.")] = None,
+    since: Annotated[
+        str | None, Query(description="Or start from a time (ISO 8601, e.g. 2026-01-02T03:04:05Z).")
+    ] = None,
     connection_id: Annotated[str | None, Query()] = None,
     subscription_id: Annotated[str | None, Query()] = None,
     type: Annotated[str | None, Query()] = None,
@@ -44,6 +47,7 @@ async def list_events(
     ] = 0,
 ) -> EventPage:
     """Events after a cursor, oldest first; with ``wait``, the answer waits for the next one."""
+    start = _parse_since(since)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait, events_context(request).settings.event_wait_seconds)
     while True:
@@ -51,7 +55,7 @@ async def list_events(
             session,
             principal,
             after=after,
-            since=since,
+            since=start,
             limit=limit,
             connection_id=connection_id,
             subscription_id=subscription_id,
@@ -63,6 +67,19 @@ async def list_events(
         await asyncio.sleep(_POLL_SECONDS)
     items = [EventPublic.model_validate(envelope(row)) for row in rows]
     return EventPage(items=items, next_after=items[-1].seq if items else after)
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            "since must be an ISO 8601 time such as 2026-01-02T03:04:05Z",
+            [FieldIssue(("query", "since"), "not an ISO 8601 time")],
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @router.get(

@@ -61,7 +61,7 @@ async def list_endpoints(
     session: SessionDep,
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[EndpointPublic]:
     """The enterprise's endpoints (secrets never shown)."""
     rows, _ = await endpoints.list_endpoints(session, principal, limit, offset)

@@ -128,7 +128,7 @@ class DeliveryPublic(BaseModel):
 class ReplayRequest(_In):
     """Deliver again the events after a cursor, or since a time, to one endpoint."""
 
-    after: int = Field(default=0, ge=0, le=2**63 - 1)
+    after: int = Field(default=0, ge=0, le=2**53)
     since: datetime | None = None
 
 
