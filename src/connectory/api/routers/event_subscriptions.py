@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routers._event_errors import errors
 from connectory.api.schemas.events import SubscriptionCreate, SubscriptionPublic
+from connectory.api.schemas.values import IdPath
 from connectory.services.events import subscriptions
 from connectory.services.events.context import EventsContext
 from connectory.store.event_models import EventSubscription
@@ -59,7 +60,7 @@ async def list_subscriptions(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    connection_id: Annotated[str | None, Query()] = None,
+    connection_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[SubscriptionPublic]:
     """The enterprise's subscriptions (optionally one connection's), newest first."""
     context = events_context(request)
@@ -69,7 +70,7 @@ async def list_subscriptions(
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic, responses=errors(404))
 async def get_subscription(
-    subscription_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    subscription_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> SubscriptionPublic:
     """One subscription with its status."""
     row = await subscriptions.get_subscription(session, principal, subscription_id)
@@ -80,7 +81,7 @@ async def get_subscription(
     "/{subscription_id}/pause", response_model=SubscriptionPublic, responses=errors(403, 404)
 )
 async def pause_subscription(
-    subscription_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    subscription_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> SubscriptionPublic:
     """Stop polls and intake until resumed."""
     context = events_context(request)
@@ -93,7 +94,7 @@ async def pause_subscription(
     "/{subscription_id}/resume", response_model=SubscriptionPublic, responses=errors(403, 404)
 )
 async def resume_subscription(
-    subscription_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    subscription_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> SubscriptionPublic:
     """Resume a paused subscription."""
     context = events_context(request)
@@ -107,7 +108,7 @@ async def resume_subscription(
     "/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 404)
 )
 async def delete_subscription(
-    subscription_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    subscription_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Unsubscribe (the worker tells the provider, then the subscription is gone)."""
     context = events_context(request)

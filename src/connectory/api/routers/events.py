@@ -36,11 +36,12 @@ async def list_events(
         int, Query(ge=0, le=MAX_SEQ, description="Cursor: the last seq seen (0: oldest).")
     ] = 0,
     since: Annotated[
-        str | None, Query(description="Or start from a time (ISO 8601, e.g. 2026-01-02T03:04:05Z).")
+        str | None,
+        Query(max_length=64, description="Or start from a time (ISO 8601, 2026-01-02T03:04:05Z)."),
     ] = None,
-    connection_id: Annotated[str | None, Query()] = None,
-    subscription_id: Annotated[str | None, Query()] = None,
-    type: Annotated[str | None, Query()] = None,
+    connection_id: Annotated[str | None, Query(max_length=64)] = None,
+    subscription_id: Annotated[str | None, Query(max_length=64)] = None,
+    type: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait: Annotated[
         float, Query(ge=0, le=60, description="Long-poll: wait this many seconds for one.")
@@ -91,10 +92,10 @@ async def stream_events(
     request: Request,
     principal: CurrentPrincipal,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
-    connection_id: Annotated[str | None, Query()] = None,
-    subscription_id: Annotated[str | None, Query()] = None,
-    type: Annotated[str | None, Query()] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    connection_id: Annotated[str | None, Query(max_length=64)] = None,
+    subscription_id: Annotated[str | None, Query(max_length=64)] = None,
+    type: Annotated[str | None, Query(max_length=200)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
     """Server-sent events: ``id: <seq>`` and ``data: <json>`` each; resumes at Last-Event-ID."""
     given = last_event_id or ""

@@ -6,7 +6,9 @@ acknowledged; handling happens in the background.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 
 from connectory.api.routers._event_errors import errors
 from connectory.api.routers.event_subscriptions import events_context
@@ -14,6 +16,11 @@ from connectory.errors import PayloadTooLarge
 from connectory.services.events.intake import accept_webhook
 
 router = APIRouter(prefix="/hooks", tags=["intake"])
+
+#: The URL's token (43 characters; anything else is not found).
+Token = Annotated[str, Path(max_length=64, description="The intake URL's token.")]
+#: What a sender appended to the URL (ignored).
+SubPath = Annotated[str, Path(max_length=2000, description="Ignored.")]
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
@@ -56,7 +63,7 @@ _INTAKE_RESPONSES: dict[int | str, dict[str, object]] = {
 @router.post(
     "/{token}", summary="Receive a webhook", response_class=Response, responses=_INTAKE_RESPONSES
 )
-async def receive_webhook(token: str, request: Request) -> Response:
+async def receive_webhook(token: Token, request: Request) -> Response:
     """Store a webhook for its subscription (or connector, for a global webhook)."""
     return await _receive(token, request)
 
@@ -67,7 +74,7 @@ async def receive_webhook(token: str, request: Request) -> Response:
     response_class=Response,
     responses=_INTAKE_RESPONSES,
 )
-async def receive_handshake(token: str, request: Request) -> Response:
+async def receive_handshake(token: Token, request: Request) -> Response:
     """Providers that verify a URL with a GET (``hub.challenge``) are answered here."""
     return await _receive(token, request)
 
@@ -78,6 +85,6 @@ async def receive_handshake(token: str, request: Request) -> Response:
     response_class=Response,
     responses=_INTAKE_RESPONSES,
 )
-async def receive_webhook_subpath(token: str, subpath: str, request: Request) -> Response:
+async def receive_webhook_subpath(token: Token, subpath: SubPath, request: Request) -> Response:
     """Some senders append a path to the registered URL (OpenAPI callbacks: ``{url}/data``)."""
     return await _receive(token, request)

@@ -19,6 +19,7 @@ from connectory.api.schemas.events import (
     ReplayOut,
     ReplayRequest,
 )
+from connectory.api.schemas.values import IdPath
 from connectory.services.events import deliveries, endpoints, feed
 from connectory.store.event_models import Delivery, WebhookEndpoint
 
@@ -72,7 +73,7 @@ async def list_endpoints(
     "/webhook-endpoints/{endpoint_id}", response_model=EndpointPublic, responses=errors(404)
 )
 async def get_endpoint(
-    endpoint_id: str, session: SessionDep, principal: CurrentPrincipal
+    endpoint_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> EndpointPublic:
     """One endpoint (its secret is write-only)."""
     return _endpoint(await endpoints.get_endpoint(session, principal, endpoint_id))
@@ -82,7 +83,7 @@ async def get_endpoint(
     "/webhook-endpoints/{endpoint_id}", response_model=EndpointPublic, responses=errors(403, 404)
 )
 async def update_endpoint(
-    endpoint_id: str, body: EndpointUpdate, session: SessionDep, principal: CurrentPrincipal
+    endpoint_id: IdPath, body: EndpointUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> EndpointPublic:
     """Change an endpoint's URL, filters, cap or state."""
     row = await endpoints.update_endpoint(session, principal, endpoint_id, _input(body))
@@ -96,7 +97,7 @@ async def update_endpoint(
     responses=errors(403, 404),
 )
 async def delete_endpoint(
-    endpoint_id: str, session: SessionDep, principal: CurrentPrincipal
+    endpoint_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Delete an endpoint and its secrets."""
     await endpoints.delete_endpoint(session, principal, endpoint_id)
@@ -110,7 +111,7 @@ async def delete_endpoint(
     responses=errors(403, 404),
 )
 async def rotate_secret(
-    endpoint_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    endpoint_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> EndpointPublic:
     """A new secret (shown once); the old one keeps signing beside it for the overlap."""
     context = events_context(request)
@@ -129,7 +130,7 @@ async def rotate_secret(
     responses=errors(403, 404),
 )
 async def send_test_event(
-    endpoint_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    endpoint_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> DeliveryPublic:
     """Send a ``connectory.test`` event to the endpoint; follow it under /deliveries."""
     context = events_context(request)
@@ -143,7 +144,7 @@ async def send_test_event(
     "/webhook-endpoints/{endpoint_id}/replay", response_model=ReplayOut, responses=errors(403, 404)
 )
 async def replay_events(
-    endpoint_id: str,
+    endpoint_id: IdPath,
     body: ReplayRequest,
     request: Request,
     session: SessionDep,
@@ -168,8 +169,8 @@ def _delivery(row: Delivery, attempts: list[AttemptPublic] | None = None) -> Del
 async def list_deliveries(
     session: SessionDep,
     principal: CurrentPrincipal,
-    endpoint_id: Annotated[str | None, Query()] = None,
-    event_id: Annotated[str | None, Query()] = None,
+    endpoint_id: Annotated[str | None, Query(max_length=64)] = None,
+    event_id: Annotated[str | None, Query(max_length=64)] = None,
     status_: Annotated[
         Literal["pending", "in_flight", "succeeded", "dead"] | None,
         Query(alias="status", description="dead: the dead letters."),
@@ -185,7 +186,7 @@ async def list_deliveries(
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic, responses=errors(404))
 async def get_delivery(
-    delivery_id: str, session: SessionDep, principal: CurrentPrincipal
+    delivery_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> DeliveryPublic:
     """A delivery with every attempt."""
     row = await feed.get_delivery(session, principal, delivery_id)
@@ -205,7 +206,7 @@ async def get_delivery(
     "/deliveries/{delivery_id}/replay", response_model=DeliveryPublic, responses=errors(403, 404)
 )
 async def replay_delivery(
-    delivery_id: str, request: Request, session: SessionDep, principal: CurrentPrincipal
+    delivery_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> DeliveryPublic:
     """Send a dead-lettered (or finished) delivery again."""
     context = events_context(request)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from connectory.api.schemas.values import Values
+
+_Id = Annotated[str, StringConstraints(max_length=64)]
+_Type = Annotated[str, StringConstraints(max_length=200)]
+_Time = Annotated[
+    datetime, WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64})
+]
 
 
 class _In(BaseModel):
@@ -15,9 +23,11 @@ class _In(BaseModel):
 class SubscriptionCreate(_In):
     """Subscribe a connection to one of its connector's events."""
 
-    connection_id: str
-    event: str = Field(description="The event's key in the connector.")
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    connection_id: str = Field(max_length=64)
+    event: str = Field(max_length=100, description="The event's key in the connector.")
+    parameters: Values = Field(
+        default_factory=dict, max_length=100, description="The event's parameters."
+    )
 
 
 class SubscriptionPublic(BaseModel):
@@ -44,10 +54,14 @@ class SubscriptionPublic(BaseModel):
 class EndpointCreate(_In):
     """Register a URL that receives the enterprise's events."""
 
-    url: str
-    description: str = ""
-    event_types: list[str] | None = Field(default=None, description="Only these types.")
-    connection_ids: list[str] | None = Field(default=None, description="Only these connections.")
+    url: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=2000)
+    event_types: list[_Type] | None = Field(
+        default=None, max_length=100, description="Only these types."
+    )
+    connection_ids: list[_Id] | None = Field(
+        default=None, max_length=1000, description="Only these connections."
+    )
     enabled: bool = True
     max_in_flight: int = Field(default=4, ge=1, le=100)
 
@@ -55,10 +69,10 @@ class EndpointCreate(_In):
 class EndpointUpdate(_In):
     """Change an endpoint (fields left out are unchanged)."""
 
-    url: str | None = None
-    description: str | None = None
-    event_types: list[str] | None = None
-    connection_ids: list[str] | None = None
+    url: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=2000)
+    event_types: list[_Type] | None = Field(default=None, max_length=100)
+    connection_ids: list[_Id] | None = Field(default=None, max_length=1000)
     enabled: bool | None = None
     max_in_flight: int | None = Field(default=None, ge=1, le=100)
 
@@ -129,7 +143,7 @@ class ReplayRequest(_In):
     """Deliver again the events after a cursor, or since a time, to one endpoint."""
 
     after: int = Field(default=0, ge=0, le=2**53)
-    since: datetime | None = None
+    since: _Time | None = Field(default=None, description="ISO 8601.")
 
 
 class ReplayOut(BaseModel):
