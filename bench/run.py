@@ -79,6 +79,8 @@ class Scenario:
     readers: list[Reader]
     target: dict[str, float] = field(default_factory=dict)  # reader label -> minimum ratio
     runs: dict[str, list[Run]] = field(default_factory=dict)
+    #: reader label -> most microseconds it may add per call to the raw reader (same run).
+    max_added_us: dict[str, float] = field(default_factory=dict)
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -288,10 +290,19 @@ def summarise(scenario: Scenario) -> dict[str, Any]:
                     run.rate / base.rate for run, base in zip(runs, other, strict=True)
                 ),
             }
+        # Microseconds added per call or record, per pair (wall time: what a caller waits).
+        added = statistics.median(
+            (run.seconds - base.seconds) / run.count * 1e6
+            for run, base in zip(runs, raw_runs, strict=True)
+        )
+        limit = scenario.max_added_us.get(reader.label)
         readers.append(
             {
                 "label": reader.label,
                 "role": reader.role,
+                "added_us": added,
+                "max_added_us": limit,
+                "added_met": None if limit is None else added <= limit,
                 "rate": statistics.median(run.rate for run in runs),
                 "seconds": statistics.median(run.seconds for run in runs),
                 "cpu": statistics.median(run.cpu for run in runs),
@@ -443,6 +454,51 @@ def call_scenarios(server: BenchServer, records: int, calls: int, callers: int) 
     return [sequential, concurrent]
 
 
+def javascript_scenarios(server: BenchServer, records: int, calls: int) -> list[Scenario]:
+    """A trivial pre-request hook, and a method making the call, against plain call()."""
+    common = {"calls": calls, "records": records}
+
+    def js(operation: str, hook: bool, isolation: str) -> Callable[[], Run]:
+        return python_reader(
+            server,
+            "connectory_javascript_calls",
+            operation=operation,
+            hook=hook,
+            isolation=isolation,
+            **common,
+        )
+
+    hook_in, hook_worker = (
+        "trivial pre-request hook (in process)",
+        "trivial pre-request hook (worker process)",
+    )
+    method_in, method_worker = (
+        "method making the call (in process)",
+        "method making the call (worker process)",
+    )
+    return [
+        Scenario(
+            name="javascript",
+            title=f"{calls:,} sequential calls, connector JavaScript",
+            unit="calls",
+            expected_count=calls,
+            expected_requests=calls,
+            readers=[
+                Reader(
+                    "Connectory call(), no code",
+                    python_reader(server, "connectory_calls", **common),
+                    "raw",
+                ),
+                Reader(hook_in, js("get_item", True, "inprocess")),
+                Reader(hook_worker, js("get_item", True, "process")),
+                Reader(method_in, js("get_item_js", False, "inprocess")),
+                Reader(method_worker, js("get_item_js", False, "process")),
+            ],
+            max_added_us={hook_in: 120.0},
+        )
+    ]
+
+
 def measure_startup(server: BenchServer, credentials: Path, runs: int) -> dict[str, Any]:
     """Seconds from spawning a process to the server seeing its first request."""
 
@@ -574,6 +630,24 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{reader['seconds']:.2f} | {reader['cpu']:.2f} | "
                 f"{reader['peak_rss_mib']:.0f} | {reader['ratio']:.2f} | {verdict} |"
             )
+    added = [
+        f"{reader['label']}: {reader['added_us']:+.0f} µs per call"
+        + (
+            f" (target <= {reader['max_added_us']:.0f} µs: "
+            f"{'met' if reader['added_met'] else 'MISSED'})"
+            if reader.get("max_added_us") is not None
+            else ""
+        )
+        for scenario in report["scenarios"]
+        if scenario["name"] == "javascript"
+        for reader in scenario["readers"]
+        if reader["role"] != "raw"
+    ]
+    if added:
+        lines += [
+            "",
+            "Connector JavaScript, added to a plain call (same run): " + "; ".join(added) + ".",
+        ]
     against_script = [
         f"{scenario['title']}: {reader['ratio_to_it']:.2f}"
         for scenario in report["scenarios"]
@@ -639,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated: read, collection, calls, startup, memory (default all)",
+        help="comma-separated: read, collection, calls, javascript, startup, memory (default all)",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--output", type=Path, default=None, help="results JSON file")
@@ -655,6 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         "read",
         "collection",
         "calls",
+        "javascript",
         "startup",
         "memory",
     }
@@ -688,6 +763,8 @@ def main(argv: list[str] | None = None) -> int:
             scenarios += collection_scenarios(srv, args.records, sizes, args.pagings.split(","))
         if "calls" in only:
             scenarios += call_scenarios(srv, args.records, args.calls, args.callers)
+        if "javascript" in only:
+            scenarios += javascript_scenarios(srv, args.records, args.calls)
         for scenario in scenarios:
             log(f"{scenario.name}: {scenario.title}")
             run_scenario(scenario, args.runs, args.warmup, log)

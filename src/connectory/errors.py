@@ -41,7 +41,9 @@ Tree::
     ├── EgressDenied               the destination address is not allowed (internal networks)
     ├── InvalidURL                 a URL to send to is unusable or names its host ambiguously
     ├── ConfigurationError         the server cannot start as configured (keys, settings)
-    └── DecryptionError            a stored secret cannot be decrypted (tampered, wrong row, key)
+    ├── DecryptionError            a stored secret cannot be decrypted (tampered, wrong row, key)
+    └── ScriptError                connector JavaScript threw, did not load, or misused ctx
+        └── ScriptLimitError       it hit a limit: time, memory, output, log, apiClient calls
 """
 
 from __future__ import annotations
@@ -375,6 +377,80 @@ class DecryptionError(ConnectoryError):
     It was altered, copied from another row or field, or encrypted with a key the key ring does
     not have. The message never holds the secret.
     """
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line connector JavaScript logged with ``ctx.log`` (or ``console``).
+
+    Attributes:
+        level: ``debug``, ``info``, ``warn`` or ``error``.
+        message: The text (redacted).
+        location: ``file:line:col`` of the call, when known.
+    """
+
+    level: str
+    message: str
+    location: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return {"level": self.level, "message": self.message, "location": self.location}
+
+
+class ScriptError(ConnectoryError):
+    """Connector JavaScript failed: it threw, did not load, or returned something unusable.
+
+    The message starts with ``file:line:col`` (of the throw, or of the function when the
+    engine knows no better place) and says what to change.
+
+    Attributes:
+        file: The code file (``hooks/sign.js``), when known.
+        line: 1-based line in that file, when known.
+        column: 1-based column, when known.
+        stack: The JavaScript stack, mapped to the connector's files (no engine frames).
+        logs: What the code logged before it failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        stack: list[str] | None = None,
+        logs: list[LogLine] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.column = column
+        self.stack = stack or []
+        self.logs = logs or []
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form (the API's ``script_error``)."""
+        return {
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "stack": self.stack,
+            "logs": [line.to_dict() for line in self.logs],
+        }
+
+
+class ScriptLimitError(ScriptError):
+    """Connector JavaScript hit a limit: time, memory, output size, log volume or apiClient calls.
+
+    Attributes:
+        limit: Which one: ``time``, ``memory``, ``output``, ``api_calls``, ``timers``.
+    """
+
+    def __init__(self, message: str, *, limit: str, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.limit = limit
 
 
 class WebhookRejected(ConnectoryError):

@@ -7,6 +7,7 @@ default needs nothing: a SQLite file under ``./var``, in-process limiter and bre
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,24 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated hosts, addresses or CIDR ranges connectors may reach "
         "although they are internal (loopback, private networks). Empty: public only.",
+    )
+    js_isolation: Literal["process", "inprocess"] = Field(
+        default="process",
+        description="Where connector JavaScript runs: process (V8 in worker processes, one "
+        "tenant each: code that crashes V8 costs a worker) or inprocess (faster, for code "
+        "you trust).",
+    )
+    js_max_instances: int = Field(
+        default=64, ge=1, description="JavaScript engine instances kept warm (all tenants)."
+    )
+    js_max_workers: int = Field(
+        default=8, ge=1, description="JavaScript worker processes (process isolation)."
+    )
+    js_max_time_limit: float = Field(
+        default=30, gt=0, le=60, description="Cap on a connector's javascript.time_limit (s)."
+    )
+    js_max_memory_limit: int = Field(
+        default=512, ge=16, le=1024, description="Cap on javascript.memory_limit (MiB)."
     )
 
     public_url: str | None = Field(

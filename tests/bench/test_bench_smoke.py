@@ -36,7 +36,7 @@ def test_the_harness_runs_and_checks_every_reader(tmp_path: Path) -> None:
             "--pagings",
             "cursor",
             "--only",
-            "read,calls",
+            "read,calls,javascript",
             "--in-process",
             "--output",
             str(output),
@@ -52,7 +52,12 @@ def test_the_harness_runs_and_checks_every_reader(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     scenarios = {scenario["name"]: scenario for scenario in report["scenarios"]}
-    assert set(scenarios) == {"read-cursor-100", "calls-sequential", "calls-concurrent"}
+    assert set(scenarios) == {
+        "read-cursor-100",
+        "calls-sequential",
+        "calls-concurrent",
+        "javascript",
+    }
     read = scenarios["read-cursor-100"]
     assert (read["count"], read["requests"]) == (300, 3)
     assert [reader["label"] for reader in read["readers"]] == [
@@ -69,6 +74,16 @@ def test_the_harness_runs_and_checks_every_reader(tmp_path: Path) -> None:
     assert scenarios["calls-concurrent"]["count"] == 40
     assert "| scenario | reader |" in done.stdout
     assert "The CLI against the raw loop run as a program" in done.stdout
+    javascript = scenarios["javascript"]
+    assert (javascript["count"], javascript["requests"]) == (40, 40)
+    assert [reader["label"] for reader in javascript["readers"]][1:] == [
+        "trivial pre-request hook (in process)",
+        "trivial pre-request hook (worker process)",
+        "method making the call (in process)",
+        "method making the call (worker process)",
+    ]
+    assert javascript["readers"][1]["max_added_us"] == 120
+    assert "Connector JavaScript, added to a plain call" in done.stdout
 
 
 def test_the_collection_scenario_runs_and_checks_its_readers(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ Every error body is::
 
     {"status": 404, "code": "not_found", "detail": "connector ... not found",
      "issues": [{"loc": ["body", "name"], "message": "..."}],          # field problems
-     "problems": [{"file": ..., "line": ..., "path": ..., "message": ...}]}  # connector problems
+     "problems": [{"file": ..., "line": ..., "path": ..., "message": ...}],  # connector problems
+     "script": {"file": ..., "line": ..., "stack": [...], "logs": [...]}}    # JavaScript failed
 
 A client mistake never becomes a 500: unexpected exceptions are logged with their traceback and
 answered with a generic 500 that reveals nothing.
@@ -47,6 +48,8 @@ from connectory.errors import (
     RecordInvalid,
     RecordNotFound,
     ResponseError,
+    ScriptError,
+    ScriptLimitError,
     SpecError,
     TemplateError,
     TransportError,
@@ -75,6 +78,8 @@ _STATUS: list[tuple[type[ConnectoryError], int, str]] = [
     (CredentialsError, 422, "invalid_credentials"),
     (TemplateError, 422, "invalid_template"),
     (InvalidURL, 422, "invalid_url"),
+    (ScriptLimitError, 422, "script_limit"),
+    (ScriptError, 422, "script_error"),
     (RateLimited, 429, "rate_limited"),
     (CircuitOpen, 503, "circuit_open"),
     (AuthError, 502, "upstream_auth_failed"),
@@ -107,6 +112,25 @@ class ProblemOut(BaseModel):
     message: str
 
 
+class LogLineOut(BaseModel):
+    """A line connector JavaScript logged."""
+
+    level: str
+    message: str
+    location: str | None
+
+
+class ScriptErrorOut(BaseModel):
+    """Where connector JavaScript failed: its file and line, its stack, what it logged."""
+
+    message: str
+    file: str | None
+    line: int | None
+    column: int | None
+    stack: list[str]
+    logs: list[LogLineOut]
+
+
 class ErrorOut(BaseModel):
     """The body of every error response."""
 
@@ -115,6 +139,7 @@ class ErrorOut(BaseModel):
     detail: str
     issues: list[IssueOut] = []
     problems: list[ProblemOut] = []
+    script: ScriptErrorOut | None = None
 
 
 def status_of(error: ConnectoryError) -> tuple[int, str]:
@@ -151,6 +176,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"loc": ["body", "fields", name], "message": message}
                 for name, message in error.issues
             ]
+        if isinstance(error, ScriptError):
+            extra["script"] = error.to_dict()
         headers: dict[str, str] = {}
         retry_after = getattr(error, "retry_after", None)
         response = error_response(status, code, str(error), **extra)

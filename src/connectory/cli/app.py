@@ -30,6 +30,7 @@ from connectory.cli.output import (
     escape,
     exit_code_for,
     report_error,
+    report_logs,
     report_problems,
     silence_stdout,
     stderr_console,
@@ -48,7 +49,8 @@ REQUEST_LOGGER = "connectory.runtime.requests"
 
 if TYPE_CHECKING:
     from connectory.resilience import ResilienceEvent
-    from connectory.runtime import ConnectorClient
+    from connectory.runtime import ConnectorClient, OperationResult
+    from connectory.runtime.results import SentRequest
 
 # Commands import the runtime, the spec and the services when they run, not when the command
 # line is parsed: `connectory call` must reach its first request quickly.
@@ -131,6 +133,18 @@ def validate(
         from connectory.spec import check_connector
 
         report = check_connector(path)
+        if report.code_files or (report.spec is not None and report.spec.has_code):
+            # The code is checked too: compiled (never run), exports, credential reads.
+            from connectory.js import check_code, check_code_files
+
+            code = (
+                check_code(report.spec, report_missing=False)
+                if report.spec is not None
+                else check_code_files(report.code_files)
+            )
+            report.problems += code
+            if any(problem.severity == "error" for problem in code):
+                report.spec = None
         if output_format == "json":
             payload = {"ok": report.ok, "problems": [p.to_dict() for p in report.problems]}
             sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -313,16 +327,22 @@ def call(
 
             asyncio.run(write_records(client, operation, params, max_pages))
         else:
-            asyncio.run(_call_once(client, operation, params, include))
+            asyncio.run(_call_once(client, operation, params, include, verbose > 0))
 
     guard(run_remote if connection is not None else run)
 
 
 async def _call_once(
-    client: ConnectorClient, operation: str, params: dict[str, Any], include: bool
+    client: ConnectorClient,
+    operation: str,
+    params: dict[str, Any],
+    include: bool,
+    verbose: bool = False,
 ) -> None:
     async with client:
         result = await client.call(operation, params)
+    if verbose:
+        _print_code_trace(result)
     payload: Any = result.to_dict() if include else result.body
     sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
     if not result.schema_mismatches:
@@ -332,6 +352,28 @@ async def _call_once(
         console.print(
             f"[yellow]warning:[/] response schema mismatch at {json_path}: {escape(message)}"
         )
+
+
+def _print_code_trace(result: OperationResult) -> None:
+    """``-v``: the request before and after hooks, the method's requests, the code's logs."""
+    if not (result.request_before_hooks or result.logs or result.api_calls):
+        return
+    console = stderr_console()
+
+    def show(label: str, request: SentRequest) -> None:
+        headers = ", ".join(f"{k}: {v}" for k, v in request.headers.items())
+        console.print(f"[dim]{label}:[/] {escape(request.method)} {escape(request.url)}")
+        console.print(f"[dim]  headers:[/] {escape(headers)}")
+        if request.body:
+            console.print(f"[dim]  body:[/] {escape(request.body[:500])}")
+
+    if result.request_before_hooks is not None:
+        show("request before hooks", result.request_before_hooks)
+        if result.request is not None:
+            show("request after hooks", result.request)
+    for number, call in enumerate(result.api_calls, 1):
+        show(f"apiClient request {number}", call)
+    report_logs(console, result.logs)
 
 
 def _print_resilience_event(event: ResilienceEvent) -> None:

@@ -13,10 +13,12 @@ from connectory.errors import (
     ConnectoryError,
     CredentialsError,
     InputError,
+    LogLine,
     OperationNotFound,
     PaginationError,
     RateLimited,
     ResponseError,
+    ScriptError,
     SpecError,
     TemplateError,
     TransportError,
@@ -70,7 +72,8 @@ def escape(text: str) -> str:
 def exit_code_for(error: ConnectoryError) -> int:
     """Map an error to the command's exit code."""
     if isinstance(
-        error, SpecError | InputError | CredentialsError | OperationNotFound | TemplateError
+        error,
+        SpecError | InputError | CredentialsError | OperationNotFound | TemplateError | ScriptError,
     ):
         return EXIT_INVALID
     # A looping or host-hopping pagination is the upstream's answer being unusable.
@@ -86,7 +89,19 @@ def report_error(console: Console, error: ConnectoryError) -> None:
     if isinstance(error, SpecError):
         report_problems(console, error)
         return
+    if isinstance(error, ScriptError):
+        report_logs(console, error.logs)
     console.print(f"[bold red]error:[/] {escape(str(error))}")
+    if isinstance(error, ScriptError):
+        for frame in error.stack:
+            console.print(f"    at {escape(frame)}")
+
+
+def report_logs(console: Console, logs: list[LogLine]) -> None:
+    """Print what connector JavaScript logged, with where it logged it."""
+    for line in logs:
+        where = f" [dim]{escape(line.location)}[/]" if line.location else ""
+        console.print(f"[cyan]js {line.level}:[/]{where} {escape(line.message)}")
 
 
 def report_problems(console: Console, error: SpecError) -> None:

@@ -63,6 +63,10 @@ from connectory.templating import compile_template
 
 if TYPE_CHECKING:
     from connectory.collections import Collection
+    from connectory.js import JsEngine
+    from connectory.runtime.client_code import ClientCode
+    from connectory.runtime.code import CallTrace
+    from connectory.spec.code import CodeRefSpec
 
 logger = logging.getLogger("connectory.runtime")
 #: One DEBUG line per request sent (method, redacted URL, status, time): `connectory call -v`
@@ -116,6 +120,9 @@ class ConnectorClient:
             ``connector_rate_limit_scope: enterprise`` (the default) each tenant has its own
             connector budget; with ``deployment`` all share the connector's.
         observer: Receives the resilience events of every call.
+        js_engine: Runs the connector's JavaScript (hooks, methods); by default the client
+            starts its own in-process engine when the connector has code. Its instances are
+            pooled per ``tenant_key``: one tenant's code never shares one with another's.
 
     Raises:
         CredentialsError: credentials or connector parameters do not match their schema.
@@ -141,6 +148,7 @@ class ConnectorClient:
         connector_key: str | None = None,
         tenant_key: str | None = None,
         observer: Observer | None = None,
+        js_engine: JsEngine | None = None,
     ) -> None:
         self.spec = spec
         if isinstance(clock, Clock):
@@ -225,6 +233,10 @@ class ConnectorClient:
         )
         # httpx logs each request URL at INFO; _send keeps this connection's secrets out of it.
         install_httpx_log_redaction()
+        self._has_code = spec.has_code
+        self._js_engine = js_engine
+        self._tenant = tenant_key or "local"
+        self._code: ClientCode | None = None
 
     async def __aenter__(self) -> ConnectorClient:
         return self
@@ -238,8 +250,10 @@ class ConnectorClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP connections."""
+        """Close the HTTP connections (and the JavaScript engine the client started)."""
         await self._http.aclose()
+        if self._code is not None:
+            await self._code.aclose()
 
     async def call(
         self,
@@ -259,11 +273,17 @@ class ConnectorClient:
             ResponseError: the body is unusable (declared JSON but invalid, too large).
             ResponseSchemaError: strict validation is on and the body does not match.
             TransportError, UpstreamTimeout, RateLimited, CircuitOpen: see the resilience docs.
+            ScriptError: the connector's JavaScript failed (ScriptLimitError: hit a limit).
         """
         plan = self._plan(operation)
-        prepared, _ = plan.prepare(params or {}, self._variables, self._headers)
+        trace = self._new_trace()
+        if plan.operation.is_javascript:
+            return await self._client_code().call_operation(plan, params or {}, trace)
+        prepared, parameters = plan.prepare(params or {}, self._variables, self._headers)
         started = self._clock()
-        reply, sent_request = await self._send_authenticated(prepared, plan)
+        reply, sent_request = await self._send_authenticated(
+            prepared, plan, parameters=parameters, trace=trace
+        )
         if reply.status_code >= 400 and raise_for_status:
             raise self._status_error(plan, reply)
         # An error page that is not the JSON it claims to be is still an answer, not a bad body.
@@ -276,6 +296,8 @@ class ConnectorClient:
             elapsed=self._clock() - started,
             request=self._describe(sent_request),
         )
+        if trace is not None:
+            trace.attach(result)
         if reply.status_code >= 400:
             return result
         result.schema_mismatches = self._check_schema(plan, body, always=True)
@@ -308,7 +330,10 @@ class ConnectorClient:
         """
         plan = self._plan(operation)
         pacing = ReadPacing(self.policy_for(operation).max_read_wait if pace else None, observer)
-        prepared, _ = plan.prepare(params or {}, self._variables, self._headers)
+        if plan.operation.is_javascript:
+            yield await self._client_code().operation_page(plan, params or {})
+            return
+        prepared, parameters = plan.prepare(params or {}, self._variables, self._headers)
         pagination = plan.operation.pagination
         paginator = create_paginator(pagination, self.base_url, max_pages) if pagination else None
         request = prepared.copy()
@@ -324,7 +349,7 @@ class ConnectorClient:
             number += 1
             started = self._clock()
             with pacing_requests(pacing):
-                reply, _ = await self._send_authenticated(request, plan)
+                reply, _ = await self._send_authenticated(request, plan, parameters=parameters)
             if reply.status_code >= 400:
                 raise self._status_error(plan, reply)
             body = decode_json_page(reply)
@@ -438,7 +463,45 @@ class ConnectorClient:
         Raises:
             OperationNotFound, InputError, TemplateError: as :meth:`call` would.
         """
-        self._plan(operation).prepare(params or {}, self._variables, self._headers)
+        plan = self._plan(operation)
+        if plan.operation.is_javascript:
+            plan.check_parameters(params or {})
+            return
+        plan.prepare(params or {}, self._variables, self._headers)
+
+    async def run_method(
+        self,
+        ref: CodeRefSpec,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        input: Any = None,
+        operation: str | None = None,
+        trace: CallTrace | None = None,
+    ) -> Any:
+        """Run a JavaScript method of the connector and return its JSON value.
+
+        The one entry point for connector methods (operations with ``implementation:
+        javascript``, collections, events). The method's ``ctx.apiClient`` goes through this
+        client: hooks, auth, resilience and the egress guard apply, and only the connector's
+        origins (base URL, ``javascript.allowed_origins``) can be reached.
+
+        Args:
+            ref: The method (file, export, declared credentials).
+            parameters: ``ctx.parameters`` (already validated by the caller).
+            input: ``ctx.input`` (a record, an event, ...: any JSON value).
+            operation: The operation whose resilience and hooks the apiClient uses; by
+                default the connector's resilience and its global hooks.
+            trace: Collects ``ctx.log`` lines and the apiClient requests.
+
+        Raises:
+            ScriptError: the code threw, is missing, or returned something unusable.
+            ScriptLimitError: it hit a limit (time, memory, output, apiClient calls).
+            OperationNotFound: *operation* does not exist.
+        """
+        plan = self._plan(operation) if operation is not None else None
+        return await self._client_code().run_method(
+            ref, parameters=parameters, input=input, plan=plan, trace=trace
+        )
 
     async def health(self) -> Health:
         """The connection's health from its circuit breaker: healthy or degraded."""
@@ -470,19 +533,33 @@ class ConnectorClient:
             self.redactor.add_sensitive_name(name)
 
     async def _send_authenticated(
-        self, prepared: PreparedRequest, plan: OperationPlan
+        self,
+        prepared: PreparedRequest,
+        plan: OperationPlan,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+        trace: CallTrace | None = None,
     ) -> tuple[Reply, PreparedRequest]:
         """Send with credentials; after a 401, renew them once where the auth type can.
 
-        Returns the reply and the request as sent (credentials included: describe it with
-        :meth:`_describe` before showing it; pages never need it, so they skip that cost).
+        Pre-request hooks see the request before auth; post-response hooks see the final
+        reply. Returns the reply and the request as sent (credentials included: describe it
+        with :meth:`_describe` before showing it; pages never need it, so they skip that cost).
         """
+        hooks = self._client_code().hooks_for(plan.operation) if self._has_code else None
+        if hooks is not None:
+            changed = await hooks.before(prepared, parameters, trace)
+            if isinstance(changed, Reply):  # the hook answered: nothing is sent
+                return await hooks.after(changed, prepared, parameters, trace), prepared
+            prepared = changed
         policy = self._policies.get(plan.operation.name)
         if policy is None:
             policy = self._policies[plan.operation.name] = self._resilience.with_overrides(
                 plan.operation.resilience
             )
-        idempotent = plan.operation.is_idempotent
+        if idempotent is None:
+            idempotent = plan.operation.is_idempotent
         request = prepared.copy()
         token = await self._auth.apply(request)
         reply = await self._send(request, policy, idempotent)
@@ -491,6 +568,8 @@ class ConnectorClient:
             request = prepared.copy()
             await self._auth.apply(request)
             reply = await self._send(request, policy, idempotent)
+        if hooks is not None:
+            reply = await hooks.after(reply, request, parameters, trace)
         return reply, request
 
     async def _send_token_request(self, request: PreparedRequest, idempotent: bool) -> Reply:
@@ -615,6 +694,43 @@ class ConnectorClient:
             headers=self.redactor.redact_headers(request.headers),
             body=body,
         )
+
+    def _client_code(self) -> ClientCode:
+        if self._code is None:
+            from connectory.runtime.client_code import ClientCode
+
+            async def send(
+                request: PreparedRequest,
+                plan: OperationPlan,
+                parameters: Mapping[str, Any] | None,
+                idempotent: bool,
+                trace: CallTrace | None,
+            ) -> tuple[Reply, PreparedRequest]:
+                return await self._send_authenticated(
+                    request, plan, parameters=parameters, idempotent=idempotent, trace=trace
+                )
+
+            self._code = ClientCode(
+                self.spec,
+                self._variables,
+                self.redactor,
+                self.base_url,
+                engine=self._js_engine,
+                tenant=self._tenant,
+                send=send,
+                describe=self._describe,
+                check_schema=self._check_schema,
+                clock=self._clock,
+                base_headers=self._headers,
+            )
+        return self._code
+
+    def _new_trace(self) -> CallTrace | None:
+        if not self._has_code:
+            return None
+        from connectory.runtime.code import CallTrace
+
+        return CallTrace()
 
 
 def connector_budget_key(connector_key: str, tenant_key: str | None, scope: RateLimitScope) -> str:

@@ -56,6 +56,14 @@ class OperationPlan:
         self._body_validator: Validator | None = None  # built on the first body it checks
         self._form = body is not None and body.content_type == "form"
 
+    def check_parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate *given* against the operation's parameters; return them with defaults.
+
+        Raises:
+            InputError: invalid parameters.
+        """
+        return resolve_parameters(self.operation, given)
+
     def prepare(
         self,
         given: Mapping[str, Any],

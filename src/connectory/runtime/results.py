@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from connectory.runtime.pagination.base import PagePosition
 
+from connectory.errors import LogLine
+
 
 @dataclass(slots=True)
 class SentRequest:
@@ -17,6 +19,10 @@ class SentRequest:
     url: str
     headers: dict[str, str]
     body: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return {"method": self.method, "url": self.url, "headers": self.headers, "body": self.body}
 
 
 @dataclass(slots=True)
@@ -32,6 +38,10 @@ class OperationResult:
         schema_mismatches: ``(json_path, message)`` where the body does not match the response
             schema (empty when it matches or there is no schema).
         request: The request as sent, redacted.
+        request_before_hooks: The request as built, before pre-request hooks changed it
+            (only when the operation has pre-request hooks).
+        logs: What the connector's JavaScript logged during the call.
+        api_calls: Requests a JavaScript method sent through ctx.apiClient, redacted.
     """
 
     operation: str
@@ -41,6 +51,9 @@ class OperationResult:
     elapsed: float
     schema_mismatches: list[tuple[str, str]] = field(default_factory=list)
     request: SentRequest | None = None
+    request_before_hooks: SentRequest | None = None
+    logs: list[LogLine] = field(default_factory=list)
+    api_calls: list[SentRequest] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -48,8 +61,12 @@ class OperationResult:
         return 200 <= self.status_code < 300
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable form (the API and the CLI's --verbose output use it)."""
-        return {
+        """A JSON-serialisable form (the API and the CLI's --verbose output use it).
+
+        What connector JavaScript did (``request_before_hooks``, ``logs``, ``api_calls``) is
+        included when it did something.
+        """
+        data = {
             "operation": self.operation,
             "status_code": self.status_code,
             "headers": self.headers,
@@ -58,15 +75,15 @@ class OperationResult:
             "schema_mismatches": [
                 {"path": path, "message": message} for path, message in self.schema_mismatches
             ],
-            "request": None
-            if self.request is None
-            else {
-                "method": self.request.method,
-                "url": self.request.url,
-                "headers": self.request.headers,
-                "body": self.request.body,
-            },
+            "request": None if self.request is None else self.request.to_dict(),
         }
+        if self.request_before_hooks is not None:
+            data["request_before_hooks"] = self.request_before_hooks.to_dict()
+        if self.logs:
+            data["logs"] = [line.to_dict() for line in self.logs]
+        if self.api_calls:
+            data["api_calls"] = [call.to_dict() for call in self.api_calls]
+        return data
 
 
 @dataclass(slots=True)

@@ -170,9 +170,9 @@ def find_connector_root(folder: Path) -> Path:
 
 
 def load_folder(folder: Path) -> ConnectorSource:
-    """Check the connector folder *folder* and read its other files (``hooks/``).
+    """Check the connector folder *folder* and read its other files (``hooks/``, ``methods/``).
 
-    Files that are neither part of the connector format nor under ``hooks/`` are reported as
+    Files that are neither part of the connector format nor under those folders are reported as
     warnings: they are not stored, and the author should know.
     """
     report = check_connector(folder)
@@ -191,7 +191,7 @@ def load_folder(folder: Path) -> ConnectorSource:
             problems.append(
                 Problem(
                     "not part of a connector (connector.yaml, auth.yaml, resilience.yaml, "
-                    "operations/, hooks/); it was not stored",
+                    "operations/, hooks/, methods/); it was not stored",
                     file=name,
                     severity="warning",
                 )

@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectory.js import JsEngine
 from connectory.resilience import ResiliencePipeline
 from connectory.runtime import ConnectorClient
 from connectory.services.connections import CREDENTIALS_OWNER, ConnectionDetails, load_credentials
@@ -124,10 +125,13 @@ class ConnectionRuntimes:
         transport_factory: TransportFactory,
         max_clients: int = 256,
         notifier: GenerationNotifier | None = None,
+        js_engine: JsEngine | None = None,
     ) -> None:
         self.sessions = sessions
         self._box = box
         self.pipeline = pipeline
+        #: Runs connector JavaScript for every connection (instances per enterprise).
+        self.js_engine = js_engine or JsEngine()
         self._transport_factory = transport_factory
         self._max_clients = max(1, max_clients)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -182,6 +186,7 @@ class ConnectionRuntimes:
             await self._close(entry)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+        await self.js_engine.aclose()
 
     def _fresh(self, connection_id: str, generation: int) -> _Entry | None:
         entry = self._entries.get(connection_id)
@@ -239,6 +244,7 @@ class ConnectionRuntimes:
             connector_key=details.connector.id,
             tenant_key=connection.enterprise_id,
             on_tokens=self._token_saver(connection.id, details.spec, entry),
+            js_engine=self.js_engine,
         )
         self._built += 1
         return entry

@@ -59,8 +59,8 @@ def check_may_manage_connections(principal: Principal) -> None:
 
 
 def spec_of(version: ConnectorVersion) -> ConnectorSpec:
-    """The connector spec of a stored (published, hence valid) version."""
-    return ConnectorSpec.model_validate(version.document)
+    """The connector spec of a stored (published, hence valid) version, with its code files."""
+    return ConnectorSpec.model_validate(version.document).with_code_files(version.files)
 
 
 async def get_connection(

@@ -2,9 +2,10 @@
 
 Whatever a connector arrives as (a JSON document, YAML text, a folder, an archive, an export),
 it becomes a :class:`ConnectorSource`: the validation report of the spec loader, the canonical
-document and the files (``hooks/*.js``). The canonical document is the spec model dumped with
-the names the format uses (``name``, not ``operation``), only the fields that were written, so
-loading it again gives the same document: export -> import -> export is stable.
+document and the files (``hooks/*.js``, ``methods/*.js``). The canonical document is the spec
+model dumped with the names the format uses (``name``, not ``operation``), only the fields
+that were written, so loading it again gives the same document: export -> import -> export
+is stable.
 
 Values the databases cannot store (NUL characters, lone surrogates, NaN and infinities, text
 longer than a column) are refused here with their field path, so they are a 422, never a 500.
@@ -32,7 +33,7 @@ MAX_FILES = 200
 MAX_FILE_CHARS = 1024 * 1024
 MAX_FILES_CHARS = 5 * 1024 * 1024
 MAX_FILE_PATH_CHARS = 200
-FILE_FOLDERS = ("hooks/",)
+FILE_FOLDERS = ("hooks/", "methods/")
 _FILE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*){0,7}")
 #: The JSON Schema pattern of a stored file's path (what check_files accepts).
 FILE_PATH_PATTERN = r"^hooks/[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*){0,6}$"
@@ -54,8 +55,9 @@ class ConnectorSource:
 
     Attributes:
         report: The spec loader's report (errors and warnings, with file, line and path).
-        files: The connector's other files by relative path (``hooks/pre_request.js``); None
-            when the client sent none (an edit then keeps the files the connector had).
+        files: The connector's other files by relative path (``hooks/pre_request.js``,
+            ``methods/items.js``); None when the client sent none (an edit then keeps the
+            files the connector had, and :func:`with_kept_files` checks the code against them).
         extra_problems: Problems found outside the spec (storage limits, files).
     """
 
@@ -86,27 +88,75 @@ class ConnectorSource:
         return self.report.spec, canonical_document(self.report.spec)
 
 
-def check_document(data: Any, *, filename: str | None = None) -> ConnectorSource:
-    """Check a connector given as data (a parsed JSON body or an export's document)."""
+def check_document(
+    data: Any, *, filename: str | None = None, files: dict[str, str] | None = None
+) -> ConnectorSource:
+    """Check a connector given as data (a parsed JSON body or an export's document).
+
+    With *files* its code is checked as well (compiled, exports, credential reads).
+    """
     try:
         measure_data(data, file=filename)
     except SpecError as error:
         return ConnectorSource(ValidationReport(None, error.problems))
     unstorable = list(_unstorable(data, (), filename))
-    report = check_connector_data(data, filename=filename)
-    return _with_limits(ConnectorSource(report, extra_problems=unstorable))
+    report = check_connector_data(data, filename=filename, files=files)
+    source = ConnectorSource(report, files, extra_problems=unstorable)
+    return _with_code(_with_limits(source))
 
 
-def check_text(text: str, filename: str = "connector.yaml") -> ConnectorSource:
+def check_text(
+    text: str, filename: str = "connector.yaml", *, files: dict[str, str] | None = None
+) -> ConnectorSource:
     """Check a connector given as YAML or JSON text (JSON when *filename* ends in .json)."""
-    return _with_limits(ConnectorSource(_check_text(text, filename)))
+    source = ConnectorSource(_check_text(text, filename, files=files), files)
+    return _with_code(_with_limits(source))
 
 
 def check_report(report: ValidationReport, files: dict[str, str]) -> ConnectorSource:
     """Wrap a report of the spec loader (a folder) with the folder's files."""
     source = ConnectorSource(report, files)
     source.extra_problems += check_files(files)
-    return _with_limits(source)
+    return _with_code(_with_limits(source))
+
+
+def with_kept_files(source: ConnectorSource, files: dict[str, str]) -> ConnectorSource:
+    """Check *source*'s code against the *files* an edit keeps (it sent none of its own).
+
+    Raises:
+        SpecError: the code does not fit the new document (a missing file or export, ...).
+    """
+    spec = source.report.spec
+    if source.files is not None or spec is None:
+        return source
+    code = code_problems(spec.with_code_files(files), report_missing=True)
+    if any(problem.severity == "error" for problem in code):
+        raise SpecError([*source.problems, *code])
+    source.extra_problems += code
+    return source
+
+
+def code_problems(spec: ConnectorSpec, *, report_missing: bool = False) -> list[Problem]:
+    """The problems of *spec*'s JavaScript (none when it has no code, and V8 stays unloaded)."""
+    if not spec.code_files and not spec.has_code:
+        return []
+    from connectory.js import check_code
+
+    return check_code(spec, report_missing=report_missing)
+
+
+def _with_code(source: ConnectorSource) -> ConnectorSource:
+    """Add the code's problems when the files are known (else an edit keeps stored files)."""
+    report = source.report
+    if source.files is None:
+        return source
+    if report.spec is not None:
+        source.extra_problems += code_problems(report.spec)
+    elif report.code_files:
+        from connectory.js import check_code_files
+
+        source.extra_problems += check_code_files(report.code_files)
+    return source
 
 
 def check_body(body: Mapping[str, Any]) -> ConnectorSource:
@@ -119,10 +169,8 @@ def check_body(body: Mapping[str, Any]) -> ConnectorSource:
     ``files`` is optional: without it a new connector has none and an edit keeps its files.
     """
     if isinstance(body.get("yaml"), str):
-        source = check_text(body["yaml"])
         unknown = set(body) - {"yaml", "files"}
     elif "document" in body:
-        source = check_document(body["document"])
         unknown = set(body) - {"document", "files"}
     else:
         return check_document(dict(body))
@@ -132,10 +180,13 @@ def check_body(body: Mapping[str, Any]) -> ConnectorSource:
             f"unknown field(s) {names}; send yaml or document, and optionally files",
             [FieldIssue(("body", name), "unknown field") for name in sorted(unknown)[:20]],
         )
-    files = body.get("files")
+    files = read_files(body["files"]) if body.get("files") is not None else None
+    if isinstance(body.get("yaml"), str):
+        source = check_text(body["yaml"], files=files)
+    else:
+        source = check_document(body["document"], files=files)
     if files is not None:
-        source.files = read_files(files)
-        source.extra_problems += check_files(source.files)
+        source.extra_problems += check_files(files)
     return source
 
 
@@ -183,7 +234,10 @@ def check_files(files: Mapping[str, str]) -> list[Problem]:
             continue
         if not path.startswith(FILE_FOLDERS):
             problems.append(
-                Problem("only hooks/ files are stored with a connector; move it there", file=shown)
+                Problem(
+                    "only hooks/ and methods/ files are stored with a connector; move it there",
+                    file=shown,
+                )
             )
         if len(text) > MAX_FILE_CHARS:
             problems.append(

@@ -8,6 +8,7 @@ published version is never altered, whatever runs concurrently.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import Conflict, InvalidRequest, NotFound, Problem
 from connectory.services.access import may_see_drafts, visible_connectors
-from connectory.services.connector_documents import ConnectorSource
+from connectory.services.connector_documents import ConnectorSource, with_kept_files
 from connectory.services.connectors import (
     apply_metadata,
     check_slug_free,
@@ -48,8 +49,9 @@ from connectory.store.models import Connection, Connector, ConnectorVersion, new
 
 
 def spec_of(version: ConnectorVersion) -> ConnectorSpec | None:
-    """The spec of a stored version; None if it no longer loads (the format moved on)."""
-    return check_connector_data(version.document).spec
+    """The spec of a stored version, its code files attached; None if it no longer loads."""
+    spec = check_connector_data(version.document).spec
+    return spec.with_code_files(version.files) if spec is not None else None
 
 
 def label_of(version: ConnectorVersion) -> str:
@@ -108,6 +110,12 @@ async def save_draft(
     created = draft is None
     latest = await published_version(session, connector, connector.latest_version)
     follows = (latest.id,) if latest is not None else ()
+    # Files carry over from the draft, or the version it starts from, unless new ones came.
+    kept = dict(draft.files) if draft is not None else dict(latest.files) if latest else {}
+    if source.files is None and spec.has_code:
+        # The document's references to code must fit the files it keeps (V8 compiles: off
+        # the event loop).
+        source = await asyncio.to_thread(with_kept_files, source, kept)
     if draft is None:
         draft_id = new_id()
         document = await store_sensitive_defaults(session, box, draft_id, document, follows)
@@ -115,8 +123,7 @@ async def save_draft(
             id=draft_id,
             connector_id=connector.id,
             document=document,
-            # Files carry over from the version the draft starts from, unless new ones came.
-            files=dict(latest.files) if latest is not None else {},
+            files=kept if source.files is None else source.files,
             changelog="",
             created_by=principal.user_id,
         )

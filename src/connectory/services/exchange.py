@@ -25,6 +25,7 @@ import as a new version.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -202,9 +203,9 @@ def read_export(data: Any) -> ImportFile:
         raise InvalidRequest(
             "changelog must be text", [FieldIssue(("body", "changelog"), "expected text")]
         )
-    source = check_document(data["document"], filename="document")
-    source.files = read_files(data.get("files", {}))
-    source.extra_problems += check_files(source.files)
+    files = read_files(data.get("files", {}))
+    source = check_document(data["document"], filename="document", files=files)
+    source.extra_problems += check_files(files)
     return ImportFile(source, check_changelog(changelog, ("body", "changelog")))
 
 
@@ -262,7 +263,8 @@ async def import_connector(
         if connector_id is not None
         else None
     )
-    file = read_export(data)
+    # Checking compiles the connector's code: off the event loop.
+    file = await asyncio.to_thread(read_export, data)
     spec, document = file.source.valid()
     files = file.source.files or {}
     if target is None:

@@ -8,6 +8,7 @@ conditional write, so two concurrent publishes cannot both succeed.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,7 +86,9 @@ async def plan_publish(
         if latest is not None
         else []
     )
-    source = check_document(draft.document)
+    # The code is part of what is published: it must compile and fit the references (V8
+    # compiles it: off the event loop).
+    source = await asyncio.to_thread(check_document, draft.document, files=dict(draft.files))
     problems = [*source.problems, *check_files(draft.files)]
     spec = source.report.spec
     if spec is not None and not spec.operations:

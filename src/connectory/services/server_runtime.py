@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.http.egress import EgressPolicy, GuardedTransport
+from connectory.js import JsCaps, JsEngine
 from connectory.resilience import (
     CircuitBreaker,
     RedisBreakerStore,
@@ -51,6 +52,19 @@ def transport_factory(settings: Settings) -> Callable[[], httpx.AsyncBaseTranspo
     return lambda: GuardedTransport(policy)
 
 
+def create_js_engine(settings: Settings) -> JsEngine:
+    """The server's JavaScript engine (V8 starts when a connector's code first runs)."""
+    return JsEngine(
+        isolation=settings.js_isolation,
+        max_instances=settings.js_max_instances,
+        max_workers=settings.js_max_workers,
+        caps=JsCaps(
+            max_time_limit=settings.js_max_time_limit,
+            max_memory_limit=settings.js_max_memory_limit,
+        ),
+    )
+
+
 def create_runtimes(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -65,4 +79,5 @@ def create_runtimes(
         transport_factory(settings),
         max_clients=settings.client_cache_size,
         notifier=notifier,
+        js_engine=create_js_engine(settings),
     )

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectory.addresses import ambiguous_host_problem
 from connectory.spec.auth import AuthSpec, CustomAuthSpec, OAuth2AuthSpec
+from connectory.spec.code import HooksSpec
 from connectory.spec.collection_checks import check_collections
 from connectory.spec.collections import CollectionSpec
 from connectory.spec.connector import SLUG_PATTERN, ConnectorSpec, slugify
@@ -66,6 +67,7 @@ class SpecParts:
     #: The shared schemas; None when the section is invalid.
     schemas: dict[str, dict[str, Any]] | None = None
     collections: list[tuple[int, CollectionSpec]] = field(default_factory=list)
+    hooks: HooksSpec | None = None
 
     @classmethod
     def from_spec(cls, spec: ConnectorSpec) -> SpecParts:
@@ -83,6 +85,7 @@ class SpecParts:
             events=list(enumerate(spec.events)),
             schemas=spec.schemas,
             collections=list(enumerate(spec.collections)),
+            hooks=spec.hooks,
         )
 
     @classmethod
@@ -101,6 +104,7 @@ class SpecParts:
             if isinstance(data.get("test_operation"), str)
             else None,
             schemas=_validate_part(dict[str, dict[str, Any]], data.get("schemas", {})),
+            hooks=_validate_part(HooksSpec, data.get("hooks", {})),
         )
         collections = data.get("collections")
         if isinstance(collections, list):
@@ -347,7 +351,8 @@ def _check_duplicate_operations(names: list[tuple[int, str]]) -> Iterator[Findin
 def check_operation(path: FieldPath, operation: OperationSpec) -> list[Finding]:
     """Return the findings of one operation (parameters, schemas, selectors, pagination)."""
     parameters = [_PathUse(p.name, p.location, p.required, p.default) for p in operation.parameters]
-    findings = list(_check_path_parameters(path, operation.path, parameters))
+    findings = list(_check_implementation(path, operation))
+    findings += _check_path_parameters(path, operation.path, parameters)
     seen: dict[tuple[str, str], int] = {}
     for index, parameter in enumerate(operation.parameters):
         at = (*path, "parameters", index)
@@ -376,6 +381,42 @@ def check_operation(path: FieldPath, operation: OperationSpec) -> list[Finding]:
     findings += _check_selector((*path, "record_selector"), operation.record_selector)
     findings += _check_pagination(path, operation)
     return findings
+
+
+def _check_implementation(path: FieldPath, operation: OperationSpec) -> Iterator[Finding]:
+    if operation.is_javascript:
+        if operation.code is None:
+            yield Finding(
+                (*path, "implementation"),
+                "implementation: javascript needs code: the method to run, e.g. "
+                "code: methods/items.js (export default async function (ctx) { ... })",
+            )
+        if operation.pagination is not None:
+            yield Finding(
+                (*path, "pagination"),
+                "a javascript operation is not paginated by Connectory: its method reads "
+                "what it needs through ctx.apiClient and returns it; remove pagination",
+            )
+        if operation.request_body is not None:
+            yield Finding(
+                (*path, "request_body"),
+                "a javascript operation sends no request of its own; remove request_body "
+                "(its parameters arrive as ctx.parameters)",
+            )
+        return
+    if operation.code is not None:
+        yield Finding(
+            (*path, "code"),
+            "code: is the method of an implementation: javascript operation; add "
+            "implementation: javascript, or remove code",
+        )
+    if not operation.path:
+        yield Finding(
+            (*path, "path"),
+            "'path' is required: write the path appended to base_url, e.g. path: /items (or "
+            "implementation: javascript with code: for an operation implemented in code)",
+            anchor=path,
+        )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from connectory.spec.auth import AuthSpec, NoAuthSpec
 from connectory.spec.base import SpecModel
+from connectory.spec.code import CodeRefSpec, HooksSpec, JavaScriptSpec, code_files
 from connectory.spec.collections import CollectionSpec
 from connectory.spec.events import EventSpec, WebhooksSpec
 from connectory.spec.fields import InputFieldSpec
@@ -58,6 +59,14 @@ class ConnectorSpec(SpecModel):
     )
     auth: AuthSpec = Field(default_factory=NoAuthSpec)
     resilience: ResilienceSpec = Field(default_factory=ResilienceSpec)
+    hooks: HooksSpec = Field(
+        default_factory=HooksSpec,
+        description="JavaScript hooks run around every operation's requests (hooks/*.js).",
+    )
+    javascript: JavaScriptSpec = Field(
+        default_factory=JavaScriptSpec,
+        description="Limits and permissions of the connector's JavaScript.",
+    )
     operations: list[OperationSpec] = Field(default_factory=list)
     events: list[EventSpec] = Field(
         default_factory=list, description="Events connections can subscribe to (webhooks, polls)."
@@ -91,6 +100,10 @@ class ConnectorSpec(SpecModel):
         """Per-spec cache for compiled forms (see :mod:`connectory.runtime.schema_validation`)."""
         return self._runtime_cache
 
+    #: The connector's code files (hooks/*.js, methods/*.js) by relative path; not part of the
+    #: document: a folder's loader or the store attaches them (see :meth:`with_code_files`).
+    _code_files: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="before")
     @classmethod
     def _derive_slug(cls, data: Any) -> Any:
@@ -118,7 +131,7 @@ class ConnectorSpec(SpecModel):
                 for p in operation.parameters
                 if p.default is None
             )
-            if operation.method == "GET" and not needs_input:
+            if operation.method == "GET" and not needs_input and not operation.is_javascript:
                 return operation
         return None
 
@@ -135,6 +148,37 @@ class ConnectorSpec(SpecModel):
             if collection.key == key:
                 return collection
         return None
+
+    @property
+    def code_files(self) -> dict[str, str]:
+        """The JavaScript files of the connector by relative path (empty when it has none)."""
+        return self._code_files
+
+    def with_code_files(self, files: dict[str, str] | None) -> ConnectorSpec:
+        """Return a copy of this spec carrying the code files among *files*."""
+        copy = self.model_copy()
+        copy._code_files = code_files(files)
+        return copy
+
+    def code_refs(self) -> list[tuple[tuple[str | int, ...], CodeRefSpec]]:
+        """Every reference to code, with its field path (hooks, then operations in order)."""
+        refs: list[tuple[tuple[str | int, ...], CodeRefSpec]] = [
+            (("hooks", kind, index), ref) for kind, index, ref in self.hooks.refs()
+        ]
+        for number, operation in enumerate(self.operations):
+            if operation.code is not None:
+                refs.append((("operations", number, "code"), operation.code))
+            if operation.hooks is not None:
+                refs += [
+                    (("operations", number, "hooks", kind, index), ref)
+                    for kind, index, ref in operation.hooks.refs()
+                ]
+        return refs
+
+    @property
+    def has_code(self) -> bool:
+        """Whether any hook or JavaScript operation is declared."""
+        return bool(self.code_refs())
 
     @property
     def operation_names(self) -> list[str]:

@@ -7,7 +7,9 @@ A connector is one ``.yaml``/``.yml``/``.json`` file, or a folder::
     resilience.yaml           optional: the resilience section (not also inline)
     operations/*.yaml         optional: one operation, or a list of them, per file; appended
                               after the inline operations, in file name order
-    hooks/                    JavaScript hooks (read by the runtime, not here)
+    hooks/*.js, methods/*.js  JavaScript hooks and methods: read and attached to the spec
+                              (:attr:`ConnectorSpec.code_files`); references to them are
+                              checked here, the code itself by :mod:`connectory.js`
 
 Each problem names the file it is in (relative to the folder), the line and column, the field
 path (``operations[2].parameters[0].location``) and what to write instead.
@@ -23,6 +25,8 @@ from pydantic import ValidationError
 
 from connectory.errors import Problem, SpecError
 from connectory.spec.checks import SpecParts, check_spec_parts
+from connectory.spec.code import CODE_FOLDERS, code_files
+from connectory.spec.code_checks import check_code_refs
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.findings import Finding
 from connectory.spec.model_errors import findings_from_validation_error, without_unknown_fields
@@ -34,11 +38,14 @@ from connectory.spec.source import (
     load_source,
     measure_data,
     parse_text,
+    read_text,
 )
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 _SECTION_FILES = ("auth", "resilience")
 _MAX_OPERATION_FILES = 1_000
+_MAX_CODE_FILES = 200
+_MAX_CODE_FILE_BYTES = 1024 * 1024
 # The key a field may be written with when it is not its name (``operation:`` names an operation).
 _WRITTEN_AS = {"name": ("operation",), "schema_": ("schema",), "json_body": ("json",)}
 
@@ -50,10 +57,13 @@ class ValidationReport:
     Attributes:
         spec: The connector when it has no errors (warnings allowed), else None.
         problems: Every problem found, errors and warnings, in file and line order.
+        code_files: The connector's code files when they were given or read (a folder),
+            also when the spec has errors (so the code can still be checked).
     """
 
     spec: ConnectorSpec | None
     problems: list[Problem] = field(default_factory=list)
+    code_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -89,7 +99,7 @@ def check_connector(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     """
     sources = _Sources()
     data = _read(Path(path), sources, max_bytes)
-    return _validate(data, sources)
+    return _validate(data, sources, sources.code_files)
 
 
 def read_connector_data(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
@@ -105,41 +115,61 @@ def read_connector_data(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES)
     return data
 
 
-def load_connector_text(text: str, filename: str = "connector.yaml") -> ConnectorSpec:
+def load_connector_text(
+    text: str, filename: str = "connector.yaml", *, files: dict[str, str] | None = None
+) -> ConnectorSpec:
     """Load a connector from YAML or JSON text (JSON when *filename* ends in ``.json``).
+
+    Args:
+        text: The connector.
+        filename: Its name, for messages (and JSON syntax when it ends in ``.json``).
+        files: The connector's other files by path; its code files are attached to the spec
+            and its references to code are checked against them.
 
     Raises:
         SpecError: the connector has errors; ``problems`` lists every one.
     """
-    return _raise_unless_ok(check_connector_text(text, filename))
+    return _raise_unless_ok(check_connector_text(text, filename, files=files))
 
 
-def check_connector_text(text: str, filename: str = "connector.yaml") -> ValidationReport:
-    """Check a connector given as YAML or JSON text; never raises for bad input."""
+def check_connector_text(
+    text: str, filename: str = "connector.yaml", *, files: dict[str, str] | None = None
+) -> ValidationReport:
+    """Check a connector given as YAML or JSON text; never raises for bad input.
+
+    With *files*, references to code are checked against them (else they are not checked).
+    """
     sources = _Sources()
     try:
         document = parse_text(text, file=filename, json_syntax=filename.lower().endswith(".json"))
     except SpecError as exc:
         return ValidationReport(None, exc.problems)
-    return _validate(sources.mount_root(document), sources)
+    return _validate(sources.mount_root(document), sources, files)
 
 
-def load_connector_data(data: Any, *, filename: str | None = None) -> ConnectorSpec:
+def load_connector_data(
+    data: Any, *, filename: str | None = None, files: dict[str, str] | None = None
+) -> ConnectorSpec:
     """Load a connector from data already parsed (e.g. a JSON request body); no lines are known.
 
     Raises:
         SpecError: the connector has errors; ``problems`` lists every one.
     """
-    return _raise_unless_ok(check_connector_data(data, filename=filename))
+    return _raise_unless_ok(check_connector_data(data, filename=filename, files=files))
 
 
-def check_connector_data(data: Any, *, filename: str | None = None) -> ValidationReport:
-    """Check a connector given as data; never raises for bad input."""
+def check_connector_data(
+    data: Any, *, filename: str | None = None, files: dict[str, str] | None = None
+) -> ValidationReport:
+    """Check a connector given as data; never raises for bad input.
+
+    With *files*, references to code are checked against them (else they are not checked).
+    """
     try:
         measure_data(data, file=filename)
     except SpecError as exc:
         return ValidationReport(None, exc.problems)
-    return _validate(data, _Sources(default_file=filename))
+    return _validate(data, _Sources(default_file=filename), files)
 
 
 def _raise_unless_ok(report: ValidationReport) -> ConnectorSpec:
@@ -162,6 +192,8 @@ class _Sources:
         self.default_file = default_file
         self.mounts: list[_Mount] = []
         self.problems: list[Problem] = []
+        #: A folder's code files; None when the connector is not a folder.
+        self.code_files: dict[str, str] | None = None
 
     def mount(self, prefix: FieldPath, document: SourceDocument, inner: FieldPath = ()) -> None:
         self.mounts.append(_Mount(prefix, document, inner))
@@ -261,7 +293,33 @@ def _read_folder(folder: Path, sources: _Sources, max_bytes: int) -> Any:
             data[section] = section_doc.data
             sources.mount((section,), section_doc)
     _read_operation_files(folder, data, sources, max_bytes)
+    sources.code_files = _read_code_files(folder, sources)
     return data
+
+
+def _read_code_files(folder: Path, sources: _Sources) -> dict[str, str]:
+    """Read ``hooks/**/*.js`` and ``methods/**/*.js`` (the code the connector may reference)."""
+    files: dict[str, str] = {}
+    root = folder.resolve()
+    for prefix in CODE_FOLDERS:
+        directory = folder / prefix
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.rglob("*.js")):
+            name = path.relative_to(folder).as_posix()
+            if len(files) >= _MAX_CODE_FILES:
+                sources.add(f"the connector has more than {_MAX_CODE_FILES} code files", name)
+                return files
+            if not path.resolve().is_relative_to(root):
+                sources.add("the file links outside the connector folder; it is not read", name)
+                continue
+            if not path.is_file():
+                continue
+            try:
+                files[name] = read_text(path, display_name=name, max_bytes=_MAX_CODE_FILE_BYTES)
+            except SpecError as exc:
+                sources.problems += exc.problems
+    return files
 
 
 def _read_operation_files(
@@ -297,7 +355,7 @@ def _read_operation_files(
             operations.append(document.data)
 
 
-def _validate(data: Any, sources: _Sources) -> ValidationReport:
+def _validate(data: Any, sources: _Sources, files: dict[str, str] | None) -> ValidationReport:
     problems = list(sources.problems)
     spec: ConnectorSpec | None = None
     findings: list[Finding] = []
@@ -313,6 +371,9 @@ def _validate(data: Any, sources: _Sources) -> ValidationReport:
             findings += findings_from_validation_error(exc, data)
             parts = SpecParts.from_data(without_unknown_fields(exc, data))
         findings += check_spec_parts(parts)
+        findings += check_code_refs(parts, files)
+        if spec is not None and files is not None:
+            spec = spec.with_code_files(files)
     elif data is not None:
         kind = "a list" if isinstance(data, list) else "a single value"
         message = f"a connector is a mapping of fields (name:, base_url:, ...), not {kind}"
@@ -320,7 +381,7 @@ def _validate(data: Any, sources: _Sources) -> ValidationReport:
     problems += [sources.problem(finding) for finding in findings]
     problems = sorted(dict.fromkeys(problems), key=_reading_order)
     has_errors = any(problem.severity == "error" for problem in problems)
-    return ValidationReport(None if has_errors else spec, problems)
+    return ValidationReport(None if has_errors else spec, problems, code_files(files))
 
 
 def _reading_order(problem: Problem) -> tuple[str, int, int]:

@@ -20,9 +20,11 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, field_validator
 
 from connectory.spec.base import SpecModel
+from connectory.spec.code import CodeRefSpec, HooksSpec
 from connectory.spec.pagination import PaginationSpec
 from connectory.spec.resilience import ResilienceOverrideSpec
 
+Implementation = Literal["http", "javascript"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 ParameterLocation = Literal["query", "path", "header", "body"]
 ParameterType = Literal["string", "number", "integer", "boolean", "array", "object"]
@@ -80,8 +82,20 @@ class OperationSpec(SpecModel):
     )
     display_name: str | None = None
     description: str | None = None
+    implementation: Implementation = Field(
+        default="http",
+        description="http (a request built from method and path) or javascript (a method in "
+        "code, which may call the API through ctx.apiClient).",
+    )
+    code: CodeRefSpec | None = Field(
+        default=None, description="The JavaScript method of an implementation: javascript one."
+    )
     method: HttpMethod = "GET"
-    path: str = Field(description="Path appended to base_url; {name} placeholders are filled.")
+    path: str = Field(
+        default="",
+        description="Path appended to base_url; {name} placeholders are filled. Required for "
+        "implementation: http.",
+    )
     parameters: list[ParameterSpec] = Field(default_factory=list)
     headers: dict[str, str] = Field(
         default_factory=dict, description="Extra headers (templates) for this operation."
@@ -105,6 +119,9 @@ class OperationSpec(SpecModel):
         "true for GET and HEAD; mark a read done by POST (a search) safe: true.",
     )
     resilience: ResilienceOverrideSpec | None = None
+    hooks: HooksSpec | None = Field(
+        default=None, description="Hooks of this operation, run after the connector's own."
+    )
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("method", mode="before")
@@ -116,6 +133,11 @@ class OperationSpec(SpecModel):
     def title(self) -> str:
         """The display name, or a readable form of the operation name."""
         return self.display_name or self.name.replace("_", " ").capitalize()
+
+    @property
+    def is_javascript(self) -> bool:
+        """Whether a JavaScript method implements the operation."""
+        return self.implementation == "javascript"
 
     @property
     def is_idempotent(self) -> bool:

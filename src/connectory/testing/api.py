@@ -4,8 +4,8 @@ It also has endpoints for checking how requests are built and how errors are han
 CRUD resource (contacts, :mod:`.api_crm`) for collections.
 
 Build it with :func:`create_test_api` and run it with :func:`connectory.testing.serve` (or
-``python -m connectory.testing``). Routes besides the paging (:mod:`.api_paging`) and auth
-(:mod:`.api_auth`) ones:
+``python -m connectory.testing``). Routes besides the paging (:mod:`.api_paging`), auth
+(:mod:`.api_auth`) and signed/enveloped (:mod:`.api_signed`) ones:
 
 ============================  ===================================================================
 ``/echo`` ``/echo/{path}``    any method: returns method, path (decoded and raw), query (every
@@ -43,6 +43,7 @@ from connectory.testing.api_auth import auth_routes
 from connectory.testing.api_crm import crm_routes
 from connectory.testing.api_data import make_records
 from connectory.testing.api_paging import paging_routes
+from connectory.testing.api_signed import signed_routes
 from connectory.testing.api_state import (
     TestApiCredentials,
     TestApiState,
@@ -148,6 +149,7 @@ def _misc_routes(state: TestApiState) -> list[BaseRoute]:
         state.stats.by_path.clear()
         state.stats.token_requests = state.stats.login_requests = state.stats.unauthorized = 0
         state.stats.last_token_request = None
+        state.stats.signatures.clear()
         return json_response(state.stats.to_dict())
 
     return [
@@ -176,6 +178,7 @@ def create_test_api(
     default_page_size: int = 25,
     token_ttl: int = 3600,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """Build the test API.
 
@@ -187,6 +190,7 @@ def create_test_api(
         default_page_size: Page size when the client does not ask for one.
         token_ttl: Lifetime in seconds of OAuth2 and login tokens (a request may ask for less).
         clock: Monotonic clock deciding token expiry; pass a fake one to expire tokens in tests.
+        wall_clock: Unix time, against which signature timestamps are checked.
 
     Returns:
         The ASGI app. Its state object is ``app.state.test_api`` (a :class:`TestApiState`).
@@ -206,6 +210,7 @@ def create_test_api(
     routes = [
         *paging_routes(state),
         *auth_routes(state),
+        *signed_routes(state, wall_clock),
         *_misc_routes(state),
         *crm_routes(state),
         *webhook_routes(state, hooks),

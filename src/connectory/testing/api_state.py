@@ -32,6 +32,7 @@ class TestApiCredentials:
         bearer_token: Static token accepted by ``/auth/bearer``.
         client_id: OAuth2 client id accepted by ``POST /oauth/token``.
         client_secret: OAuth2 client secret accepted by ``POST /oauth/token``.
+        signing_secret: HMAC key the ``/signed/`` endpoints verify signatures with.
 
     """
 
@@ -45,6 +46,7 @@ class TestApiCredentials:
     bearer_token: str = "static-bearer-token"
     client_id: str = "connectory-client"
     client_secret: str = "connectory-secret"
+    signing_secret: str = "test-signing-secret"
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ApiStats:
     login_requests: int = 0
     unauthorized: int = 0
     last_token_request: dict[str, Any] | None = None
+    signatures: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the counters as JSON-serialisable data."""
@@ -66,6 +69,7 @@ class ApiStats:
             "login_requests": self.login_requests,
             "unauthorized": self.unauthorized,
             "last_token_request": self.last_token_request,
+            "signatures": {"verified": 0, "refused": 0, **self.signatures},
         }
 
 

@@ -48,7 +48,7 @@ async def get_draft(
 ) -> DraftOut:
     """The draft's content, with what validation says about it now."""
     _, draft = await versions.get_draft(session, principal, connector_id)
-    source = await run_in_threadpool(check_document, draft.document)
+    source = await run_in_threadpool(check_document, draft.document, files=dict(draft.files))
     return DraftOut(**VersionOut.of(draft).model_dump(), problems=problems_out(source.problems))
 
 

@@ -125,7 +125,9 @@ async def run_draft_operation(
         connection_key=f"draft:{connector.id}:{principal.user_id}",
         # A draft run draws on the connector's budget like the caller's connections do.
         connector_key=connector.id,
+        # ... and its JavaScript runs in the caller's tenant's engine instances.
         tenant_key=principal.enterprise_id or "platform",
+        js_engine=request.app.state.runtimes.js_engine,
     )
     async with client:
         result = await client.call(body.operation, body.params, raise_for_status=False)

@@ -110,6 +110,14 @@ class SentRequestOut(BaseModel):
     body: str | None
 
 
+class CodeLogLineOut(BaseModel):
+    """A line the connector's JavaScript logged during the call (redacted)."""
+
+    level: str
+    message: str
+    location: str | None = Field(description="file:line:col of the ctx.log call.")
+
+
 class OperationRunOut(BaseModel):
     """What the upstream answered (any status), redacted, with timing."""
 
@@ -120,6 +128,15 @@ class OperationRunOut(BaseModel):
     elapsed: float
     schema_mismatches: list[SchemaMismatchOut]
     request: SentRequestOut | None
+    request_before_hooks: SentRequestOut | None = Field(
+        default=None, description="The request before pre-request hooks changed it."
+    )
+    logs: list[CodeLogLineOut] = Field(
+        default_factory=list, description="What the connector's JavaScript logged."
+    )
+    api_calls: list[SentRequestOut] = Field(
+        default_factory=list, description="Requests a JavaScript method sent (ctx.apiClient)."
+    )
 
 
 class ConnectorParametersUpdate(_Request):

@@ -9,6 +9,7 @@ export class ApiError extends Error {
     this.code = body?.code;
     this.problems = body?.problems || [];
     this.issues = body?.issues || [];
+    this.script = body?.script || null; // where connector JavaScript failed (file, line, stack, logs)
   }
 }
 

@@ -122,13 +122,34 @@ export function resultView(result, { hasSchema = true } = {}) {
       result.version ? h("span", { class: "muted" }, ` · ran ${result.version}`) : null),
     ok ? null : h("p", { class: "error-text" }, `✗ HTTP ${result.status_code} is an error. ${statusHint(result.status_code)}`),
     ok ? schemaCheck(result.schema_mismatches, hasSchema) : null,
-    sent ? h("details", {}, h("summary", {}, "Request as sent (secrets redacted)"),
-      h("pre", { class: "code" }, `${sent.method} ${sent.url}\n`,
-        Object.entries(sent.headers || {}).map(([k, v]) => `${k}: ${v}\n`).join(""),
-        sent.body ? `\n${sent.body}` : "")) : null,
+    result.request_before_hooks ? requestView("Request before hooks", result.request_before_hooks) : null,
+    sent ? requestView(result.request_before_hooks ? "Request after hooks, as sent (secrets redacted)" : "Request as sent (secrets redacted)", sent) : null,
+    (result.api_calls || []).map((call, i) => requestView(`Method request ${i + 1} (ctx.apiClient)`, call)),
+    result.logs?.length ? logView(result.logs) : null,
     h("details", {}, h("summary", {}, `Response headers (${Object.keys(result.headers || {}).length})`), headersTable(result.headers)),
     h("details", { open: true }, h("summary", {}, "Response body"), h("pre", { class: "code body", tabindex: "0" }, pretty(result.body))),
     result.pages ? pagesView(result.pages, result.error) : null);
+}
+
+function requestView(title, sent) {
+  return h("details", {}, h("summary", {}, title),
+    h("pre", { class: "code" }, `${sent.method} ${sent.url}\n`,
+      Object.entries(sent.headers || {}).map(([k, v]) => `${k}: ${v}\n`).join(""),
+      sent.body ? `\n${sent.body}` : ""));
+}
+
+/** What connector JavaScript logged (ctx.log), with the place of each call. */
+export function logView(logs) {
+  return h("details", { open: true, class: "js-log" }, h("summary", {}, `JavaScript log (${logs.length})`),
+    h("pre", { class: "code" }, logs.map((line) => `${line.level.padEnd(5)} ${line.location ? `${line.location}  ` : ""}${line.message}\n`).join("")));
+}
+
+/** A failure of connector JavaScript: the message (file:line:col first), the stack, the log. */
+export function scriptErrorView(script) {
+  return h("section", { class: "result script-error", "aria-label": "JavaScript error" },
+    h("p", { class: "error-text" }, `✗ ${script.message}`),
+    script.stack?.length ? h("pre", { class: "code" }, script.stack.map((frame) => `    at ${frame}\n`).join("")) : null,
+    script.logs?.length ? logView(script.logs) : null);
 }
 
 function pagesView(pages, error) {

@@ -6,6 +6,7 @@ import { PendingInputs } from "./bind.js";
 import { renderAuth, renderOverview, renderResilience } from "./builder-tabs.js";
 import { renderData, selectCollection } from "./data-tab.js";
 import { renderEvents } from "./events-tab.js";
+import { pruneHooks, renderHooks, selectCodeFile } from "./hooks-tab.js";
 import { renderOperations, selectOperation } from "./operations.js";
 import { findTarget, isUnder, markProblems, problemList } from "./problems.js";
 import { renderPublish } from "./publish-tab.js";
@@ -22,6 +23,7 @@ const TABS = [
     owns: ["name", "slug", "type", "description", "base_url", "icon", "documentation_url"] },
   { key: "auth", label: "Auth & Credentials", render: renderAuth, owns: ["auth"] },
   { key: "operations", label: "Operations", render: renderOperations, owns: ["operations"], select: selectOperation },
+  { key: "hooks", label: "Hooks & Methods", render: renderHooks, owns: ["hooks"], select: selectCodeFile },
   { key: "data", label: "Data", render: renderData, owns: ["collections"], select: selectCollection },
   { key: "resilience", label: "Resilience", render: renderResilience, owns: ["resilience"] },
   { key: "events", label: "Events", render: renderEvents, owns: ["events", "webhooks"] },
@@ -53,21 +55,36 @@ function blankDocument() {
 
 async function loadState(id) {
   const base = { pending: new PendingInputs(), dirty: false, edits: 0, problems: [], problemsOpen: true };
-  if (!id) return { ...base, id: null, connector: null, doc: blankDocument(), canEdit: true };
+  if (!id) return { ...base, id: null, connector: null, doc: blankDocument(), files: {}, canEdit: true };
   const connector = await api("GET", `/connectors/${id}`);
   let doc = connector.latest?.document;
+  let files = connector.latest?.files;
   let problems = [];
   if (connector.has_draft) {
     const draft = await api("GET", `/connectors/${id}/draft`);
     doc = draft.document;
+    files = draft.files;
     problems = draft.problems;
   }
-  return { ...base, id, connector, doc: structuredClone(doc || blankDocument()), problems, canEdit: connector.can_edit };
+  return { ...base, id, connector, doc: structuredClone(doc || blankDocument()), files: { ...(files || {}) },
+    problems: placed(problems), canEdit: connector.can_edit };
+}
+
+/** The document and its code files, as the API takes them. */
+function body(state) {
+  return { document: pruneHooks(state.doc), files: state.files || {} };
+}
+
+/** A problem in a code file is shown at the file (its path is the file's: hooks/sign.js). */
+function placed(problems) {
+  return (problems || []).map((p) => (!p.path && /^(hooks|methods)\//.test(p.file || "") ? { ...p, path: p.file } : p));
 }
 
 /** Which tab shows the field of a problem's path. */
 export function tabOf(path) {
   if (!path) return "overview";
+  // Code files, and the references to code (edited in the Hooks & Methods tab).
+  if (/^(hooks|methods)\//.test(path) || /^operations\[\d+\]\.(code|hooks)\b/.test(path)) return "hooks";
   return TABS.find((t) => t.owns?.some((prefix) => isUnder(path, prefix)))?.key || "yaml";
 }
 
@@ -184,8 +201,8 @@ function makeContext(view, state) {
     async validate() {
       if (ctx.current === "yaml" && !(await leaveYaml())) return false;
       try {
-        const result = await api("POST", "/connectors/validate", { document: state.doc });
-        state.problems = result.problems;
+        const result = await api("POST", "/connectors/validate", body(state));
+        state.problems = placed(result.problems);
         await ctx.show(ctx.current);
         const count = ctx.errors().length;
         announce(count ? `${count} problem(s) to fix.` : "The connector is valid.", count ? "error" : "info");
@@ -205,28 +222,29 @@ function makeContext(view, state) {
       const edits = state.edits;
       try {
         if (!state.id) {
-          const created = await api("POST", "/connectors", { document: state.doc });
+          const created = await api("POST", "/connectors", body(state));
           states.delete("new");
-          Object.assign(state, { id: created.id, connector: created, dirty: state.edits !== edits, problems: created.problems || [] });
+          Object.assign(state, { id: created.id, connector: created, dirty: state.edits !== edits, problems: placed(created.problems) });
           states.set(created.id, state);
           announce(`Created ${created.name} (draft).`);
           go(`/connectors/${created.id}/${ctx.current}`);
           return true;
         }
-        const saved = await api("PUT", `/connectors/${state.id}/draft`, { document: state.doc });
+        const saved = await api("PUT", `/connectors/${state.id}/draft`, body(state));
         // Edits typed while the request was out stay (and stay unsaved).
         if (state.edits === edits) {
           state.doc = structuredClone(saved.document);
+          state.files = { ...(saved.files || {}) };
           state.dirty = false;
         }
-        state.problems = saved.problems || [];
+        state.problems = placed(saved.problems);
         state.connector = await api("GET", `/connectors/${state.id}`);
         announce("Draft saved.");
         await ctx.show(ctx.current);
         return true;
       } catch (error) {
         if (error.problems?.length) {
-          state.problems = error.problems;
+          state.problems = placed(error.problems);
           await ctx.show(ctx.current);
           announce(`Not saved: ${ctx.errors().length} problem(s) to fix (listed above the tabs, and at their fields).`, "error");
         } else showError(error);

@@ -1,7 +1,7 @@
 // The Test tab: run operations of the saved draft with session-only test credentials.
 import { api, announce, showError } from "../api.js";
 import { badge, field, h, mount } from "../dom.js";
-import { announceResult, fieldsForm, parametersForm, readFields, resultPassed, resultView } from "../forms.js";
+import { announceResult, fieldsForm, parametersForm, readFields, resultPassed, resultView, scriptErrorView } from "../forms.js";
 
 // Test credentials live in this module's memory only: never saved, never in storage.
 const testCredentials = new Map();
@@ -66,7 +66,7 @@ export function renderTest(panel, state, ctx) {
       announceResult(opName(op), result);
     } catch (error) {
       lastTests.set(state.id, { passed: false, at: new Date(), what: opName(op) });
-      mount(out, h("p", { class: "error-text" }, `✗ ${error.message}`));
+      mount(out, error.script ? scriptErrorView(error.script) : h("p", { class: "error-text" }, `✗ ${error.message}`));
       showError(error);
     }
   };
