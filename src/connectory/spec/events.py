@@ -34,6 +34,7 @@ from pydantic import Field, field_validator, model_validator
 
 from connectory.errors import TemplateError
 from connectory.spec.base import SpecModel
+from connectory.spec.code import CodeRefSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.selectors import parse_selector
 from connectory.templating import compile_template
@@ -154,7 +155,12 @@ class CallSpec(SpecModel):
     ``expires_in`` templates see those and ``response`` (the operation's body).
     """
 
-    operation: str = Field(min_length=1, description="The operation to call.")
+    operation: str | None = Field(default=None, min_length=1, description="The operation to call.")
+    method: CodeRefSpec | None = Field(
+        default=None,
+        description="Or a JavaScript method (methods/hooks.js#subscribe): it gets ctx.input "
+        "{webhook_url, state, config} and ctx.parameters, and returns {state, expires_at}.",
+    )
     input: dict[str, str] = Field(default_factory=dict, description="Operation parameters.")
     state: dict[str, str] = Field(
         default_factory=dict, description="Values to keep with the subscription."
@@ -170,6 +176,12 @@ class CallSpec(SpecModel):
         for text in value.values():
             _check_template(text)
         return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CallSpec:
+        if (self.operation is None) == (self.method is None):
+            raise ValueError("give either operation (plus input/state mappings) or method")
+        return self
 
 
 class HandleSpec(SpecModel):
@@ -362,7 +374,7 @@ class EventSpec(SpecModel):
         if self.webhook is not None:
             for name in ("subscribe", "unsubscribe", "refresh"):
                 call = getattr(self.webhook, name)
-                if call is not None:
+                if call is not None and call.operation is not None:
                     used.append((f"webhook.{name}.operation", call.operation))
         if self.poll is not None:
             used.append(("poll.operation", self.poll.operation))

@@ -214,8 +214,10 @@ async def seed(
         await engine.dispose()
 
 
-async def publish(database_url: str, document: dict[str, Any]) -> str:
-    """Store *document* as a published catalogue connector; return its id."""
+async def publish(
+    database_url: str, document: dict[str, Any], files: dict[str, str] | None = None
+) -> str:
+    """Store *document* (and its code *files*) as a published catalogue connector."""
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as session:
@@ -236,6 +238,7 @@ async def publish(database_url: str, document: dict[str, Any]) -> str:
                     major=1,
                     is_draft=False,
                     document=document,
+                    files=files or {},
                 )
             )
             await session.commit()

@@ -74,11 +74,13 @@ class EventsContext:
 
     def spec_of(self, version: ConnectorVersion) -> ConnectorSpec:
         """The spec of a stored version, parsed once (published versions never change)."""
+        from connectory.services.connections import spec_of  # with the version's code files
+
         if version.is_draft:
-            return ConnectorSpec.model_validate(version.document)
+            return spec_of(version)
         spec = self._specs.get(version.id)
         if spec is None:
             if len(self._specs) >= 256:
                 self._specs.pop(next(iter(self._specs)))
-            spec = self._specs[version.id] = ConnectorSpec.model_validate(version.document)
+            spec = self._specs[version.id] = spec_of(version)
         return spec

@@ -35,6 +35,7 @@ from connectory.services.connections import (
     check_may_manage_connections,
     get_connection,
     load_credentials,
+    spec_of,
 )
 from connectory.services.events.collection_events import poll_collection
 from connectory.services.events.context import EventsContext
@@ -44,7 +45,6 @@ from connectory.services.events.webhook_calls import call_subscription_method
 from connectory.services.listing import is_plausible_id
 from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox, secret_fields
-from connectory.spec.connector import ConnectorSpec
 from connectory.spec.events import EventSpec
 from connectory.store.event_models import ConnectorIntakeRoute, EventSubscription
 from connectory.store.models import Connection, Connector, ConnectorVersion
@@ -406,9 +406,7 @@ async def load_details(session: AsyncSession, connection_id: str) -> ConnectionD
     from connectory.services.connections import CREDENTIALS_OWNER
 
     stored = await secret_fields(session, CREDENTIALS_OWNER, connection.id)
-    return ConnectionDetails(
-        connection, connector, version, ConnectorSpec.model_validate(version.document), stored
-    )
+    return ConnectionDetails(connection, connector, version, spec_of(version), stored)
 
 
 async def run_subscription(context: EventsContext, subscription_id: str) -> int:

@@ -30,6 +30,35 @@ async def secret_variables(
     }
 
 
+async def _call_method(
+    context: EventsContext,
+    session: AsyncSession,
+    details: ConnectionDetails,
+    subscription: EventSubscription,
+    call: CallSpec,
+    variables: dict[str, Any],
+) -> tuple[dict[str, str], datetime | None]:
+    """A JavaScript subscribe/refresh/unsubscribe: ``{state, expires_at}`` back."""
+    assert call.method is not None
+    given = {key: variables[key] for key in ("webhook_url", "state", "config")}
+    async with await context.runtimes.acquire(session, details) as client:
+        result = await client.run_method(
+            call.method, parameters=subscription.parameters, input=given
+        )
+    if result is None:
+        return {}, None
+    if not isinstance(result, dict):
+        raise EventError("the method must return an object {state, expires_at} (or nothing)")
+    state = result.get("state") or {}
+    if not isinstance(state, dict):
+        raise EventError("the method's state must be an object")
+    expires_text = result.get("expires_at")
+    expires = parse_time(str(expires_text)) if expires_text else None
+    if expires_text and expires is None:
+        raise EventError(f"expires_at {expires_text!r} is not a time (ISO 8601 or Unix seconds)")
+    return {str(k): v for k, v in state.items()}, expires
+
+
 def _intake_url(context: EventsContext, subscription: EventSubscription) -> str:
     from connectory.services.events.subscriptions import intake_url
 
@@ -69,6 +98,9 @@ async def call_subscription_method(
         "config": details.connection.config,
         **await secret_variables(context, session, details),
     }
+    if call.method is not None:
+        return await _call_method(context, session, details, subscription, call, variables)
+    assert call.operation is not None
     params = _render_all(call.input, variables, "input")
     async with await context.runtimes.acquire(session, details) as client:
         result = await client.call(call.operation, params)
