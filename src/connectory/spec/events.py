@@ -309,7 +309,7 @@ class CollectionEventSpec(SpecModel):
     """
 
     collection: str = Field(min_length=1, description="The collection's key.")
-    on: list[CollectionChange] = Field(
+    changes: list[CollectionChange] = Field(
         default_factory=_created_and_updated, min_length=1, description="Which changes."
     )
     via: Literal["pull_latest", "full_scan"] | None = None
@@ -330,7 +330,7 @@ class CollectionEventSpec(SpecModel):
 
     @model_validator(mode="after")
     def _deletions_need_a_scan(self) -> CollectionEventSpec:
-        if "deleted" in self.on and self.via == "pull_latest":
+        if "deleted" in self.changes and self.via == "pull_latest":
             raise ValueError("deletions are only seen by a full_scan (pull_latest sees changes)")
         return self
 

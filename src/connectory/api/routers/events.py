@@ -10,6 +10,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import TypeAdapter, ValidationError
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routers.event_subscriptions import events_context
@@ -37,7 +38,11 @@ async def list_events(
     ] = 0,
     since: Annotated[
         str | None,
-        Query(max_length=64, description="Or start from a time (ISO 8601, 2026-01-02T03:04:05Z)."),
+        Query(
+            max_length=64,
+            description="Or start from a time (RFC 3339, 2026-01-02T03:04:05Z).",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
     connection_id: Annotated[str | None, Query(max_length=64)] = None,
     subscription_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -70,15 +75,18 @@ async def list_events(
     return EventPage(items=items, next_after=items[-1].seq if items else after)
 
 
+_TIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
 def _parse_since(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        moment = _TIME.validate_json(orjson.dumps(text), strict=True)
+    except ValidationError:
         raise InvalidRequest(
-            "since must be an ISO 8601 time such as 2026-01-02T03:04:05Z",
-            [FieldIssue(("query", "since"), "not an ISO 8601 time")],
+            "since must be an RFC 3339 time such as 2026-01-02T03:04:05Z",
+            [FieldIssue(("query", "since"), "not an RFC 3339 time")],
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 

@@ -11,6 +11,9 @@ from connectory.api.schemas.values import Values
 
 _Id = Annotated[str, StringConstraints(max_length=64)]
 _Type = Annotated[str, StringConstraints(max_length=200)]
+#: An absolute http(s) URL with a host and no user name or password in it.
+URL_PATTERN = r"^https?://[A-Za-z0-9._~\-]+(:[0-9]{1,5})?([/?#][^\s]*)?$"
+URL_HELP = "An absolute http(s) URL, without a user name or password (the signature authenticates)."
 _Time = Annotated[
     datetime, WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64})
 ]
@@ -54,7 +57,7 @@ class SubscriptionPublic(BaseModel):
 class EndpointCreate(_In):
     """Register a URL that receives the enterprise's events."""
 
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=2000, pattern=URL_PATTERN, description=URL_HELP)
     description: str = Field(default="", max_length=2000)
     event_types: list[_Type] | None = Field(
         default=None, max_length=100, description="Only these types."
@@ -69,7 +72,9 @@ class EndpointCreate(_In):
 class EndpointUpdate(_In):
     """Change an endpoint (fields left out are unchanged)."""
 
-    url: str | None = Field(default=None, max_length=2000)
+    url: str | None = Field(
+        default=None, max_length=2000, pattern=URL_PATTERN, description=URL_HELP
+    )
     description: str | None = Field(default=None, max_length=2000)
     event_types: list[_Type] | None = Field(default=None, max_length=100)
     connection_ids: list[_Id] | None = Field(default=None, max_length=1000)

@@ -39,7 +39,7 @@ def choose_via(spec: CollectionEventSpec, list_filters: list[str]) -> str:
     """``pull_latest`` when asked, or by default when ``list`` filters by ``updated_since``."""
     if spec.via is not None:
         return spec.via
-    if "deleted" in spec.on:
+    if "deleted" in spec.changes:
         return "full_scan"
     return "pull_latest" if "updated_since" in list_filters else "full_scan"
 
@@ -83,7 +83,7 @@ async def poll_collection(
     wanted = [
         item
         for item in found
-        if item.type.rsplit(".", 1)[1] in spec.on and item.dedup_key not in baseline
+        if item.type.rsplit(".", 1)[1] in spec.changes and item.dedup_key not in baseline
     ]
     return len(await store_events(session, subscription, wanted, context.now()))
 
