@@ -10,6 +10,7 @@ _TEXT = {
     401: "The webhook's signature or timestamp is wrong or missing (nothing was stored).",
     403: "The caller's role does not allow this (enterprise admins manage events).",
     404: "No such object (or another enterprise's).",
+    409: "The delivery is still being sent: replay it once it has finished.",
     413: "The webhook body is larger than CONNECTORY_MAX_INTAKE_BYTES.",
     422: "The request is invalid (field paths given).",
 }

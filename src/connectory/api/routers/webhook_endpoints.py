@@ -21,6 +21,7 @@ from connectory.api.schemas.events import (
 )
 from connectory.api.schemas.values import IdPath
 from connectory.services.events import deliveries, endpoints, feed
+from connectory.services.events.records import as_utc
 from connectory.store.event_models import Delivery, WebhookEndpoint
 
 router = APIRouter(tags=["events"])
@@ -192,7 +193,7 @@ async def get_delivery(
     row = await feed.get_delivery(session, principal, delivery_id)
     attempts = [
         AttemptPublic(
-            attempted_at=a.attempted_at,
+            attempted_at=as_utc(a.attempted_at),
             status_code=a.status_code,
             error=a.error,
             duration_ms=a.duration_ms,
@@ -203,7 +204,9 @@ async def get_delivery(
 
 
 @router.post(
-    "/deliveries/{delivery_id}/replay", response_model=DeliveryPublic, responses=errors(403, 404)
+    "/deliveries/{delivery_id}/replay",
+    response_model=DeliveryPublic,
+    responses=errors(403, 404, 409),
 )
 async def replay_delivery(
     delivery_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal

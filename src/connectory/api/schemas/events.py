@@ -5,22 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema
 
 from connectory.api.schemas.values import Values
 
 _Id = Annotated[str, StringConstraints(max_length=64)]
 _Type = Annotated[str, StringConstraints(max_length=200)]
 #: An absolute http(s) URL with a host and no user name or password in it.
-URL_PATTERN = r"^https?://[A-Za-z0-9._~\-]+(:[0-9]{1,5})?([/?#][^\s]*)?$"
+URL_PATTERN = r"^https?://[A-Za-z0-9._~\-]+(:[0-9]{1,5})?([/?#][!-~]*)?$"
 URL_HELP = "An absolute http(s) URL, without a user name or password (the signature authenticates)."
 _Time = Annotated[
-    datetime, WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64})
+    datetime,
+    Strict(),
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64}),
 ]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a number is not a boolean or a time here, whatever lax parsing would make of it.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SubscriptionCreate(_In):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectory.errors import InvalidRequest, NotFound
+from connectory.errors import Conflict, InvalidRequest, NotFound
 from connectory.services.connections import check_may_manage_connections
 from connectory.services.events.endpoints import get_endpoint
 from connectory.services.listing import is_plausible_id
@@ -140,7 +140,7 @@ async def replay_delivery(
     delivery = await get_delivery(session, principal, delivery_id)
     check_may_manage_connections(principal)
     if delivery.status in ("pending", "in_flight"):
-        raise InvalidRequest("the delivery is still being sent; replay it once it has finished")
+        raise Conflict("the delivery is still being sent; replay it once it has finished")
     delivery.status = "pending"
     delivery.attempts = 0
     delivery.next_run_at = now
