@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from connectory.api.schemas.values import Values
 
@@ -14,16 +22,24 @@ _Type = Annotated[str, StringConstraints(max_length=200)]
 #: An absolute http(s) URL with a host and no user name or password in it.
 URL_PATTERN = r"^https?://[A-Za-z0-9._~\-]+(:[0-9]{1,5})?([/?#][!-~]*)?$"
 URL_HELP = "An absolute http(s) URL, without a user name or password (the signature authenticates)."
+
+
+def _text_only(value: Any) -> Any:
+    # A number is not a time here, whatever lax parsing would make of it (Unix seconds).
+    if not isinstance(value, str | datetime):
+        raise ValueError("give an RFC 3339 time such as 2026-01-02T03:04:05Z")
+    return value
+
+
 _Time = Annotated[
     datetime,
-    Strict(),
+    BeforeValidator(_text_only),
     WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64}),
 ]
 
 
 class _In(BaseModel):
-    # Strict: a number is not a boolean or a time here, whatever lax parsing would make of it.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class SubscriptionCreate(_In):
@@ -68,7 +84,7 @@ class EndpointCreate(_In):
     connection_ids: list[_Id] | None = Field(
         default=None, max_length=1000, description="Only these connections."
     )
-    enabled: bool = True
+    enabled: StrictBool = True
     max_in_flight: int = Field(default=4, ge=1, le=100)
 
 
@@ -81,7 +97,7 @@ class EndpointUpdate(_In):
     description: str | None = Field(default=None, max_length=2000)
     event_types: list[_Type] | None = Field(default=None, max_length=100)
     connection_ids: list[_Id] | None = Field(default=None, max_length=1000)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     max_in_flight: int | None = Field(default=None, ge=1, le=100)
 
 
