@@ -31,6 +31,14 @@ def _text_only(value: Any) -> Any:
     return value
 
 
+def _number_only(value: Any) -> Any:
+    # "5" or true are not cursors here, whatever lax parsing would make of them.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("give the cursor as a number (an event's seq)")
+    return value
+
+
+_Cursor = Annotated[int, BeforeValidator(_number_only)]
 _Time = Annotated[
     datetime,
     BeforeValidator(_text_only),
@@ -166,7 +174,7 @@ class DeliveryPublic(BaseModel):
 class ReplayRequest(_In):
     """Deliver again the events after a cursor, or since a time, to one endpoint."""
 
-    after: int = Field(default=0, ge=0, le=2**53)
+    after: _Cursor = Field(default=0, ge=0, le=2**53)
     since: _Time | None = Field(default=None, description="ISO 8601.")
 
 
