@@ -18,6 +18,7 @@ temporary folder on a free port; never touches the machine's shared server).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -56,10 +57,8 @@ async def in_process() -> None:
         worker = asyncio.create_task(app.run_worker_async(concurrency=4, wait=True))
         await asyncio.sleep(3.2)
         worker.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await worker
-        except asyncio.CancelledError:
-            pass
     report("in_process", deferred_ran=ran == ["hello"], periodic_ticks=len(ticks))
 
 
