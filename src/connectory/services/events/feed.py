@@ -158,11 +158,12 @@ async def replay_events(
     after: int = 0,
     since: datetime | None = None,
 ) -> int:
-    """Deliver again, to one endpoint, the events after a cursor or since a time."""
+    """Deliver again, to one endpoint, the events after a cursor or since a time.
+
+    Neither given: every event kept, oldest first (at most :data:`MAX_REPLAY` per call).
+    """
     endpoint = await get_endpoint(session, principal, endpoint_id)
     check_may_manage_connections(principal)
-    if after == 0 and since is None:
-        raise InvalidRequest("give a cursor (after) or a time (since) to replay from")
     events = await list_events(session, principal, after=after, since=since, limit=MAX_REPLAY)
     count = 0
     for event in events:
