@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectory.errors import Conflict, InvalidRequest, NotFound
+from connectory.errors import Conflict, NotFound
 from connectory.services.connections import check_may_manage_connections
 from connectory.services.events.endpoints import get_endpoint
 from connectory.services.listing import is_plausible_id
