@@ -471,3 +471,11 @@ class RecordingMismatch(ConnectoryError):
     The connector changed (another path, query or header) since the case was recorded, or the
     recording is missing: record the case again with ``connectory test --record``.
     """
+
+
+class WebhookRejected(ConnectoryError):
+    """A received webhook fails its signature, timestamp or size check; nothing is stored."""
+
+
+class EventError(ConnectoryError):
+    """A subscription or event cannot be handled as its connector declares (the message: why)."""

@@ -224,6 +224,63 @@ class Server:
         """A stored connection of the token's enterprise."""
         return RemoteConnection(self, self._http, connection_id)
 
+    # --- events --------------------------------------------------------------------------
+
+    async def subscriptions(self, connection_id: str | None = None) -> list[dict[str, Any]]:
+        """The enterprise's event subscriptions (status, last error, lag, intake URL)."""
+        params = {"connection_id": connection_id} if connection_id else None
+        result: list[dict[str, Any]] = await self.request("GET", "/subscriptions", params=params)
+        return result
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        """Delete a subscription; the server's worker tells the provider."""
+        await self.request("DELETE", f"/subscriptions/{subscription_id}")
+
+    async def create_endpoint(
+        self, url: str, *, event_types: list[str] | None = None, description: str = ""
+    ) -> dict[str, Any]:
+        """Register a webhook endpoint; the answer's ``secret`` is shown this once."""
+        body: dict[str, Any] = {"url": url, "description": description}
+        if event_types is not None:
+            body["event_types"] = event_types
+        result: dict[str, Any] = await self.request("POST", "/webhook-endpoints", json=body)
+        return result
+
+    async def events(self, after: int = 0, *, wait: float = 0, **filters: str) -> dict[str, Any]:
+        """One page of events after cursor *after*: ``{"items": [...], "next_after": N}``.
+
+        Args:
+            after: The last ``seq`` seen (0: from the oldest kept).
+            wait: Seconds to wait for an event when there is none yet (long-poll, <= 60).
+            filters: ``connection_id``, ``subscription_id``, ``type``.
+        """
+        params: dict[str, Any] = {"after": after, "wait": wait, **filters}
+        result: dict[str, Any] = await self.request("GET", "/events", params=params)
+        return result
+
+    async def iter_events(
+        self, after: int = 0, *, follow: bool = False, **filters: str
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every event after *after*, oldest first; with *follow*, wait for new ones forever."""
+        while True:
+            page = await self.events(after, wait=30 if follow else 0, **filters)
+            for item in page["items"]:
+                yield item
+            after = page["next_after"]
+            if not page["items"] and not follow:
+                return
+
+    async def deliveries(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Deliveries, newest first (``status="dead"``: the dead letters)."""
+        params = {"status": status} if status else None
+        result: list[dict[str, Any]] = await self.request("GET", "/deliveries", params=params)
+        return result
+
+    async def replay_delivery(self, delivery_id: str) -> dict[str, Any]:
+        """Send a dead-lettered delivery again."""
+        result: dict[str, Any] = await self.request("POST", f"/deliveries/{delivery_id}/replay")
+        return result
+
 
 class RemoteConnection:
     """A connection stored on the server; calls run there with its stored credentials."""
@@ -232,6 +289,15 @@ class RemoteConnection:
         self._server = server
         self._http = http
         self.id = connection_id
+
+    async def subscribe(self, event: str, **parameters: Any) -> dict[str, Any]:
+        """Subscribe this connection to one of its connector's events."""
+        result: dict[str, Any] = await self._server.request(
+            "POST",
+            "/subscriptions",
+            json={"connection_id": self.id, "event": event, "parameters": parameters},
+        )
+        return result
 
     def collection(self, key: str) -> RemoteCollection:
         """Collection *key* of this connection: the same methods as a local collection."""

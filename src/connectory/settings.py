@@ -106,9 +106,11 @@ class Settings(BaseSettings):
 
     public_url: str | None = Field(
         default=None,
-        description="Where providers reach this deployment (https://connectory.example.com): "
-        "intake URLs are built on it. Unset: subscribing to a webhook is refused, except on "
-        "the embedded default (SQLite), which uses its own address.",
+        description="Where browsers and providers reach this deployment "
+        "(https://connectory.example.com): webhook intake URLs and the OAuth redirect URI "
+        "(<public_url>/oauth/callback) are built on it. Unset: subscribing to a webhook and "
+        "starting an OAuth flow are refused, except on the embedded default (SQLite), which "
+        "uses its own address.",
     )
     oauth_flow_minutes: float = Field(
         default=10,
@@ -116,6 +118,43 @@ class Settings(BaseSettings):
         le=60,
         description="How long a person has to complete an OAuth authorization once it started "
         "(the state expires then). The redirect URI is <CONNECTORY_PUBLIC_URL>/oauth/callback.",
+    )
+    run_worker: bool | None = Field(
+        default=None,
+        description="Run the background worker inside the server. Unset: yes; set false on "
+        "API processes when `connectory worker` processes run the background work.",
+    )
+    worker_concurrency: int = Field(default=8, ge=1, le=256, description="Tasks run at once.")
+    event_retention_days: int = Field(default=30, ge=1, description="Days events are kept.")
+    event_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=600,
+        description="Longest an event long-poll waits (GET /events?wait=), and how long an "
+        "event stream (GET /events/stream) stays open without an event before it closes "
+        "(clients reconnect with Last-Event-ID). Keep it under proxies' idle timeouts.",
+    )
+    max_intake_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest webhook body accepted (413)."
+    )
+    delivery_max_attempts: int = Field(
+        default=12, ge=1, description="Tries of a delivery before it is dead-lettered."
+    )
+    delivery_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="Wait after the first failed try; doubled each time."
+    )
+    delivery_backoff_max_seconds: float = Field(
+        default=7200.0, gt=0, description="Longest wait between two tries."
+    )
+    delivery_timeout_seconds: float = Field(default=15.0, gt=0, description="Per try.")
+    work_lease_seconds: float = Field(
+        default=120.0,
+        ge=1,
+        description="How long a claimed delivery, poll or webhook is a worker's; after a "
+        "worker dies, its claims are taken over once this passes.",
+    )
+    secret_rotation_overlap_hours: float = Field(
+        default=24.0, ge=0, description="How long a rotated endpoint secret still signs."
     )
 
     @property

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from connectory import __version__
+from connectory.api.background import run_events
 from connectory.api.limits import BodySizeLimit, UrlLengthLimit
 from connectory.api.mcp_endpoint import PATH as MCP_PATH
 from connectory.api.mcp_endpoint import McpEndpoint
@@ -73,13 +74,15 @@ def create_app(
         app.state.secret_box = box
         app.state.notifier = notifier
         app.state.runtimes = runtimes
-        try:
-            async with mcp_endpoint.running():
-                yield
-        finally:
-            await runtimes.aclose()
-            await notifier.aclose()
-            await engine.dispose()
+        async with run_events(settings, sessions, box, runtimes) as events:
+            app.state.events = events
+            try:
+                async with mcp_endpoint.running():
+                    yield
+            finally:
+                await runtimes.aclose()
+                await notifier.aclose()
+        await engine.dispose()
 
     app = FastAPI(
         title="Connectory",

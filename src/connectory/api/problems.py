@@ -54,6 +54,7 @@ from connectory.errors import (
     TemplateError,
     TransportError,
     UpstreamError,
+    WebhookRejected,
 )
 
 logger = logging.getLogger("connectory.api")
@@ -70,6 +71,7 @@ _STATUS: list[tuple[type[ConnectoryError], int, str]] = [
     (PermissionDenied, 403, "forbidden"),
     (Conflict, 409, "conflict"),
     (PayloadTooLarge, 413, "payload_too_large"),
+    (WebhookRejected, 401, "webhook_rejected"),
     (SpecError, 422, "invalid_connector"),
     (InvalidRequest, 422, "invalid_request"),
     (InputError, 422, "invalid_parameters"),

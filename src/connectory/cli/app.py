@@ -20,6 +20,7 @@ import typer
 
 from connectory.cli.admin import admin_app
 from connectory.cli.contract_command import contract_test
+from connectory.cli.events_commands import events_app
 from connectory.cli.exchange_commands import register_exchange_commands
 from connectory.cli.keys import keys_app
 from connectory.cli.mcp_command import mcp
@@ -44,6 +45,7 @@ from connectory.cli.remote_call import DEFAULT_SERVER, call_remote
 from connectory.cli.serve import serve
 from connectory.cli.test_command import test
 from connectory.cli.values import parse_pairs, read_values_file
+from connectory.cli.worker import worker
 from connectory.errors import ConnectoryError, InputError, SpecError
 
 #: The runtime's per-request log (see connectory.runtime.client); named here so that the
@@ -420,6 +422,8 @@ def _configure_logging(verbose: int) -> None:
 
 app.command()(serve)
 app.command()(connect)
+app.command()(worker)
+app.add_typer(events_app, name="events")
 app.command(name="import-openapi")(import_openapi)
 app.command(name="contract-test")(contract_test)
 app.command()(mcp)

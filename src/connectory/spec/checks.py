@@ -27,6 +27,8 @@ from connectory.spec.code import HooksSpec
 from connectory.spec.collection_checks import check_collections
 from connectory.spec.collections import CollectionSpec
 from connectory.spec.connector import SLUG_PATTERN, ConnectorSpec, slugify
+from connectory.spec.event_checks import check_events
+from connectory.spec.events import EventSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.findings import Finding
 from connectory.spec.operations import PATH_PLACEHOLDER, OperationSpec, ParameterSpec
@@ -67,6 +69,7 @@ class SpecParts:
     #: Operations that are invalid as a whole, as written (their paths are still checked).
     invalid_operations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     test_operation: str | None = None
+    events: list[tuple[int, EventSpec]] = field(default_factory=list)
     #: The shared schemas; None when the section is invalid.
     schemas: dict[str, dict[str, Any]] | None = None
     collections: list[tuple[int, CollectionSpec]] = field(default_factory=list)
@@ -85,6 +88,7 @@ class SpecParts:
             operations=list(enumerate(spec.operations)),
             operation_names=list(enumerate(spec.operation_names)),
             test_operation=spec.test_operation,
+            events=list(enumerate(spec.events)),
             schemas=spec.schemas,
             collections=list(enumerate(spec.collections)),
             hooks=spec.hooks,
@@ -125,6 +129,12 @@ class SpecParts:
                 name = item.get("name", item.get("operation")) if isinstance(item, dict) else None
                 if isinstance(name, str):
                     parts.operation_names.append((index, name))
+        events = data.get("events")
+        if isinstance(events, list):
+            for index, item in enumerate(events):
+                event = _validate_part(EventSpec, item)
+                if event is not None:
+                    parts.events.append((index, event))
         return parts
 
 
@@ -148,6 +158,11 @@ def check_spec_parts(parts: SpecParts) -> list[Finding]:
     names = set(parts.schemas) if parts.schemas is not None else None
     if parts.schemas is not None:
         findings += check_schemas_section(parts.schemas)
+    findings += check_events(
+        parts.events,
+        [name for _, name in parts.operation_names],
+        [collection.key for _, collection in parts.collections],
+    )
     for index, operation in parts.operations:
         findings += check_operation(("operations", index), operation)
         findings += _check_operation_refs(("operations", index), operation, names)

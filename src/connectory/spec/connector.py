@@ -12,6 +12,7 @@ from connectory.spec.auth import AuthSpec, NoAuthSpec
 from connectory.spec.base import SpecModel
 from connectory.spec.code import CodeRefSpec, HooksSpec, JavaScriptSpec, code_files
 from connectory.spec.collections import CollectionSpec
+from connectory.spec.events import EventSpec, WebhooksSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.operations import OperationSpec
 from connectory.spec.resilience import ResilienceSpec
@@ -67,6 +68,13 @@ class ConnectorSpec(SpecModel):
         description="Limits and permissions of the connector's JavaScript.",
     )
     operations: list[OperationSpec] = Field(default_factory=list)
+    events: list[EventSpec] = Field(
+        default_factory=list, description="Events connections can subscribe to (webhooks, polls)."
+    )
+    webhooks: WebhooksSpec | None = Field(
+        default=None,
+        description="Verification and challenge of the connector's global webhook URL.",
+    )
     schemas: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Shared JSON Schemas by name, referenced from any schema of the connector "
@@ -125,6 +133,13 @@ class ConnectorSpec(SpecModel):
             )
             if operation.method == "GET" and not needs_input and not operation.is_javascript:
                 return operation
+        return None
+
+    def event(self, key: str) -> EventSpec | None:
+        """Return the event called *key*, or None."""
+        for event in self.events:
+            if event.key == key:
+                return event
         return None
 
     def collection(self, key: str) -> CollectionSpec | None:

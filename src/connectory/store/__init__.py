@@ -6,6 +6,15 @@ from connectory.store.db import (
     migrate,
     session_scope,
 )
+from connectory.store.event_models import (
+    ConnectorIntakeRoute,
+    Delivery,
+    DeliveryAttempt,
+    Event,
+    EventSubscription,
+    IntakeRequest,
+    WebhookEndpoint,
+)
 from connectory.store.models import (
     ApiToken,
     Base,
@@ -24,10 +33,17 @@ __all__ = [
     "Base",
     "Connection",
     "Connector",
+    "ConnectorIntakeRoute",
     "ConnectorVersion",
+    "Delivery",
+    "DeliveryAttempt",
     "Enterprise",
+    "Event",
+    "EventSubscription",
+    "IntakeRequest",
     "SecretValue",
     "User",
+    "WebhookEndpoint",
     "create_engine",
     "create_sessionmaker",
     "migrate",

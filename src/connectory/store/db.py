@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 from connectory.vault import KeyRing
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+#: Key of the advisory lock migrations hold on PostgreSQL (any constant, the same everywhere).
+_LOCK = 0x6D696772  # "migr"
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -97,6 +99,10 @@ async def migrate(engine: AsyncEngine, keys: KeyRing | None = None) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes (API servers, workers) start at once on one database: one
+            # migrates, the others wait for it and then find nothing to do.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
         await connection.run_sync(upgrade)
 
 

@@ -18,6 +18,9 @@ Build it with :func:`create_test_api` and run it with :func:`connectory.testing.
 ``POST /_stats/reset``        zero the counters
 ============================  ===================================================================
 
+Webhooks (registrations, signed notifications, a handshake, ``/changes`` for polling) are in
+:mod:`.api_webhooks`.
+
 Paths starting with ``/_`` are not counted, so reading the counters never changes them.
 """
 
@@ -48,6 +51,7 @@ from connectory.testing.api_state import (
     json_response,
     parse_form,
 )
+from connectory.testing.api_webhooks import WebhookState, webhook_routes
 
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _MAX_LARGE_BYTES = 64 * 1024 * 1024
@@ -202,14 +206,17 @@ def create_test_api(
         token_ttl=token_ttl,
         clock=clock,
     )
+    hooks = WebhookState()
     routes = [
         *paging_routes(state),
         *auth_routes(state),
         *signed_routes(state, wall_clock),
         *_misc_routes(state),
         *crm_routes(state),
+        *webhook_routes(state, hooks),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.test_api = state
+    app.state.test_api_webhooks = hooks
     app.add_middleware(_CountRequests, state=state)
     return app

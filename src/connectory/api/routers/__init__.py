@@ -12,7 +12,10 @@ from connectory.api.routers import (
     draft_runs,
     draft_test_cases,
     enterprises,
+    event_subscriptions,
+    events,
     health,
+    intake,
     mcp,
     me,
     oauth,
@@ -20,6 +23,7 @@ from connectory.api.routers import (
     records,
     tokens,
     users,
+    webhook_endpoints,
 )
 
 ROUTERS: list[APIRouter] = [health.router]
@@ -29,3 +33,4 @@ ROUTERS += [connectors.router, connector_versions.router]
 ROUTERS += [draft_runs.router, draft_collections.router, draft_test_cases.router]
 ROUTERS += [openapi_import.router]
 ROUTERS += [oauth.router, connect_links.router]
+ROUTERS += [event_subscriptions.router, events.router, webhook_endpoints.router, intake.router]

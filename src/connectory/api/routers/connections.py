@@ -32,6 +32,7 @@ from connectory.runtime import OperationResult
 from connectory.services import connection_runs, connections, oauth_grants, oauth_revocation
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
+from connectory.services.events.subscriptions import unsubscribe_connection
 from connectory.services.secret_store import SecretBox
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/connections", tags=["connections"])
@@ -196,13 +197,14 @@ async def update_connection(
 async def delete_connection(
     connection_id: IdPath, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    """Delete a connection and destroy its stored secrets.
+    """Delete a connection and destroy its stored secrets; its subscriptions are unsubscribed.
 
     When the connector declares a ``revocation_url``, its OAuth2 tokens are revoked at the
     provider after the deletion (RFC 7009; best effort).
     """
     details = await connections.get_connection(session, principal, connection_id)
     connections.check_may_manage_connections(principal)
+    await unsubscribe_connection(request.app.state.events, session, details)
     lease = await oauth_revocation.lease_for_revocation(session, _runtimes(request), details)
     try:
         await connections.delete_connection(session, principal, connection_id)

@@ -4,6 +4,7 @@ import { h, mount } from "./dom.js";
 import { confirmLeave, dispatch, dropGuard, go, navigate, route } from "./router.js";
 import { showBuilder } from "./views/builder.js";
 import { showConnection, showConnections, showNewConnection } from "./views/connections.js";
+import { showEvents } from "./views/events.js";
 import { showRecords } from "./views/records.js";
 import { showIndex } from "./views/index.js";
 import { showSignIn } from "./views/signin.js";
@@ -25,7 +26,7 @@ function renderChrome() {
   const who = document.getElementById("who");
   if (!me) { mount(nav); mount(who); return; }
   const links = [h("a", { href: "#/connectors" }, "Connectors")];
-  if (me.user.role !== "platform_admin") links.push(h("a", { href: "#/connections" }, "Connections"));
+  if (me.user.role !== "platform_admin") links.push(h("a", { href: "#/connections" }, "Connections"), h("a", { href: "#/events" }, "Events"));
   mount(nav, links);
   const role = me.user.role.replace("_", " ");
   mount(who, h("span", {}, `${me.user.name || me.user.email} · ${role}`),
@@ -64,6 +65,7 @@ route("/connectors/:id/:tab?", guarded((view, p, q, me) => showBuilder(view, p, 
 route("/connections", guarded(showConnections));
 route("/connections/new", guarded(showNewConnection));
 route("/connections/:id", guarded(showConnection));
+route("/events", guarded(showEvents));
 route("/connections/:id/records/:key?", guarded(showRecords));
 
 /** Back from an OAuth authorization (the server sent the browser to /ui/?connectory_status=...). */

@@ -5,6 +5,7 @@ import { go, guardLeaving } from "../router.js";
 import { PendingInputs } from "./bind.js";
 import { renderAuth, renderOverview, renderResilience } from "./builder-tabs.js";
 import { renderData, selectCollection } from "./data-tab.js";
+import { renderEvents } from "./events-tab.js";
 import { pruneHooks, renderHooks, selectCodeFile } from "./hooks-tab.js";
 import { renderOperations, selectOperation } from "./operations.js";
 import { findTarget, isUnder, markProblems, problemList } from "./problems.js";
@@ -25,6 +26,7 @@ const TABS = [
   { key: "hooks", label: "Hooks & Methods", render: renderHooks, owns: ["hooks"], select: selectCodeFile },
   { key: "data", label: "Data", render: renderData, owns: ["collections"], select: selectCollection },
   { key: "resilience", label: "Resilience", render: renderResilience, owns: ["resilience"] },
+  { key: "events", label: "Events", render: renderEvents, owns: ["events", "webhooks"] },
   { key: "test", label: "Test", render: renderTest },
   { key: "publish", label: "Publish", render: renderPublish },
   { key: "yaml", label: "YAML", render: renderYaml },

@@ -3,6 +3,7 @@ import { ApiError, api, announce, showError } from "../api.js";
 import { badge, field, h, mount } from "../dom.js";
 import { announceResult, fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
 import { go } from "../router.js";
+import { eventsSection } from "./events.js";
 
 const HEALTH = { healthy: "ok", degraded: "warn", auth_error: "bad", unreachable: "bad", unknown: "neutral" };
 const HEALTH_TEXT = { healthy: "✓ healthy", degraded: "! degraded", auth_error: "✗ auth error", unreachable: "✗ unreachable", unknown: "? unknown" };
@@ -170,6 +171,7 @@ export async function showConnection(view, params, query, me) {
       ops.length ? h("form", { onsubmit: run }, field("Operation", select), paramsBox, allPagesBox,
         h("button", { type: "submit", class: "primary" }, "Run")) : h("p", {}, "This version has no operations."),
       out),
+    eventsSection(connection, version, me),
     isAdmin(me) ? editSection(connection, version, () => showConnection(view, params, query, me)) : null,
     isAdmin(me) ? upgradeSection(connection, () => showConnection(view, params, query, me)) : null);
 }

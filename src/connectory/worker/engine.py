@@ -1,0 +1,143 @@
+"""The procrastinate app of Connectory and its tasks.
+
+Tasks, all idempotent, each looking at the database for due rows of its kind:
+
+* ``connectory.tick``, periodic every second; procrastinate defers one run per second across
+  every worker (a unique row per timestamp in PostgreSQL); it runs the reconciler;
+* ``connectory.deliveries``, ``connectory.intake``, ``connectory.subscriptions``: claim due
+  rows of their kind and work them off; each has a queueing lock, so at most one of each
+  waits in the queue however often it is woken;
+* ``connectory.housekeeping``, hourly: retention of events, finished engine jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, ProcrastinateException
+from procrastinate.testing import InMemoryConnector
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from connectory.services.events.context import WORK_KINDS, EventsContext
+from connectory.services.events.deliveries import dispatch_due
+from connectory.services.events.feed import purge_expired
+from connectory.services.events.intake import process_due_intake
+from connectory.services.events.records import dialect_of
+from connectory.services.events.subscriptions import run_due_subscriptions
+from connectory.settings import Settings
+from connectory.worker.reconcile import wake_due
+
+logger = logging.getLogger("connectory.worker")
+
+#: Wakes of one kind closer together than this are merged (the tick catches any gap).
+_DEBOUNCE_SECONDS = 0.05
+
+
+def uses_postgres(settings: Settings) -> bool:
+    """Whether the store (and so the task queue) is PostgreSQL."""
+    return make_url(settings.database_url).get_backend_name() == "postgresql"
+
+
+def _conninfo(settings: Settings) -> str:
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def create_task_app(settings: Settings) -> procrastinate.App:
+    """The procrastinate app: PostgreSQL's queue, or an in-memory one for the embedded default.
+
+    The in-memory queue lives and dies with the process; nothing is lost with it, because
+    the work itself is in the database and the reconciler asks for it again at start.
+    """
+    connector: procrastinate.BaseConnector
+    if uses_postgres(settings):
+        connector = procrastinate.PsycopgConnector(
+            conninfo=_conninfo(settings), min_size=1, max_size=4
+        )
+    else:
+        connector = InMemoryConnector()
+    return procrastinate.App(connector=connector)
+
+
+class TaskEngine:
+    """Connectory's tasks on a procrastinate app, and the :meth:`wake` that defers them."""
+
+    def __init__(self, app: procrastinate.App, context: EventsContext) -> None:
+        self.app = app
+        self.context = context
+        self._last_wake: dict[str, float] = {}
+        self._register()
+
+    def _register(self) -> None:
+        context = self.context
+        app = self.app
+        runners: dict[str, Callable[[], Awaitable[object]]] = {
+            "deliveries": lambda: dispatch_due(context),
+            "intake": lambda: process_due_intake(context),
+            "subscriptions": lambda: run_due_subscriptions(context),
+        }
+        for kind in WORK_KINDS:
+            run = runners[kind]
+
+            async def work(run: Callable[[], Awaitable[object]] = run) -> None:
+                await run()
+
+            app.task(name=f"connectory.{kind}", queueing_lock=kind)(work)
+
+        async def tick(timestamp: int) -> None:
+            await wake_due(context)
+
+        app.periodic(cron="* * * * * *", periodic_id="tick")(
+            app.task(name="connectory.tick", queueing_lock="tick")(tick)
+        )
+
+        async def housekeeping(timestamp: int) -> None:
+            await self.housekeeping()
+
+        app.periodic(cron="17 * * * *", periodic_id="housekeeping")(
+            app.task(name="connectory.housekeeping", queueing_lock="housekeeping")(housekeeping)
+        )
+
+    async def wake(self, kind: str) -> None:
+        """Ask for due work of *kind* to be looked at now (merged with a wake just before)."""
+        now = time.monotonic()
+        if now - self._last_wake.get(kind, -1.0) < _DEBOUNCE_SECONDS:
+            return
+        self._last_wake[kind] = now
+        try:
+            await self.app.configure_task(f"connectory.{kind}", queueing_lock=kind).defer_async()
+        except AlreadyEnqueued:
+            pass  # one is waiting already: it will see this work too
+        except (ConnectorException, ProcrastinateException) as error:
+            # The queue is away (database restarting, app not open yet): the tick finds the
+            # work later; nothing is lost, it waits in its table.
+            logger.warning("could not queue %s work: %s", kind, type(error).__name__)
+
+    async def housekeeping(self) -> None:
+        """Drop events past their retention and engine jobs finished over a day ago."""
+        context = self.context
+        async with context.sessions() as session:
+            purged = await purge_expired(
+                session, context.now(), context.settings.event_retention_days
+            )
+            if dialect_of(session) == "postgresql":
+                await session.execute(
+                    text(
+                        "DELETE FROM procrastinate_jobs WHERE (status IN "
+                        "('succeeded', 'failed', 'cancelled', 'aborted') OR (status = 'doing' "
+                        "AND worker_id IS NULL)) AND id < (SELECT coalesce(max(id), 0) - 10000 "
+                        "FROM procrastinate_jobs)"
+                    )
+                )
+            await session.commit()
+        if purged:
+            logger.info(
+                "removed %d events older than %s",
+                purged,
+                timedelta(days=context.settings.event_retention_days),
+            )

@@ -1,0 +1,199 @@
+"""Claiming due deliveries: fair across enterprises, capped per endpoint, ordered, leased.
+
+Run on SQLite and on a fresh PostgreSQL database. Counts, not clocks: "does not delay"
+means the other enterprise's delivery is in the very first batch claimed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectory.services.events.deliveries import LEASE_SECONDS, claim_deliveries
+from connectory.store import (
+    Delivery,
+    Enterprise,
+    WebhookEndpoint,
+    create_engine,
+    create_sessionmaker,
+    migrate,
+    new_id,
+)
+
+ADMIN_DSN = os.environ.get(
+    "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (under CI=true PostgreSQL is required, not skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sessions(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated, empty database of each kind."""
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'claims.db'}"
+    else:
+        name = f"connectory_claims_{uuid.uuid4().hex[:10]}"
+        try:
+            admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+        except (OSError, asyncpg.PostgresError) as error:
+            _missing(f"PostgreSQL is not reachable at {ADMIN_DSN}: {error}")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        url = f"{url}/{name}"
+    engine = create_engine(url)
+    await migrate(engine)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+        if name is not None:
+            admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+
+async def _tenant(session: AsyncSession, cap: int = 4) -> tuple[str, str]:
+    enterprise = Enterprise(name="t")
+    session.add(enterprise)
+    await session.flush()
+    endpoint = WebhookEndpoint(
+        enterprise_id=enterprise.id, url="http://127.0.0.1:9/hook", max_in_flight=cap
+    )
+    session.add(endpoint)
+    await session.flush()
+    return enterprise.id, endpoint.id
+
+
+def _row(enterprise: str, endpoint: str, seq: int, order_key: str, due: datetime) -> dict:  # type: ignore[type-arg]
+    return {
+        "id": new_id(),
+        "enterprise_id": enterprise,
+        "endpoint_id": endpoint,
+        "event_seq": seq,
+        "event_id": new_id(),
+        "order_key": order_key,
+        "status": "pending",
+        "attempts": 3,
+        "next_run_at": due,
+        "created_at": due,
+    }
+
+
+async def test_a_backlog_of_ten_thousand_does_not_delay_another_enterprise(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        a, a_endpoint = await _tenant(session)
+        b, b_endpoint = await _tenant(session)
+        backlog = [
+            _row(a, a_endpoint, seq, f"sub-{seq}", NOW - timedelta(hours=1))
+            for seq in range(1, 10_001)
+        ]
+        await session.execute(insert(Delivery), backlog)
+        # B's delivery became due last: a FIFO dispatcher would reach it after 10,000 others.
+        b_row = _row(b, b_endpoint, 10_001, "sub-b", NOW)
+        await session.execute(insert(Delivery), [b_row])
+        await session.commit()
+    async with sessions() as session:
+        first = await claim_deliveries(session, NOW, limit=50)
+        await session.commit()
+    assert b_row["id"] in first
+    owners = await _owners(sessions, first)
+    assert owners.count(a) == 4  # A's endpoint's max_in_flight, however large its backlog
+    # While A's four are in flight, A gets nothing more; the claims go on being cheap.
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, limit=50) == []
+        await session.commit()
+    # A's tries failed and are due again: A gets its cap again, not the whole batch.
+    async with sessions() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(first))
+            .values(status="pending", next_run_at=NOW, lease_until=None)
+        )
+        await session.execute(
+            update(Delivery).where(Delivery.id == b_row["id"]).values(status="succeeded")
+        )
+        await session.commit()
+    async with sessions() as session:
+        again = await claim_deliveries(session, NOW, limit=50)
+        await session.commit()
+    assert len(again) == 4
+
+
+async def _owners(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> list[str]:
+    async with sessions() as session:
+        return list(
+            await session.scalars(select(Delivery.enterprise_id).where(Delivery.id.in_(ids)))
+        )
+
+
+async def test_only_the_head_of_a_subscription_queue_is_claimed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        a, endpoint = await _tenant(session, cap=10)
+        rows = [_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3)]
+        # The head is not due yet (backing off): nothing behind it may overtake it.
+        rows[0]["next_run_at"] = NOW + timedelta(minutes=5)
+        await session.execute(insert(Delivery), rows)
+        await session.commit()
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, limit=10) == []
+        await session.commit()
+    async with sessions() as session:
+        await session.execute(
+            update(Delivery).where(Delivery.id == rows[0]["id"]).values(next_run_at=NOW)
+        )
+        await session.commit()
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, limit=10) == [rows[0]["id"]]
+        await session.commit()
+    async with sessions() as session:
+        await session.execute(
+            update(Delivery).where(Delivery.id == rows[0]["id"]).values(status="dead")
+        )
+        await session.commit()
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, limit=10) == [rows[1]["id"]]
+        await session.commit()
+
+
+async def test_a_lease_left_by_a_killed_worker_expires(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        a, endpoint = await _tenant(session)
+        row = _row(a, endpoint, 1, "sub-1", NOW)
+        await session.execute(insert(Delivery), [row])
+        await session.commit()
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, limit=10) == [row["id"]]
+        await session.commit()
+    # The claimer dies without recording an outcome: no one may take it during the lease...
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW + timedelta(seconds=1), limit=10) == []
+        await session.commit()
+    # ...and anyone may after it.
+    later = NOW + timedelta(seconds=LEASE_SECONDS + 1)
+    async with sessions() as session:
+        assert await claim_deliveries(session, later, limit=10) == [row["id"]]
+        await session.commit()
