@@ -156,6 +156,54 @@ class Settings(BaseSettings):
     secret_rotation_overlap_hours: float = Field(
         default=24.0, ge=0, description="How long a rotated endpoint secret still signs."
     )
+    call_log: bool = Field(
+        default=True,
+        description="Record every call of every connection in its call log "
+        "(docs/observability.md).",
+    )
+    call_log_max_age_days: float = Field(
+        default=7, gt=0, le=3650, description="Call log entries older than this are deleted."
+    )
+    call_log_max_entries: int = Field(
+        default=10_000, ge=1, le=10_000_000, description="Call log entries kept per connection."
+    )
+    call_log_excerpt_bytes: int = Field(
+        default=2048,
+        ge=0,
+        le=65536,
+        description="Cap on each request and response excerpt of the call log (redacted).",
+    )
+    call_log_buffer_size: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Entries held in memory waiting to be written; beyond it they are dropped "
+        "(and counted), never waited for.",
+    )
+    call_log_flush_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between batched writes of the call log."
+    )
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics requires (always accepted). Without it /metrics "
+        "answers only while the server is bound to a loopback address.",
+    )
+    metrics_connection_labels: bool = Field(
+        default=False,
+        description="Label call metrics with connection ids too (one series per connection).",
+    )
+    bind_host: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The address the server listens on (connectory serve sets it); decides "
+        "whether /metrics needs its token. Unset: the address each request arrived on.",
+    )
+    tracing: bool = Field(
+        default=False,
+        description="Export OpenTelemetry traces; the exporter is configured by the standard "
+        "OTEL_* environment variables (OTLP over HTTP by default).",
+    )
 
     @property
     def key_file_path(self) -> Path:

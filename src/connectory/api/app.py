@@ -14,6 +14,7 @@ from connectory.api.background import run_events
 from connectory.api.limits import BodySizeLimit, UrlLengthLimit
 from connectory.api.mcp_endpoint import PATH as MCP_PATH
 from connectory.api.mcp_endpoint import McpEndpoint
+from connectory.api.observability import ObservabilityMiddleware
 from connectory.api.problems import ErrorOut, install_error_handlers
 from connectory.api.routers import ROUTERS
 from connectory.services.bootstrap import bootstrap_first_admin
@@ -21,6 +22,7 @@ from connectory.services.examples import load_examples
 from connectory.services.generations import attach_notifier, create_notifier
 from connectory.services.secret_store import SecretBox
 from connectory.services.server_runtime import create_runtimes, load_key_ring
+from connectory.services.telemetry import create_telemetry
 from connectory.settings import Settings
 from connectory.store import create_engine, create_sessionmaker, migrate
 from connectory.web import install_ui
@@ -40,6 +42,8 @@ COMMON_RESPONSES: dict[int | str, dict[str, object]] = {
 def create_app(
     settings: Settings | None = None,
     on_first_admin_token: Callable[[str], None] | None = None,
+    *,
+    tracer_provider: object | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -47,6 +51,8 @@ def create_app(
         settings: Server settings; read from the environment when omitted.
         on_first_admin_token: Receives the first platform admin's token when the database is
             new (``connectory serve`` prints it once). Without it, the token is not shown.
+        tracer_provider: An OpenTelemetry tracer provider for the server's spans (turns
+            tracing on); by default ``CONNECTORY_TRACING`` and the ``OTEL_*`` variables decide.
     """
     settings = settings or Settings()
     mcp_endpoint = McpEndpoint(settings.max_body_bytes)
@@ -70,10 +76,14 @@ def create_app(
         notifier = create_notifier(settings, engine)
         attach_notifier(sessions, notifier)
         await notifier.start()
-        runtimes = create_runtimes(settings, sessions, box, notifier)
+        # The call log, metrics and tracing every connection's client reports to.
+        telemetry = create_telemetry(settings, sessions, tracer_provider=tracer_provider)
+        telemetry.start()
+        runtimes = create_runtimes(settings, sessions, box, notifier, telemetry.telemetry)
         app.state.secret_box = box
         app.state.notifier = notifier
         app.state.runtimes = runtimes
+        app.state.telemetry = telemetry
         async with run_events(settings, sessions, box, runtimes) as events:
             app.state.events = events
             try:
@@ -81,6 +91,7 @@ def create_app(
                     yield
             finally:
                 await runtimes.aclose()
+                await telemetry.aclose()  # the last entries, before the database goes
                 await notifier.aclose()
         await engine.dispose()
 
@@ -103,4 +114,6 @@ def create_app(
     install_ui(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlLengthLimit, max_bytes=settings.max_url_bytes)
+    # Outermost of ours: even a refused body or URL answers with its request id.
+    app.add_middleware(ObservabilityMiddleware)
     return app

@@ -240,6 +240,25 @@ class Redactor:
         text = content[: _EXCERPT_WINDOW + limit].decode("utf-8", "replace")
         return self.redact(text)[:limit]
 
+    def excerpt(self, content: bytes, content_type: str, limit: int) -> str:
+        """The head of a body for a log: at most *limit* characters, redacted; cheap when clean.
+
+        A JSON body whose head holds no secret and no sensitive field name (one substring scan
+        of ``limit`` bytes plus the longest needle) is cut as it is; anything else goes
+        through :meth:`redact_body`. A call log must not cost a parse of every response.
+        """
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media == "application/json" or media.endswith("+json"):
+            if self._needles is None:
+                self._needles = self._build_needles()
+            # A needle that starts inside the head ends inside this window: checking the
+            # window finds every secret the excerpt could show.
+            window = max((len(needle) for needle in self._needles), default=0)
+            head = content[: limit + window]
+            if not self.needs_redaction(head):
+                return head[:limit].decode("utf-8", "ignore")
+        return self.redact_body(content, content_type, limit)
+
     def _redact_pairs(self, query: str, sensitive: Callable[[str], bool]) -> str:
         parts = []
         for pair in query.split("&"):

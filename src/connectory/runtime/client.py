@@ -45,6 +45,7 @@ from connectory.http.redirects import refuse_ambiguous_redirects, strip_credenti
 from connectory.http.reply import Reply, read_reply
 from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
+from connectory.observability.calls import CallTrack, ConnectionCalls, Telemetry, current_call
 from connectory.resilience import Clock, Health, Observer, ResiliencePipeline, wait_hint
 from connectory.runtime.inputs import resolve_fields
 from connectory.runtime.pacing import (
@@ -129,6 +130,8 @@ class ConnectorClient:
         tokens: The OAuth2 grant stored with the connection (authorization code flow).
         token_keeper: Stores refreshed grants and serialises refreshes across processes
             (see :mod:`connectory.auth.grants`).
+        telemetry: Where the connection's calls are recorded, counted and traced (the
+            server's call log, metrics and tracing); see :attr:`calls`. None: nowhere.
 
     Raises:
         CredentialsError: credentials or connector parameters do not match their schema.
@@ -157,6 +160,7 @@ class ConnectorClient:
         js_engine: JsEngine | None = None,
         tokens: TokenSet | None = None,
         token_keeper: TokenKeeper | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.spec = spec
         if isinstance(clock, Clock):
@@ -247,6 +251,16 @@ class ConnectorClient:
         self._js_engine = js_engine
         self._tenant = tenant_key or "local"
         self._code: ClientCode | None = None
+        #: The connection's call log: ``with client.calls.track(kind, operation):`` records a
+        #: call; requests sent inside count as its attempts (see connectory.observability).
+        self.calls = ConnectionCalls(
+            telemetry,
+            self.connection_key,
+            redactor=self.redactor,
+            enterprise_id=tenant_key,
+            connector_id=connector_key,
+        )
+        self._propagate_trace = spec.propagate_trace
 
     async def __aenter__(self) -> ConnectorClient:
         return self
@@ -597,7 +611,8 @@ class ConnectorClient:
         return reply, request
 
     async def _send_token_request(self, request: PreparedRequest, idempotent: bool) -> Reply:
-        return await self._send(request, self._resilience, idempotent)
+        with self.calls.track("token_refresh", self.spec.auth.auth_type):
+            return await self._send(request, self._resilience, idempotent)
 
     async def _send(
         self, request: PreparedRequest, policy: ResilienceSpec, idempotent: bool
@@ -620,11 +635,18 @@ class ConnectorClient:
                 f"refusing to send the request: the URL is not valid ({detail}); check the "
                 "connector's base_url and the values its templates use"
             ) from None
+        # The call being recorded (if any) gets this request's attempts and excerpts.
+        call = current_call()
+        if call is not None:
+            call.note_request(request.method, url, request.headers, request.content)
+        tracing = call.tracing if call is not None else None
 
         async def attempt(remaining: float) -> Reply:
             # httpx's own timeout too, so a stalled read fails inside httpx rather than
             # only at the pipeline's cut.
             http_request.extensions["timeout"] = httpx.Timeout(max(remaining, 0.001)).as_dict()
+            if tracing is not None:
+                return await self._traced_attempt(http_request, call, url)
             started = self._clock()
             response = await self._http.send(http_request, stream=True)
             try:
@@ -636,22 +658,29 @@ class ConnectorClient:
         # Inside a read, its pacing (max_read_wait, observer) applies; see runtime.pacing.
         pacing = current_pacing() or _UNPACED
         with redacting_logs(self.redactor):
-            reply = await self.pipeline.execute(
-                attempt,
-                key=self.connection_key,
-                connector_key=self.connector_key,
-                policy=policy,
-                method=request.method,
-                idempotent=idempotent,
-                has_idempotency_key=any(
-                    name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers
-                ),
-                observer=combine_observers(self._observer, pacing.observer),
-                stats=stats,
-                return_final_status=True,
-                max_pause=pacing.max_pause,
-            )
+            try:
+                reply = await self.pipeline.execute(
+                    attempt,
+                    key=self.connection_key,
+                    connector_key=self.connector_key,
+                    policy=policy,
+                    method=request.method,
+                    idempotent=idempotent,
+                    has_idempotency_key=any(
+                        name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers
+                    ),
+                    observer=combine_observers(self._observer, pacing.observer),
+                    stats=stats,
+                    return_final_status=True,
+                    max_pause=pacing.max_pause,
+                )
+            except BaseException:
+                if call is not None:
+                    call.note_attempts(stats.attempts)
+                raise
         reply.attempts = stats.attempts
+        if call is not None:
+            call.note_reply(reply.status_code, reply.headers, reply.content, stats.attempts)
         if request_logger.isEnabledFor(logging.DEBUG):
             request_logger.debug(
                 "%s %s -> %s in %.3f s",
@@ -661,6 +690,22 @@ class ConnectorClient:
                 reply.elapsed,
             )
         return reply
+
+    async def _traced_attempt(
+        self, http_request: httpx.Request, call: CallTrack | None, url: str
+    ) -> Reply:
+        """One attempt as a CLIENT span (``traceparent`` upstream where the connector asks)."""
+        assert call is not None and call.tracing is not None
+        headers = http_request.headers if self._propagate_trace else None
+        redacted = self.redactor.redact_url(url)
+        with call.tracing.attempt_span(call, http_request.method, redacted, headers) as span:
+            started = self._clock()
+            response = await self._http.send(http_request, stream=True)
+            span.set_attribute("http.response.status_code", response.status_code)
+            try:
+                return await read_reply(response, self._max_response_bytes, started, self._clock)
+            finally:
+                await response.aclose()
 
     def _check_schema(self, plan: OperationPlan, body: Any, always: bool) -> list[tuple[str, str]]:
         checker = plan.response_checker

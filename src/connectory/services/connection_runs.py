@@ -1,4 +1,9 @@
-"""Using a connection: testing it, running operations, streaming records; health follows."""
+"""Using a connection: testing it, running operations, streaming records; health follows.
+
+Each of these is one entry of the connection's call log (kinds ``test``, ``operation`` and
+``stream``; see :mod:`connectory.observability.calls`), and each change of health is kept in
+the connection's health history.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,9 +30,11 @@ from connectory.errors import (
     TransportError,
     UpstreamError,
 )
+from connectory.observability.calls import CallTrack, ConnectionCalls
 from connectory.resilience import Observer
 from connectory.runtime import ConnectorClient, OperationResult
 from connectory.services.access import check_may_run_operation
+from connectory.services.call_log import record_health_event
 from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
 from connectory.services.keepalive import KEEPALIVE_INTERVAL, PauseTracker, with_keepalives
@@ -65,9 +72,10 @@ async def test_connection(
         )
     else:
         try:
-            async with await _lease(session, runtimes, details) as client:
-                result = await client.call(operation.name, {}, raise_for_status=False)
-                outcome = await _outcome_of_result(client, result)
+            async with await _lease(session, runtimes, details, "test", operation.name) as client:
+                with client.calls.track("test", operation.name):
+                    result = await client.call(operation.name, {}, raise_for_status=False)
+                    outcome = await _outcome_of_result(client, result)
         except ConnectoryError as error:
             outcome = _outcome_of_error(error, operation.name)
     await record_health(runtimes, details, outcome.health, outcome.detail)
@@ -109,8 +117,9 @@ async def run_operation(
     """
     authorize_operation(principal, details, operation)
     try:
-        async with await _lease(session, runtimes, details) as client:
-            result = await client.call(operation, params, raise_for_status=False)
+        async with await _lease(session, runtimes, details, "operation", operation) as client:
+            with client.calls.track("operation", operation):
+                result = await client.call(operation, params, raise_for_status=False)
             if result.status_code in (401, 403):
                 health: Health = "auth_error"
             else:
@@ -129,14 +138,24 @@ async def run_operation(
 
 
 async def _lease(
-    session: AsyncSession, runtimes: ConnectionRuntimes, details: ConnectionDetails
+    session: AsyncSession,
+    runtimes: ConnectionRuntimes,
+    details: ConnectionDetails,
+    kind: str,
+    operation: str,
 ) -> ClientLease:
     """Lease the connection's client, then end the session's transaction.
 
     Committing (nothing is pending) returns the database connection to the pool while the
     upstream answers: a call may take seconds, and concurrent calls must not each hold one.
+    A client that cannot be built (the stored credentials no longer fit) is a failed call of
+    *kind* in the call log.
     """
-    lease = await runtimes.acquire(session, details)
+    try:
+        lease = await runtimes.acquire(session, details)
+    except ConnectoryError as error:
+        calls_without_client(runtimes, details).record(kind, operation, error=error)
+        raise
     try:
         await session.commit()
     except BaseException:
@@ -145,7 +164,19 @@ async def _lease(
     return lease
 
 
-async def stream_connection_records(
+def calls_without_client(
+    runtimes: ConnectionRuntimes, details: ConnectionDetails
+) -> ConnectionCalls:
+    """The connection's call log for a call that failed before its client existed."""
+    return ConnectionCalls(
+        runtimes.telemetry,
+        details.connection.id,
+        enterprise_id=details.connection.enterprise_id,
+        connector_id=details.connector.id,
+    )
+
+
+def stream_connection_records(
     runtimes: ConnectionRuntimes,
     lease: ClientLease,
     details: ConnectionDetails,
@@ -157,8 +188,25 @@ async def stream_connection_records(
     """Stream a stored connection's records (see :func:`stream_records`).
 
     The stream holds *lease* until it ends, and a failure is recorded in the connection's
-    health.
+    health. The read is one ``stream`` entry of the call log, started now (its id goes in the
+    response's headers, which leave before the first page).
     """
+    call = lease.client.calls.track("stream", operation, first_reply_only=True).start()
+    return _stream_connection_records(
+        runtimes, lease, details, operation, params, max_pages, keepalive_interval, call
+    )
+
+
+async def _stream_connection_records(
+    runtimes: ConnectionRuntimes,
+    lease: ClientLease,
+    details: ConnectionDetails,
+    operation: str,
+    params: Mapping[str, Any],
+    max_pages: int | None,
+    keepalive_interval: float,
+    call: CallTrack,
+) -> AsyncIterator[bytes]:
 
     async def record_failure(error: ConnectoryError) -> None:
         if _affects_health(error):
@@ -173,11 +221,16 @@ async def stream_connection_records(
             max_pages,
             keepalive_interval=keepalive_interval,
             on_error=record_failure,
+            call=call,
         )
         async with aclosing(stream) as chunks:
             async for chunk in chunks:
                 yield chunk
+    except BaseException as error:
+        call.finish(error)  # the client went away mid-stream
+        raise
     finally:
+        call.finish()
         await lease.release()
 
 
@@ -188,18 +241,19 @@ async def stream_records(
     max_pages: int | None,
     keepalive_interval: float = KEEPALIVE_INTERVAL,
     on_error: Callable[[ConnectoryError], Awaitable[None]] | None = None,
+    call: CallTrack | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """Yield every record as a JSON line, one page in memory at a time.
 
     The response has started by the time a later page fails, so a failure is reported as a
     last line ``{"_connectory_error": {"code": ..., "detail": ...}}`` instead of an error status
-    (and passed to *on_error* first).
+    (and passed to *on_error* first, and to *call*, the read's call log entry).
     While the read waits (it is paced by the rate limit, or a page is slow), a keep-alive line
     goes out every *keepalive_interval* seconds (:mod:`connectory.services.keepalive`).
     """
     clock = client.pipeline.clock
     pauses = PauseTracker(clock)
-    lines = _record_lines(client, operation, params, max_pages, pauses, on_error)
+    lines = _record_lines(client, operation, params, max_pages, pauses, on_error, call)
     # Closed explicitly when the client goes away: a page may be on its way in a task.
     async with aclosing(
         with_keepalives(
@@ -217,11 +271,20 @@ async def _record_lines(
     max_pages: int | None,
     observer: Observer,
     on_error: Callable[[ConnectoryError], Awaitable[None]] | None,
+    call: CallTrack | None,
 ) -> AsyncIterator[bytes]:
+    pages = client.iter_pages(operation, params, max_pages=max_pages, observer=observer)
     try:
-        async for page in client.iter_pages(
-            operation, params, max_pages=max_pages, observer=observer
-        ):
+        while True:
+            if call is None:
+                page = await anext(pages, None)
+            else:
+                # The call log entry gets each page's request: active while a page is read,
+                # never across a yield (the caller's context is not ours to change).
+                with call.active():
+                    page = await anext(pages, None)
+            if page is None:
+                break
             if page.records:
                 chunk = b"\n".join(orjson.dumps(record) for record in page.records) + b"\n"
                 # One scan per page; records are rewritten only when a secret may be echoed.
@@ -230,6 +293,8 @@ async def _record_lines(
                     chunk = b"\n".join(orjson.dumps(record) for record in records) + b"\n"
                 yield chunk
     except ConnectoryError as error:
+        if call is not None:
+            call.finish(error)
         if on_error is not None:
             await on_error(error)
         yield orjson.dumps(
@@ -250,7 +315,8 @@ async def record_health(
 
     Its own transaction, so the health of a call that fails is kept although the request's
     session rolls back with the error. With *on_change* nothing is written when the health
-    the request read is already *health* (calls must not write on every success).
+    the request read is already *health* (calls must not write on every success). A change
+    of the stored health is added to the connection's health history in that transaction.
     """
     connection = details.connection
     if on_change and connection.health == health:
@@ -258,12 +324,30 @@ async def record_health(
     detail = detail[:2000]
     moment = utcnow()
     async with runtimes.sessions() as session:
+        # The stored health, locked: concurrent calls record one change, not one each.
+        previous = await session.scalar(
+            select(Connection.health)
+            .where(Connection.id == connection.id, Connection.deleted_at.is_(None))
+            .with_for_update()
+        )
+        if previous is None:
+            return  # deleted meanwhile
         await session.execute(
             update(Connection)
             .where(Connection.id == connection.id, Connection.deleted_at.is_(None))
             .values(health=health, health_detail=detail, health_checked_at=moment)
             .execution_options(synchronize_session=False)
         )
+        if previous != health:
+            await record_health_event(
+                session,
+                connection.id,
+                connection.enterprise_id,
+                previous,
+                health,
+                detail,
+                moment,
+            )
         await session.commit()
     # Keep the request's copy in step without making it a pending change of that session.
     set_committed_value(connection, "health", health)

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectory.auth.oauth2 import REAUTHORIZE
 from connectory.errors import AuthError
 from connectory.js import JsEngine
+from connectory.observability.calls import Telemetry
 from connectory.resilience import ResiliencePipeline
 from connectory.runtime import ConnectorClient
 from connectory.services.connections import ConnectionDetails, load_credentials
@@ -120,6 +121,7 @@ class ConnectionRuntimes:
         max_clients: Connections that keep a client; the least recently used beyond it retire.
         notifier: Announced generation bumps retire stale clients at once.
         refresh_locks: The OAuth2 refresh locks (Redis or database); default: database.
+        telemetry: Where every client records, counts and traces its calls.
     """
 
     def __init__(
@@ -132,10 +134,12 @@ class ConnectionRuntimes:
         notifier: GenerationNotifier | None = None,
         js_engine: JsEngine | None = None,
         refresh_locks: RefreshLocks | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.sessions = sessions
         #: Serialise OAuth2 refreshes per connection, across processes.
         self.refresh_locks = refresh_locks or RefreshLocks(sessions, box)
+        self.telemetry = telemetry
         self._box = box
         self.pipeline = pipeline
         #: Runs connector JavaScript for every connection (instances per enterprise).
@@ -292,6 +296,7 @@ class ConnectionRuntimes:
             if entry.generation == generation - 1:
                 entry.generation = generation
 
+        metrics = self.telemetry.metrics if self.telemetry is not None else None
         entry.client = ConnectorClient(
             spec,
             credentials=credentials,
@@ -306,6 +311,8 @@ class ConnectionRuntimes:
             js_engine=self.js_engine,
             tokens=grant,
             token_keeper=self.refresh_locks.keeper(connection.id, stored),
+            telemetry=self.telemetry,
+            observer=metrics.resilience_observer(details.connector.id) if metrics else None,
         )
         self._built += 1
         return entry

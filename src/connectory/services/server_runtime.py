@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.http.egress import EgressPolicy, GuardedTransport
 from connectory.js import JsCaps, JsEngine
+from connectory.observability.calls import Telemetry
 from connectory.resilience import (
     CircuitBreaker,
     RedisBreakerStore,
@@ -71,8 +72,12 @@ def create_runtimes(
     sessions: async_sessionmaker[AsyncSession],
     box: SecretBox,
     notifier: GenerationNotifier | None = None,
+    telemetry: Telemetry | None = None,
 ) -> ConnectionRuntimes:
-    """The server's connection runtimes; *notifier*'s announcements retire stale clients."""
+    """The server's connection runtimes; *notifier*'s announcements retire stale clients.
+
+    Every client records its calls to *telemetry* (call log, metrics, tracing).
+    """
     redis = (
         create_redis(settings.redis_url, client_name="connectory-oauth-refresh")
         if settings.redis_url is not None
@@ -87,4 +92,5 @@ def create_runtimes(
         notifier=notifier,
         js_engine=create_js_engine(settings),
         refresh_locks=RefreshLocks(sessions, box, redis, prefix=settings.redis_prefix),
+        telemetry=telemetry,
     )

@@ -90,6 +90,11 @@ class ConnectorSpec(SpecModel):
         description="The operation that tests a connection (a cheap, safe GET). When unset, "
         "the first GET without required parameters is used.",
     )
+    propagate_trace: bool = Field(
+        default=False,
+        description="Send the W3C traceparent header upstream when the server's tracing is "
+        "on, so the API's own traces join Connectory's. Off: the API never sees trace ids.",
+    )
 
     # Compiled forms shared by every client of this spec object (the shared schema registry):
     # built once per connector, never serialised.

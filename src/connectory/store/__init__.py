@@ -1,5 +1,6 @@
 """Persistence: SQLAlchemy 2 models, async sessions, Alembic migrations."""
 
+from connectory.store.call_log_models import CallLogEntry, HealthEvent
 from connectory.store.db import (
     create_engine,
     create_sessionmaker,
@@ -31,6 +32,7 @@ from connectory.store.models import (
 __all__ = [
     "ApiToken",
     "Base",
+    "CallLogEntry",
     "Connection",
     "Connector",
     "ConnectorIntakeRoute",
@@ -40,6 +42,7 @@ __all__ = [
     "Enterprise",
     "Event",
     "EventSubscription",
+    "HealthEvent",
     "IntakeRequest",
     "SecretValue",
     "User",

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from connectory.api.routers import (
+    calls,
     connect_links,
     connections,
     connector_parameters,
@@ -18,6 +19,7 @@ from connectory.api.routers import (
     intake,
     mcp,
     me,
+    metrics,
     oauth,
     openapi_import,
     records,
@@ -34,3 +36,4 @@ ROUTERS += [draft_runs.router, draft_collections.router, draft_test_cases.router
 ROUTERS += [openapi_import.router]
 ROUTERS += [oauth.router, connect_links.router]
 ROUTERS += [event_subscriptions.router, events.router, webhook_endpoints.router, intake.router]
+ROUTERS += [calls.router, metrics.router]

@@ -147,17 +147,19 @@ async def list_records(
         return StreamingResponse(stream, media_type="application/x-ndjson")
     async with access:
         if q is not None:
-            found = await access.collection.search(
-                q, filters=filters, parameters=parameters, include_raw=include_raw
-            )
+            with access.track("search"):
+                found = await access.collection.search(
+                    q, filters=filters, parameters=parameters, include_raw=include_raw
+                )
             return {"records": [access.record_out(r, include_raw) for r in found], "cursor": None}
-        page = await access.collection.list_page(
-            filters=filters,
-            parameters=parameters,
-            cursor=cursor,
-            page_size=page_size,
-            include_raw=include_raw,
-        )
+        with access.track("list"):
+            page = await access.collection.list_page(
+                filters=filters,
+                parameters=parameters,
+                cursor=cursor,
+                page_size=page_size,
+                include_raw=include_raw,
+            )
         return access.page_out(page, include_raw)
 
 
@@ -197,7 +199,8 @@ async def match_record(
 ) -> Any:
     """The one record whose fields equal the values given; null when none; 409 when several."""
     async with await _open(request, session, principal, connection_id, key) as access:
-        found = await access.collection.match(body.fields, parameters=body.parameters)
+        with access.track("match"):
+            found = await access.collection.match(body.fields, parameters=body.parameters)
         return {"record": access.record_out(found) if found is not None else None}
 
 
@@ -217,10 +220,12 @@ async def get_record(
     include_raw: bool = False,
 ) -> Any:
     """One record by id."""
+    parameters = _prefixed(request, "param.")
     async with await _open(request, session, principal, connection_id, key) as access:
-        found = await access.collection.find_by_id(
-            record_id, parameters=_prefixed(request, "param."), include_raw=include_raw
-        )
+        with access.track("find_by_id"):
+            found = await access.collection.find_by_id(
+                record_id, parameters=parameters, include_raw=include_raw
+            )
         return access.record_out(found, include_raw)
 
 

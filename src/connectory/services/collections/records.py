@@ -2,7 +2,8 @@
 
 Viewers read (list, find, match, search); creating, updating and deleting records needs the
 enterprise admin role. Records leave the server redacted: an upstream that echoes a
-credential cannot hand it to an API client.
+credential cannot hand it to an API client. Each method called is one ``collection`` entry of
+the connection's call log (operation ``<collection>.<method>``), its requests its attempts.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.collections import Collection, Record, RecordPage
 from connectory.errors import ConnectoryError
+from connectory.observability.calls import CallTrack
 from connectory.runtime import ConnectorClient
 from connectory.services.access import check_may_write_records
+from connectory.services.connection_runs import calls_without_client
 from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
 from connectory.services.principal import Principal
@@ -60,6 +63,12 @@ class CollectionAccess:
             "cursor": page.cursor,
         }
 
+    def track(self, method: str, *, first_reply_only: bool = False) -> CallTrack:
+        """The call log entry of one *method* call: ``with access.track("find_by_id"):``."""
+        return self.client.calls.track(
+            "collection", f"{self.collection.key}.{method}", first_reply_only=first_reply_only
+        )
+
     def check_write(self, method: str) -> None:
         """Raise PermissionDenied unless the caller may write records."""
         check_may_write_records(self.principal, self.collection.key, method)
@@ -92,7 +101,11 @@ async def open_collection(
     Raises:
         CollectionNotFound: the connector has no such collection.
     """
-    lease = await runtimes.acquire(session, details)
+    try:
+        lease = await runtimes.acquire(session, details)
+    except ConnectoryError as error:
+        calls_without_client(runtimes, details).record("collection", key, error=error)
+        raise
     try:
         collection = lease.client.collection(key)
         await session.commit()
@@ -125,10 +138,19 @@ async def first_page_then_stream(
         NotSupported, InputError, UpstreamError...: the first page failed.
     """
     pages = access.collection.pages(filters=filters, parameters=parameters, include_raw=include_raw)
-    first = await anext(pages)
+    # One call log entry for the whole listing, its id in the headers that leave first.
+    call = access.track("list", first_reply_only=True).start()
+    try:
+        with call.active():
+            first = await anext(pages)
+    except BaseException as error:
+        call.finish(error)
+        await pages.aclose()
+        raise
 
     async def lines() -> AsyncIterator[bytes]:
         page: RecordPage | None = first
+        error: BaseException | None = None
         try:
             while page is not None:
                 if page.records:
@@ -136,13 +158,20 @@ async def first_page_then_stream(
                         orjson.dumps(access.record_out(record, include_raw)) + b"\n"
                         for record in page.records
                     )
-                page = await anext(pages, None)
-        except ConnectoryError as error:
+                # Active while the next page is read, never across a yield.
+                with call.active():
+                    page = await anext(pages, None)
+        except ConnectoryError as failed:
+            error = failed
             yield orjson.dumps(
-                {"_connectory_error": {"code": type(error).__name__, "detail": str(error)}}
+                {"_connectory_error": {"code": type(failed).__name__, "detail": str(failed)}}
             )
             yield b"\n"
+        except BaseException as stopped:
+            error = stopped
+            raise
         finally:
+            call.finish(error)
             await pages.aclose()
             await access.release()
 
@@ -154,7 +183,9 @@ async def create_record(
 ) -> dict[str, Any]:
     """Create a record (enterprise admins); the fields are checked before anything is sent."""
     access.check_write("create")
-    return access.record_out(await access.collection.create(fields, parameters=parameters))
+    with access.track("create"):
+        created = await access.collection.create(fields, parameters=parameters)
+    return access.record_out(created)
 
 
 async def update_record(
@@ -165,7 +196,8 @@ async def update_record(
 ) -> dict[str, Any]:
     """Update some fields of a record (enterprise admins)."""
     access.check_write("update")
-    record = await access.collection.update(record_id, fields, parameters=parameters)
+    with access.track("update"):
+        record = await access.collection.update(record_id, fields, parameters=parameters)
     return access.record_out(record)
 
 
@@ -174,4 +206,5 @@ async def delete_record(
 ) -> None:
     """Delete a record (enterprise admins)."""
     access.check_write("delete")
-    await access.collection.delete(record_id, parameters=parameters)
+    with access.track("delete"):
+        await access.collection.delete(record_id, parameters=parameters)

@@ -1,0 +1,137 @@
+"""A bounded buffer between the calls and the store: batched writes, never a wait.
+
+:meth:`BufferedRecorder.record` appends to a deque and returns; a background task writes
+what has gathered in one batch every ``flush_interval`` seconds (sooner once ``batch_size``
+entries wait). When the buffer is full an entry is counted as dropped instead of waiting, and
+a batch the store refuses (database down) is dropped and counted too: the call log is
+evidence, never a reason for a call to slow down or fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from connectory.observability.calls import CallEntry
+
+logger = logging.getLogger("connectory.calls")
+
+Writer = Callable[[Sequence[CallEntry]], Awaitable[None]]
+
+
+@dataclass
+class BufferStats:
+    """Counts since start."""
+
+    recorded: int = 0
+    """Entries accepted into the buffer."""
+    written: int = 0
+    """Entries the store accepted."""
+    dropped: int = 0
+    """Entries lost: the buffer was full, or the store refused their batch."""
+    failed_batches: int = 0
+    """Batches the store refused."""
+
+
+class BufferedRecorder:
+    """A :class:`~connectory.observability.calls.CallRecorder` that writes in batches.
+
+    Args:
+        writer: Stores one batch (an INSERT of many rows).
+        max_entries: Entries held at most; more are dropped (and counted).
+        batch_size: Entries per write, at most; reaching it wakes the writer early.
+        flush_interval: Seconds between writes while entries arrive.
+        on_drop: Called with the number of entries dropped (metrics).
+    """
+
+    def __init__(
+        self,
+        writer: Writer,
+        *,
+        max_entries: int = 10_000,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+        on_drop: Callable[[int], None] | None = None,
+    ) -> None:
+        self._writer = writer
+        self._max = max(1, max_entries)
+        self._batch_size = max(1, batch_size)
+        self._interval = flush_interval
+        self._on_drop = on_drop
+        self._entries: deque[CallEntry] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
+        self.stats = BufferStats()
+
+    def record(self, entry: CallEntry) -> None:
+        """Buffer *entry*, or count it as dropped when the buffer is full. Never waits."""
+        entries = self._entries
+        if len(entries) >= self._max:
+            self._dropped(1)
+            return
+        entries.append(entry)
+        self.stats.recorded += 1
+        if len(entries) == self._batch_size and self._wake is not None:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        """Entries waiting to be written."""
+        return len(self._entries)
+
+    def start(self) -> None:
+        """Start the background writer on the running loop."""
+        if self._task is None:
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def aclose(self) -> None:
+        """Stop the writer and write what is left (the server is stopping)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every buffered entry now (readers call it so a page shows the latest)."""
+        async with self._flushing:
+            while self._entries:
+                count = min(len(self._entries), self._batch_size)
+                batch = [self._entries.popleft() for _ in range(count)]
+                try:
+                    await self._writer(batch)
+                except asyncio.CancelledError:
+                    self._dropped(len(batch))
+                    raise
+                except Exception as error:
+                    self.stats.failed_batches += 1
+                    self._dropped(len(batch))
+                    logger.warning(
+                        "the call log could not store %d entries (%s); they are dropped",
+                        len(batch),
+                        type(error).__name__,
+                    )
+                    return
+                self.stats.written += len(batch)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            await self.flush()
+
+    def _dropped(self, count: int) -> None:
+        self.stats.dropped += count
+        if self._on_drop is not None:
+            try:
+                self._on_drop(count)
+            except Exception:
+                logger.exception("counting dropped call log entries failed")

@@ -1,0 +1,566 @@
+"""The call log's recorder interface: every call a connection makes becomes one entry.
+
+Whatever a connection does (an operation call, a connection test, a collection method, a hook
+or method run, a token refresh, a poll, a webhook intake or delivery) is recorded with **one
+call** through the connection's :class:`ConnectionCalls`::
+
+    calls = client.calls                                   # a ConnectorClient's, or
+    calls = ConnectionCalls(telemetry, connection_id, redactor=redactor)
+
+    with calls.track("token_refresh", "oauth2") as call:   # times it, records errors
+        ...                                                # upstream requests inside are
+                                                           # counted as its attempts
+    calls.record("webhook_intake", "order.created", status_code=202, duration=0.004)
+
+A tracked call measures its own duration, takes the class and message of an exception that
+leaves the block (redacted, and re-raised), becomes a span when tracing is on, counts in the
+metrics, and hands one :class:`CallEntry` to the recorder. Requests the runtime sends inside
+the block add their attempts, the status of the last reply and the request/response excerpts
+(redacted and capped) to the innermost tracked call (see :func:`current_call`). Nested tracks
+(a token refresh during an operation call) are entries of their own, linked by ``parent_id``.
+
+Recording never slows or fails the call: a recorder only appends to a bounded buffer (see
+:mod:`connectory.observability.buffer`), and nothing here raises into the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from connectory.http.redaction import Redactor
+
+if TYPE_CHECKING:
+    from connectory.observability.metrics import Metrics
+    from connectory.observability.tracing import Tracing
+
+logger = logging.getLogger("connectory.calls")
+
+#: What a call log entry can record. Other layers add their kind here when they start emitting.
+CALL_KINDS: tuple[str, ...] = (
+    "operation",  # POST /connections/{id}/operations/{name}
+    "stream",  # the same with all_pages: every page of one read
+    "test",  # a connection test
+    "collection",  # a collection method (operation = "<collection>.<method>")
+    "hook",  # a JavaScript pre-request or post-response hook
+    "method",  # a JavaScript method
+    "token_refresh",  # a token request (OAuth2, custom login)
+    "poll",  # one poll of an event source
+    "webhook_intake",  # a webhook received for the connection
+    "webhook_delivery",  # an event delivered to a subscriber
+)
+
+CallStatus = Literal["ok", "error"]
+
+#: Default cap on each excerpt, in bytes of UTF-8.
+DEFAULT_EXCERPT_BYTES = 2048
+#: Error messages are capped at this many characters.
+MAX_ERROR_MESSAGE = 2000
+#: Operation names are capped at this many characters (the column's size).
+MAX_OPERATION = 200
+
+
+@dataclass(slots=True)
+class CallEntry:
+    """One entry of a connection's call log (what the recorder receives and the API shows).
+
+    Attributes:
+        id: The call id (32 hex digits), sent as ``X-Connectory-Call-Id``.
+        connection_id: The connection the call belongs to.
+        kind: One of :data:`CALL_KINDS`.
+        operation: The operation, ``collection.method``, hook, event or auth step.
+        status: ``ok``, or ``error`` when the call raised or the last reply was 4xx/5xx.
+        started_at: When the call started (UTC).
+        duration: Seconds the call took.
+        status_code: The HTTP status of the last upstream reply, when there was one.
+        attempts: Upstream requests made (retries included).
+        error_class: The class of the error that ended the call (``UpstreamTimeout``).
+        error_message: Its message, redacted and capped.
+        request_excerpt: The last request as sent: method, URL, headers, body head; redacted,
+            capped to the excerpt size.
+        response_excerpt: The last reply: status, headers, body head; redacted, capped.
+        trace_id: The trace id (32 hex digits) when tracing is on.
+        parent_id: The call this one ran inside (a token refresh during an operation call).
+        enterprise_id: The connection's owner.
+        connector_id: The connection's connector.
+    """
+
+    id: str
+    connection_id: str
+    kind: str
+    operation: str | None
+    status: CallStatus
+    started_at: datetime
+    duration: float
+    status_code: int | None = None
+    attempts: int = 0
+    error_class: str | None = None
+    error_message: str | None = None
+    request_excerpt: str | None = None
+    response_excerpt: str | None = None
+    trace_id: str | None = None
+    parent_id: str | None = None
+    enterprise_id: str | None = None
+    connector_id: str | None = None
+
+
+class CallRecorder(Protocol):
+    """Where entries go. ``record`` must return at once and never raise."""
+
+    def record(self, entry: CallEntry) -> None:
+        """Take *entry* (buffer it, count it as dropped when full)."""
+
+
+class MemoryRecorder:
+    """Keeps every entry in a list (tests, and tools that want the entries in process)."""
+
+    def __init__(self) -> None:
+        self.entries: list[CallEntry] = []
+
+    def record(self, entry: CallEntry) -> None:
+        """Append *entry*."""
+        self.entries.append(entry)
+
+
+@dataclass
+class Telemetry:
+    """What a connection's calls report to: the call log, the metrics, the tracer.
+
+    Attributes:
+        recorder: The call log (None: off).
+        metrics: Prometheus metrics (None: off).
+        tracing: OpenTelemetry tracing (None: off).
+        excerpt_bytes: Cap on each request/response excerpt.
+        wall_clock: Wall-clock time for ``started_at`` (injectable for tests).
+        monotonic: Monotonic seconds for durations (injectable for tests).
+    """
+
+    recorder: CallRecorder | None = None
+    metrics: Metrics | None = None
+    tracing: Tracing | None = None
+    excerpt_bytes: int = DEFAULT_EXCERPT_BYTES
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    monotonic: Callable[[], float] = time.monotonic
+
+    @property
+    def active(self) -> bool:
+        """True when anything listens."""
+        return self.recorder is not None or self.metrics is not None or self.tracing is not None
+
+
+@dataclass
+class ResponseIds:
+    """The ids a server response carries: set by the first call tracked while serving it."""
+
+    request_id: str
+    call_id: str | None = None
+    trace_id: str | None = None
+
+
+#: The ids of the server request being served (set by the API's middleware).
+_RESPONSE_IDS: ContextVar[ResponseIds | None] = ContextVar("connectory_response_ids", default=None)
+#: The innermost call being tracked in this task.
+_CURRENT: ContextVar[CallTrack | None] = ContextVar("connectory_current_call", default=None)
+
+
+def current_call() -> CallTrack | None:
+    """The innermost call tracked in this task (the runtime adds its requests to it)."""
+    return _CURRENT.get()
+
+
+def current_response_ids() -> ResponseIds | None:
+    """The ids of the server request being served, if any."""
+    return _RESPONSE_IDS.get()
+
+
+@contextmanager
+def serving_request(ids: ResponseIds) -> Iterator[ResponseIds]:
+    """Within this block, the first tracked call puts its ids into *ids* (for the headers)."""
+    token = _RESPONSE_IDS.set(ids)
+    try:
+        yield ids
+    finally:
+        _RESPONSE_IDS.reset(token)
+
+
+def new_call_id() -> str:
+    """A fresh call id: 32 random hex digits."""
+    return os.urandom(16).hex()
+
+
+class ConnectionCalls:
+    """The call log of one connection: :meth:`track` and :meth:`record` emit entries.
+
+    Args:
+        telemetry: Where entries, metrics and spans go; None records nothing.
+        connection_id: The connection (for a client without a stored connection, its key).
+        redactor: Redacts the connection's secrets from excerpts and error messages.
+        enterprise_id: The connection's owner.
+        connector_id: The connection's connector (metrics label it by id, never by name).
+    """
+
+    def __init__(
+        self,
+        telemetry: Telemetry | None,
+        connection_id: str,
+        *,
+        redactor: Redactor | None = None,
+        enterprise_id: str | None = None,
+        connector_id: str | None = None,
+    ) -> None:
+        self.telemetry = telemetry if telemetry is not None and telemetry.active else None
+        self.connection_id = connection_id
+        self.redactor = redactor or Redactor()
+        self.enterprise_id = enterprise_id
+        self.connector_id = connector_id
+
+    @property
+    def enabled(self) -> bool:
+        """True when calls are recorded, measured or traced."""
+        return self.telemetry is not None
+
+    def track(
+        self, kind: str, operation: str | None = None, *, first_reply_only: bool = False
+    ) -> CallTrack:
+        """A call to time and record: use it as ``with calls.track(kind, operation) as call:``.
+
+        Args:
+            kind: One of :data:`CALL_KINDS`.
+            operation: What was called.
+            first_reply_only: Take the excerpts from the first upstream reply (a read of many
+                pages), not the last.
+        """
+        if self.telemetry is None:
+            return _IDLE
+        return CallTrack(self, kind, operation, first_reply_only)
+
+    def record(
+        self,
+        kind: str,
+        operation: str | None = None,
+        *,
+        status: CallStatus | None = None,
+        duration: float = 0.0,
+        status_code: int | None = None,
+        attempts: int = 0,
+        error: BaseException | None = None,
+        request: str | None = None,
+        response: str | None = None,
+        started_at: datetime | None = None,
+    ) -> str | None:
+        """Record a call that was measured elsewhere; return its id (None when not recorded).
+
+        *request* and *response* are excerpts as text; they are redacted and capped here.
+        """
+        telemetry = self.telemetry
+        if telemetry is None:
+            return None
+        error_class, message = self._describe_error(error)
+        entry = CallEntry(
+            id=new_call_id(),
+            connection_id=self.connection_id,
+            kind=kind,
+            operation=_cap_operation(operation),
+            status=status or _status_of(error, status_code),
+            started_at=started_at or telemetry.wall_clock(),
+            duration=duration,
+            status_code=status_code,
+            attempts=attempts,
+            error_class=error_class,
+            error_message=message,
+            request_excerpt=self.text_excerpt(request),
+            response_excerpt=self.text_excerpt(response),
+            parent_id=_parent_id(),
+            enterprise_id=self.enterprise_id,
+            connector_id=self.connector_id,
+        )
+        ids = _RESPONSE_IDS.get()
+        if ids is not None and ids.call_id is None:
+            ids.call_id = entry.id
+        self._emit(entry)
+        return entry.id
+
+    def text_excerpt(self, text: str | None) -> str | None:
+        """*text* redacted and capped to the excerpt size."""
+        if text is None or self.telemetry is None:
+            return None
+        return cap_utf8(self.redactor.redact(text), self.telemetry.excerpt_bytes)
+
+    def _describe_error(self, error: BaseException | None) -> tuple[str | None, str | None]:
+        if error is None:
+            return None, None
+        message = self.redactor.redact(str(error))[:MAX_ERROR_MESSAGE]
+        return type(error).__name__, message
+
+    def _emit(self, entry: CallEntry) -> None:
+        telemetry = self.telemetry
+        assert telemetry is not None
+        # Nothing here may fail the call it records: a broken sink is logged, not raised.
+        try:
+            if telemetry.recorder is not None:
+                telemetry.recorder.record(entry)
+            if telemetry.metrics is not None:
+                telemetry.metrics.observe_call(entry)
+        except Exception:
+            logger.exception("recording a call of connection %s failed", entry.connection_id)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s: %s%s in %.1f ms, %d attempt(s)",
+                entry.kind,
+                entry.operation or "-",
+                entry.status,
+                f" {entry.status_code}" if entry.status_code is not None else "",
+                entry.duration * 1000,
+                entry.attempts,
+                extra={"call_id": entry.id, "connection_id": entry.connection_id},
+            )
+
+
+class CallTrack:
+    """One call being tracked (see :meth:`ConnectionCalls.track`).
+
+    Attributes the caller (or the runtime) may set while it runs: ``status_code``,
+    ``attempts`` (the runtime adds to it), and ``error`` (an error that was handled, not
+    raised, but ended the call).
+    """
+
+    __slots__ = (
+        "_calls",
+        "_done",
+        "_excerpt_done",
+        "_reply",
+        "_request",
+        "_span",
+        "_started",
+        "_token",
+        "attempts",
+        "error",
+        "first_reply_only",
+        "id",
+        "kind",
+        "operation",
+        "parent_id",
+        "started_at",
+        "status_code",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        calls: ConnectionCalls | None,
+        kind: str,
+        operation: str | None,
+        first_reply_only: bool = False,
+    ) -> None:
+        self._calls = calls
+        self.kind = kind
+        self.operation = operation
+        self.first_reply_only = first_reply_only
+        self.id = ""
+        self.status_code: int | None = None
+        self.attempts = 0
+        self.error: BaseException | None = None
+        self.trace_id: str | None = None
+        self.parent_id: str | None = None
+        self.started_at: datetime | None = None
+        self._started = 0.0
+        self._span: Any = None
+        self._token: Any = None
+        self._request: tuple[str, str, Mapping[str, str], bytes | None] | None = None
+        self._reply: tuple[int, Mapping[str, str], bytes, str] | None = None
+        self._excerpt_done = False
+        self._done = False
+
+    @property
+    def span(self) -> Any:
+        """The call's OpenTelemetry span (None when tracing is off)."""
+        return self._span
+
+    @property
+    def tracing(self) -> Tracing | None:
+        """The tracing the call reports to."""
+        calls = self._calls
+        return calls.telemetry.tracing if calls is not None and calls.telemetry else None
+
+    def start(self) -> CallTrack:
+        """Start the clock (``with`` does this; a stream calls it itself)."""
+        calls = self._calls
+        if calls is None or calls.telemetry is None:
+            return self
+        telemetry = calls.telemetry
+        self.id = new_call_id()
+        self.started_at = telemetry.wall_clock()
+        self._started = telemetry.monotonic()
+        parent = _CURRENT.get()
+        if parent is not None and parent.id:
+            self.parent_id = parent.id
+        if telemetry.tracing is not None:
+            self._span = telemetry.tracing.start_call_span(self, parent)
+            self.trace_id = telemetry.tracing.trace_id_of(self._span)
+        ids = _RESPONSE_IDS.get()
+        if ids is not None and ids.call_id is None:
+            ids.call_id = self.id
+            ids.trace_id = self.trace_id
+        return self
+
+    @contextmanager
+    def active(self) -> Iterator[CallTrack]:
+        """Within this block, requests the runtime sends count toward this call."""
+        token = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(token)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Stop the clock and record the entry (``with`` does this). Never raises."""
+        calls = self._calls
+        if calls is None or calls.telemetry is None or not self.id or self._done:
+            return
+        self._done = True
+        telemetry = calls.telemetry
+        try:
+            error = error or self.error
+            error_class, message = calls._describe_error(error)
+            if error is not None and self.status_code is None:
+                self.status_code = getattr(error, "status_code", None)
+            attempts = getattr(error, "attempts", None) if error is not None else None
+            if isinstance(attempts, int) and attempts > self.attempts:
+                self.attempts = attempts
+            entry = CallEntry(
+                id=self.id,
+                connection_id=calls.connection_id,
+                kind=self.kind,
+                operation=_cap_operation(self.operation),
+                status=_status_of(error, self.status_code),
+                started_at=self.started_at or telemetry.wall_clock(),
+                duration=max(0.0, telemetry.monotonic() - self._started),
+                status_code=self.status_code,
+                attempts=self.attempts,
+                error_class=error_class,
+                error_message=message,
+                request_excerpt=self._request_excerpt(),
+                response_excerpt=self._response_excerpt(),
+                trace_id=self.trace_id,
+                parent_id=self.parent_id,
+                enterprise_id=calls.enterprise_id,
+                connector_id=calls.connector_id,
+            )
+        except Exception:
+            logger.exception("describing a call of connection %s failed", calls.connection_id)
+            return
+        finally:
+            self._request = self._reply = None  # never keep a body past the call
+        if self._span is not None and telemetry.tracing is not None:
+            telemetry.tracing.end_call_span(self._span, entry, error)
+        calls._emit(entry)
+
+    def note_request(
+        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
+    ) -> None:
+        """The runtime is sending this request (credentials applied: it is redacted later)."""
+        if self._calls is None or (self.first_reply_only and self._excerpt_done):
+            return
+        self._request = (method, url, headers, content)
+
+    def note_reply(
+        self, status_code: int, headers: Mapping[str, str], content: bytes, attempts: int
+    ) -> None:
+        """The runtime got this reply after *attempts* attempts."""
+        if self._calls is None:
+            return
+        self.status_code = status_code
+        self.attempts += attempts
+        if self.first_reply_only and self._excerpt_done:
+            return
+        if self.first_reply_only:
+            self._excerpt_done = True
+        self._reply = (status_code, headers, content, headers.get("content-type", ""))
+
+    def note_attempts(self, attempts: int) -> None:
+        """The runtime made *attempts* attempts that ended without a reply (an error)."""
+        if self._calls is not None:
+            self.attempts += attempts
+
+    def _request_excerpt(self) -> str | None:
+        if self._request is None or self._calls is None or self._calls.telemetry is None:
+            return None
+        calls = self._calls
+        redactor = calls.redactor
+        limit = calls.telemetry.excerpt_bytes  # type: ignore[union-attr]
+        method, url, headers, content = self._request
+        head = [f"{method} {redactor.redact_url(url)}"]
+        head += [f"{k}: {v}" for k, v in redactor.redact_headers(headers).items()]
+        text = "\n".join(head)
+        if content:
+            content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+            text += "\n\n" + redactor.excerpt(content, content_type, limit)
+        return cap_utf8(text, limit)
+
+    def _response_excerpt(self) -> str | None:
+        if self._reply is None or self._calls is None or self._calls.telemetry is None:
+            return None
+        calls = self._calls
+        redactor = calls.redactor
+        limit = calls.telemetry.excerpt_bytes  # type: ignore[union-attr]
+        status, headers, content, content_type = self._reply
+        head = [str(status)]
+        head += [f"{k}: {v}" for k, v in redactor.redact_headers(headers).items()]
+        text = "\n".join(head)
+        if content:
+            text += "\n\n" + redactor.excerpt(content, content_type, limit)
+        return cap_utf8(text, limit)
+
+    def __enter__(self) -> CallTrack:
+        self.start()
+        if self._calls is not None:
+            self._token = _CURRENT.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _CURRENT.reset(self._token)
+            self._token = None
+        self.finish(exc)
+
+
+#: The track handed out when nothing listens: every method does nothing.
+_IDLE = CallTrack(None, "", None)
+
+
+def cap_utf8(text: str, limit: int) -> str:
+    """*text* cut to at most *limit* bytes of UTF-8 (never inside a character)."""
+    if len(text) * 4 <= limit:
+        return text
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", "ignore")
+
+
+def _cap_operation(operation: str | None) -> str | None:
+    return operation[:MAX_OPERATION] if operation is not None else None
+
+
+def _status_of(error: BaseException | None, status_code: int | None) -> CallStatus:
+    if error is not None or (status_code is not None and status_code >= 400):
+        return "error"
+    return "ok"
+
+
+def _parent_id() -> str | None:
+    parent = _CURRENT.get()
+    return parent.id if parent is not None and parent.id else None

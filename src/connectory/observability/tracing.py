@@ -1,0 +1,165 @@
+"""OpenTelemetry traces: a span per call, a child span per attempt, hook and token request.
+
+Off by default. On (``CONNECTORY_TRACING=true``), spans go to the exporter the standard
+environment variables choose: ``OTEL_TRACES_EXPORTER`` (``otlp``, the default, ``console`` or
+``none``), ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``,
+``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``,
+``OTEL_TRACES_SAMPLER``... (OTLP over HTTP/protobuf). The SDK is imported only then.
+
+A tracked call (:class:`~connectory.observability.calls.CallTrack`) is a span; calls tracked
+inside it (a hook, a token request) are child spans; each attempt the runtime sends is a
+CLIENT span under the innermost call. ``traceparent`` goes upstream only for connectors that
+set ``propagate_trace: true``: an API should not learn our trace ids unless its owner wants
+that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from connectory.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from connectory.observability.calls import CallEntry, CallTrack
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class Tracing:
+    """Where spans go: one tracer of one provider (no global provider is installed).
+
+    Args:
+        provider: A tracer provider (tests pass one with an in-memory exporter); by default
+            one is built from the standard ``OTEL_*`` environment variables.
+    """
+
+    def __init__(self, provider: Any | None = None) -> None:
+        self._owned = provider is None
+        self.provider = provider if provider is not None else create_provider_from_env()
+        self.tracer = self.provider.get_tracer("connectory")
+
+    def start_call_span(self, track: CallTrack, parent: CallTrack | None) -> Any:
+        """Start the span of *track*, a child of *parent*'s span (or of the current span)."""
+        context = None
+        if parent is not None and parent.span is not None:
+            context = trace.set_span_in_context(parent.span)
+        calls = track._calls
+        attributes: dict[str, Any] = {"connectory.kind": track.kind, "connectory.call_id": track.id}
+        if track.operation:
+            attributes["connectory.operation"] = track.operation
+        if calls is not None:
+            attributes["connectory.connection_id"] = calls.connection_id
+            if calls.connector_id:
+                attributes["connectory.connector_id"] = calls.connector_id
+        name = f"{track.kind} {track.operation}" if track.operation else track.kind
+        return self.tracer.start_span(
+            name, context=context, kind=SpanKind.INTERNAL, attributes=attributes
+        )
+
+    def end_call_span(self, span: Any, entry: CallEntry, error: BaseException | None) -> None:
+        """End a call's span with what the entry says."""
+        span.set_attribute("connectory.attempts", entry.attempts)
+        if entry.status_code is not None:
+            span.set_attribute("http.response.status_code", entry.status_code)
+        if entry.status == "error":
+            if entry.error_class:
+                span.set_attribute("error.type", entry.error_class)
+            span.set_status(Status(StatusCode.ERROR, entry.error_message or entry.error_class))
+        span.end()
+
+    @staticmethod
+    def trace_id_of(span: Any) -> str | None:
+        """The span's trace id as 32 hex digits (None for a span that is not recorded)."""
+        context = span.get_span_context()
+        return format(context.trace_id, "032x") if context.is_valid else None
+
+    @contextmanager
+    def attempt_span(
+        self,
+        track: CallTrack | None,
+        method: str,
+        redacted_url: str,
+        headers: MutableMapping[str, str] | None,
+    ) -> Iterator[Any]:
+        """A CLIENT span for one attempt; with *headers*, ``traceparent`` is set in them."""
+        context = None
+        if track is not None and track.span is not None:
+            context = trace.set_span_in_context(track.span)
+        span = self.tracer.start_span(
+            method,
+            context=context,
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": method, "url.full": redacted_url},
+        )
+        if headers is not None:
+            _PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
+        try:
+            yield span
+        except BaseException as error:
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            raise
+        finally:
+            span.end()
+
+    def shutdown(self) -> None:
+        """Export what is left and stop (a provider passed in is left to its owner)."""
+        if self._owned:
+            self.provider.shutdown()
+
+
+def create_provider_from_env() -> TracerProvider:
+    """A tracer provider configured by the standard ``OTEL_*`` environment variables.
+
+    Raises:
+        ConfigurationError: an exporter or protocol Connectory does not ship.
+    """
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SpanExporter,
+    )
+
+    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: "connectory"}
+    provider = TracerProvider(resource=Resource.create(attributes))
+    exporters = [
+        name.strip().lower()
+        for name in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")
+        if name.strip()
+    ]
+    for name in exporters:
+        exporter: SpanExporter
+        if name == "none":
+            continue
+        if name == "console":
+            exporter = ConsoleSpanExporter()
+        elif name == "otlp":
+            protocol = os.environ.get(
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            )
+            if protocol != "http/protobuf":
+                raise ConfigurationError(
+                    f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported; Connectory "
+                    "exports OTLP over http/protobuf (unset the variable or set http/protobuf)"
+                )
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter()
+        else:
+            raise ConfigurationError(
+                f"OTEL_TRACES_EXPORTER={name!r} is not supported; use otlp, console or none"
+            )
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
