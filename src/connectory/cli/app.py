@@ -23,6 +23,7 @@ from connectory.cli.contract_command import contract_test
 from connectory.cli.events_commands import events_app
 from connectory.cli.exchange_commands import register_exchange_commands
 from connectory.cli.keys import keys_app
+from connectory.cli.logs_command import logs
 from connectory.cli.mcp_command import mcp
 from connectory.cli.oauth_command import connect
 from connectory.cli.openapi_command import import_openapi
@@ -424,6 +425,7 @@ app.command()(serve)
 app.command()(connect)
 app.command()(worker)
 app.add_typer(events_app, name="events")
+app.command()(logs)
 app.command(name="import-openapi")(import_openapi)
 app.command(name="contract-test")(contract_test)
 app.command()(mcp)

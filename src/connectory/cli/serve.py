@@ -31,20 +31,32 @@ def serve(
             "HTTP server's, with timestamps and levels, on stderr."
         ),
     ] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            help="text, or json: one JSON object per line (time, level, logger, message, "
+            "request_id, connection_id, call_id, trace_id)."
+        ),
+    ] = "text",
 ) -> None:
     """Run the server.
 
     On an empty database it creates the first Platform Admin and prints its API token once:
     keep it, it is not shown again.
     """
-    from connectory.logs import LOG_LEVELS, configure_process_logging
+    from connectory.logs import LOG_FORMATS, LOG_LEVELS, configure_process_logging
 
     if log_level.lower() not in LOG_LEVELS:
         raise typer.BadParameter(
             f"{log_level!r} is not a log level; use one of {', '.join(LOG_LEVELS)}",
             param_hint="--log-level",
         )
-    configure_process_logging(log_level)
+    if log_format.lower() not in LOG_FORMATS:
+        raise typer.BadParameter(
+            f"{log_format!r} is not a log format; use one of {', '.join(LOG_FORMATS)}",
+            param_hint="--log-format",
+        )
+    configure_process_logging(log_level, log_format)
 
     import uvicorn
 
@@ -52,7 +64,8 @@ def serve(
     from connectory.api.limits import server_options
     from connectory.settings import Settings
 
-    overrides: dict[str, object] = {}
+    # /metrics is open without its token only while the server listens on loopback.
+    overrides: dict[str, object] = {"bind_host": host}
     if database_url:
         overrides["database_url"] = database_url
     if examples is not None:
@@ -74,4 +87,12 @@ def serve(
 
     app = create_app(settings, on_first_admin_token=show_token)
     sys.stderr.write(f"Connectory on http://{host}:{port}  (API docs: http://{host}:{port}/docs)\n")
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), **server_options(settings))
+    # log_config=None: uvicorn's loggers keep the handler (and format) configured above.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        log_config=None,
+        **server_options(settings),
+    )

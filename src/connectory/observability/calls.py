@@ -228,7 +228,12 @@ class ConnectionCalls:
         return self.telemetry is not None
 
     def track(
-        self, kind: str, operation: str | None = None, *, first_reply_only: bool = False
+        self,
+        kind: str,
+        operation: str | None = None,
+        *,
+        first_reply_only: bool = False,
+        secret_reply: bool = False,
     ) -> CallTrack:
         """A call to time and record: use it as ``with calls.track(kind, operation) as call:``.
 
@@ -237,10 +242,13 @@ class ConnectionCalls:
             operation: What was called.
             first_reply_only: Take the excerpts from the first upstream reply (a read of many
                 pages), not the last.
+            secret_reply: A successful reply's body is secret as a whole (a token response:
+                its tokens are learnt by the redactor only after the call); it is left out
+                of the excerpt. Error replies are shown, redacted.
         """
         if self.telemetry is None:
             return _IDLE
-        return CallTrack(self, kind, operation, first_reply_only)
+        return CallTrack(self, kind, operation, first_reply_only, secret_reply)
 
     def record(
         self,
@@ -348,6 +356,7 @@ class CallTrack:
         "kind",
         "operation",
         "parent_id",
+        "secret_reply",
         "started_at",
         "status_code",
         "trace_id",
@@ -359,8 +368,10 @@ class CallTrack:
         kind: str,
         operation: str | None,
         first_reply_only: bool = False,
+        secret_reply: bool = False,
     ) -> None:
         self._calls = calls
+        self.secret_reply = secret_reply
         self.kind = kind
         self.operation = operation
         self.first_reply_only = first_reply_only
@@ -515,7 +526,9 @@ class CallTrack:
         head = [str(status)]
         head += [f"{k}: {v}" for k, v in redactor.redact_headers(headers).items()]
         text = "\n".join(head)
-        if content:
+        if content and self.secret_reply and status < 400:
+            text += "\n\n(body left out: it holds secrets)"
+        elif content:
             text += "\n\n" + redactor.excerpt(content, content_type, limit)
         return cap_utf8(text, limit)
 

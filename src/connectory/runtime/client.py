@@ -611,7 +611,8 @@ class ConnectorClient:
         return reply, request
 
     async def _send_token_request(self, request: PreparedRequest, idempotent: bool) -> Reply:
-        with self.calls.track("token_refresh", self.spec.auth.auth_type):
+        # A token response's tokens are secrets the auth handler learns only afterwards.
+        with self.calls.track("token_refresh", self.spec.auth.auth_type, secret_reply=True):
             return await self._send(request, self._resilience, idempotent)
 
     async def _send(

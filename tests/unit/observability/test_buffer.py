@@ -1,0 +1,86 @@
+"""The bounded buffer: batched writes, drops counted when full or refused, never a wait."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from connectory.observability import BufferedRecorder, CallEntry
+
+
+def entry(number: int) -> CallEntry:
+    return CallEntry(
+        id=f"{number:032x}",
+        connection_id="conn",
+        kind="operation",
+        operation="op",
+        status="ok",
+        started_at=datetime(2026, 12, 5, tzinfo=UTC),
+        duration=0.001,
+    )
+
+
+class Store:
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.fail = False
+        self.arrived = asyncio.Event()
+
+    async def write(self, batch: Sequence[CallEntry]) -> None:
+        if self.fail:
+            raise OSError("database down")
+        self.batches.append([e.id for e in batch])
+        self.arrived.set()
+
+
+async def test_entries_are_written_in_batches_of_at_most_batch_size() -> None:
+    store = Store()
+    buffer = BufferedRecorder(store.write, batch_size=3, flush_interval=3600)
+    for number in range(7):
+        buffer.record(entry(number))
+    assert store.batches == []  # recording never writes
+    await buffer.flush()
+    assert [len(batch) for batch in store.batches] == [3, 3, 1]
+    assert buffer.stats.written == 7 and buffer.pending == 0
+
+
+async def test_a_full_buffer_drops_and_counts_without_waiting() -> None:
+    store, dropped = Store(), []
+    buffer = BufferedRecorder(store.write, max_entries=2, on_drop=dropped.append)
+    for number in range(5):
+        buffer.record(entry(number))
+    assert buffer.pending == 2
+    assert buffer.stats.dropped == 3 and dropped == [1, 1, 1]
+    await buffer.flush()
+    assert store.batches == [[f"{0:032x}", f"{1:032x}"]]
+
+
+async def test_a_refused_batch_is_dropped_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = Store()
+    store.fail = True
+    buffer = BufferedRecorder(store.write, batch_size=2)
+    for number in range(3):
+        buffer.record(entry(number))
+    await buffer.flush()  # never raises
+    assert buffer.stats.dropped == 2 and buffer.stats.failed_batches == 1
+    assert "could not store 2 entries (OSError)" in caplog.text
+    store.fail = False
+    await buffer.flush()
+    assert store.batches == [[f"{2:032x}"]]
+
+
+async def test_the_writer_task_wakes_when_a_batch_is_full_and_writes_the_rest_at_close() -> None:
+    store = Store()
+    buffer = BufferedRecorder(store.write, batch_size=2, flush_interval=3600)
+    buffer.start()
+    buffer.record(entry(1))
+    buffer.record(entry(2))  # a full batch wakes the writer, long before the interval
+    await asyncio.wait_for(store.arrived.wait(), 30)
+    buffer.record(entry(3))
+    await buffer.aclose()
+    assert store.batches == [[f"{1:032x}", f"{2:032x}"], [f"{3:032x}"]]
