@@ -1,7 +1,7 @@
 """The canary sweep: set every secret to a unique marker, use everything, find no marker.
 
 Searched: every API response (bodies and headers), every log record, stored rows of every
-table, error messages; each marker also in base64 and URL-encoded forms. The assertions report
+table (the call log's excerpts included), error messages; each marker also in base64 and URL-encoded forms. The assertions report
 where a marker was found, never the text around it, so a failing run does not leak it into the
 test report either.
 """
@@ -191,6 +191,26 @@ async def test_no_secret_escapes(
         ),
     )
     sweep.response("test wrong key", await api.post(f"/connections/{cid}/test", headers=admin))
+
+    # The call log: every entry with its excerpts, listed and one by one; the health history.
+    logged = sweep.response(
+        "call log",
+        await api.get(f"/connections/{cid}/calls?excerpts=true&limit=500", headers=admin),
+    ).json()["items"]
+    assert len(logged) >= 7, len(logged)  # two tests, four calls, one stream
+    for item in logged:
+        sweep.response(
+            f"call {item['kind']} {item['operation']}",
+            await api.get(f"/connections/{cid}/calls/{item['id']}", headers=admin),
+        )
+    echo_entries = [item for item in logged if item["operation"] == "echo_headers"]
+    assert echo_entries and all(
+        "[REDACTED]" in item["request_excerpt"] and "[REDACTED]" in item["response_excerpt"]
+        for item in echo_entries
+    )
+    sweep.response(
+        "health history", await api.get(f"/connections/{cid}/health-history", headers=admin)
+    )
 
     for record in caplog.records:
         sweep.add(f"log {record.name}:{record.levelname}", record.getMessage())
