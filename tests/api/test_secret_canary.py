@@ -1,9 +1,9 @@
 """The canary sweep: set every secret to a unique marker, use everything, find no marker.
 
 Searched: every API response (bodies and headers), every log record, stored rows of every
-table (the call log's excerpts included), error messages; each marker also in base64 and URL-encoded forms. The assertions report
-where a marker was found, never the text around it, so a failing run does not leak it into the
-test report either.
+table (the call log's excerpts included), error messages; each marker also in base64 and
+URL-encoded forms. The assertions report where a marker was found, never the text around
+it, so a failing run does not leak it into the test report either.
 """
 
 from __future__ import annotations

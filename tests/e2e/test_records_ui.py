@@ -86,3 +86,35 @@ def test_record_browser_lists_edits_and_creates(
     viewer.goto(f"{live.url}/ui/#/connections/{crm['connection']}/records/contacts")
     expect(viewer.locator("table.records")).to_contain_text("Ada Lovelace")
     expect(viewer.get_by_text("New record")).to_have_count(0)
+
+
+def test_the_connection_page_shows_its_calls_and_health_history(
+    page_for: Any, live: Live, crm: dict[str, str]
+) -> None:
+    page = page_for("ada")
+    page.goto(f"{live.url}/ui/#/connections/{crm['connection']}")
+    page.get_by_label("Operation").select_option(label="GET get_item")
+    page.get_by_label("id").fill("4")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#status")).to_contain_text("get_item")
+    page.get_by_role("button", name="Refresh").click()
+    calls = page.locator("table.calls")
+    expect(calls).to_contain_text("get_item")
+    calls.locator("tr", has_text="get_item").first.get_by_role("button", name="Details").click()
+    details = page.get_by_role("region", name="Call details")
+    expect(details).to_contain_text("X-API-Key: [REDACTED]")
+    expect(details).not_to_contain_text("test-api-key")
+    page.get_by_label("Status", exact=True).select_option("error")
+    expect(calls).not_to_contain_text("get_item")
+    # Follow: a call made elsewhere shows up without reloading.
+    page.get_by_label("Status", exact=True).select_option("")
+    page.get_by_label("Follow new calls").check()
+    with live.client("ada") as ada:
+        path = f"/connections/{crm['connection']}/operations/get_status"
+        ada.post(path, json={"params": {"code": 404}})
+    expect(calls).to_contain_text("get_status")
+    page.reload()  # the history was read when the page opened, before the first call
+    expect(page.locator("table.health-history")).to_contain_text("unknown → healthy")
+    section = page.locator("section", has=page.get_by_role("heading", name="Calls"))
+    section.get_by_role("button", name="Details").first.click()
+    section.screenshot(path=str(live.shots / "calls.png"))

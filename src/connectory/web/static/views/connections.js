@@ -4,6 +4,7 @@ import { badge, field, h, mount } from "../dom.js";
 import { announceResult, fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
 import { go } from "../router.js";
 import { eventsSection } from "./events.js";
+import { callsSection, healthHistorySection } from "./calls.js";
 
 const HEALTH = { healthy: "ok", degraded: "warn", auth_error: "bad", unreachable: "bad", unknown: "neutral" };
 const HEALTH_TEXT = { healthy: "✓ healthy", degraded: "! degraded", auth_error: "✗ auth error", unreachable: "✗ unreachable", unknown: "? unknown" };
@@ -172,6 +173,8 @@ export async function showConnection(view, params, query, me) {
         h("button", { type: "submit", class: "primary" }, "Run")) : h("p", {}, "This version has no operations."),
       out),
     eventsSection(connection, version, me),
+    callsSection(params.id),
+    healthHistorySection(params.id),
     isAdmin(me) ? editSection(connection, version, () => showConnection(view, params, query, me)) : null,
     isAdmin(me) ? upgradeSection(connection, () => showConnection(view, params, query, me)) : null);
 }
