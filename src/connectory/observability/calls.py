@@ -458,8 +458,9 @@ class CallTrack:
                 attempts=self.attempts,
                 error_class=error_class,
                 error_message=message,
-                request_excerpt=self._request_excerpt(),
-                response_excerpt=self._response_excerpt(),
+                # Excerpts only for a call log: metrics and spans never carry them.
+                request_excerpt=self._request_excerpt() if telemetry.recorder else None,
+                response_excerpt=self._response_excerpt() if telemetry.recorder else None,
                 trace_id=self.trace_id,
                 parent_id=self.parent_id,
                 enterprise_id=calls.enterprise_id,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
@@ -105,6 +106,9 @@ class Metrics:
         self._connection_labels = connection_labels
         self._max_operations = max(1, max_operations)
         self._operations: dict[str, set[str]] = {}
+        # Bound series by label values: labels() validates and locks on every call, a dict
+        # look-up does not (a busy server counts thousands of calls a second).
+        self._call_series: dict[tuple[str, ...], tuple[Any, Any]] = {}
         registry = self.registry
         extra = ["connection"] if connection_labels else []
         self.calls = Counter(
@@ -217,8 +221,15 @@ class Metrics:
         outcome = outcome_of(entry)
         extra = (entry.connection_id,) if self._connection_labels else ()
         operation = self._operation_label(connector, entry.operation or "")
-        self.calls.labels(connector, kind, operation, outcome, *extra).inc()
-        self.call_duration.labels(connector, kind, *extra).observe(entry.duration)
+        key = (connector, kind, operation, outcome, *extra)
+        series = self._call_series.get(key)
+        if series is None:
+            series = self._call_series[key] = (
+                self.calls.labels(connector, kind, operation, outcome, *extra),
+                self.call_duration.labels(connector, kind, *extra),
+            )
+        series[0].inc()
+        series[1].observe(entry.duration)
         if entry.error_class == "RateLimited":
             self.rate_limit_refusals.labels(connector).inc()
         if kind == "token_refresh":

@@ -1,0 +1,266 @@
+"""Observability overhead: 5,000 sequential calls through the server, everything on vs off.
+
+``python -m bench.observability [--calls 5000] [--rounds 5]`` starts the bench API and two
+``connectory serve`` processes on loopback, identical but for observability:
+
+- **on**: the call log (its defaults: every call recorded, 2 KiB excerpts, batched writes to
+  SQLite), Prometheus metrics, OpenTelemetry tracing exporting OTLP/HTTP to a sink on
+  loopback that accepts every batch;
+- **off**: ``CONNECTORY_CALL_LOG=false``, ``CONNECTORY_METRICS=false``, tracing off.
+
+Each round makes *calls* sequential ``POST /connections/{id}/operations/get_item`` on one
+server, then on the other (A B A B, after one warm-up round each); the report gives the
+median calls/s of each and the median of the per-pair ratios (on / off), the target being
+at least 0.9. Every round is checked: the upstream counted exactly *calls* requests, and the
+"on" server really recorded (its call log, /metrics and the sink saw the calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from bench.run import RESULTS, ROOT, BenchError, bench_server
+from bench.server import API_KEY
+
+CONNECTOR = ROOT / "bench" / "connector.yaml"
+TARGET = 0.9
+
+
+class OtlpSink:
+    """An OTLP/HTTP endpoint on loopback that accepts every export and counts the bytes."""
+
+    def __init__(self) -> None:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                self.rfile.read(length)
+                sink.exports += 1
+                sink.bytes += length
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.exports = 0
+        self.bytes = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def prepare_database(url: str, upstream: str) -> tuple[str, str]:
+    """A migrated database with an enterprise admin and the bench connector published."""
+    from connectory.services.tokens import issue_token
+    from connectory.store import (
+        Connector,
+        ConnectorVersion,
+        Enterprise,
+        User,
+        create_engine,
+        create_sessionmaker,
+        migrate,
+    )
+
+    document = yaml.safe_load(CONNECTOR.read_text())
+    document["base_url"] = upstream
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+        async with create_sessionmaker(engine)() as session:
+            enterprise = Enterprise(name="Bench")
+            session.add(enterprise)
+            await session.flush()
+            user = User(email="bench@example.test", role="enterprise_admin",
+                        enterprise_id=enterprise.id, sdk_access=True)  # fmt: skip
+            session.add(user)
+            connector = Connector(slug="bench", scope="catalogue", owner_key="catalogue",
+                                  name="Bench", type="General", latest_version="1.0.0")  # fmt: skip
+            session.add(connector)
+            await session.flush()
+            session.add(ConnectorVersion(connector_id=connector.id, version="1.0.0", major=1,
+                                         is_draft=False, document=document))  # fmt: skip
+            token = (await issue_token(session, user, name="bench")).secret
+            await session.commit()
+            return token, connector.id
+    finally:
+        await engine.dispose()
+
+
+class Served:
+    """One ``connectory serve`` process with the bench connection."""
+
+    def __init__(self, label: str, upstream: str, env: dict[str, str], data: Path) -> None:
+        self.label = label
+        database = f"sqlite:///{data / 'connectory.db'}"
+        token, connector_id = asyncio.run(
+            prepare_database(database.replace("sqlite://", "sqlite+aiosqlite://"), upstream)
+        )
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "connectory"), "serve", "--port", str(port),
+             "--log-level", "warning"],  # fmt: skip
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "CONNECTORY_DATABASE_URL": database,
+                "CONNECTORY_DATA_DIR": str(data),
+                "CONNECTORY_EGRESS_ALLOW": "127.0.0.1",
+                **env,
+            },
+            stdout=subprocess.DEVNULL,
+        )
+        self.http = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if self.http.get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise BenchError(f"the {label} server did not start")
+            time.sleep(0.1)
+        created = self.http.post("/connections", json={
+            "connector_id": connector_id, "name": "bench", "credentials": {"api_key": API_KEY}})  # fmt: skip
+        if created.status_code != 201:
+            raise BenchError(f"{label}: cannot create the connection: {created.text}")
+        self.connection = created.json()["id"]
+
+    def calls(self, count: int) -> float:
+        """Seconds for *count* sequential operation calls (each checked)."""
+        path = f"/connections/{self.connection}/operations/get_item"
+        post = self.http.post
+        started = time.perf_counter()
+        for number in range(count):
+            response = post(path, json={"params": {"id": number % 1000 + 1}})
+            if response.status_code != 200 or response.json()["status_code"] != 200:
+                raise BenchError(f"{self.label}: call {number} failed: {response.text[:300]}")
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.http.close()
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@contextmanager
+def servers(upstream: str, sink: OtlpSink) -> Iterator[tuple[Served, Served]]:
+    with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir:
+        on = Served("on", upstream, {
+            "CONNECTORY_TRACING": "true",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
+            "OTEL_BSP_SCHEDULE_DELAY": "500",
+        }, Path(on_dir))  # fmt: skip
+        try:
+            off = Served("off", upstream, {
+                "CONNECTORY_CALL_LOG": "false", "CONNECTORY_METRICS": "false",
+                "CONNECTORY_TRACING": "false"}, Path(off_dir))  # fmt: skip
+            try:
+                yield on, off
+            finally:
+                off.close()
+        finally:
+            on.close()
+
+
+def check_on(on: Served, sink: OtlpSink, calls: int) -> dict[str, Any]:
+    """Evidence that the "on" server recorded, counted and traced its calls."""
+    page = on.http.get(f"/connections/{on.connection}/calls", params={"limit": 1}).json()
+    metrics = on.http.get("/metrics").text
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("connectory_calls_total{") and 'operation="get_item"' in line
+    )
+    if not page["items"] or counted < calls or sink.exports == 0:
+        raise BenchError(f"observability was not on: log {page}, counted {counted}, "
+                         f"exports {sink.exports}")  # fmt: skip
+    return {"calls_counted": counted, "dropped": page["dropped"], "otlp_exports": sink.exports,
+            "otlp_bytes": sink.bytes}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--output", type=Path, default=RESULTS / "observability.json")
+    args = parser.parse_args()
+    sink = OtlpSink()
+    rates: dict[str, list[float]] = {"on": [], "off": []}
+    ratios: list[float] = []
+    try:
+        with bench_server(1000) as upstream, servers(upstream.url, sink) as (on, off):
+            for served in (on, off):  # warm-up: clients built, pools and caches filled
+                served.calls(min(args.calls, 500))
+            for round_number in range(args.rounds):
+                pair = {}
+                for served in (on, off) if round_number % 2 == 0 else (off, on):
+                    upstream.reset()
+                    seconds = served.calls(args.calls)
+                    requests = upstream.stats()["requests"]
+                    if requests != args.calls:
+                        raise BenchError(f"{served.label}: {requests} upstream requests")
+                    pair[served.label] = args.calls / seconds
+                    rates[served.label].append(pair[served.label])
+                ratios.append(pair["on"] / pair["off"])
+                print(f"round {round_number + 1}: on {pair['on']:.0f}/s, off {pair['off']:.0f}/s, "
+                      f"ratio {ratios[-1]:.3f}", file=sys.stderr)  # fmt: skip
+            evidence = check_on(on, sink, args.calls * args.rounds)
+    finally:
+        sink.close()
+    result = {
+        "scenario": f"{args.calls} sequential POST /connections/{{id}}/operations/get_item",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "rounds": args.rounds,
+        "calls_per_second": {k: [round(v, 1) for v in values] for k, values in rates.items()},
+        "median_calls_per_second": {k: round(statistics.median(v), 1) for k, v in rates.items()},
+        "ratios": [round(r, 3) for r in ratios],
+        "median_ratio": round(statistics.median(ratios), 3),
+        "target": TARGET,
+        "met": statistics.median(ratios) >= TARGET,
+        "evidence": evidence,
+    }
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
