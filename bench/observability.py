@@ -104,15 +104,32 @@ async def prepare_database(url: str, upstream: str) -> tuple[str, str]:
             enterprise = Enterprise(name="Bench")
             session.add(enterprise)
             await session.flush()
-            user = User(email="bench@example.test", role="enterprise_admin",
-                        enterprise_id=enterprise.id, sdk_access=True)  # fmt: skip
+            user = User(
+                email="bench@example.test",
+                role="enterprise_admin",
+                enterprise_id=enterprise.id,
+                sdk_access=True,
+            )
             session.add(user)
-            connector = Connector(slug="bench", scope="catalogue", owner_key="catalogue",
-                                  name="Bench", type="General", latest_version="1.0.0")  # fmt: skip
+            connector = Connector(
+                slug="bench",
+                scope="catalogue",
+                owner_key="catalogue",
+                name="Bench",
+                type="General",
+                latest_version="1.0.0",
+            )
             session.add(connector)
             await session.flush()
-            session.add(ConnectorVersion(connector_id=connector.id, version="1.0.0", major=1,
-                                         is_draft=False, document=document))  # fmt: skip
+            session.add(
+                ConnectorVersion(
+                    connector_id=connector.id,
+                    version="1.0.0",
+                    major=1,
+                    is_draft=False,
+                    document=document,
+                )
+            )
             token = (await issue_token(session, user, name="bench")).secret
             await session.commit()
             return token, connector.id
@@ -132,8 +149,14 @@ class Served:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "connectory"), "serve", "--port", str(port),
-             "--log-level", "warning"],  # fmt: skip
+            [
+                str(Path(sys.executable).parent / "connectory"),
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
             cwd=ROOT,
             env={
                 **os.environ,
@@ -157,8 +180,14 @@ class Served:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise BenchError(f"the {label} server did not start")
             time.sleep(0.1)
-        created = self.http.post("/connections", json={
-            "connector_id": connector_id, "name": "bench", "credentials": {"api_key": API_KEY}})  # fmt: skip
+        created = self.http.post(
+            "/connections",
+            json={
+                "connector_id": connector_id,
+                "name": "bench",
+                "credentials": {"api_key": API_KEY},
+            },
+        )
         if created.status_code != 201:
             raise BenchError(f"{label}: cannot create the connection: {created.text}")
         self.connection = created.json()["id"]
@@ -183,15 +212,27 @@ class Served:
 @contextmanager
 def servers(upstream: str, sink: OtlpSink) -> Iterator[tuple[Served, Served]]:
     with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir:
-        on = Served("on", upstream, {
-            "CONNECTORY_TRACING": "true",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
-            "OTEL_BSP_SCHEDULE_DELAY": "500",
-        }, Path(on_dir))  # fmt: skip
+        on = Served(
+            "on",
+            upstream,
+            {
+                "CONNECTORY_TRACING": "true",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
+                "OTEL_BSP_SCHEDULE_DELAY": "500",
+            },
+            Path(on_dir),
+        )
         try:
-            off = Served("off", upstream, {
-                "CONNECTORY_CALL_LOG": "false", "CONNECTORY_METRICS": "false",
-                "CONNECTORY_TRACING": "false"}, Path(off_dir))  # fmt: skip
+            off = Served(
+                "off",
+                upstream,
+                {
+                    "CONNECTORY_CALL_LOG": "false",
+                    "CONNECTORY_METRICS": "false",
+                    "CONNECTORY_TRACING": "false",
+                },
+                Path(off_dir),
+            )
             try:
                 yield on, off
             finally:
@@ -210,10 +251,15 @@ def check_on(on: Served, sink: OtlpSink, calls: int) -> dict[str, Any]:
         if line.startswith("connectory_calls_total{") and 'operation="get_item"' in line
     )
     if not page["items"] or counted < calls or sink.exports == 0:
-        raise BenchError(f"observability was not on: log {page}, counted {counted}, "
-                         f"exports {sink.exports}")  # fmt: skip
-    return {"calls_counted": counted, "dropped": page["dropped"], "otlp_exports": sink.exports,
-            "otlp_bytes": sink.bytes}  # fmt: skip
+        raise BenchError(
+            f"observability was not on: log {page}, counted {counted}, exports {sink.exports}"
+        )
+    return {
+        "calls_counted": counted,
+        "dropped": page["dropped"],
+        "otlp_exports": sink.exports,
+        "otlp_bytes": sink.bytes,
+    }
 
 
 def main() -> None:
@@ -240,8 +286,11 @@ def main() -> None:
                     pair[served.label] = args.calls / seconds
                     rates[served.label].append(pair[served.label])
                 ratios.append(pair["on"] / pair["off"])
-                print(f"round {round_number + 1}: on {pair['on']:.0f}/s, off {pair['off']:.0f}/s, "
-                      f"ratio {ratios[-1]:.3f}", file=sys.stderr)  # fmt: skip
+                print(
+                    f"round {round_number + 1}: on {pair['on']:.0f}/s, off {pair['off']:.0f}/s, "
+                    f"ratio {ratios[-1]:.3f}",
+                    file=sys.stderr,
+                )
             evidence = check_on(on, sink, args.calls * args.rounds)
     finally:
         sink.close()
