@@ -49,7 +49,7 @@ async def connect(
     return connection_id
 
 
-def testapi(upstream: str, **fields: Any) -> dict[str, Any]:
+def document_on(upstream: str, **fields: Any) -> dict[str, Any]:
     document: dict[str, Any] = read_connector_data(EXAMPLE)
     document.update(base_url=upstream, **fields)
     return document
@@ -58,7 +58,7 @@ def testapi(upstream: str, **fields: Any) -> dict[str, Any]:
 async def test_every_call_is_an_entry_its_response_names(
     api: httpx.AsyncClient, world: World, settings: Settings, upstream: str
 ) -> None:
-    cid = await connect(api, world, settings, testapi(upstream))
+    cid = await connect(api, world, settings, document_on(upstream))
     viewer = world.auth("a_viewer")
     answered = await api.post(
         f"/connections/{cid}/operations/get_item", json={"params": {"id": 7}}, headers=viewer
@@ -92,7 +92,7 @@ async def test_every_call_is_an_entry_its_response_names(
 async def test_tests_streams_errors_and_collection_methods_are_logged(
     api: httpx.AsyncClient, world: World, settings: Settings, upstream: str
 ) -> None:
-    cid = await connect(api, world, settings, testapi(upstream))
+    cid = await connect(api, world, settings, document_on(upstream))
     admin = world.auth("a_admin")
     base = f"/connections/{cid}"
     tested = await api.post(f"{base}/test", headers=admin)
@@ -143,7 +143,7 @@ async def test_tests_streams_errors_and_collection_methods_are_logged(
 async def test_paging_following_and_bad_queries(
     api: httpx.AsyncClient, world: World, settings: Settings, upstream: str
 ) -> None:
-    cid = await connect(api, world, settings, testapi(upstream))
+    cid = await connect(api, world, settings, document_on(upstream))
     admin = world.auth("a_admin")
     made = []
     for number in range(5):
@@ -182,7 +182,7 @@ async def test_paging_following_and_bad_queries(
 async def test_another_enterprise_cannot_read_the_log(
     api: httpx.AsyncClient, world: World, settings: Settings, upstream: str
 ) -> None:
-    cid = await connect(api, world, settings, testapi(upstream))
+    cid = await connect(api, world, settings, document_on(upstream))
     response = await api.post(
         f"/connections/{cid}/operations/get_item",
         json={"params": {"id": 1}},
@@ -250,7 +250,7 @@ async def serve_app(settings: Settings, **options: Any) -> tuple[Any, list[str]]
 async def test_metrics_count_calls_by_connector_id(
     world: World, settings: Settings, upstream: str, api: httpx.AsyncClient
 ) -> None:
-    cid = await connect(api, world, settings, testapi(upstream, slug="metered-api"))
+    cid = await connect(api, world, settings, document_on(upstream, slug="metered-api"))
     token_settings = settings.model_copy(update={"metrics_token": SecretStr("scrape-me-123")})
     loopback = settings.model_copy(update={"bind_host": "127.0.0.1"})
     for variant, headers, expected in (
@@ -288,7 +288,7 @@ async def test_metrics_count_calls_by_connector_id(
 async def test_traces_one_span_per_call_and_the_trace_id_on_the_response(
     world: World, settings: Settings, upstream: str, api: httpx.AsyncClient
 ) -> None:
-    cid = await connect(api, world, settings, testapi(upstream))
+    cid = await connect(api, world, settings, document_on(upstream))
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

@@ -34,7 +34,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 from connectory.http.redaction import Redactor
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("connectory.calls")
 
 #: What a call log entry can record. Other layers add their kind here when they start emitting.
-CALL_KINDS: tuple[str, ...] = (
+CallKind = Literal[
     "operation",  # POST /connections/{id}/operations/{name}
     "stream",  # the same with all_pages: every page of one read
     "test",  # a connection test
@@ -56,7 +56,8 @@ CALL_KINDS: tuple[str, ...] = (
     "poll",  # one poll of an event source
     "webhook_intake",  # a webhook received for the connection
     "webhook_delivery",  # an event delivered to a subscriber
-)
+]
+CALL_KINDS: tuple[str, ...] = get_args(CallKind)
 
 CallStatus = Literal["ok", "error"]
 

@@ -7,29 +7,43 @@ are redacted like every other answer, and the calls they describe are the enterp
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import WithJsonSchema
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.problems import ErrorOut
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.calls import (
     CallOut,
     CallPageOut,
     HealthEventOut,
     HealthHistoryOut,
 )
+from connectory.api.schemas.values import IdPath
+from connectory.observability.calls import CallKind
 from connectory.services import call_log, connections
 from connectory.services.telemetry import ServerTelemetry
 from connectory.store.call_log_models import CallLogEntry
 
-router = APIRouter(prefix="/connections/{connection_id}", tags=["observability"])
+router = APIRouter(
+    route_class=StrictJSONRoute, prefix="/connections/{connection_id}", tags=["observability"]
+)
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such connection (or another enterprise's)."}
 }
+#: Cursors are the ``seq`` of an entry: the schema says so, so a client knows before asking.
+_SEQ_PATTERN = r"^[0-9]{1,18}$"
 _Cursor = Annotated[
-    str | None, Query(max_length=20, description="next_cursor of the previous page.")
+    str | None,
+    Query(pattern=_SEQ_PATTERN, max_length=18, description="next_cursor of the previous page."),
+]
+#: A moment in ISO 8601 (2026-12-05T12:00:00Z); the schema states its longest form.
+_Moment = Annotated[
+    datetime | None,
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 40}),
 ]
 
 
@@ -46,19 +60,23 @@ def _telemetry(request: Request) -> ServerTelemetry:
     summary="A connection's call log",
 )
 async def list_calls(
-    connection_id: str,
+    connection_id: IdPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    kind: Annotated[str | None, Query(max_length=32, description="Only this kind.")] = None,
-    status: Annotated[str | None, Query(max_length=8, description="ok or error.")] = None,
+    kind: Annotated[CallKind | None, Query(description="Only this kind.")] = None,
+    status: Annotated[Literal["ok", "error"] | None, Query(description="Only these.")] = None,
     operation: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[datetime | None, Query(description="Started at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Started before (ISO 8601).")] = None,
+    since: Annotated[_Moment, Query(description="Started at or after (ISO 8601).")] = None,
+    until: Annotated[_Moment, Query(description="Started before (ISO 8601).")] = None,
     cursor: _Cursor = None,
     after: Annotated[
         str | None,
-        Query(max_length=20, description="Only entries newer than this, oldest first (follow)."),
+        Query(
+            pattern=_SEQ_PATTERN,
+            max_length=18,
+            description="Only entries newer than this seq, oldest first (follow).",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     excerpts: Annotated[bool, Query(description="Include request/response excerpts.")] = False,
@@ -89,8 +107,11 @@ async def list_calls(
     summary="One call of a connection",
 )
 async def get_call(
-    connection_id: str,
-    call_id: str,
+    connection_id: IdPath,
+    call_id: Annotated[
+        str,
+        Path(description="A call id (32 hex digits).", json_schema_extra={"maxLength": 64}),
+    ],
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -108,7 +129,7 @@ async def get_call(
     summary="A connection's health changes",
 )
 async def health_history(
-    connection_id: str,
+    connection_id: IdPath,
     session: SessionDep,
     principal: CurrentPrincipal,
     cursor: _Cursor = None,

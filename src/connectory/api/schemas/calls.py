@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
+
+from connectory.api.schemas.identity import Timestamp
 
 
 class CallOut(BaseModel):
@@ -19,7 +19,7 @@ class CallOut(BaseModel):
     operation: str | None
     status: str = Field(description="ok, or error (an error raised, or a 4xx/5xx reply).")
     status_code: int | None = Field(description="HTTP status of the last upstream reply.")
-    started_at: datetime
+    started_at: Timestamp
     duration_ms: float
     attempts: int = Field(description="Upstream requests made, retries included.")
     error_class: str | None
@@ -54,7 +54,7 @@ class HealthEventOut(BaseModel):
     health: str
     previous: str
     detail: str
-    at: datetime
+    at: Timestamp
 
 
 class HealthHistoryOut(BaseModel):
