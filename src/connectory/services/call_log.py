@@ -66,7 +66,8 @@ class CallLogStore:
             return
         rows = [_row(entry) for entry in batch]
         async with self._sessions() as session:
-            await session.execute(insert(CallLogEntry), rows)
+            # The table, not the mapped class: a plain executemany, no ORM bookkeeping per row.
+            await session.execute(insert(CallLogEntry.__table__), rows)
             await session.commit()
         self._touched.update(entry.connection_id for entry in batch)
         now = self._monotonic()
