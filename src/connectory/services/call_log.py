@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.errors import InvalidRequest, NotFound
@@ -67,7 +68,7 @@ class CallLogStore:
         rows = [_row(entry) for entry in batch]
         async with self._sessions() as session:
             # The table, not the mapped class: a plain executemany, no ORM bookkeeping per row.
-            await session.execute(insert(CallLogEntry.__table__), rows)
+            await session.execute(insert(cast(Table, CallLogEntry.__table__)), rows)
             await session.commit()
         self._touched.update(entry.connection_id for entry in batch)
         now = self._monotonic()
