@@ -793,6 +793,7 @@ class ConnectorClient:
                 clock=self._clock,
                 base_headers=self._headers,
             )
+            self._code.code.calls = self.calls
         return self._code
 
     def _new_trace(self) -> CallTrace | None:

@@ -20,6 +20,7 @@ from connectory.errors import LogLine
 from connectory.http.redaction import Redactor
 from connectory.js import Bridge, CodeBundle, JsEngine, RunOutcome, RunRequest, build_bundle
 from connectory.js.invocation import Kind
+from connectory.observability.calls import ConnectionCalls
 from connectory.runtime.results import OperationResult, SentRequest
 from connectory.spec.code import CodeRefSpec
 from connectory.spec.connector import ConnectorSpec
@@ -65,6 +66,9 @@ class CodeContext:
         self.engine = engine
         self.tenant = tenant
         self.bundle: CodeBundle = build_bundle(spec)
+        #: The connection's call log (set by the client): every hook and method run is an
+        #: entry of kind ``hook`` or ``method``, its apiClient requests counted as attempts.
+        self.calls: ConnectionCalls | None = None
         self._credentials: Mapping[str, Any] = variables.get("credentials", {})
         self._parameters: Mapping[str, Any] = variables.get("connector_parameters", {})
         self._config: Mapping[str, Any] = variables.get("config", {})
@@ -117,6 +121,22 @@ class CodeContext:
         bridge: Bridge | None = None,
     ) -> RunOutcome:
         """Run *ref* with the base ctx plus *fields*; logs go to *trace* (and the log)."""
+        calls = self.calls
+        if calls is None or not calls.enabled:
+            return await self._run(ref, kind, fields, trace, bridge)
+        where = ref.file if ref.export == "default" else f"{ref.file}#{ref.export}"
+        name = f"{kind}:{where}"
+        with calls.track("method" if kind == "method" else "hook", name):
+            return await self._run(ref, kind, fields, trace, bridge)
+
+    async def _run(
+        self,
+        ref: CodeRefSpec,
+        kind: Kind,
+        fields: dict[str, Any],
+        trace: CallTrace | None,
+        bridge: Bridge | None,
+    ) -> RunOutcome:
         ctx, secrets = self.base_ctx(ref)
         ctx.update(fields)
         request = RunRequest(ref, kind, ctx, secrets)
