@@ -18,7 +18,11 @@ import redis
 
 from connectory.api import create_app
 from connectory.services.connection_runtime import ConnectionRuntimes
-from connectory.services.generation_channels import PostgresNotifier, RedisNotifier
+from connectory.services.generation_channels import (
+    POSTGRES_CHANNEL,
+    PostgresNotifier,
+    RedisNotifier,
+)
 from connectory.services.generations import GenerationNotifier, bump_connection
 from connectory.settings import Settings
 
@@ -225,12 +229,14 @@ async def _terminate_postgres_listener(settings: Settings) -> None:
     try:
         killed = await connection.fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+            "WHERE datname = $1 AND query ILIKE 'LISTEN%' AND query LIKE '%' || $2 || '%'",
             database,
+            POSTGRES_CHANNEL,
         )
     finally:
         await connection.close()
-    assert len(killed) == 2  # one listener per instance
+    # One listener per instance (the task engine's workers listen on channels of their own).
+    assert len(killed) == 2
 
 
 def _kill_redis_client(name: str) -> None:

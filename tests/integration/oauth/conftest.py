@@ -1,7 +1,7 @@
 """Real authorization servers and a protected API for the OAuth2 tests, all on 127.0.0.1.
 
 * ``oidc``: oidc-provider (tests/peers/oidc/server.mjs), strict and OpenID Certified; clients
-  and lifetimes are described in that file. ``oidc_api``: a ResourceServer (resource.py) that
+  and lifetimes are described in that file. ``oidc_api``: a ResourceServer (protected_api.py) that
   validates tokens with oidc-provider's introspection endpoint.
 * ``mock_oauth``: oauth2-mock-server (tests/peers/oidc/mock-server.mjs) issuing RS256 JWTs that
   live MOCK_TTL seconds. ``mock_api``: a ResourceServer that verifies them against the

@@ -1,7 +1,8 @@
 """What the OAuth2 tests share: peer settings, direct calls to oidc-provider, a wire log.
 
-Also re-exports resource.py's classes, loading it by path as ``oauth_resource``: a plain
-``import resource`` could get the standard library's module of that name.
+Also re-exports protected_api.py's classes, loading it by path as ``oauth_resource``. (The file
+was once called resource.py: with this directory on sys.path it shadowed the standard library's
+``resource`` module in every process forked later, the OpenAPI corpus benchmark's included.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 def _load_resource_module() -> ModuleType:
     module = sys.modules.get("oauth_resource")
     if module is None:
-        spec = importlib.util.spec_from_file_location("oauth_resource", HERE / "resource.py")
+        spec = importlib.util.spec_from_file_location("oauth_resource", HERE / "protected_api.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules["oauth_resource"] = module

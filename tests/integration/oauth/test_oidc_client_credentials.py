@@ -1,6 +1,6 @@
 """OAuth2 client credentials against oidc-provider, a strict, OpenID Certified server.
 
-The protected API (resource.py) accepts a token only when oidc-provider's introspection
+The protected API (protected_api.py) accepts a token only when oidc-provider's introspection
 endpoint says it is active, so "the call succeeded" means the real server issued that token to
 that client. The runtime's requests are recorded on the wire (WireLog) to count token requests.
 

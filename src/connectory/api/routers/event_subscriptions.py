@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routers._event_errors import errors
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.events import SubscriptionCreate, SubscriptionPublic
 from connectory.api.schemas.values import IdPath
 from connectory.services.events import subscriptions
 from connectory.services.events.context import EventsContext
 from connectory.store.event_models import EventSubscription
 
-router = APIRouter(prefix="/subscriptions", tags=["events"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/subscriptions", tags=["events"])
 
 
 def events_context(request: Request) -> EventsContext:

@@ -14,13 +14,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routers.event_subscriptions import events_context
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.events import EventPage, EventPublic
 from connectory.errors import FieldIssue, InvalidRequest
 from connectory.services.events import feed
 from connectory.services.events.records import envelope
 from connectory.services.principal import Principal
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/events", tags=["events"])
 
 #: The largest cursor accepted: 2**53, the largest integer every JSON client reads exactly.
 MAX_SEQ = 2**53

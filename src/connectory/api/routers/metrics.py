@@ -15,12 +15,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from connectory.api.problems import ErrorOut
+from connectory.api.routing import StrictJSONRoute
 from connectory.errors import NotAuthenticated, NotFound, PermissionDenied
 from connectory.observability.metrics import CONTENT_TYPE
 from connectory.services.telemetry import ServerTelemetry
 from connectory.settings import Settings
 
-router = APIRouter(tags=["observability"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["observability"])
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format."},

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routers._event_errors import errors
 from connectory.api.routers.event_subscriptions import events_context
+from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.events import (
     AttemptPublic,
     DeliveryPublic,
@@ -24,7 +25,7 @@ from connectory.services.events import deliveries, endpoints, feed
 from connectory.services.events.records import as_utc
 from connectory.store.event_models import Delivery, WebhookEndpoint
 
-router = APIRouter(tags=["events"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["events"])
 
 
 def _endpoint(row: WebhookEndpoint, secret: str | None = None) -> EndpointPublic:
