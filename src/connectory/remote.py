@@ -308,6 +308,28 @@ class RemoteConnection:
         result: dict[str, Any] = await self._server.request("POST", f"/connections/{self.id}/test")
         return result
 
+    async def contract_test(
+        self, description: str | None = None, *, include_writes: bool = False
+    ) -> dict[str, Any]:
+        """Contract-test the connection on the server, with its own credentials.
+
+        Args:
+            description: The OpenAPI 3.x description (text); default: the one the server
+                keeps with the connection's connector version.
+            include_writes: Call unsafe operations too.
+
+        Returns:
+            ``counts`` (passed, failed, skipped), ``operations`` (each operation's check) and
+            ``description_source`` (``request`` or ``kept``).
+        """
+        body: dict[str, Any] = {"include_writes": include_writes}
+        if description is not None:
+            body["description"] = description
+        result: dict[str, Any] = await self._server.request(
+            "POST", f"/connections/{self.id}/contract-test", json=body
+        )
+        return result
+
     async def call(
         self, operation: str, params: Mapping[str, Any] | None = None
     ) -> OperationResult:

@@ -5,19 +5,48 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from connectory.cli.output import EXIT_INVALID, escape, stderr_console
+from connectory.cli.remote_call import DEFAULT_SERVER
+from connectory.errors import InputError
+
+if TYPE_CHECKING:
+    from connectory.services.contract_test import ContractReport
 
 
 def contract_test(
-    path: Annotated[Path, typer.Argument(help="The connector (file or folder).")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="The connector (file or folder); not with --connection."),
+    ] = None,
     description: Annotated[
-        Path,
-        typer.Option("--description", "-d", help="The OpenAPI 3.x description to check against."),
-    ],
+        Path | None,
+        typer.Option(
+            "--description",
+            "-d",
+            help="The OpenAPI 3.x description to check against (with --connection, default: "
+            "the one the server keeps with the connector version).",
+        ),
+    ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            "--connection",
+            help="Run on this stored connection of a server, with its credentials (no PATH).",
+        ),
+    ] = None,
+    server: Annotated[
+        str, typer.Option("--server", envvar="CONNECTORY_URL", help="Server for --connection.")
+    ] = DEFAULT_SERVER,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="CONNECTORY_TOKEN", help="API token for --connection (better: env)."
+        ),
+    ] = None,
     credentials: Annotated[
         Path | None, typer.Option("--credentials", help="YAML/JSON file with the credentials.")
     ] = None,
@@ -41,20 +70,24 @@ def contract_test(
     """Call each safe operation with the description's examples; check requests and responses.
 
     Requests the connector sends and responses the API answers are validated against the
-    description with openapi-core. Exits 1 when any operation fails.
+    description with openapi-core. Locally: ``contract-test PATH --description FILE
+    [--credentials FILE]``. On a server's stored connection, with its credentials:
+    ``contract-test --connection ID`` (CONNECTORY_URL and CONNECTORY_TOKEN set). Exits 1 when
+    any operation fails.
     """
     from connectory.cli.app import guard  # the app registers this command: import it late
 
-    def run() -> None:
+    def run_local() -> None:
         from connectory.cli.values import read_values_file
-        from connectory.services.contract_test import (
-            load_description,
-            render_report,
-            run_contract_test,
-        )
+        from connectory.services.contract_test import load_description, run_contract_test
         from connectory.services.openapi_import import read_document_file
         from connectory.spec import load_connector
 
+        if path is None or description is None:
+            raise InputError(
+                "give the connector and its description: contract-test PATH --description FILE "
+                "(or --connection ID to test a server's stored connection)"
+            )
         spec = load_connector(path)
         document = load_description(read_document_file(description), description.name)
         report = asyncio.run(
@@ -71,6 +104,49 @@ def contract_test(
                 include_writes=include_writes,
             )
         )
+        _show(report)
+
+    def run_remote() -> None:
+        from connectory.services.contract_test import report_from_dict
+
+        local_only = {
+            "PATH": path,
+            "--credentials": credentials,
+            "--connector-parameters": connector_parameters,
+            "--base-url": base_url,
+        }
+        given = [name for name, value in local_only.items() if value is not None]
+        if given:
+            raise InputError(
+                f"with --connection the server's connection is used: drop {', '.join(given)}"
+            )
+        if not token:
+            raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
+        assert connection is not None
+        text = None
+        if description is not None:
+            from connectory.services.openapi_import import read_document_file
+
+            raw = read_document_file(description)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(
+                    f"{description} is not UTF-8 text (byte {error.start}); save it as UTF-8"
+                ) from None
+        result = asyncio.run(_remote(server, token, connection, text, include_writes))
+        report = report_from_dict(result)
+        if output_format != "json":
+            kept = result.get("description_source") == "kept"
+            stderr_console().print(
+                "description: "
+                + ("the one kept with the connector version" if kept else str(description))
+            )
+        _show(report)
+
+    def _show(report: ContractReport) -> None:
+        from connectory.services.contract_test import render_report
+
         if output_format == "json":
             sys.stdout.write(render_report(report) + "\n")
         else:
@@ -93,4 +169,16 @@ def contract_test(
         if report.failed:
             raise typer.Exit(EXIT_INVALID)
 
-    guard(run)
+    guard(run_remote if connection is not None else run_local)
+
+
+async def _remote(
+    server_url: str, token: str, connection_id: str, description: str | None, writes: bool
+) -> dict[str, object]:
+    from connectory.remote import Server
+
+    # Each operation is one upstream call on the server: give the whole run time.
+    async with Server(server_url, token, timeout=600.0) as server:
+        return await server.connection(connection_id).contract_test(
+            description, include_writes=writes
+        )

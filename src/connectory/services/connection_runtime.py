@@ -276,6 +276,50 @@ class ConnectionRuntimes:
                 self._flights.pop(connection_id, None)
 
     async def _build(self, session: AsyncSession, details: ConnectionDetails) -> _Entry:
+        entry = _Entry(details.connection.generation)
+
+        def stored(generation: int) -> None:
+            # This client already holds the grant it stored: it stays fresh, unless another
+            # change came in between (then the generations skip one).
+            if entry.generation == generation - 1:
+                entry.generation = generation
+
+        entry.client = await self._new_client(
+            session, details, self._transport_factory(), stored, None
+        )
+        self._built += 1
+        return entry
+
+    async def build_private_client(
+        self,
+        session: AsyncSession,
+        details: ConnectionDetails,
+        wrap: Callable[[httpx.AsyncBaseTransport | None], httpx.AsyncBaseTransport],
+        resilience: Mapping[str, Any] | None = None,
+    ) -> ConnectorClient:
+        """A client of the stored connection outside the cache; the caller closes it.
+
+        It has the connection's credentials, OAuth2 grant (a refresh it makes is stored as
+        the cached client's would be), connector parameters, breaker, rate limit and call log;
+        its transport is the server's (egress guard included) wrapped by *wrap*, so a caller
+        can see every request it sends (a contract test). *resilience* overrides the
+        connector's settings for this client only.
+
+        Raises:
+            CredentialsError, TemplateError, DecryptionError, AuthError: as :meth:`acquire`.
+        """
+        return await self._new_client(
+            session, details, wrap(self._transport_factory()), lambda _generation: None, resilience
+        )
+
+    async def _new_client(
+        self,
+        session: AsyncSession,
+        details: ConnectionDetails,
+        transport: httpx.AsyncBaseTransport | None,
+        stored: Callable[[int], None],
+        resilience: Mapping[str, Any] | None,
+    ) -> ConnectorClient:
         connection = details.connection
         credentials = await load_credentials(session, self._box, details)
         grant, rejected = await load_grant(session, self._box, connection.id)
@@ -288,21 +332,14 @@ class ConnectionRuntimes:
         )
         # The stored spec shows sensitive defaults as the placeholder; the client gets them.
         spec = await runtime_spec(session, self._box, details.version.id, details.spec)
-        entry = _Entry(connection.generation)
-
-        def stored(generation: int) -> None:
-            # This client already holds the grant it stored: it stays fresh, unless another
-            # change came in between (then the generations skip one).
-            if entry.generation == generation - 1:
-                entry.generation = generation
-
         metrics = self.telemetry.metrics if self.telemetry is not None else None
-        entry.client = ConnectorClient(
+        return ConnectorClient(
             spec,
             credentials=credentials,
             connector_parameters=parameters,
             config=connection.config,
-            transport=self._transport_factory(),
+            resilience=resilience,
+            transport=transport,
             pipeline=self.pipeline,
             connection_key=connection.id,
             # Ids, never slugs: another owner's connector may share the slug.
@@ -314,8 +351,6 @@ class ConnectionRuntimes:
             telemetry=self.telemetry,
             observer=metrics.resilience_observer(details.connector.id) if metrics else None,
         )
-        self._built += 1
-        return entry
 
     def _retire(self, entry: _Entry) -> list[_Entry]:
         """Mark *entry* retired; return it if it is idle (the caller closes it)."""

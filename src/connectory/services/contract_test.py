@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -30,6 +30,9 @@ from connectory.openapi.reading import read_document
 from connectory.openapi.servers import base_url as document_base_url
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.operations import OperationSpec
+
+if TYPE_CHECKING:
+    from connectory.runtime import ConnectorClient
 
 #: Characters of a validation message kept in a report.
 _MESSAGE = 300
@@ -79,7 +82,7 @@ class ContractReport:
         return counts
 
 
-class _Recorder(httpx.AsyncBaseTransport):
+class Recorder(httpx.AsyncBaseTransport):
     """Passes requests on and keeps the last request sent and response received."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport | None) -> None:
@@ -87,6 +90,7 @@ class _Recorder(httpx.AsyncBaseTransport):
         self.sent: tuple[httpx.Request, httpx.Response] | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send *request* on; keep it and the response (read in full)."""
         await request.aread()
         response = await self._inner.handle_async_request(request)
         content = await response.aread()
@@ -97,6 +101,7 @@ class _Recorder(httpx.AsyncBaseTransport):
         return copy
 
     async def aclose(self) -> None:
+        """Close the transport under it."""
         await self._inner.aclose()
 
 
@@ -171,75 +176,117 @@ async def run_contract_test(
         include_writes: Call operations that are not safe (POST, PUT, PATCH, DELETE) too.
         transport: The transport under the recorder (tests); default: the runtime's.
     """
-    from openapi_core import OpenAPI
-    from openapi_core.configurations import Config
-
     from connectory.runtime import ConnectorClient
 
-    # Real descriptions are often not quite valid; what is checked is traffic, not the file.
-    # (openapi-core skips the check for None, which its annotation does not list.)
-    config = Config(spec_validator_cls=None)  # type: ignore[arg-type]
-    validator = OpenAPI.from_dict(dict(description), config=config)
-    context = ImportContext(read_document(dict(description)))
-    server = document_base_url(context)
-    sources = {(op.method, _pattern(op.path)): op for op in list_operations(context)}
-    recorder = _Recorder(transport if transport is not None else default_transport())
-    report = ContractReport()
+    recorder = Recorder(transport if transport is not None else default_transport())
     async with ConnectorClient(
         spec,
         credentials=credentials,
         connector_parameters=connector_parameters,
         base_url=base_url,
         transport=recorder,
-        resilience={"max_retries": 0},
+        resilience=CONTRACT_RESILIENCE,
     ) as client:
-        for operation in spec.operations:
-            if not operation.is_safe and not include_writes:
-                report.checks.append(
-                    OperationCheck(
-                        operation.name,
-                        "skipped",
-                        reason=f"{operation.method} is not safe; add --include-writes",
-                    )
+        return await check_operations(client, recorder, description, include_writes=include_writes)
+
+
+#: A contract test calls each operation once: a retry would hide the first answer.
+CONTRACT_RESILIENCE: dict[str, Any] = {"max_retries": 0}
+
+
+async def check_operations(
+    client: ConnectorClient,
+    recorder: Recorder,
+    description: Mapping[str, Any],
+    *,
+    include_writes: bool = False,
+) -> ContractReport:
+    """Check every operation of *client*'s connector; *recorder* is its transport.
+
+    The client may be a local one or a stored connection's (the server's ``contract-test``
+    endpoint): either way its requests go through *recorder*, which keeps what was sent.
+    Error messages are redacted with the client's redactor: a validator quoting a value it
+    rejected must not hand on a secret.
+    """
+    from openapi_core import OpenAPI
+    from openapi_core.configurations import Config
+
+    # Real descriptions are often not quite valid; what is checked is traffic, not the file.
+    # (openapi-core skips the check for None, which its annotation does not list.)
+    config = Config(spec_validator_cls=None)  # type: ignore[arg-type]
+    context = ImportContext(read_document(dict(description)))
+    try:
+        validator = OpenAPI.from_dict(dict(description), config=config)
+    except Exception as error:  # openapi-core's own errors have no common base to catch
+        raise InputError(
+            f"openapi-core cannot read the description ({type(error).__name__}: "
+            f"{str(error)[:_MESSAGE]}); check it with an OpenAPI linter"
+        ) from None
+    server = document_base_url(context)
+    sources = {(op.method, _pattern(op.path)): op for op in list_operations(context)}
+    report = ContractReport()
+    for operation in client.spec.operations:
+        if not operation.is_safe and not include_writes:
+            report.checks.append(
+                OperationCheck(
+                    operation.name,
+                    "skipped",
+                    reason=f"{operation.method} is not safe; add --include-writes",
                 )
-                continue
-            source = sources.get((operation.method, _pattern(operation.path)))
-            if source is None:
-                report.checks.append(
-                    OperationCheck(operation.name, "skipped", reason="not in the description")
+            )
+            continue
+        source = sources.get((operation.method, _pattern(operation.path)))
+        if source is None:
+            report.checks.append(
+                OperationCheck(operation.name, "skipped", reason="not in the description")
+            )
+            continue
+        arguments, missing = _examples(context, operation, source.operation, source.path_item)
+        if missing:
+            report.checks.append(
+                OperationCheck(
+                    operation.name,
+                    "skipped",
+                    reason=f"no example for required parameter(s) {', '.join(missing)}",
                 )
-                continue
-            arguments, missing = _examples(context, operation, source.operation, source.path_item)
-            if missing:
-                report.checks.append(
-                    OperationCheck(
-                        operation.name,
-                        "skipped",
-                        reason=f"no example for required parameter(s) {', '.join(missing)}",
-                    )
-                )
-                continue
-            recorder.sent = None
-            check = OperationCheck(operation.name, "passed")
-            try:
+            )
+            continue
+        recorder.sent = None
+        check = OperationCheck(operation.name, "passed")
+        try:
+            # One entry of the call log each (a stored connection's client; idle locally).
+            with client.calls.track("operation", operation.name):
                 result = await client.call(operation.name, arguments, raise_for_status=False)
-                check.status = result.status_code
-            except ConnectoryError as error:
-                check.reason = str(error)[:_MESSAGE]
-            if recorder.sent is None:
-                check.outcome = "failed"
-                check.reason = check.reason or "no request was sent"
-                report.checks.append(check)
-                continue
-            sent, answered = recorder.sent
-            request = _Request(sent, client.base_url, server)
-            check.request_errors = [_message(e) for e in validator.iter_request_errors(request)]
-            check.response_errors = [
-                _message(e) for e in validator.iter_response_errors(request, _Response(answered))
-            ]
-            if check.request_errors or check.response_errors:
-                check.outcome = "failed"
+            check.status = result.status_code
+        except ConnectoryError as error:
+            check.reason = client.redactor.redact(str(error))[:_MESSAGE]
+        if recorder.sent is None:
+            check.outcome = "failed"
+            check.reason = check.reason or "no request was sent"
             report.checks.append(check)
+            continue
+        sent, answered = recorder.sent
+        request = _Request(sent, client.base_url, server)
+        try:
+            # Redacted before cut: a secret cut in half would no longer be found.
+            check.request_errors = [
+                client.redactor.redact(_message(e))[:_MESSAGE]
+                for e in validator.iter_request_errors(request)
+            ]
+            check.response_errors = [
+                client.redactor.redact(_message(e))[:_MESSAGE]
+                for e in validator.iter_response_errors(request, _Response(answered))
+            ]
+        except Exception as error:  # a description the validator chokes on at this operation
+            check.outcome = "failed"
+            check.reason = client.redactor.redact(
+                f"the validator could not check it ({type(error).__name__}: {error})"
+            )[:_MESSAGE]
+            report.checks.append(check)
+            continue
+        if check.request_errors or check.response_errors:
+            check.outcome = "failed"
+        report.checks.append(check)
     return report
 
 
@@ -326,7 +373,7 @@ def _message(error: Exception) -> str:
         parts += [f"{'/'.join(map(str, e.absolute_path)) or '$'}: {e.message}" for e in details]
     elif cause is not None:
         parts.append(str(cause))
-    return "; ".join(parts)[:_MESSAGE]
+    return "; ".join(parts)
 
 
 def render_report(report: ContractReport) -> str:
@@ -334,3 +381,20 @@ def render_report(report: ContractReport) -> str:
     return json.dumps(
         {"counts": report.counts(), "operations": [c.to_dict() for c in report.checks]}, indent=2
     )
+
+
+def report_from_dict(data: Mapping[str, Any]) -> ContractReport:
+    """A report from its JSON form (a server's ``contract-test`` answer)."""
+    checks = []
+    for item in data.get("operations") or []:
+        checks.append(
+            OperationCheck(
+                operation=str(item.get("operation")),
+                outcome=str(item.get("outcome")),
+                status=item.get("status"),
+                request_errors=list(item.get("request_errors") or []),
+                response_errors=list(item.get("response_errors") or []),
+                reason=item.get("reason"),
+            )
+        )
+    return ContractReport(checks)

@@ -20,6 +20,9 @@ from connectory.api.schemas.connections import (
     ConnectionUpdate,
     ConnectionUpgrade,
     ConnectorRef,
+    ContractCheckOut,
+    ContractTestIn,
+    ContractTestOut,
     Health,
     OperationRun,
     OperationRunOut,
@@ -30,6 +33,7 @@ from connectory.api.schemas.oauth import OAuthGrantOut
 from connectory.api.schemas.values import IdPath, OperationPath
 from connectory.runtime import OperationResult
 from connectory.services import connection_runs, connections, oauth_grants, oauth_revocation
+from connectory.services.connection_contract import contract_test_connection
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
 from connectory.services.events.subscriptions import unsubscribe_connection
@@ -293,6 +297,49 @@ async def run_operation(
     )
     await session.commit()
     return _run_out(result)
+
+
+@router.post(
+    "/{connection_id}/contract-test",
+    response_model=ContractTestOut,
+    responses={
+        **_errors(403, 404),
+        422: {
+            "model": ErrorOut,
+            "description": "No description sent and none kept, or it cannot be read.",
+        },
+    },
+    summary="Contract-test a connection against its OpenAPI description",
+)
+async def contract_test(
+    connection_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    body: ContractTestIn | None = None,
+) -> ContractTestOut:
+    """Check a connection's requests and live responses against an OpenAPI description.
+
+    Each safe operation is called with the description's examples and the connection's
+    credentials. The description is the one in the body, else the one kept with the connection's
+    connector version. Unsafe operations are called only with ``include_writes`` (not for
+    viewers). Upstream errors are reported per operation, not as this request's status.
+    """
+    body = body or ContractTestIn()
+    details = await connections.get_connection(session, principal, connection_id)
+    report, source = await contract_test_connection(
+        session,
+        _runtimes(request),
+        details,
+        principal,
+        description=body.description.encode() if body.description is not None else None,
+        include_writes=body.include_writes,
+    )
+    return ContractTestOut(
+        counts=report.counts(),
+        operations=[ContractCheckOut(**vars(check)) for check in report.checks],
+        description_source="request" if source == "request" else "kept",
+    )
 
 
 @router.post(

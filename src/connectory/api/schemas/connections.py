@@ -171,3 +171,37 @@ class UpgradePlanOut(BaseModel):
     breaking_changes: list[str]
     credential_issues: list[str]
     applied: bool
+
+
+class ContractTestIn(_Request):
+    """A contract test of a connection against an OpenAPI description."""
+
+    include_writes: bool = Field(
+        default=False,
+        description="Call unsafe operations too (POST, PUT, PATCH, DELETE); not for viewers.",
+    )
+    description: str | None = Field(
+        default=None,
+        max_length=50 * 1024 * 1024,
+        description="The OpenAPI 3.x description (JSON or YAML text). Default: the one kept "
+        "with the connection's connector version.",
+    )
+
+
+class ContractCheckOut(BaseModel):
+    """One operation's contract check (messages are redacted)."""
+
+    operation: str
+    outcome: Literal["passed", "failed", "skipped"]
+    status: int | None = None
+    request_errors: list[str] = Field(default_factory=list)
+    response_errors: list[str] = Field(default_factory=list)
+    reason: str | None = None
+
+
+class ContractTestOut(BaseModel):
+    """Every operation's contract check, and how many passed, failed and were skipped."""
+
+    counts: dict[str, int]
+    operations: list[ContractCheckOut]
+    description_source: Literal["request", "kept"]
