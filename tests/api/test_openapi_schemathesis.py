@@ -65,6 +65,7 @@ UPSTREAM_OPERATIONS = (
     r"^/connectors/import-openapi$",
     r"^/connectors/\{connector_id\}/reimport-openapi$",
     r"^/connectors/\{connector_id\}/draft/test-cases$",
+    r"^/connections/\{connection_id\}/contract-test$",
 )
 
 #: Operations whose body is a connector or an OpenAPI document: the body's JSON Schema can say
@@ -78,6 +79,7 @@ DOCUMENT_OPERATIONS = (
     r"^/connectors/import-openapi$",
     r"^/connectors/\{connector_id\}/draft$",
     r"^/connectors/\{connector_id\}/reimport-openapi$",
+    r"^/connections/\{connection_id\}/contract-test$",
 )
 
 #: Operations whose other rules depend on the caller or on stored state that JSON Schema cannot

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectory.errors import ConnectoryError, InvalidRequest
+from connectory.errors import ConnectoryError, NotFound
 from connectory.services.access import check_may_run_operation
 from connectory.services.connection_runs import calls_without_client
 from connectory.services.connection_runtime import ConnectionRuntimes
@@ -45,7 +45,7 @@ async def contract_test_connection(
 
     Raises:
         PermissionDenied: *include_writes* for a principal who may run only safe operations.
-        InvalidRequest: no description was sent and none is kept with the version.
+        NotFound: no description was sent and none is kept with the version.
         OpenAPIError, InputError: the description cannot be read, or is Swagger 2.0.
     """
     if include_writes:
@@ -55,7 +55,7 @@ async def contract_test_connection(
     if description is None:
         kept = await load_kept(session, details.version.id)
         if kept is None:
-            raise InvalidRequest(
+            raise NotFound(
                 f"no OpenAPI description is kept with version {details.version.version} of "
                 f"connector '{details.spec.slug}'; send one (contract-test --description FILE)"
             )

@@ -303,11 +303,12 @@ async def run_operation(
     "/{connection_id}/contract-test",
     response_model=ContractTestOut,
     responses={
-        **_errors(403, 404),
-        422: {
+        **_errors(403, 502, 503, 504),
+        404: {
             "model": ErrorOut,
-            "description": "No description sent and none kept, or it cannot be read.",
+            "description": "No such connection, or no description sent and none kept.",
         },
+        422: {"model": ErrorOut, "description": "The description cannot be read."},
     },
     summary="Contract-test a connection against its OpenAPI description",
 )
