@@ -126,37 +126,46 @@ def suggest_pagination(
         for p in operation.get("parameters", [])
         if p.get("location") == "query"
     }
+    evidence = _Evidence(response, reader)
     found = _records(response.schema, reader)
     if found is None:
-        return None
+        found = evidence.records()
+        if found is None:
+            return None
     selector, body = found
     name = operation["name"]
+
+    def find(
+        names: tuple[str, ...], kinds: tuple[str, ...], shown: tuple[str, ...] | None = None
+    ) -> str | None:
+        path = _find(body, names, reader, kinds=kinds) if body else None
+        return path or evidence.find(names, shown or kinds)
+
     extra: dict[str, Any] = {}
     if "x-total-count" in response.headers:
         extra["total_header"] = "X-Total-Count"
-    elif body is not None and (total := _find(body, _TOTAL, reader, kinds=("integer",))):
+    elif total := find(_TOTAL, ("integer",)):
         extra["total_path"] = total
     if "link" in response.headers:
         return PaginationSuggestion(
             name,
             {"type": "link_header", **extra},
-            "the success response declares a Link header",
+            evidence.said("the success response declares a Link header"),
             selector,
         )
-    next_url = _find(body, _NEXT_URL, reader, kinds=("string",)) if body else None
+    # In an example, a next-page field must hold a URL or a path (else it is a cursor).
+    next_url = find(_NEXT_URL, ("string",), ("url",))
     if next_url:
         return PaginationSuggestion(
             name,
             {"type": "next_url", "next_url_path": next_url, **extra},
-            f"the response has a next-page URL (absolute or relative) at {next_url}",
+            evidence.said(f"the response has a next-page URL (absolute or relative) at {next_url}"),
             selector,
         )
     cursor_param = _first(query, _CURSOR)
     size_param = _first(query, _SIZE)
     if cursor_param:
-        next_cursor = (
-            _find(body, _NEXT_CURSOR, reader, kinds=("string", "integer")) if body else None
-        )
+        next_cursor = find(_NEXT_CURSOR, ("string", "integer"))
         if next_cursor:
             block: dict[str, Any] = {
                 "type": "cursor",
@@ -171,7 +180,9 @@ def suggest_pagination(
             return PaginationSuggestion(
                 name,
                 block,
-                f"query parameter '{cursor_param}' and the next cursor at {next_cursor}",
+                evidence.said(
+                    f"query parameter '{cursor_param}' and the next cursor at {next_cursor}"
+                ),
                 selector,
                 (size_param,) if size_param else (),
             )
@@ -187,13 +198,15 @@ def suggest_pagination(
                 "page_size": _page_size(parameter_schemas.get(limit_param)),
                 **extra,
             },
-            f"integer query parameters '{offset_param}' and '{limit_param}' and a list of "
-            f"records at {selector or 'the top level'}",
+            evidence.said(
+                f"integer query parameters '{offset_param}' and '{limit_param}' and a list of "
+                f"records at {selector or 'the top level'}"
+            ),
             selector,
             (offset_param, limit_param),
         )
     page_param = _first(query, _PAGE)
-    token = _find(body, _NEXT_CURSOR, reader, kinds=("string",)) if body else None
+    token = find(_NEXT_CURSOR, ("string",))
     # A page parameter that is text, or one the response answers with a token to send back,
     # is not a page number: suggesting page numbers would read page 1 forever or skip pages.
     if page_param and numeric(page_param) and not token:
@@ -211,9 +224,94 @@ def suggest_pagination(
             + (f" ({_start_reason(parameter_schemas.get(page_param), reader)})")
         )
         return PaginationSuggestion(
-            name, block, reason, selector, tuple(p for p in (page_param, size) if p)
+            name, block, evidence.said(reason), selector, tuple(p for p in (page_param, size) if p)
         )
     return None
+
+
+class _Evidence:
+    """What the response's example bodies show where its schema is silent.
+
+    The schema speaks first: a records list is read from the examples only when the schema
+    declares no properties at all (none, or a free-form object), and a field (next URL,
+    cursor, total) only when the schema does not declare that property. Every field read
+    from an example is named in the suggestion's reason.
+    """
+
+    def __init__(self, response: ResponseMapping, reader: ShapeReader) -> None:
+        self._examples = [e for e in response.examples if isinstance(e, (dict, list))]
+        shape = reader.object(response.schema) if response.schema is not None else None
+        self._declared = set(shape.properties) if shape is not None else set()
+        self._used: list[str] = []
+
+    def records(self) -> tuple[str | None, Any] | None:
+        """``(record selector, None)`` when an example is a list or holds one list of records."""
+        if self._declared:
+            return None  # the schema lists its properties, and no list among them
+        for example in self._examples:
+            if isinstance(example, list):
+                self._used.append("a list of records")
+                return None, None
+            lists = [key for key, value in example.items() if isinstance(value, list)]
+            if len(lists) > 1:
+                lists = [key for key in lists if str(key).lower() in _RECORDS]
+            if len(lists) == 1:
+                self._used.append(f"records at {_selector(str(lists[0]))}")
+                return _selector(str(lists[0])), None
+        return None
+
+    def find(self, names: tuple[str, ...], kinds: tuple[str, ...]) -> str | None:
+        """The selector of a field named like *names* whose example value is of *kinds*."""
+        for example in self._examples:
+            if not isinstance(example, dict):
+                continue
+            top = _best(
+                (
+                    str(key)
+                    for key, value in example.items()
+                    if str(key) not in self._declared
+                    and str(key).lower() in names
+                    and _is(value, kinds)
+                ),
+                names,
+            )
+            if top is not None:
+                self._used.append(_selector(top))
+                return _selector(top)
+            for key, child in example.items():
+                if str(key) in self._declared or not isinstance(child, dict):
+                    continue
+                inner = _best(
+                    (
+                        str(name)
+                        for name, value in child.items()
+                        if str(name).lower() in names and _is(value, kinds)
+                    ),
+                    names,
+                )
+                if inner is not None:
+                    self._used.append(_joined(str(key), inner))
+                    return _joined(str(key), inner)
+        return None
+
+    def said(self, reason: str) -> str:
+        """*reason*, naming what the examples showed (when they were read)."""
+        if not self._used:
+            return reason
+        return f"{reason} (from the response example: {', '.join(self._used)})"
+
+
+def _is(value: Any, kinds: tuple[str, ...]) -> bool:
+    """True when an example value is of one of *kinds*; a URL field must hold a URL or path."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return "integer" in kinds
+    if not isinstance(value, str):
+        return False
+    if "url" in kinds:
+        return value.startswith(("http://", "https://", "/", "?"))
+    return "string" in kinds
 
 
 def accept_pagination(
@@ -282,19 +380,49 @@ def _find(
     shape = reader.object(schema)
     if shape is None:
         return None
-    for name, child in shape.properties.items():
-        if name.lower() in names and reader.value(child).type in kinds:
-            return _selector(name)
+    top = _best(
+        (
+            name
+            for name, child in shape.properties.items()
+            if name.lower() in names and reader.value(child).type in kinds
+        ),
+        names,
+    )
+    if top is not None:
+        return _selector(top)
     for name, child in shape.properties.items():
         inner = reader.object(child)
         if inner is None:
             continue
-        for inner_name, grandchild in inner.properties.items():
-            if inner_name.lower() in names and reader.value(grandchild).type in kinds:
-                inner_selector = _selector(inner_name)
-                joiner = "" if inner_selector.startswith("[") else "."
-                return f"{_selector(name)}{joiner}{inner_selector}"
+        found = _best(
+            (
+                inner_name
+                for inner_name, grandchild in inner.properties.items()
+                if inner_name.lower() in names and reader.value(grandchild).type in kinds
+            ),
+            names,
+        )
+        if found is not None:
+            return _joined(name, found)
     return None
+
+
+def _best(found: Iterable[str], names: tuple[str, ...]) -> str | None:
+    """The one of *found* that comes first in *names*, the list of likely names in order.
+
+    Slack's paging holds ``count`` (the page size) and ``total``: the total is ``total``,
+    whichever the document lists first.
+    """
+    candidates = list(found)
+    if not candidates:
+        return None
+    return min(candidates, key=lambda name: names.index(name.lower()))
+
+
+def _joined(outer: str, inner: str) -> str:
+    inner_selector = _selector(inner)
+    joiner = "" if inner_selector.startswith("[") else "."
+    return f"{_selector(outer)}{joiner}{inner_selector}"
 
 
 def _selector(name: str) -> str:

@@ -28,11 +28,19 @@ class ResponseMapping:
         schema: The JSON Schema of its body, or None (no JSON body is declared).
         headers: Lower-cased names of the headers the success responses declare.
         statuses: The success status codes, as written (``200``, ``2XX``, ``default``).
+        examples: Example bodies of the JSON success responses, as the document gives them
+            (the media type's ``example`` and ``examples``, the schema's ``example``); read
+            by the pagination suggestions when the schema alone does not say.
     """
 
     schema: dict[str, Any] | None = None
     headers: set[str] = field(default_factory=set)
     statuses: list[str] = field(default_factory=list)
+    examples: list[Any] = field(default_factory=list)
+
+
+#: Example bodies kept per operation: the first few say as much as all of them.
+MAX_EXAMPLES = 5
 
 
 def map_responses(
@@ -67,8 +75,43 @@ def map_responses(
         schema, schema_at = found
         if schema is not None:
             schemas.append(converter.convert(schema, schema_at, "response"))
+            if len(mapping.examples) < MAX_EXAMPLES:
+                mapping.examples += _examples(context, response, schema, schema_at)
     mapping.schema = _combine(schemas, empty)
+    del mapping.examples[MAX_EXAMPLES:]
     return mapping
+
+
+def _examples(
+    context: ImportContext, response: dict[str, Any], schema: Any, schema_at: Parts
+) -> list[Any]:
+    """The example bodies a JSON response declares: objects and arrays only."""
+    found: list[Any] = []
+    if context.is_swagger:
+        examples = response.get("examples")
+        if isinstance(examples, dict):
+            found += [value for key, value in examples.items() if "json" in str(key).lower()]
+    else:
+        content = response.get("content")
+        picked = pick_media(content, ("json",)) if isinstance(content, dict) else None
+        media = picked[1] if picked is not None else None
+        if isinstance(media, dict):
+            if "example" in media:
+                found.append(media["example"])
+            named = media.get("examples")
+            if isinstance(named, dict):
+                for example in named.values():
+                    resolved, _ = context.resolve(example, schema_at)
+                    if isinstance(resolved, dict) and "value" in resolved:
+                        found.append(resolved["value"])
+    resolved_schema, _ = context.resolve(schema, schema_at)
+    if isinstance(resolved_schema, dict):
+        if "example" in resolved_schema:
+            found.append(resolved_schema["example"])
+        listed = resolved_schema.get("examples")
+        if isinstance(listed, list):  # JSON Schema's examples (OpenAPI 3.1)
+            found += listed
+    return [value for value in found if isinstance(value, (dict, list))]
 
 
 def _body_schema(

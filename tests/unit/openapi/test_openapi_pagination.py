@@ -190,3 +190,129 @@ def test_a_relative_next_page_uri_field() -> None:
     assert suggestion is not None
     assert suggestion["pagination"] == {"type": "next_url", "next_url_path": "next_page_uri"}
     assert suggestion["record_selector"] == "calls"
+
+
+def _with_example(parameters: list[Any], schema: Any, **media: Any) -> dict[str, Any]:
+    response = json_body(schema)
+    response["content"]["application/json"].update(media)
+    return document({"/items": {"get": get({"200": response}, parameters=parameters)}})
+
+
+def test_a_next_url_and_records_read_from_an_example() -> None:
+    # No properties in the schema: only the example shows where the records and the link are.
+    example = {"items": [{"id": 1}], "next": "https://api.example.com/v1/items?page=2"}
+    suggestion = _suggestion(_with_example([], {"type": "object"}, example=example))
+    assert suggestion is not None
+    assert suggestion["pagination"] == {"type": "next_url", "next_url_path": "next"}
+    assert suggestion["record_selector"] == "items"
+    assert suggestion["reason"] == (
+        "the response has a next-page URL (absolute or relative) at next "
+        "(from the response example: records at items, next)"
+    )
+
+
+def test_a_cursor_in_a_named_example_of_a_referenced_component() -> None:
+    doc = _with_example(
+        _query("cursor", "limit", cursor={"type": "string"}),
+        {"type": "object"},
+        examples={"page": {"$ref": "#/components/examples/Page"}},
+    )
+    doc["components"] = {
+        "examples": {
+            "Page": {"value": {"data": [{"id": 1}], "meta": {"next_cursor": "c2"}}},
+        }
+    }
+    suggestion = _suggestion(doc)
+    assert suggestion is not None
+    assert suggestion["pagination"] == {
+        "type": "cursor",
+        "cursor_param": "cursor",
+        "cursor_path": "meta.next_cursor",
+        "size_param": "limit",
+        "page_size": 100,
+    }
+    assert suggestion["record_selector"] == "data"
+    assert "meta.next_cursor" in suggestion["reason"]
+
+
+def test_items_and_a_total_in_a_schema_example() -> None:
+    schema = {"type": "object", "example": {"items": [{"id": 1}, {"id": 2}], "total": 2}}
+    suggestion = _suggestion(_with_example(_query("offset", "limit"), schema))
+    assert suggestion is not None
+    assert suggestion["pagination"] == {
+        "type": "offset",
+        "offset_param": "offset",
+        "limit_param": "limit",
+        "page_size": 100,
+        "total_path": "total",
+    }
+    assert suggestion["record_selector"] == "items"
+    assert "from the response example: records at items, total" in suggestion["reason"]
+
+
+def test_the_schema_speaks_before_the_example() -> None:
+    # The schema lists its properties and none is a list: an example cannot overrule it.
+    declared = {"type": "object", "properties": {"name": {"type": "string"}}}
+    example = {"items": [{"id": 1}], "next": "/items?page=2"}
+    assert _suggestion(_with_example([], declared, example=example)) is None
+    # The schema declares next as a number: the example's text next is not read.
+    typed = {"type": "object", "properties": {"items": ITEMS, "next": {"type": "integer"}}}
+    assert _suggestion(_with_example([], typed, example=example)) is None
+
+
+def test_an_example_next_that_is_not_a_url_is_not_a_next_url() -> None:
+    # "next": "abc" is a token: without a cursor parameter to send it in, nothing is suggested.
+    example = {"items": [{"id": 1}], "next": "abc123"}
+    assert _suggestion(_with_example([], {"type": "object"}, example=example)) is None
+
+
+def test_a_page_answered_with_a_token_in_the_example_is_not_page_numbers() -> None:
+    example = {"records": [{"id": 1}], "next_page_token": "t2"}
+    doc = _with_example(_query("page"), {"type": "object"}, example=example)
+    assert _suggestion(doc) is None
+
+
+def test_a_swagger_response_example() -> None:
+    doc = {
+        "swagger": "2.0",
+        "info": {"title": "Test API", "version": "1.0"},
+        "host": "api.example.com",
+        "paths": {
+            "/items": {
+                "get": {
+                    "parameters": [{"name": "page", "in": "query", "type": "integer"}],
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "schema": {"type": "object"},
+                            "examples": {"application/json": {"results": [], "count": 0}},
+                        }
+                    },
+                }
+            }
+        },
+    }
+    suggestion = _suggestion(doc)
+    assert suggestion is not None
+    assert suggestion["pagination"] == {
+        "type": "page_number",
+        "page_param": "page",
+        "size_param": None,
+        "total_path": "count",
+    }
+    assert suggestion["record_selector"] == "results"
+
+
+def test_a_total_is_preferred_to_a_count_beside_it() -> None:
+    # Slack's paging: count is the page size, total the number of records.
+    paging = {
+        "type": "object",
+        "properties": {n: {"type": "integer"} for n in ("count", "total", "page", "pages")},
+    }
+    body = {"type": "object", "properties": {"items": ITEMS, "paging": paging}}
+    suggestion = _suggestion(_list(_query("page", "count"), body))
+    assert suggestion is not None
+    assert suggestion["pagination"]["total_path"] == "paging.total"
+    example = {"items": [], "count": 10, "total": 250}
+    from_example = _suggestion(_with_example(_query("page"), {"type": "object"}, example=example))
+    assert (from_example or {})["pagination"]["total_path"] == "total"
