@@ -65,7 +65,7 @@ def map_request_body(
     if found is None:
         return BodyMapping()
     media_type, schema, at = found
-    converted = converter.convert(schema, at, "request")
+    converted = converter.convert_body(schema, at, "request")
     shape = ShapeReader(converter, "request").object(converted)
     if shape is None:
         context.warn(

@@ -74,7 +74,7 @@ def map_responses(
             continue
         schema, schema_at = found
         if schema is not None:
-            schemas.append(converter.convert(schema, schema_at, "response"))
+            schemas.append(converter.convert_body(schema, schema_at, "response"))
             if len(mapping.examples) < MAX_EXAMPLES:
                 mapping.examples += _examples(context, response, schema, schema_at)
     mapping.schema = _combine(schemas, empty)

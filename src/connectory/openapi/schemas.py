@@ -115,6 +115,19 @@ class SchemaConverter:
             self._check_cycles((target, direction))
         return schema
 
+    def convert_body(self, node: Any, at: Parts, direction: Direction) -> dict[str, Any] | bool:
+        """Return the JSON Schema of a request or response body's schema *node* at *at*.
+
+        A body defined once in a reusable component (``components/responses``,
+        ``components/requestBodies``; Swagger's top-level ``responses`` and ``parameters``)
+        is used by every operation that refers to it: its inline schema becomes a shared
+        schema (``responses.SeatMap``) instead of a copy per operation. Amadeus's seat map
+        response, a 176 KB schema with its example, was held twice.
+        """
+        if isinstance(node, dict) and "$ref" not in node and _in_reusable_component(at):
+            return self.convert({"$ref": "#" + to_pointer(at)}, at, direction)
+        return self.convert(node, at, direction)
+
     def definition(self, schema: Any, direction: Direction) -> Any:
         """Return the converted definition a ``{"$ref": "#/schemas/Name"}`` schema points to."""
         if not isinstance(schema, dict) or not isinstance(schema.get("$ref"), str):
@@ -377,6 +390,10 @@ class SchemaConverter:
     def _unique_name(self, target: Parts) -> str:
         if len(target) == 3 and target[:2] == ("components", "schemas"):
             base = str(target[2])
+        elif _in_reusable_component(target):
+            # components/responses/SeatMap/content/<media>/schema -> responses.SeatMap
+            section = 1 if target[0] == "components" else 0
+            base = f"{target[section]}.{target[section + 1]}"
         elif len(target) == 2 and target[0] == "definitions":
             base = str(target[1])
         else:
@@ -439,6 +456,14 @@ class SchemaConverter:
             elif (child, direction) not in self._checked:
                 path.append(child)
                 stack.append(children(child))
+
+
+def _in_reusable_component(at: Parts) -> bool:
+    """True when *at* is a body schema inside a reusable response, request body or parameter."""
+    if len(at) >= 3 and at[0] == "components" and at[1] in ("responses", "requestBodies"):
+        return True
+    # Swagger 2.0: the top-level responses and parameters sections.
+    return len(at) >= 3 and at[0] in ("responses", "parameters") and at[-1] == "schema"
 
 
 def _as_object(schema: dict[str, Any] | bool) -> dict[str, Any]:

@@ -480,3 +480,66 @@ def test_a_reference_into_a_component_points_into_its_shared_schema() -> None:
     ip = next(op for op in connector["operations"] if op["path"] == "/ip")
     assert ip["response_schema"] == {"$ref": "#/schemas/Gateway/properties/ip"}
     assert check_connector_data(connector).problems == []
+
+
+def test_reusable_responses_and_request_bodies_are_shared_not_copied() -> None:
+    # Amadeus's seat map: a 176 KB inline schema (with its example) in components/responses,
+    # used by two operations, was copied into each; the connector was 3x the description.
+    import json
+
+    from connectory.openapi.yaml_text import dump_connector_yaml
+
+    seat = {
+        "type": "object",
+        "properties": {f"field{n}": {"type": "string", "description": "x" * 80} for n in range(60)},
+        "example": {f"field{n}": "value " * 10 for n in range(60)},
+    }
+    order = {
+        "type": "object",
+        "properties": {"seat": {"type": "string"}, "row": {"type": "integer"}},
+    }
+    paths = {
+        f"/seats{index}": {
+            "get": {"responses": {"200": {"$ref": "#/components/responses/SeatMap"}}},
+            "post": {
+                "requestBody": {"$ref": "#/components/requestBodies/Order"},
+                "responses": {"201": {"$ref": "#/components/responses/SeatMap"}},
+            },
+        }
+        for index in range(10)
+    }
+    doc = document(
+        paths,
+        components={
+            "responses": {"SeatMap": json_body(seat)},
+            "requestBodies": {"Order": json_body(order)},
+        },
+    )
+    connector = run(doc).connector
+    assert set(connector["schemas"]) == {"responses.SeatMap", "requestBodies.Order"}
+    for operation in connector["operations"]:
+        assert operation["response_schema"] == {"$ref": "#/schemas/responses.SeatMap"}
+        if operation["method"] == "POST":
+            assert operation["request_body"]["schema"] == {"$ref": "#/schemas/requestBodies.Order"}
+            # Body parameters are still read through the reference.
+            assert [p["name"] for p in operation["parameters"]] == ["seat", "row"]
+    # Held once: the connector is about the description's size (17x with a copy each).
+    size = len(dump_connector_yaml(connector).encode())
+    assert size < 1.5 * len(json.dumps(doc).encode())
+    # Swagger 2.0's top-level responses and body parameters are shared the same way.
+    legacy = swagger(
+        {
+            f"/s{index}": {
+                "post": {
+                    "consumes": ["application/json"],
+                    "parameters": [{"$ref": "#/parameters/Order"}],
+                    "responses": {"200": {"$ref": "#/responses/SeatMap"}},
+                }
+            }
+            for index in range(3)
+        },
+        responses={"SeatMap": {"description": "ok", "schema": seat}},
+        parameters={"Order": {"name": "body", "in": "body", "schema": order}},
+    )
+    shared = run(legacy).connector
+    assert set(shared["schemas"]) == {"responses.SeatMap", "parameters.Order"}
