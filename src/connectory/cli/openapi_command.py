@@ -13,6 +13,7 @@ from connectory.cli.output import ProgressLine, escape, stderr_console
 from connectory.errors import InputError, SpecError
 
 if TYPE_CHECKING:
+    from connectory.cli.openapi_into import IntoTarget
     from connectory.openapi import ImportResult
     from connectory.services.openapi_import import ImportOptions
 # The importer, the services and the spec load when the command runs, so that the other
@@ -28,7 +29,12 @@ def import_openapi(
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the connector here instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the connector here instead of stdout; an existing folder gets "
+            "connector.yaml and the description kept beside it (openapi.json/.yaml).",
+        ),
     ] = None,
     tag: Annotated[
         list[str] | None,
@@ -65,8 +71,9 @@ def import_openapi(
         Path | None,
         typer.Option(
             "--into",
-            help="Re-import into this connector file: show the operations added, removed and "
-            "changed (and a unified diff on stdout); nothing is written without --apply.",
+            help="Re-import into this connector file or folder: show how the description "
+            "drifted from the one the folder keeps, the operations added, removed and changed "
+            "(and a unified diff on stdout); nothing is written without --apply.",
         ),
     ] = None,
     apply: Annotated[
@@ -108,16 +115,18 @@ def import_openapi(
                 shown = True
                 progress.show(f"{done:,}/{total:,} operation(s) imported", force=done == total)
 
-        existing = _read_existing(into) if into is not None else None
+        existing = _read_existing(into, output) if into is not None else None
         result = asyncio.run(import_document(source, options, on_progress=report))
         if shown and sys.stderr.isatty():
             sys.stderr.write("\n")  # end the progress line rewritten in place
-        if into is not None and existing is not None:
-            _reimport(result, existing, into, output, apply)
+        if existing is not None:
+            _reimport(result, existing, output, apply)
             return
         text = _dump(result.connector)
         if output is None:
             sys.stdout.write(text)
+        elif output.is_dir():
+            _into_new_folder(output, text, result.source_bytes)
         else:
             output.write_text(text, encoding="utf-8")
         _report(result, len(text.encode()), output, options)
@@ -131,29 +140,41 @@ def _dump(document: dict[str, Any]) -> str:
     return dump_connector_yaml(document)
 
 
-def _read_existing(path: Path) -> dict[str, Any]:
-    if path.is_dir():
+def _read_existing(path: Path, output: Path | None) -> IntoTarget:
+    from connectory.cli.openapi_into import read_target
+
+    if path.is_dir() and output is not None:
         raise InputError(
-            f"{path} is a folder; --into re-imports into a single-file connector (.yaml/.json)"
+            "--into a folder writes into the folder itself (with --apply); drop --output"
         )
-    from connectory.spec.loader import read_connector_data
-
-    data = read_connector_data(path)
-    if not isinstance(data, dict):
-        raise InputError(f"{path} is not a connector (a mapping of fields)")
-    return data
+    return read_target(path)
 
 
-def _reimport(
-    result: ImportResult, existing: dict[str, Any], into: Path, output: Path | None, apply: bool
-) -> None:
+def _into_new_folder(folder: Path, text: str, description: bytes | None) -> None:
+    """A connector folder: connector.yaml and, beside it, the description it came from."""
+    from connectory.cli.openapi_into import keep_description
+
+    main = folder / "connector.yaml"
+    if main.exists() or (folder / "connector.json").exists():
+        raise InputError(
+            f"{folder} holds a connector already; re-import into it with --into {folder}"
+        )
+    main.write_text(text, encoding="utf-8")
+    if description is not None:
+        keep_description(folder, description)
+
+
+def _reimport(result: ImportResult, target: IntoTarget, output: Path | None, apply: bool) -> None:
     console = stderr_console()
+    from connectory.cli.openapi_into import write_folder
     from connectory.openapi import plan_reimport
+    from connectory.services.openapi_import import description_drift
     from connectory.services.versioning import diff_versions
     from connectory.spec import check_connector_data
 
+    existing = target.data
     plan = plan_reimport(existing, result.connector)
-    report = check_connector_data(plan.document, filename=into.name)
+    report = check_connector_data(plan.document, filename=target.path.name)
     if not report.ok or report.spec is None:
         raise SpecError(report.problems)
     diff = diff_versions(existing, plan.document, labels=("current", "import"))
@@ -162,19 +183,36 @@ def _reimport(
             f"[yellow]warning[/]: [bold]{escape(warning.pointer or '/')}[/]: "
             f"{escape(warning.message)}"
         )
+    drift: list[str] = []
+    new_description = result.source_bytes
+    if target.kept is not None and new_description is not None:
+        drift = description_drift(target.kept.read_bytes(), new_description)
+        for line in drift:
+            console.print(f"drift: {escape(line)}")
+        if not drift:
+            console.print(f"drift: none since {escape(target.kept.name)}")
+    elif target.is_folder:
+        console.print(
+            "drift: unknown, the folder keeps no description (openapi.json or openapi.yaml); "
+            "--apply keeps this one, so the next re-import shows what drifted"
+        )
     for kind in ("added", "removed", "changed"):
         names = getattr(diff.operations, kind)
         console.print(f"{kind}: {escape(', '.join(names)) if names else '-'}")
-    if not diff.changed:
-        console.print(f"[green]no change[/]: {escape(str(into))} matches the document")
+    same_description = target.kept is not None and not drift
+    if not diff.changed and (same_description or not target.is_folder):
+        console.print(f"[green]no change[/]: {escape(str(target.path))} matches the document")
         return
-    target = output or into
+    where = target.path if target.is_folder else (output or target.path)
     if apply:
-        target.write_text(_dump(plan.document), encoding="utf-8")
-        console.print(f"[green]re-imported[/] into {escape(str(target))}")
+        if target.is_folder:
+            write_folder(target.path, plan.document, new_description)
+        else:
+            where.write_text(_dump(plan.document), encoding="utf-8")
+        console.print(f"[green]re-imported[/] into {escape(str(where))}")
     else:
         sys.stdout.write(diff.unified)
-        console.print(f"nothing written: add --apply to write {escape(str(target))}")
+        console.print(f"nothing written: add --apply to write {escape(str(where))}")
 
 
 def _report(

@@ -434,7 +434,9 @@ async def reimport(
     )
     kept = await load_description(session, base.id)
     if kept is not None and result.source_bytes is not None:
-        outcome.drift = await anyio.to_thread.run_sync(_drift, kept.content, result.source_bytes)
+        outcome.drift = await anyio.to_thread.run_sync(
+            description_drift, kept.content, result.source_bytes
+        )
     if not dry_run:
         outcome.saved = await save_draft(session, principal, connector.id, source, box=box)
         if result.source_bytes is not None:
@@ -445,8 +447,11 @@ async def reimport(
     return outcome
 
 
-def _drift(old: bytes, new: bytes) -> list[str]:
-    """The description drift, or a note when the kept one cannot be read any more."""
+def description_drift(old: bytes, new: bytes) -> list[str]:
+    """How the description *new* drifted from *old* (one line per kind of change).
+
+    A note instead when the kept one cannot be read any more.
+    """
     from connectory.openapi.reading import read_document
 
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -169,10 +170,105 @@ def test_reimport_into_a_connector_shows_the_diff_and_writes_only_with_apply(
     assert "no change" in again.stderr
 
 
-def test_reimport_into_a_folder_is_refused(spec_file: Path, tmp_path: Path) -> None:
-    result = _invoke(str(spec_file), "--into", str(tmp_path))
-    assert result.exit_code == 1
-    assert "single-file connector" in result.stderr
+def _newer() -> dict[str, Any]:
+    newer: dict[str, Any] = json.loads(json.dumps(DOC))
+    newer["info"]["version"] = "2.0"
+    del newer["paths"]["/users"]
+    newer["paths"]["/orders"] = {"get": {"operationId": "listOrders", "responses": {}}}
+    newer["components"]["schemas"] = {"Order": {"type": "object"}}
+    return newer
+
+
+def test_a_folder_keeps_its_description_and_a_reimport_shows_the_drift(
+    spec_file: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "items"
+    folder.mkdir()
+    created = _invoke(str(spec_file), "-o", str(folder), "--accept-pagination")
+    assert created.exit_code == 0, created.output
+    assert (folder / "openapi.json").read_bytes() == spec_file.read_bytes()
+    # The owner splits the folder: auth in its own file, one file per operation, a new name.
+    main = yaml.safe_load((folder / "connector.yaml").read_text())
+    (folder / "auth.yaml").write_text(yaml.safe_dump(main.pop("auth")))
+    (folder / "operations").mkdir()
+    for operation in main.pop("operations"):
+        (folder / "operations" / f"{operation['name']}.yaml").write_text(yaml.safe_dump(operation))
+    main["name"] = "My Items"
+    (folder / "connector.yaml").write_text(yaml.safe_dump(main, sort_keys=False))
+    auth_before = (folder / "auth.yaml").read_text()
+    newer_file = tmp_path / "newer.json"
+    newer_file.write_text(json.dumps(_newer()))
+    files_before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    preview = _invoke(str(newer_file), "--into", str(folder))
+    assert preview.exit_code == 0, preview.output
+    assert "drift: info.version: 1.0 -> 2.0" in preview.stderr
+    assert "drift: operations added (1): GET /orders" in preview.stderr
+    assert "drift: operations removed (1): GET /users" in preview.stderr
+    assert "drift: schemas added (1): Order" in preview.stderr
+    assert "added: list_orders" in preview.stderr and "removed: list_users" in preview.stderr
+    assert "+  name: list_orders" in preview.stdout
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == files_before
+
+    applied = _invoke(str(newer_file), "--into", str(folder), "--apply")
+    assert applied.exit_code == 0, applied.output
+    report = check_connector(folder)
+    assert report.ok, report.problems
+    assert report.spec is not None
+    assert report.spec.name == "My Items"
+    assert report.spec.operation_names == ["list_items", "list_orders"]
+    assert report.spec.operations[0].pagination is not None  # accepted pagination kept
+    assert sorted(p.name for p in (folder / "operations").iterdir()) == [
+        "list_items.yaml",
+        "list_orders.yaml",
+    ]
+    assert (folder / "auth.yaml").read_text() == auth_before
+    assert "operations" not in yaml.safe_load((folder / "connector.yaml").read_text())
+    assert (folder / "openapi.json").read_bytes() == newer_file.read_bytes()
+
+    again = _invoke(str(newer_file), "--into", str(folder))
+    assert "drift: none since openapi.json" in again.stderr
+    assert "no change" in again.stderr
+
+
+def test_a_folder_without_a_kept_description_gets_one_on_apply(
+    spec_file: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    assert _invoke(str(spec_file), "-o", str(folder)).exit_code == 0
+    (folder / "openapi.json").unlink()
+    yaml_description = tmp_path / "same.yaml"
+    yaml_description.write_text(yaml.safe_dump(DOC))
+    preview = _invoke(str(yaml_description), "--into", str(folder))
+    assert preview.exit_code == 0, preview.output
+    assert "the folder keeps no description" in preview.stderr
+    assert "no change" not in preview.stderr  # applying it would keep the description
+    applied = _invoke(str(yaml_description), "--into", str(folder), "--apply")
+    assert applied.exit_code == 0, applied.output
+    assert (folder / "openapi.yaml").read_bytes() == yaml_description.read_bytes()
+    assert (
+        "drift: none since openapi.yaml"
+        in _invoke(str(yaml_description), "--into", str(folder)).stderr
+    )
+
+
+def test_folder_mistakes_are_errors_without_traceback(spec_file: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    assert _invoke(str(spec_file), "-o", str(folder)).exit_code == 0
+    again = _invoke(str(spec_file), "-o", str(folder))
+    assert again.exit_code == 1 and "--into" in again.stderr
+    both = _invoke(str(spec_file), "--into", str(folder), "-o", str(tmp_path / "x.yaml"))
+    assert both.exit_code == 1 and "drop --output" in both.stderr
+    (folder / "openapi.yaml").write_text("openapi: 3.0.3")
+    two = _invoke(str(spec_file), "--into", str(folder))
+    assert two.exit_code == 1 and "keeps two descriptions" in two.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = _invoke(str(spec_file), "--into", str(empty))
+    assert missing.exit_code == 1 and "no connector.yaml" in missing.stderr
+    assert "Traceback" not in missing.output
 
 
 def test_a_url(tmp_path: Path) -> None:
