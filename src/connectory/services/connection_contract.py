@@ -62,11 +62,12 @@ async def contract_test_connection(
         description, source = kept.content, "kept"
     # A large description takes a while to parse: not on the event loop.
     document: dict[str, Any] = await anyio.to_thread.run_sync(load_description, description)
-    recorders: list[Recorder] = []
+    # The recorder wraps the server's transport (egress guard included), keeping what is sent.
+    made: dict[str, Recorder] = {}
 
     def wrap(inner: Any) -> Recorder:
-        recorders.append(Recorder(inner))
-        return recorders[0]
+        made["recorder"] = Recorder(inner)
+        return made["recorder"]
 
     try:
         client = await runtimes.build_private_client(
@@ -78,6 +79,6 @@ async def contract_test_connection(
     await session.commit()  # nothing pending: give the database connection back meanwhile
     async with client:
         report = await check_operations(
-            client, recorders[0], document, include_writes=include_writes
+            client, made["recorder"], document, include_writes=include_writes
         )
     return report, source
