@@ -54,17 +54,19 @@ async def poll_collection(
     """One pull or scan; store the events and the new state (the caller commits)."""
     spec = event.collection
     assert spec is not None
-    parameters = _parameters(spec, subscription, details)
     async with await context.runtimes.acquire(session, details) as client:
-        collection = client.collection(spec.collection)
-        method = collection.spec.method("list")
-        if method is None:
-            raise EventError(f"collection {spec.collection!r} has no list method to pull from")
-        via = choose_via(spec, list(method.filters))
-        if via == "pull_latest":
-            found, state = await _pull_latest(spec, subscription, collection, parameters)
-        else:
-            found, state = await _full_scan(spec, subscription, collection, parameters)
+        # One call log entry per pull or scan (kind "poll"), its list requests as attempts.
+        with client.calls.track("poll", event.key, first_reply_only=True):
+            parameters = _parameters(spec, subscription, details)
+            collection = client.collection(spec.collection)
+            method = collection.spec.method("list")
+            if method is None:
+                raise EventError(f"collection {spec.collection!r} has no list method to pull from")
+            via = choose_via(spec, list(method.filters))
+            if via == "pull_latest":
+                found, state = await _pull_latest(spec, subscription, collection, parameters)
+            else:
+                found, state = await _full_scan(spec, subscription, collection, parameters)
     first = subscription.state.get("cursor") is None and subscription.state.get("snapshot") is None
     if first:
         # The first run records where things stand; the records the next pull's overlap

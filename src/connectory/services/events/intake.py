@@ -27,15 +27,17 @@ from connectory.errors import (
 )
 from connectory.events.handling import WebhookInput, events_from_webhook
 from connectory.events.verification import answer_challenge, verify_signature
+from connectory.observability.calls import ConnectionCalls
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
 from connectory.services.connections import CREDENTIALS_OWNER
+from connectory.services.events.call_logs import BackgroundCalls, intake_request_line
 from connectory.services.events.context import EventsContext
 from connectory.services.events.records import dialect_of, hold_write_lock, store_events
 from connectory.services.secret_store import read_secrets
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.events import ChallengeSpec, SignatureSpec
 from connectory.store.event_models import ConnectorIntakeRoute, EventSubscription, IntakeRequest
-from connectory.store.models import Connection, Connector, ConnectorVersion, new_id
+from connectory.store.models import Connection, Connector, ConnectorVersion, new_id, utcnow
 from connectory.templating import compile_template
 
 logger = logging.getLogger("connectory.events.intake")
@@ -337,6 +339,8 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
     started = time.perf_counter()
     count = 0
     activity: dict[str, tuple[datetime, bool]] = {}
+    logs = BackgroundCalls(context)
+    entries: list[_Entry] = []
     async with context.sessions() as session:
         await hold_write_lock(session)
         requests = list(
@@ -350,26 +354,46 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
         for request in requests:
             # Read before the savepoint: a failed savepoint expires what it loaded.
             request_id, attempts = request.id, request.attempts
+            seen = _Seen.of(request) if logs.enabled else None
+            # (connection id, event key) of each subscription the webhook was handled for.
+            touched: list[tuple[str, str]] = []
+            found = (
+                subscriptions.get(request.subscription_id)
+                if request.subscription_id is not None
+                else None
+            )
+            if found is not None:
+                touched.append((found[0].connection_id, found[0].event_key))
+            began, began_at = time.perf_counter(), utcnow()
+            failure: BaseException | None = None
             try:
                 async with session.begin_nested():
                     if request.subscription_id is not None:
-                        found = subscriptions.get(request.subscription_id)
                         stored = await _handle_for_subscription(context, session, request, found)
                         _note(activity, request.subscription_id, request.received_at, stored)
                     else:
-                        stored = await _handle_global(context, session, request, activity)
+                        stored = await _handle_global(context, session, request, activity, touched)
                     count += stored
             except ConnectoryError as error:
+                failure = error
                 await _finish(session, request_id, "failed", str(error)[:2000])
-                continue
-            except Exception:
+            except Exception as error:
+                failure = error
                 logger.exception("handling received webhook %s failed", request_id)
                 if attempts >= MAX_INTAKE_ATTEMPTS:
                     await _finish(
                         session, request_id, "failed", "handling failed repeatedly (see the log)"
                     )
-                continue
-            await _finish(session, request_id, "done", "")
+            else:
+                await _finish(session, request_id, "done", "")
+            if seen is not None:
+                elapsed = time.perf_counter() - began
+                for connection_id, event_key in touched:
+                    entry = await seen.entry(
+                        logs, connection_id, event_key, began_at, elapsed, failure
+                    )
+                    if entry is not None:
+                        entries.append(entry)
         # Subscription rows are updated last, in id order: two batches touching the same
         # subscriptions then wait for each other instead of deadlocking.
         for subscription_id in sorted(activity):
@@ -384,10 +408,70 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
                 .execution_options(synchronize_session=False)
             )
         await session.commit()
+    for entry in entries:  # after the commit: what they say happened is stored
+        entry.record()
     logger.debug(
         "handled %d webhooks in %.1f ms", len(request_ids), (time.perf_counter() - started) * 1e3
     )
     return count
+
+
+@dataclass
+class _Entry:
+    """A call log entry of a handled webhook, recorded once the batch is committed."""
+
+    calls: ConnectionCalls
+    operation: str
+    started_at: datetime
+    duration: float
+    request: str | None
+    failure: BaseException | None
+
+    def record(self) -> None:
+        unexpected = self.failure is not None and not isinstance(self.failure, ConnectoryError)
+        self.calls.record(
+            "webhook_intake",
+            self.operation,
+            started_at=self.started_at,
+            duration=self.duration,
+            request=self.request,
+            # An unexpected error's text may say anything: its class only (details: the log).
+            error=None if unexpected else self.failure,
+            error_class=type(self.failure).__name__ if unexpected else None,
+            error_message="handling failed (see the server log)" if unexpected else None,
+        )
+
+
+@dataclass
+class _Seen:
+    """What a received webhook's call log entry shows of it (read before handling)."""
+
+    method: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    @classmethod
+    def of(cls, request: IntakeRequest) -> _Seen:
+        return cls(request.method, dict(request.query), dict(request.headers), request.body)
+
+    async def entry(
+        self,
+        logs: BackgroundCalls,
+        connection_id: str,
+        event_key: str,
+        started_at: datetime,
+        duration: float,
+        failure: BaseException | None,
+    ) -> _Entry | None:
+        calls = await logs.of_client(connection_id)
+        if calls is None:
+            return None
+        request = None
+        if logs.may_excerpt(connection_id):
+            line = intake_request_line(self.query)
+            request = calls.describe_request(self.method, line, self.headers, self.body)
+        return _Entry(calls, event_key, started_at, duration, request, failure)
 
 
 def _note(
@@ -460,6 +544,7 @@ async def _handle_global(
     session: AsyncSession,
     request: IntakeRequest,
     activity: dict[str, tuple[datetime, bool]],
+    touched: list[tuple[str, str]],
 ) -> int:
     # Each published version with live subscriptions runs its own handle and routes its events
     # to its own subscriptions by selector.
@@ -499,6 +584,7 @@ async def _handle_global(
                     continue
                 mine = [item for item in received if item.selector == subscription.selector]
                 if mine:
+                    touched.append((subscription.connection_id, subscription.event_key))
                     stored = len(await store_events(session, subscription, mine, context.now()))
                     count += stored
                     _note(activity, subscription.id, request.received_at, stored)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import EventError, TemplateError
 from connectory.events.handling import ReceivedEvent, parse_time
+from connectory.runtime import ConnectorClient
 from connectory.runtime.records import Selector, select
 from connectory.services.connections import ConnectionDetails
 from connectory.services.events.context import EventsContext
@@ -41,6 +42,23 @@ async def poll_subscription(
 
     The first poll of a ``baseline`` event only sets the cursor: past records are not news.
     """
+    async with await context.runtimes.acquire(session, details) as client:
+        # One call log entry per poll (kind "poll"): its requests count as its attempts.
+        with client.calls.track("poll", event.key, first_reply_only=True):
+            found, cursor = await _read_changes(
+                context, session, client, details, event, subscription
+            )
+    return await _store_changes(context, session, event, subscription, found, cursor)
+
+
+async def _read_changes(
+    context: EventsContext,
+    session: AsyncSession,
+    client: ConnectorClient,
+    details: ConnectionDetails,
+    event: EventSpec,
+    subscription: EventSubscription,
+) -> tuple[list[ReceivedEvent], datetime | None]:
     poll = event.poll
     assert poll is not None
     cursor_text = subscription.state.get("cursor")
@@ -62,29 +80,41 @@ async def poll_subscription(
         params[poll.since_parameter] = _iso(since)
     id_selector = Selector.parse(poll.id_field)
     updated_selector = Selector.parse(poll.updated_field)
-    newest = cursor
     found: list[ReceivedEvent] = []
-    async with await context.runtimes.acquire(session, details) as client:
-        async for record in client.iter_records(poll.operation, params, max_pages=poll.max_pages):
-            record_id = select(record, id_selector)
-            updated_text = select(record, updated_selector)
-            updated = parse_time(str(updated_text)) if updated_text is not None else None
-            if record_id is None or updated is None:
-                raise EventError(
-                    f"a polled record has no {poll.id_field} or no readable {poll.updated_field}"
-                )
-            if since is not None and updated < since:
-                continue
-            if newest is None or updated > newest:
-                newest = updated
-            found.append(
-                ReceivedEvent(
-                    type=poll.type or event.key,
-                    dedup_key=f"{record_id}@{_iso(updated)}",
-                    payload=record if isinstance(record, dict) else {"value": record},
-                    occurred_at=updated,
-                )
+    async for record in client.iter_records(poll.operation, params, max_pages=poll.max_pages):
+        record_id = select(record, id_selector)
+        updated_text = select(record, updated_selector)
+        updated = parse_time(str(updated_text)) if updated_text is not None else None
+        if record_id is None or updated is None:
+            raise EventError(
+                f"a polled record has no {poll.id_field} or no readable {poll.updated_field}"
             )
+        if since is not None and updated < since:
+            continue
+        found.append(
+            ReceivedEvent(
+                type=poll.type or event.key,
+                dedup_key=f"{record_id}@{_iso(updated)}",
+                payload=record if isinstance(record, dict) else {"value": record},
+                occurred_at=updated,
+            )
+        )
+    return found, cursor
+
+
+async def _store_changes(
+    context: EventsContext,
+    session: AsyncSession,
+    event: EventSpec,
+    subscription: EventSubscription,
+    found: list[ReceivedEvent],
+    cursor: datetime | None,
+) -> int:
+    poll = event.poll
+    assert poll is not None
+    newest = max((item.occurred_at for item in found if item.occurred_at), default=cursor)
+    if cursor is not None and newest is not None and newest < cursor:
+        newest = cursor
     first = cursor is None
     if newest is not None:
         subscription.state = {**subscription.state, "cursor": _iso(newest)}
