@@ -56,6 +56,7 @@ CallKind = Literal[
     "poll",  # one poll of an event source
     "webhook_intake",  # a webhook received for the connection
     "webhook_delivery",  # an event delivered to a subscriber
+    "mcp",  # a tool call of an AI agent (MCP), the tool's name as operation
 ]
 CALL_KINDS: tuple[str, ...] = get_args(CallKind)
 

@@ -2,7 +2,7 @@
 import { api, showError } from "../api.js";
 import { badge, field, h, mount } from "../dom.js";
 
-const KINDS = ["operation", "stream", "test", "collection", "hook", "method", "token_refresh", "poll", "webhook_intake", "webhook_delivery"];
+const KINDS = ["operation", "stream", "test", "collection", "hook", "method", "token_refresh", "poll", "webhook_intake", "webhook_delivery", "mcp"];
 const FOLLOW_EVERY_MS = 2000;
 
 function when(iso) { return new Date(iso).toLocaleString(); }
