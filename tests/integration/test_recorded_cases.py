@@ -185,19 +185,42 @@ def test_the_shipped_example_replays_offline() -> None:
         assert "test-api-key" not in recording.read_text(encoding="utf-8")
 
 
-def test_the_shipped_event_cases_replay_offline() -> None:
-    """examples/events/testapi-webhooks.tests: handle on sample requests, a recorded poll."""
-    example = ROOT / "examples" / "events" / "testapi-webhooks.yaml"
+@pytest.mark.parametrize(
+    ("example", "recordings", "shown"),
+    [
+        (
+            "testapi-webhooks.yaml",
+            "testapi-webhooks.tests/recordings",
+            [
+                "passed  a change notified by webhook  (0 request(s))",
+                "passed  changes polled since the cursor  (1 request(s))",
+            ],
+        ),
+        (
+            "testapi-javascript-events",
+            "testapi-javascript-events/tests/recordings",
+            [
+                "passed  the handle method turns a notification into events  (0 request(s))",
+                "passed  the custom pull reports what changed since its cursor  (1 request(s))",
+            ],
+        ),
+    ],
+)
+def test_the_shipped_event_cases_replay_offline(
+    example: str, recordings: str, shown: list[str]
+) -> None:
+    """Event cases of the examples: handle on sample requests (declarative and JavaScript),
+    recorded polls and custom pulls, replayed by the CLI with no API running."""
+    events = ROOT / "examples" / "events"
     done = subprocess.run(
-        [sys.executable, "-m", "connectory.cli", "test", str(example)],
+        [sys.executable, "-m", "connectory.cli", "test", str(events / example)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 passed, 0 failed" in done.stderr
-    assert "passed  a change notified by webhook  (0 request(s))" in done.stdout
-    assert "passed  changes polled since the cursor  (1 request(s))" in done.stdout
-    recordings = ROOT / "examples" / "events" / "testapi-webhooks.tests" / "recordings"
-    for recording in recordings.glob("*.json"):
+    for line in shown:
+        assert line in done.stdout
+    for recording in (events / recordings).glob("*.json"):
         text = recording.read_text(encoding="utf-8")
         assert "test-api-key" not in text and "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in text
 

@@ -4,6 +4,8 @@ Pure of storage: the caller stores the events and the new state together, in one
 (``connectory.services.events``, where the events table's unique dedup key drops what an
 overlap reads again), or shows them (a recorded test case, :mod:`connectory.events.testing`).
 
+* **poll**, custom pull: a JavaScript method reads what it needs and returns the events and
+  the state to keep (``values``), which it gets back next time.
 * **poll**: the list operation with ``since`` = cursor minus the overlap; an event per record,
   keyed ``id@updated``; the new cursor is the newest change time seen. A ``baseline`` event's
   first poll only records where things stand (past records are not news).
@@ -29,7 +31,7 @@ import orjson
 
 from connectory.collections.collection import Collection
 from connectory.errors import EventError, TemplateError
-from connectory.events.handling import ReceivedEvent, parse_time
+from connectory.events.handling import ReceivedEvent, events_from_method, parse_time
 from connectory.runtime.client import ConnectorClient
 from connectory.runtime.records import Selector, select
 from connectory.spec.events import CollectionEventSpec, EventSpec
@@ -72,6 +74,9 @@ async def pull_poll(
     """
     poll = event.poll
     assert poll is not None
+    if poll.method is not None:
+        return await _pull_with_method(client, event, state, variables)
+    assert poll.operation is not None
     cursor_text = state.get("cursor")
     cursor = parse_time(cursor_text) if isinstance(cursor_text, str) else None
     since = cursor - timedelta(seconds=poll.overlap_seconds) if cursor is not None else None
@@ -116,6 +121,36 @@ async def pull_poll(
         return Pulled([], after)
     baseline = set(after.get("baseline", []))
     return Pulled([item for item in found if item.dedup_key not in baseline], after)
+
+
+async def _pull_with_method(
+    client: ConnectorClient,
+    event: EventSpec,
+    state: dict[str, Any],
+    variables: dict[str, Any],
+) -> Pulled:
+    """A custom pull: the method reads the API itself and keeps its own state (``values``)."""
+    poll = event.poll
+    assert poll is not None and poll.method is not None
+    # First: never pulled, and no state of its own yet (a test case may give one).
+    first = not state.get("pulled") and not state.get("values")
+    result = await client.run_method(
+        poll.method,
+        parameters=variables.get("parameters") or {},
+        input={"state": state.get("values") or {}, "first": first},
+    )
+    if result is not None and not isinstance(result, dict):
+        raise EventError("the pull method must return {events: [...], state: {...}}")
+    returned = (result or {}).get("state")
+    if returned is not None and not isinstance(returned, dict):
+        raise EventError("the pull method's state must be an object")
+    found = events_from_method(result or {}, poll.type or event.key, what="pull")
+    after = {
+        **state,
+        "values": returned if returned is not None else state.get("values") or {},
+        "pulled": True,
+    }
+    return Pulled(found, after)
 
 
 def choose_via(spec: CollectionEventSpec, list_filters: list[str]) -> str:

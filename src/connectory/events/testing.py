@@ -7,9 +7,12 @@ Two kinds, told apart by the event the case names:
   sent as JSON) goes through the event's ``handle``; the result is the events it yields. The
   signature is not checked (a case holds no secret); nothing is sent anywhere, so such a case
   needs no recording.
-* **pull** (poll and collection events): one poll with the case's ``state`` (``cursor``, a
-  full scan's ``snapshot``; empty: the first poll) through the connection's client, whose
-  requests a recording answers; the result is the events that are news and the state after.
+* **JavaScript handle** (a webhook event whose ``handle`` is a method): the same request, run
+  through the connection's client (its ``ctx.apiClient`` calls are recorded like a pull's).
+* **pull** (poll and collection events, custom pulls included): one poll with the case's
+  ``state`` (``cursor``, a full scan's ``snapshot``, a custom pull's ``values``; empty: the
+  first poll) through the connection's client, whose requests a recording answers; the
+  result is the events that are news and the state after.
 
 The result is data for :func:`connectory.cases.run.check_expectations`::
 
@@ -25,7 +28,13 @@ from typing import Any
 import orjson
 
 from connectory.errors import InputError
-from connectory.events.handling import ReceivedEvent, WebhookInput, events_from_webhook
+from connectory.events.handling import (
+    ReceivedEvent,
+    WebhookInput,
+    events_from_method,
+    events_from_webhook,
+    method_input,
+)
 from connectory.events.pulling import iso, pull_collection, pull_poll
 from connectory.runtime.client import ConnectorClient
 from connectory.spec.connector import ConnectorSpec
@@ -46,9 +55,15 @@ def find_event(spec: ConnectorSpec, event_key: str | None) -> EventSpec:
 
 
 def needs_client(spec: ConnectorSpec, event_key: str | None) -> bool:
-    """Whether a case of this event calls the API (a pull) rather than only running ``handle``."""
+    """Whether a case of this event needs a client: a pull or a JavaScript ``handle``.
+
+    Otherwise the declarative ``handle`` runs on the case's request alone.
+    """
     event = spec.event(event_key or "")
-    return event is not None and (event.poll is not None or event.collection is not None)
+    if event is None:
+        return False
+    javascript = event.webhook is not None and event.webhook.handle.method is not None
+    return javascript or event.poll is not None or event.collection is not None
 
 
 def handle_event_case(
@@ -69,35 +84,42 @@ def handle_event_case(
     event = find_event(spec, event_key)
     if event.webhook is not None:
         handle = event.webhook.handle
-        verification = event.webhook.verification
     elif event.global_webhook is not None:
         handle = event.global_webhook.handle
-        verification = None
     else:
         raise InputError(
             f"event '{event.key}' is a {event.type} event: its case needs no payload; give "
             "state: (its cursor) and record the pull instead"
         )
+    if handle.method is not None:
+        raise InputError(
+            f"event '{event.key}' has a JavaScript handle: its case runs with a client "
+            "(run_event_case), recorded like a pull"
+        )
+    given = _received(event, spec, payload, headers, query, state)
+    return {"events": [_view(item) for item in events_from_webhook(handle, event.key, given)]}
+
+
+def _received(
+    event: EventSpec,
+    spec: ConnectorSpec,
+    payload: Any,
+    headers: Mapping[str, str] | None,
+    query: Mapping[str, str] | None,
+    state: Mapping[str, Any] | None,
+) -> WebhookInput:
+    """The case's request as intake would hand it to ``handle``."""
+    verification = event.webhook.verification if event.webhook is not None else None
     if verification is None and spec.webhooks is not None:
         verification = spec.webhooks.verification
     received = {name.lower(): str(value) for name, value in (headers or {}).items()}
-    body = _body(payload)
-    return {
-        "events": [
-            _view(item)
-            for item in events_from_webhook(
-                handle,
-                event.key,
-                WebhookInput(
-                    body,
-                    received,
-                    {str(k): str(v) for k, v in (query or {}).items()},
-                    dict(state or {}),
-                    _message_id(verification, received),
-                ),
-            )
-        ]
-    }
+    return WebhookInput(
+        _body(payload),
+        received,
+        {str(k): str(v) for k, v in (query or {}).items()},
+        dict(state or {}),
+        _message_id(verification, received),
+    )
 
 
 async def run_event_case(
@@ -128,6 +150,15 @@ async def run_event_case(
         ConnectoryError: whatever the pull's calls raise.
     """
     event = find_event(client.spec, event_key)
+    if event.webhook is not None and event.webhook.handle.method is not None:
+        given = _received(event, client.spec, payload, headers, query, state)
+        returned = await client.run_method(
+            event.webhook.handle.method,
+            parameters=dict(parameters or {}),
+            input=method_input(given),
+        )
+        found = events_from_method(returned, event.key, given.message_id)
+        return {"events": [_view(item) for item in found]}
     if event.poll is None and event.collection is None:
         return handle_event_case(client.spec, event_key, payload, headers, query=query, state=state)
     variables: dict[str, Any] = {**client.variables, "parameters": dict(parameters or {})}

@@ -20,12 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import (
     ConnectoryError,
+    EventError,
     InvalidRequest,
     NotFound,
     TemplateError,
     WebhookRejected,
 )
-from connectory.events.handling import WebhookInput, events_from_webhook
+from connectory.events.handling import (
+    WebhookInput,
+    events_from_method,
+    events_from_webhook,
+    method_input,
+)
 from connectory.events.verification import answer_challenge, verify_signature
 from connectory.observability.calls import ConnectionCalls
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
@@ -34,6 +40,7 @@ from connectory.services.events.call_logs import BackgroundCalls, intake_request
 from connectory.services.events.context import EventsContext
 from connectory.services.events.records import dialect_of, hold_write_lock, store_events
 from connectory.services.secret_store import read_secrets
+from connectory.spec.code import CodeRefSpec
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.events import ChallengeSpec, SignatureSpec
 from connectory.store.event_models import ConnectorIntakeRoute, EventSubscription, IntakeRequest
@@ -524,19 +531,40 @@ async def _handle_for_subscription(
     event = spec.event(subscription.event_key) if spec is not None else None
     if event is None or event.webhook is None:
         return 0
-    received = events_from_webhook(
-        event.webhook.handle,
-        event.key,
-        WebhookInput(
-            request.body,
-            dict(request.headers),
-            dict(request.query),
-            subscription.state.get("values", {}),
-            request.message_id,
-        ),
+    handle = event.webhook.handle
+    given = WebhookInput(
+        request.body,
+        dict(request.headers),
+        dict(request.query),
+        subscription.state.get("values", {}),
+        request.message_id,
     )
+    if handle.method is not None:
+        result = await _run_handle_method(context, session, subscription, handle.method, given)
+        received = events_from_method(result, event.key, request.message_id)
+    else:
+        received = events_from_webhook(handle, event.key, given)
     stored = await store_events(session, subscription, received, context.now())
     return len(stored)
+
+
+async def _run_handle_method(
+    context: EventsContext,
+    session: AsyncSession,
+    subscription: EventSubscription,
+    method: CodeRefSpec,
+    given: WebhookInput,
+) -> Any:
+    """A JavaScript ``handle``, run with the subscription's connection's client."""
+    from connectory.services.events.subscriptions import load_details  # imports this module
+
+    details = await load_details(session, subscription.connection_id)
+    if details is None:
+        raise EventError("the subscription's connection no longer exists")
+    async with await context.runtimes.acquire(session, details) as client:
+        return await client.run_method(
+            method, parameters=subscription.parameters, input=method_input(given)
+        )
 
 
 async def _handle_global(
