@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from connectory.services.events.context import WORK_KINDS, EventsContext
 from connectory.services.events.deliveries import dispatch_due
 from connectory.services.events.feed import purge_expired
-from connectory.services.events.intake import process_due_intake
+from connectory.services.events.intake_handling import process_due_intake
 from connectory.services.events.records import dialect_of
 from connectory.services.events.subscriptions import run_due_subscriptions
 from connectory.services.oauth_refresh import RefreshReport, refresh_expiring_grants
