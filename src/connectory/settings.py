@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         description="How long a person has to complete an OAuth authorization once it started "
         "(the state expires then). The redirect URI is <CONNECTORY_PUBLIC_URL>/oauth/callback.",
     )
+    oauth_refresh_horizon_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 90,
+        description="The background engine refreshes idle connections' OAuth2 grants whose "
+        "refresh token expires within this many hours (looked at every five minutes).",
+    )
     run_worker: bool | None = Field(
         default=None,
         description="Run the background worker inside the server. Unset: yes; set false on "

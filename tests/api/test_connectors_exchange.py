@@ -226,6 +226,7 @@ async def test_examples_are_published_into_an_empty_catalogue(
             listed = (await client.get("/connectors", headers=headers)).json()
     slugs = {item["slug"] for item in listed["items"]}
     assert {"openweathermap", "connectory-test-api", "connectory-test-api-oauth2"} <= slugs
+    assert {"testapi-webhooks", "testapi-javascript-events"} <= slugs  # events, JS ones too
     assert all(item["latest_version"] == "1.0.0" for item in listed["items"])
     assert all(item["scope"] == "catalogue" for item in listed["items"])
     assert not any("broken" in slug for slug in slugs)

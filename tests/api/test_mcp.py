@@ -6,6 +6,7 @@ database as the in-process one the fixtures use, as a second server process woul
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -147,6 +148,70 @@ async def test_a_write_is_refused_until_the_policy_names_it(
         assert "contacts_create" not in names
         refused = await client.call_tool("contacts_create", {"fields": {"email": "v@x.test"}})
         assert refused.is_error and "enterprise admin" in data(refused)["error"]["detail"]
+
+
+async def _logged_calls(
+    api: httpx.AsyncClient, world: World, connection: str, count: int
+) -> list[dict[str, Any]]:
+    """The connection's newest ``mcp`` entries, once *count* are written (the uvicorn server's
+    call log buffer writes them on its own schedule; the bound is generous, not a timing)."""
+    for _ in range(300):
+        page = await api.get(
+            f"/connections/{connection}/calls",
+            params={"kind": "mcp", "excerpts": "true"},
+            headers=world.auth("a_viewer"),
+        )
+        assert page.status_code == 200, page.text
+        items: list[dict[str, Any]] = page.json()["items"]
+        if len(items) >= count:
+            return items
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the call log did not get {count} mcp entries")
+
+
+async def _health(api: httpx.AsyncClient, world: World, connection: str) -> str:
+    shown = await api.get(f"/connections/{connection}", headers=world.auth("a_viewer"))
+    health: str = shown.json()["health"]
+    return health
+
+
+async def test_tool_calls_are_in_the_call_log_and_move_the_health(
+    http_server: str, api: httpx.AsyncClient, world: World, connection: str
+) -> None:
+    async with agent(http_server, connection, world.tokens["a_admin"]) as client:
+        listed = await client.call_tool("contacts_list", {"page_size": 5})
+        assert not listed.is_error, listed.content
+        refused = await client.call_tool("contacts_create", {"fields": {"email": "x@x.test"}})
+        assert refused.is_error
+        rejected = await client.call_tool("get_status", {"code": 401})
+        assert rejected.is_error and data(rejected)["status"] == 401
+    # Like a REST call: the upstream refused the credentials.
+    assert await _health(api, world, connection) == "auth_error"
+
+    newest = await _logged_calls(api, world, connection, 3)
+    assert [(e["operation"], e["status"]) for e in newest] == [
+        ("get_status", "error"),
+        ("contacts_create", "error"),
+        ("contacts_list", "ok"),
+    ]
+    status_call, refusal, listing = newest
+    assert status_call["status_code"] == 401 and status_call["attempts"] == 1
+    assert "/status/401" in status_call["request_excerpt"]
+    assert refusal["error_class"] == "PermissionDenied" and "policy" in refusal["error_message"]
+    assert refusal["attempts"] == 0  # refused before anything was sent upstream
+    assert listing["status_code"] == 200 and listing["attempts"] >= 1
+    assert listing["request_excerpt"].startswith("GET ")
+    for entry in newest:
+        assert API_KEY not in json.dumps(entry)
+
+    async with agent(http_server, connection, world.tokens["a_viewer"]) as client:
+        assert not (await client.call_tool("get_item", {"id": 1})).is_error
+    assert await _health(api, world, connection) == "healthy"
+    history = await api.get(
+        f"/connections/{connection}/health-history", headers=world.auth("a_viewer")
+    )
+    changes = [(item["previous"], item["health"]) for item in history.json()["items"]]
+    assert changes[:2] == [("auth_error", "healthy"), ("healthy", "auth_error")]
 
 
 async def test_policy_is_checked_and_only_admins_set_it(

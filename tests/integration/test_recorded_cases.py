@@ -180,6 +180,89 @@ def test_the_shipped_example_replays_offline() -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 passed, 0 failed" in done.stderr
+    assert "11 passed, 0 failed" in done.stderr
     for recording in (ROOT / "examples" / "testapi" / "tests" / "recordings").glob("*.json"):
         assert "test-api-key" not in recording.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("example", "recordings", "shown"),
+    [
+        (
+            "testapi-webhooks.yaml",
+            "testapi-webhooks.tests/recordings",
+            [
+                "passed  a change notified by webhook  (0 request(s))",
+                "passed  changes polled since the cursor  (1 request(s))",
+            ],
+        ),
+        (
+            "testapi-javascript-events",
+            "testapi-javascript-events/tests/recordings",
+            [
+                "passed  the handle method turns a notification into events  (0 request(s))",
+                "passed  the custom pull reports what changed since its cursor  (1 request(s))",
+            ],
+        ),
+    ],
+)
+def test_the_shipped_event_cases_replay_offline(
+    example: str, recordings: str, shown: list[str]
+) -> None:
+    """Event cases of the examples: handle on sample requests (declarative and JavaScript),
+    recorded polls and custom pulls, replayed by the CLI with no API running."""
+    events = ROOT / "examples" / "events"
+    done = subprocess.run(
+        [sys.executable, "-m", "connectory.cli", "test", str(events / example)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed, 0 failed" in done.stderr
+    for line in shown:
+        assert line in done.stdout
+    for recording in (events / recordings).glob("*.json"):
+        text = recording.read_text(encoding="utf-8")
+        assert "test-api-key" not in text and "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in text
+
+
+async def test_an_event_pull_is_recorded_then_replayed_with_the_api_stopped(
+    tmp_path: Path,
+) -> None:
+    """A collection event's pull: recorded with a canary key, replayed offline, scrubbed."""
+    spec = load_connector(ROOT / "examples" / "testapi" / "connector.yaml")
+    case = {
+        "name": "changed contacts",
+        "event": "contact_changed",
+        "state": {"cursor": "2024-03-23T12:00:00Z"},
+        "expect": {
+            "events": [
+                {"type": "contacts.updated", "payload": {"id": "23"}},
+                {"type": "contacts.created", "payload": {"id": "24"}},
+            ],
+            "cursor": "2024-03-24T23:00:00Z",
+        },
+    }
+    path = write_cases(tmp_path, [case])
+    with serve(create_test_api(records=10, credentials=CANARY)) as url:
+        (recorded,) = await CaseRunner(
+            spec, load_cases(path), tmp_path / "recordings", record=True,
+            credentials={"api_key": CANARY.api_key}, base_url=url,
+        ).run()  # fmt: skip
+    assert recorded.outcome == "passed", recorded.problems
+    (recording,) = (tmp_path / "recordings").glob("*.json")
+    text = recording.read_text(encoding="utf-8")
+    assert not [form for form in forms(CANARY.api_key) if form in text]
+    assert "updated_since" in text  # the pull's request, with the cursor minus the overlap
+
+    (replayed,) = await CaseRunner(spec, load_cases(path), tmp_path / "recordings").run()
+    assert replayed.outcome == "passed", replayed.problems
+    assert replayed.requests == recorded.requests
+    assert [e["id"] for e in replayed.data["events"]] == [
+        "23@2024-03-23T22:00:00Z",
+        "24@2024-03-24T23:00:00Z",
+    ]
+    # Another cursor asks for other changes: the recording does not have them.
+    moved = write_cases(tmp_path, [{**case, "state": {"cursor": "2024-03-24T00:00:00Z"}}])
+    (result,) = await CaseRunner(spec, load_cases(moved), tmp_path / "recordings").run()
+    assert result.outcome == "failed"
+    assert "updated_since" in result.problems[0] and "--record" in result.problems[0]

@@ -19,16 +19,22 @@ A folder connector keeps its cases in ``tests/cases.yaml`` and their recordings 
         method: find_by_id
         input: {id: "999"}
         expect: {error: RecordNotFound}
-      - name: a contact was created
-        event: contact_created
-        payload: {...}
-        headers: {...}
-        expect: {...}
+      - name: an item changed, by webhook
+        event: item_updated                 # a webhook event: its handle, on this request
+        payload: {events: [{id: evt_1, type: item.updated, item: {id: 3}}]}
+        headers: {webhook-id: msg_1}
+        expect: {events: [{type: item.updated, id: evt_1, payload: {id: 3}}]}
+      - name: contacts changed since the cursor
+        event: contact_changed              # a poll or collection event: one recorded pull
+        state: {cursor: "2026-12-05T12:00:00Z"}
+        expect: {count: 2, cursor: "2026-12-05T12:30:00Z"}
 
 Each case is one kind, named by its key: ``operation``, ``collection`` (+ ``method``) or
-``event`` (an event's ``handle`` with a sample payload). ``expect`` says what must hold:
-``status`` (operations), ``error`` (the error class the call raises), ``count`` (records
-returned), ``records`` (each given object matches some record, by subset), ``body`` or
+``event`` (a webhook event's ``handle`` on a sample request, or one pull of a poll or
+collection event from the ``state`` given). ``expect`` says what must hold: ``status``
+(operations), ``error`` (the error class the call raises), ``count`` (records or events
+returned), ``records`` (each given object matches some record, by subset), ``events`` (the
+events, in order, each matching by subset), ``cursor`` (a pull's new cursor), ``body`` or
 ``record`` (subset of the body or the one record), ``schema`` (the response matches the
 operation's response schema).
 """
@@ -64,6 +70,10 @@ class ExpectSpec(_Model):
     body: Any = None
     record: dict[str, Any] | None = None
     schema_: bool | None = Field(default=None, alias="schema")
+    events: list[dict[str, Any]] | None = Field(
+        default=None, description="Events: the events yielded, in order, each by subset."
+    )
+    cursor: str | None = Field(default=None, description="Pulls: the cursor after the pull.")
 
 
 class CaseSpec(_Model):
@@ -78,8 +88,17 @@ class CaseSpec(_Model):
     method: str | None = None
     input: dict[str, Any] = Field(default_factory=dict)
     event: str | None = None
-    payload: Any = None
+    payload: Any = Field(
+        default=None, description="Webhook events: the received body (text: raw; else JSON)."
+    )
     headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(
+        default_factory=dict, description="Webhook events: the received query."
+    )
+    state: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Events: the subscription's state (handle's state; a pull's cursor).",
+    )
     expect: ExpectSpec = Field(default_factory=ExpectSpec)
 
     @model_validator(mode="after")

@@ -6,8 +6,9 @@ a frozen clock: wall time is the moment of recording and moves only when the cod
 (retries, rate limits), instantly. Nothing is sent anywhere.
 
 Case kinds plug in through :data:`KIND_RUNNERS`: ``operation`` and ``collection`` run here;
-``event`` runs an event's ``handle`` with the case's sample payload when the events layer
-provides ``connectory.events.testing.run_event_case`` (skipped, and said so, until it does).
+``event`` runs through ``connectory.events.testing`` (skipped, and said so, in a build
+without it): a webhook event's ``handle`` on the case's sample request, offline and without a
+recording, or one pull of a poll or collection event, recorded and replayed like any call.
 """
 
 from __future__ import annotations
@@ -90,15 +91,35 @@ async def _run_collection(client: ConnectorClient, case: CaseSpec) -> dict[str, 
     return outcome.data
 
 
-async def _run_event(client: ConnectorClient, case: CaseSpec) -> dict[str, Any]:
+def _events_testing() -> Any:
     try:
-        module = importlib.import_module("connectory.events.testing")
+        return importlib.import_module("connectory.events.testing")
     except ImportError:
         raise _Skip("events' handle is not in this build of Connectory yet") from None
-    result: dict[str, Any] = await module.run_event_case(
-        client, case.event, case.payload, case.headers
+
+
+async def _run_event(client: ConnectorClient, case: CaseSpec) -> dict[str, Any]:
+    result: dict[str, Any] = await _events_testing().run_event_case(
+        client,
+        case.event,
+        case.payload,
+        case.headers,
+        query=case.query,
+        state=case.state,
+        parameters=case.params,
     )
     return result
+
+
+def _offline_event(spec: ConnectorSpec, case: CaseSpec) -> bool:
+    """Whether *case* only runs a webhook event's ``handle`` (no API call, no recording)."""
+    if case.kind != "event":
+        return False
+    try:
+        module = _events_testing()
+    except _Skip:
+        return False
+    return not module.needs_client(spec, case.event)
 
 
 #: How each case kind runs: a coroutine from the client and the case to the result's data.
@@ -173,6 +194,8 @@ class CaseRunner:
 
     async def run_case(self, case: CaseSpec) -> CaseResult:
         """Run one case, recording or replaying it, and check its expectations."""
+        if _offline_event(self.spec, case):
+            return await self._checked(case, self._handled(case))
         if self.record:
             return await self._recorded(case)
         return await self._replayed(case)
@@ -239,10 +262,24 @@ class CaseRunner:
         result.requests = replay.requests
         return result
 
+    async def _handled(self, case: CaseSpec) -> dict[str, Any]:
+        # handle is pure: the case's request in, events out; nothing to record or replay.
+        result: dict[str, Any] = _events_testing().handle_event_case(
+            self.spec,
+            case.event,
+            case.payload,
+            case.headers,
+            query=case.query,
+            state=case.state,
+        )
+        return result
+
     async def _execute(self, client: ConnectorClient, case: CaseSpec) -> CaseResult:
-        runner = KIND_RUNNERS[case.kind]
+        return await self._checked(case, KIND_RUNNERS[case.kind](client, case))
+
+    async def _checked(self, case: CaseSpec, running: Awaitable[dict[str, Any]]) -> CaseResult:
         try:
-            data = await runner(client, case)
+            data = await running
         except _Skip as skip:
             return CaseResult(case.name, "skipped", [str(skip)])
         except ConnectoryError as error:
@@ -301,10 +338,17 @@ def check_expectations(case: CaseSpec, data: Mapping[str, Any]) -> list[str]:
     if expect.status is not None and data.get("status") != expect.status:
         problems.append(f"expected status {expect.status}, got {data.get('status')}")
     records = data.get("records")
+    events = data.get("events")
     if expect.count is not None:
-        count = len(records) if isinstance(records, list) else None
+        counted, what = (events, "event") if "events" in data else (records, "record")
+        count = len(counted) if isinstance(counted, list) else None
         if count != expect.count:
-            problems.append(f"expected {expect.count} record(s), got {count}")
+            problems.append(f"expected {expect.count} {what}(s), got {count}")
+    if expect.events is not None and not matches(expect.events, events):
+        shown = [{"type": e.get("type"), "id": e.get("id")} for e in events or []][:5]
+        problems.append(f"the events do not match {expect.events}; got {shown}")
+    if expect.cursor is not None and data.get("cursor") != expect.cursor:
+        problems.append(f"expected cursor {expect.cursor}, got {data.get('cursor')}")
     for wanted in expect.records or []:
         if not isinstance(records, list) or not any(matches(wanted, r) for r in records):
             problems.append(f"no record matches {wanted}")

@@ -1,7 +1,8 @@
 """Events: signing outgoing webhooks, verifying incoming ones, turning bodies into events.
 
-Pure logic on top of the spec and the runtime; storage and scheduling live in
-``connectory.services.events`` and ``connectory.worker``.
+Pure logic on top of the spec and the runtime: :mod:`~connectory.events.pulling` is what one
+poll finds, :mod:`~connectory.events.testing` runs events' test cases. Storage and scheduling
+live in ``connectory.services.events`` and ``connectory.worker``.
 """
 
 from connectory.events.handling import ReceivedEvent, WebhookInput, events_from_webhook

@@ -1,4 +1,9 @@
-"""Turning a received webhook into events, as the connector's ``handle`` declares."""
+"""Turning a received webhook into events, as the connector's ``handle`` declares.
+
+A declarative ``handle`` is :func:`events_from_webhook`. A JavaScript one runs through the
+connection's client with :func:`method_input` as its ``ctx.input``, and what it returns (as
+what a custom pull returns) becomes events with :func:`events_from_method`.
+"""
 
 from __future__ import annotations
 
@@ -117,3 +122,72 @@ def _render(source: str | None, variables: dict[str, Any]) -> str | None:
     if source is None:
         return None
     return compile_template(source).render(variables)
+
+
+#: Most events one method call may return.
+MAX_METHOD_EVENTS = 10_000
+
+
+def method_input(received: WebhookInput) -> dict[str, Any]:
+    """``ctx.input`` of a JavaScript ``handle``: the request as received, the body parsed."""
+    text = received.body.decode("utf-8", "replace")
+    try:
+        body = orjson.loads(received.body) if received.body else None
+    except orjson.JSONDecodeError:
+        body = None  # the method has raw_body: a form or XML body is its to read
+    return {
+        "body": body,
+        "raw_body": text,
+        "headers": received.headers,
+        "query": received.query,
+        "state": received.state,
+    }
+
+
+def events_from_method(
+    result: Any, default_type: str, message_id: str | None = None, what: str = "handle"
+) -> list[ReceivedEvent]:
+    """The events a JavaScript ``handle`` or custom pull returned.
+
+    *result* is a list of events or ``{events: [...]}``; each event is ``{type, id,
+    occurred_at, payload, selector}``, every field optional (the type defaults to the event's
+    key, the id to the message id and the event's index, else a hash of the event).
+
+    Raises:
+        EventError: the value is not events (what it should be is in the message).
+    """
+    items = result.get("events") if isinstance(result, dict) else result
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise EventError(
+            f"the {what} method must return a list of events or {{events: [...]}}, not "
+            f"{type(items).__name__}"
+        )
+    if len(items) > MAX_METHOD_EVENTS:
+        raise EventError(f"the {what} method returned more than {MAX_METHOD_EVENTS} events")
+    events: list[ReceivedEvent] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise EventError(f"event {index} of the {what} method is not an object")
+        kind = item.get("type") or default_type
+        dedup = item.get("id")
+        if dedup is None or dedup == "":
+            dedup = (
+                f"{message_id}:{index}"
+                if message_id
+                else hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            )
+        payload = item.get("payload", {})
+        occurred = item.get("occurred_at")
+        selector = item.get("selector")
+        events.append(
+            ReceivedEvent(
+                type=str(kind)[:200],
+                dedup_key=str(dedup)[:300],
+                payload=payload if isinstance(payload, dict) else {"value": payload},
+                occurred_at=parse_time(str(occurred)) if occurred not in (None, "") else None,
+                selector=str(selector) if selector not in (None, "") else None,
+            )
+        )
+    return events

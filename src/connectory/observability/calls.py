@@ -56,6 +56,7 @@ CallKind = Literal[
     "poll",  # one poll of an event source
     "webhook_intake",  # a webhook received for the connection
     "webhook_delivery",  # an event delivered to a subscriber
+    "mcp",  # a tool call of an AI agent (MCP), the tool's name as operation
 ]
 CALL_KINDS: tuple[str, ...] = get_args(CallKind)
 
@@ -264,15 +265,28 @@ class ConnectionCalls:
         request: str | None = None,
         response: str | None = None,
         started_at: datetime | None = None,
+        error_class: str | None = None,
+        error_message: str | None = None,
     ) -> str | None:
         """Record a call that was measured elsewhere; return its id (None when not recorded).
 
-        *request* and *response* are excerpts as text; they are redacted and capped here.
+        *request* and *response* are excerpts as text (see :meth:`describe_request`); they
+        are redacted and capped here. An error known only by its class name and message (a
+        failure stored as text) is given as *error_class* and *error_message* instead of
+        *error*; the message is redacted too.
         """
         telemetry = self.telemetry
         if telemetry is None:
             return None
-        error_class, message = self._describe_error(error)
+        if error is None and error_class is not None:
+            described: tuple[str | None, str | None] = (
+                error_class[:100],
+                self.redactor.redact(error_message or "")[:MAX_ERROR_MESSAGE],
+            )
+            status = status or "error"
+        else:
+            described = self._describe_error(error)
+        error_class, message = described
         entry = CallEntry(
             id=new_call_id(),
             connection_id=self.connection_id,
@@ -296,6 +310,27 @@ class ConnectionCalls:
             ids.call_id = entry.id
         self._emit(entry)
         return entry.id
+
+    def describe_request(
+        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
+    ) -> str | None:
+        """A request as a call log excerpt: the request line, headers and body head, redacted.
+
+        Sensitive headers and query parameters are replaced by name, the connection's secrets
+        by value; the body is redacted field by field (see :meth:`Redactor.excerpt`).
+        """
+        telemetry = self.telemetry
+        if telemetry is None:
+            return None
+        redactor = self.redactor
+        limit = telemetry.excerpt_bytes
+        head = [f"{method} {redactor.redact_url(url)}"]
+        head += [f"{k}: {v}" for k, v in redactor.redact_headers(headers).items()]
+        text = "\n".join(head)
+        if content:
+            content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+            text += "\n\n" + redactor.excerpt(content, content_type, limit)
+        return cap_utf8(text, limit)
 
     def text_excerpt(self, text: str | None) -> str | None:
         """*text* redacted and capped to the excerpt size."""
@@ -504,19 +539,9 @@ class CallTrack:
             self.attempts += attempts
 
     def _request_excerpt(self) -> str | None:
-        if self._request is None or self._calls is None or self._calls.telemetry is None:
+        if self._request is None or self._calls is None:
             return None
-        calls = self._calls
-        redactor = calls.redactor
-        limit = calls.telemetry.excerpt_bytes  # type: ignore[union-attr]
-        method, url, headers, content = self._request
-        head = [f"{method} {redactor.redact_url(url)}"]
-        head += [f"{k}: {v}" for k, v in redactor.redact_headers(headers).items()]
-        text = "\n".join(head)
-        if content:
-            content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-            text += "\n\n" + redactor.excerpt(content, content_type, limit)
-        return cap_utf8(text, limit)
+        return self._calls.describe_request(*self._request)
 
     def _response_excerpt(self) -> str | None:
         if self._reply is None or self._calls is None or self._calls.telemetry is None:

@@ -77,7 +77,7 @@ async def test_connection(
                     result = await client.call(operation.name, {}, raise_for_status=False)
                     outcome = await _outcome_of_result(client, result)
         except ConnectoryError as error:
-            outcome = _outcome_of_error(error, operation.name)
+            outcome = outcome_of_error(error, operation.name)
     await record_health(runtimes, details, outcome.health, outcome.detail)
     return outcome
 
@@ -127,8 +127,8 @@ async def run_operation(
             # An upstream that echoes what it received must not hand the secrets on.
             result.body = client.redactor.redact_data(result.body)
     except ConnectoryError as error:
-        if _affects_health(error):
-            outcome = _outcome_of_error(error, operation)
+        if affects_health(error):
+            outcome = outcome_of_error(error, operation)
             await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
         raise
     await record_health(
@@ -209,8 +209,8 @@ async def _stream_connection_records(
 ) -> AsyncIterator[bytes]:
 
     async def record_failure(error: ConnectoryError) -> None:
-        if _affects_health(error):
-            outcome = _outcome_of_error(error, operation)
+        if affects_health(error):
+            outcome = outcome_of_error(error, operation)
             await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
 
     try:
@@ -355,7 +355,8 @@ async def record_health(
     set_committed_value(connection, "health_checked_at", moment)
 
 
-def _affects_health(error: ConnectoryError) -> bool:
+def affects_health(error: ConnectoryError) -> bool:
+    """Whether a call failing with *error* says something about the connection's health."""
     return isinstance(
         error,
         AuthError
@@ -369,7 +370,8 @@ def _affects_health(error: ConnectoryError) -> bool:
     )
 
 
-def _outcome_of_error(error: ConnectoryError, operation: str) -> TestOutcome:
+def outcome_of_error(error: ConnectoryError, operation: str) -> TestOutcome:
+    """What a call of *operation* failing with *error* says: status, health and detail."""
     detail = str(error)
     if isinstance(error, AuthError):
         return TestOutcome("auth_failed", "auth_error", detail, operation, error.status_code)

@@ -85,6 +85,8 @@ def _connector_paths(folder: Path, depth: int) -> Iterator[Path]:
         if path.name.startswith(".") or path.is_symlink():
             continue
         if path.is_dir():
+            if path.name.endswith(".tests"):
+                continue  # a single-file connector's test cases and recordings (crm.tests/)
             if any((path / name).is_file() for name in _MAIN_FILES):
                 yield path
             elif depth < _MAX_DEPTH:

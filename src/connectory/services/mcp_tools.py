@@ -8,7 +8,10 @@ Three gates, in this order, for every tool call (the MCP endpoint and anything l
 3. **Role**: viewers run only safe operations and never write records (``services.access``).
 
 A tool call then runs through the connection's leased client (the runtime: resilience, egress
-guard, redaction), like any other call of the connection.
+guard, redaction), like any other call of the connection: it is one entry of the connection's
+call log (kind ``mcp``, the tool's name as its operation; a call the gates refuse is an error
+entry too, so an agent's attempts are on record), and it updates the connection's health as a
+REST operation call does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import ConnectoryError, PermissionDenied
 from connectory.services.access import check_may_run_operation, check_may_write_records
+from connectory.services.connection_runs import (
+    Health,
+    affects_health,
+    calls_without_client,
+    outcome_of_error,
+    record_health,
+)
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails, check_may_manage_connections
 from connectory.services.connections import get_connection as _get_connection
@@ -26,6 +36,9 @@ from connectory.services.principal import Principal
 from connectory.store.models import utcnow
 from connectory.toolkit import ToolPolicy, ToolRunner, ToolSpec, build_tools, check_policy
 from connectory.toolkit.runner import ToolOutcome
+
+#: The call log kind of a tool call.
+MCP_KIND = "mcp"
 
 
 def policy_of(details: ConnectionDetails) -> ToolPolicy:
@@ -110,17 +123,46 @@ async def call_tool(
         ConnectoryError: whatever the call raises (bad arguments, upstream failures).
     """
     details = await _get_connection(session, principal, connection_id)
-    tool = find_tool(principal, details, name)
+    try:
+        tool = find_tool(principal, details, name)
+    except PermissionDenied as error:
+        calls_without_client(runtimes, details).record(MCP_KIND, name, error=error)
+        raise
     runner_budget = policy_of(details).max_result_bytes
-    lease = await runtimes.acquire(session, details)
+    try:
+        lease = await runtimes.acquire(session, details)
+    except ConnectoryError as error:
+        calls_without_client(runtimes, details).record(MCP_KIND, name, error=error)
+        await _record_failure(runtimes, details, name, error)
+        raise
     try:
         await session.commit()
         async with lease as client:
-            return await ToolRunner(client, runner_budget).run(tool, arguments)
-    except ConnectoryError:
+            with client.calls.track(MCP_KIND, name):
+                outcome = await ToolRunner(client, runner_budget).run(tool, arguments)
+            # An operation's error status is a result, not an error (the agent reads it).
+            status = outcome.data.get("status") if tool.kind == "operation" else None
+            if status in (401, 403):
+                health: Health = "auth_error"
+            else:
+                health = await client.health()
+    except ConnectoryError as error:
+        await _record_failure(runtimes, details, name, error)
         raise
     finally:
         await lease.release()
+    detail = f"{name}: {status}" if isinstance(status, int) else f"{name}: ok"
+    await record_health(runtimes, details, health, detail, on_change=True)
+    return outcome
+
+
+async def _record_failure(
+    runtimes: ConnectionRuntimes, details: ConnectionDetails, name: str, error: ConnectoryError
+) -> None:
+    """Store the health a failed tool call says the connection has (as an operation call)."""
+    if affects_health(error):
+        outcome = outcome_of_error(error, name)
+        await record_health(runtimes, details, outcome.health, outcome.detail, on_change=True)
 
 
 async def get_policy(

@@ -188,8 +188,16 @@ class HandleSpec(SpecModel):
     """Turns a received webhook (or a polled record) into events.
 
     Templates see ``item`` (one element of ``items``), ``body``, ``headers``, ``query`` and
-    ``state``.
+    ``state``. Or a JavaScript ``method`` does it all (webhook events only): it gets
+    ``ctx.input`` ``{body, raw_body, headers, query, state}`` and returns the events.
     """
+
+    method: CodeRefSpec | None = Field(
+        default=None,
+        description="Or a JavaScript method (methods/events.js#handle): ctx.input is {body "
+        "(parsed JSON, or null), raw_body (text), headers, query, state}; it returns a list "
+        "of events (or {events: [...]}), each {type, id, occurred_at, payload}.",
+    )
 
     items: str = Field(default="$", description="Selector of the list of events in the body.")
     type: str | None = Field(
@@ -220,6 +228,22 @@ class HandleSpec(SpecModel):
     @classmethod
     def _templates(cls, value: str | None) -> str | None:
         return None if value is None else _check_template(value)
+
+    @model_validator(mode="after")
+    def _method_or_mappings(self) -> HandleSpec:
+        if self.method is None:
+            return self
+        mapped = [
+            name
+            for name in ("type", "id", "occurred_at", "selector", "only_types")
+            if getattr(self, name) is not None
+        ] + [name for name in ("items", "payload") if getattr(self, name) != "$"]
+        if mapped:
+            raise ValueError(
+                f"a handle with method: is the method alone; drop {', '.join(mapped)} (the "
+                "method returns each event's type, id, occurred_at and payload)"
+            )
+        return self
 
 
 class WebhookSpec(SpecModel):
@@ -254,6 +278,12 @@ class GlobalWebhookSpec(SpecModel):
 
     @model_validator(mode="after")
     def _handle_selects(self) -> GlobalWebhookSpec:
+        if self.handle.method is not None:
+            raise ValueError(
+                "a global webhook's handle cannot be a JavaScript method: it runs for no single "
+                "connection (whose credentials would it see?); declare items, type, id and "
+                "selector"
+            )
         if self.handle.selector is None:
             raise ValueError("handle.selector is required for a global webhook")
         return self
@@ -267,7 +297,14 @@ class PollSpec(SpecModel):
     ``id_field`` + ``updated_field``.
     """
 
-    operation: str = Field(min_length=1, description="A list operation.")
+    operation: str | None = Field(default=None, min_length=1, description="A list operation.")
+    method: CodeRefSpec | None = Field(
+        default=None,
+        description="Or a custom pull, a JavaScript method (methods/events.js#pull): ctx.input "
+        "is {state, first} (the state it returned last time; first: no pull yet) and "
+        "ctx.parameters the subscription's; it returns {events: [{type, id, occurred_at, "
+        "payload}], state}. The state is kept with the subscription for the next pull.",
+    )
     input: dict[str, str] = Field(
         default_factory=dict,
         description="Operation parameters; templates see parameters, config and since "
@@ -292,6 +329,17 @@ class PollSpec(SpecModel):
     def _selectors(cls, value: str) -> str:
         parse_selector(value)
         return value
+
+    @model_validator(mode="after")
+    def _operation_or_method(self) -> PollSpec:
+        if (self.operation is None) == (self.method is None):
+            raise ValueError(
+                "give either operation (a list operation, polled with a cursor) or method (a "
+                "JavaScript custom pull)"
+            )
+        if self.method is not None and (self.input or self.since_parameter):
+            raise ValueError("input and since_parameter are for operation: a method pulls itself")
+        return self
 
 
 def _created_and_updated() -> list[CollectionChange]:
@@ -376,9 +424,23 @@ class EventSpec(SpecModel):
                 call = getattr(self.webhook, name)
                 if call is not None and call.operation is not None:
                     used.append((f"webhook.{name}.operation", call.operation))
-        if self.poll is not None:
+        if self.poll is not None and self.poll.operation is not None:
             used.append(("poll.operation", self.poll.operation))
         return used
+
+    def code_refs(self) -> list[tuple[tuple[str, ...], CodeRefSpec]]:
+        """The JavaScript methods this event runs, with their field paths within it."""
+        refs: list[tuple[tuple[str, ...], CodeRefSpec]] = []
+        if self.webhook is not None:
+            for name in ("subscribe", "unsubscribe", "refresh"):
+                call = getattr(self.webhook, name)
+                if call is not None and call.method is not None:
+                    refs.append((("webhook", name, "method"), call.method))
+            if self.webhook.handle.method is not None:
+                refs.append((("webhook", "handle", "method"), self.webhook.handle.method))
+        if self.poll is not None and self.poll.method is not None:
+            refs.append((("poll", "method"), self.poll.method))
+        return refs
 
 
 class WebhooksSpec(SpecModel):

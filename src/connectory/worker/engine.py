@@ -7,6 +7,9 @@ Tasks, all idempotent, each looking at the database for due rows of its kind:
 * ``connectory.deliveries``, ``connectory.intake``, ``connectory.subscriptions``: claim due
   rows of their kind and work them off; each has a queueing lock, so at most one of each
   waits in the queue however often it is woken;
+* ``connectory.oauth_refresh``, every five minutes (once across every worker, like the
+  tick): refreshes idle connections' OAuth2 grants whose refresh token expires within
+  ``CONNECTORY_OAUTH_REFRESH_HORIZON_HOURS`` (see services.oauth_refresh);
 * ``connectory.housekeeping``, hourly: retention of events, finished engine jobs.
 """
 
@@ -26,9 +29,10 @@ from sqlalchemy.engine import make_url
 from connectory.services.events.context import WORK_KINDS, EventsContext
 from connectory.services.events.deliveries import dispatch_due
 from connectory.services.events.feed import purge_expired
-from connectory.services.events.intake import process_due_intake
+from connectory.services.events.intake_handling import process_due_intake
 from connectory.services.events.records import dialect_of
 from connectory.services.events.subscriptions import run_due_subscriptions
+from connectory.services.oauth_refresh import RefreshReport, refresh_expiring_grants
 from connectory.settings import Settings
 from connectory.worker.reconcile import wake_due
 
@@ -36,6 +40,10 @@ logger = logging.getLogger("connectory.worker")
 
 #: Wakes of one kind closer together than this are merged (the tick catches any gap).
 _DEBOUNCE_SECONDS = 0.05
+
+#: When idle grants are looked at: every five minutes, so a refresh that failed (a provider
+#: down) is tried again well within any horizon of an hour or more.
+OAUTH_REFRESH_CRON = "*/5 * * * *"
 
 
 def uses_postgres(settings: Settings) -> bool:
@@ -96,6 +104,13 @@ class TaskEngine:
             app.task(name="connectory.tick", queueing_lock="tick")(tick)
         )
 
+        async def oauth_refresh(timestamp: int) -> None:
+            await self.refresh_grants()
+
+        app.periodic(cron=OAUTH_REFRESH_CRON, periodic_id="oauth_refresh")(
+            app.task(name="connectory.oauth_refresh", queueing_lock="oauth_refresh")(oauth_refresh)
+        )
+
         async def housekeeping(timestamp: int) -> None:
             await self.housekeeping()
 
@@ -117,6 +132,20 @@ class TaskEngine:
             # The queue is away (database restarting, app not open yet): the tick finds the
             # work later; nothing is lost, it waits in its table.
             logger.warning("could not queue %s work: %s", kind, type(error).__name__)
+
+    async def refresh_grants(self) -> RefreshReport:
+        """Refresh the OAuth2 grants of idle connections before their refresh tokens expire."""
+        context = self.context
+        horizon = timedelta(hours=context.settings.oauth_refresh_horizon_hours)
+        report = await refresh_expiring_grants(context.runtimes, horizon=horizon, now=context.now())
+        if report.refreshed or report.rejected or report.failed:
+            logger.info(
+                "background OAuth refresh: %d refreshed, %d need re-authorization, %d failed",
+                len(report.refreshed),
+                len(report.rejected),
+                len(report.failed),
+            )
+        return report
 
     async def housekeeping(self) -> None:
         """Drop events past their retention and engine jobs finished over a day ago."""

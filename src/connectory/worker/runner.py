@@ -24,6 +24,7 @@ from connectory.services.events.context import WORK_KINDS, EventsContext
 from connectory.services.generations import attach_notifier, create_notifier
 from connectory.services.secret_store import SecretBox
 from connectory.services.server_runtime import create_runtimes, load_key_ring
+from connectory.services.telemetry import create_telemetry
 from connectory.settings import Settings
 from connectory.store import create_engine, create_sessionmaker, migrate
 from connectory.worker.engine import TaskEngine, create_task_app
@@ -58,7 +59,10 @@ async def build_context(
     notifier = create_notifier(settings, engine)
     attach_notifier(sessions, notifier)
     await notifier.start()
-    runtimes = create_runtimes(settings, sessions, box, notifier)
+    # Polls, handled webhooks and deliveries are entries of their connections' call logs.
+    telemetry = create_telemetry(settings, sessions)
+    telemetry.start()
+    runtimes = create_runtimes(settings, sessions, box, notifier, telemetry.telemetry)
     http = delivery_client(settings)
     try:
         yield EventsContext(
@@ -73,6 +77,7 @@ async def build_context(
     finally:
         await http.close()
         await runtimes.aclose()
+        await telemetry.aclose()  # the last entries, before the database goes
         await notifier.aclose()
         await engine.dispose()
 

@@ -259,6 +259,14 @@ def test_an_event_runs_end_to_end_through_the_topology(cluster: Cluster) -> None
     other = cluster.intake_url.replace(cluster.apis[0].url or "", cluster.apis[1].url or "")
     assert _post_signed(other, "via-api2", {"id": 5}) == 200
     _wait(lambda: len(cluster.receiver.event_ids()) == 2, "the second delivery")
+    # The workers wrote their work to the connection's call log (read through either API).
+    with cluster.client(0) as api1:
+        calls = f"/connections/{cluster.connection}/calls"
+        for kind in ("webhook_intake", "webhook_delivery"):
+            _wait(
+                lambda kind=kind: len(api1.get(calls, params={"kind": kind}).json()["items"]) >= 2,
+                f"the workers' {kind} entries",
+            )
 
 
 def test_kill_9_of_every_worker_during_deliveries_loses_nothing(cluster: Cluster) -> None:

@@ -54,3 +54,23 @@ def test_a_global_webhook_without_its_selector_value_is_an_error() -> None:
     spec = HandleSpec(selector="{{ item.account }}")
     with pytest.raises(EventError, match="selector"):
         events_from_webhook(spec, "x", WebhookInput(b'{"no": "account"}'))
+
+
+def test_what_a_method_returns_becomes_events() -> None:
+    from connectory.events.handling import events_from_method
+
+    found = events_from_method(
+        {"events": [{"type": "a.b", "id": 7, "occurred_at": "1700000000", "payload": [1]}, {}]},
+        "fallback",
+        "msg_1",
+    )
+    assert [(e.type, e.dedup_key, e.payload) for e in found] == [
+        ("a.b", "7", {"value": [1]}),
+        ("fallback", "msg_1:1", {}),
+    ]
+    assert found[0].occurred_at is not None and found[0].occurred_at.year == 2023
+    assert events_from_method(None, "x") == [] and events_from_method({"state": {}}, "x") == []
+    with pytest.raises(EventError, match="must return a list of events"):
+        events_from_method({"events": "nope"}, "x")
+    with pytest.raises(EventError, match="event 0 of the pull method is not an object"):
+        events_from_method([1], "x", what="pull")

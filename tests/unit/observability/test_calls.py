@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from connectory.errors import UpstreamError
+from connectory.http.redaction import Redactor
 from connectory.observability import (
     ConnectionCalls,
     MemoryRecorder,
@@ -236,6 +237,32 @@ async def test_record_emits_what_was_measured_elsewhere_and_fills_the_response_i
         202,
     )
     assert entry.request_excerpt == "POST /hooks/x\n\n{}"
+
+
+def test_a_request_described_for_record_is_redacted_by_name_and_value() -> None:
+    recorder = MemoryRecorder()
+    calls = ConnectionCalls(
+        Telemetry(recorder=recorder, excerpt_bytes=400), "conn-5", redactor=Redactor([API_KEY])
+    )
+    described = calls.describe_request(
+        "POST",
+        "/hooks/[REDACTED]?token=abc&page=2",
+        {"webhook-signature": "v1,c2lnbmF0dXJl", "content-type": "application/json"},
+        b'{"echo": "' + API_KEY.encode() + b'", "name": "kept"}',
+    )
+    assert described is not None
+    assert described.startswith("POST /hooks/[REDACTED]?token=[REDACTED]&page=2\n")
+    assert "webhook-signature: [REDACTED]" in described and "c2lnbmF0dXJl" not in described
+    assert API_KEY not in described and '"kept"' in described
+    # An error known only as text (a failure stored as a string) is redacted as well.
+    calls.record("webhook_delivery", "x", error_class="ClientError", error_message=API_KEY)
+    (entry,) = recorder.entries
+    assert (entry.status, entry.error_class, entry.error_message) == (
+        "error",
+        "ClientError",
+        "[REDACTED]",
+    )
+    assert ConnectionCalls(None, "conn-6").describe_request("GET", "/", {}, None) is None
 
 
 def test_nothing_listens_nothing_is_done() -> None:

@@ -14,7 +14,7 @@ class CallOut(BaseModel):
     seq: int = Field(description="Order of recording; newer entries have larger numbers.")
     kind: str = Field(
         description="operation, stream, test, collection, hook, method, token_refresh, poll, "
-        "webhook_intake or webhook_delivery."
+        "webhook_intake, webhook_delivery or mcp."
     )
     operation: str | None
     status: str = Field(description="ok, or error (an error raised, or a 4xx/5xx reply).")

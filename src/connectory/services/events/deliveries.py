@@ -27,9 +27,11 @@ import orjson
 from sqlalchemy import DateTime, Integer, String, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectory.errors import ConnectoryError
+from connectory.errors import ConnectoryError, UpstreamError
 from connectory.events.signing import signature_header
 from connectory.http.egress_aiohttp import check_destination
+from connectory.observability.calls import ConnectionCalls
+from connectory.services.events.call_logs import BackgroundCalls
 from connectory.services.events.context import EventsContext
 from connectory.services.events.endpoints import ENDPOINT_SECRETS_OWNER, endpoint_secrets
 from connectory.services.events.records import as_utc, dialect_of, envelope
@@ -41,6 +43,8 @@ logger = logging.getLogger("connectory.events.deliveries")
 LEASE_SECONDS = 120
 #: Candidates looked at per claim (the batch is chosen among them).
 _SCAN = 500
+#: The log of a delivery prepared without one: records nothing.
+_UNRECORDED = ConnectionCalls(None, "")
 #: Any number, the same in every process: the key of the claim's advisory lock.
 _CLAIM_LOCK = 0x636F6E6E  # "conn"
 
@@ -152,6 +156,10 @@ class Prepared:
     message_id: str
     body: bytes
     secrets: list[str]
+    #: The call log of the event's connection (the endpoint's secrets redacted).
+    calls: ConnectionCalls | None = None
+    #: The event's type (the entry's operation).
+    event_type: str = ""
 
 
 async def dispatch_due(
@@ -212,6 +220,9 @@ async def prepare_deliveries(
             select(WebhookEndpoint).where(WebhookEndpoint.id.in_({r.endpoint_id for r in rows}))
         )
     }
+    logs = BackgroundCalls(context)
+    connectors = await logs.connectors_of(event.connection_id for _, _, event in rows)
+    calls: dict[tuple[str, str], ConnectionCalls] = {}
     prepared: list[Prepared] = []
     for delivery_id, endpoint_id, event in rows:
         endpoint = endpoints.get(endpoint_id)
@@ -221,7 +232,25 @@ async def prepare_deliveries(
         if endpoint.id not in secrets:
             secrets[endpoint.id] = await endpoint_secrets(session, context, endpoint)
         body = orjson.dumps(envelope(event))
-        prepared.append(Prepared(delivery_id, endpoint.url, event.id, body, secrets[endpoint.id]))
+        key = (event.connection_id, endpoint.id)
+        if key not in calls:
+            calls[key] = logs.for_endpoint(
+                event.connection_id,
+                event.enterprise_id,
+                connectors.get(event.connection_id),
+                secrets[endpoint.id],
+            )
+        prepared.append(
+            Prepared(
+                delivery_id,
+                endpoint.url,
+                event.id,
+                body,
+                secrets[endpoint.id],
+                calls[key],
+                event.type,
+            )
+        )
     return prepared
 
 
@@ -234,22 +263,32 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
     )
     headers["content-type"] = "application/json"
     headers["user-agent"] = "Connectory-Webhooks/1"
-    started = time.perf_counter()
-    timeout = aiohttp.ClientTimeout(total=context.settings.delivery_timeout_seconds)
-    try:
-        check_destination(context.egress, item.url)
-        async with context.http.post(
-            item.url, data=item.body, headers=headers, timeout=timeout, allow_redirects=False
-        ) as response:
-            status = response.status
-            await response.read()  # the body is not kept; reading frees the connection
-    except (aiohttp.ClientError, ConnectoryError, OSError, TimeoutError) as error:
+    # One call log entry per try (kind "webhook_delivery") in the event's connection's log.
+    calls = item.calls or _UNRECORDED
+    with calls.track("webhook_delivery", item.event_type) as call:
+        call.note_request("POST", item.url, headers, item.body)
+        started = time.perf_counter()
+        timeout = aiohttp.ClientTimeout(total=context.settings.delivery_timeout_seconds)
+        try:
+            check_destination(context.egress, item.url)
+            async with context.http.post(
+                item.url, data=item.body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as response:
+                status = response.status
+                # Read whole: it frees the connection; only the call log's excerpt keeps a head.
+                content = await response.read()
+                call.note_reply(status, response.headers, content, 1)
+        except (aiohttp.ClientError, ConnectoryError, OSError, TimeoutError) as error:
+            elapsed = int((time.perf_counter() - started) * 1000)
+            call.note_attempts(1)
+            call.error = error
+            return Outcome(item.delivery_id, False, None, _describe(error), elapsed)
         elapsed = int((time.perf_counter() - started) * 1000)
-        return Outcome(item.delivery_id, False, None, _describe(error), elapsed)
-    elapsed = int((time.perf_counter() - started) * 1000)
-    ok = 200 <= status < 300
-    problem = "" if ok else f"the endpoint answered {status}"
-    return Outcome(item.delivery_id, ok, status, problem, elapsed)
+        ok = 200 <= status < 300
+        problem = "" if ok else f"the endpoint answered {status}"
+        if not ok:
+            call.error = UpstreamError(problem, status)
+        return Outcome(item.delivery_id, ok, status, problem, elapsed)
 
 
 def _describe(error: Exception) -> str:

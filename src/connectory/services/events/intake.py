@@ -2,7 +2,8 @@
 
 ``accept_webhook`` is what the public intake endpoints run. It answers 2xx only after the raw
 request is committed, and does nothing slow: the connector's ``handle`` runs later, in
-``process_due_intake`` on a worker. Checks, in order: the URL's token; a declared handshake
+``services.events.intake_handling.process_due_intake`` on a worker, which claims the stored
+requests with :func:`claim_intake`. Checks, in order: the URL's token; a declared handshake
 (answered inline, unsigned); the declared signature over the raw bytes (and its timestamp);
 then a repeated message id is acknowledged without being stored twice.
 """
@@ -19,18 +20,16 @@ from sqlalchemy import DateTime, Integer, String, bindparam, select, text, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import (
-    ConnectoryError,
     InvalidRequest,
     NotFound,
     TemplateError,
     WebhookRejected,
 )
-from connectory.events.handling import WebhookInput, events_from_webhook
 from connectory.events.verification import answer_challenge, verify_signature
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
 from connectory.services.connections import CREDENTIALS_OWNER
 from connectory.services.events.context import EventsContext
-from connectory.services.events.records import dialect_of, hold_write_lock, store_events
+from connectory.services.events.records import dialect_of
 from connectory.services.secret_store import read_secrets
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.events import ChallengeSpec, SignatureSpec
@@ -40,9 +39,6 @@ from connectory.templating import compile_template
 
 logger = logging.getLogger("connectory.events.intake")
 
-#: A received webhook whose handling fails this often (not its content: e.g. the database)
-#: is marked failed.
-MAX_INTAKE_ATTEMPTS = 5
 INTAKE_LEASE_SECONDS = 120
 
 #: Request headers never stored with a received webhook.
@@ -306,200 +302,3 @@ async def claim_intake(
         .execution_options(synchronize_session=False)
     )
     return list(claimed.scalars())
-
-
-async def process_due_intake(context: EventsContext, batch: int = 200, rounds: int = 50) -> int:
-    """Handle received webhooks until none is due; return how many events were stored."""
-    stored = 0
-    for _ in range(rounds):
-        async with context.sessions() as session:
-            claimed = await claim_intake(
-                session, context.now(), batch, context.settings.work_lease_seconds
-            )
-            await session.commit()
-        if not claimed:
-            break
-        count = await handle_batch(context, claimed)
-        stored += count
-        if count:
-            await context.wake("deliveries")  # deliver while the next batch is handled
-    return stored
-
-
-async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
-    """Run ``handle`` on claimed webhooks and store their events, in one transaction.
-
-    Each request is handled in a savepoint: one whose content is wrong (``EventError``:
-    not JSON, no selector...) is marked failed with the reason; one that fails otherwise is
-    left for another try once its claim expires (marked failed after
-    :data:`MAX_INTAKE_ATTEMPTS`); neither undoes the others.
-    """
-    started = time.perf_counter()
-    count = 0
-    activity: dict[str, tuple[datetime, bool]] = {}
-    async with context.sessions() as session:
-        await hold_write_lock(session)
-        requests = list(
-            await session.scalars(
-                select(IntakeRequest)
-                .where(IntakeRequest.id.in_(request_ids), IntakeRequest.status == "pending")
-                .order_by(IntakeRequest.received_at)
-            )
-        )
-        subscriptions = await _subscriptions_of(session, requests)
-        for request in requests:
-            # Read before the savepoint: a failed savepoint expires what it loaded.
-            request_id, attempts = request.id, request.attempts
-            try:
-                async with session.begin_nested():
-                    if request.subscription_id is not None:
-                        found = subscriptions.get(request.subscription_id)
-                        stored = await _handle_for_subscription(context, session, request, found)
-                        _note(activity, request.subscription_id, request.received_at, stored)
-                    else:
-                        stored = await _handle_global(context, session, request, activity)
-                    count += stored
-            except ConnectoryError as error:
-                await _finish(session, request_id, "failed", str(error)[:2000])
-                continue
-            except Exception:
-                logger.exception("handling received webhook %s failed", request_id)
-                if attempts >= MAX_INTAKE_ATTEMPTS:
-                    await _finish(
-                        session, request_id, "failed", "handling failed repeatedly (see the log)"
-                    )
-                continue
-            await _finish(session, request_id, "done", "")
-        # Subscription rows are updated last, in id order: two batches touching the same
-        # subscriptions then wait for each other instead of deadlocking.
-        for subscription_id in sorted(activity):
-            received, had_events = activity[subscription_id]
-            values: dict[str, Any] = {"last_activity_at": received}
-            if had_events:
-                values["last_event_at"] = context.now()
-            await session.execute(
-                update(EventSubscription)
-                .where(EventSubscription.id == subscription_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-        await session.commit()
-    logger.debug(
-        "handled %d webhooks in %.1f ms", len(request_ids), (time.perf_counter() - started) * 1e3
-    )
-    return count
-
-
-def _note(
-    activity: dict[str, tuple[datetime, bool]], subscription_id: str, at: datetime, stored: int
-) -> None:
-    before = activity.get(subscription_id)
-    latest = at if before is None or at > before[0] else before[0]
-    activity[subscription_id] = (latest, bool(stored) or (before is not None and before[1]))
-
-
-async def _finish(session: AsyncSession, request_id: str, status: str, error: str) -> None:
-    values: dict[str, Any] = {"status": status, "error": error, "lease_until": None}
-    if status == "done":
-        values["body"] = b""  # handled: the events hold what matters
-    await session.execute(
-        update(IntakeRequest)
-        .where(IntakeRequest.id == request_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _subscriptions_of(
-    session: AsyncSession, requests: list[IntakeRequest]
-) -> dict[str, tuple[EventSubscription, str]]:
-    """The subscriptions of *requests* with their connection's version id, in one query."""
-    ids = {r.subscription_id for r in requests if r.subscription_id is not None}
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(EventSubscription, Connection.version_id)
-        .join(Connection, Connection.id == EventSubscription.connection_id)
-        .where(EventSubscription.id.in_(ids))
-    )
-    return {subscription.id: (subscription, version_id) for subscription, version_id in rows}
-
-
-async def _handle_for_subscription(
-    context: EventsContext,
-    session: AsyncSession,
-    request: IntakeRequest,
-    found: tuple[EventSubscription, str] | None,
-) -> int:
-    if found is None:
-        return 0
-    subscription, version_id = found
-    if subscription.deleted_at is not None:
-        return 0
-    spec = await context.spec_by_version_id(session, version_id)
-    event = spec.event(subscription.event_key) if spec is not None else None
-    if event is None or event.webhook is None:
-        return 0
-    received = events_from_webhook(
-        event.webhook.handle,
-        event.key,
-        WebhookInput(
-            request.body,
-            dict(request.headers),
-            dict(request.query),
-            subscription.state.get("values", {}),
-            request.message_id,
-        ),
-    )
-    stored = await store_events(session, subscription, received, context.now())
-    return len(stored)
-
-
-async def _handle_global(
-    context: EventsContext,
-    session: AsyncSession,
-    request: IntakeRequest,
-    activity: dict[str, tuple[datetime, bool]],
-) -> int:
-    # Each published version with live subscriptions runs its own handle and routes its events
-    # to its own subscriptions by selector.
-    rows = (
-        await session.execute(
-            select(EventSubscription, ConnectorVersion)
-            .join(Connection, Connection.id == EventSubscription.connection_id)
-            .join(ConnectorVersion, ConnectorVersion.id == Connection.version_id)
-            .where(
-                EventSubscription.connector_id == request.connector_id,
-                EventSubscription.kind == "global_webhook",
-                EventSubscription.status == "active",
-                EventSubscription.deleted_at.is_(None),
-                Connection.deleted_at.is_(None),
-            )
-        )
-    ).all()
-    by_version: dict[str, tuple[ConnectorVersion, list[EventSubscription]]] = {}
-    for subscription, version in rows:
-        by_version.setdefault(version.id, (version, []))[1].append(subscription)
-    count = 0
-    for version, subscriptions in by_version.values():
-        spec = context.spec_of(version)
-        for key in {s.event_key for s in subscriptions}:
-            event = spec.event(key)
-            if event is None or event.global_webhook is None:
-                continue
-            received = events_from_webhook(
-                event.global_webhook.handle,
-                event.key,
-                WebhookInput(
-                    request.body, dict(request.headers), dict(request.query), {}, request.message_id
-                ),
-            )
-            for subscription in subscriptions:
-                if subscription.event_key != key:
-                    continue
-                mine = [item for item in received if item.selector == subscription.selector]
-                if mine:
-                    stored = len(await store_events(session, subscription, mine, context.now()))
-                    count += stored
-                    _note(activity, subscription.id, request.received_at, stored)
-    return count

@@ -5,29 +5,22 @@ previous poll are read again, not skipped) and stores an event per record whose
 ``id@updated`` was not stored before (the events table's unique dedup key drops the
 re-read ones). The new cursor is the newest change time seen, saved in the same transaction
 as the events: a poll killed half-way leaves the old cursor and no events, and is redone.
+What a poll finds is :func:`connectory.events.pulling.pull_poll`; this module stores it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectory.errors import EventError, TemplateError
-from connectory.events.handling import ReceivedEvent, parse_time
-from connectory.runtime.records import Selector, select
+from connectory.events.pulling import pull_poll
 from connectory.services.connections import ConnectionDetails
 from connectory.services.events.context import EventsContext
 from connectory.services.events.records import store_events
 from connectory.services.events.webhook_calls import secret_variables
 from connectory.spec.events import EventSpec
 from connectory.store.event_models import EventSubscription
-from connectory.templating import compile_template
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 async def poll_subscription(
@@ -41,68 +34,16 @@ async def poll_subscription(
 
     The first poll of a ``baseline`` event only sets the cursor: past records are not news.
     """
-    poll = event.poll
-    assert poll is not None
-    cursor_text = subscription.state.get("cursor")
-    cursor = parse_time(cursor_text) if isinstance(cursor_text, str) else None
-    since = cursor - timedelta(seconds=poll.overlap_seconds) if cursor is not None else None
-    variables: dict[str, Any] = {
-        "parameters": subscription.parameters,
-        "config": details.connection.config,
-        "since": _iso(since) if since is not None else "",
-        **await secret_variables(context, session, details),
-    }
-    params: dict[str, Any] = {}
-    for name, source in poll.input.items():
-        try:
-            params[name] = compile_template(source).render(variables)
-        except TemplateError as error:
-            raise EventError(f"poll input {name!r}: {error}") from None
-    if poll.since_parameter is not None and since is not None:
-        params[poll.since_parameter] = _iso(since)
-    id_selector = Selector.parse(poll.id_field)
-    updated_selector = Selector.parse(poll.updated_field)
-    newest = cursor
-    found: list[ReceivedEvent] = []
     async with await context.runtimes.acquire(session, details) as client:
-        async for record in client.iter_records(poll.operation, params, max_pages=poll.max_pages):
-            record_id = select(record, id_selector)
-            updated_text = select(record, updated_selector)
-            updated = parse_time(str(updated_text)) if updated_text is not None else None
-            if record_id is None or updated is None:
-                raise EventError(
-                    f"a polled record has no {poll.id_field} or no readable {poll.updated_field}"
-                )
-            if since is not None and updated < since:
-                continue
-            if newest is None or updated > newest:
-                newest = updated
-            found.append(
-                ReceivedEvent(
-                    type=poll.type or event.key,
-                    dedup_key=f"{record_id}@{_iso(updated)}",
-                    payload=record if isinstance(record, dict) else {"value": record},
-                    occurred_at=updated,
-                )
-            )
-    first = cursor is None
-    if newest is not None:
-        subscription.state = {**subscription.state, "cursor": _iso(newest)}
-    if first and poll.first_poll == "baseline":
-        # Past records are not news: remember only those the next poll's overlap re-reads.
-        window = newest - timedelta(seconds=poll.overlap_seconds) if newest else None
-        subscription.state = {
-            **subscription.state,
-            "baseline": [
-                item.dedup_key
-                for item in found
-                if window is not None
-                and item.occurred_at is not None
-                and item.occurred_at >= window
-            ][:1000],
-        }
+        # One call log entry per poll (kind "poll"): its requests count as its attempts.
+        with client.calls.track("poll", event.key, first_reply_only=True):
+            variables: dict[str, Any] = {
+                "parameters": subscription.parameters,
+                "config": details.connection.config,
+                **await secret_variables(context, session, details),
+            }
+            pulled = await pull_poll(client, event, subscription.state, variables)
+    subscription.state = pulled.state
+    if not pulled.events:
         return 0
-    baseline = set(subscription.state.get("baseline", []))
-    fresh = [item for item in found if item.dedup_key not in baseline]
-    stored = await store_events(session, subscription, fresh, context.now())
-    return len(stored)
+    return len(await store_events(session, subscription, pulled.events, context.now()))

@@ -2,7 +2,7 @@
 import { api, showError } from "../api.js";
 import { badge, field, h, mount } from "../dom.js";
 
-const KINDS = ["operation", "stream", "test", "collection", "hook", "method", "token_refresh", "poll", "webhook_intake", "webhook_delivery"];
+const KINDS = ["operation", "stream", "test", "collection", "hook", "method", "token_refresh", "poll", "webhook_intake", "webhook_delivery", "mcp"];
 const FOLLOW_EVERY_MS = 2000;
 
 function when(iso) { return new Date(iso).toLocaleString(); }
@@ -83,7 +83,7 @@ export function callsSection(connectionId) {
   });
   const section = h("section", { class: "card", "aria-labelledby": "calls-title" },
     h("h2", { id: "calls-title" }, "Calls"),
-    h("p", { class: "help" }, "Every operation call, test, collection method, hook, token refresh, poll and webhook of this connection, newest first. Excerpts are redacted and capped."),
+    h("p", { class: "help" }, "Every operation call, test, collection method, hook, token refresh, poll, received webhook, delivery and AI agent tool call of this connection, newest first. Excerpts are redacted and capped."),
     h("div", { class: "filters" }, field("Kind", kind), field("Status", status),
       h("div", { class: "field inline" }, follow, h("label", { for: "calls-follow" }, "Follow new calls")),
       h("button", { type: "button", onclick: load }, "Refresh")),
