@@ -34,6 +34,7 @@ from connectory.errors import (
     InputError,
     NotSupported,
     RecordNotFound,
+    ScriptError,
     UpstreamError,
 )
 from connectory.mappings import compile_mapping
@@ -446,6 +447,14 @@ class Collection:
                 raise RecordNotFound(
                     f"{self.key}: no record with id '{record_id}' (the API answered "
                     f"{exc.status_code})"
+                ) from None
+            raise
+        except ScriptError as exc:
+            # A JavaScript method that let the apiClient's 404 through: the same signal.
+            if record_id is not None and exc.upstream_status in _MISSING:
+                raise RecordNotFound(
+                    f"{self.key}: no record with id '{record_id}' (the API answered "
+                    f"{exc.upstream_status} to {exc.file or 'the method'})"
                 ) from None
             raise
         return fetched.items

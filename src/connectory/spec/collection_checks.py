@@ -1,7 +1,8 @@
 """Rules for the ``collections`` section that the models cannot express on their own.
 
 Each collection method must name an operation the connector has (a method whose operation
-was removed is an error, at the method, with the operations that do exist), declare only
+was removed is an error, at the method, with the operations that do exist) or a JavaScript
+method (the file and export are checked with the rest of the connector's code), declare only
 filters and match fields the fields schema has, and use mappings whose templates are valid
 and read only the variables that method has.
 """
@@ -147,11 +148,17 @@ def _check_method(
         )
     roots = (*_COMMON_ROOTS, *_INPUT_ROOTS.get(name, ()))
     if method.input is not None:
-        if method.operation is None:
+        if method.request is not None:
             yield Finding(
                 (*at, "input"),
                 "input maps an operation's parameters; with request: write the values in the "
                 "request itself (path, query, headers, body)",
+            )
+        elif method.code is not None:
+            yield Finding(
+                (*at, "input"),
+                "input maps an operation's parameters; a JavaScript method gets the call's "
+                "values in ctx.input (filters, cursor, id, fields...): remove input",
             )
         yield from _check_mapping((*at, "input"), method.input, roots)
     if method.request is not None:

@@ -1,4 +1,4 @@
-"""Every collection method, both implementation kinds, over the in-process test API."""
+"""Every collection method, every implementation kind, over the in-process test API."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from connectory.errors import (
 )
 from connectory.testing import create_test_api
 
-from .support import connect, contact_requests, load_inline, load_testapi
+from .support import connect, contact_requests, load_inline, load_javascript, load_testapi
 
-SPECS = {"operation": load_testapi, "request": load_inline}
+SPECS = {"operation": load_testapi, "request": load_inline, "javascript": load_javascript}
 
 
 @pytest.fixture(params=sorted(SPECS), name="kind")

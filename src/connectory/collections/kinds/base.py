@@ -45,6 +45,9 @@ class MethodRunner(ABC):
     def __init__(self, method: CollectionMethodSpec, context: RunnerContext) -> None:
         self.method = method
         self.context = context
+        error = method.error or context.collection.error
+        self._error = compile_mapping(error) if error else None
+        self._output = compile_mapping(method.output) if method.output else None
 
     @property
     def label(self) -> str:
@@ -70,6 +73,26 @@ class MethodRunner(ABC):
     def reads(self, name: str) -> bool:
         """True when the method's mappings read the variable *name* (e.g. ``page_size``)."""
 
+    def raise_for_error_object(self, body: Any, status: int | None) -> None:
+        """Raise when the ``error`` mapping finds an error in a successful response.
+
+        Raises:
+            UpstreamError: the API answered 2xx with an error object.
+        """
+        if self._error is None:
+            return
+        found = self._error.evaluate({"response": body})
+        if found is None or found is False or found == "" or found == [] or found == {}:
+            return
+        text = found if isinstance(found, str) else str(found)
+        text = self.context.client.redactor.redact(text)[:300]
+        answered = f"the API answered {status} but" if status is not None else "the API"
+        raise UpstreamError(
+            f"{self.label}: {answered} reported an error: {text}",
+            status_code=status or 200,
+            body=text,
+        )
+
 
 class ClientRunner(MethodRunner):
     """A kind that ends in one request through the connection's client (operation, request).
@@ -77,12 +100,6 @@ class ClientRunner(MethodRunner):
     Subclasses say which operation (or inline plan) to run and with what parameters; this
     class calls it, applies the ``error`` check and finds the records with ``output``.
     """
-
-    def __init__(self, method: CollectionMethodSpec, context: RunnerContext) -> None:
-        super().__init__(method, context)
-        error = method.error or context.collection.error
-        self._error = compile_mapping(error) if error else None
-        self._output = compile_mapping(method.output) if method.output else None
 
     @abstractmethod
     def target(self, variables: Mapping[str, Any]) -> tuple[str | OperationPlan, dict[str, Any]]:
@@ -116,22 +133,3 @@ class ClientRunner(MethodRunner):
         operation, params = self.target(variables)
         async for page in self.context.client.iter_pages(operation, params, resume=resume):
             yield page
-
-    def raise_for_error_object(self, body: Any, status: int) -> None:
-        """Raise when the ``error`` mapping finds an error in a successful response.
-
-        Raises:
-            UpstreamError: the API answered 2xx with an error object.
-        """
-        if self._error is None:
-            return
-        found = self._error.evaluate({"response": body})
-        if found is None or found is False or found == "" or found == [] or found == {}:
-            return
-        text = found if isinstance(found, str) else str(found)
-        text = self.context.client.redactor.redact(text)[:300]
-        raise UpstreamError(
-            f"{self.label}: the API answered {status} but reported an error: {text}",
-            status_code=status,
-            body=text,
-        )
