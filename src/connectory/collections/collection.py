@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from connectory.collections.cursor import binding, decode_cursor, encode_cursor
 from connectory.collections.fields import FieldsSchema
 from connectory.collections.kinds import MethodRunner, RunnerContext, create_runner
+from connectory.collections.page_check import PageCheck
 from connectory.collections.records import Record, RecordMapper, parse_time_filter
 from connectory.errors import (
     AmbiguousMatch,
@@ -80,9 +81,21 @@ class _Listing:
     resume: PagePosition | None
     bound_to: str
     make: Callable[[Any], Record]
+    check: PageCheck | None
 
     def pages(self) -> AsyncIterator[Page]:
         return self.runner.pages(self.variables, self.resume)
+
+    def records(self, page: Page) -> builtins.list[Record]:
+        """The page's records, checked against the fields schema."""
+        make = self.make
+        if self.check is not None and not self.check.items_are_fields:
+            records = [make(item) for item in page.records]
+            self.check.check_records(page.number, records)
+            return records
+        if self.check is not None:
+            self.check.check_items(page.number, page.records, make)
+        return [make(item) for item in page.records]
 
 
 class Collection:
@@ -187,8 +200,12 @@ class Collection:
     ) -> AsyncGenerator[RecordPage, None]:
         """Yield the listing page by page (each with its cursor); one page is held at a time."""
         listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
+        async for page in self._record_pages(listing):
+            yield page
+
+    async def _record_pages(self, listing: _Listing) -> AsyncGenerator[RecordPage, None]:
         async for page in listing.pages():
-            records = [listing.make(item) for item in page.records]
+            records = listing.records(page)
             following = encode_cursor(page.next, listing.bound_to) if page.next else None
             yield RecordPage(records, following)
             del page, records  # not held while the next page is fetched
@@ -204,8 +221,14 @@ class Collection:
     ) -> AsyncIterator[Record]:
         """Stream every record of the listing (from *cursor*, when given), page by page."""
         listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
-        make = listing.make
+        make, check = listing.make, listing.check
         async for page in listing.pages():
+            if check is not None and not check.items_are_fields:
+                for record in listing.records(page):
+                    yield record
+                continue
+            if check is not None:
+                check.check_items(page.number, page.records, make)
             # Each record is made as it is handed out (see RecordMapper.record_maker).
             for item in page.records:
                 yield make(item)
@@ -229,7 +252,12 @@ class Collection:
         resume = decode_cursor(cursor, bound_to) if cursor else None
         mapper = await self._record_mapper()
         make = mapper.record_maker({"parameters": variables["parameters"]}, include_raw)
-        return _Listing(runner, variables, resume, bound_to, make)
+        check = None
+        if self.client.response_validation != "off":
+            fields = await self.fields_schema()
+            label = f"{self.key}.list"
+            check = PageCheck(label, fields, mapper.items_are_fields, self.client.redactor)
+        return _Listing(runner, variables, resume, bound_to, make, check)
 
     async def find_by_id(
         self,

@@ -183,18 +183,17 @@ def _check_method(
                 f"only list pages through results; remove pagination from {name}",
                 severity="warning",
             )
-    if name == "list":
-        for key in ("output", "error"):
-            if getattr(method, key) is not None:
-                yield Finding(
-                    (*at, key),
-                    f"list takes its records from the operation's record_selector (or "
-                    f"request.record_selector), page by page; remove {key}: here",
-                )
-    for key in ("output", "error"):
-        value = getattr(method, key)
-        if value is not None and name != "list":
-            yield from _check_mapping((*at, key), value, (*roots, "response"))
+    if name == "list" and method.output is not None:
+        yield Finding(
+            (*at, "output"),
+            "list takes its records from the operation's record_selector (or "
+            "request.record_selector), page by page; remove output: here",
+        )
+    if method.output is not None and name != "list":
+        yield from _check_mapping((*at, "output"), method.output, (*roots, "response"))
+    if method.error is not None:
+        # On list it is checked on every page, with the page's body as response.
+        yield from _check_mapping((*at, "error"), method.error, (*roots, "response"))
     if method.filters and name not in ("list", "search"):
         yield Finding(
             (*at, "filters"), f"only list and search take filters; remove them from {name}"

@@ -207,8 +207,8 @@ async def test_unsupported_method_and_unknown_collection(kind: str) -> None:
             client.collection("deals")
         if kind == "request":
             legacy = client.collection("legacy_contacts")
-            with pytest.raises(NotSupported, match="does not support method 'list'"):
-                await legacy.list_page()
+            with pytest.raises(NotSupported, match="does not support method 'find_by_id'"):
+                await legacy.find_by_id("1")
 
 
 async def test_page_size_is_refused_when_the_method_does_not_read_it() -> None:

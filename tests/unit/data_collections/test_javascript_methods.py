@@ -43,7 +43,7 @@ collections:
     fields_schema:
       type: object
       properties:
-        id: {type: integer}
+        id: {type: [integer, string]}
         name: {type: string}
     record: {name: "{{ item.name }}"}
     methods:

@@ -73,8 +73,15 @@ class MethodRunner(ABC):
     def reads(self, name: str) -> bool:
         """True when the method's mappings read the variable *name* (e.g. ``page_size``)."""
 
-    def raise_for_error_object(self, body: Any, status: int | None) -> None:
+    def raise_for_error_object(
+        self, body: Any, status: int | None, page: int | None = None
+    ) -> None:
         """Raise when the ``error`` mapping finds an error in a successful response.
+
+        Args:
+            body: The decoded response (a JavaScript method: what it returned).
+            status: Its status, when there was one response.
+            page: The listing's page number, for ``list``.
 
         Raises:
             UpstreamError: the API answered 2xx with an error object.
@@ -87,8 +94,9 @@ class MethodRunner(ABC):
         text = found if isinstance(found, str) else str(found)
         text = self.context.client.redactor.redact(text)[:300]
         answered = f"the API answered {status} but" if status is not None else "the API"
+        where = f"{self.label}: page {page}" if page is not None else self.label
         raise UpstreamError(
-            f"{self.label}: {answered} reported an error: {text}",
+            f"{where}: {answered} reported an error: {text}",
             status_code=status or 200,
             body=text,
         )
@@ -131,5 +139,10 @@ class ClientRunner(MethodRunner):
     ) -> AsyncIterator[Page]:
         """Page through the listing with the client's own paging (one page in memory)."""
         operation, params = self.target(variables)
-        async for page in self.context.client.iter_pages(operation, params, resume=resume):
+        inspect = self._inspect_page if self._error is not None else None
+        pages = self.context.client.iter_pages(operation, params, resume=resume, inspect=inspect)
+        async for page in pages:
             yield page
+
+    def _inspect_page(self, body: Any, status: int, number: int) -> None:
+        self.raise_for_error_object(body, status, number)

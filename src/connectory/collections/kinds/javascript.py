@@ -91,9 +91,9 @@ class JavaScriptRunner(MethodRunner):
         while True:
             started = time.monotonic()
             value = await self._run({**variables, "cursor": cursor})
-            self.raise_for_error_object(value, None)
-            records, following = self._page(value)
             number += 1
+            self.raise_for_error_object(value, None, number)
+            records, following = self._page(value)
             so_far += len(records)
             position = None
             if following is not None:
