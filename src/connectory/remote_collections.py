@@ -9,7 +9,7 @@ enterprise admin).
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -83,15 +83,28 @@ class RemoteCollection:
         *,
         filters: Mapping[str, Any] | None = None,
         parameters: Mapping[str, Any] | None = None,
+        cursor: str | None = None,
+        page_size: int | None = None,
         include_raw: bool = False,
+        on_wait: Callable[[float, str], None] | None = None,
     ) -> AsyncIterator[Record]:
         """Stream every record (the server holds one page at a time).
+
+        The server sends keep-alive lines while the read waits; they are skipped here, and
+        *on_wait* gets ``(seconds, cause)`` when one says the read is paused.
 
         Raises:
             ConnectoryError: the server refused, or the read failed part way (the records
                 before the failure have been yielded).
         """
+        # Here, not at the top: connectory.remote imports this module.
+        from connectory.remote import _KEEPALIVE, _report_wait
+
         query = {**_query(filters, parameters), "all": "true"}
+        if cursor is not None:
+            query["cursor"] = cursor
+        if page_size is not None:
+            query["page_size"] = page_size
         if include_raw:
             query["include_raw"] = "true"
         try:
@@ -105,9 +118,13 @@ class RemoteCollection:
                     if not line:
                         continue
                     item = orjson.loads(line)
-                    if isinstance(item, dict) and "_connectory_error" in item:
-                        error = item["_connectory_error"]
-                        raise ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
+                    if isinstance(item, dict) and len(item) == 1:
+                        if _KEEPALIVE in item:
+                            _report_wait(item[_KEEPALIVE], on_wait)
+                            continue
+                        if "_connectory_error" in item:
+                            error = item["_connectory_error"]
+                            raise ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
                     yield _record(item)
         except httpx.HTTPError as error:
             raise TransportError(f"could not reach the Connectory server: {error}") from None

@@ -44,6 +44,7 @@ from connectory.runtime.schema_validation import schema_registry_for
 from connectory.spec.collections import METHOD_NAMES, TIME_FILTERS, CollectionSpec
 
 if TYPE_CHECKING:
+    from connectory.resilience import Observer
     from connectory.runtime.client import ConnectorClient
     from connectory.runtime.pagination import PagePosition
     from connectory.runtime.results import Page
@@ -82,9 +83,10 @@ class _Listing:
     bound_to: str
     make: Callable[[Any], Record]
     check: PageCheck | None
+    observer: Observer | None = None
 
     def pages(self) -> AsyncIterator[Page]:
-        return self.runner.pages(self.variables, self.resume)
+        return self.runner.pages(self.variables, self.resume, self.observer)
 
     def records(self, page: Page) -> builtins.list[Record]:
         """The page's records, checked against the fields schema."""
@@ -202,6 +204,30 @@ class Collection:
         listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
         async for page in self._record_pages(listing):
             yield page
+
+    async def open_pages(
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        cursor: str | None = None,
+        page_size: int | None = None,
+        include_raw: bool = False,
+        observer: Observer | None = None,
+    ) -> AsyncGenerator[RecordPage, None]:
+        """Check a listing's input now, and return its pages, read as they are iterated.
+
+        What :meth:`pages` does, with the caller's mistakes raised before any page is read
+        (a server answers them with an error status, then streams), and *observer* told of
+        the read's waits (a paced read; see :class:`~connectory.resilience.Waiting`).
+
+        Raises:
+            NotSupported: no ``list``, or a filter or page size the method does not declare.
+            InputError: a bad cursor or parameter.
+        """
+        listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
+        listing.observer = observer
+        return self._record_pages(listing)
 
     async def _record_pages(self, listing: _Listing) -> AsyncGenerator[RecordPage, None]:
         async for page in listing.pages():

@@ -14,6 +14,7 @@ from connectory.runtime.results import Page, SentRequest
 from connectory.spec.collections import CollectionMethodSpec, CollectionSpec
 
 if TYPE_CHECKING:
+    from connectory.resilience import Observer
     from connectory.runtime.client import ConnectorClient
     from connectory.runtime.pagination import PagePosition
     from connectory.runtime.request import OperationPlan
@@ -65,9 +66,16 @@ class MethodRunner(ABC):
 
     @abstractmethod
     def pages(
-        self, variables: Mapping[str, Any], resume: PagePosition | None
+        self,
+        variables: Mapping[str, Any],
+        resume: PagePosition | None,
+        observer: Observer | None = None,
     ) -> AsyncIterator[Page]:
-        """Read a listing page by page, from its start or from *resume*."""
+        """Read a listing page by page, from its start or from *resume*.
+
+        *observer* gets the read's resilience events (a paced read's waits), when the kind
+        makes the requests itself.
+        """
 
     @abstractmethod
     def reads(self, name: str) -> bool:
@@ -135,12 +143,17 @@ class ClientRunner(MethodRunner):
         return Fetched(body, items, result.status_code, result.request)
 
     async def pages(
-        self, variables: Mapping[str, Any], resume: PagePosition | None
+        self,
+        variables: Mapping[str, Any],
+        resume: PagePosition | None,
+        observer: Observer | None = None,
     ) -> AsyncIterator[Page]:
         """Page through the listing with the client's own paging (one page in memory)."""
         operation, params = self.target(variables)
         inspect = self._inspect_page if self._error is not None else None
-        pages = self.context.client.iter_pages(operation, params, resume=resume, inspect=inspect)
+        pages = self.context.client.iter_pages(
+            operation, params, resume=resume, inspect=inspect, observer=observer
+        )
         async for page in pages:
             yield page
 

@@ -29,6 +29,7 @@ from connectory.runtime.results import Page
 from connectory.spec.collections import CollectionMethodSpec
 
 if TYPE_CHECKING:
+    from connectory.resilience import Observer
     from connectory.spec.code import CodeRefSpec
 
 _JSON_TYPES = {
@@ -82,9 +83,15 @@ class JavaScriptRunner(MethodRunner):
         return Fetched(value, items, 200)
 
     async def pages(
-        self, variables: Mapping[str, Any], resume: PagePosition | None
+        self,
+        variables: Mapping[str, Any],
+        resume: PagePosition | None,
+        observer: Observer | None = None,
     ) -> AsyncIterator[Page]:
-        """Call the method once per page, handing each page's cursor to the next call."""
+        """Call the method once per page, handing each page's cursor to the next call.
+
+        *observer* is not used: the method's own requests are paced by the runtime.
+        """
         number = resume.number if resume is not None else 0
         so_far = resume.records_so_far if resume is not None else 0
         cursor = resume.state.get("cursor") if resume is not None else None
