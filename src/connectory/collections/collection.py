@@ -20,14 +20,14 @@ filters it does not declare: nothing is ever emulated by scanning records client
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectory.collections.cursor import binding, decode_cursor, encode_cursor
 from connectory.collections.fields import FieldsSchema
 from connectory.collections.kinds import MethodRunner, RunnerContext, create_runner
+from connectory.collections.listing import Listing, RecordPage
 from connectory.collections.page_check import PageCheck
 from connectory.collections.records import Record, RecordMapper, parse_time_filter
 from connectory.errors import (
@@ -46,58 +46,9 @@ from connectory.spec.collections import METHOD_NAMES, TIME_FILTERS, CollectionSp
 if TYPE_CHECKING:
     from connectory.resilience import Observer
     from connectory.runtime.client import ConnectorClient
-    from connectory.runtime.pagination import PagePosition
-    from connectory.runtime.results import Page
 
 #: Statuses that mean "no such record" (410: deleted for good).
 _MISSING = (404, 410)
-
-
-@dataclass(slots=True)
-class RecordPage:
-    """One page of a listing.
-
-    Attributes:
-        records: The records of the page.
-        cursor: Pass it to the next ``list_page`` to get the following page; None at the end.
-    """
-
-    records: builtins.list[Record]
-    cursor: str | None
-
-    def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:
-        """``{"records": [...], "cursor": ...}``, the REST API's shape."""
-        return {
-            "records": [record.to_dict(include_raw=include_raw) for record in self.records],
-            "cursor": self.cursor,
-        }
-
-
-@dataclass(slots=True)
-class _Listing:
-    """One listing, worked out before its first request."""
-
-    runner: MethodRunner
-    variables: dict[str, Any]
-    resume: PagePosition | None
-    bound_to: str
-    make: Callable[[Any], Record]
-    check: PageCheck | None
-    observer: Observer | None = None
-
-    def pages(self) -> AsyncIterator[Page]:
-        return self.runner.pages(self.variables, self.resume, self.observer)
-
-    def records(self, page: Page) -> builtins.list[Record]:
-        """The page's records, checked against the fields schema."""
-        make = self.make
-        if self.check is not None and not self.check.items_are_fields:
-            records = [make(item) for item in page.records]
-            self.check.check_records(page.number, records)
-            return records
-        if self.check is not None:
-            self.check.check_items(page.number, page.records, make)
-        return [make(item) for item in page.records]
 
 
 class Collection:
@@ -229,7 +180,7 @@ class Collection:
         listing.observer = observer
         return self._record_pages(listing)
 
-    async def _record_pages(self, listing: _Listing) -> AsyncGenerator[RecordPage, None]:
+    async def _record_pages(self, listing: Listing) -> AsyncGenerator[RecordPage, None]:
         async for page in listing.pages():
             records = listing.records(page)
             following = encode_cursor(page.next, listing.bound_to) if page.next else None
@@ -267,7 +218,7 @@ class Collection:
         cursor: str | None,
         page_size: int | None,
         include_raw: bool,
-    ) -> _Listing:
+    ) -> Listing:
         runner = self._runner("list")
         variables = self._list_variables(runner, filters, parameters, page_size)
         bound_to = binding(
@@ -283,7 +234,7 @@ class Collection:
             fields = await self.fields_schema()
             label = f"{self.key}.list"
             check = PageCheck(label, fields, mapper.items_are_fields, self.client.redactor)
-        return _Listing(runner, variables, resume, bound_to, make, check)
+        return Listing(runner, variables, resume, bound_to, make, check)
 
     async def find_by_id(
         self,
