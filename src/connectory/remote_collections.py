@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from connectory import errors
 from connectory.collections import Record, RecordPage
 from connectory.errors import ConnectoryError, TransportError
 
@@ -42,6 +43,24 @@ def _query(
         for name, value in (values or {}).items():
             query[prefix + name] = value.isoformat() if hasattr(value, "isoformat") else value
     return query
+
+
+def _stream_error(data: Any) -> ConnectoryError:
+    """The error a stream's last line reports, as the class a local listing raises."""
+    info = data if isinstance(data, dict) else {}
+    code, detail = str(info.get("code", "")), str(info.get("detail", "the read failed"))
+    # Only names of Connectory's own error classes are looked up: nothing else is callable.
+    found = getattr(errors, code, None) if code.isidentifier() else None
+    if isinstance(found, type) and issubclass(found, ConnectoryError):
+        try:
+            return found(detail)
+        except TypeError:  # a class that needs more than a message
+            status = info.get("status_code")
+            if issubclass(found, errors.UpstreamError):
+                return found(detail, status_code=status if isinstance(status, int) else 502)
+            if issubclass(found, errors.ResponseSchemaError):
+                return found(detail, [])
+    return ConnectoryError(f"{code}: {detail}" if code else detail)
 
 
 class RemoteCollection:
@@ -123,8 +142,7 @@ class RemoteCollection:
                             _report_wait(item[_KEEPALIVE], on_wait)
                             continue
                         if "_connectory_error" in item:
-                            error = item["_connectory_error"]
-                            raise ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
+                            raise _stream_error(item["_connectory_error"])
                     yield _record(item)
         except httpx.HTTPError as error:
             raise TransportError(f"could not reach the Connectory server: {error}") from None

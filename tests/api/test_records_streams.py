@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from connectory.api import create_app
+from connectory.errors import UpstreamError
 from connectory.remote import Server as RemoteServer
 from connectory.settings import Settings
 from connectory.testing import serve
@@ -159,3 +160,20 @@ async def test_bad_input_is_an_error_status_before_the_stream(
     assert bad_cursor.status_code == 422
     assert bad_cursor.json()["code"] == "invalid_parameters"
     assert upstream.count() == 0  # nothing was read
+
+
+async def test_a_failure_mid_stream_is_the_same_error_class_remotely(
+    settings: Settings, world: World, connection_id: str, upstream: FaultyUpstream
+) -> None:
+    first = {"data": ITEMS[:2], "next": upstream.url("/p2")}
+    upstream.script("/p1", then=Reply(200, body=orjson.dumps(first)))
+    upstream.script("/p2", then=Reply(404, body=b'{"error": "gone"}'))
+    seen: list[str] = []
+    with serve(create_app(settings)) as url:
+        async with RemoteServer(url, world.tokens["a_viewer"]) as remote:
+            items = remote.connection(connection_id).collection("items")
+            with pytest.raises(UpstreamError, match="404") as caught:
+                async for record in items.list():
+                    seen.append(record.id)
+    assert seen == ["1", "2"]  # the first page's records arrived before the error
+    assert caught.value.status_code == 404

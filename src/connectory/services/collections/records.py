@@ -179,9 +179,11 @@ async def stream_records(
                     )
         except ConnectoryError as failed:
             error = failed
-            yield orjson.dumps(
-                {"_connectory_error": {"code": type(failed).__name__, "detail": str(failed)}}
-            )
+            line: dict[str, Any] = {"code": type(failed).__name__, "detail": str(failed)}
+            status = getattr(failed, "status_code", None)
+            if isinstance(status, int):
+                line["status_code"] = status  # the upstream's, for a client to rebuild the error
+            yield orjson.dumps({"_connectory_error": line})
             yield b"\n"
         except BaseException as stopped:
             error = stopped
