@@ -115,6 +115,19 @@ async def collection_read(base_url: str, paging: str, size: int, spec: Any) -> i
     return count
 
 
+async def collection_read_unchecked(base_url: str, paging: str, size: int, spec: Any) -> int:
+    """collection_read without the per-page fields check (``response_validation="off"``)."""
+    from connectory import ConnectorClient
+
+    count = 0
+    async with ConnectorClient(
+        spec, credentials={"api_key": API_KEY}, base_url=base_url, response_validation="off"
+    ) as client:
+        async for _record in client.collection(f"{paging}_{size}").list():
+            count += 1
+    return count
+
+
 # --- single-operation calls ------------------------------------------------------------------
 
 
@@ -273,6 +286,7 @@ READERS: dict[str, Callable[..., Any]] = {
     "raw_calls": raw_calls,
     "connectory_calls": connectory_calls,
     "collection_read": collection_read,
+    "collection_read_unchecked": collection_read_unchecked,
     "raw_concurrent": raw_concurrent,
     "connectory_concurrent": connectory_concurrent,
     "connectory_javascript_calls": connectory_javascript_calls,

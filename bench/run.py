@@ -401,6 +401,12 @@ def collection_scenarios(
                     "Connectory collection.list()",
                     python_reader(server, "collection_read", paging=paging, size=size),
                 ),
+                # What checking every page against the fields schema costs (docs/collections.md).
+                Reader(
+                    "collection.list(), pages not checked",
+                    python_reader(server, "collection_read_unchecked", paging=paging, size=size),
+                    "reference",
+                ),
             ]
             scenarios.append(
                 Scenario(

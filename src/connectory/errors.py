@@ -422,6 +422,9 @@ class ScriptError(ConnectoryError):
         column: 1-based column, when known.
         stack: The JavaScript stack, mapped to the connector's files (no engine frames).
         logs: What the code logged before it failed.
+        upstream_status: When the code failed with an ``ApiError`` of ``ctx.apiClient`` it
+            did not catch: the API's status (a 404 a collection method reports as a missing
+            record, for instance); None otherwise.
     """
 
     def __init__(
@@ -433,6 +436,7 @@ class ScriptError(ConnectoryError):
         column: int | None = None,
         stack: list[str] | None = None,
         logs: list[LogLine] | None = None,
+        upstream_status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.file = file
@@ -440,6 +444,7 @@ class ScriptError(ConnectoryError):
         self.column = column
         self.stack = stack or []
         self.logs = logs or []
+        self.upstream_status = upstream_status
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (the API's ``script_error``)."""

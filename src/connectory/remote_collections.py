@@ -9,13 +9,14 @@ enterprise admin).
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 
+from connectory import errors
 from connectory.collections import Record, RecordPage
 from connectory.errors import ConnectoryError, TransportError
 
@@ -42,6 +43,24 @@ def _query(
         for name, value in (values or {}).items():
             query[prefix + name] = value.isoformat() if hasattr(value, "isoformat") else value
     return query
+
+
+def _stream_error(data: Any) -> ConnectoryError:
+    """The error a stream's last line reports, as the class a local listing raises."""
+    info = data if isinstance(data, dict) else {}
+    code, detail = str(info.get("code", "")), str(info.get("detail", "the read failed"))
+    # Only names of Connectory's own error classes are looked up: nothing else is callable.
+    found = getattr(errors, code, None) if code.isidentifier() else None
+    if isinstance(found, type) and issubclass(found, ConnectoryError):
+        try:
+            return found(detail)
+        except TypeError:  # a class that needs more than a message
+            status = info.get("status_code")
+            if issubclass(found, errors.UpstreamError):
+                return found(detail, status_code=status if isinstance(status, int) else 502)
+            if issubclass(found, errors.ResponseSchemaError):
+                return found(detail, [])
+    return ConnectoryError(f"{code}: {detail}" if code else detail)
 
 
 class RemoteCollection:
@@ -83,15 +102,28 @@ class RemoteCollection:
         *,
         filters: Mapping[str, Any] | None = None,
         parameters: Mapping[str, Any] | None = None,
+        cursor: str | None = None,
+        page_size: int | None = None,
         include_raw: bool = False,
+        on_wait: Callable[[float, str], None] | None = None,
     ) -> AsyncIterator[Record]:
         """Stream every record (the server holds one page at a time).
+
+        The server sends keep-alive lines while the read waits; they are skipped here, and
+        *on_wait* gets ``(seconds, cause)`` when one says the read is paused.
 
         Raises:
             ConnectoryError: the server refused, or the read failed part way (the records
                 before the failure have been yielded).
         """
+        # Here, not at the top: connectory.remote imports this module.
+        from connectory.remote import _KEEPALIVE, _report_wait
+
         query = {**_query(filters, parameters), "all": "true"}
+        if cursor is not None:
+            query["cursor"] = cursor
+        if page_size is not None:
+            query["page_size"] = page_size
         if include_raw:
             query["include_raw"] = "true"
         try:
@@ -105,9 +137,12 @@ class RemoteCollection:
                     if not line:
                         continue
                     item = orjson.loads(line)
-                    if isinstance(item, dict) and "_connectory_error" in item:
-                        error = item["_connectory_error"]
-                        raise ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
+                    if isinstance(item, dict) and len(item) == 1:
+                        if _KEEPALIVE in item:
+                            _report_wait(item[_KEEPALIVE], on_wait)
+                            continue
+                        if "_connectory_error" in item:
+                            raise _stream_error(item["_connectory_error"])
                     yield _record(item)
         except httpx.HTTPError as error:
             raise TransportError(f"could not reach the Connectory server: {error}") from None

@@ -124,6 +124,7 @@ def test_the_collection_scenario_runs_and_checks_its_readers(tmp_path: Path) -> 
     assert [reader["label"] for reader in scenario["readers"]] == [
         "Connectory iter_records",
         "Connectory collection.list()",
+        "collection.list(), pages not checked",
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -118,3 +119,18 @@ def test_the_connection_page_shows_its_calls_and_health_history(
     section = page.locator("section", has=page.get_by_role("heading", name="Calls"))
     section.get_by_role("button", name="Details").first.click()
     section.screenshot(path=str(live.shots / "calls.png"))
+
+
+def test_data_tab_names_the_javascript_method_of_each_method(page_for: Any, live: Live) -> None:
+    # examples/testapi-javascript-collections, published at start-up with the other examples.
+    with live.client() as admin:
+        listed = admin.get("/connectors", params={"q": "testapi-javascript-collections"}).json()
+    [connector] = [c for c in listed["items"] if c["slug"] == "testapi-javascript-collections"]
+    page = page_for("platform")
+    page.goto(f"{live.url}/ui/#/connectors/{connector['id']}/data")
+    expect(page.get_by_role("row", name=re.compile("^list"))).to_contain_text(
+        "JavaScript method methods/contacts.js#list"
+    )
+    expect(page.get_by_role("row", name=re.compile("^delete"))).to_contain_text(
+        "methods/contacts.js#remove"
+    )

@@ -194,9 +194,14 @@ def list_records(
             progress = ProgressLine()
             out = sys.stdout.buffer
             count = 0
-            options: dict[str, Any] = {"filters": filters, "parameters": parameters}
-            if where.path is not None:  # the server pages by itself
-                options.update(cursor=cursor, page_size=page_size)
+            options: dict[str, Any] = {
+                "filters": filters,
+                "parameters": parameters,
+                "cursor": cursor,
+                "page_size": page_size,
+            }
+            if where.path is None:  # a server paces the read and says when it waits
+                options["on_wait"] = progress.waiting
             async for record in collection.list(**options):
                 out.write(orjson.dumps(record.to_dict()) + b"\n")
                 count += 1

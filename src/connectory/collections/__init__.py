@@ -6,7 +6,8 @@
 :class:`~connectory.errors.RecordNotFound`, :class:`~connectory.errors.AmbiguousMatch`).
 """
 
-from connectory.collections.collection import Collection, RecordPage
+from connectory.collections.collection import Collection
+from connectory.collections.listing import RecordPage
 from connectory.collections.records import Record, to_rfc3339
 
 __all__ = ["Collection", "Record", "RecordPage", "to_rfc3339"]

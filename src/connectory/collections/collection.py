@@ -20,20 +20,22 @@ filters it does not declare: nothing is ever emulated by scanning records client
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectory.collections.cursor import binding, decode_cursor, encode_cursor
 from connectory.collections.fields import FieldsSchema
 from connectory.collections.kinds import MethodRunner, RunnerContext, create_runner
+from connectory.collections.listing import Listing, RecordPage
+from connectory.collections.page_check import PageCheck
 from connectory.collections.records import Record, RecordMapper, parse_time_filter
 from connectory.errors import (
     AmbiguousMatch,
     InputError,
     NotSupported,
     RecordNotFound,
+    ScriptError,
     UpstreamError,
 )
 from connectory.mappings import compile_mapping
@@ -42,46 +44,11 @@ from connectory.runtime.schema_validation import schema_registry_for
 from connectory.spec.collections import METHOD_NAMES, TIME_FILTERS, CollectionSpec
 
 if TYPE_CHECKING:
+    from connectory.resilience import Observer
     from connectory.runtime.client import ConnectorClient
-    from connectory.runtime.pagination import PagePosition
-    from connectory.runtime.results import Page
 
 #: Statuses that mean "no such record" (410: deleted for good).
 _MISSING = (404, 410)
-
-
-@dataclass(slots=True)
-class RecordPage:
-    """One page of a listing.
-
-    Attributes:
-        records: The records of the page.
-        cursor: Pass it to the next ``list_page`` to get the following page; None at the end.
-    """
-
-    records: builtins.list[Record]
-    cursor: str | None
-
-    def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:
-        """``{"records": [...], "cursor": ...}``, the REST API's shape."""
-        return {
-            "records": [record.to_dict(include_raw=include_raw) for record in self.records],
-            "cursor": self.cursor,
-        }
-
-
-@dataclass(slots=True)
-class _Listing:
-    """One listing, worked out before its first request."""
-
-    runner: MethodRunner
-    variables: dict[str, Any]
-    resume: PagePosition | None
-    bound_to: str
-    make: Callable[[Any], Record]
-
-    def pages(self) -> AsyncIterator[Page]:
-        return self.runner.pages(self.variables, self.resume)
 
 
 class Collection:
@@ -186,8 +153,36 @@ class Collection:
     ) -> AsyncGenerator[RecordPage, None]:
         """Yield the listing page by page (each with its cursor); one page is held at a time."""
         listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
+        async for page in self._record_pages(listing):
+            yield page
+
+    async def open_pages(
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        cursor: str | None = None,
+        page_size: int | None = None,
+        include_raw: bool = False,
+        observer: Observer | None = None,
+    ) -> AsyncGenerator[RecordPage, None]:
+        """Check a listing's input now, and return its pages, read as they are iterated.
+
+        What :meth:`pages` does, with the caller's mistakes raised before any page is read
+        (a server answers them with an error status, then streams), and *observer* told of
+        the read's waits (a paced read; see :class:`~connectory.resilience.Waiting`).
+
+        Raises:
+            NotSupported: no ``list``, or a filter or page size the method does not declare.
+            InputError: a bad cursor or parameter.
+        """
+        listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
+        listing.observer = observer
+        return self._record_pages(listing)
+
+    async def _record_pages(self, listing: Listing) -> AsyncGenerator[RecordPage, None]:
         async for page in listing.pages():
-            records = [listing.make(item) for item in page.records]
+            records = listing.records(page)
             following = encode_cursor(page.next, listing.bound_to) if page.next else None
             yield RecordPage(records, following)
             del page, records  # not held while the next page is fetched
@@ -203,8 +198,14 @@ class Collection:
     ) -> AsyncIterator[Record]:
         """Stream every record of the listing (from *cursor*, when given), page by page."""
         listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
-        make = listing.make
+        make, check = listing.make, listing.check
         async for page in listing.pages():
+            if check is not None and not check.items_are_fields:
+                for record in listing.records(page):
+                    yield record
+                continue
+            if check is not None:
+                check.check_items(page.number, page.records, make)
             # Each record is made as it is handed out (see RecordMapper.record_maker).
             for item in page.records:
                 yield make(item)
@@ -217,7 +218,7 @@ class Collection:
         cursor: str | None,
         page_size: int | None,
         include_raw: bool,
-    ) -> _Listing:
+    ) -> Listing:
         runner = self._runner("list")
         variables = self._list_variables(runner, filters, parameters, page_size)
         bound_to = binding(
@@ -228,7 +229,12 @@ class Collection:
         resume = decode_cursor(cursor, bound_to) if cursor else None
         mapper = await self._record_mapper()
         make = mapper.record_maker({"parameters": variables["parameters"]}, include_raw)
-        return _Listing(runner, variables, resume, bound_to, make)
+        check = None
+        if self.client.response_validation != "off":
+            fields = await self.fields_schema()
+            label = f"{self.key}.list"
+            check = PageCheck(label, fields, mapper.items_are_fields, self.client.redactor)
+        return Listing(runner, variables, resume, bound_to, make, check)
 
     async def find_by_id(
         self,
@@ -446,6 +452,14 @@ class Collection:
                 raise RecordNotFound(
                     f"{self.key}: no record with id '{record_id}' (the API answered "
                     f"{exc.status_code})"
+                ) from None
+            raise
+        except ScriptError as exc:
+            # A JavaScript method that let the apiClient's 404 through: the same signal.
+            if record_id is not None and exc.upstream_status in _MISSING:
+                raise RecordNotFound(
+                    f"{self.key}: no record with id '{record_id}' (the API answered "
+                    f"{exc.upstream_status} to {exc.file or 'the method'})"
                 ) from None
             raise
         return fetched.items

@@ -133,6 +133,8 @@ class RecordMapper:
         )
         key = _SIMPLE_ID.match(spec.id)
         self._simple_id: str | None = key.group(1) if simple and key else None
+        #: A record's fields are its raw item itself (no fields mapping, nothing hidden).
+        self.items_are_fields = spec.fields is None and not hidden_fields
 
     def record_maker(
         self, extra: Mapping[str, Any], include_raw: bool = False

@@ -411,7 +411,11 @@ class _Run:
             located.file, located.line, located.column = first
         if error.get("how") == "limit":
             return self.limit_error("api_calls", located=located, logs=logs)
-        return self.thrown(located, logs)
+        failed = self.thrown(located, logs)
+        status = error.get("status")
+        if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+            failed.upstream_status = status
+        return failed
 
     def thrown(self, located: Located, logs: list[LogLine]) -> ScriptError:
         headline = self.redactor.redact(located.headline)

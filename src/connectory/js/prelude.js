@@ -569,13 +569,19 @@
     run.done = true;
   }
 
+  // The API's status of an uncaught apiClient error (to a collection, a 404 means "no such
+  // record"); null for any other error.
+  function apiStatus(error) {
+    return error.name === 'ApiError' && typeof error.status === 'number' ? error.status : null;
+  }
+
   function fail(run, error, how) {
     if (run.limitError && error === run.limitError) how = 'limit';
     const isError = error instanceof ErrorCtor || (error !== null && typeof error === 'object' && typeof error.stack === 'string');
     run.result = {
       s: 'err',
       e: isError
-        ? { name: StringCtor(error.name), message: StringCtor(error.message), stack: errorStack(error), how }
+        ? { name: StringCtor(error.name), message: StringCtor(error.message), stack: errorStack(error), how, status: apiStatus(error) }
         : { name: 'NonError', message: apply(stringSlice, describe(error), [0, 500]), stack: '', how, nonError: true },
     };
     run.done = true;

@@ -89,6 +89,10 @@ _IDEMPOTENCY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key"})
 _UNPACED = ReadPacing(max_pause=None)
 
 
+#: Sees each page's decoded body, status and number before its records are extracted.
+PageInspector = Callable[[Any, int, int], None]
+
+
 class ConnectorClient:
     """Calls the operations of one connector with one set of credentials.
 
@@ -336,6 +340,7 @@ class ConnectorClient:
         observer: Observer | None = None,
         pace: bool = True,
         resume: PagePosition | None = None,
+        inspect: PageInspector | None = None,
     ) -> AsyncIterator[Page]:
         """Read *operation* page by page; only one page is held in memory at a time.
 
@@ -345,7 +350,9 @@ class ConnectorClient:
         ``max_read_wait``. *observer* gets this read's events (``Waiting`` while paced);
         ``pace=False`` counts those waits against each page's timeout, as a single call does.
         Each page says where the read goes on (``page.next``); passing that as *resume*, with
-        the same operation and parameters, continues the read exactly there.
+        the same operation and parameters, continues the read exactly there. *inspect* sees
+        each decoded body (with its status and page number) before its records are extracted,
+        and may raise: a layer above finds an error object in a 200 page there.
 
         Raises:
             PaginationError: the API loops or points at another host, or *resume* points at
@@ -377,6 +384,8 @@ class ConnectorClient:
             if reply.status_code >= 400:
                 raise self._status_error(plan, reply)
             body = decode_json_page(reply)
+            if inspect is not None:
+                inspect(body, reply.status_code, number)
             records = extract_records(body, plan.record_selector)
             so_far += len(records)
             following: NextPage | None = None
@@ -526,6 +535,11 @@ class ConnectorClient:
         return await self._client_code().run_method(
             ref, parameters=parameters, input=input, plan=plan, trace=trace
         )
+
+    @property
+    def response_validation(self) -> ResponseValidation:
+        """How responses are checked against their schemas: ``off``, ``warn`` or ``strict``."""
+        return self._response_validation
 
     async def health(self) -> Health:
         """The connection's health from its circuit breaker: healthy or degraded."""

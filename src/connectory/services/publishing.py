@@ -91,10 +91,13 @@ async def plan_publish(
     source = await asyncio.to_thread(check_document, draft.document, files=dict(draft.files))
     problems = [*source.problems, *check_files(draft.files)]
     spec = source.report.spec
-    if spec is not None and not spec.operations:
+    if spec is not None and not spec.operations and not spec.collections:
+        # A connector of collections alone (inline requests, JavaScript methods) does work.
         problems.append(
             Problem(
-                "publishing needs at least one operation; add one under operations:", "operations"
+                "publishing needs at least one operation or collection; add one under "
+                "operations: (or collections:)",
+                "operations",
             )
         )
     errors = [p for p in problems if p.severity == "error"]

@@ -1,7 +1,8 @@
 """Rules for the ``collections`` section that the models cannot express on their own.
 
 Each collection method must name an operation the connector has (a method whose operation
-was removed is an error, at the method, with the operations that do exist), declare only
+was removed is an error, at the method, with the operations that do exist) or a JavaScript
+method (the file and export are checked with the rest of the connector's code), declare only
 filters and match fields the fields schema has, and use mappings whose templates are valid
 and read only the variables that method has.
 """
@@ -147,11 +148,17 @@ def _check_method(
         )
     roots = (*_COMMON_ROOTS, *_INPUT_ROOTS.get(name, ()))
     if method.input is not None:
-        if method.operation is None:
+        if method.request is not None:
             yield Finding(
                 (*at, "input"),
                 "input maps an operation's parameters; with request: write the values in the "
                 "request itself (path, query, headers, body)",
+            )
+        elif method.code is not None:
+            yield Finding(
+                (*at, "input"),
+                "input maps an operation's parameters; a JavaScript method gets the call's "
+                "values in ctx.input (filters, cursor, id, fields...): remove input",
             )
         yield from _check_mapping((*at, "input"), method.input, roots)
     if method.request is not None:
@@ -176,18 +183,17 @@ def _check_method(
                 f"only list pages through results; remove pagination from {name}",
                 severity="warning",
             )
-    if name == "list":
-        for key in ("output", "error"):
-            if getattr(method, key) is not None:
-                yield Finding(
-                    (*at, key),
-                    f"list takes its records from the operation's record_selector (or "
-                    f"request.record_selector), page by page; remove {key}: here",
-                )
-    for key in ("output", "error"):
-        value = getattr(method, key)
-        if value is not None and name != "list":
-            yield from _check_mapping((*at, key), value, (*roots, "response"))
+    if name == "list" and method.output is not None:
+        yield Finding(
+            (*at, "output"),
+            "list takes its records from the operation's record_selector (or "
+            "request.record_selector), page by page; remove output: here",
+        )
+    if method.output is not None and name != "list":
+        yield from _check_mapping((*at, "output"), method.output, (*roots, "response"))
+    if method.error is not None:
+        # On list it is checked on every page, with the page's body as response.
+        yield from _check_mapping((*at, "error"), method.error, (*roots, "response"))
     if method.filters and name not in ("list", "search"):
         yield Finding(
             (*at, "filters"), f"only list and search take filters; remove them from {name}"

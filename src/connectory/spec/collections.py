@@ -24,7 +24,8 @@ done against this API::
               body: "{{ fields }}"
 
 Each method is implemented by exactly one kind, named by its key: ``operation`` (an existing
-operation plus ``input`` and ``output`` mappings) or ``request`` (an inline request). Mappings
+operation plus ``input`` and ``output`` mappings), ``request`` (an inline request) or ``code``
+(a JavaScript method, ``methods/contacts.js#list``: kind ``javascript``). Mappings
 are templates in the connector's one template language; a mapping that is exactly one
 ``{{ expr }}`` yields the expression's JSON value (number, list, object...), not its text.
 """
@@ -37,6 +38,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from connectory.spec.base import SpecModel
+from connectory.spec.code import CodeRefSpec
 from connectory.spec.fields import InputFieldSpec
 from connectory.spec.operations import HttpMethod
 from connectory.spec.pagination import PaginationSpec
@@ -55,9 +57,10 @@ METHOD_NAMES: tuple[MethodName, ...] = (
 WRITE_METHODS = frozenset({"create", "update", "delete"})
 
 #: The keys that name a method's implementation kind. Exactly one is written per method;
-#: a new kind (e.g. a JavaScript method) adds its key here and a module in
-#: ``connectory.collections.kinds``.
-IMPLEMENTATION_KEYS: tuple[str, ...] = ("operation", "request")
+#: a new kind adds its key here and a module in ``connectory.collections.kinds``.
+IMPLEMENTATION_KEYS: tuple[str, ...] = ("operation", "request", "code")
+#: The kind each key names (``code:`` is a JavaScript method, as on operations).
+KIND_OF_KEY: dict[str, str] = {"operation": "operation", "request": "request", "code": "javascript"}
 
 #: Time filters ``list`` may declare next to field filters.
 TIME_FILTERS = ("updated_since", "created_since")
@@ -104,8 +107,11 @@ class CollectionMethodSpec(SpecModel):
     Attributes:
         operation: The operation that does the work (kind ``operation``).
         request: An inline request (kind ``request``).
+        code: A JavaScript method (kind ``javascript``): it gets the call's values in
+            ``ctx.input`` and returns the record(s), or for ``list`` a page
+            ``{records, cursor}``.
         input: The operation's parameters: a mapping of parameter name to template, or one
-            template that yields the whole mapping (``"{{ fields }}"``). Ignored for ``request``.
+            template that yields the whole mapping (``"{{ fields }}"``); only for ``operation``.
         output: Where the record (or the records) are in the response, as a template over
             ``response``; by default the operation's ``record_selector``, else the body.
         error: A template over ``response``; when it yields a value that is not empty, the
@@ -118,6 +124,12 @@ class CollectionMethodSpec(SpecModel):
 
     operation: str | None = Field(default=None, description="An operation of this connector.")
     request: InlineRequestSpec | None = None
+    code: CodeRefSpec | None = Field(
+        default=None,
+        description="A JavaScript method, e.g. methods/contacts.js#list: ctx.input holds the "
+        "call's values (filters, cursor, id, fields...), it returns the record(s) or, for list, "
+        "{records, cursor}.",
+    )
     input: Any = Field(default=None, description="Operation parameters (templates).")
     output: str | None = Field(
         default=None, description="Template over response giving the record(s)."
@@ -138,15 +150,21 @@ class CollectionMethodSpec(SpecModel):
                 written = " and ".join(kinds)
                 found = f"it has {written}" if kinds else "it has none"
                 raise ValueError(
-                    "a collection method needs exactly one implementation: operation: <name> "
-                    f"or request: {{method, path, ...}}; {found}"
+                    "a collection method needs exactly one implementation: operation: <name>, "
+                    "request: {method, path, ...} or code: methods/<file>.js#<export>; "
+                    f"{found}"
                 )
         return data
 
     @property
-    def kind(self) -> str:
-        """The implementation kind: ``operation`` or ``request``."""
+    def kind_key(self) -> str:
+        """The key that names the implementation: ``operation``, ``request`` or ``code``."""
         return next(key for key in IMPLEMENTATION_KEYS if getattr(self, key) is not None)
+
+    @property
+    def kind(self) -> str:
+        """The implementation kind: ``operation``, ``request`` or ``javascript``."""
+        return KIND_OF_KEY[self.kind_key]
 
 
 class CollectionMethodsSpec(SpecModel):
@@ -227,6 +245,17 @@ class CollectionSpec(SpecModel):
     def title(self) -> str:
         """The display name, or a readable form of the key."""
         return self.name or self.key.replace("_", " ").replace("-", " ").capitalize()
+
+    def code_refs(self) -> list[tuple[tuple[str, ...], CodeRefSpec]]:
+        """The JavaScript methods of this collection, with their paths in it."""
+        refs: list[tuple[tuple[str, ...], CodeRefSpec]] = [
+            (("methods", name, "code"), method.code)
+            for name, method in self.methods.defined().items()
+            if method.code is not None
+        ]
+        if self.custom_fields is not None and self.custom_fields.code is not None:
+            refs.append((("custom_fields", "code"), self.custom_fields.code))
+        return refs
 
     def method(self, name: str) -> CollectionMethodSpec | None:
         """Return the method called *name*, or None when the collection does not have it."""

@@ -166,7 +166,7 @@ class ConnectorSpec(SpecModel):
         return copy
 
     def code_refs(self) -> list[tuple[tuple[str | int, ...], CodeRefSpec]]:
-        """Every reference to code, with its field path (hooks, operations, then events)."""
+        """Every reference to code, with its field path (hooks, operations, collections, events)."""
         refs: list[tuple[tuple[str | int, ...], CodeRefSpec]] = [
             (("hooks", kind, index), ref) for kind, index, ref in self.hooks.refs()
         ]
@@ -178,6 +178,8 @@ class ConnectorSpec(SpecModel):
                     (("operations", number, "hooks", kind, index), ref)
                     for kind, index, ref in operation.hooks.refs()
                 ]
+        for number, collection in enumerate(self.collections):
+            refs += [(("collections", number, *path), ref) for path, ref in collection.code_refs()]
         for number, event in enumerate(self.events):
             refs += [(("events", number, *path), ref) for path, ref in event.code_refs()]
         return refs

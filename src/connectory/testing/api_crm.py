@@ -16,6 +16,9 @@ custom fields, as multi-tenant SaaS APIs do. Every route needs the API key (``X-
 ``GET /crm/custom-fields``         the account's custom fields: ``[{key, type, label}]``
 ``POST /crm/legacy/contacts``      create, answering **200** with ``{"ok": false, "error": ...}``
                                    when invalid (APIs that never use error statuses)
+``GET /crm/legacy/contacts``       ``?limit=&cursor=``: ``{"ok": true, "contacts": [...],
+                                   "next_cursor": ...}``; a listing gets two pages, the third
+                                   answers **200** ``{"ok": false, "error": ...}``
 =================================  ================================================================
 
 Seeded contacts have fixed times in 2024; writes stamp the real time, so ``updated_since`` of
@@ -263,6 +266,18 @@ def crm_routes(api: TestApiState) -> list[BaseRoute]:
             return json_response({"ok": False, "error": detail})
         return json_response({"ok": True, "contact": _insert(state, account, body)})
 
+    async def legacy_list(request: Request) -> Response:
+        limit = int_param(request, "limit", 10, minimum=1, maximum=50)
+        start = _offset(request.query_params.get("cursor", "")) or 0
+        if start >= 2 * limit:  # the third page of a listing
+            return json_response(
+                {"ok": False, "error": "page limit exceeded: narrow the listing with a filter"}
+            )
+        rows = [c for c in account_of(request).values() if c["deleted_at"] is None]
+        following = _cursor(start + limit) if start + limit < len(rows) else None
+        page = rows[start : start + limit]
+        return json_response({"ok": True, "contacts": page, "next_cursor": following})
+
     return [
         Route("/crm/contacts", keyed(list_contacts), methods=["GET"]),
         Route("/crm/contacts", keyed(create_contact), methods=["POST"]),
@@ -271,6 +286,7 @@ def crm_routes(api: TestApiState) -> list[BaseRoute]:
         Route("/crm/contacts/{contact_id}", keyed(delete_contact), methods=["DELETE"]),
         Route("/crm/custom-fields", keyed(custom_fields), methods=["GET"]),
         Route("/crm/legacy/contacts", keyed(legacy_create), methods=["POST"]),
+        Route("/crm/legacy/contacts", keyed(legacy_list), methods=["GET"]),
     ]
 
 

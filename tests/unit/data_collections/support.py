@@ -26,6 +26,10 @@ def load_inline() -> ConnectorSpec:
     return load_connector(EXAMPLES / "testapi-inline-requests.yaml")
 
 
+def load_javascript() -> ConnectorSpec:
+    return load_connector(EXAMPLES / "testapi-javascript-collections")
+
+
 @asynccontextmanager
 async def connect(
     spec: ConnectorSpec, app: Starlette | None = None, **options: Any

@@ -1,4 +1,4 @@
-"""Every collection method, both implementation kinds, over the in-process test API."""
+"""Every collection method, every implementation kind, over the in-process test API."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from connectory.errors import (
 )
 from connectory.testing import create_test_api
 
-from .support import connect, contact_requests, load_inline, load_testapi
+from .support import connect, contact_requests, load_inline, load_javascript, load_testapi
 
-SPECS = {"operation": load_testapi, "request": load_inline}
+SPECS = {"operation": load_testapi, "request": load_inline, "javascript": load_javascript}
 
 
 @pytest.fixture(params=sorted(SPECS), name="kind")
@@ -207,8 +207,8 @@ async def test_unsupported_method_and_unknown_collection(kind: str) -> None:
             client.collection("deals")
         if kind == "request":
             legacy = client.collection("legacy_contacts")
-            with pytest.raises(NotSupported, match="does not support method 'list'"):
-                await legacy.list_page()
+            with pytest.raises(NotSupported, match="does not support method 'find_by_id'"):
+                await legacy.find_by_id("1")
 
 
 async def test_page_size_is_refused_when_the_method_does_not_read_it() -> None:

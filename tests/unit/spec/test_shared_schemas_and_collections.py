@@ -217,6 +217,15 @@ class TestCollections:
         report = check_yaml(text)
         assert message in problem_at(report, path).message
 
+    def test_list_may_check_each_page_for_an_error_object(self, check_yaml: Any) -> None:
+        report = check_yaml(
+            collection(
+                "methods:\n  list: {operation: list_contacts, "
+                "error: '{{ response.error if response.ok == false }}'}\n"
+            )
+        )
+        assert report.ok, report.problems
+
     def test_duplicate_keys(self, check_yaml: Any, problem_at: Any) -> None:
         report = check_yaml(CONTACT + "collections:\n  - key: a\n  - key: a\n")
         assert "already used by collections[0]" in problem_at(report, "collections[1].key").message

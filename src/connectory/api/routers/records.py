@@ -116,8 +116,9 @@ async def get_collection(
         **_errors(400, 404, 422, *_UPSTREAM),
         200: {
             "description": "One page and the next cursor; with all=true, every record as JSON "
-            "Lines (a failure after the first page ends with a _connectory_error line); with "
-            "q=..., the search results (one page, cursor null).",
+            "Lines (from cursor=, when given; a failure once the stream started ends with a "
+            "_connectory_error line; while the read waits, a _connectory_keepalive line at "
+            "least every 15 s); with q=..., the search results (one page, cursor null).",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         },
     },
@@ -141,9 +142,19 @@ async def list_records(
     access = await _open(request, session, principal, connection_id, key)
     if all and q is None:
         # The stream owns the access (and its client lease) until its last line.
-        stream = await records.first_page_then_stream(
-            access, filters=filters, parameters=parameters, include_raw=include_raw
-        )
+        try:
+            stream = await records.stream_records(
+                access,
+                filters=filters,
+                parameters=parameters,
+                cursor=cursor,
+                page_size=page_size,
+                include_raw=include_raw,
+                keepalive_interval=request.app.state.settings.stream_keepalive_interval,
+            )
+        except BaseException:
+            await access.release()
+            raise
         return StreamingResponse(stream, media_type="application/x-ndjson")
     async with access:
         if q is not None:

@@ -14,6 +14,7 @@ from connectory.runtime.results import Page, SentRequest
 from connectory.spec.collections import CollectionMethodSpec, CollectionSpec
 
 if TYPE_CHECKING:
+    from connectory.resilience import Observer
     from connectory.runtime.client import ConnectorClient
     from connectory.runtime.pagination import PagePosition
     from connectory.runtime.request import OperationPlan
@@ -45,6 +46,9 @@ class MethodRunner(ABC):
     def __init__(self, method: CollectionMethodSpec, context: RunnerContext) -> None:
         self.method = method
         self.context = context
+        error = method.error or context.collection.error
+        self._error = compile_mapping(error) if error else None
+        self._output = compile_mapping(method.output) if method.output else None
 
     @property
     def label(self) -> str:
@@ -62,13 +66,48 @@ class MethodRunner(ABC):
 
     @abstractmethod
     def pages(
-        self, variables: Mapping[str, Any], resume: PagePosition | None
+        self,
+        variables: Mapping[str, Any],
+        resume: PagePosition | None,
+        observer: Observer | None = None,
     ) -> AsyncIterator[Page]:
-        """Read a listing page by page, from its start or from *resume*."""
+        """Read a listing page by page, from its start or from *resume*.
+
+        *observer* gets the read's resilience events (a paced read's waits), when the kind
+        makes the requests itself.
+        """
 
     @abstractmethod
     def reads(self, name: str) -> bool:
         """True when the method's mappings read the variable *name* (e.g. ``page_size``)."""
+
+    def raise_for_error_object(
+        self, body: Any, status: int | None, page: int | None = None
+    ) -> None:
+        """Raise when the ``error`` mapping finds an error in a successful response.
+
+        Args:
+            body: The decoded response (a JavaScript method: what it returned).
+            status: Its status, when there was one response.
+            page: The listing's page number, for ``list``.
+
+        Raises:
+            UpstreamError: the API answered 2xx with an error object.
+        """
+        if self._error is None:
+            return
+        found = self._error.evaluate({"response": body})
+        if found is None or found is False or found == "" or found == [] or found == {}:
+            return
+        text = found if isinstance(found, str) else str(found)
+        text = self.context.client.redactor.redact(text)[:300]
+        answered = f"the API answered {status} but" if status is not None else "the API"
+        where = f"{self.label}: page {page}" if page is not None else self.label
+        raise UpstreamError(
+            f"{where}: {answered} reported an error: {text}",
+            status_code=status or 200,
+            body=text,
+        )
 
 
 class ClientRunner(MethodRunner):
@@ -77,12 +116,6 @@ class ClientRunner(MethodRunner):
     Subclasses say which operation (or inline plan) to run and with what parameters; this
     class calls it, applies the ``error`` check and finds the records with ``output``.
     """
-
-    def __init__(self, method: CollectionMethodSpec, context: RunnerContext) -> None:
-        super().__init__(method, context)
-        error = method.error or context.collection.error
-        self._error = compile_mapping(error) if error else None
-        self._output = compile_mapping(method.output) if method.output else None
 
     @abstractmethod
     def target(self, variables: Mapping[str, Any]) -> tuple[str | OperationPlan, dict[str, Any]]:
@@ -110,28 +143,19 @@ class ClientRunner(MethodRunner):
         return Fetched(body, items, result.status_code, result.request)
 
     async def pages(
-        self, variables: Mapping[str, Any], resume: PagePosition | None
+        self,
+        variables: Mapping[str, Any],
+        resume: PagePosition | None,
+        observer: Observer | None = None,
     ) -> AsyncIterator[Page]:
         """Page through the listing with the client's own paging (one page in memory)."""
         operation, params = self.target(variables)
-        async for page in self.context.client.iter_pages(operation, params, resume=resume):
+        inspect = self._inspect_page if self._error is not None else None
+        pages = self.context.client.iter_pages(
+            operation, params, resume=resume, inspect=inspect, observer=observer
+        )
+        async for page in pages:
             yield page
 
-    def raise_for_error_object(self, body: Any, status: int) -> None:
-        """Raise when the ``error`` mapping finds an error in a successful response.
-
-        Raises:
-            UpstreamError: the API answered 2xx with an error object.
-        """
-        if self._error is None:
-            return
-        found = self._error.evaluate({"response": body})
-        if found is None or found is False or found == "" or found == [] or found == {}:
-            return
-        text = found if isinstance(found, str) else str(found)
-        text = self.context.client.redactor.redact(text)[:300]
-        raise UpstreamError(
-            f"{self.label}: the API answered {status} but reported an error: {text}",
-            status_code=status,
-            body=text,
-        )
+    def _inspect_page(self, body: Any, status: int, number: int) -> None:
+        self.raise_for_error_object(body, status, number)

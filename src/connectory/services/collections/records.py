@@ -9,6 +9,7 @@ the connection's call log (operation ``<collection>.<method>``), its requests it
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from connectory.services.access import check_may_write_records
 from connectory.services.connection_runs import calls_without_client
 from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
+from connectory.services.keepalive import KEEPALIVE_INTERVAL, PauseTracker, with_keepalives
 from connectory.services.principal import Principal
 
 
@@ -121,51 +123,67 @@ async def describe(access: CollectionAccess) -> dict[str, Any]:
     return data
 
 
-async def first_page_then_stream(
+async def stream_records(
     access: CollectionAccess,
     *,
     filters: Mapping[str, Any],
     parameters: Mapping[str, Any],
+    cursor: str | None = None,
+    page_size: int | None = None,
     include_raw: bool = False,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
 ) -> AsyncIterator[bytes]:
-    """Read the first page now (so bad input is an error status), then stream the rest.
+    """Check the listing's input now (so a mistake is an error status), then stream it.
 
-    Every record is one JSON line, one page in memory at a time. A failure after the
-    response started ends the stream with a last line
-    ``{"_connectory_error": {"code": ..., "detail": ...}}``, as for operations.
+    Every record is one JSON line, one page in memory at a time. While the read waits (paced
+    by the rate limit, or a slow page), a keep-alive line goes out every
+    *keepalive_interval* seconds, as for operations (:mod:`connectory.services.keepalive`).
+    A failure after the response started ends the stream with a last line
+    ``{"_connectory_error": {"code": ..., "detail": ...}}``, as for operations. The stream
+    releases *access* when it ends.
 
     Raises:
-        NotSupported, InputError, UpstreamError...: the first page failed.
+        NotSupported, InputError...: the listing's input is not valid (nothing was streamed).
     """
-    pages = access.collection.pages(filters=filters, parameters=parameters, include_raw=include_raw)
+    clock = access.client.pipeline.clock
+    pauses = PauseTracker(clock)
     # One call log entry for the whole listing, its id in the headers that leave first.
     call = access.track("list", first_reply_only=True).start()
     try:
         with call.active():
-            first = await anext(pages)
+            pages = await access.collection.open_pages(
+                filters=filters,
+                parameters=parameters,
+                cursor=cursor,
+                page_size=page_size,
+                include_raw=include_raw,
+                observer=pauses,
+            )
     except BaseException as error:
         call.finish(error)
-        await pages.aclose()
         raise
 
     async def lines() -> AsyncIterator[bytes]:
-        page: RecordPage | None = first
         error: BaseException | None = None
         try:
-            while page is not None:
+            while True:
+                # Active while a page is read, never across a yield.
+                with call.active():
+                    page = await anext(pages, None)
+                if page is None:
+                    break
                 if page.records:
                     yield b"".join(
                         orjson.dumps(access.record_out(record, include_raw)) + b"\n"
                         for record in page.records
                     )
-                # Active while the next page is read, never across a yield.
-                with call.active():
-                    page = await anext(pages, None)
         except ConnectoryError as failed:
             error = failed
-            yield orjson.dumps(
-                {"_connectory_error": {"code": type(failed).__name__, "detail": str(failed)}}
-            )
+            line: dict[str, Any] = {"code": type(failed).__name__, "detail": str(failed)}
+            status = getattr(failed, "status_code", None)
+            if isinstance(status, int):
+                line["status_code"] = status  # the upstream's, for a client to rebuild the error
+            yield orjson.dumps({"_connectory_error": line})
             yield b"\n"
         except BaseException as stopped:
             error = stopped
@@ -173,9 +191,20 @@ async def first_page_then_stream(
         finally:
             call.finish(error)
             await pages.aclose()
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            # Closed explicitly when the client goes away: a page may be on its way in a task.
+            chunks = with_keepalives(
+                lines(), interval=keepalive_interval, clock=clock, keepalive=pauses.keepalive_line
+            )
+            async with aclosing(chunks) as each:
+                async for chunk in each:
+                    yield chunk
+        finally:
             await access.release()
 
-    return lines()
+    return stream()
 
 
 async def create_record(

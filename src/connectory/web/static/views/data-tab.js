@@ -34,7 +34,7 @@ export function renderData(panel, state, ctx) {
       "aria-pressed": String(i === state.dataIndex), onclick: () => { state.dataIndex = i; rerender(); } }, c.name || c.key)),
     h("button", { type: "button", onclick: add }, "Add collection"));
   panel.append(h("p", { class: "help" }, "A collection reads and writes one kind of record in one shape, whatever the API's. ",
-    "Each method uses an operation of this connector (or an inline request, edited in the YAML view)."), tabs);
+    "Each method uses an operation of this connector (or an inline request or a JavaScript method, edited in the YAML view and Hooks & Methods)."), tabs);
   const collection = doc.collections[state.dataIndex];
   if (!collection) { panel.append(h("p", { class: "empty" }, "No collections yet.")); return; }
   const at = `collections[${state.dataIndex}]`;
@@ -58,7 +58,9 @@ export function renderData(panel, state, ctx) {
   const methodRows = METHODS.map((name) => {
     const method = collection.methods[name];
     if (method && method.operation === undefined) {
-      return h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, "inline request (edit in the YAML view)"));
+      const code = method.code === undefined ? null : (typeof method.code === "string" ? method.code : `${method.code.file}#${method.code.export || "default"}`);
+      const what = code ? `JavaScript method ${code} (edit in Hooks & Methods)` : "inline request (edit in the YAML view)";
+      return h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, what));
     }
     const select = h("select", { "aria-label": `Operation of ${name}`, "data-path": `${at}.methods.${name}.operation`, onchange: () => {
       if (!select.value) delete collection.methods[name];

@@ -107,7 +107,8 @@ function openapiControl() {
 
 /**
  * Import an OpenAPI 3 / Swagger 2 document: a dry run first, so the user reviews the warnings
- * and picks the pagination suggestions to accept; then the draft is created and opened.
+ * and picks the pagination and collection suggestions to accept; then the draft is created
+ * and opened.
  */
 export async function importOpenAPI(file) {
   const bytes = await file.arrayBuffer();
@@ -121,11 +122,18 @@ export async function importOpenAPI(file) {
     return;
   }
   const name = review.document?.name || file.name;
-  openapiReview(review, name, async (accepted) => {
-    const query = accepted.map((op) => `accept_pagination_for=${encodeURIComponent(op)}`).join("&");
+  openapiReview(review, name, async (accepted, collections) => {
+    const query = [
+      ...accepted.map((op) => `accept_pagination_for=${encodeURIComponent(op)}`),
+      ...collections.map((key) => `accept_collection=${encodeURIComponent(key)}`),
+    ].join("&");
     const created = await api("POST", `/connectors/import-openapi${query ? `?${query}` : ""}`, bytes, { contentType });
+    const added = [
+      accepted.length ? `pagination accepted for ${accepted.length}` : null,
+      collections.length ? `${collections.length} collection(s) added` : null,
+    ].filter(Boolean);
     announce(`Created ${name} from OpenAPI ${created.openapi_version}: ${created.operations} operation(s)` +
-      (accepted.length ? `, pagination accepted for ${accepted.length}.` : "."));
+      (added.length ? `, ${added.join(", ")}.` : "."));
     go(`/connectors/${created.connector_id}/overview`);
   });
 }
@@ -143,10 +151,18 @@ function openapiReview(result, name, create) {
     return { box, item: h("li", {}, box, h("label", { for: box.id }, `Paginate ${s.operation} (${what})`),
       h("span", { class: "muted" }, ` — ${s.reason}`)) };
   });
+  // A suggested collection per CRUD-shaped resource: ticked ones are added to the draft.
+  const collections = (result.collection_suggestions || []).map((s, i) => {
+    const box = h("input", { type: "checkbox", id: `accept-collection-${i}`, value: s.key });
+    const methods = Object.keys(s.collection?.methods || {}).join(", ");
+    return { box, item: h("li", {}, box, h("label", { for: box.id }, `Collection ${s.key}${methods ? ` (${methods})` : ""}`),
+      h("span", { class: "muted" }, ` — ${s.reason}`)) };
+  });
   const createButton = h("button", { type: "button", class: "primary", onclick: async () => {
     createButton.disabled = true;
     try {
-      await create(choices.filter((c) => c.box.checked).map((c) => c.box.value));
+      await create(choices.filter((c) => c.box.checked).map((c) => c.box.value),
+        collections.filter((c) => c.box.checked).map((c) => c.box.value));
       dialog.close();
     } catch (error) {
       createButton.disabled = false;
@@ -164,6 +180,10 @@ function openapiReview(result, name, create) {
       choices.length ? [h("p", { class: "help" }, "Tick the suggestions to apply; the rest can be added later in the Operations tab."),
         h("ul", { class: "import-suggestions" }, choices.map((c) => c.item))] :
         h("p", { class: "muted" }, "None.")),
+    collections.length ? h("section", { "aria-label": "Collection suggestions" },
+      h("h3", {}, `Collection suggestions (${collections.length})`),
+      h("p", { class: "help" }, "Tick the collections to create; each reads and writes one kind of record in one shape. The rest can be added later in the Data tab."),
+      h("ul", { class: "import-suggestions" }, collections.map((c) => c.item))) : null,
     result.problems?.length ? h("section", { "aria-label": "Checks" }, h("h3", {}, `Checks (${result.problems.length})`),
       h("ul", {}, result.problems.map((p) => h("li", {}, badge(p.severity, p.severity === "error" ? "bad" : "warn"), ` ${p.path || "connector"}: ${p.message}`)))) : null,
     h("div", { class: "actions" }, createButton,
