@@ -30,15 +30,12 @@ def parts_code_refs(parts: SpecParts) -> Iterator[tuple[FieldPath, CodeRefSpec]]
         if operation.hooks is not None:
             for kind, index, ref in operation.hooks.refs():
                 yield ("operations", number, "hooks", kind, index), ref
-<<<<<<< HEAD
-    for number, event in parts.events:
-        for path, ref in event.code_refs():
-            yield ("events", number, *path), ref
-=======
     for number, collection in parts.collections:
         for path, ref in collection.code_refs():
             yield ("collections", number, *path), ref
->>>>>>> collections
+    for number, event in parts.events:
+        for path, ref in event.code_refs():
+            yield ("events", number, *path), ref
 
 
 def check_code_refs(parts: SpecParts, files: dict[str, str] | None) -> list[Finding]:
