@@ -2,6 +2,7 @@
 import { ApiError, api, announce, showError } from "../api.js";
 import { badge, field, h, mount } from "../dom.js";
 import { announceResult, fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
+import { copyable } from "../copy.js";
 import { go } from "../router.js";
 import { eventsSection } from "./events.js";
 import { callsSection, healthHistorySection } from "./calls.js";
@@ -156,6 +157,7 @@ export async function showConnection(view, params, query, me) {
   };
   mount(view, h("a", { href: "#/connections" }, "← Connections"),
     h("div", { class: "page-head" }, h("h1", {}, connection.name, " ", health)),
+    copyable("connection-id", "Connection id", connection.id, "Copy id"),
     h("p", { class: "muted" }, `${connection.connector.name} v${connection.version} · credentials: `,
       Object.keys(connection.credentials).join(", ") || "none", " (values never shown)"),
     authorizes(version.document.auth || {}) ? h("section", { class: "card", id: "oauth-grant" }, h("h2", {}, "Authorization"),
