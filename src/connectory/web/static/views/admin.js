@@ -4,7 +4,7 @@
 // offer only what the role may do and show the API's refusal when it says no.
 import { api, announce, showError } from "../api.js";
 import { copyText } from "../copy.js";
-import { badge, field, h, mount, uid } from "../dom.js";
+import { badge, emptyState, field, h, mount, uid } from "../dom.js";
 import { go } from "../router.js";
 
 const ROLE_TEXT = { platform_admin: "platform admin", enterprise_admin: "enterprise admin", viewer: "viewer" };
@@ -14,7 +14,7 @@ function isPlatform(me) { return me.user.role === "platform_admin"; }
 function isAdmin(me) { return me.user.role !== "viewer"; }
 
 function emptyRow(columns, text) {
-  return h("tr", {}, h("td", { colspan: String(columns), class: "empty" }, text));
+  return h("tr", {}, h("td", { colspan: String(columns), class: "empty-cell" }, text));
 }
 
 function table(caption, headings, rows) {
@@ -26,7 +26,7 @@ function table(caption, headings, rows) {
 
 export async function showEnterprises(view, params, query, me) {
   if (!isPlatform(me)) {
-    mount(view, h("h1", {}, "Enterprises"), h("p", { class: "empty card" }, "Only platform admins manage enterprises."));
+    mount(view, h("h1", {}, "Enterprises"), emptyState("Only platform admins manage enterprises."));
     return;
   }
   const list = h("div", { "aria-live": "polite" });

@@ -4,7 +4,7 @@
 // the server with file, line and column and are shown next to the file.
 import { announce } from "../api.js";
 import { codeBox } from "../code-editor.js";
-import { badge, field, h } from "../dom.js";
+import { badge, emptyState, field, h } from "../dom.js";
 
 const STARTERS = {
   "hooks/": "// A pre-request hook: change ctx.request (or return the changes), or return {response}.\n" +
@@ -51,7 +51,7 @@ function fileList(state, ctx, codeFiles, rerender) {
     codeFiles.length ? h("ul", { class: "file-list" }, codeFiles.map((path) => h("li", {},
       h("button", { type: "button", class: path === state.openFile ? "link current" : "link", "aria-current": path === state.openFile ? "true" : null,
         onclick: () => { state.openFile = path; rerender(); } }, path),
-      problemCount(state, path)))) : h("p", { class: "empty" }, "No code yet."),
+      problemCount(state, path)))) : emptyState("No code yet."),
     h("div", { class: "inline-form" }, folder, name, h("button", { type: "button", class: "edit", onclick: create }, "New file")));
 }
 
@@ -62,7 +62,7 @@ function problemCount(state, path) {
 
 function editor(state, ctx, rerender) {
   const path = state.openFile;
-  if (!path) return h("section", { class: "card" }, h("p", { class: "empty" }, "Create a file to edit it here."));
+  if (!path) return h("section", { class: "card" }, emptyState("Create a file to edit it here."));
   const problems = state.problems.filter((p) => p.file === path);
   const box = codeBox({ id: "code-editor", label: path, value: state.files[path], language: "javascript", readOnly: !state.canEdit, describedBy: "code-problems code-help",
     dataset: { file: path, path }, onChange: (text) => { state.files[path] = text; ctx.markDirty(); } });
@@ -92,7 +92,7 @@ function hookLists(hooks, where, state, ctx, rerender) {
     const list = hooks[kind] ||= [];
     return h("fieldset", {}, h("legend", {}, `${label} hooks`),
       list.length ? list.map((ref, index) => refRow(list, index, `${where}.${kind}[${index}]`, folder, state, ctx, rerender)) :
-        h("p", { class: "empty" }, "None."),
+        emptyState("None."),
       h("button", { type: "button", class: "edit", onclick: () => {
         const first = Object.keys(state.files).find((p) => p.startsWith(folder));
         if (!first) { announce(`Create a file in ${folder} first.`, "error"); return; }
@@ -138,7 +138,7 @@ function refEditor(ref, path, folder, state, ctx, onRemove) {
 
 function operationTable(state, ctx, rerender) {
   const ops = state.doc.operations || [];
-  if (!ops.length) return h("p", { class: "empty" }, "No operations yet.");
+  if (!ops.length) return emptyState("No operations yet.");
   return h("div", {}, ops.map((op, i) => {
     const where = `operations[${i}]`;
     const js = op.implementation === "javascript";

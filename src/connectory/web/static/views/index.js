@@ -1,6 +1,6 @@
 // The connector index: search, filters, create, import, export, delete.
 import { api, announce, showError } from "../api.js";
-import { badge, field, h, mount } from "../dom.js";
+import { badge, emptyState, field, h, mount } from "../dom.js";
 import { go } from "../router.js";
 
 const TYPES = ["General", "OEM", "DMS", "CRM", "Finance", "Telematics", "Logistics"];
@@ -44,8 +44,8 @@ export async function showIndex(view, params, query, me) {
       if (!page.items.length && offset > 0) { offset = Math.max(0, offset - PAGE_SIZE); await load(); return; }
       const counts = me.user.enterprise_id ? await connectionCounts() : null;
       mount(list, page.items.length ? table(page.items, counts, me, load) :
-        h("div", { class: "empty card" }, h("p", {}, "No connectors match."),
-          me.can_build_connectors ? h("p", {}, "Create one from scratch, or import a YAML file, a folder archive or an export.") : null));
+        emptyState("No connectors match.",
+          me.can_build_connectors ? "Create one from scratch, or import a YAML file, a folder archive or an export." : null));
       showPager(page);
     } catch (error) { showError(error); } finally { list.setAttribute("aria-busy", "false"); }
   }

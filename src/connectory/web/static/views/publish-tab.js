@@ -1,10 +1,10 @@
 // The Publish tab: the checklist, the bump and scope, the changelog; version history and diffs.
 import { api, announce, showError } from "../api.js";
-import { badge, field, h, mount } from "../dom.js";
+import { badge, emptyState, field, h, mount } from "../dom.js";
 import { lastTests } from "./test-tab.js";
 
 export async function renderPublish(panel, state, ctx) {
-  if (!state.id) { panel.append(h("p", { class: "empty" }, "Create the draft first.")); return; }
+  if (!state.id) { panel.append(emptyState("Create the draft first.")); return; }
   const checks = h("section", { "aria-label": "Checklist" }, h("p", {}, "Loading the checklist…"));
   const history = h("section", { "aria-label": "Version history" });
   panel.append(checks, history);
@@ -14,7 +14,7 @@ export async function renderPublish(panel, state, ctx) {
 
 async function loadChecklist(box, state, ctx) {
   if (!state.connector?.has_draft && !state.dirty) {
-    mount(box, h("p", { class: "empty" }, "Nothing to publish: there is no draft. Edit and save to start one."));
+    mount(box, emptyState("Nothing to publish: there is no draft. Edit and save to start one."));
     return;
   }
   let preview;
@@ -77,5 +77,5 @@ async function loadHistory(box, state) {
     h("tbody", {}, page.items.map((v) => h("tr", {}, h("td", {}, `v${v.version}`),
       h("td", {}, v.published_at ? new Date(v.published_at).toLocaleString() : ""), h("td", {}, v.changelog || "—"),
       h("td", {}, h("button", { type: "button", onclick: () => showDiff(v.version) }, "Diff", h("span", { class: "sr-only" }, ` v${v.version}`)))))))
-    : h("p", { class: "empty" }, "Not published yet."), diffOut);
+    : emptyState("Not published yet."), diffOut);
 }
