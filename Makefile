@@ -18,7 +18,7 @@ SINGER_TARGET := tests/pipelines/.venv
 SINGER_TARGET_LOCK := tests/pipelines/singer-target.txt
 SINGER_TARGET_INSTALLED := $(SINGER_TARGET)/.installed
 
-.PHONY: install install-dev lock peers singer-target chromium ui run tour test lint typecheck unit format clean
+.PHONY: install install-dev lock peers singer-target chromium ui wheel run tour test lint typecheck unit format clean
 
 # uv itself comes from requirements/uv.txt, pinned with hashes too.
 $(UV): requirements/uv.txt
@@ -76,6 +76,10 @@ $(UI_INSTALLED): $(UI)/package.json $(UI)/package-lock.json
 
 $(EDITOR_BUNDLE): $(UI_INSTALLED) $(wildcard $(UI)/src/*.js)
 	cd $(UI) && npm run --silent build
+
+# The wheel (in dist/): setup.py bundles the code editor into it (npm ci if needed, esbuild).
+wheel: | $(UV)
+	UV_PYTHON=$(PY) $(UV) build --wheel
 
 # Debian's chromium for the Playwright browser tests (playwright install cannot download here).
 chromium:
