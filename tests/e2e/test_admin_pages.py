@@ -178,3 +178,27 @@ def test_connection_page_shows_its_id_health_history_and_calls(
     expect(calls).to_contain_text("echo")
     shoot(page, live, "connection-id")
     check_a11y(page, "Connection")
+
+
+def test_users_come_in_pages(page_for: Any, live: Live) -> None:
+    with live.client() as admin:
+        enterprise = admin.post("/enterprises", json={"name": "Paged Corp"}).json()
+        for n in range(27):
+            made = admin.post(
+                "/users",
+                json={
+                    "email": f"user{n:02d}@paged.test",
+                    "role": "viewer",
+                    "enterprise_id": enterprise["id"],
+                },
+            )
+            assert made.status_code == 201, made.text
+    page = page_for("platform")
+    page.goto(f"{live.url}/ui/#/users?enterprise={enterprise['id']}")
+    pages = page.get_by_role("navigation", name="Pages of users")
+    expect(pages).to_contain_text("1\u201325 of 27")
+    expect(page.locator("table tbody tr")).to_have_count(25)
+    pages.get_by_role("button", name="Next →").click()
+    expect(pages).to_contain_text("26\u201327 of 27")
+    expect(page.locator("table tbody tr")).to_have_count(2)
+    check_a11y(page, "Users, second page")

@@ -5,6 +5,7 @@
 import { api, announce, showError } from "../api.js";
 import { copyText } from "../copy.js";
 import { badge, emptyState, field, h, mount, uid } from "../dom.js";
+import { PAGE_SIZE, pager } from "../pager.js";
 import { go } from "../router.js";
 
 const ROLE_TEXT = { platform_admin: "platform admin", enterprise_admin: "enterprise admin", viewer: "viewer" };
@@ -40,15 +41,19 @@ export async function showEnterprises(view, params, query, me) {
       await load();
     } catch (error) { showError(error); }
   };
+  let offset = 0;
+  const pages = pager("Pages of enterprises", (to) => { offset = to; load(); }, "enterprise");
   const load = async () => {
-    const page = await api("GET", "/enterprises?limit=200");
+    const page = await api("GET", `/enterprises?limit=${PAGE_SIZE}&offset=${offset}`);
+    if (!page.items.length && offset > 0) { offset = Math.max(0, offset - PAGE_SIZE); await load(); return; } // the last one went
+    pages.show(page);
     mount(list, table("Enterprises", ["Name", "Created", "Actions"], page.items.length ? page.items.map((e) => enterpriseRow(e, load)) :
       emptyRow(3, "No enterprises yet: create the first one above.")));
   };
   mount(view, h("div", { class: "page-head" }, h("h1", {}, "Enterprises")),
     h("form", { class: "card inline-form admin-create", onsubmit: create, "aria-label": "Create an enterprise" },
       field("New enterprise name", name, { required: true }), h("button", { type: "submit", class: "primary" }, "Create enterprise")),
-    list);
+    list, pages.element);
   await load();
 }
 
@@ -80,23 +85,38 @@ function enterpriseRow(enterprise, reload) {
 
 // -- users -------------------------------------------------------------------------------------
 
+/** Every enterprise (for names and the enterprise choice), fifty a page as the API gives them. */
+async function allEnterprises() {
+  const all = [];
+  for (let offset = 0, total = 1; offset < total && offset < 5000; offset += 50) {
+    const page = await api("GET", `/enterprises?limit=50&offset=${offset}`);
+    all.push(...page.items);
+    total = page.total;
+  }
+  return all;
+}
+
 export async function showUsers(view, params, query, me) {
   if (!isAdmin(me)) return go(`/users/${me.user.id}/tokens`);
-  const enterprises = isPlatform(me) ? (await api("GET", "/enterprises?limit=200")).items : [me.enterprise];
+  const enterprises = isPlatform(me) ? await allEnterprises() : [me.enterprise];
   const names = Object.fromEntries(enterprises.map((e) => [e.id, e.name]));
   const only = query.get("enterprise") || "";
   const list = h("div", { "aria-live": "polite" });
+  let offset = 0;
+  const pages = pager("Pages of users", (to) => { offset = to; load(); }, "user");
   const load = async () => {
-    const qs = new URLSearchParams({ limit: "200" });
+    const qs = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset) });
     if (only) qs.set("enterprise_id", only);
     const page = await api("GET", `/users?${qs}`);
+    if (!page.items.length && offset > 0) { offset = Math.max(0, offset - PAGE_SIZE); await load(); return; } // the last one went
+    pages.show(page);
     const headings = ["Email", "Name", ...(isPlatform(me) ? ["Enterprise"] : []), "Role", "SDK access", "Actions"];
     mount(list, table("Users", headings, page.items.length ? page.items.map((u) => userRow(u, me, names, load)) :
       emptyRow(headings.length, "No users here yet: create one above.")));
   };
   mount(view, h("div", { class: "page-head" }, h("h1", {}, only && names[only] ? `Users of ${names[only]}` : "Users"),
     only ? h("a", { href: "#/users" }, "All users") : null),
-  newUserForm(me, enterprises, only, load), list);
+  newUserForm(me, enterprises, only, load), list, pages.element);
   await load();
 }
 
@@ -177,12 +197,16 @@ export async function showTokens(view, params, query, me) {
   const list = h("div", { "aria-live": "polite" });
   const secretBox = h("div", {});
   const showRevoked = h("input", { type: "checkbox", id: "tokens-revoked" });
+  let offset = 0;
+  const pages = pager("Pages of tokens", (to) => { offset = to; load(); }, "token");
   const load = async () => {
-    const page = await api("GET", `/tokens?user_id=${userId}&limit=200&include_revoked=${showRevoked.checked}`);
+    const page = await api("GET", `/tokens?user_id=${userId}&limit=${PAGE_SIZE}&offset=${offset}&include_revoked=${showRevoked.checked}`);
+    if (!page.items.length && offset > 0) { offset = Math.max(0, offset - PAGE_SIZE); await load(); return; } // the last one went
+    pages.show(page);
     mount(list, table("API tokens", ["Name", "Prefix", "Created", "Last used", "Expires", "Status", "Actions"],
       page.items.length ? page.items.map((t) => tokenRow(t, load)) : emptyRow(7, "No tokens: create one above.")));
   };
-  showRevoked.addEventListener("change", load);
+  showRevoked.addEventListener("change", () => { offset = 0; load(); });
   const name = h("input", { id: "token-name", type: "text", maxlength: "200", placeholder: "ci, laptop, …" });
   const days = h("input", { id: "token-days", type: "number", min: "1", max: "3650", inputmode: "numeric" });
   const create = async (event) => {
@@ -207,7 +231,7 @@ export async function showTokens(view, params, query, me) {
       field("Token name", name), field("Expires after (days)", days, { help: "Empty: never expires." }),
       h("button", { type: "submit", class: "primary" }, "Create token")),
     h("div", { class: "field inline" }, showRevoked, h("label", { for: showRevoked.id }, "Show revoked tokens")),
-    list);
+    list, pages.element);
   await load();
 }
 

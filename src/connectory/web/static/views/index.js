@@ -1,6 +1,7 @@
 // The connector index: search, filters, create, import, export, delete.
 import { api, announce, showError } from "../api.js";
 import { badge, emptyState, field, h, mount } from "../dom.js";
+import { PAGE_SIZE, pager } from "../pager.js";
 import { go } from "../router.js";
 
 const TYPES = ["General", "OEM", "DMS", "CRM", "Finance", "Telematics", "Logistics"];
@@ -11,7 +12,6 @@ function select(name, label, options) {
   return field(label, control);
 }
 
-const PAGE_SIZE = 25;
 const SORTS = [["name", "Name (A–Z)"], ["-name", "Name (Z–A)"], ["-updated", "Recently changed"], ["-created", "Newest first"],
   ["created", "Oldest first"], ["type", "Type"]];
 
@@ -22,7 +22,7 @@ export async function showIndex(view, params, query, me) {
     field("Search", search), select("type", "Type", TYPES), select("scope", "Scope", ["catalogue", "enterprise"]),
     select("status", "Status", ["draft", "published"]), field("Sort by", sort), h("button", { type: "submit" }, "Filter"));
   const list = h("div", { class: "list", "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "muted loading" }, "Loading connectors…"));
-  const pager = h("nav", { class: "pager", "aria-label": "Pages of connectors" });
+  const pages = pager("Pages of connectors", (to) => { offset = to; load(); }, "connector");
   const actions = h("div", { class: "actions" });
   let offset = 0;
   if (me.can_build_connectors) {
@@ -30,7 +30,7 @@ export async function showIndex(view, params, query, me) {
       h("button", { type: "button", class: "primary", onclick: () => go("/connectors/new") }, "Create connector"),
       importControl(load), openapiControl());
   }
-  mount(view, h("div", { class: "page-head" }, h("h1", {}, "Connectors"), actions), filters, list, pager);
+  mount(view, h("div", { class: "page-head" }, h("h1", {}, "Connectors"), actions), filters, list, pages.element);
   filters.addEventListener("change", () => { offset = 0; load(); });
 
   async function load() {
@@ -46,19 +46,10 @@ export async function showIndex(view, params, query, me) {
       mount(list, page.items.length ? table(page.items, counts, me, load) :
         emptyState("No connectors match.",
           me.can_build_connectors ? "Create one from scratch, or import a YAML file, a folder archive or an export." : null));
-      showPager(page);
+      pages.show(page);
     } catch (error) { showError(error); } finally { list.setAttribute("aria-busy", "false"); }
   }
 
-  function showPager(page) {
-    const last = Math.min(page.offset + page.items.length, page.total);
-    const turn = (to) => { offset = to; load(); };
-    mount(pager, page.total > PAGE_SIZE ? [
-      h("button", { type: "button", disabled: page.offset === 0, onclick: () => turn(Math.max(0, page.offset - PAGE_SIZE)) }, "← Previous"),
-      h("span", { class: "muted", "aria-live": "polite" }, `${page.offset + 1}–${last} of ${page.total}`),
-      h("button", { type: "button", disabled: last >= page.total, onclick: () => turn(page.offset + PAGE_SIZE) }, "Next →"),
-    ] : page.total ? h("span", { class: "muted" }, `${page.total} connector${page.total === 1 ? "" : "s"}`) : null);
-  }
   await load();
 }
 
