@@ -377,9 +377,9 @@ def test_invalid_schema_json_is_kept_marked_and_blocks_save(page_for: Any, live:
     # A tab switch used to drop the text: it is kept, and still marked.
     page.get_by_role("tab", name="Resilience").click()
     page.get_by_role("tab", name="Operations").click()
-    expect(response).to_have_value(broken)
+    expect(response).to_have_text(broken)  # the code editor (a textbox, not an input)
     expect(response).to_have_attribute("aria-invalid", "true")
-    expect(body).to_have_value("[1, 2]")
+    expect(body).to_have_text("[1, 2]")
 
     # Saving is refused with a clear message; the YAML view (the document) waits too.
     page.get_by_role("button", name="Save draft").click()

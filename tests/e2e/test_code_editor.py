@@ -125,6 +125,26 @@ def test_yaml_completion_and_hover_come_from_the_format_schema(page_for: Any, li
     expect(page.get_by_label("Documentation URL")).to_have_value("https://docs.example.com")
 
 
+def test_json_schemas_are_edited_in_the_code_editor(page_for: Any, live: Live) -> None:
+    connector_id = _draft(live, "Editor Schemas")
+    page = page_for("platform")
+    page.goto(f"{live.url}/ui/#/connectors/{connector_id}/operations")
+    box = page.get_by_role("textbox", name="Response schema (JSON Schema)")
+    expect(box).to_have_attribute("contenteditable", "true")
+    box.fill('{"type": "object", "properties": {"id": {"type": "integer"}}}')
+    key = box.locator("span", has_text='"type"').first
+    expect(key).to_have_css("color", "rgb(23, 71, 166)")  # a property name, highlighted
+    box.fill('{"type": ')
+    expect(box).to_have_attribute("aria-invalid", "true")
+    error = page.locator('[data-error-for="operations[0].response_schema"]')
+    expect(error).to_contain_text("Not valid JSON")
+    check_a11y(page, "Operations tab with a JSON Schema in the editor")
+    box.fill('{"type": "array"}')
+    expect(box).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_role("tab", name="YAML").click()
+    expect(page.get_by_label("Connector YAML")).to_contain_text("type: array")
+
+
 def test_without_the_bundle_plain_text_boxes_stand_in(page_for: Any, live: Live) -> None:
     connector_id = _draft(live, "Editor Missing")
     page = page_for("platform")
@@ -144,3 +164,8 @@ def test_without_the_bundle_plain_text_boxes_stand_in(page_for: Any, live: Live)
     page.get_by_role("button", name="New file").click()
     code = page.get_by_role("textbox", name="hooks/plain.js")
     expect(code).to_have_value(re.compile("export default"))
+    page.get_by_role("tab", name="Operations").click()
+    schema = page.get_by_label("Response schema (JSON Schema)")
+    assert schema.evaluate("el => el.tagName") == "TEXTAREA"
+    schema.fill("{")
+    expect(schema).to_have_attribute("aria-invalid", "true")

@@ -28,6 +28,16 @@ export function loadCodeEditor() {
 }
 
 /**
+ * Put an editor for *language* into *host* (an element already in its field, named by the
+ * element *labelId*); null when the bundle is not loaded (the caller keeps its textarea).
+ * Returns the editor's handle; its `view.contentDOM` is the focusable, labelled element.
+ */
+export function mountEditor(host, { language, value, readOnly = false, labelId, describedBy, onChange, minHeight }) {
+  if (!bundle) return null;
+  return bundle.createEditor({ parent: host, value, language, readOnly, labelledBy: labelId, describedBy, onChange, minHeight });
+}
+
+/**
  * A labelled code box. Returns {element, getValue, setValue, setProblems, goToLine, focus};
  * *element* holds the label, the editor and a help line.
  *

@@ -197,7 +197,7 @@ function makeContext(view, state) {
       if (!(await ctx.show(key))) return;
       const panel = view.querySelector("#tabpanel");
       const target = findTarget(panel, path)?.element;
-      if (target?.matches("input, select, textarea, button")) target.focus();
+      if (target?.matches("input, select, textarea, button, [role=textbox]")) target.focus();
       else { target?.scrollIntoView({ block: "center" }); panel.focus(); }
     },
     async validate() {
