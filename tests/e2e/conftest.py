@@ -141,7 +141,9 @@ def page_for(browser: Any, live: Live) -> Iterator[Any]:
 
 
 def shoot(page: Any, live: Live, name: str) -> None:
-    """Screenshot the page into tmp, and into docs/screenshots when asked to update them."""
+    """Check the screen with axe-core, then screenshot it into tmp (and into docs/screenshots
+    when asked to update them): every screen the docs show is checked."""
+    check_a11y(page, name)
     path = live.shots / f"{name}.png"
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path))

@@ -66,7 +66,9 @@ export function createEditor({ parent, value, language, readOnly = false, labell
     EditorView.theme({ ".cm-content, .cm-gutter": { minHeight }, ".cm-scroller": { maxHeight: "70vh", overflow: "auto" } }),
     // Tab is left to the browser (moving focus): the editor is never a keyboard trap.
     keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...foldKeymap, ...completionKeymap, ...lintKeymap]),
-    EditorView.contentAttributes.of({ "aria-labelledby": labelledBy, ...(describedBy ? { "aria-describedby": describedBy } : {}) }),
+    // tabindex: the content is reachable by keyboard (one tab stop) even read-only, where it
+    // is not contenteditable, so the scroller around it never holds unreachable text.
+    EditorView.contentAttributes.of({ "aria-labelledby": labelledBy, tabindex: "0", ...(describedBy ? { "aria-describedby": describedBy } : {}) }),
     LANGUAGES[language](),
     EditorState.readOnly.of(readOnly),
     EditorView.editable.of(!readOnly),
@@ -75,7 +77,6 @@ export function createEditor({ parent, value, language, readOnly = false, labell
   if (language === "yaml" && schema) extensions.push(autocompletion({ override: [schemaCompletion(schema)] }), hoverTooltip(schemaHover(schema)));
   else extensions.push(autocompletion());
   const view = new EditorView({ parent, state: EditorState.create({ doc: value, extensions }) });
-  // The scroller can scroll: it must be reachable by keyboard too, but the content already is.
   return {
     view,
     getValue: () => view.state.doc.toString(),
