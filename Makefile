@@ -87,7 +87,10 @@ chromium:
 
 # The local demo lets connectors reach 127.0.0.1 (the bundled test API); a deployment sets
 # CONNECTORY_EGRESS_ALLOW itself, empty by default: public destinations only.
-run: install ui
+# Without npm the demo still runs: the builder falls back to plain text boxes (and says so).
+run: install
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory ui; \
+	else echo "npm is missing: the code editor is not bundled, plain text boxes stand in (install Node.js, then make ui)"; fi
 	CONNECTORY_EGRESS_ALLOW=$${CONNECTORY_EGRESS_ALLOW-127.0.0.1} $(BIN)/connectory serve --examples examples
 
 tour: install
