@@ -113,7 +113,10 @@ def test_yaml_completion_and_hover_come_from_the_format_schema(page_for: Any, li
 
     # Hover over a key: its description from the schema.
     _line(page, "yaml-text", "base_url:").locator("span", has_text="base_url").first.hover()
-    expect(page.locator(".cm-schema-doc")).to_contain_text("Root URL for all calls")
+    # (A tooltip of a key hovered before, under the clicked completion, may still be fading.)
+    doc = page.locator(".cm-schema-doc", has_text="Root URL for all calls")
+    expect(doc).to_be_visible()
+    expect(doc).to_contain_text("base_url (string)")
 
     # Tab leaves the editor: it is no keyboard trap.
     editor.focus()

@@ -136,3 +136,36 @@ def test_import_buttons_are_one_tab_stop_each(page_for: Any, live: Live, tmp_pat
         page.get_by_role("button", name="Import (YAML, JSON, archive, export)").click()
     chooser.value.set_files(str(source))
     expect(page.get_by_label("Slug")).to_have_value("tabbed")
+
+
+def test_an_export_is_reviewed_before_it_is_imported(
+    page_for: Any, live: Live, many: dict[str, str], tmp_path: Path
+) -> None:
+    connector_id = many["Paging 30"]
+    with live.client() as admin:
+        published = admin.post(f"/connectors/{connector_id}/publish", json={})
+        assert published.status_code in (200, 201), published.text
+        exported = admin.get(f"/connectors/{connector_id}/export", params={"version": "1.0.0"})
+        assert exported.status_code == 200, exported.text
+    data = exported.json()
+    data["document"]["description"] = "Reviewed before import"
+    source = tmp_path / "paging-30.json"
+    source.write_text(json.dumps(data))
+
+    page = page_for("platform")
+    # v1.0.0 of paging-30 is here already: asked first, it goes in as the next draft.
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Import (YAML, JSON, archive, export)").click()
+    chooser.value.set_files(str(source))
+    review = page.get_by_role("dialog", name="Import paging-30.json")
+    expect(review).to_contain_text("The next draft of Paging 30 (paging-30), in the catalogue")
+    expect(review).to_contain_text("exported from v1.0.0")
+    added = review.locator(".diff-added", has_text="description: Reviewed before import")
+    expect(added).to_have_count(1)
+    shoot(page, live, "import-review")
+    with live.client() as admin:  # a dry run: nothing changed yet
+        assert not admin.get(f"/connectors/{connector_id}").json()["has_draft"]
+    review.get_by_role("button", name="Import").click()
+    expect(page.get_by_label("Description")).to_have_value("Reviewed before import")
+    expect(page.get_by_text("Imported Paging 30 as its next draft.")).to_be_visible()

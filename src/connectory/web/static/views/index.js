@@ -1,5 +1,6 @@
 // The connector index: search, filters, create, import, export, delete.
 import { api, announce, showError } from "../api.js";
+import { diffView } from "../diff.js";
 import { badge, emptyState, field, h, mount } from "../dom.js";
 import { PAGE_SIZE, pager } from "../pager.js";
 import { go } from "../router.js";
@@ -243,23 +244,65 @@ function openapiReview(result, name, create) {
   dialog.querySelector("h2").focus();
 }
 
-/** Import a file: an export file goes to /connectors/import, anything else to /upload. */
+/** Import a file: an export file is reviewed first (a dry run), anything else goes to /upload. */
 export async function importFile(file, reload) {
   const bytes = await file.arrayBuffer();
-  let path = "/connectors/upload";
   if (file.name.endsWith(".json")) {
     try {
       const data = JSON.parse(new TextDecoder().decode(bytes));
-      if (data?.format === "connectory-connector") path = "/connectors/import";
+      if (data?.format === "connectory-connector") { await reviewImport(bytes, file.name); return; }
     } catch { /* not JSON: the server says what is wrong */ }
   }
   try {
-    const created = await api("POST", path, bytes);
+    const created = await api("POST", "/connectors/upload", bytes);
     const id = created.connector_id || created.id;
     announce(`Imported ${created.name}.`);
     if (id) go(`/connectors/${id}/overview`); else await reload();
+  } catch (error) { showUploadError(error); }
+}
+
+function showUploadError(error) {
+  const where = error.problems?.slice(0, 3).map((p) => `${p.file || ""}${p.line ? `:${p.line}` : ""} ${p.path || ""}: ${p.message}`).join("; ");
+  showError(where ? new Error(`${error.message} — ${where}`) : error);
+}
+
+/**
+ * An export file: the dry run says what the import would do (a new connector, or the next
+ * draft of one here) and shows the diff against its latest version; nothing changes until
+ * Import. A file whose slug and version exist here already may go in as a new draft.
+ */
+async function reviewImport(bytes, fileName, asNewVersion = false) {
+  const extra = asNewVersion ? "as_new_version=true" : "";
+  let review;
+  try {
+    review = await api("POST", `/connectors/import?dry_run=true${extra ? `&${extra}` : ""}`, bytes);
   } catch (error) {
-    const where = error.problems?.slice(0, 3).map((p) => `${p.file || ""}${p.line ? `:${p.line}` : ""} ${p.path || ""}: ${p.message}`).join("; ");
-    showError(where ? new Error(`${error.message} — ${where}`) : error);
+    if (error.status === 409 && !asNewVersion && confirm(`${error.message}\n\nImport it as the next draft of that connector?`)) {
+      await reviewImport(bytes, fileName, true);
+    } else showUploadError(error);
+    return;
   }
+  const what = review.action === "create" ? `A new connector, ${review.name} (${review.slug}), in the ${review.scope}` :
+    `The next draft of ${review.name} (${review.slug}), in the ${review.scope}`;
+  const importButton = h("button", { type: "button", class: "primary", onclick: async () => {
+    importButton.disabled = true;
+    try {
+      const done = await api("POST", `/connectors/import${extra ? `?${extra}` : ""}`, bytes);
+      dialog.close();
+      announce(`Imported ${done.name}${done.action === "new_draft" ? " as its next draft" : ""}.`);
+      go(`/connectors/${done.connector_id}/overview`);
+    } catch (error) { importButton.disabled = false; showUploadError(error); }
+  } }, "Import");
+  const dialog = h("dialog", { class: "card openapi-report", "aria-labelledby": "import-review-title" },
+    h("h2", { id: "import-review-title", tabindex: "-1" }, `Import ${fileName}`),
+    h("p", {}, what, review.version_in_file ? ` · exported from v${review.version_in_file}` : " · exported from a draft"),
+    review.problems.length ? h("section", { "aria-label": "Warnings" }, h("h3", {}, `Warnings (${review.problems.length})`),
+      h("ul", {}, review.problems.map((p) => h("li", {}, badge(p.severity, p.severity === "error" ? "bad" : "warn"), ` ${p.path || "connector"}: ${p.message}`)))) : null,
+    h("section", { "aria-label": "Changes" }, h("h3", {}, "Changes against the latest version here"),
+      review.diff ? diffView(review.diff.unified) : h("p", { class: "muted" }, "Nothing is published under this slug here: it comes in whole.")),
+    h("div", { class: "actions" }, importButton, h("button", { type: "button", onclick: () => dialog.close() }, "Cancel")));
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  dialog.querySelector("h2").focus();
 }

@@ -1,4 +1,5 @@
 // The Publish tab: the checklist, the bump and scope, the changelog; version history and diffs.
+import { diffView } from "../diff.js";
 import { api, announce, showError } from "../api.js";
 import { badge, emptyState, field, h, mount } from "../dom.js";
 import { lastTests } from "./test-tab.js";
@@ -59,7 +60,7 @@ async function loadChecklist(box, state, ctx) {
       field("Changelog", changelog),
       h("button", { type: "submit", class: "primary", disabled: !preview.ready }, "Publish"),
       preview.ready ? null : h("span", { class: "help" }, " Publishing is possible once every server check passes.")) : null,
-    preview.diff?.unified ? h("details", {}, h("summary", {}, "Changes against the latest version"), h("pre", { class: "code diff" }, preview.diff.unified)) : null);
+    preview.diff?.unified ? h("details", {}, h("summary", {}, "Changes against the latest version"), diffView(preview.diff.unified)) : null);
 }
 
 async function loadHistory(box, state) {
@@ -69,7 +70,7 @@ async function loadHistory(box, state) {
   const showDiff = async (version) => {
     try {
       const diff = await api("GET", `/connectors/${state.id}/diff?from=${encodeURIComponent(version)}&to=${state.connector.has_draft ? "draft" : "latest"}`);
-      mount(diffOut, h("h3", {}, `v${version} → ${state.connector.has_draft ? "draft" : "latest"}`), h("pre", { class: "code diff" }, diff.unified || "No changes."));
+      mount(diffOut, h("h3", {}, `v${version} → ${state.connector.has_draft ? "draft" : "latest"}`), diffView(diff.unified));
     } catch (error) { showError(error); }
   };
   mount(box, h("h2", {}, "Version history"), page.items.length ? h("table", { class: "grid" },

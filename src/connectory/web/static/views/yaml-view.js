@@ -46,21 +46,29 @@ function mergeLines(problems, located) {
 }
 
 async function flush() {
+  // A parse already on its way is applied first: leaving the view must not outrun it.
+  while (editor?.inflight) await editor.inflight;
   if (!editor?.pending) return !editor?.broken;
-  const { state, box, ctx } = editor;
-  editor.pending = false;
+  const current = editor; // the view may be left (editor = null) while the parse is out
+  current.pending = false;
+  current.inflight = parse(current);
+  try { await current.inflight; } finally { current.inflight = null; }
+  return !current.broken;
+}
+
+async function parse(current) {
+  const { state, box, ctx } = current;
   try {
     const result = await api("POST", "/ui/yaml/parse", { yaml: box.getValue() }, { quiet: true });
-    editor.broken = result.document === null || typeof result.document !== "object" || Array.isArray(result.document);
-    if (!editor.broken) {
+    current.broken = result.document === null || typeof result.document !== "object" || Array.isArray(result.document);
+    if (!current.broken) {
       state.doc = result.document;
       clearError(); // "fix the YAML syntax error" is resolved
     }
     state.problems = result.problems;
     ctx.refreshProblems();
-    showProblems(result.problems);
+    showProblems(result.problems, current);
   } catch (error) { showError(error); }
-  return !editor.broken;
 }
 
 /** Apply pending YAML edits before another tab renders; false if the YAML does not parse. */
@@ -70,8 +78,8 @@ export async function leaveYaml() {
   return ok;
 }
 
-function showProblems(list) {
-  const { problems: listBox, box } = editor || {};
+function showProblems(list, current = editor) {
+  const { problems: listBox, box } = current || {};
   if (!listBox) return;
   const here = list.filter((p) => !p.file || p.file === "connector.yaml");
   box.setProblems(here);
