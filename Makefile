@@ -18,7 +18,7 @@ SINGER_TARGET := tests/pipelines/.venv
 SINGER_TARGET_LOCK := tests/pipelines/singer-target.txt
 SINGER_TARGET_INSTALLED := $(SINGER_TARGET)/.installed
 
-.PHONY: install install-dev lock peers singer-target chromium run tour test lint typecheck unit format clean
+.PHONY: install install-dev lock peers singer-target chromium ui wheel run tour test lint typecheck unit format clean
 
 # uv itself comes from requirements/uv.txt, pinned with hashes too.
 $(UV): requirements/uv.txt
@@ -61,13 +61,36 @@ $(SINGER_TARGET_INSTALLED): $(SINGER_TARGET_LOCK)
 	$(SINGER_TARGET)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(SINGER_TARGET_LOCK)
 	touch $@
 
+# The builder's code editor (CodeMirror 6) bundled by esbuild, both pinned by ui/package-lock.json,
+# into src/connectory/web/static/dist/ (not committed); axe-core for the browser tests comes
+# with it. Without the bundle the builder falls back to plain text boxes (and logs why).
+UI := ui
+UI_INSTALLED := $(UI)/node_modules/.installed
+EDITOR_BUNDLE := src/connectory/web/static/dist/editor.js
+
+ui: $(EDITOR_BUNDLE)
+
+$(UI_INSTALLED): $(UI)/package.json $(UI)/package-lock.json
+	cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(EDITOR_BUNDLE): $(UI_INSTALLED) $(wildcard $(UI)/src/*.js)
+	cd $(UI) && npm run --silent build
+
+# The wheel (in dist/): setup.py bundles the code editor into it (npm ci if needed, esbuild).
+wheel: | $(UV)
+	UV_PYTHON=$(PY) $(UV) build --wheel
+
 # Debian's chromium for the Playwright browser tests (playwright install cannot download here).
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 # The local demo lets connectors reach 127.0.0.1 (the bundled test API); a deployment sets
 # CONNECTORY_EGRESS_ALLOW itself, empty by default: public destinations only.
+# Without npm the demo still runs: the builder falls back to plain text boxes (and says so).
 run: install
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory ui; \
+	else echo "npm is missing: the code editor is not bundled, plain text boxes stand in (install Node.js, then make ui)"; fi
 	CONNECTORY_EGRESS_ALLOW=$${CONNECTORY_EGRESS_ALLOW-127.0.0.1} $(BIN)/connectory serve --examples examples
 
 tour: install
@@ -83,7 +106,7 @@ typecheck: install-dev
 unit: install-dev
 	$(BIN)/pytest tests/unit -q
 
-test: install-dev peers singer-target chromium lint typecheck
+test: install-dev peers singer-target chromium ui lint typecheck
 	$(BIN)/pytest -q
 
 # Benchmarks against raw httpx loops (~10 min), then OpenAPI import: GitHub's and Stripe's
@@ -101,4 +124,4 @@ format: install-dev
 	$(BIN)/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) $(PEERS)/node_modules $(SINGER_TARGET) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS)/node_modules $(SINGER_TARGET) $(UI)/node_modules $(dir $(EDITOR_BUNDLE)) .pytest_cache .mypy_cache .ruff_cache

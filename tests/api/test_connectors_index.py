@@ -253,6 +253,33 @@ async def test_list_filters_search_and_pages(api: httpx.AsyncClient, world: Worl
         assert refused.status_code == 422, params
 
 
+async def test_list_sorts_by_name_change_creation_or_type(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    headers = world.auth("a_admin")
+    await create(api, world, "a_admin", weather(name="beta", slug="beta", type="CRM"))
+    await create(api, world, "a_admin", weather(name="Alpha", slug="alpha", type="OEM"))
+    await create(api, world, "a_admin", weather(name="gamma", slug="gamma", type="CRM"))
+
+    async def slugs(sort: str, **params: str) -> list[str]:
+        response = await api.get("/connectors", params={"sort": sort, **params}, headers=headers)
+        assert response.status_code == 200, response.text
+        return [item["slug"] for item in response.json()["items"]]
+
+    assert await slugs("name") == ["alpha", "beta", "gamma"]  # ignoring case
+    assert await slugs("-name") == ["gamma", "beta", "alpha"]
+    assert await slugs("created") == ["beta", "alpha", "gamma"]
+    assert await slugs("-created") == ["gamma", "alpha", "beta"]
+    assert await slugs("-updated") == ["gamma", "alpha", "beta"]
+    assert await slugs("type") == ["beta", "gamma", "alpha"]  # CRM by name, then OEM
+    assert await slugs("-type") == ["alpha", "gamma", "beta"]
+    # Pages follow the order: no connector twice, none skipped.
+    paged = [*await slugs("-created", limit="2"), *await slugs("-created", limit="2", offset="2")]
+    assert paged == ["gamma", "alpha", "beta"]
+    refused = await api.get("/connectors", params={"sort": "slug"}, headers=headers)
+    assert refused.status_code == 422
+
+
 async def test_get_shows_latest_version_and_draft(api: httpx.AsyncClient, world: World) -> None:
     created = await create(api, world, "a_admin")
     await publish(api, world, "a_admin", created["id"], changelog="first")

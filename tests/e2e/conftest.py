@@ -141,7 +141,9 @@ def page_for(browser: Any, live: Live) -> Iterator[Any]:
 
 
 def shoot(page: Any, live: Live, name: str) -> None:
-    """Screenshot the page into tmp, and into docs/screenshots when asked to update them."""
+    """Check the screen with axe-core, then screenshot it into tmp (and into docs/screenshots
+    when asked to update them): every screen the docs show is checked."""
+    check_a11y(page, name)
     path = live.shots / f"{name}.png"
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path))
@@ -149,3 +151,43 @@ def shoot(page: Any, live: Live, name: str) -> None:
         target = REPO / "docs" / "screenshots"
         target.mkdir(exist_ok=True)
         shutil.copyfile(path, target / f"{name}.png")
+
+
+AXE = REPO / "ui" / "node_modules" / "axe-core" / "axe.min.js"
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations
+    .filter((v) => v.impact === "critical" || v.impact === "serious")
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + n.failureSummary) }));
+}"""
+
+
+def check_a11y(page: Any, screen: str) -> None:
+    """Run axe-core (ui/node_modules, `make ui`) on the page: no critical or serious violation."""
+    if not AXE.exists():
+        _missing(f"{AXE} is missing: run `make ui` (npm ci in ui/)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(_AXE_RUN)
+    assert not violations, f"axe-core on {screen}: {violations}"
+
+
+def code_text(page: Any, box_id: str) -> str:
+    """The text of a code box: the CodeMirror editor's, or the fallback textarea's."""
+    text: str = page.locator(f"#{box_id}").evaluate(
+        "el => el.codeEditor ? el.codeEditor.getValue() : el.value"
+    )
+    return text
+
+
+def set_code(page: Any, box_id: str, text: str) -> None:
+    """Replace the text of a code box as an edit would (the view hears about the change)."""
+    page.locator(f"#{box_id}").evaluate(
+        """(el, text) => {
+          if (el.codeEditor) { el.codeEditor.setValue(text); return; }
+          el.value = text;
+          el.dispatchEvent(new Event("input", { bubbles: true }));
+        }""",
+        text,
+    )

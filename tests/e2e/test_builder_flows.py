@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import REPO, Live, shoot
+from .conftest import REPO, Live, code_text, set_code, shoot
 
 SECRET = "sk-e2e-SECRET-7f3a91"
 SCHEMA = {
@@ -72,10 +72,9 @@ def test_build_test_publish_and_connect(page_for: Any, live: Live) -> None:
 
     # YAML view: an edit there shows in the form tabs.
     page.get_by_role("tab", name="YAML").click()
-    yaml_box = page.get_by_label("Connector YAML")
-    expect(yaml_box).to_have_value(re.compile("list_items"))
-    text = yaml_box.input_value().replace("description: ''", "description: From YAML")
-    yaml_box.fill(text)
+    expect(page.get_by_label("Connector YAML")).to_contain_text("list_items")
+    text = code_text(page, "yaml-text").replace("description: ''", "description: From YAML")
+    set_code(page, "yaml-text", text)
     shoot(page, live, "yaml")
     page.get_by_role("tab", name="Overview").click()
     expect(page.get_by_label("Description")).to_have_value("From YAML")

@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import Live
+from .conftest import Live, code_text, set_code
 
 _serial = itertools.count(1)
 
@@ -377,9 +377,9 @@ def test_invalid_schema_json_is_kept_marked_and_blocks_save(page_for: Any, live:
     # A tab switch used to drop the text: it is kept, and still marked.
     page.get_by_role("tab", name="Resilience").click()
     page.get_by_role("tab", name="Operations").click()
-    expect(response).to_have_value(broken)
+    expect(response).to_have_text(broken)  # the code editor (a textbox, not an input)
     expect(response).to_have_attribute("aria-invalid", "true")
-    expect(body).to_have_value("[1, 2]")
+    expect(body).to_have_text("[1, 2]")
 
     # Saving is refused with a clear message; the YAML view (the document) waits too.
     page.get_by_role("button", name="Save draft").click()
@@ -482,15 +482,14 @@ def test_error_banners_clear_when_resolved_or_on_the_next_success(
     )
     page = page_for("platform")
     _open(page, live, connector_id, "yaml")
-    yaml_box = page.get_by_label("Connector YAML")
-    expect(yaml_box).to_have_value(re.compile("Banners"))
-    good = yaml_box.input_value()
+    expect(page.get_by_label("Connector YAML")).to_contain_text("Banners")
+    good = code_text(page, "yaml-text")
 
     # A YAML syntax error keeps the user in the YAML view; fixing it clears the banner.
-    yaml_box.fill(good + "\nname: [unclosed\n")
+    set_code(page, "yaml-text", good + "\nname: [unclosed\n")
     page.get_by_role("tab", name="Overview").click()
     expect(_status(page)).to_have_text("Fix the YAML syntax error before leaving the YAML view.")
-    yaml_box.fill(good.replace("name: Banners", "name: Banners Fixed"))
+    set_code(page, "yaml-text", good.replace("name: Banners", "name: Banners Fixed"))
     page.get_by_role("tab", name="Overview").click()
     expect(page.get_by_label("Name")).to_have_value("Banners Fixed")
     expect(_status(page)).to_be_empty()

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import Live, shoot
+from .conftest import Live, check_a11y, set_code, shoot
 
 BROKEN = "export default function (ctx) {\n  const x = ;\n}\n"
 FIXED = (
@@ -32,8 +32,7 @@ def test_write_attach_and_run_a_hook(page_for: Any, live: Live) -> None:
     page.get_by_role("tab", name="Hooks & Methods").click()
     page.get_by_label("File name").fill("tag.js")
     page.get_by_role("button", name="New file").click()
-    editor = page.locator("#code-editor")
-    editor.fill(BROKEN)
+    set_code(page, "code-editor", BROKEN)
     page.get_by_role("button", name="Add a pre-request hook").first.click()
     page.get_by_role("button", name="Create draft").click()
 
@@ -42,10 +41,14 @@ def test_write_attach_and_run_a_hook(page_for: Any, live: Live) -> None:
     problems = page.locator("#code-problems")
     expect(problems).to_contain_text("line 2:13")
     expect(problems).to_contain_text("SyntaxError: Unexpected token ';'")
+    # ... and marked in the editor at that line (CodeMirror, when the bundle is built).
+    second = page.locator("#code-editor .cm-line").nth(1)
+    expect(second).to_have_text("  const x = ;")
+    expect(second.locator(".cm-lintRange-error")).to_have_count(1)
+    check_a11y(page, "Hooks & Methods tab with a compile error")
     shoot(page, live, "hooks-error")
 
-    editor = page.locator("#code-editor")
-    editor.fill(FIXED)
+    set_code(page, "code-editor", FIXED)
     page.get_by_role("button", name="Create draft").click()
     expect(page.get_by_text("Created Hooked Echo")).to_be_visible()
     page.get_by_role("tab", name="Hooks & Methods").click()

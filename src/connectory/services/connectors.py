@@ -30,6 +30,8 @@ from connectory.store.models import Connection, Connector, ConnectorVersion, new
 
 Scope = Literal["catalogue", "enterprise"]
 Status = Literal["draft", "published"]
+#: Orders of the index: a field, ascending, or descending with a leading "-".
+Sort = Literal["name", "-name", "updated", "-updated", "created", "-created", "type", "-type"]
 
 #: Kept under its old name for the connector modules; one rule for every id.
 is_id = is_plausible_id
@@ -49,6 +51,22 @@ class ConnectorFilters:
     status: Status | None = None
     q: str | None = None
     slug: str | None = None
+    sort: Sort = "name"
+
+
+def _order(sort: Sort) -> list[Any]:
+    """The ORDER BY of *sort*; ties go by name, then id, so pages never overlap or skip."""
+    field = sort.lstrip("-")
+    columns: dict[str, list[Any]] = {
+        "name": [func.lower(Connector.name)],
+        "updated": [Connector.updated_at],
+        "created": [Connector.created_at],
+        "type": [Connector.type, func.lower(Connector.name)],
+    }
+    keys = columns[field]
+    if sort.startswith("-"):
+        keys = [key.desc() for key in keys]
+    return [*keys, func.lower(Connector.name), Connector.id]
 
 
 @dataclass
@@ -174,7 +192,7 @@ async def list_connectors(
     rows = await session.execute(
         select(Connector, has_draft.label("has_draft"))
         .where(where)
-        .order_by(func.lower(Connector.name), Connector.id)
+        .order_by(*_order(filters.sort))
         .limit(limit)
         .offset(offset)
     )

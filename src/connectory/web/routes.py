@@ -6,6 +6,7 @@ None of these routes are in ``/openapi.json``: they serve the browser, not API c
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,17 +22,21 @@ from connectory.api.deps import SESSION_AAD, SESSION_COOKIE, UI_HEADER, CurrentP
 from connectory.api.routing import StrictJSONRoute
 from connectory.errors import InvalidRequest, PermissionDenied, SpecError
 from connectory.services.tokens import authenticate
-from connectory.spec import check_connector_text
+from connectory.spec import check_connector_text, connector_json_schema
 from connectory.spec.source import measure_data, parse_text
 from connectory.web.connect import install_connect_pages
 
 #: The UI's files (HTML, CSS, JavaScript modules), shipped as package data.
 STATIC_DIR = Path(__file__).parent / "static"
 
+#: The code editor, bundled from ui/ by `make ui` (esbuild); not committed, so it may be missing.
+EDITOR_BUNDLE = STATIC_DIR / "dist" / "editor.js"
+
 #: Longest token accepted at sign-in (real tokens are far shorter).
 _MAX_TOKEN = 512
 
 router = APIRouter(route_class=StrictJSONRoute, include_in_schema=False)
+logger = logging.getLogger(__name__)
 
 
 class YamlIn(BaseModel):
@@ -124,6 +129,13 @@ async def render_yaml(body: DocumentIn, principal: CurrentPrincipal) -> dict[str
     return {"yaml": text}
 
 
+@router.get("/ui/connector.schema.json")
+async def connector_schema(request: Request) -> dict[str, Any]:
+    """The connector format's JSON Schema: the code editor's completion and hover docs."""
+    schema: dict[str, Any] = request.app.state.connector_schema
+    return schema
+
+
 @router.get("/")
 async def root() -> RedirectResponse:
     """Send browsers to the UI."""
@@ -139,6 +151,15 @@ async def index() -> FileResponse:
 
 def install_ui(app: FastAPI) -> None:
     """Add the UI's routes and static files to *app*."""
+    # Exported once: the models do not change while the process runs.
+    app.state.connector_schema = connector_json_schema()
+    if not EDITOR_BUNDLE.is_file():
+        logger.warning(
+            "the code editor bundle %s is missing: the builder edits YAML and JavaScript in "
+            "plain text boxes (no highlighting, inline markers or completion); build it with "
+            "`make ui` (npm ci and esbuild in ui/)",
+            EDITOR_BUNDLE,
+        )
     app.include_router(router)
     install_connect_pages(app)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")

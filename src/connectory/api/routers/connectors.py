@@ -34,7 +34,7 @@ from connectory.services.access import check_may_build_connectors
 from connectory.services.archives import load_upload
 from connectory.services.connector_documents import ConnectorSource, check_body, check_query_text
 from connectory.services.connector_versions import get_version
-from connectory.services.connectors import ConnectorFilters, Scope, Status
+from connectory.services.connectors import ConnectorFilters, Scope, Sort, Status
 from connectory.services.openapi_descriptions import load_description
 from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox
@@ -106,11 +106,18 @@ async def list_connectors(
         str | None, Query(max_length=200, description="Name or slug contains (ignoring case).")
     ] = None,
     slug: Annotated[str | None, Query(max_length=100, description="Exactly this slug.")] = None,
+    sort: Annotated[
+        Sort,
+        Query(
+            description="Order: name, updated (last change), created or type; "
+            "a leading - reverses it (-updated: most recently changed first)."
+        ),
+    ] = "name",
 ) -> Page[ConnectorSummary]:
     """List the connectors the caller can see: the published catalogue and their enterprise's."""
     check_query_text(q, "q")
     check_query_text(slug, "slug")
-    filters = ConnectorFilters(type=type, scope=scope, status=status_, q=q, slug=slug)
+    filters = ConnectorFilters(type=type, scope=scope, status=status_, q=q, slug=slug, sort=sort)
     views, total = await connectors.list_connectors(
         session, principal, filters, paging.limit, paging.offset
     )

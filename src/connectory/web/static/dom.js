@@ -74,3 +74,11 @@ export function group(path, attrs, ...children) {
 export function badge(text, kind = "neutral") {
   return h("span", { class: `badge badge-${kind}` }, text);
 }
+
+/**
+ * What a view shows when it has nothing to list: one look everywhere (a dashed box, the
+ * fact, and optionally what to do next).
+ */
+export function emptyState(text, hint) {
+  return h("div", { class: "empty-state" }, h("p", {}, text), hint ? h("p", { class: "help" }, hint) : null);
+}

@@ -34,7 +34,7 @@ export function fieldsForm(fields, { prefix = "cred", pathPrefix = "" } = {}) {
       help: spec?.help || spec?.description, required: !!spec?.required, path: pathPrefix ? `${pathPrefix}.${name}` : undefined,
     }));
   }
-  if (!box.children.length) box.append(h("p", { class: "empty" }, "No fields to fill in."));
+  if (!box.children.length) box.append(h("p", { class: "help" }, "No fields to fill in."));
   return box;
 }
 

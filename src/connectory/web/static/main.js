@@ -2,6 +2,7 @@
 import { api, announce, showError } from "./api.js";
 import { h, mount } from "./dom.js";
 import { confirmLeave, dispatch, dropGuard, go, navigate, route } from "./router.js";
+import { showEnterprises, showTokens, showUsers } from "./views/admin.js";
 import { showBuilder } from "./views/builder.js";
 import { showConnection, showConnections, showNewConnection } from "./views/connections.js";
 import { showEvents } from "./views/events.js";
@@ -27,6 +28,9 @@ function renderChrome() {
   if (!me) { mount(nav); mount(who); return; }
   const links = [h("a", { href: "#/connectors" }, "Connectors")];
   if (me.user.role !== "platform_admin") links.push(h("a", { href: "#/connections" }, "Connections"), h("a", { href: "#/events" }, "Events"));
+  if (me.user.role === "platform_admin") links.push(h("a", { href: "#/enterprises" }, "Enterprises"));
+  if (me.user.role !== "viewer") links.push(h("a", { href: "#/users" }, "Users"));
+  links.push(h("a", { href: "#/tokens" }, "API tokens"));
   mount(nav, links);
   const role = me.user.role.replace("_", " ");
   mount(who, h("span", {}, `${me.user.name || me.user.email} · ${role}`),
@@ -66,6 +70,10 @@ route("/connections", guarded(showConnections));
 route("/connections/new", guarded(showNewConnection));
 route("/connections/:id", guarded(showConnection));
 route("/events", guarded(showEvents));
+route("/enterprises", guarded(showEnterprises));
+route("/users", guarded(showUsers));
+route("/users/:id/tokens", guarded(showTokens));
+route("/tokens", guarded(showTokens));
 route("/connections/:id/records/:key?", guarded(showRecords));
 
 /** Back from an OAuth authorization (the server sent the browser to /ui/?connectory_status=...). */

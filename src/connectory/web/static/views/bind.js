@@ -1,4 +1,5 @@
 // Controls bound to a field of the in-memory connector document.
+import { mountEditor } from "../code-editor.js";
 import { field, h } from "../dom.js";
 import { clearMarks } from "./problems.js";
 import { formatTyped, parseSchema, parseTyped } from "./values.js";
@@ -88,6 +89,10 @@ export function boundField(ctx, obj, key, label, options = {}) {
       value: text ?? "", placeholder, readOnly: !!readonly, inputMode: options.inputMode });
   }
   const wrapper = field(label, control, { path, help, required });
+  let read = () => control.value;
+  // A JSON Schema goes in the code editor when it is loaded (the textarea stays otherwise).
+  const editor = kind === "json" ? jsonEditor(ctx, wrapper, control, text ?? "", () => onInput()) : null;
+  if (editor) { control = editor.view.contentDOM; read = editor.getValue; }
   const inputError = h("span", { class: "input-error" });
   wrapper.querySelector(".error").prepend(inputError);
   const showInputError = (message) => {
@@ -95,13 +100,13 @@ export function boundField(ctx, obj, key, label, options = {}) {
     if (message) control.setAttribute("aria-invalid", "true");
   };
   if (held) showInputError(held.message);
-  control.addEventListener(kind === "checkbox" || typeof kind === "object" ? "change" : "input", () => {
+  const onInput = () => {
     clearMarks(control);
     if (kind === "checkbox") obj[key] = control.checked;
     else if (parse) {
-      const result = parse(control.value);
+      const result = parse(read());
       if (result.error) {
-        pending.set(owner, ownerKey, { text: control.value, message: result.error, label });
+        pending.set(owner, ownerKey, { text: read(), message: result.error, label });
         showInputError(result.error);
         ctx.markDirty();
         return;
@@ -114,9 +119,30 @@ export function boundField(ctx, obj, key, label, options = {}) {
     } else if (control.value === "" && !required) delete obj[key];
     else obj[key] = control.value;
     ctx.markDirty();
-    onchange?.(control.value);
-  });
+    onchange?.(read());
+  };
+  if (!editor) control.addEventListener(kind === "checkbox" || typeof kind === "object" ? "change" : "input", onInput);
   return wrapper;
+}
+
+/**
+ * Replace the textarea *control* of *wrapper* by a JSON editor holding *text*: the label
+ * names it, the help and error lines describe it and the field's path moves onto it (problems
+ * mark it, focus returns to it). Null when the editor bundle is not loaded.
+ */
+function jsonEditor(ctx, wrapper, control, text, onChange) {
+  const host = h("div", { class: "code-editor json" });
+  const label = wrapper.querySelector("label");
+  label.id = `${control.id}-label`;
+  label.removeAttribute("for");
+  const editor = mountEditor(host, { language: "json", value: text, readOnly: !ctx.state.canEdit, labelId: label.id,
+    describedBy: control.getAttribute("aria-describedby"), onChange, minHeight: "140px" });
+  if (!editor) { label.setAttribute("for", control.id); return null; }
+  const content = editor.view.contentDOM;
+  content.id = control.id;
+  if (control.dataset.path) content.dataset.path = control.dataset.path;
+  control.replaceWith(host);
+  return editor;
 }
 
 // What the server shows for a sensitive field's default; sending it back keeps the stored value.

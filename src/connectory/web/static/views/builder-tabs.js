@@ -118,7 +118,7 @@ function credentialTable(schema, ctx, rerender) {
   };
   return h("div", {}, h("table", { class: "grid edit-table credential-schema" },
     h("thead", {}, h("tr", {}, ["Field name", "Label", "Type", "Required", "Sensitive", "Help text", "Default", ""].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No credential fields yet.")))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "empty-cell" }, "No credential fields yet.")))),
     h("button", { type: "button", class: "edit", onclick: add }, "Add credential field"));
 }
 

@@ -1,5 +1,6 @@
 // The builder of one connector: a tablist over one in-memory document, saved as the draft.
 import { api, announce, showError } from "../api.js";
+import { loadCodeEditor } from "../code-editor.js";
 import { badge, h, mount } from "../dom.js";
 import { go, guardLeaving } from "../router.js";
 import { PendingInputs } from "./bind.js";
@@ -97,7 +98,8 @@ export async function showBuilder(view, params, me) {
   const key = params.id || "new";
   let state = states.get(key);
   if (!state) {
-    state = await loadState(params.id);
+    // The code editor loads with the first builder shown (the textarea stands in without it).
+    [state] = await Promise.all([loadState(params.id), loadCodeEditor()]);
     states.set(key, state);
   }
   state.me = me;
@@ -195,7 +197,7 @@ function makeContext(view, state) {
       if (!(await ctx.show(key))) return;
       const panel = view.querySelector("#tabpanel");
       const target = findTarget(panel, path)?.element;
-      if (target?.matches("input, select, textarea, button")) target.focus();
+      if (target?.matches("input, select, textarea, button, [role=textbox]")) target.focus();
       else { target?.scrollIntoView({ block: "center" }); panel.focus(); }
     },
     async validate() {

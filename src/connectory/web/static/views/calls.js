@@ -1,6 +1,6 @@
 // A connection's call log (filters, older pages, follow, one call's excerpts) and health history.
 import { api, showError } from "../api.js";
-import { badge, field, h, mount } from "../dom.js";
+import { badge, emptyState, field, h, mount } from "../dom.js";
 
 const KINDS = ["operation", "stream", "test", "collection", "hook", "method", "token_refresh", "poll", "webhook_intake", "webhook_delivery", "mcp"];
 const FOLLOW_EVERY_MS = 2000;
@@ -54,7 +54,7 @@ export function callsSection(connectionId) {
       newest = page.items.length ? String(page.items[0].seq) : newest || "0";
       more.hidden = !cursor;
       note.textContent = page.dropped ? `${page.dropped} call(s) could not be recorded by this server (its buffer was full).` : "";
-      if (!page.items.length) mount(rows, h("tr", {}, h("td", { colspan: "7", class: "muted" }, "No calls recorded yet.")));
+      if (!page.items.length) mount(rows, h("tr", {}, h("td", { colspan: "7", class: "empty-cell" }, "No calls recorded yet.")));
     } catch (error) { showError(error); }
   };
   const older = async () => {
@@ -104,7 +104,7 @@ export function healthHistorySection(connectionId) {
         h("thead", {}, h("tr", {}, ["Time", "Change", "Reason"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, page.items.map((item) => h("tr", {}, h("td", {}, when(item.at)),
           h("td", {}, `${item.previous} → ${item.health}`), h("td", {}, item.detail)))))
-        : h("p", { class: "muted" }, "No health change recorded yet."));
+        : emptyState("No health change recorded yet."));
     } catch (error) { showError(error); }
   };
   load();

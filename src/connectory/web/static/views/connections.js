@@ -1,7 +1,8 @@
 // Connections: the list with health badges, the connect form, testing and running operations.
 import { ApiError, api, announce, showError } from "../api.js";
-import { badge, field, h, mount } from "../dom.js";
+import { badge, emptyState, field, h, mount } from "../dom.js";
 import { announceResult, fieldsForm, parametersForm, readFields, resultView } from "../forms.js";
+import { copyable } from "../copy.js";
 import { go } from "../router.js";
 import { eventsSection } from "./events.js";
 import { callsSection, healthHistorySection } from "./calls.js";
@@ -40,12 +41,12 @@ export async function showConnections(view, params, query, me) {
     h("tbody", {}, page.items.map((c) => h("tr", {}, h("td", {}, h("a", { href: `#/connections/${c.id}` }, c.name)),
       h("td", {}, names[c.connector_id] || c.connector_id), h("td", {}, healthBadge(c.health)),
       h("td", {}, new Date(c.created_at).toLocaleString())))))
-    : h("div", { class: "empty card" }, h("p", {}, "No connections yet."), isAdmin(me) ? h("p", {}, "Connect your enterprise's account to a published connector with New connection.") : null));
+    : emptyState("No connections yet.", isAdmin(me) ? "Connect your enterprise's account to a published connector with New connection." : null));
 }
 
 export async function showNewConnection(view, params, query, me) {
   const page = await api("GET", "/connectors?status=published&limit=200");
-  if (!page.items.length) { mount(view, h("h1", {}, "New connection"), h("p", { class: "empty card" }, "No published connector to connect to yet.")); return; }
+  if (!page.items.length) { mount(view, h("h1", {}, "New connection"), emptyState("No published connector to connect to yet.")); return; }
   const select = h("select", { id: "conn-connector" }, page.items.map((c) => h("option", { value: c.id, selected: c.id === query.get("connector") }, `${c.name} (v${c.latest_version})`)));
   const name = h("input", { id: "conn-name", type: "text" });
   const credsBox = h("fieldset", {}, h("legend", {}, "Credentials"));
@@ -156,6 +157,7 @@ export async function showConnection(view, params, query, me) {
   };
   mount(view, h("a", { href: "#/connections" }, "← Connections"),
     h("div", { class: "page-head" }, h("h1", {}, connection.name, " ", health)),
+    copyable("connection-id", "Connection id", connection.id, "Copy id"),
     h("p", { class: "muted" }, `${connection.connector.name} v${connection.version} · credentials: `,
       Object.keys(connection.credentials).join(", ") || "none", " (values never shown)"),
     authorizes(version.document.auth || {}) ? h("section", { class: "card", id: "oauth-grant" }, h("h2", {}, "Authorization"),

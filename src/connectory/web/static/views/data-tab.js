@@ -1,6 +1,6 @@
 // The Data tab: define collections (fields schema, method -> operation) and test each method.
 import { api, announce, showError } from "../api.js";
-import { field, h, mount } from "../dom.js";
+import { emptyState, field, h, mount } from "../dom.js";
 import { fieldsForm, readFields } from "../forms.js";
 import { readRecordForm, recordForm, recordsTable } from "./record-form.js";
 
@@ -36,7 +36,7 @@ export function renderData(panel, state, ctx) {
   panel.append(h("p", { class: "help" }, "A collection reads and writes one kind of record in one shape, whatever the API's. ",
     "Each method uses an operation of this connector (or an inline request or a JavaScript method, edited in the YAML view and Hooks & Methods)."), tabs);
   const collection = doc.collections[state.dataIndex];
-  if (!collection) { panel.append(h("p", { class: "empty" }, "No collections yet.")); return; }
+  if (!collection) { panel.append(emptyState("No collections yet.")); return; }
   const at = `collections[${state.dataIndex}]`;
   const text = (key, label, opts = {}) => {
     const input = h("input", { value: collection[key] ?? "", onchange: () => { collection[key] = input.value.trim() || undefined; ctx.markDirty(); } });
@@ -91,7 +91,7 @@ export function renderData(panel, state, ctx) {
 
 function testSection(collection, state, ctx) {
   const box = h("section", { class: "card", "aria-label": "Test the collection" }, h("h2", {}, "Test"));
-  if (!state.id || !state.canEdit) { box.append(h("p", { class: "empty" }, "Create the draft first, then test its collections here.")); return box; }
+  if (!state.id || !state.canEdit) { box.append(emptyState("Create the draft first, then test its collections here.")); return box; }
   const remembered = testCredentials.get(state.id) || {};
   const creds = fieldsForm(state.doc.auth?.credential_schema || {}, { prefix: "datacred" });
   for (const input of creds.querySelectorAll("[data-name]")) if (remembered[input.dataset.name] !== undefined) input.value = remembered[input.dataset.name];

@@ -1,7 +1,7 @@
 // Events in the UI: a connection's subscriptions and live feed; the enterprise's webhook
 // endpoints, deliveries with their attempts, dead letters and replay.
 import { api, announce, showError } from "../api.js";
-import { badge, field, h, mount } from "../dom.js";
+import { badge, emptyState, field, h, mount } from "../dom.js";
 
 const STATUS = { active: "ok", subscribing: "neutral", failing: "bad", paused: "warn", unsubscribing: "neutral",
   succeeded: "ok", pending: "neutral", in_flight: "neutral", dead: "bad" };
@@ -30,7 +30,7 @@ export function eventsSection(connection, version, me) {
         h("td", {}, isAdmin(me) ? [
           h("button", { type: "button", onclick: () => act("POST", `/subscriptions/${s.id}/${s.status === "paused" ? "resume" : "pause"}`) }, s.status === "paused" ? "Resume" : "Pause"),
           h("button", { type: "button", onclick: () => act("DELETE", `/subscriptions/${s.id}`) }, "Unsubscribe")] : null)))))
-      : h("p", { class: "muted" }, "No subscriptions yet."));
+      : emptyState("No subscriptions yet."));
   };
   const act = async (method, path) => {
     try { await api(method, path); await reload(); } catch (error) { showError(error); }
@@ -114,7 +114,7 @@ export async function showEvents(view, params, query, me) {
       isAdmin(me) ? h("form", { class: "inline-form", onsubmit: add }, field("URL", url), h("button", { type: "submit", class: "primary" }, "Add endpoint")) : null,
       secretOut,
       endpoints.length ? h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["URL", "State", "Types", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, endpointRows))
-        : h("p", { class: "muted" }, "No endpoints: events are only in the pull API (GET /events).")),
+        : emptyState("No endpoints: events are only in the pull API (GET /events).")),
     h("section", { class: "card" }, h("h2", {}, "Deliveries"), h("p", { class: "filters" }, "Show: ", filters),
       deliveries.length ? h("table", { class: "grid" },
         h("thead", {}, h("tr", {}, ["Created", "Status", "Attempts", "Last answer", ""].map((t) => h("th", { scope: "col" }, t)))),
@@ -122,6 +122,6 @@ export async function showEvents(view, params, query, me) {
           h("td", {}, String(d.attempts)), h("td", {}, d.last_status_code ? `HTTP ${d.last_status_code}` : d.last_error || "—"),
           h("td", {}, h("button", { type: "button", onclick: () => showAttempts(d.id) }, "Attempts"),
             isAdmin(me) && (d.status === "dead" || d.status === "succeeded") ? h("button", { type: "button", onclick: () => replay(d.id) }, "Replay") : null)))))
-        : h("p", { class: "muted" }, status === "dead" ? "No dead letters." : "No deliveries yet."),
+        : emptyState(status === "dead" ? "No dead letters." : "No deliveries yet."),
       attempts));
 }

@@ -3,7 +3,8 @@
 // Files live in state.files and are saved with the document; compile errors come back from
 // the server with file, line and column and are shown next to the file.
 import { announce } from "../api.js";
-import { badge, field, h } from "../dom.js";
+import { codeBox } from "../code-editor.js";
+import { badge, emptyState, field, h } from "../dom.js";
 
 const STARTERS = {
   "hooks/": "// A pre-request hook: change ctx.request (or return the changes), or return {response}.\n" +
@@ -50,7 +51,7 @@ function fileList(state, ctx, codeFiles, rerender) {
     codeFiles.length ? h("ul", { class: "file-list" }, codeFiles.map((path) => h("li", {},
       h("button", { type: "button", class: path === state.openFile ? "link current" : "link", "aria-current": path === state.openFile ? "true" : null,
         onclick: () => { state.openFile = path; rerender(); } }, path),
-      problemCount(state, path)))) : h("p", { class: "empty" }, "No code yet."),
+      problemCount(state, path)))) : emptyState("No code yet."),
     h("div", { class: "inline-form" }, folder, name, h("button", { type: "button", class: "edit", onclick: create }, "New file")));
 }
 
@@ -61,10 +62,11 @@ function problemCount(state, path) {
 
 function editor(state, ctx, rerender) {
   const path = state.openFile;
-  if (!path) return h("section", { class: "card" }, h("p", { class: "empty" }, "Create a file to edit it here."));
-  const textarea = h("textarea", { id: "code-editor", class: "code js", rows: 22, spellcheck: "false", "data-file": path, "data-path": path,
-    oninput: () => { state.files[path] = textarea.value; ctx.markDirty(); } }, state.files[path]);
+  if (!path) return h("section", { class: "card" }, emptyState("Create a file to edit it here."));
   const problems = state.problems.filter((p) => p.file === path);
+  const box = codeBox({ id: "code-editor", label: path, value: state.files[path], language: "javascript", readOnly: !state.canEdit, describedBy: "code-problems code-help",
+    dataset: { file: path, path }, onChange: (text) => { state.files[path] = text; ctx.markDirty(); } });
+  box.setProblems(problems);
   const remove = () => {
     if (!confirm(`Delete ${path}? References to it must go too.`)) return;
     delete state.files[path];
@@ -73,10 +75,11 @@ function editor(state, ctx, rerender) {
     rerender();
   };
   return h("section", { class: "card", "aria-label": `Editing ${path}` },
-    field(path, textarea, { help: "Saved with the draft. Errors are shown at line:column after Validate or Save." }),
+    box.element,
+    h("p", { class: "help", id: "code-help" }, "Saved with the draft. Errors are shown at line:column after Validate or Save."),
     problems.length ? h("ul", { class: "problems-list", id: "code-problems" }, problems.map((p) => h("li", {},
       badge(p.severity, p.severity === "error" ? "bad" : "warn"), " ",
-      p.line ? h("button", { type: "button", class: "link", onclick: () => goToLine(textarea, p.line, p.column) },
+      p.line ? h("button", { type: "button", class: "link", onclick: () => box.goToLine(p.line, p.column) },
         `line ${p.line}${p.column ? `:${p.column}` : ""}`) : null, ` ${p.message}`))) :
       h("p", { id: "code-problems" }, badge("no problems found", "ok")),
     h("div", { class: "actions" }, h("button", { type: "button", class: "edit danger", onclick: remove }, `Delete ${path}`)));
@@ -89,7 +92,7 @@ function hookLists(hooks, where, state, ctx, rerender) {
     const list = hooks[kind] ||= [];
     return h("fieldset", {}, h("legend", {}, `${label} hooks`),
       list.length ? list.map((ref, index) => refRow(list, index, `${where}.${kind}[${index}]`, folder, state, ctx, rerender)) :
-        h("p", { class: "empty" }, "None."),
+        emptyState("None."),
       h("button", { type: "button", class: "edit", onclick: () => {
         const first = Object.keys(state.files).find((p) => p.startsWith(folder));
         if (!first) { announce(`Create a file in ${folder} first.`, "error"); return; }
@@ -135,7 +138,7 @@ function refEditor(ref, path, folder, state, ctx, onRemove) {
 
 function operationTable(state, ctx, rerender) {
   const ops = state.doc.operations || [];
-  if (!ops.length) return h("p", { class: "empty" }, "No operations yet.");
+  if (!ops.length) return emptyState("No operations yet.");
   return h("div", {}, ops.map((op, i) => {
     const where = `operations[${i}]`;
     const js = op.implementation === "javascript";
@@ -161,14 +164,6 @@ function operationTable(state, ctx, rerender) {
       js ? refEditor(op.code ||= {}, `${where}.code`, "methods/", state, ctx, null) : null,
       hookLists(op.hooks ??= {}, `${where}.hooks`, state, ctx, rerender));
   }));
-}
-
-function goToLine(textarea, line, column = 1) {
-  const lines = textarea.value.split("\n");
-  const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + Math.max(column - 1, 0);
-  textarea.focus();
-  textarea.setSelectionRange(start, start + Math.max((lines[line - 1]?.length || 0) - (column - 1), 1));
-  textarea.scrollTop = Math.max(0, (line - 5) * 18);
 }
 
 /** Ready the tab to show *path* (a code file's problems link here: open that file). */

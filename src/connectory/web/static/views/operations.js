@@ -1,5 +1,5 @@
 // The Operations tab: the list of operations and the editor of the selected one.
-import { group, h } from "../dom.js";
+import { emptyState, group, h } from "../dom.js";
 import { boundField, retypeDefault, typedDefaultField } from "./bind.js";
 import { isUnder } from "./problems.js";
 
@@ -44,7 +44,7 @@ export function renderOperations(panel, state, ctx) {
         h("span", { class: "sr-only" }, " (has problems)")] : null)))),
     h("button", { type: "button", class: "primary edit", onclick: add }, "Add operation")));
   const editor = ops.length ? operationEditor(ops, state.selectedOp, ctx, rerender)
-    : h("div", { class: "empty card" }, h("p", {}, "No operations yet. Add one: a method, a path, its parameters and a response schema."));
+    : emptyState("No operations yet.", "Add one: a method, a path, its parameters and a response schema.");
   panel.append(h("div", { class: "split" }, list, editor));
 }
 
@@ -110,7 +110,7 @@ function parametersTable(op, at, ctx, rerender) {
   });
   return group(`${at}.parameters`, {}, h("table", { class: "grid edit-table parameters" },
     h("thead", {}, h("tr", {}, ["Name", "Location", "Type", "Required", "Default", "Description", ""].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No parameters.")))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 7, class: "empty-cell" }, "No parameters.")))),
     h("button", { type: "button", class: "edit", onclick: () => {
       params.push({ name: "", location: "query", type: "string", required: false });
       ctx.markDirty(); rerender();

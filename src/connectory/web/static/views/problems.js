@@ -35,7 +35,8 @@ export function findTarget(root, path) {
 }
 
 function isControl(element) {
-  return ["INPUT", "SELECT", "TEXTAREA"].includes(element.tagName);
+  // The code editor's content is a textbox too (role="textbox" on a contenteditable).
+  return ["INPUT", "SELECT", "TEXTAREA"].includes(element.tagName) || element.getAttribute("role") === "textbox";
 }
 
 /**

@@ -1,10 +1,11 @@
 // The Publish tab: the checklist, the bump and scope, the changelog; version history and diffs.
+import { diffView } from "../diff.js";
 import { api, announce, showError } from "../api.js";
-import { badge, field, h, mount } from "../dom.js";
+import { badge, emptyState, field, h, mount } from "../dom.js";
 import { lastTests } from "./test-tab.js";
 
 export async function renderPublish(panel, state, ctx) {
-  if (!state.id) { panel.append(h("p", { class: "empty" }, "Create the draft first.")); return; }
+  if (!state.id) { panel.append(emptyState("Create the draft first.")); return; }
   const checks = h("section", { "aria-label": "Checklist" }, h("p", {}, "Loading the checklist…"));
   const history = h("section", { "aria-label": "Version history" });
   panel.append(checks, history);
@@ -14,7 +15,7 @@ export async function renderPublish(panel, state, ctx) {
 
 async function loadChecklist(box, state, ctx) {
   if (!state.connector?.has_draft && !state.dirty) {
-    mount(box, h("p", { class: "empty" }, "Nothing to publish: there is no draft. Edit and save to start one."));
+    mount(box, emptyState("Nothing to publish: there is no draft. Edit and save to start one."));
     return;
   }
   let preview;
@@ -59,7 +60,7 @@ async function loadChecklist(box, state, ctx) {
       field("Changelog", changelog),
       h("button", { type: "submit", class: "primary", disabled: !preview.ready }, "Publish"),
       preview.ready ? null : h("span", { class: "help" }, " Publishing is possible once every server check passes.")) : null,
-    preview.diff?.unified ? h("details", {}, h("summary", {}, "Changes against the latest version"), h("pre", { class: "code diff" }, preview.diff.unified)) : null);
+    preview.diff?.unified ? h("details", {}, h("summary", {}, "Changes against the latest version"), diffView(preview.diff.unified)) : null);
 }
 
 async function loadHistory(box, state) {
@@ -69,7 +70,7 @@ async function loadHistory(box, state) {
   const showDiff = async (version) => {
     try {
       const diff = await api("GET", `/connectors/${state.id}/diff?from=${encodeURIComponent(version)}&to=${state.connector.has_draft ? "draft" : "latest"}`);
-      mount(diffOut, h("h3", {}, `v${version} → ${state.connector.has_draft ? "draft" : "latest"}`), h("pre", { class: "code diff" }, diff.unified || "No changes."));
+      mount(diffOut, h("h3", {}, `v${version} → ${state.connector.has_draft ? "draft" : "latest"}`), diffView(diff.unified));
     } catch (error) { showError(error); }
   };
   mount(box, h("h2", {}, "Version history"), page.items.length ? h("table", { class: "grid" },
@@ -77,5 +78,5 @@ async function loadHistory(box, state) {
     h("tbody", {}, page.items.map((v) => h("tr", {}, h("td", {}, `v${v.version}`),
       h("td", {}, v.published_at ? new Date(v.published_at).toLocaleString() : ""), h("td", {}, v.changelog || "—"),
       h("td", {}, h("button", { type: "button", onclick: () => showDiff(v.version) }, "Diff", h("span", { class: "sr-only" }, ` v${v.version}`)))))))
-    : h("p", { class: "empty" }, "Not published yet."), diffOut);
+    : emptyState("Not published yet."), diffOut);
 }

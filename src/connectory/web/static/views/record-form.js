@@ -1,5 +1,5 @@
 // Forms generated from a collection's fields schema (JSON Schema), and record views.
-import { field, h } from "../dom.js";
+import { emptyState, field, h } from "../dom.js";
 
 function typeOf(schema) {
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
@@ -52,7 +52,7 @@ export function recordForm(fieldsSchema, { values = {}, prefix = "rec", requireR
     input.dataset.name = name;
     box.append(field(schema.title || name, input, { help: schema.description, required: required.has(name), path: `fields.${name}` }));
   }
-  if (!box.children.length) box.append(h("p", { class: "empty" }, "The fields schema declares no writable fields."));
+  if (!box.children.length) box.append(emptyState("The fields schema declares no writable fields."));
   return box;
 }
 
@@ -83,7 +83,7 @@ export function markIssues(box, issues) {
 
 /** A table of records: id, name, updated_at, and the first few fields. */
 export function recordsTable(records, { onOpen } = {}) {
-  if (!records.length) return h("p", { class: "empty" }, "No records.");
+  if (!records.length) return emptyState("No records.");
   const keys = [...new Set(records.flatMap((r) => Object.keys(r.fields || {})))].slice(0, 4);
   return h("table", { class: "grid records" },
     h("thead", {}, h("tr", {}, ["id", "name", ...keys, "updated_at"].map((t) => h("th", { scope: "col" }, t)))),

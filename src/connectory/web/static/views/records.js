@@ -1,6 +1,6 @@
 // A connection's records: browse a collection page by page, search, open, create, edit, delete.
 import { api, announce, showError } from "../api.js";
-import { field, h, mount } from "../dom.js";
+import { emptyState, field, h, mount } from "../dom.js";
 import { go } from "../router.js";
 import { markIssues, readRecordForm, recordForm, recordsTable } from "./record-form.js";
 
@@ -11,7 +11,7 @@ export async function showRecords(view, params, query, me) {
   const [connection, collections] = await Promise.all([api("GET", `/connections/${params.id}`), api("GET", base)]);
   const key = params.key || collections[0]?.key;
   const back = h("a", { href: `#/connections/${params.id}` }, `← ${connection.name}`);
-  if (!key) { mount(view, back, h("h1", {}, "Records"), h("p", { class: "empty" }, "This connector version has no collections.")); return; }
+  if (!key) { mount(view, back, h("h1", {}, "Records"), emptyState("This connector version has no collections.")); return; }
   const picker = h("select", { id: "collection-pick", onchange: () => go(`/connections/${params.id}/records/${encodeURIComponent(picker.value)}`) },
     collections.map((c) => h("option", { value: c.key, selected: c.key === key }, c.name)));
   const spec = await api("GET", `${base}/${encodeURIComponent(key)}`);
@@ -81,7 +81,7 @@ export async function showRecords(view, params, query, me) {
     field("Search", searchBox), h("button", { type: "submit" }, "Search")) : null;
   mount(view, back, h("div", { class: "page-head" }, h("h1", {}, "Records")),
     field("Collection", picker), searchForm,
-    spec.methods.list ? list : h("p", { class: "empty" }, "This collection cannot be listed; open a record by id through the API."),
+    spec.methods.list ? list : emptyState("This collection cannot be listed; open a record by id through the API."),
     detail, canWrite(me) && spec.methods.create ? createForm() : null);
   if (spec.methods.list) load(null);
 }

@@ -1,6 +1,6 @@
 // The Test tab: run operations of the saved draft with session-only test credentials.
 import { api, announce, showError } from "../api.js";
-import { badge, field, h, mount } from "../dom.js";
+import { badge, emptyState, field, h, mount } from "../dom.js";
 import { announceResult, fieldsForm, parametersForm, readFields, resultPassed, resultView, scriptErrorView } from "../forms.js";
 
 // Test credentials live in this module's memory only: never saved, never in storage.
@@ -27,10 +27,10 @@ export function autoParams(op) {
 }
 
 export function renderTest(panel, state, ctx) {
-  if (!state.id) { panel.append(h("p", { class: "empty" }, "Create the draft first (Create draft), then test it here.")); return; }
-  if (!state.canEdit) { panel.append(h("p", { class: "empty" }, "Only the connector's editors can run test calls.")); return; }
+  if (!state.id) { panel.append(emptyState("Create the draft first (Create draft), then test it here.")); return; }
+  if (!state.canEdit) { panel.append(emptyState("Only the connector's editors can run test calls.")); return; }
   const ops = state.doc.operations || [];
-  if (!ops.length) { panel.append(h("p", { class: "empty" }, "Add an operation first.")); return; }
+  if (!ops.length) { panel.append(emptyState("Add an operation first.")); return; }
   const remembered = testCredentials.get(state.id) || {};
   const creds = fieldsForm(state.doc.auth?.credential_schema || {}, { prefix: "testcred" });
   for (const input of creds.querySelectorAll("[data-name]")) {
