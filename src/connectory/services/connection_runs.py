@@ -37,6 +37,7 @@ from connectory.services.access import check_may_run_operation
 from connectory.services.call_log import record_health_event
 from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
+from connectory.services.generations import announce_health
 from connectory.services.keepalive import KEEPALIVE_INTERVAL, PauseTracker, with_keepalives
 from connectory.services.principal import Principal
 from connectory.store.models import Connection, utcnow
@@ -339,6 +340,8 @@ async def record_health(
             .execution_options(synchronize_session=False)
         )
         if previous != health:
+            # Other processes' cached copies of the connection hold the old health.
+            await announce_health(session, connection.id)
             await record_health_event(
                 session,
                 connection.id,
