@@ -173,8 +173,10 @@ def summarise(collapsed: Path, top: int = 30) -> str:
     inclusive: Counter[str] = Counter()
     threads: Counter[str] = Counter()
     total = 0
-    for line in collapsed.read_text().splitlines():
+    for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue  # a frame name with a line break in it
         count = int(count_text)
         frames = stack.split(";")
         total += count

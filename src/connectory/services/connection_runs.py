@@ -158,7 +158,8 @@ async def _lease(
         calls_without_client(runtimes, details).record(kind, operation, error=error)
         raise
     try:
-        await session.commit()
+        if session.in_transaction():  # a cached connection read nothing: no commit to make
+            await session.commit()
     except BaseException:
         await lease.release()
         raise

@@ -295,7 +295,8 @@ async def run_operation(
     result = await connection_runs.run_operation(
         session, runtimes, details, operation, params, principal
     )
-    await session.commit()
+    if session.in_transaction():
+        await session.commit()
     return _run_out(result)
 
 
