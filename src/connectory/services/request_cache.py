@@ -8,6 +8,9 @@ between requests and forgets them when they change:
 - **Connections** are dropped when their generation is announced
   (:mod:`connectory.services.generations`: credentials, config, version moves, deletion,
   connector parameters, stored OAuth2 tokens), in every process.
+- **Health.** A connection is also dropped when a change of its stored health is announced
+  (:func:`~connectory.services.generations.announce_health`), and only a ``healthy`` one is
+  served from memory: a call compares its outcome with the stored health to write only changes.
 - **Principals** are dropped when their user's identity is announced
   (:func:`~connectory.services.generations.announce_identity`: a token revoked, the user's
   role or SDK access changed, the user deleted). A token's expiry is checked on each use.
