@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,7 +71,8 @@ def serve_proxy(port: int, upstream: str) -> None:
             orjson.dumps({"status_code": status, "body": body}), media_type="application/json"
         )
 
-    async def lifespan(_app: Starlette) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         session["http"] = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=100), timeout=aiohttp.ClientTimeout(total=30)
         )
@@ -154,10 +157,23 @@ async def load(url: str, path: str, headers: dict[str, str], calls: int, clients
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process *pid* so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def round_of(target: Any, upstream: Any, calls: int, clients: int) -> dict:
+    """One checked round; its rate, latencies and the server's CPU per call.
+
+    CPU per call is the steadier figure on a shared machine: other work there stretches wall
+    time (and so the rate), not the CPU the server spends.
+    """
     upstream.reset()
     path = f"/connections/{target.connection}/operations/get_item"
+    before = cpu_seconds(target.process.pid)
     result = asyncio.run(load(target.url, path, target.headers, calls, clients))
+    result["cpu_ms_per_call"] = 1000 * (cpu_seconds(target.process.pid) - before) / calls
     requests = upstream.stats()["requests"]
     if requests != calls:
         raise BenchError(f"{target.label}: the upstream saw {requests} requests, not {calls}")
@@ -271,8 +287,10 @@ def main() -> None:
                 ratios.append(pair["connectory"]["rate"] / pair["proxy"]["rate"])
                 print(
                     f"round {number + 1}: connectory {pair['connectory']['rate']:.0f}/s "
-                    f"(p99 {pair['connectory']['p99_ms']:.1f} ms), proxy "
-                    f"{pair['proxy']['rate']:.0f}/s (p99 {pair['proxy']['p99_ms']:.1f} ms), "
+                    f"(p99 {pair['connectory']['p99_ms']:.1f} ms, "
+                    f"{pair['connectory']['cpu_ms_per_call']:.2f} ms CPU/call), proxy "
+                    f"{pair['proxy']['rate']:.0f}/s (p99 {pair['proxy']['p99_ms']:.1f} ms, "
+                    f"{pair['proxy']['cpu_ms_per_call']:.2f} ms CPU/call), "
                     f"ratio {ratios[-1]:.3f}",
                     file=sys.stderr,
                 )
@@ -283,7 +301,7 @@ def main() -> None:
             served.close()
 
     def median(label: str, key: str) -> float:
-        return round(statistics.median(r[key] for r in rates[label]), 1)
+        return round(statistics.median(r[key] for r in rates[label]), 3)
 
     result = {
         "scenario": (
@@ -297,11 +315,13 @@ def main() -> None:
             "load_average": [round(x, 1) for x in os.getloadavg()],
         },
         "rounds": [
-            {k: {m: round(v, 1) for m, v in rates[k][i].items()} for k in rates}
+            {k: {m: round(v, 3) for m, v in rates[k][i].items()} for k in rates}
             for i in range(args.rounds)
         ],
         "median": {
-            label: {key: median(label, key) for key in ("rate", "p50_ms", "p99_ms")}
+            label: {
+                key: median(label, key) for key in ("rate", "p50_ms", "p99_ms", "cpu_ms_per_call")
+            }
             for label in rates
         },
         "ratios": [round(r, 3) for r in ratios],
