@@ -199,5 +199,10 @@ async def get_connection_cached(
         return details
     epoch = cache.epoch()
     details = await get_connection(session, principal, connection_id)
+    if cache.enabled:
+        # Shared with later requests: detached, so nothing this request's session does (a
+        # rollback expiring its objects) reaches the copy others use.
+        for row in (details.connection, details.connector, details.version):
+            session.expunge(row)
     cache.remember_connection(details, epoch)
     return details
