@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -255,6 +255,33 @@ def profile_round(served: Served, upstream: Any, calls: int, clients: int, direc
     print(summary, file=sys.stderr)
 
 
+@contextlib.contextmanager
+def fresh_postgres(admin_dsn: str | None) -> Iterator[str | None]:
+    """A new PostgreSQL database (dropped afterwards) as an async URL; None without a DSN."""
+    if admin_dsn is None:
+        yield None
+        return
+    import uuid
+
+    import asyncpg
+
+    name = f"connectory_bench_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            await admin.execute(statement)
+        finally:
+            await admin.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -265,6 +292,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=RESULTS / "api_proxy.json")
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_DSN",
+        help="run Connectory on a fresh PostgreSQL database created through this DSN "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) instead of SQLite",
+    )
+    parser.add_argument("--redis", metavar="URL", help="CONNECTORY_REDIS_URL for the server")
     parser.add_argument("--serve-proxy", nargs=2, metavar=("PORT", "UPSTREAM"))
     args = parser.parse_args()
     if args.serve_proxy:
@@ -272,8 +306,13 @@ def main() -> None:
         return
     rates: dict[str, list[dict]] = {"connectory": [], "proxy": []}
     ratios: list[float] = []
-    with bench_server(1000) as upstream, tempfile.TemporaryDirectory() as data:
-        served = Served("connectory", upstream.url, {}, Path(data))
+    env = {"CONNECTORY_REDIS_URL": args.redis} if args.redis else {}
+    with (
+        bench_server(1000) as upstream,
+        tempfile.TemporaryDirectory() as data,
+        fresh_postgres(args.postgres) as database,
+    ):
+        served = Served("connectory", upstream.url, env, Path(data), database)
         served.headers = {"Authorization": served.http.headers["Authorization"]}  # type: ignore[attr-defined]
         proxy = Proxy(upstream.url)
         try:
@@ -308,6 +347,7 @@ def main() -> None:
             f"{args.calls} POST /connections/{{id}}/operations/get_item, "
             f"{args.clients} concurrent clients"
         ),
+        "store": ("PostgreSQL" if args.postgres else "SQLite") + (" + Redis" if args.redis else ""),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
