@@ -140,12 +140,18 @@ async def prepare_database(url: str, upstream: str) -> tuple[str, str]:
 class Served:
     """One ``connectory serve`` process with the bench connection."""
 
-    def __init__(self, label: str, upstream: str, env: dict[str, str], data: Path) -> None:
+    def __init__(
+        self,
+        label: str,
+        upstream: str,
+        env: dict[str, str],
+        data: Path,
+        database: str | None = None,
+    ) -> None:
         self.label = label
-        database = f"sqlite:///{data / 'connectory.db'}"
-        token, connector_id = asyncio.run(
-            prepare_database(database.replace("sqlite://", "sqlite+aiosqlite://"), upstream)
-        )
+        # SQLite in *data* unless another (async SQLAlchemy) database URL is given.
+        database = database or f"sqlite+aiosqlite:///{data / 'connectory.db'}"
+        token, connector_id = asyncio.run(prepare_database(database, upstream))
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         description="Connections whose clients (pooled HTTP connections, tokens) are kept warm; "
         "the least recently used beyond it close once their calls in flight finish.",
     )
+    request_cache_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds an operation call may reuse the caller's token check and the "
+        "connection read by an earlier request without reading the database; changes are "
+        "announced to every process at once, so this bounds only announcements that were "
+        "lost. 0 reads the database on every call.",
+    )
     data_dir: Path = Field(default=Path("./var"), description="Where local files are kept.")
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413)."

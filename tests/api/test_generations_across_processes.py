@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -247,3 +248,145 @@ def _kill_redis_client(name: str) -> None:
         client.client_kill_filter(_id=ids[0])
     finally:
         client.close()
+
+
+# --- the request cache (connectory.services.request_cache) across the two instances ----------
+# Each test warms the other instance's cache, changes something through the first, waits for
+# the announcement to reach the other, and checks that the other's next request reflects it.
+
+
+async def cached_fast(
+    server: Server, world: World, connection_id: str, who: str = "a_viewer"
+) -> Any:
+    return await server.client.post(
+        f"/connections/{connection_id}/operations/fast", headers=world.auth(who)
+    )
+
+
+async def warm_cache(
+    server: Server, world: World, connection_id: str, who: str = "a_viewer"
+) -> None:
+    """Calls until the instance serves the token and the connection from its cache."""
+    for _ in range(2):  # the first stores unknown -> healthy, which is announced
+        assert (await cached_fast(server, world, connection_id, who)).status_code == 200
+    cache = server.app.state.request_cache  # type: ignore[attr-defined]
+    assert connection_id in cache._connections
+
+
+async def cache_setup(
+    api: httpx.AsyncClient,
+    other: Server,
+    world: World,
+    settings: Settings,
+    url: str,
+    **resilience: Any,
+) -> tuple[str, Heard]:
+    """A connection whose token and details the other instance has cached."""
+    document = gated_document(url, **resilience)
+    connector_id = await insert_published_connector(settings.database_url, document)
+    connection_id = await connect(api, world, connector_id)
+    await warm_cache(other, world, connection_id)
+    return connection_id, Heard(notifier_of(other))
+
+
+async def test_a_revoked_token_is_refused_by_the_other_process(
+    api: httpx.AsyncClient,
+    server: Server,
+    other: Server,
+    world: World,
+    settings: Settings,
+    upstream: GatedUpstream,
+) -> None:
+    connection_id, heard = await cache_setup(api, other, world, settings, upstream.url)
+    listed = await api.get("/tokens", headers=world.auth("a_viewer"))
+    token_id = listed.json()["items"][0]["id"]
+    assert (await api.delete(f"/tokens/{token_id}", headers=world.auth("a_admin"))).is_success
+    user = world.users["a_viewer"]
+    await heard.until(lambda: (f"user:{user}", 0) in heard.changes)
+    assert (await cached_fast(other, world, connection_id)).status_code == 401
+    assert (await cached_fast(other, world, connection_id, "a_admin")).status_code == 200
+
+
+async def test_a_role_change_reaches_the_other_process(
+    api: httpx.AsyncClient,
+    server: Server,
+    other: Server,
+    world: World,
+    settings: Settings,
+    upstream: GatedUpstream,
+) -> None:
+    connection_id, heard = await cache_setup(api, other, world, settings, upstream.url)
+    await warm_cache(other, world, connection_id, "a_plain_admin")
+    user = world.users["a_plain_admin"]
+    demoted = await api.patch(
+        f"/users/{user}", json={"role": "viewer"}, headers=world.auth("a_admin")
+    )
+    assert demoted.status_code == 200, demoted.text
+    await heard.until(lambda: (f"user:{user}", 0) in heard.changes)
+    created = await other.client.post(
+        "/connections",
+        json={"connector_id": "x" * 32, "name": "c", "credentials": {}},
+        headers=world.auth("a_plain_admin"),
+    )
+    assert created.status_code == 403, created.text
+
+
+async def test_a_deleted_connection_is_gone_in_the_other_process(
+    api: httpx.AsyncClient,
+    server: Server,
+    other: Server,
+    world: World,
+    settings: Settings,
+    upstream: GatedUpstream,
+) -> None:
+    connection_id, heard = await cache_setup(api, other, world, settings, upstream.url)
+    deleted = await api.delete(f"/connections/{connection_id}", headers=world.auth("a_admin"))
+    assert deleted.status_code == 204
+    await heard.until(lambda: any(cid == connection_id for cid, _ in heard.changes))
+    assert (await cached_fast(other, world, connection_id)).status_code == 404
+    assert upstream.count("/fast") == 2
+
+
+async def test_new_credentials_are_used_by_the_other_process(
+    api: httpx.AsyncClient,
+    server: Server,
+    other: Server,
+    world: World,
+    settings: Settings,
+    upstream: GatedUpstream,
+) -> None:
+    connection_id, heard = await cache_setup(api, other, world, settings, upstream.url)
+    changed = await api.put(
+        f"/connections/{connection_id}",
+        json={"credentials": {"api_key": "new-key"}},
+        headers=world.auth("a_admin"),
+    )
+    assert changed.status_code == 200
+    await heard.until(lambda: (connection_id, 2) in heard.changes)
+    assert (await cached_fast(other, world, connection_id)).status_code == 200
+    assert upstream.keys("/fast") == ["old-key", "old-key", "new-key"]
+    # And it is cached again at the new generation: later calls read nothing.
+    await warm_cache(other, world, connection_id)
+
+
+async def test_a_health_change_reaches_the_other_process(
+    api: httpx.AsyncClient,
+    server: Server,
+    other: Server,
+    world: World,
+    settings: Settings,
+    upstream: GatedUpstream,
+) -> None:
+    connection_id, heard = await cache_setup(api, other, world, settings, upstream.url, timeout=0.2)
+    # The first instance's call times out: the stored health becomes unreachable.
+    failed = await server.client.post(
+        f"/connections/{connection_id}/operations/slow", headers=world.auth("a_viewer")
+    )
+    assert failed.status_code == 504
+    await heard.until(lambda: (f"health:{connection_id}", 0) in heard.changes)
+    cache = other.app.state.request_cache  # type: ignore[attr-defined]
+    assert connection_id not in cache._connections
+    # The other process compares its next outcome with the stored (degraded) health.
+    assert (await cached_fast(other, world, connection_id)).status_code == 200
+    shown = await api.get(f"/connections/{connection_id}", headers=world.auth("a_admin"))
+    assert shown.json()["health"] == "healthy"

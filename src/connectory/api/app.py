@@ -20,6 +20,7 @@ from connectory.api.routers import ROUTERS
 from connectory.services.bootstrap import bootstrap_first_admin
 from connectory.services.examples import load_examples
 from connectory.services.generations import attach_notifier, create_notifier
+from connectory.services.request_cache import RequestCache
 from connectory.services.secret_store import SecretBox
 from connectory.services.server_runtime import create_runtimes, load_key_ring
 from connectory.services.telemetry import create_telemetry
@@ -80,6 +81,9 @@ def create_app(
         telemetry = create_telemetry(settings, sessions, tracer_provider=tracer_provider)
         telemetry.start()
         runtimes = create_runtimes(settings, sessions, box, notifier, telemetry.telemetry)
+        # The per-call reads (token, connection) between requests; announcements drop them.
+        request_cache = RequestCache(settings.request_cache_ttl, notifier)
+        app.state.request_cache = request_cache
         app.state.secret_box = box
         app.state.notifier = notifier
         app.state.runtimes = runtimes
@@ -90,6 +94,7 @@ def create_app(
                 async with mcp_endpoint.running():
                     yield
             finally:
+                request_cache.close()
                 await runtimes.aclose()
                 await telemetry.aclose()  # the last entries, before the database goes
                 await notifier.aclose()

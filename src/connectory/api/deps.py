@@ -11,9 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import DecryptionError, NotAuthenticated, PermissionDenied
 from connectory.services.principal import Principal
+from connectory.services.request_cache import RequestCache
 from connectory.services.secret_store import SecretBox
-from connectory.services.tokens import authenticate
+from connectory.services.tokens import (
+    authenticate_token,
+    hash_token,
+    is_token_shaped,
+    refused_token,
+)
 from connectory.settings import Settings
+from connectory.store.models import utcnow
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: Authorization: Bearer cty_...")
 
@@ -64,10 +71,20 @@ async def _principal(
             "the API token is missing, unknown, revoked or expired; send Authorization: Bearer "
             "<token>"
         )
-    principal = await authenticate(session, secret)
+    if not is_token_shaped(secret):
+        raise refused_token()
+    cache: RequestCache = request.app.state.request_cache
+    token_hash = hash_token(secret)
+    moment = utcnow()
+    principal = cache.principal(token_hash, moment)
+    if principal is not None:
+        return principal
+    epoch = cache.epoch()
+    found = await authenticate_token(session, secret, moment)
     if session.dirty:  # last_used_at was recorded
         await session.commit()
-    return principal
+    cache.remember_principal(token_hash, found.principal, found.expires_at, epoch)
+    return found.principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]

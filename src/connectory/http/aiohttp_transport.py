@@ -121,11 +121,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self._ssl = httpx.create_ssl_context() if verify else False
         return self._ssl
 
-    def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
+    def _connector(self) -> aiohttp.TCPConnector:
+        """The connection pool (subclasses add a resolver)."""
+        return aiohttp.TCPConnector(
             limit=self._limits.max_connections or 0,
             keepalive_timeout=self._limits.keepalive_expiry or 5.0,
         )
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = self._connector()
         self._session = aiohttp.ClientSession(
             connector=connector,
             # httpx decodes, so that size limits apply to the decoded body and the

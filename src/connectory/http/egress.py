@@ -119,6 +119,15 @@ class EgressPolicy:
         return blocked_reason(address)
 
 
+def connector_refusal(host: str, address: IPAddress, reason: str) -> EgressDenied:
+    """The error for a connector call to a destination the policy refuses."""
+    return EgressDenied(
+        f"refusing to connect to {host} ({address}): {reason} addresses are not "
+        "allowed for connectors; an administrator can allow this destination with "
+        "CONNECTORY_EGRESS_ALLOW"
+    )
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     """Resolve *host* with the system resolver (IP literals resolve to themselves)."""
     import asyncio
@@ -170,11 +179,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             # steered to the private one by whoever controls its DNS.
             reason = self._policy.refusal(host, address)
             if reason is not None:
-                raise EgressDenied(
-                    f"refusing to connect to {host} ({address}): {reason} addresses are not "
-                    "allowed for connectors; an administrator can allow this destination with "
-                    "CONNECTORY_EGRESS_ALLOW"
-                )
+                raise connector_refusal(host, address, reason)
         last_error: Exception | None = None
         for address in addresses:
             try:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import NotFound
 from connectory.services.access import visible_users
+from connectory.services.generations import announce_identity
 from connectory.services.listing import fetch_page, is_plausible_id
 from connectory.services.principal import Principal
 from connectory.services.tokens import IssuedToken, issue_token
@@ -119,4 +120,6 @@ async def revoke_token(session: AsyncSession, principal: Principal, token_id: st
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         await session.flush()
+        # Processes that keep the token's principal between requests drop it on commit.
+        await announce_identity(session, token.user_id)
     return token

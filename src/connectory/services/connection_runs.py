@@ -37,6 +37,7 @@ from connectory.services.access import check_may_run_operation
 from connectory.services.call_log import record_health_event
 from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
+from connectory.services.generations import announce_health
 from connectory.services.keepalive import KEEPALIVE_INTERVAL, PauseTracker, with_keepalives
 from connectory.services.principal import Principal
 from connectory.store.models import Connection, utcnow
@@ -157,7 +158,8 @@ async def _lease(
         calls_without_client(runtimes, details).record(kind, operation, error=error)
         raise
     try:
-        await session.commit()
+        if session.in_transaction():  # a cached connection read nothing: no commit to make
+            await session.commit()
     except BaseException:
         await lease.release()
         raise
@@ -339,6 +341,8 @@ async def record_health(
             .execution_options(synchronize_session=False)
         )
         if previous != health:
+            # Other processes' cached copies of the connection hold the old health.
+            await announce_health(session, connection.id)
             await record_health_event(
                 session,
                 connection.id,

@@ -57,6 +57,12 @@ _NOTIFIER = "connectory.generation_notifier"
 _PENDING = "connectory.pending_generations"
 _HOOKED = "connectory.generation_hooks"
 
+#: Announcement keys of identity changes (:func:`announce_identity`), before the user id.
+IDENTITY_PREFIX = "user:"
+
+#: Announcement keys of a connection's stored health changing (:func:`announce_health`).
+HEALTH_PREFIX = "health:"
+
 #: Largest announcement payload (PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more).
 MAX_PAYLOAD_BYTES = 7000
 
@@ -238,6 +244,28 @@ async def bump_connector_connections(session: AsyncSession, connector_id: str) -
     if bumped:
         _remember(session, bumped)
     return bumped
+
+
+async def announce_identity(session: AsyncSession, user_id: str) -> None:
+    """Announce, when the session commits, that a user's identity changed.
+
+    For changes that alter what a request authenticated as that user may do: a token
+    revoked, the role or SDK access changed, the user deleted. Processes that keep principals
+    between requests (:mod:`connectory.services.request_cache`) drop the user's. The
+    announcement travels with the generations, under the key ``user:<id>`` (no connection id
+    has that form; listeners of connections find no such connection and ignore it).
+    """
+    _remember(session, {IDENTITY_PREFIX + user_id: 0})
+
+
+async def announce_health(session: AsyncSession, connection_id: str) -> None:
+    """Announce, when the session commits, that a connection's stored health changed.
+
+    Not a generation bump (clients built from the connection stay valid): processes that
+    keep the connection between requests read it again, so their next call compares its
+    outcome with the health now stored (key ``health:<id>``).
+    """
+    _remember(session, {HEALTH_PREFIX + connection_id: 0})
 
 
 def _remember(session: AsyncSession, generations: Mapping[str, int]) -> None:

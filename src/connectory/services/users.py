@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectory.errors import Conflict, FieldIssue, InvalidRequest, NotFound, PermissionDenied
 from connectory.services.access import visible_users
 from connectory.services.enterprises import get_enterprise
+from connectory.services.generations import announce_identity
 from connectory.services.listing import contains_text, fetch_page, is_plausible_id
 from connectory.services.principal import Principal, Role
 from connectory.store.models import ApiToken, User, utcnow
@@ -187,6 +188,9 @@ async def update_user(
         user.email = changes.email
     if changes.name is not None:
         user.name = changes.name
+    if role != user.role or sdk_access != user.sdk_access:
+        # Requests authenticated as this user, in every process, see the new role.
+        await announce_identity(session, user.id)
     user.role = role
     user.sdk_access = sdk_access
     await _flush_unique_email(session, user.email)
@@ -212,6 +216,7 @@ async def delete_user(session: AsyncSession, principal: Principal, user_id: str)
         .values(revoked_at=moment)
     )
     await session.flush()
+    await announce_identity(session, user.id)
 
 
 def check_manages(principal: Principal, user: User) -> None:

@@ -37,6 +37,7 @@ from connectory.services.connection_contract import contract_test_connection
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
 from connectory.services.events.subscriptions import unsubscribe_connection
+from connectory.services.request_cache import get_connection_cached
 from connectory.services.secret_store import SecretBox
 
 router = APIRouter(route_class=StrictJSONRoute, prefix="/connections", tags=["connections"])
@@ -268,7 +269,10 @@ async def run_operation(
     Viewers may run only safe operations (GET/HEAD unless the connector marks others safe).
     """
     params = body.params if body is not None else {}
-    details = await connections.get_connection(session, principal, connection_id)
+    # The hot path: the connection comes from the request cache (invalidated on change).
+    details = await get_connection_cached(
+        session, request.app.state.request_cache, principal, connection_id
+    )
     runtimes = _runtimes(request)
     if all_pages:
         connection_runs.authorize_operation(principal, details, operation)
@@ -295,7 +299,8 @@ async def run_operation(
     result = await connection_runs.run_operation(
         session, runtimes, details, operation, params, principal
     )
-    await session.commit()
+    if session.in_transaction():
+        await session.commit()
     return _run_out(result)
 
 
