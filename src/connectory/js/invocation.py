@@ -76,12 +76,15 @@ class RunRequest:
         kind: ``pre`` (pre-request hook), ``post`` (post-response hook) or ``method``.
         ctx: The ctx fields as JSON data (request, parameters, credentials, ...).
         secrets: Values whose derivations (ctx.utils outputs) become secrets too.
+        now: The wall time the code sees (``Date.now()``, ``new Date()``, ``ctx.utils.now()``),
+            in Unix milliseconds, or None for the real time. Replay sets the recording's clock.
     """
 
     ref: CodeRefSpec
     kind: Kind
     ctx: dict[str, Any]
     secrets: list[str] = field(default_factory=list)
+    now: float | None = None
 
 
 @dataclass
@@ -204,6 +207,7 @@ class _Run:
             "ctx": self.request.ctx,
             "secrets": [s for s in self.request.secrets if isinstance(s, str) and len(s) >= 4],
             "seed": f"{self.instance.seed}:{self.id}",
+            "now": self.request.now,
             "limits": {
                 "apiCalls": limits.api_calls,
                 "output": limits.output,

@@ -22,6 +22,7 @@
   const parse = JSON.parse;
   const stringify = JSON.stringify;
   const apply = Reflect.apply;
+  const construct = Reflect.construct;
   const MapCtor = Map;
   const SetCtor = Set;
   const WeakSetCtor = WeakSet;
@@ -64,6 +65,20 @@
   const modules = new MapCtor();
   const runs = new MapCtor();
   let current = null;
+
+  // The wall time code sees: the run's own clock when it has one (replay runs code at the
+  // moment of the recording), the real time otherwise. Date.now(), new Date() and Date()
+  // read it; every other use of Date is the engine's own.
+  function clockNow() {
+    const run = current;
+    return run !== null && typeof run.now === 'number' ? run.now : DateCtor.now();
+  }
+  global.Date = new ProxyCtor(DateCtor, {
+    construct: (target, args, newTarget) =>
+      construct(target, args.length === 0 ? [clockNow()] : args, newTarget),
+    apply: () => apply(DateCtor.prototype.toString, new DateCtor(clockNow()), []),
+    get: (target, key) => (key === 'now' ? clockNow : target[key]),
+  });
 
   // Code may not schedule work Python does not know about: timers come through the outbox,
   // and the engine's own background callbacks are removed.
@@ -379,7 +394,7 @@
   }
 
   function toDate(value) {
-    const date = value === undefined ? new DateCtor() : value instanceof DateCtor ? value : new DateCtor(value);
+    const date = value === undefined ? new DateCtor(clockNow()) : value instanceof DateCtor ? value : new DateCtor(value);
     if (isNaN(date.getTime())) throw new RangeErrorCtor('not a valid date: ' + describe(value));
     return date;
   }
@@ -458,7 +473,7 @@
         hash: match[5] || '',
       });
     },
-    now: () => DateCtor.now(),
+    now: () => clockNow(),
     formatDate: (value, format) => {
       const date = toDate(value);
       switch (format === undefined ? 'iso' : format) {
@@ -507,7 +522,7 @@
     const exports = apply(mapGet, modules, [input.file]);
     const run = {
       id, kind: input.kind, label: input.label, limits: input.limits,
-      secrets: input.secrets, seed: input.seed, counter: 0,
+      secrets: input.secrets, seed: input.seed, now: input.now, counter: 0,
       taint: new SetCtor(), pub: new SetCtor(), logs: [], logLines: 0, logBytes: 0,
       logTruncated: false, outbox: [], waiting: new MapCtor(), nextItem: 0, calls: 0,
       timers: 0, result: null, done: false, fn: null, ctx: null, original: null,

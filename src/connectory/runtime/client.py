@@ -46,7 +46,14 @@ from connectory.http.reply import Reply, read_reply
 from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
 from connectory.observability.calls import CallTrack, ConnectionCalls, Telemetry, current_call
-from connectory.resilience import Clock, Health, Observer, ResiliencePipeline, wait_hint
+from connectory.resilience import (
+    Clock,
+    Health,
+    Observer,
+    ResiliencePipeline,
+    SystemClock,
+    wait_hint,
+)
 from connectory.runtime.inputs import resolve_fields
 from connectory.runtime.pacing import (
     ReadPacing,
@@ -167,9 +174,14 @@ class ConnectorClient:
         telemetry: Telemetry | None = None,
     ) -> None:
         self.spec = spec
+        # Code (hooks, methods) sees a virtual clock's time too: replay runs it at the moment
+        # of the recording.
+        self._wall_clock: Callable[[], float] | None = None
         if isinstance(clock, Clock):
             self._clock: Callable[[], float] = clock.monotonic
             self.pipeline = pipeline or ResiliencePipeline(clock=clock)
+            if not isinstance(clock, SystemClock):
+                self._wall_clock = clock.time
         else:
             self._clock = clock
             self.pipeline = pipeline or ResiliencePipeline()
@@ -806,6 +818,7 @@ class ConnectorClient:
                 check_schema=self._check_schema,
                 clock=self._clock,
                 base_headers=self._headers,
+                wall_clock=self._wall_clock,
             )
             self._code.code.calls = self.calls
         return self._code

@@ -39,6 +39,7 @@ class ClientCode:
         check_schema: The client's response schema check (plan, body, always).
         clock: Monotonic seconds.
         base_headers: The connector's headers (rendered), sent with apiClient requests too.
+        wall_clock: Unix seconds the code sees as "now" (a virtual clock's); None: real time.
     """
 
     def __init__(
@@ -55,10 +56,13 @@ class ClientCode:
         check_schema: Callable[[OperationPlan, Any, bool], list[tuple[str, str]]],
         clock: Callable[[], float],
         base_headers: Mapping[str, str],
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         self._own_engine = engine is None
         self.engine = engine if engine is not None else JsEngine()
-        self.code = CodeContext(spec, variables, redactor, self.engine, tenant)
+        self.code = CodeContext(
+            spec, variables, redactor, self.engine, tenant, wall_clock=wall_clock
+        )
         self._base_url = base_url
         self._origins = origins_of(base_url, spec.javascript.allowed_origins)
         self._send = send

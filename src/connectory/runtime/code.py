@@ -12,7 +12,7 @@ connection's redactor, like values a hook with secret access writes into the req
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +60,11 @@ class CodeContext:
         redactor: Redactor,
         engine: JsEngine,
         tenant: str,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         self.spec = spec
+        #: Unix seconds the code sees as "now", or None for the real time (see RunRequest.now).
+        self.wall_clock = wall_clock
         self.redactor = redactor
         self.engine = engine
         self.tenant = tenant
@@ -139,7 +142,8 @@ class CodeContext:
     ) -> RunOutcome:
         ctx, secrets = self.base_ctx(ref)
         ctx.update(fields)
-        request = RunRequest(ref, kind, ctx, secrets)
+        now = None if self.wall_clock is None else self.wall_clock() * 1000
+        request = RunRequest(ref, kind, ctx, secrets, now=now)
         try:
             outcome = await self.engine.run(
                 self.bundle,

@@ -300,3 +300,53 @@ async def test_run_method_is_the_entry_point_for_other_callers() -> None:
             input={"record": {"name": "x"}},
         )
     assert value == {"got": {"record": {"name": "x"}}, "params": {"p": 1}, "op": None}
+
+
+CLOCKED = (
+    "export default function (ctx) {\n"
+    "  const r = ctx.request;\n"
+    "  r.headers['X-Now'] = String(Date.now());\n"
+    "  r.headers['X-Date'] = new Date().toISOString();\n"
+    "  r.headers['X-Utils'] = String(ctx.utils.now());\n"
+    "  r.headers['X-Given'] = new Date(0).toISOString();\n"
+    "  r.headers['X-Called'] = String(typeof Date() === 'string' && new Date() instanceof Date);\n"
+    "}\n"
+)
+
+
+async def test_code_sees_a_virtual_clocks_time_and_the_real_time_otherwise() -> None:
+    """Replay runs hooks at the recording's moment: Date and ctx.utils.now read the client's
+    virtual clock; with the system clock they read the real time."""
+    from datetime import UTC, datetime
+
+    from connectory.resilience import FakeClock
+
+    spec = make_spec(
+        {"hooks/clock.js": CLOCKED}, hooks={"pre_request": [{"file": "hooks/clock.js"}]}
+    )
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"items": []})
+
+    moment = 1_600_000_000.25
+    virtual = ConnectorClient(
+        spec,
+        credentials={"api_key": "the-api-key", "signing_secret": SECRET},
+        transport=httpx.MockTransport(handler),
+        clock=FakeClock(wall_start=moment),
+    )
+    async with virtual:
+        await virtual.call("list_items")
+    headers = seen[-1].headers
+    assert headers["x-now"] == headers["x-utils"] == str(int(moment * 1000))
+    assert headers["x-date"] == datetime.fromtimestamp(moment, UTC).isoformat(
+        timespec="milliseconds"
+    ).replace("+00:00", "Z")
+    assert headers["x-given"] == "1970-01-01T00:00:00.000Z"  # explicit dates are untouched
+    assert headers["x-called"] == "true"
+
+    async with client_for(spec, handler) as real:
+        await real.call("list_items")
+    assert abs(int(seen[-1].headers["x-now"]) / 1000 - datetime.now(UTC).timestamp()) < 3600
