@@ -2,11 +2,14 @@
 import { api, announce, showError } from "../api.js";
 import { badge, emptyState, field, h, mount } from "../dom.js";
 import { announceResult, fieldsForm, parametersForm, readFields, resultPassed, resultView, scriptErrorView } from "../forms.js";
+import { readView } from "./test-read.js";
 
 // Test credentials live in this module's memory only: never saved, never in storage.
 const testCredentials = new Map();
 /** The last "test" outcome per connector id, for the publish checklist. */
 export const lastTests = new Map();
+/** The last Send per connector id (operation index, parameters, answer): shown again after a re-render. */
+const lastRuns = new Map();
 
 function opName(op) { return op.operation || op.name; }
 
@@ -37,12 +40,18 @@ export function renderTest(panel, state, ctx) {
     if (remembered[input.dataset.name] !== undefined) input.value = remembered[input.dataset.name];
   }
   const select = h("select", { id: "test-op" }, ops.map((op, i) => h("option", { value: String(i) }, `${op.method || "GET"} ${opName(op)}`)));
+  const lastRun = lastRuns.get(state.id);
+  if (lastRun && lastRun.index < ops.length) select.value = String(lastRun.index);
   const paramsBox = h("div", {});
   const showParams = () => mount(paramsBox, parametersForm(ops[Number(select.value)].parameters, "testparam"));
   select.addEventListener("change", showParams);
   showParams();
   const allPages = h("input", { type: "checkbox", id: "test-all-pages" });
   const out = h("div", { class: "test-out", "aria-live": "polite" });
+  // The answer, what was read (records, pages, the inferred schema) and "Save as test case".
+  const showRun = (op, params, pages, result) => mount(out,
+    resultView({ ...result, pages: null }, { hasSchema: !!op.response_schema }),
+    readView(result, op, state, ctx), saveCaseControls(op, params, pages, result));
 
   const remember = () => { testCredentials.set(state.id, readFields(creds)); };
   async function ensureSaved() {
@@ -87,7 +96,8 @@ export function renderTest(panel, state, ctx) {
       const params = readFields(paramsBox);
       const result = await run(op, params, allPages.checked);
       lastTests.set(state.id, { passed: resultPassed(result), at: new Date(), what: opName(op) });
-      mount(out, resultView(result, { hasSchema: !!op.response_schema }), saveCaseControls(op, params, allPages.checked, result));
+      lastRuns.set(state.id, { index: Number(select.value), params, pages: allPages.checked, result });
+      showRun(op, params, allPages.checked, result);
       announceResult(opName(op), result);
     } catch (error) {
       lastTests.set(state.id, { passed: false, at: new Date(), what: opName(op) });
@@ -119,6 +129,10 @@ export function renderTest(panel, state, ctx) {
         h("td", {}, name), h("td", {}, badge(...BADGES[kind])), h("td", {}, detail)))))));
     announce(`${summary}.`, failed ? "error" : "info");
   };
+  if (lastRun && lastRun.index < ops.length) {
+    allPages.checked = lastRun.pages;
+    showRun(ops[lastRun.index], lastRun.params, lastRun.pages, lastRun.result);
+  }
   panel.append(h("form", { class: "test-form", onsubmit: send },
     h("div", { class: "split even" },
       h("fieldset", {}, h("legend", {}, "Test credentials (this session only, never saved)"), creds),

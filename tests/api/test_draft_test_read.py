@@ -1,0 +1,93 @@
+"""The Test tab's read: Send previews the first page as a read sends it; each page's exchange."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from connectory.spec.loader import read_connector_data
+from connectory.testing import TestApiCredentials, create_test_api, serve
+
+from .connector_support import create
+from .support import World
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
+CANARY = "CANARY-test-read-7d3a91"
+
+
+async def test_send_previews_the_first_page_and_pages_show_their_exchanges(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    document: dict[str, Any] = read_connector_data(EXAMPLE)
+    with serve(create_test_api(records=25, credentials=TestApiCredentials(api_key=CANARY))) as url:
+        document["base_url"] = url
+        listing = next(
+            op for op in document["operations"] if op["operation"] == "list_offset_items"
+        )
+        listing["pagination"]["page_size"] = 10
+        document["operations"].append(
+            {
+                "operation": "list_protected",
+                "path": "/auth/api-key-header/items",
+                "record_selector": "data",
+                "pagination": {"type": "page_number", "page_param": "page",
+                               "size_param": "per_page", "page_size": 5},
+            }
+        )  # fmt: skip
+        connector = await create(api, world, "a_admin", document)
+        run_url = f"/connectors/{connector['id']}/draft/run"
+        body = {"operation": "list_offset_items", "credentials": {"api_key": CANARY}}
+        sent = await api.post(run_url, json=body, headers=world.auth("a_admin"))
+        assert sent.status_code == 200, sent.text
+        result = sent.json()
+        # The first page exactly as the read sends it: the paginator's parameters included.
+        assert "offset=0" in result["request"]["url"] and "limit=10" in result["request"]["url"]
+        assert result["pages"] is None and result["status_code"] == 200
+        assert result["records"] and result["records"] == result["body"]["data"]
+        assert len(result["records"]) == 10
+        assert CANARY not in sent.text
+
+        every = await api.post(
+            run_url, json={**body, "all_pages": True, "max_pages": 5}, headers=world.auth("a_admin")
+        )
+        assert every.status_code == 200, every.text
+        pages = every.json()["pages"]
+        assert len(pages) >= 2
+        offsets = [page["request"]["url"] for page in pages]
+        assert "offset=0" in offsets[0] and "offset=0" not in offsets[1]
+        assert pages[1]["response"]["status_code"] == 200
+        assert '"data"' in pages[1]["response"]["body"]
+        assert CANARY not in every.text
+
+        # A refused first page is an answer, as for a single call: 401 with its request.
+        refused = await api.post(
+            run_url,
+            json={"operation": "list_protected", "credentials": {"api_key": "wrong"}},
+            headers=world.auth("a_admin"),
+        )
+        assert refused.status_code == 200, refused.text
+        assert (
+            refused.json()["status_code"] == 401
+            and "page=1&per_page=5" in refused.json()["request"]["url"]
+        )
+
+
+async def test_a_single_call_shows_the_records_it_extracted(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    document: dict[str, Any] = read_connector_data(EXAMPLE)
+    with serve(create_test_api(records=5, credentials=TestApiCredentials(api_key=CANARY))) as url:
+        document["base_url"] = url
+        operation = next(op for op in document["operations"] if op["operation"] == "get_item")
+        connector = await create(api, world, "a_admin", document)
+        got = await api.post(
+            f"/connectors/{connector['id']}/draft/run",
+            json={"operation": "get_item", "params": {"id": 2}, "credentials": {"api_key": CANARY}},
+            headers=world.auth("a_admin"),
+        )
+        assert got.status_code == 200, got.text
+        records = got.json()["records"]
+        assert operation.get("record_selector") or records == [got.json()["body"]]
+        assert records and len(records) == 1
