@@ -88,7 +88,9 @@ def test_send_shows_records_pages_and_adopts_the_inferred_schema(page_for: Any, 
     expect(schema.get_by_role("row", name=re.compile(r"^email\b"))).to_contain_text(
         "only in the records"
     )
+    page.set_viewport_size({"width": 1280, "height": 1700})  # the screen below the fold
     shoot(page, live, "test-read")
+    page.set_viewport_size({"width": 1280, "height": 720})
 
     # Every page: each page's request and response on demand (the key redacted).
     page.get_by_label("Read every page (up to 20)").check()
@@ -102,7 +104,9 @@ def test_send_shows_records_pages_and_adopts_the_inferred_schema(page_for: Any, 
     expect(second).to_contain_text('"data"')
     expect(records.get_by_role("heading")).to_have_text(re.compile(r"^Records: [2-9]\d"))
     assert TEST_API_KEY not in page.content()
+    page.set_viewport_size({"width": 1280, "height": 2400})  # the screen below the fold
     shoot(page, live, "test-read-pages")
+    page.set_viewport_size({"width": 1280, "height": 720})
 
     # One click adopts the inferred schema into the operation, saved with the draft.
     schema.get_by_role("button", name="Adopt the inferred schema").click()

@@ -2,6 +2,7 @@
 import { emptyState, group, h } from "../dom.js";
 import { boundField, retypeDefault, typedDefaultField } from "./bind.js";
 import { isUnder } from "./problems.js";
+import { formatTyped, parseTyped } from "./values.js";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const LOCATIONS = ["query", "path", "header", "body"];
@@ -70,6 +71,7 @@ function operationEditor(ops, index, ctx, rerender) {
       boundField(ctx, op, "record_selector", "Record selector", { path: `${at}.record_selector`, placeholder: "data", help: "Where the records are in the response, e.g. data or result.items." }),
       h("div", { class: "wide" }, boundField(ctx, op, "description", "Description", { kind: "textarea", path: `${at}.description` }))),
     h("h3", {}, "Parameters"), parametersTable(op, at, ctx, rerender),
+    op.parameters.length ? [h("h3", {}, "Parameter examples"), parameterValues(op, at, ctx)] : null,
     h("h3", {}, "Pagination"),
     group(`${at}.pagination`, { class: "form-grid" }, h("div", { class: "field" }, h("label", { for: `paging-${index}` }, "Pagination type"), pagingType),
       (PAGINATION[pagination.type] || []).map((key) => boundField(ctx, op.pagination, key, key.replace(/_/g, " "),
@@ -101,7 +103,11 @@ function parametersTable(op, at, ctx, rerender) {
     const cell = (key, label, opts = {}) => h("td", {}, boundField(ctx, p, key, `${label} of parameter ${i + 1}`, { ...opts, path: `${path}.${key}` }));
     const defaultLabel = `Default of parameter ${i + 1}`;
     // A new type changes what the default is (50 or "50") and how it is edited (a choice for booleans).
-    const retype = () => { retypeDefault(ctx, p, defaultLabel); rerender(); };
+    const retype = () => {
+      retypeDefault(ctx, p, defaultLabel);
+      retypeValue(ctx, p, "example", `Example of parameter ${i + 1}`, (text) => parseTyped(text, p.type || "string"), formatTyped);
+      rerender();
+    };
     return h("tr", {}, cell("name", "Name", { required: true }), cell("location", "Location", { kind: { options: LOCATIONS, default: "query" } }),
       cell("type", "Type", { kind: { options: PARAM_TYPES, default: "string" }, onchange: retype }), cell("required", "Required", { kind: "checkbox" }),
       h("td", {}, typedDefaultField(ctx, p, defaultLabel, `${path}.default`)), cell("description", "Description"),
@@ -115,4 +121,36 @@ function parametersTable(op, at, ctx, rerender) {
       params.push({ name: "", location: "query", type: "string", required: false });
       ctx.markDirty(); rerender();
     } }, "Add parameter"));
+}
+
+/**
+ * Read *key* of *owner* again after its type changed ("50" becomes 50 for an integer); text
+ * that no longer fits is held with its error (Save refuses it) rather than saved mistyped.
+ */
+function retypeValue(ctx, owner, key, label, parse, format) {
+  const pending = ctx.state.pending;
+  const held = pending.get(owner, key);
+  if (!held && owner[key] === undefined) return;
+  const text = held ? held.text : format(owner[key]);
+  const result = parse(text);
+  if (result.error) {
+    delete owner[key];
+    pending.set(owner, key, { text, message: result.error, label });
+    return;
+  }
+  pending.delete(owner, key);
+  if (result.value === undefined) delete owner[key]; else owner[key] = result.value;
+}
+
+/** Each parameter's example (what "Test every operation" sends). */
+function parameterValues(op, at, ctx) {
+  return h("div", { class: "param-values" }, op.parameters.map((p, i) => {
+    const path = `${at}.parameters[${i}]`;
+    const type = p.type || "string";
+    return h("fieldset", { class: "param-value" }, h("legend", {}, p.name || `Parameter ${i + 1}`),
+      boundField(ctx, p, "example", `Example of parameter ${i + 1}`, { path: `${path}.example`,
+        kind: type === "boolean" ? { options: ["", "true", "false"], default: "" } : "text",
+        parse: (text) => parseTyped(text, p.type || "string"), format: formatTyped,
+        help: p.required ? "Sent by Test every operation when there is no default." : "A sample value, shown to callers." }));
+  }));
 }

@@ -14,19 +14,27 @@ const lastRuns = new Map();
 function opName(op) { return op.operation || op.name; }
 
 /**
- * The parameters "Test every operation" sends: a required parameter without a default takes
- * its example or first enum value; one with neither is *missing* (the operation is skipped).
+ * The parameters "Test every operation" sends: a value typed in the Test form (*typed*) first,
+ * else for a required parameter without a default its example, else its first allowed value.
+ * A required parameter with none of these is *missing* (the operation is skipped, saying so).
  */
-export function autoParams(op) {
+export function autoParams(op, typed = {}) {
   const params = {};
   const missing = [];
   for (const p of op.parameters || []) {
+    if (typed[p.name] !== undefined) { params[p.name] = typed[p.name]; continue; }
     if (!p.required || (p.default !== undefined && p.default !== null)) continue;
     if (p.example !== undefined && p.example !== null) params[p.name] = p.example;
     else if (Array.isArray(p.enum) && p.enum.length) params[p.name] = p.enum[0];
     else missing.push(p.name);
   }
   return { params, missing };
+}
+
+/** Why an operation is skipped: which required parameters have nothing to send, and the fix. */
+export function skipReason(missing) {
+  return `skipped: needs parameters (${missing.join(", ")}): no value, default, example or allowed value to send; ` +
+    "give each an example in the Operations tab (or type a value here for the selected operation)";
 }
 
 export function renderTest(panel, state, ctx) {
@@ -43,15 +51,29 @@ export function renderTest(panel, state, ctx) {
   const lastRun = lastRuns.get(state.id);
   if (lastRun && lastRun.index < ops.length) select.value = String(lastRun.index);
   const paramsBox = h("div", {});
-  const showParams = () => mount(paramsBox, parametersForm(ops[Number(select.value)].parameters, "testparam"));
+  const showParams = () => {
+    const op = ops[Number(select.value)];
+    mount(paramsBox, parametersForm(op.parameters, "testparam"));
+    // A required parameter without a default starts with its example: what a test sends.
+    for (const p of op.parameters || []) {
+      const input = [...paramsBox.querySelectorAll("[data-name]")].find((el) => el.dataset.name === p.name);
+      if (!input || !p.required || input.value !== "" || p.example === undefined || p.example === null) continue;
+      if (input.type === "checkbox") input.checked = p.example === true;
+      else input.value = typeof p.example === "string" ? p.example : JSON.stringify(p.example);
+    }
+  };
   select.addEventListener("change", showParams);
   showParams();
   const allPages = h("input", { type: "checkbox", id: "test-all-pages" });
   const out = h("div", { class: "test-out", "aria-live": "polite" });
   // The answer, what was read (records, pages, the inferred schema) and "Save as test case".
-  const showRun = (op, params, pages, result) => mount(out,
-    resultView({ ...result, pages: null }, { hasSchema: !!op.response_schema }),
-    readView(result, op, state, ctx), saveCaseControls(op, params, pages, result));
+  const showRun = (op, params, pages, result) => {
+    const answer = resultView({ ...result, pages: null }, { hasSchema: !!op.response_schema });
+    const read = readView(result, op, state, ctx);
+    // With records to read in a table, the raw body is one click away rather than in the way.
+    if (read) for (const box of answer.querySelectorAll("details[open]")) if (box.querySelector(".body")) box.open = false;
+    mount(out, answer, read, saveCaseControls(op, params, pages, result));
+  };
 
   const remember = () => { testCredentials.set(state.id, readFields(creds)); };
   async function ensureSaved() {
@@ -110,9 +132,10 @@ export function renderTest(panel, state, ctx) {
     if (!(await ensureSaved())) return;
     mount(out, h("p", {}, "Testing every operation…"));
     const rows = [];
+    const selected = ops[Number(select.value)];
     for (const op of ops) {
-      const { params, missing } = autoParams(op);
-      if (missing.length) { rows.push([opName(op), "skip", `skipped: needs parameters (${missing.join(", ")})`]); continue; }
+      const { params, missing } = autoParams(op, op === selected ? readFields(paramsBox) : {});
+      if (missing.length) { rows.push([opName(op), "skip", skipReason(missing)]); continue; }
       try {
         const result = await run(op, params, false);
         const ok = resultPassed(result);
