@@ -96,10 +96,15 @@ export function schemaDiff(declared, inferred, doc, path = "") {
     const at = path ? `${path}.${key}` : key;
     if (!(key in declaredProps)) { rows.push({ path: at, kind: "added", declared: null, inferred: inferredProps[key].type }); continue; }
     rows.push(...schemaDiff(declaredProps[key], inferredProps[key], doc, at));
-    if (declaredRequired.has(key) !== inferredRequired.has(key)) {
+    // A schema that declares no required list at all differs once (below), not per field.
+    if (declared.required && declaredRequired.has(key) !== inferredRequired.has(key)) {
       rows.push({ path: at, kind: "required", declared: declaredRequired.has(key) ? "required" : "optional",
         inferred: inferredRequired.has(key) ? "in every record" : "not in every record" });
     }
+  }
+  const requiredSeen = [...inferredRequired].filter((key) => key in declaredProps);
+  if (!declared.required && requiredSeen.length) {
+    rows.push({ path: path || "(record)", kind: "required", declared: "none required", inferred: `in every record: ${requiredSeen.join(", ")}` });
   }
   if (Object.keys(inferredProps).length || inferred.type === "object") {
     for (const key of Object.keys(declaredProps)) {
