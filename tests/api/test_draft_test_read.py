@@ -91,3 +91,41 @@ async def test_a_single_call_shows_the_records_it_extracted(
         records = got.json()["records"]
         assert operation.get("record_selector") or records == [got.json()["body"]]
         assert records and len(records) == 1
+
+
+JS_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi-javascript"
+
+
+async def test_a_paginated_operation_with_hooks_sends_one_call_with_its_trace(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    files = {
+        path.relative_to(JS_EXAMPLE).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(JS_EXAMPLE.rglob("*.js"))
+    }
+    with serve(create_test_api(records=12)) as url:
+        text = (JS_EXAMPLE / "connector.yaml").read_text(encoding="utf-8")
+        body = {"yaml": text.replace("http://127.0.0.1:8765", url), "files": files}
+        created = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
+        assert created.status_code == 201, created.text
+        run_url = f"/connectors/{created.json()['id']}/draft/run"
+        run = {
+            "operation": "list_items",
+            "params": {"limit": 5},
+            "credentials": {"signing_secret": "test-signing-secret"},
+        }
+        sent = await api.post(run_url, json=run, headers=world.auth("a_admin"))
+        assert sent.status_code == 200, sent.text
+        result = sent.json()
+        # The hooks' work is shown (a single call), and the answer says how it differs.
+        assert result["request_before_hooks"] is not None
+        assert "Read every page reads the pages exactly" in result["note"]
+        assert len(result["records"]) == 5  # extracted after the post-response hook unwrapped
+        every = await api.post(
+            run_url, json={**run, "all_pages": True}, headers=world.auth("a_admin")
+        )
+        pages = every.json()["pages"]
+        assert [page["record_count"] for page in pages] == [5, 5, 2]
+        assert every.json()["note"] is None
+        assert all(page["request"]["url"].startswith(f"{url}/envelope/items") for page in pages)
+        assert "test-signing-secret" not in every.text

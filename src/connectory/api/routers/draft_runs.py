@@ -113,6 +113,9 @@ class DraftRunOut(OperationRunOut):
         description="The records extracted from the (first page's) response, capped; null "
         "when the response has none to extract.",
     )
+    note: str | None = Field(
+        default=None, description="How this run differs from a read, when it does."
+    )
     error: str | None = Field(default=None, description="Why reading the pages stopped early.")
 
 
@@ -172,12 +175,15 @@ async def run_draft_operation(
         js_engine=request.app.state.runtimes.js_engine,
     )
     async with client:
-        if operation.pagination is not None and not operation.is_javascript:
+        paged = operation.pagination is not None and not operation.is_javascript
+        if paged and not _has_hooks(spec, operation):
             # Send previews exactly the first page a read sends (page parameters included).
             return await _paged_run(client, recorder, body, label)
         result = await client.call(body.operation, body.params, raise_for_status=False)
         result.body = client.redactor.redact_data(result.body)
         out = DraftRunOut.model_validate({**result.to_dict(), "version": label})
+        if paged and not body.all_pages:
+            out.note = HOOKS_NOTE
         if result.status_code < 400:
             out.records = _records(operation, result.body)
         if body.all_pages and result.status_code < 400:
@@ -186,6 +192,20 @@ async def run_draft_operation(
             out.pages = read.pages
             out.error = client.redactor.redact(str(read.failure)) if read.failure else None
     return out
+
+
+#: Why Send on a paginated operation with hooks is a single call rather than the first page.
+HOOKS_NOTE = (
+    "JavaScript hooks run around this operation: Send made a single call, so that their log "
+    "and the request before hooks can be shown, without the paginator's first-page parameters. "
+    "Read every page reads the pages exactly as the connector does."
+)
+
+
+def _has_hooks(spec: ConnectorSpec, operation: OperationSpec) -> bool:
+    """Whether pre-request or post-response hooks run around *operation*'s requests."""
+    hooks = [spec.hooks, operation.hooks]
+    return any(h is not None and (h.pre_request or h.post_response) for h in hooks)
 
 
 def _records(operation: OperationSpec, body: Any) -> list[Any] | None:

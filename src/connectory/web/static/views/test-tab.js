@@ -72,7 +72,8 @@ export function renderTest(panel, state, ctx) {
     const read = readView(result, op, state, ctx);
     // With records to read in a table, the raw body is one click away rather than in the way.
     if (read) for (const box of answer.querySelectorAll("details[open]")) if (box.querySelector(".body")) box.open = false;
-    mount(out, answer, read, saveCaseControls(op, params, pages, result));
+    mount(out, result.note ? h("p", { class: "help run-note" }, `ℹ ${result.note}`) : null, answer, read,
+      saveCaseControls(op, params, pages, result));
   };
 
   const remember = () => { testCredentials.set(state.id, readFields(creds)); };
