@@ -129,3 +129,34 @@ async def test_a_paginated_operation_with_hooks_sends_one_call_with_its_trace(
         assert every.json()["note"] is None
         assert all(page["request"]["url"].startswith(f"{url}/envelope/items") for page in pages)
         assert "test-signing-secret" not in every.text
+
+
+async def test_a_collection_list_reads_its_first_page_with_the_exchanges(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    document: dict[str, Any] = read_connector_data(EXAMPLE)
+    with serve(create_test_api(records=5, credentials=TestApiCredentials(api_key=CANARY))) as url:
+        document["base_url"] = url
+        connector = await create(api, world, "a_admin", document)
+        read_url = f"/connectors/{connector['id']}/draft/collection-read"
+        body = {"collection": "contacts", "page_size": 3, "credentials": {"api_key": CANARY}}
+        read = await api.post(read_url, json=body, headers=world.auth("a_admin"))
+        assert read.status_code == 200, read.text
+        out = read.json()
+        assert len(out["records"]) == 3 and out["error"] is None
+        assert {"id", "fields"} <= set(out["records"][0])
+        assert out["exchanges"] and out["exchanges"][-1]["status_code"] == 200
+        assert CANARY not in read.text
+        # A refused key is an answer with the exchange that shows it.
+        refused = await api.post(
+            read_url, json={**body, "credentials": {"api_key": "wrong"}},
+            headers=world.auth("a_admin"),
+        )  # fmt: skip
+        assert refused.status_code == 200, refused.text
+        assert refused.json()["error"] and refused.json()["exchanges"][-1]["status_code"] == 401
+        missing = await api.post(
+            read_url, json={**body, "collection": "nope"}, headers=world.auth("a_admin")
+        )
+        assert missing.status_code == 404
+        viewer = await api.post(read_url, json=body, headers=world.auth("a_viewer"))
+        assert viewer.status_code in (403, 404)

@@ -117,3 +117,52 @@ def test_send_shows_records_pages_and_adopts_the_inferred_schema(page_for: Any, 
     items = document["operations"][0]["response_schema"]["properties"]["data"]["items"]
     assert items["properties"]["id"]["type"] == "integer"
     assert "email" in items["properties"] and "id" in items["required"]
+
+
+def test_a_collection_list_reads_its_first_page_and_adopts_the_fields(
+    page_for: Any, live: Live
+) -> None:
+    document = _document(live, "test-read-collection")
+    document["collections"] = [
+        {
+            "key": "items",
+            "name": "Items",
+            "fields_schema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "title": "Name"},
+                    "score": {"type": "string"},
+                },
+            },
+            "record": {"id": "{{ item.id }}", "name": "{{ item.name }}"},
+            "methods": {"list": {"operation": "list_items"}},
+        }
+    ]
+    connector_id = _create(live, document)
+    page = page_for("platform")
+    page.goto(f"{live.url}/ui/#/connectors/{connector_id}/test")
+    page.get_by_label(re.compile(r"^API key")).fill(TEST_API_KEY)
+    page.get_by_label("Operation", exact=True).select_option(label="list items")
+    expect(page.get_by_label("Page size")).to_be_visible()
+    page.get_by_role("button", name="Send", exact=True).click()
+    result = page.get_by_role("region", name="Result")
+    expect(result).to_contain_text("✓ 10 record(s)")
+    records = page.get_by_role("region", name="Records", exact=True)
+    expect(records.get_by_role("row")).to_have_count(11)
+    requests = page.get_by_role("region", name="Requests sent")
+    requests.get_by_text(re.compile(r"Request 1: GET")).click()
+    expect(requests).to_contain_text("offset=0&limit=10")
+    assert TEST_API_KEY not in page.content()
+    schema = page.get_by_role("region", name="Inferred schema")
+    expect(schema.get_by_role("row", name=re.compile(r"^score ≠ type differs"))).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 1600})  # the screen below the fold
+    shoot(page, live, "test-read-collection")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    schema.get_by_role("button", name="Adopt the inferred fields schema").click()
+    expect(page.locator("#status")).to_contain_text("fields schema (saved)")
+    with live.client() as admin:
+        saved = admin.get(f"/connectors/{connector_id}/draft").json()["document"]
+    fields = saved["collections"][0]["fields_schema"]["properties"]
+    assert fields["score"]["type"] == "number"
+    assert fields["name"] == {"type": "string", "title": "Name"}  # its own keywords kept
+    assert "email" in fields

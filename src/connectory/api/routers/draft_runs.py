@@ -24,7 +24,7 @@ from connectory.api.schemas.connections import (
 )
 from connectory.api.schemas.connectors import error_responses
 from connectory.api.schemas.values import WHOLE_NUMBER, IdPath, ParameterObject
-from connectory.errors import ConnectoryError, InvalidRequest, NotFound
+from connectory.errors import AuthError, ConnectoryError, InvalidRequest, NotFound, UpstreamError
 from connectory.runtime import ConnectorClient
 from connectory.runtime.records import Selector, extract_records
 from connectory.runtime.results import Page
@@ -42,6 +42,7 @@ from connectory.services.draft_exchanges import (
     describe,
     describe_request,
 )
+from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox, read_secrets
 from connectory.services.sensitive_defaults import runtime_spec
 from connectory.services.server_runtime import transport_factory
@@ -154,26 +155,11 @@ async def run_draft_operation(
     operation = spec.operation(body.operation)
     if operation is None:
         raise NotFound(f"the connector has no operation {body.operation[:200]!r}")
-    settings: Settings = request.app.state.settings
     parameters: dict[str, Any] | None = body.connector_parameters
     if parameters is None:
         parameters = await read_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id)
     await session.commit()  # release the database before calling the upstream
-    # Each page's request and response are shown on demand: the transport remembers them.
-    recorder = ExchangeRecorder(transport_factory(settings)())
-    client = ConnectorClient(
-        spec,
-        credentials=body.credentials,
-        connector_parameters=parameters,
-        transport=recorder,
-        pipeline=request.app.state.runtimes.pipeline,
-        connection_key=f"draft:{connector.id}:{principal.user_id}",
-        # A draft run draws on the connector's budget like the caller's connections do.
-        connector_key=connector.id,
-        # ... and its JavaScript runs in the caller's tenant's engine instances.
-        tenant_key=principal.enterprise_id or "platform",
-        js_engine=request.app.state.runtimes.js_engine,
-    )
+    recorder, client = _draft_client(request, connector, principal, spec, body, parameters)
     async with client:
         paged = operation.pagination is not None and not operation.is_javascript
         if paged and not _has_hooks(spec, operation):
@@ -206,6 +192,111 @@ def _has_hooks(spec: ConnectorSpec, operation: OperationSpec) -> bool:
     """Whether pre-request or post-response hooks run around *operation*'s requests."""
     hooks = [spec.hooks, operation.hooks]
     return any(h is not None and (h.pre_request or h.post_response) for h in hooks)
+
+
+def _draft_client(
+    request: Request,
+    connector: Connector,
+    principal: Principal,
+    spec: ConnectorSpec,
+    body: DraftRunIn | DraftCollectionReadIn,
+    parameters: dict[str, Any] | None,
+) -> tuple[ExchangeRecorder, ConnectorClient]:
+    """A client for one draft run, its transport recording each exchange (shown on demand)."""
+    settings: Settings = request.app.state.settings
+    recorder = ExchangeRecorder(transport_factory(settings)())
+    client = ConnectorClient(
+        spec,
+        credentials=body.credentials,
+        connector_parameters=parameters,
+        transport=recorder,
+        pipeline=request.app.state.runtimes.pipeline,
+        connection_key=f"draft:{connector.id}:{principal.user_id}",
+        # A draft run draws on the connector's budget like the caller's connections do.
+        connector_key=connector.id,
+        # ... and its JavaScript runs in the caller's tenant's engine instances.
+        tenant_key=principal.enterprise_id or "platform",
+        js_engine=request.app.state.runtimes.js_engine,
+    )
+    return recorder, client
+
+
+class DraftCollectionReadIn(BaseModel):
+    """The first page of a collection's list on the draft, with test credentials."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    collection: str = Field(min_length=1, max_length=200)
+    page_size: Annotated[int, Field(ge=1, le=RECORDS_PER_PAGE), WHOLE_NUMBER] | None = None
+    credentials: Values = Field(default_factory=dict, max_length=100)
+    connector_parameters: Values | None = Field(
+        default=None, max_length=100, description="Default: the connector's stored parameters."
+    )
+
+
+class ExchangeOut(BaseModel):
+    """One request the read sent and what came back, redacted."""
+
+    request: SentRequestOut
+    status_code: int | None
+    headers: dict[str, str]
+    body: str | None
+
+
+class DraftCollectionReadOut(BaseModel):
+    """The records of the first page (uniform shape), and the requests that read them."""
+
+    collection: str
+    version: str
+    records: list[Any] = Field(description="The first page's records (capped), redacted.")
+    next_cursor: str | None = Field(description="Set when the list has more pages.")
+    exchanges: list[ExchangeOut] = Field(description="The requests sent, in order (capped).")
+    error: str | None = Field(default=None, description="Why the read failed, if it did.")
+
+
+@router.post(
+    "/draft/collection-read",
+    response_model=DraftCollectionReadOut,
+    responses=error_responses(403, 404, 429, 502, 503, 504),
+    summary="Read the first page of a collection of the draft",
+)
+async def read_draft_collection(
+    connector_id: IdPath,
+    body: DraftCollectionReadIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> DraftCollectionReadOut:
+    """List the first page of a collection of the draft with test credentials (never stored).
+
+    An upstream error (a refused key, a 404) is an answer: its message is in ``error`` and
+    the exchanges show what was sent and received.
+    """
+    connector = await find_editable_connector(session, principal, connector_id)
+    box: SecretBox = request.app.state.secret_box
+    spec, label = await _spec_to_run(session, box, connector)
+    if not any(collection.key == body.collection for collection in spec.collections):
+        raise NotFound(f"the connector has no collection {body.collection[:200]!r}")
+    parameters: dict[str, Any] | None = body.connector_parameters
+    if parameters is None:
+        parameters = await read_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id)
+    await session.commit()  # release the database before calling the upstream
+    recorder, client = _draft_client(request, connector, principal, spec, body, parameters)
+    out = DraftCollectionReadOut(
+        collection=body.collection, version=label, records=[], next_cursor=None, exchanges=[]
+    )
+    async with client:
+        try:
+            page = await client.collection(body.collection).list_page(page_size=body.page_size)
+            records = [record.to_dict() for record in page.records[:RECORDS_PER_PAGE]]
+            out.records = client.redactor.redact_data(records)
+            out.next_cursor = page.cursor
+        except (UpstreamError, AuthError) as error:
+            out.error = client.redactor.redact(str(error))
+        out.exchanges = [
+            ExchangeOut.model_validate(describe(exchange, client.redactor))
+            for exchange in recorder.take()[:MAX_PAGES]
+        ]
+    return out
 
 
 def _records(operation: OperationSpec, body: Any) -> list[Any] | None:

@@ -2,7 +2,7 @@
 // schema inferred from the records with its difference to the declared one (adopted in one click).
 import { announce } from "../api.js";
 import { badge, emptyState, h } from "../dom.js";
-import { adoptRecordSchema, inferSchema, recordSchemaOf, schemaDiff } from "../schema-infer.js";
+import { adoptRecordSchema, inferSchema, recordSchemaOf, resolveRef, schemaDiff } from "../schema-infer.js";
 
 const MAX_COLUMNS = 8;
 
@@ -123,4 +123,71 @@ export function readView(result, op, state, ctx) {
     recordsTable(records),
     result.pages ? pagesRead(result.pages, result.error) : result.error ? h("p", { class: "error-text" }, `Stopped: ${result.error}`) : null,
     records.length ? inferredSchemaView(records, result, op, state, ctx) : null);
+}
+
+function exchangesView(exchanges) {
+  return h("section", { class: "pages-read", "aria-label": "Requests sent" },
+    h("h4", {}, `Requests sent: ${exchanges.length}`),
+    exchanges.map((x, i) => h("details", { class: "page-exchange" },
+      h("summary", {}, `Request ${i + 1}: ${x.request.method} → HTTP ${x.status_code ?? "–"}`),
+      h("h5", {}, "Request (secrets redacted)"), h("pre", { class: "code", tabindex: "0" }, exchangeText(x.request)),
+      h("h5", {}, `Response: HTTP ${x.status_code ?? "–"}`),
+      h("pre", { class: "code", tabindex: "0" }, Object.entries(x.headers || {}).map(([k, v]) => `${k}: ${v}\n`).join(""),
+        x.body ? `\n${x.body}` : ""))));
+}
+
+/**
+ * A collection's fields schema with the inferred one adopted: each property takes the inferred
+ * type (and nested shape) and keeps its own keywords (title, readOnly, format...); what the
+ * collection requires (for create) stays as declared.
+ */
+export function mergeFieldsSchema(declared, inferred) {
+  const merged = { ...(declared || {}), type: "object", properties: {} };
+  const old = declared?.properties || {};
+  for (const [key, schema] of Object.entries(inferred.properties || {})) merged.properties[key] = { ...(old[key] || {}), ...schema };
+  for (const [key, schema] of Object.entries(old)) if (!(key in merged.properties)) merged.properties[key] = schema;
+  return merged;
+}
+
+/** What the Test tab shows of a collection read: records, the requests, the fields' schema. */
+export function collectionReadView(read, collection, state, ctx) {
+  const ok = !read.error;
+  const records = read.records.map((r) => ({ id: r.id, name: r.name, ...(r.fields || {}) }));
+  const fields = read.records.map((r) => r.fields || {});
+  const inferred = inferSchema(fields);
+  delete inferred.required; // present in every record is not "required to create"
+  const isRef = typeof collection.fields_schema?.$ref === "string";
+  const declared = collection.fields_schema ? resolveRef(collection.fields_schema, state.doc) : null;
+  const diff = declared ? schemaDiff({ ...declared, required: undefined }, inferred, state.doc).filter((row) => row.kind !== "required") : [];
+  const status = h("p", { class: "help", "aria-live": "polite" });
+  const adopt = async () => {
+    collection.fields_schema = mergeFieldsSchema(declared, inferred);
+    ctx.markDirty();
+    status.textContent = "Saving the adopted schema…";
+    if (await ctx.save()) announce(`The inferred fields are now the ${collection.key} collection's fields schema (saved).`);
+    else status.textContent = "Adopted, not saved yet: see the problems above.";
+  };
+  return h("div", { class: "test-read" },
+    h("section", { class: "result", "aria-label": "Result" },
+      h("p", { class: "result-head" }, badge(ok ? `✓ ${read.records.length} record(s)` : "✗ failed", ok ? "ok" : "bad"),
+        h("span", { class: "muted" }, ` · first page of ${collection.key} · ran ${read.version}`),
+        read.next_cursor ? h("span", { class: "muted" }, " · more pages follow") : null),
+      ok ? null : h("p", { class: "error-text" }, `✗ ${read.error}`)),
+    ok ? recordsTable(records) : null,
+    exchangesView(read.exchanges),
+    ok && fields.length ? h("section", { class: "schema-read", "aria-label": "Inferred schema" },
+      h("h4", {}, "Fields schema inferred from the records"),
+      h("p", {}, !declared ? "The collection declares no fields schema."
+        : diff.length ? `${diff.length} difference(s) between the fields schema and the records.` : "The records match the fields schema."),
+      diff.length ? h("table", { class: "grid schema-diff" },
+        h("caption", { class: "sr-only" }, "Declared fields schema against inferred schema"),
+        h("thead", {}, h("tr", {}, ["Field", "Difference", "Declared", "Inferred"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, diff.map((row) => h("tr", { class: `diff-${row.kind}` },
+          h("td", {}, h("code", {}, row.path)), h("td", {}, badge(...KIND[row.kind])),
+          h("td", {}, typeText(row.declared)), h("td", {}, typeText(row.inferred)))))) : null,
+      h("details", {}, h("summary", {}, "Inferred fields schema (JSON Schema)"),
+        h("pre", { class: "code", tabindex: "0" }, JSON.stringify(inferred, null, 2))),
+      isRef ? h("p", { class: "help" }, `The fields schema is the shared schema ${collection.fields_schema.$ref}: change it in the YAML view, where every use of it is seen.`)
+        : state.canEdit && (diff.length || !declared) ? h("p", {}, h("button", { type: "button", class: "primary", onclick: adopt }, "Adopt the inferred fields schema"), status) : null)
+      : null);
 }

@@ -2,7 +2,7 @@
 import { api, announce, showError } from "../api.js";
 import { badge, emptyState, field, h, mount } from "../dom.js";
 import { announceResult, fieldsForm, parametersForm, readFields, resultPassed, resultView, scriptErrorView } from "../forms.js";
-import { readView } from "./test-read.js";
+import { collectionReadView, readView } from "./test-read.js";
 
 // Test credentials live in this module's memory only: never saved, never in storage.
 const testCredentials = new Map();
@@ -47,11 +47,25 @@ export function renderTest(panel, state, ctx) {
   for (const input of creds.querySelectorAll("[data-name]")) {
     if (remembered[input.dataset.name] !== undefined) input.value = remembered[input.dataset.name];
   }
-  const select = h("select", { id: "test-op" }, ops.map((op, i) => h("option", { value: String(i) }, `${op.method || "GET"} ${opName(op)}`)));
+  // Collections with a list method are read too: their first page, as a connection lists it.
+  const collections = (state.doc.collections || []).filter((c) => c?.key && c.methods?.list);
+  const select = h("select", { id: "test-op" }, ops.map((op, i) => h("option", { value: String(i) }, `${op.method || "GET"} ${opName(op)}`)),
+    collections.length ? h("optgroup", { label: "Collections (first page of list)" },
+      collections.map((c, i) => h("option", { value: `c:${i}` }, `list ${c.key}`))) : null);
+  const collectionOf = (value) => (value.startsWith("c:") ? collections[Number(value.slice(2))] : null);
   const lastRun = lastRuns.get(state.id);
-  if (lastRun && lastRun.index < ops.length) select.value = String(lastRun.index);
+  const lastFits = lastRun && [...select.options].some((o) => o.value === lastRun.value);
+  if (lastFits) select.value = lastRun.value;
   const paramsBox = h("div", {});
+  const allPages = h("input", { type: "checkbox", id: "test-all-pages" });
+  const pageSize = h("input", { type: "number", id: "test-page-size", min: "1", max: "50", inputMode: "numeric", placeholder: "the list's default" });
   const showParams = () => {
+    if (collectionOf(select.value)) {
+      mount(paramsBox, field("Page size", pageSize, { help: "Records on the first page (up to 50)." }));
+      allPages.disabled = true;
+      return;
+    }
+    allPages.disabled = false;
     const op = ops[Number(select.value)];
     mount(paramsBox, parametersForm(op.parameters, "testparam"));
     // A required parameter without a default starts with its example: what a test sends.
@@ -64,7 +78,6 @@ export function renderTest(panel, state, ctx) {
   };
   select.addEventListener("change", showParams);
   showParams();
-  const allPages = h("input", { type: "checkbox", id: "test-all-pages" });
   const out = h("div", { class: "test-out", "aria-live": "polite" });
   // The answer, what was read (records, pages, the inferred schema) and "Save as test case".
   const showRun = (op, params, pages, result) => {
@@ -113,13 +126,15 @@ export function renderTest(panel, state, ctx) {
     event.preventDefault();
     remember();
     if (!(await ensureSaved())) return;
+    const collection = collectionOf(select.value);
+    if (collection) { await readCollection(collection); return; }
     const op = ops[Number(select.value)];
     mount(out, h("p", {}, "Sending…"));
     try {
       const params = readFields(paramsBox);
       const result = await run(op, params, allPages.checked);
       lastTests.set(state.id, { passed: resultPassed(result), at: new Date(), what: opName(op) });
-      lastRuns.set(state.id, { index: Number(select.value), params, pages: allPages.checked, result });
+      lastRuns.set(state.id, { value: select.value, params, pages: allPages.checked, result });
       showRun(op, params, allPages.checked, result);
       announceResult(opName(op), result);
     } catch (error) {
@@ -128,12 +143,27 @@ export function renderTest(panel, state, ctx) {
       showError(error);
     }
   };
+  async function readCollection(collection) {
+    mount(out, h("p", {}, "Reading…"));
+    try {
+      const read = await api("POST", `/connectors/${state.id}/draft/collection-read`, {
+        collection: collection.key, credentials: readFields(creds), page_size: pageSize.value ? Number(pageSize.value) : null });
+      lastTests.set(state.id, { passed: !read.error, at: new Date(), what: `list ${collection.key}` });
+      lastRuns.set(state.id, { value: select.value, collection: true, result: read });
+      mount(out, collectionReadView(read, collection, state, ctx));
+      announce(read.error ? `list ${collection.key} failed: ${read.error}` : `list ${collection.key}: ${read.records.length} record(s).`, read.error ? "error" : "info");
+    } catch (error) {
+      lastTests.set(state.id, { passed: false, at: new Date(), what: `list ${collection.key}` });
+      mount(out, h("p", { class: "error-text" }, `✗ ${error.message}`));
+      showError(error);
+    }
+  }
   const testAll = async () => {
     remember();
     if (!(await ensureSaved())) return;
     mount(out, h("p", {}, "Testing every operation…"));
     const rows = [];
-    const selected = ops[Number(select.value)];
+    const selected = collectionOf(select.value) ? null : ops[Number(select.value)];
     for (const op of ops) {
       const { params, missing } = autoParams(op, op === selected ? readFields(paramsBox) : {});
       if (missing.length) { rows.push([opName(op), "skip", skipReason(missing)]); continue; }
@@ -153,9 +183,11 @@ export function renderTest(panel, state, ctx) {
         h("td", {}, name), h("td", {}, badge(...BADGES[kind])), h("td", {}, detail)))))));
     announce(`${summary}.`, failed ? "error" : "info");
   };
-  if (lastRun && lastRun.index < ops.length) {
+  if (lastFits && lastRun.collection) {
+    mount(out, collectionReadView(lastRun.result, collectionOf(lastRun.value), state, ctx));
+  } else if (lastFits) {
     allPages.checked = lastRun.pages;
-    showRun(ops[lastRun.index], lastRun.params, lastRun.pages, lastRun.result);
+    showRun(ops[Number(lastRun.value)], lastRun.params, lastRun.pages, lastRun.result);
   }
   panel.append(h("form", { class: "test-form", onsubmit: send },
     h("div", { class: "split even" },
