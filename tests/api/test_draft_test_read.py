@@ -160,3 +160,25 @@ async def test_a_collection_list_reads_its_first_page_with_the_exchanges(
         assert missing.status_code == 404
         viewer = await api.post(read_url, json=body, headers=world.auth("a_viewer"))
         assert viewer.status_code in (403, 404)
+
+
+async def test_an_echoed_secret_is_redacted_in_every_page_shown(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    document: dict[str, Any] = read_connector_data(EXAMPLE)
+    with serve(create_test_api(records=5, credentials=TestApiCredentials(api_key=CANARY))) as url:
+        document["base_url"] = url
+        document["operations"].append(
+            {"operation": "echo_paged", "path": "/echo/paged",
+             "pagination": {"type": "offset", "page_size": 5}}
+        )  # fmt: skip
+        connector = await create(api, world, "a_admin", document)
+        run_url = f"/connectors/{connector['id']}/draft/run"
+        body = {"operation": "echo_paged", "credentials": {"api_key": CANARY}, "all_pages": True}
+        echoed = await api.post(run_url, json=body, headers=world.auth("a_admin"))
+        assert echoed.status_code == 200, echoed.text
+        page = echoed.json()["pages"][0]
+        # The upstream echoed the key back in its body: what the page shows has it redacted.
+        assert "x-api-key" in page["response"]["body"].lower()
+        assert "offset=0" in page["request"]["url"]
+        assert CANARY not in echoed.text

@@ -135,7 +135,16 @@ def body_text(exchange: Exchange, redactor: Redactor, limit: int = SHOWN_CHARS) 
         return f"({len(exchange.response_body)} bytes, {encoding}-encoded: not shown)"
     if not data:
         return None
-    text = redactor.redact_body(data, exchange.header("content-type"), limit)
+    content_type = exchange.header("content-type")
+    if exchange.complete and "json" in content_type.lower():
+        try:
+            # Indented for reading; redacted as data (sensitive keys) and as text (secrets).
+            parsed = redactor.redact_data(json.loads(data))
+            shown = redactor.redact(json.dumps(parsed, indent=2, ensure_ascii=False))
+            return shown if len(shown) <= limit else f"{shown[:limit]}\n… ({len(shown)} characters)"
+        except ValueError:
+            pass  # not the JSON it claims to be: shown as text
+    text = redactor.redact_body(data, content_type, limit)
     return text if exchange.complete else f"{text}\n… (only the first {KEEP_BYTES} bytes kept)"
 
 
