@@ -2,6 +2,11 @@
 
 This is the builder's Test tab. The credentials arrive with the request, are used for this one
 call and are never stored or logged; the client is closed before the response is sent.
+
+A paginated operation is read as the connector reads it (Send: its first page, page parameters
+included); the client's transport records each exchange so every page's request and response
+can be shown, redacted (:mod:`connectory.services.draft_exchanges`). ``/draft/collection-read``
+reads the first page of a collection's list the same way.
 """
 
 from __future__ import annotations
