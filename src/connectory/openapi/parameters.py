@@ -114,6 +114,7 @@ def map_parameter(
             at, f"parameter '{name}' accepts values of several types; it is taken as {shape.type}"
         )
     _add_values(context, at, out, shape, required)
+    _add_example(parameter, out, shape)
     if shape.type == "array" and isinstance(shape.items, dict):
         out["items"] = shape.items
     _check_style(context, parameter, at, out)
@@ -174,6 +175,31 @@ def _add_values(
         context.warn(at, f"the default of parameter '{name}' is not one of its enum values")
     else:
         out["default"] = default
+
+
+def _add_example(parameter: dict[str, Any], out: dict[str, Any], shape: ValueShape) -> None:
+    """Keep the first example of the parameter that fits its type (and enum).
+
+    Its own ``example``, then its named ``examples``, then its schema's: the builder's "Test
+    every operation" sends it for a required parameter.
+    """
+    candidates: list[Any] = []
+    if "example" in parameter:
+        candidates.append(parameter["example"])
+    examples = parameter.get("examples")
+    if isinstance(examples, dict):  # OpenAPI 3: named Example objects
+        candidates += [
+            e["value"] for e in examples.values() if isinstance(e, dict) and "value" in e
+        ]
+    candidates += shape.examples
+    for value in candidates:
+        fitted = fit_value(value, out["type"]) if value is not None else NOT_FITTED
+        if fitted is NOT_FITTED or is_prose(value):
+            continue
+        if "enum" in out and fitted not in out["enum"]:
+            continue
+        out["example"] = fitted
+        return
 
 
 SWAGGER_FORMATS = {

@@ -47,6 +47,11 @@ class ParameterSpec(SpecModel):
     required: bool = Field(default=False, description="Whether the caller must provide it.")
     default: Any = Field(default=None, description="Used when the caller omits the parameter.")
     enum: list[Any] | None = Field(default=None, description="The only values allowed.")
+    example: Any = Field(
+        default=None,
+        description="A sample value (never sent on its own): the builder's forms show it, and "
+        "its 'Test every operation' sends it for a required parameter without a default.",
+    )
     description: str | None = None
     items: dict[str, Any] | None = Field(
         default=None, description="JSON Schema of the items of an array parameter."

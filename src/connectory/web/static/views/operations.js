@@ -1,7 +1,8 @@
 // The Operations tab: the list of operations and the editor of the selected one.
-import { emptyState, group, h } from "../dom.js";
+import { emptyState, field, group, h } from "../dom.js";
 import { boundField, retypeDefault, typedDefaultField } from "./bind.js";
 import { isUnder } from "./problems.js";
+import { formatEnum, formatTyped, parseEnum, parseTyped } from "./values.js";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 const LOCATIONS = ["query", "path", "header", "body"];
@@ -70,6 +71,8 @@ function operationEditor(ops, index, ctx, rerender) {
       boundField(ctx, op, "record_selector", "Record selector", { path: `${at}.record_selector`, placeholder: "data", help: "Where the records are in the response, e.g. data or result.items." }),
       h("div", { class: "wide" }, boundField(ctx, op, "description", "Description", { kind: "textarea", path: `${at}.description` }))),
     h("h3", {}, "Parameters"), parametersTable(op, at, ctx, rerender),
+    op.parameters.length ? [h("h3", {}, "Parameter examples and allowed values"), parameterValues(op, at, ctx)] : null,
+    h("h3", {}, "Headers"), headersEditor(op, at, ctx, rerender),
     h("h3", {}, "Pagination"),
     group(`${at}.pagination`, { class: "form-grid" }, h("div", { class: "field" }, h("label", { for: `paging-${index}` }, "Pagination type"), pagingType),
       (PAGINATION[pagination.type] || []).map((key) => boundField(ctx, op.pagination, key, key.replace(/_/g, " "),
@@ -101,7 +104,12 @@ function parametersTable(op, at, ctx, rerender) {
     const cell = (key, label, opts = {}) => h("td", {}, boundField(ctx, p, key, `${label} of parameter ${i + 1}`, { ...opts, path: `${path}.${key}` }));
     const defaultLabel = `Default of parameter ${i + 1}`;
     // A new type changes what the default is (50 or "50") and how it is edited (a choice for booleans).
-    const retype = () => { retypeDefault(ctx, p, defaultLabel); rerender(); };
+    const retype = () => {
+      retypeDefault(ctx, p, defaultLabel);
+      retypeValue(ctx, p, "example", `Example of parameter ${i + 1}`, (text) => parseTyped(text, p.type || "string"), formatTyped);
+      retypeValue(ctx, p, "enum", `Allowed values of parameter ${i + 1}`, (text) => parseEnum(text, p.type || "string"), formatEnum);
+      rerender();
+    };
     return h("tr", {}, cell("name", "Name", { required: true }), cell("location", "Location", { kind: { options: LOCATIONS, default: "query" } }),
       cell("type", "Type", { kind: { options: PARAM_TYPES, default: "string" }, onchange: retype }), cell("required", "Required", { kind: "checkbox" }),
       h("td", {}, typedDefaultField(ctx, p, defaultLabel, `${path}.default`)), cell("description", "Description"),
@@ -115,4 +123,82 @@ function parametersTable(op, at, ctx, rerender) {
       params.push({ name: "", location: "query", type: "string", required: false });
       ctx.markDirty(); rerender();
     } }, "Add parameter"));
+}
+
+/**
+ * Read *key* of *owner* again after its type changed ("50" becomes 50 for an integer); text
+ * that no longer fits is held with its error (Save refuses it) rather than saved mistyped.
+ */
+function retypeValue(ctx, owner, key, label, parse, format) {
+  const pending = ctx.state.pending;
+  const held = pending.get(owner, key);
+  if (!held && owner[key] === undefined) return;
+  const text = held ? held.text : format(owner[key]);
+  const result = parse(text);
+  if (result.error) {
+    delete owner[key];
+    pending.set(owner, key, { text, message: result.error, label });
+    return;
+  }
+  pending.delete(owner, key);
+  if (result.value === undefined) delete owner[key]; else owner[key] = result.value;
+}
+
+/** Each parameter's example (what "Test every operation" sends) and allowed values (enum). */
+function parameterValues(op, at, ctx) {
+  return h("div", { class: "param-values" }, op.parameters.map((p, i) => {
+    const path = `${at}.parameters[${i}]`;
+    const type = p.type || "string";
+    return h("fieldset", { class: "param-value" }, h("legend", {}, p.name || `Parameter ${i + 1}`),
+      boundField(ctx, p, "example", `Example of parameter ${i + 1}`, { path: `${path}.example`,
+        kind: type === "boolean" ? { options: ["", "true", "false"], default: "" } : "text",
+        parse: (text) => parseTyped(text, p.type || "string"), format: formatTyped,
+        help: p.required ? "Sent by Test every operation when there is no default." : "A sample value, shown to callers." }),
+      boundField(ctx, p, "enum", `Allowed values of parameter ${i + 1}`, { path: `${path}.enum`,
+        parse: (text) => parseEnum(text, p.type || "string"), format: formatEnum, placeholder: "a, b, c",
+        help: "Comma-separated, or a JSON array for values with commas. Empty: any value." }));
+  }));
+}
+
+// The rows of each operation's headers editor, kept across renders so a header whose name is
+// not typed yet is not lost (the document holds only named headers).
+const headerRows = new WeakMap();
+
+function namedHeaders(rows) {
+  return Object.fromEntries(rows.filter(([name]) => name.trim()).map(([name, value]) => [name.trim(), value]));
+}
+
+/** The operation's own headers (added to the connector's, values may be templates). */
+function headersEditor(op, at, ctx, rerender) {
+  let rows = headerRows.get(op);
+  // The document changed elsewhere (YAML view, a reload): start again from it.
+  if (!rows || JSON.stringify(namedHeaders(rows)) !== JSON.stringify(op.headers || {})) {
+    rows = Object.entries(op.headers || {}).map(([name, value]) => [name, String(value)]);
+    headerRows.set(op, rows);
+  }
+  const sync = () => {
+    const named = namedHeaders(rows);
+    if (Object.keys(named).length) op.headers = named; else delete op.headers;
+    ctx.markDirty();
+  };
+  const seen = new Map();
+  for (const [name] of rows) seen.set(name.trim().toLowerCase(), (seen.get(name.trim().toLowerCase()) || 0) + 1);
+  const body = rows.map((row, i) => {
+    const name = h("input", { type: "text", value: row[0], placeholder: "X-Api-Version", autocomplete: "off" });
+    const value = h("input", { type: "text", value: row[1], placeholder: "2024-01-01 or {{ config.region }}", autocomplete: "off" });
+    const duplicate = row[0].trim() && seen.get(row[0].trim().toLowerCase()) > 1;
+    if (duplicate) name.setAttribute("aria-invalid", "true");
+    name.addEventListener("input", () => { row[0] = name.value; sync(); });
+    value.addEventListener("input", () => { row[1] = value.value; sync(); });
+    return h("tr", {},
+      h("td", {}, field(`Name of header ${i + 1}`, name, { help: duplicate ? "⚠ Named twice: the last value is sent." : "" })),
+      h("td", {}, field(`Value of header ${i + 1}`, value, { path: row[0].trim() ? `${at}.headers.${row[0].trim()}` : undefined })),
+      h("td", {}, h("button", { type: "button", class: "danger edit", onclick: () => { rows.splice(i, 1); sync(); rerender(); } },
+        "Remove", h("span", { class: "sr-only" }, ` header ${row[0] || i + 1}`))));
+  });
+  return group(`${at}.headers`, {}, h("table", { class: "grid edit-table headers" },
+    h("thead", {}, h("tr", {}, ["Name", "Value", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, body.length ? body : h("tr", {}, h("td", { colspan: 3, class: "empty-cell" }, "No headers of its own: the connector's headers and auth apply.")))),
+    h("p", { class: "help" }, "Sent with this operation's requests, after the connector's headers (a header named in both takes this value). Values may use templates such as {{ credentials.account }}."),
+    h("button", { type: "button", class: "edit", onclick: () => { rows.push(["", ""]); rerender(); } }, "Add header"));
 }

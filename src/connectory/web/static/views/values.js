@@ -62,3 +62,37 @@ export function parseSchema(text) {
   }
   return { value };
 }
+
+/**
+ * Parse a list of allowed values (a parameter's enum) typed as "a, b, c" or as a JSON array
+ * (for values holding commas), each read as *type*. Returns `{value}` (undefined when empty)
+ * or `{error}` naming the value that does not fit.
+ */
+export function parseEnum(text, type = "string") {
+  const trimmed = text.trim();
+  if (trimmed === "") return { value: undefined };
+  let items;
+  if (trimmed.startsWith("[")) {
+    try { items = JSON.parse(trimmed); } catch (error) {
+      return { error: `Not a valid JSON array (${error.message}): type a, b, c or ["a, b", "c"].` };
+    }
+    if (!Array.isArray(items)) return { error: 'Type the values as a, b, c or as a JSON array ["a", "b"].' };
+    items = items.map((item) => (typeof item === "string" ? item : JSON.stringify(item)));
+  } else {
+    items = trimmed.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  }
+  const values = [];
+  for (const item of items) {
+    const result = parseTyped(item, type);
+    if (result.error) return { error: `Allowed value ${result.error}` };
+    if (result.value !== undefined && !values.some((v) => JSON.stringify(v) === JSON.stringify(result.value))) values.push(result.value);
+  }
+  return { value: values.length ? values : undefined };
+}
+
+/** The text that shows an enum: "a, b, c", or a JSON array when a value holds a comma. */
+export function formatEnum(values) {
+  if (!Array.isArray(values) || !values.length) return "";
+  const texts = values.map(formatTyped);
+  return texts.some((text) => text.includes(",") || text.trim() !== text) ? JSON.stringify(values) : texts.join(", ");
+}
