@@ -21,7 +21,7 @@ import { leaveYaml, renderYaml } from "./yaml-view.js";
  */
 const TABS = [
   { key: "overview", label: "Overview", render: renderOverview,
-    owns: ["name", "slug", "type", "description", "base_url", "icon", "documentation_url"] },
+    owns: ["name", "slug", "type", "description", "base_url", "icon", "documentation_url", "parameters", "headers"] },
   { key: "auth", label: "Auth & Credentials", render: renderAuth, owns: ["auth"] },
   { key: "operations", label: "Operations", render: renderOperations, owns: ["operations"], select: selectOperation },
   { key: "hooks", label: "Hooks & Methods", render: renderHooks, owns: ["hooks"], select: selectCodeFile },
