@@ -130,16 +130,16 @@ def _read_entry(index: int, item: Any) -> HistoryEntry:
             f"unknown field(s) in history[{index}]: {', '.join(unknown[:5])}",
             [FieldIssue((*where, key), "unknown field") for key in unknown[:20]],
         )
-    version = item.get("version")
+    raw_version = item.get("version")
+    # The column holds 32 characters; a longer run of digits is no real version.
+    version = raw_version if isinstance(raw_version, str) and len(raw_version) <= 32 else ""
     try:
-        # The column holds 32 characters; a longer run of digits is no real version.
-        parse_version(version if isinstance(version, str) and len(version) <= 32 else "")
+        parse_version(version)
     except ValueError:
         raise InvalidRequest(
             f"history[{index}].version must be a version such as 1.2.0",
             [FieldIssue((*where, "version"), "expected MAJOR.MINOR.PATCH")],
         ) from None
-    assert isinstance(version, str)
     published_at = _read_time(item.get("published_at"), (*where, "published_at"))
     changelog = item.get("changelog", "")
     if not isinstance(changelog, str):
