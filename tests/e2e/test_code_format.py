@@ -74,9 +74,20 @@ def test_yaml_is_formatted_with_its_comments(page_for: Any, live: Live) -> None:
     assert code_text(page, "yaml-text") == broken
     check_a11y(page, "YAML view, not formatted")
 
-    # Saved: the draft holds what the YAML says.
-    set_code(page, "yaml-text", messy.replace("Format Me ", "Formatted On Save "))
-    page.get_by_role("button", name="Save draft").click()
+    # On save the text is formatted before it is read: the YAML the server parses is the
+    # formatted one, comments and all.
+    renamed = messy.replace("Format Me ", "Formatted On Save ")
+    set_code(page, "yaml-text", renamed)
+    # Only the save formats: no parse of the formatted text comes without it.
+    with page.expect_request(
+        lambda request: (
+            request.url.endswith("/ui/yaml/parse")
+            and "Formatted On Save # the name" in (request.post_data or "")
+        )
+    ) as parsed:
+        page.get_by_role("button", name="Save draft").click()
+    sent = parsed.value.post_data_json["yaml"]
+    assert sent == formatted.replace("Format Me ", "Formatted On Save ")
     expect(page.locator("#status")).to_have_text("Draft saved.")
     expect(page.locator("#yaml-text .cm-content")).to_contain_text("name: Formatted On Save")
     with live.client() as admin:
