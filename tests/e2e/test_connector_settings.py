@@ -75,6 +75,11 @@ def test_parameters_and_headers_are_edited_in_the_overview(page_for: Any, live: 
 
     # After the save the tables show what is stored; renaming a header keeps its value.
     expect(page.get_by_label("Default of partner_secret")).to_have_value("********")
+    # A name that is no header name is refused, and the row keeps its name.
+    page.get_by_label("Header name 1").fill("X Tenant:")
+    page.get_by_label("Header name 1").press("Tab")
+    expect(page.locator("#status")).to_contain_text('"X Tenant:" is not a header name')
+    expect(page.get_by_label("Header name 1")).to_have_value("X-Tenant")
     page.get_by_label("Header name 1").fill("X-Tenant-Id")
     page.get_by_label("Header name 1").press("Tab")
     expect(page.get_by_label("Value of X-Tenant-Id")).to_have_value(

@@ -154,6 +154,9 @@ function fieldsTable(schema, base, ctx, rerender, { nameLabel, firstColumn, addT
     h("button", { type: "button", class: "edit", onclick: add }, addText));
 }
 
+// A header name is an HTTP token (RFC 9110): no spaces, colons or control characters.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 /** The connector-level headers: a name and a value (a template) per row, sent with every request. */
 function headersTable(headers, ctx, rerender) {
   const rows = Object.entries(headers).map(([name], index) => {
@@ -164,8 +167,10 @@ function headersTable(headers, ctx, rerender) {
         const next = nameInput.value.trim();
         // Header names are case-insensitive on the wire: two that differ in case only are one.
         const taken = Object.keys(headers).some((k) => k !== name && k.toLowerCase() === next.toLowerCase());
-        if (!next || next === name || taken) {
+        const invalid = next && !HEADER_NAME.test(next);
+        if (!next || next === name || taken || invalid) {
           if (taken) announce(`A header ${next} is there already.`, "error");
+          if (invalid) announce(`"${next}" is not a header name: letters, digits and - (no spaces or colons), e.g. X-Tenant.`, "error");
           nameInput.value = name; return;
         }
         renameKey(headers, name, next);
