@@ -254,3 +254,27 @@ async def test_bad_histories_are_422(api: httpx.AsyncClient, world: World) -> No
     stamped = copy.deepcopy(data)
     stamped["history"][0]["published_at"] = "yesterday"
     assert "published_at" in await refused(stamped)
+
+
+async def test_a_sensitive_default_in_a_history_is_sealed(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    connector_id = await _three_versions(api, world)
+    data = await _export(api, world, connector_id, version="latest")
+    # Exports never carry one; a file written by hand may.
+    data["history"][0]["document"]["parameters"]["partner_secret"]["default"] = "hand-written"
+    imported = await api.post(
+        "/connectors/import", params={"history": "true"}, json=data, headers=world.auth("b_admin")
+    )
+    assert imported.status_code == 201, imported.text
+    assert "hand-written" not in imported.text
+    b_id = imported.json()["connector_id"]
+    first = await api.get(f"/connectors/{b_id}/versions/1.0.0", headers=world.auth("b_admin"))
+    assert first.status_code == 200, first.text
+    assert "hand-written" not in first.text
+    assert first.json()["document"]["parameters"]["partner_secret"]["default"] == "********"
+    again = await api.get(
+        f"/connectors/{b_id}/export", params={"history": "true"}, headers=world.auth("b_admin")
+    )
+    assert "hand-written" not in again.text
+    assert "default" not in again.json()["history"][0]["document"]["parameters"]["partner_secret"]
