@@ -140,3 +140,36 @@ def test_an_unreachable_server_exits_4(tmp_path: Path) -> None:
     )
     assert no_token.exit_code == 1
     assert "CONNECTORY_TOKEN" in no_token.stderr
+
+
+def test_export_and_import_with_history(running: Running, tmp_path: Path) -> None:
+    connector_id = _published(running)
+    changed = running.http.put(
+        f"/connectors/{connector_id}/draft", json=weather(description="second")
+    )
+    assert changed.status_code == 200, changed.text
+    published = running.http.post(f"/connectors/{connector_id}/publish", json={"bump": "minor"})
+    assert published.status_code == 200, published.text
+    target = tmp_path / "weather.json"
+    exported = running.run("export", "weather", "--history", "-o", str(target))
+    assert exported.exit_code == 0, exported.output
+    data = json.loads(target.read_bytes())
+    assert [entry["version"] for entry in data["history"]] == ["1.0.0", "1.1.0"]
+    # As another connector (a new slug in every version), so that the import creates it.
+    data["document"]["slug"] = "weather-copy"
+    for entry in data["history"]:
+        entry["document"]["slug"] = "weather-copy"
+    target.write_text(json.dumps(data))
+
+    dry = running.run("import", str(target), "--history", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "would publish 1.0.0, 1.1.0" in dry.stderr
+    done = running.run("import", str(target), "--history")
+    assert done.exit_code == 0, done.output
+    assert "imported: published 1.0.0, 1.1.0" in done.stderr
+    copy_id = json.loads(done.stdout)["connector_id"]
+    versions = running.http.get(f"/connectors/{copy_id}/versions").json()["items"]
+    assert [v["version"] for v in versions] == ["1.1.0", "1.0.0"]
+    again = running.run("import", str(target), "--history")
+    assert again.exit_code == 1
+    assert "nothing to import" in again.stderr

@@ -13,7 +13,10 @@ import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import { EditorState } from "@codemirror/state";
 import { EditorView, drawSelection, highlightActiveLine, highlightActiveLineGutter, hoverTooltip, keymap, lineNumbers } from "@codemirror/view";
 import { tags } from "@lezer/highlight";
+import { formatText } from "./format.js";
 import { schemaCompletion, schemaHover } from "./schema-complete.js";
+
+export { formatText };
 
 // Colours with at least 4.5:1 contrast on white and on the active line (WCAG AA): the
 // default style's orange and red do not reach it.
@@ -56,16 +59,35 @@ const LANGUAGES = { yaml: () => yaml(), javascript: () => javascript(), json: ()
  * @param {(text: string) => void} [options.onChange] called after each change of the text
  * @param {object} [options.schema] a JSON Schema: completion and hover docs for YAML keys and values
  * @param {string} [options.minHeight] CSS height of the editing area
- * @returns the editor's handle: getValue, setValue, setProblems, goToLine, focus, destroy
+ * @param {(message: string) => void} [options.onFormatError] told why a Format left the text as is
+ * @returns the editor's handle: getValue, setValue, setProblems, goToLine, focus, destroy, and
+ *   format (YAML and JSON: formats the text as one undoable change; true when it could)
  */
-export function createEditor({ parent, value, language, readOnly = false, labelledBy, describedBy, onChange, schema, minHeight = "360px" }) {
+export function createEditor({ parent, value, language, readOnly = false, labelledBy, describedBy, onChange, schema, minHeight = "360px", onFormatError }) {
+  const formattable = !readOnly && (language === "yaml" || language === "json");
+  const format = (view, quiet = false) => {
+    if (!formattable) return false;
+    const before = view.state.doc.toString();
+    const result = formatText(before, language);
+    if (result.error) { if (!quiet) onFormatError?.(result.error); return false; }
+    if (result.text === before) return true;
+    // The cursor stays on its line (by number): the text around it moved, its place did not.
+    const head = view.state.selection.main.head;
+    const lineNumber = view.state.doc.lineAt(head).number;
+    const lines = result.text.split("\n");
+    const at = lines.slice(0, Math.min(lineNumber, lines.length) - 1).reduce((n, l) => n + l.length + 1, 0);
+    view.dispatch({ changes: { from: 0, to: before.length, insert: result.text }, selection: { anchor: Math.min(at, result.text.length) },
+      userEvent: "input.format", scrollIntoView: true });
+    return true;
+  };
   const extensions = [
     lineNumbers(), highlightActiveLineGutter(), foldGutter(), lintGutter(), history(), drawSelection(),
     indentOnInput(), bracketMatching(), closeBrackets(), highlightActiveLine(), highlightSelectionMatches(),
     syntaxHighlighting(highlight), theme,
     EditorView.theme({ ".cm-content, .cm-gutter": { minHeight }, ".cm-scroller": { maxHeight: "70vh", overflow: "auto" } }),
     // Tab is left to the browser (moving focus): the editor is never a keyboard trap.
-    keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...foldKeymap, ...completionKeymap, ...lintKeymap]),
+    // Shift+Alt+F formats (YAML and JSON), as in the common editors.
+    keymap.of([{ key: "Shift-Alt-f", run: (view) => format(view) }, ...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...foldKeymap, ...completionKeymap, ...lintKeymap]),
     // tabindex: the content is reachable by keyboard (one tab stop) even read-only, where it
     // is not contenteditable, so the scroller around it never holds unreachable text.
     EditorView.contentAttributes.of({ "aria-labelledby": labelledBy, tabindex: "0", ...(describedBy ? { "aria-describedby": describedBy } : {}) }),
@@ -103,5 +125,8 @@ export function createEditor({ parent, value, language, readOnly = false, labell
     },
     focus: () => view.focus(),
     destroy: () => view.destroy(),
+    /** Format the text (YAML keeps its comments); false when it does not parse or cannot be. */
+    format: ({ quiet = false } = {}) => format(view, quiet),
+    formattable,
   };
 }

@@ -5,6 +5,7 @@ Both talk to the server at ``--server`` (``CONNECTORY_URL``) with the token in
 
     connectory export openweathermap -o openweathermap.json
     connectory import openweathermap.json --dry-run
+    connectory export openweathermap --history -o all.json && connectory import all.json --history
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def export_connector(
         str | None,
         typer.Option("--version", help="1.2.0, latest or draft (default: latest, else draft)."),
     ] = None,
+    history: Annotated[
+        bool,
+        typer.Option("--history", help="Add every published version, oldest first."),
+    ] = False,
     server: Server = DEFAULT_SERVER,
     token: Token = None,
 ) -> None:
@@ -72,7 +77,9 @@ def export_connector(
     def run() -> None:
         with RemoteApi(server, token) as api:
             connector_id = _resolve(api, connector)
-            params = {"version": version} if version else None
+            params = {"version": version} if version else {}
+            if history:
+                params["history"] = "true"
             response = api.request("GET", f"/connectors/{connector_id}/export", params=params)
         # The bytes as the server wrote them: an export file is byte-stable.
         if output is None or str(output) == "-":
@@ -101,6 +108,13 @@ def import_connector(
         str | None,
         typer.Option("--into", help="Import as the next draft of this connector id."),
     ] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Recreate the file's version history (export --history) as published versions.",
+        ),
+    ] = False,
     server: Server = DEFAULT_SERVER,
     token: Token = None,
 ) -> None:
@@ -115,6 +129,8 @@ def import_connector(
             params["as_new_version"] = "true"
         if into:
             params["connector_id"] = into
+        if history:
+            params["history"] = "true"
         with RemoteApi(server, token) as api:
             response = api.request(
                 "POST",
@@ -175,6 +191,19 @@ def _summarise(result: dict[str, Any]) -> None:
         what = f"a new {scope} connector '{slug}'"
     else:
         what = f"the next draft of the {scope} connector '{slug}' ({result.get('connector_id')})"
+    steps = result.get("history")
+    if isinstance(steps, list):
+        created = [str(s.get("version")) for s in steps if s.get("action") == "create"]
+        kept = [str(s.get("version")) for s in steps if s.get("action") == "exists"]
+        versions = f"publish {', '.join(created) or 'no version'}"
+        if kept:
+            versions += f" (there already: {', '.join(kept)})"
+        draft = " and a draft" if result.get("draft") else ""
+        if result.get("dry_run"):
+            console.print(f"dry run: the import would {escape(versions)}; nothing was changed")
+        else:
+            console.print(f"imported: {escape(versions.replace('publish', 'published'))}{draft}")
+        return
     if result.get("dry_run"):
         console.print(f"dry run: the import would make {escape(what)}; nothing was changed")
     else:

@@ -13,6 +13,9 @@ The file (``format: connectory-connector``, ``format_version: 1``)::
       "source": {"connector_id": "...", "version_id": "..."}
     }
 
+With ``history`` it also carries every published version (services/exchange_history.py), and
+an import asked to keep it recreates them as published versions.
+
 It is written with sorted keys, two-space indentation and a final newline, so export -> import
 -> export gives the same bytes apart from ``exported_at`` and the ids in ``source``. No secret
 leaves: the ``default`` of every sensitive credential field and connector parameter is removed.
@@ -45,6 +48,7 @@ from connectory.services.connector_documents import (
 from connectory.services.connector_versions import DiffResult, check_new_slug, compare_versions
 from connectory.services.connectors import (
     Scope,
+    apply_metadata,
     commit_or_conflict,
     create_connector,
     draft_of,
@@ -52,10 +56,20 @@ from connectory.services.connectors import (
     published_version,
     scope_of,
 )
+from connectory.services.exchange_history import (
+    HistoryEntry,
+    HistoryStep,
+    history_entry,
+    plan_history,
+    published_versions,
+    read_history,
+)
 from connectory.services.openapi_descriptions import StoredDescription, store_description
 from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox
 from connectory.services.sensitive_defaults import conceal_defaults, store_sensitive_defaults
+from connectory.services.versioning import has_changes
+from connectory.spec import ConnectorSpec
 from connectory.store.models import Connector, ConnectorVersion, new_id, utcnow
 
 EXPORT_FORMAT = "connectory-connector"
@@ -69,6 +83,7 @@ _KEYS = frozenset(
         "files",
         "format",
         "format_version",
+        "history",
         "openapi",
         "source",
     }
@@ -104,12 +119,16 @@ def _strip_defaults(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_export(
-    connector: Connector, version: ConnectorVersion, description: StoredDescription | None = None
+    connector: Connector,
+    version: ConnectorVersion,
+    description: StoredDescription | None = None,
+    history: list[ConnectorVersion] | None = None,
 ) -> dict[str, Any]:
     """Return the export of one version of *connector* (with its OpenAPI description, if given).
 
     The description, when asked for, is the ``openapi`` field: its media type, where it came
-    from, and its text.
+    from, and its text. *history*, when given (the published versions, oldest first), is the
+    ``history`` field, each version stripped of secrets like the exported one.
     """
     document = without_secrets(version.document)
     parameters = document.get("parameters")
@@ -123,6 +142,8 @@ def build_export(
         "format_version": EXPORT_FORMAT_VERSION,
         "source": {"connector_id": connector.id, "version_id": version.id},
     }
+    if history is not None:
+        export["history"] = [history_entry(row, without_secrets(row.document)) for row in history]
     if description is not None:
         export["openapi"] = {
             "media_type": description.media_type,
@@ -150,6 +171,8 @@ class ImportFile:
     changelog: str
     #: The OpenAPI description the export carries (bytes, where it came from), if any.
     openapi: tuple[bytes, str | None] | None = None
+    #: The published versions the file carries, oldest first (read only when asked for).
+    history: list[HistoryEntry] | None = None
 
 
 def parse_export(raw: bytes) -> Any:
@@ -176,8 +199,8 @@ def parse_export(raw: bytes) -> Any:
     )
 
 
-def read_export(data: Any) -> ImportFile:
-    """Check an export file's structure and its connector.
+def read_export(data: Any, with_history: bool = False) -> ImportFile:
+    """Check an export file's structure and its connector (and, if asked, its ``history``).
 
     Raises:
         InvalidRequest: it is not an export this server reads.
@@ -226,6 +249,14 @@ def read_export(data: Any) -> ImportFile:
     file = ImportFile(source, check_changelog(changelog, ("body", "changelog")))
     if "openapi" in data:
         file.openapi = _read_openapi(data["openapi"])
+    if with_history:
+        if "history" not in data:
+            raise InvalidRequest(
+                "the file carries no version history; export it with history=true "
+                "(connectory export --history), or import it without history",
+                [FieldIssue(("body", "history"), "missing")],
+            )
+        file.history = read_history(data["history"])
     return file
 
 
@@ -254,6 +285,8 @@ class Imported:
     draft: ConnectorVersion | None
     warnings: list[Problem] = field(default_factory=list)
     diff: DiffResult | None = None
+    #: With history: what happens to each version of the file's history, oldest first.
+    history: list[HistoryStep] | None = None
 
 
 async def import_connector(
@@ -264,6 +297,7 @@ async def import_connector(
     dry_run: bool = False,
     as_new_version: bool = False,
     connector_id: str | None = None,
+    history: bool = False,
     box: SecretBox,
 ) -> Imported:
     """Import an export file as a draft in *principal*'s scope.
@@ -277,6 +311,9 @@ async def import_connector(
         as_new_version: Import even when that slug and version exist already (as the next
             draft of the existing connector).
         connector_id: Import as the next draft of this connector instead of finding it by slug.
+        history: Recreate the file's ``history`` as published versions (in order, with
+            their publish times) before the draft; the draft is left out when it is the
+            last of them.
         box: Seals the file's sensitive defaults (a file may carry them: exports never do).
             One given as the placeholder keeps the value of the latest version.
 
@@ -286,7 +323,9 @@ async def import_connector(
         InvalidRequest: the file is not an export; or the slug of a published target differs.
         SpecError: the connector in the file is invalid.
         Conflict: the slug and version exist already (without *as_new_version*), or the
-            existing connector has an unpublished draft.
+            existing connector has an unpublished draft; with *history*, a version of the
+            file exists there with other content, would go before its latest, or nothing
+            is new.
     """
     check_may_build_connectors(principal)
     target = (
@@ -295,7 +334,7 @@ async def import_connector(
         else None
     )
     # Checking compiles the connector's code: off the event loop.
-    file = await asyncio.to_thread(read_export, data)
+    file = await asyncio.to_thread(read_export, data, history)
     spec, document = file.source.valid()
     files = file.source.files or {}
     if target is None:
@@ -319,6 +358,10 @@ async def import_connector(
         draft=None,
         warnings=file.source.problems,
     )
+    if file.history:
+        return await _import_history(
+            session, principal, result, file, file.history, spec, document, box
+        )
     if target is None:
         if dry_run:
             return result
@@ -374,3 +417,103 @@ async def _check_clash(
             f"the connector '{connector.slug}' has a version {version} already; import with "
             "as_new_version=true to make the file that connector's next draft"
         )
+
+
+async def _import_history(
+    session: AsyncSession,
+    principal: Principal,
+    result: Imported,
+    file: ImportFile,
+    entries: list[HistoryEntry],
+    spec: ConnectorSpec,
+    document: dict[str, Any],
+    box: SecretBox,
+) -> Imported:
+    """Import *entries* as published versions, then the file's document as the draft."""
+    files = file.source.files or {}
+    last = entries[-1]
+    # The exported version was the latest published one: there is no draft to add.
+    needs_draft = has_changes(
+        without_secrets(last.document), without_secrets(document), last.files, files
+    )
+    target = result.connector
+    existing: list[ConnectorVersion] = []
+    if target is not None:
+        await _check_clash(session, target, None, as_new_version=True)
+        existing = await published_versions(session, target)
+    result.history = plan_history(entries, existing, without_secrets)
+    if not needs_draft and all(step.action == "exists" for step in result.history):
+        raise Conflict(
+            f"the connector '{result.slug}' has every version of the file already "
+            f"(up to {last.version}); there is nothing to import"
+        )
+    head = ConnectorVersion(
+        id=new_id(),
+        connector_id=target.id if target is not None else "",
+        document=conceal_defaults(document if needs_draft else last.document)[0],
+        files=files if needs_draft else last.files,
+    )
+    if existing:
+        result.diff = compare_versions(existing[-1], head)
+    if result.dry_run:
+        return result
+    new = [
+        entry
+        for entry, step in zip(entries, result.history, strict=True)
+        if step.action == "create"
+    ]
+    rows: list[ConnectorVersion] = []
+    if target is None:
+        first = new.pop(0)
+        target, row = await create_connector(
+            session, principal, first.spec, first.document, first.files, first.changelog, box=box
+        )
+        _freeze(row, first, principal)
+        await session.flush()
+        rows.append(row)
+        result.connector = target
+    follows = [existing[-1].id] if existing else []
+    for entry in new:
+        row = ConnectorVersion(
+            id=new_id(), connector_id=target.id, files=entry.files, changelog=entry.changelog
+        )
+        row.document = await store_sensitive_defaults(
+            session, box, row.id, entry.document, follows[-1:]
+        )
+        _freeze(row, entry, principal)
+        session.add(row)
+        rows.append(row)
+        follows.append(row.id)
+    if rows:
+        target.latest_version = last.version
+        apply_metadata(target, last.spec)
+    described: ConnectorVersion | None = rows[-1] if rows else None
+    if needs_draft:
+        draft = ConnectorVersion(
+            id=head.id,
+            connector_id=target.id,
+            files=files,
+            changelog=file.changelog,
+            created_by=principal.user_id,
+        )
+        draft.document = await store_sensitive_defaults(
+            session, box, draft.id, document, follows[-1:]
+        )
+        session.add(draft)
+        result.draft = described = draft
+    if file.openapi is not None and described is not None:
+        await session.flush()
+        await store_description(session, described.id, *file.openapi)
+    await commit_or_conflict(session)
+    return result
+
+
+def _freeze(row: ConnectorVersion, entry: HistoryEntry, principal: Principal) -> None:
+    """Make *row* the published version *entry*, with the file's publish time."""
+    row.version = entry.version
+    row.major, row.minor, row.patch = entry.parts
+    row.is_draft = False
+    row.changelog = entry.changelog
+    row.created_by = row.created_by or principal.user_id
+    row.published_by = principal.user_id
+    row.published_at = entry.published_at or utcnow()

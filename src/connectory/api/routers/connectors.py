@@ -21,6 +21,7 @@ from connectory.api.schemas.connectors import (
     DiffOut,
     ExportIn,
     ExportOut,
+    HistoryStepOut,
     ImportOut,
     ValidationOut,
     VersionSummary,
@@ -35,6 +36,7 @@ from connectory.services.archives import load_upload
 from connectory.services.connector_documents import ConnectorSource, check_body, check_query_text
 from connectory.services.connector_versions import get_version
 from connectory.services.connectors import ConnectorFilters, Scope, Sort, Status
+from connectory.services.exchange_history import published_versions
 from connectory.services.openapi_descriptions import load_description
 from connectory.services.principal import Principal
 from connectory.services.secret_store import SecretBox
@@ -229,6 +231,13 @@ async def import_connector(
         str | None,
         Query(max_length=64, description="Import as the next draft of this connector."),
     ] = None,
+    history: Annotated[
+        bool,
+        Query(
+            description="Recreate the file's version history (an export made with "
+            "history=true) as published versions, in order, before the draft."
+        ),
+    ] = False,
 ) -> ImportOut:
     """Import an export as a draft: platform admins into the catalogue, SDK admins into theirs."""
     check_may_build_connectors(principal)
@@ -241,6 +250,7 @@ async def import_connector(
         dry_run=dry_run,
         as_new_version=as_new_version,
         connector_id=connector_id,
+        history=history,
         box=box,
     )
     if dry_run:
@@ -256,6 +266,9 @@ async def import_connector(
         draft=VersionSummary.of(result.draft) if result.draft is not None else None,
         problems=problems_out(result.warnings),
         diff=DiffOut.of(result.diff) if result.diff is not None else None,
+        history=[HistoryStepOut(version=s.version, action=s.action) for s in result.history]
+        if result.history is not None
+        else None,
     )
 
 
@@ -352,13 +365,18 @@ async def export_connector(
         bool,
         Query(description="Add the OpenAPI description kept with the version (field openapi)."),
     ] = False,
+    history: Annotated[
+        bool,
+        Query(description="Add every published version, oldest first (field history)."),
+    ] = False,
 ) -> Response:
     """One JSON file with the version's document and files; secrets are never included."""
     connector = await connectors.find_connector(session, principal, connector_id)
     ref = version or ("latest" if connector.latest_version else "draft")
     _, row = await get_version(session, principal, connector_id, ref)
     description = await load_description(session, row.id) if include_openapi else None
-    content = exchange.render_export(exchange.build_export(connector, row, description))
+    versions = await published_versions(session, connector) if history else None
+    content = exchange.render_export(exchange.build_export(connector, row, description, versions))
     filename = exchange.export_filename(connector, row)
     return Response(
         content=content,

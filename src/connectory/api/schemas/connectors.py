@@ -20,6 +20,7 @@ from connectory.services.connector_documents import (
 from connectory.services.connector_versions import DiffResult
 from connectory.services.connectors import ConnectorView
 from connectory.services.exchange import EXPORT_FORMAT_VERSION
+from connectory.services.exchange_history import MAX_HISTORY
 from connectory.services.publishing import Check, PublishPlan
 from connectory.services.versioning import Bump, BumpSuggestion
 from connectory.store.models import Connector, ConnectorVersion
@@ -309,6 +310,15 @@ class PublishOut(BaseModel):
     suggested_bump: SuggestionOut | None
 
 
+class HistoryStepOut(BaseModel):
+    """What an import with history does with one version of the file."""
+
+    version: str
+    action: Literal["create", "exists"] = Field(
+        description="create: published here by the import; exists: here already, the same."
+    )
+
+
 class ImportOut(BaseModel):
     """What an import did, or in a dry run would do."""
 
@@ -321,9 +331,43 @@ class ImportOut(BaseModel):
     name: str
     version_in_file: str | None
     connector_id: str | None = Field(description="The connector (null in a dry run that creates).")
-    draft: VersionSummary | None = Field(description="The draft written (null in a dry run).")
+    draft: VersionSummary | None = Field(
+        description="The draft written (null in a dry run, and with history when the file's "
+        "version is the last of its history)."
+    )
     problems: list[ProblemOut] = Field(description="Warnings about the imported connector.")
     diff: DiffOut | None = Field(description="The import against the latest published version.")
+    history: list[HistoryStepOut] | None = Field(
+        default=None,
+        description="With history=true: each version of the file's history, oldest first.",
+    )
+
+
+_Files = Annotated[
+    dict[str, str],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_FILES,
+            "propertyNames": {"maxLength": MAX_FILE_PATH_CHARS, "pattern": FILE_PATH_PATTERN},
+            "additionalProperties": {"type": "string", "maxLength": MAX_FILE_CHARS},
+        }
+    ),
+]
+
+
+class HistoryEntryIn(BaseModel):
+    """One published version in an export file's ``history``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(
+        max_length=32, description="MAJOR.MINOR.PATCH; entries in increasing order."
+    )
+    published_at: str | None = Field(default=None, max_length=40, description="ISO 8601, UTC.")
+    changelog: str = Field(default="", max_length=MAX_CHANGELOG)
+    document: dict[str, Any]
+    files: _Files = Field(default_factory=dict, max_length=MAX_FILES)
 
 
 class ExportIn(BaseModel):
@@ -358,6 +402,11 @@ class ExportIn(BaseModel):
         f"each and {MAX_FILES_CHARS:,} in all.",
     )
     connector_parameters: Any = Field(default=None, description="Ignored on import.")
+    history: list[HistoryEntryIn] | None = Field(
+        default=None,
+        max_length=MAX_HISTORY,
+        description="Published versions, oldest first (read by an import with history=true).",
+    )
     exported_at: Any = Field(default=None, description="Ignored on import.")
     source: Any = Field(default=None, description="Ignored on import.")
 
@@ -380,3 +429,6 @@ class ExportOut(BaseModel):
     format: Literal["connectory-connector"]
     format_version: int
     source: ExportSource
+    history: list[HistoryEntryIn] | None = Field(
+        default=None, description="With history=true: every published version, oldest first."
+    )

@@ -1,6 +1,7 @@
 // Code boxes: the CodeMirror editor bundled from ui/ (static/dist/editor.js, built by `make ui`)
 // or, when that bundle is missing or fails to load, a plain textarea that does the same job
 // without highlighting, inline markers or completion. Both give the same handle.
+import { announce } from "./api.js";
 import { h } from "./dom.js";
 
 let bundle; // the loaded module, or null when it is missing
@@ -34,7 +35,22 @@ export function loadCodeEditor() {
  */
 export function mountEditor(host, { language, value, readOnly = false, labelId, describedBy, onChange, minHeight }) {
   if (!bundle) return null;
-  return bundle.createEditor({ parent: host, value, language, readOnly, labelledBy: labelId, describedBy, onChange, minHeight });
+  const editor = bundle.createEditor({ parent: host, value, language, readOnly, labelledBy: labelId, describedBy, onChange, minHeight,
+    onFormatError: formatError });
+  host.codeEditor = editor; // formatEditors() finds it
+  return editor;
+}
+
+function formatError(message) { announce(`Not formatted: ${message}.`, "error"); }
+
+/**
+ * Format every YAML and JSON editor under *root* (done on save). Text that does not parse is
+ * left as it is, quietly: the save reports the problem where it is.
+ */
+export function formatEditors(root) {
+  for (const host of root?.querySelectorAll(".code-editor") || []) {
+    if (host.codeEditor?.formattable) host.codeEditor.format({ quiet: true });
+  }
 }
 
 /**
@@ -57,9 +73,14 @@ export function codeBox({ id, label, value, language, readOnly = false, describe
   if (bundle) {
     const host = h("div", { id, class: `code-editor ${language}`, dataset: { ...dataset, editor: "codemirror" } });
     const editor = bundle.createEditor({ parent: host, value, language, readOnly, labelledBy: labelId, describedBy, onChange,
-      schema: language === "yaml" ? schema : null });
-    host.codeEditor = editor; // for tests and for the views that read it
-    return { element: h("div", { class: "field code-field" }, h("span", { id: labelId, class: "label" }, label), host), ...handle(editor) };
+      schema: language === "yaml" ? schema : null, onFormatError: formatError });
+    host.codeEditor = editor; // for tests, for the views that read it, and for formatEditors()
+    const formatButton = editor.formattable ? h("button", { type: "button", class: "small format-button", "aria-describedby": `${id}-format-help`,
+      onclick: () => { if (editor.format()) announce(`Formatted the ${language.toUpperCase()}.`); editor.focus(); } }, "Format") : null;
+    const head = h("div", { class: "code-head" }, h("span", { id: labelId, class: "label" }, label), formatButton,
+      formatButton ? h("span", { class: "help", id: `${id}-format-help` }, "Shift+Alt+F in the editor; also done on save" +
+        (language === "yaml" ? " (comments are kept)" : "")) : null);
+    return { element: h("div", { class: "field code-field" }, head, host), ...handle(editor) };
   }
   const textarea = h("textarea", { id, class: `code ${language}`, rows, spellcheck: "false", readOnly, dataset,
     "aria-describedby": describedBy, oninput: () => onChange?.(textarea.value) });
@@ -71,11 +92,13 @@ export function codeBox({ id, label, value, language, readOnly = false, describe
     setProblems: () => {}, // the problem list under the box says where each one is
     goToLine: (line, column) => goToLine(textarea, line, column),
     focus: () => textarea.focus(),
+    format: () => false, // the plain box has no formatter: the text is saved as typed
   };
 }
 
 function handle(editor) {
-  return { getValue: editor.getValue, setValue: editor.setValue, setProblems: editor.setProblems, goToLine: editor.goToLine, focus: editor.focus };
+  return { getValue: editor.getValue, setValue: editor.setValue, setProblems: editor.setProblems, goToLine: editor.goToLine, focus: editor.focus,
+    format: editor.format };
 }
 
 function goToLine(textarea, line, column = 1) {

@@ -44,6 +44,18 @@ export function renderOverview(panel, state, ctx) {
     h("div", { class: "field" }, h("label", { for: "icon-upload" }, "Icon"), Object.assign(iconInput, { id: "icon-upload" }),
       h("div", { class: "help" }, "PNG or SVG, 64x64 recommended."), preview),
     h("div", { class: "wide" }, boundField(ctx, doc, "description", "Description", { kind: "textarea", path: "description" }))));
+  doc.parameters ??= {};
+  doc.headers ??= {};
+  const rerender = () => ctx.renderPanel();
+  panel.append(h("h2", {}, "Connector parameters"),
+    h("p", { class: "help" }, "Settings of the connector on this server, set by its editors (PUT /connectors/{id}/parameters), not by each " +
+      "connection; templates read them as {{ connector_parameters.name }}. A sensitive default is stored encrypted and shows as ********."),
+    group("parameters", {}, fieldsTable(doc.parameters, "parameters", ctx, rerender, { nameLabel: "Parameter name", firstColumn: "Parameter",
+      addText: "Add connector parameter", emptyText: "No connector parameters.", className: "connector-parameters", newName: "parameter", newLabel: "Parameter" })),
+    h("h2", {}, "Headers"),
+    h("p", { class: "help" }, "Sent with every request of every operation (an operation's own headers win). Values are templates: " +
+      "{{ credentials.x }}, {{ connector_parameters.x }}, {{ config.x }}."),
+    group("headers", {}, headersTable(doc.headers, ctx, rerender)));
 }
 
 const AUTH_TYPES = ["none", "api_key", "basic", "bearer", "oauth2", "custom"];
@@ -91,15 +103,35 @@ function redirectUriNote() {
 }
 
 function credentialTable(schema, ctx, rerender) {
+  return fieldsTable(schema, "auth.credential_schema", ctx, rerender, { nameLabel: "Field name", firstColumn: "Field name",
+    addText: "Add credential field", emptyText: "No credential fields yet.", className: "credential-schema", newName: "field", newLabel: "Field" });
+}
+
+/** *base* and one key, as the server writes problem paths: `headers["Accept Language"]`, `parameters.region`. */
+export function keyPath(base, key) {
+  return /^[A-Za-z_$][A-Za-z0-9_\-$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
+}
+
+/** Rename the key *from* of *object* to *to* in place, keeping the order of its keys. */
+function renameKey(object, from, to) {
+  const entries = Object.entries(object).map(([k, v]) => [k === from ? to : k, v]);
+  for (const k of Object.keys(object)) delete object[k];
+  Object.assign(object, Object.fromEntries(entries));
+}
+
+/**
+ * An edit table of input fields (name, label, type, required, sensitive, help, default): the
+ * credential schema, and the connector parameters (the same model on the server).
+ */
+function fieldsTable(schema, base, ctx, rerender, { nameLabel, firstColumn, addText, emptyText, className, newName, newLabel }) {
   const rows = Object.entries(schema).map(([name, spec], index) => {
-    const cell = (key, label, opts) => h("td", {}, boundField(ctx, spec, key, `${label} of ${name}`, { ...opts, path: `auth.credential_schema.${name}.${key}` }));
-    const nameInput = h("input", { value: name, "aria-label": `Field name ${index + 1}`, "data-path": `auth.credential_schema.${name}`,
+    const at = keyPath(base, name);
+    const cell = (key, label, opts) => h("td", {}, boundField(ctx, spec, key, `${label} of ${name}`, { ...opts, path: `${at}.${key}` }));
+    const nameInput = h("input", { value: name, "aria-label": `${nameLabel} ${index + 1}`, "data-path": at,
       onchange: () => {
         const next = nameInput.value.trim();
         if (!next || next === name || next in schema) { nameInput.value = name; return; }
-        const entries = Object.entries(schema).map(([k, v]) => [k === name ? next : k, v]);
-        for (const k of Object.keys(schema)) delete schema[k];
-        Object.assign(schema, Object.fromEntries(entries));
+        renameKey(schema, name, next);
         ctx.markDirty(); rerender();
       } });
     const defaultLabel = `Default of ${name}`;
@@ -107,19 +139,57 @@ function credentialTable(schema, ctx, rerender) {
     return h("tr", {}, h("td", {}, nameInput), cell("label", "Label"),
       cell("type", "Type", { kind: { options: FIELD_TYPES, default: "string" }, onchange: retype }),
       cell("required", "Required", { kind: "checkbox" }), cell("sensitive", "Sensitive", { kind: "checkbox" }),
-      cell("help", "Help"), h("td", {}, typedDefaultField(ctx, spec, defaultLabel, `auth.credential_schema.${name}.default`)),
+      cell("help", "Help"), h("td", {}, typedDefaultField(ctx, spec, defaultLabel, `${at}.default`)),
       h("td", {}, h("button", { type: "button", class: "danger edit", onclick: () => { delete schema[name]; ctx.markDirty(); rerender(); } }, "Remove", h("span", { class: "sr-only" }, ` ${name}`))));
   });
   const add = () => {
     let n = 1;
-    while (`field_${n}` in schema) n += 1;
-    schema[`field_${n}`] = { label: `Field ${n}`, type: "string", required: true };
+    while (`${newName}_${n}` in schema) n += 1;
+    schema[`${newName}_${n}`] = { label: `${newLabel} ${n}`, type: "string", required: true };
     ctx.markDirty(); rerender();
   };
-  return h("div", {}, h("table", { class: "grid edit-table credential-schema" },
-    h("thead", {}, h("tr", {}, ["Field name", "Label", "Type", "Required", "Sensitive", "Help text", "Default", ""].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "empty-cell" }, "No credential fields yet.")))),
-    h("button", { type: "button", class: "edit", onclick: add }, "Add credential field"));
+  return h("div", {}, h("table", { class: `grid edit-table ${className}` },
+    h("thead", {}, h("tr", {}, [firstColumn, "Label", "Type", "Required", "Sensitive", "Help text", "Default", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "empty-cell" }, emptyText)))),
+    h("button", { type: "button", class: "edit", onclick: add }, addText));
+}
+
+// A header name is an HTTP token (RFC 9110): no spaces, colons or control characters.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The connector-level headers: a name and a value (a template) per row, sent with every request. */
+function headersTable(headers, ctx, rerender) {
+  const rows = Object.entries(headers).map(([name], index) => {
+    const at = keyPath("headers", name);
+    // The problems of headers.<name> are about its value: the path is the value box's alone.
+    const nameInput = h("input", { value: name, "aria-label": `Header name ${index + 1}`, spellcheck: "false",
+      onchange: () => {
+        const next = nameInput.value.trim();
+        // Header names are case-insensitive on the wire: two that differ in case only are one.
+        const taken = Object.keys(headers).some((k) => k !== name && k.toLowerCase() === next.toLowerCase());
+        const invalid = next && !HEADER_NAME.test(next);
+        if (!next || next === name || taken || invalid) {
+          if (taken) announce(`A header ${next} is there already.`, "error");
+          if (invalid) announce(`"${next}" is not a header name: letters, digits and - (no spaces or colons), e.g. X-Tenant.`, "error");
+          nameInput.value = name; return;
+        }
+        renameKey(headers, name, next);
+        ctx.markDirty(); rerender();
+      } });
+    return h("tr", {}, h("td", {}, nameInput),
+      h("td", {}, boundField(ctx, headers, name, `Value of ${name}`, { path: at, required: true, placeholder: "e.g. {{ connector_parameters.region }}" })),
+      h("td", {}, h("button", { type: "button", class: "danger edit", onclick: () => { delete headers[name]; ctx.markDirty(); rerender(); } }, "Remove", h("span", { class: "sr-only" }, ` header ${name}`))));
+  });
+  const add = () => {
+    let n = 1;
+    while (Object.keys(headers).some((k) => k.toLowerCase() === `x-header-${n}`)) n += 1;
+    headers[`X-Header-${n}`] = "";
+    ctx.markDirty(); rerender();
+  };
+  return h("div", {}, h("table", { class: "grid edit-table connector-headers" },
+    h("thead", {}, h("tr", {}, ["Header", "Value (template)", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 3, class: "empty-cell" }, "No headers: requests carry only those of auth and operations.")))),
+    h("button", { type: "button", class: "edit", onclick: add }, "Add header"));
 }
 
 const RESILIENCE = [

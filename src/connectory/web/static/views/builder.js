@@ -1,6 +1,6 @@
 // The builder of one connector: a tablist over one in-memory document, saved as the draft.
 import { api, announce, showError } from "../api.js";
-import { loadCodeEditor } from "../code-editor.js";
+import { formatEditors, loadCodeEditor } from "../code-editor.js";
 import { badge, h, mount } from "../dom.js";
 import { go, guardLeaving } from "../router.js";
 import { PendingInputs } from "./bind.js";
@@ -21,7 +21,7 @@ import { leaveYaml, renderYaml } from "./yaml-view.js";
  */
 const TABS = [
   { key: "overview", label: "Overview", render: renderOverview,
-    owns: ["name", "slug", "type", "description", "base_url", "icon", "documentation_url"] },
+    owns: ["name", "slug", "type", "description", "base_url", "icon", "documentation_url", "parameters", "headers"] },
   { key: "auth", label: "Auth & Credentials", render: renderAuth, owns: ["auth"] },
   { key: "operations", label: "Operations", render: renderOperations, owns: ["operations"], select: selectOperation },
   { key: "hooks", label: "Hooks & Methods", render: renderHooks, owns: ["hooks"], select: selectCodeFile },
@@ -212,6 +212,8 @@ function makeContext(view, state) {
       } catch (error) { showError(error); return false; }
     },
     async save() {
+      // Format on save: the open YAML and JSON editors (text that does not parse stays as is).
+      formatEditors(view.querySelector("#tabpanel"));
       if (ctx.current === "yaml" && !(await leaveYaml())) return false;
       const held = state.pending.problems(state.doc);
       if (held.length) {

@@ -99,15 +99,19 @@ async function exportDialog(connector) {
     ...versions.map((v, i) => [v.version, `v${v.version}${i === 0 ? " (latest)" : ""}${v.published_at ? ` · ${new Date(v.published_at).toLocaleDateString()}` : ""}`])];
   const version = h("select", { id: "export-version" }, choices.map(([value, text]) => h("option", { value, selected: value === connector.latest_version }, text)));
   const openapi = h("input", { type: "checkbox", id: "export-openapi" });
+  // Every published version rides along, frozen, so another Connectory can rebuild the history.
+  const history = h("input", { type: "checkbox", id: "export-history", disabled: !versions.length, "aria-describedby": "export-history-help" });
   const link = h("a", { class: "button primary", download: "" }, "Download");
   const update = () => {
     const qs = new URLSearchParams({ version: version.value });
     if (openapi.checked) qs.set("include_openapi", "true");
+    if (history.checked) qs.set("history", "true");
     link.href = `/connectors/${connector.id}/export?${qs}`;
-    link.download = `${connector.slug}-${version.value}.json`;
+    link.download = `${connector.slug}-${version.value}${history.checked ? "-history" : ""}.json`;
   };
   version.addEventListener("change", update);
   openapi.addEventListener("change", update);
+  history.addEventListener("change", update);
   update();
   const dialog = h("dialog", { class: "card small-dialog", "aria-labelledby": "export-title" },
     h("h2", { id: "export-title" }, `Export ${connector.name}`),
@@ -115,6 +119,10 @@ async function exportDialog(connector) {
       "Import it on another Connectory with Import."),
     field("Version", version),
     h("div", { class: "field inline" }, openapi, h("label", { for: openapi.id }, "Include the OpenAPI description kept with the version")),
+    h("div", { class: "field inline" }, history, h("label", { for: history.id }, "With version history")),
+    h("p", { class: "help", id: "export-history-help" }, versions.length ?
+      `Adds every published version (${versions.length}${versions.length === 50 ? "+" : ""}: documents, code files, changelogs, publish times), oldest first.` :
+      "Nothing is published yet: there is no history to add."),
     h("div", { class: "actions" }, link, h("button", { type: "button", onclick: () => dialog.close() }, "Close")));
   link.addEventListener("click", () => { announce(`Exporting ${connector.name} ${version.value}.`); setTimeout(() => dialog.close(), 0); });
   dialog.addEventListener("close", () => dialog.remove());
@@ -291,17 +299,22 @@ function showUploadError(error) {
  * draft of one here) and shows the diff against its latest version; nothing changes until
  * Import. A file whose slug and version exist here already may go in as a new draft.
  */
-async function reviewImport(bytes, fileName, asNewVersion = false) {
-  const extra = asNewVersion ? "as_new_version=true" : "";
+async function reviewImport(bytes, fileName, asNewVersion = false, withHistory = false, focus = "h2") {
+  const params = new URLSearchParams();
+  if (asNewVersion) params.set("as_new_version", "true");
+  if (withHistory) params.set("history", "true");
+  const extra = params.toString();
   let review;
   try {
     review = await api("POST", `/connectors/import?dry_run=true${extra ? `&${extra}` : ""}`, bytes);
   } catch (error) {
-    if (error.status === 409 && !asNewVersion && confirm(`${error.message}\n\nImport it as the next draft of that connector?`)) {
+    // With history, a clash is not solved by a new draft: the message says what to do.
+    if (error.status === 409 && !asNewVersion && !withHistory && confirm(`${error.message}\n\nImport it as the next draft of that connector?`)) {
       await reviewImport(bytes, fileName, true);
     } else showUploadError(error);
     return;
   }
+  const carried = historyOf(bytes);
   const what = review.action === "create" ? `A new connector, ${review.name} (${review.slug}), in the ${review.scope}` :
     `The next draft of ${review.name} (${review.slug}), in the ${review.scope}`;
   const importButton = h("button", { type: "button", class: "primary", onclick: async () => {
@@ -309,13 +322,28 @@ async function reviewImport(bytes, fileName, asNewVersion = false) {
     try {
       const done = await api("POST", `/connectors/import${extra ? `?${extra}` : ""}`, bytes);
       dialog.close();
-      announce(`Imported ${done.name}${done.action === "new_draft" ? " as its next draft" : ""}.`);
+      const made = done.history ? ` with ${done.history.filter((s) => s.action === "create").length} published version(s)${done.draft ? " and a draft" : ""}` :
+        done.action === "new_draft" ? " as its next draft" : "";
+      announce(`Imported ${done.name}${made}.`);
       go(`/connectors/${done.connector_id}/overview`);
     } catch (error) { importButton.disabled = false; showUploadError(error); }
   } }, "Import");
+  // Switching history on or off asks the server again: the plan and the diff change with it.
+  const historyBox = h("input", { type: "checkbox", id: "import-history", checked: withHistory, "aria-describedby": "import-history-help", onchange: () => {
+    dialog.close();
+    reviewImport(bytes, fileName, asNewVersion && !historyBox.checked, historyBox.checked, "#import-history");
+  } });
+  const historyChoice = carried.length ? h("section", { "aria-label": "Version history" },
+    h("div", { class: "field inline" }, historyBox, h("label", { for: historyBox.id }, "With version history")),
+    h("p", { class: "help", id: "import-history-help" }, withHistory ?
+      "The file's published versions become published versions here, in order, with their publish times; the file's own version follows as the draft when it is not the last of them." :
+      `The file carries ${carried.length} published version(s) (${carried[0]} to ${carried[carried.length - 1]}); without history only its own version comes in, as a draft.`),
+    review.history ? h("ul", { class: "import-history" }, review.history.map((step) =>
+      h("li", {}, `v${step.version} `, step.action === "create" ? badge("published by the import", "ok") : badge("here already, the same", "neutral")))) : null) : null;
   const dialog = h("dialog", { class: "card openapi-report", "aria-labelledby": "import-review-title" },
     h("h2", { id: "import-review-title", tabindex: "-1" }, `Import ${fileName}`),
     h("p", {}, what, review.version_in_file ? ` · exported from v${review.version_in_file}` : " · exported from a draft"),
+    historyChoice,
     review.problems.length ? h("section", { "aria-label": "Warnings" }, h("h3", {}, `Warnings (${review.problems.length})`),
       h("ul", {}, review.problems.map((p) => h("li", {}, badge(p.severity, p.severity === "error" ? "bad" : "warn"), ` ${p.path || "connector"}: ${p.message}`)))) : null,
     h("section", { "aria-label": "Changes" }, h("h3", {}, "Changes against the latest version here"),
@@ -324,5 +352,13 @@ async function reviewImport(bytes, fileName, asNewVersion = false) {
   dialog.addEventListener("close", () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();
-  dialog.querySelector("h2").focus();
+  dialog.querySelector(focus).focus();
+}
+
+/** The versions an export file's ``history`` lists (empty when it carries none). */
+function historyOf(bytes) {
+  try {
+    const data = JSON.parse(new TextDecoder().decode(bytes));
+    return Array.isArray(data.history) ? data.history.map((entry) => String(entry?.version)) : [];
+  } catch { return []; }
 }
