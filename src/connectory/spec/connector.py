@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 from pydantic import Field, PrivateAttr, model_validator
 
 from connectory.spec.auth import AuthSpec, NoAuthSpec
-from connectory.spec.base import SpecModel
+from connectory.spec.base import HeaderMap, SpecModel
 from connectory.spec.code import CodeRefSpec, HooksSpec, JavaScriptSpec, code_files
 from connectory.spec.collections import CollectionSpec
 from connectory.spec.events import EventSpec, WebhooksSpec
@@ -54,7 +54,7 @@ class ConnectorSpec(SpecModel):
         default_factory=dict,
         description="Connector parameters set by the admin (write-only when sensitive).",
     )
-    headers: dict[str, str] = Field(
+    headers: HeaderMap = Field(
         default_factory=dict, description="Headers (templates) sent with every request."
     )
     auth: AuthSpec = Field(default_factory=NoAuthSpec)

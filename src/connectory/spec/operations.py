@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 
-from connectory.spec.base import SpecModel
+from connectory.spec.base import HeaderMap, SpecModel
 from connectory.spec.code import CodeRefSpec, HooksSpec
 from connectory.spec.pagination import PaginationSpec
 from connectory.spec.resilience import ResilienceOverrideSpec
@@ -114,7 +114,7 @@ class OperationSpec(SpecModel):
         "implementation: http.",
     )
     parameters: list[ParameterSpec] = Field(default_factory=list)
-    headers: dict[str, str] = Field(
+    headers: HeaderMap = Field(
         default_factory=dict, description="Extra headers (templates) for this operation."
     )
     request_body: RequestBodySpec | None = None

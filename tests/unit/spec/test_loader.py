@@ -447,3 +447,20 @@ class TestEntryPoints:
         assert report.ok
         assert report.spec is not None
         assert [p.severity for p in report.problems] == ["warning"]
+
+
+def test_header_names_are_http_field_names(check_yaml: Any, problem_at: Any) -> None:
+    report = check_yaml(
+        """\
+        headers: {"X Tenant:": acme, X-Fine: yes}
+        operations:
+          - name: get_item
+            path: /items
+            headers: {"Accept Language": en, Accept: application/json}
+        """
+    )
+    assert [p.path for p in report.problems] == ["headers", "operations[0].headers"]
+    assert "'X Tenant:' is not a valid HTTP header name" in problem_at(report, "headers").message
+    assert "'Accept Language'" in problem_at(report, "operations[0].headers").message
+    fine = check_yaml("headers: {X-Tenant: acme, x_custom.1: v}\n")
+    assert fine.ok, fine.problems
