@@ -23,6 +23,8 @@ import asyncio
 import base64
 import json
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -56,6 +58,8 @@ ADMIN_DSN = os.environ.get(
     "CONNECTORY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 SECRET = "whsec_" + base64.b64encode(b"b" * 24).decode()
+#: The end-to-end endpoint's max_in_flight (``--e2e-max-in-flight``; the API's default is 4).
+E2E_MAX_IN_FLIGHT = int(os.environ.get("CONNECTORY_BENCH_E2E_MAX_IN_FLIGHT", "4"))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,6 +107,79 @@ class Processes:
         for child in self.children:
             if child.poll() is None:
                 self.stop(child)
+
+
+class Profiler:
+    """py-spy sampling one child process for a phase (``--profile DIR``); off when DIR is None.
+
+    Writes collapsed stacks (``py-spy record --format raw``: one line per distinct stack with
+    its sample count) to ``DIR/<name>.txt``, and a short top list by own and total time.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.running: subprocess.Popen[bytes] | None = None
+        self.name = ""
+
+    def start(self, name: str, pid: int) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        output = self.folder / f"{name}.txt"
+        self.running = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-p",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--nonblocking",
+                "-o",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)  # attached before the phase starts
+
+    def stop(self) -> None:
+        if self.running is None or self.folder is None:
+            return
+        self.running.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        self.running.wait(timeout=60)
+        self.running = None
+        stacks = self.folder / f"{self.name}.txt"
+        if stacks.exists():
+            (self.folder / f"{self.name}-top.txt").write_text(summarize_stacks(stacks))
+
+
+def summarize_stacks(path: Path, top: int = 40) -> str:
+    """The functions with the most samples: own (leaf) and total (anywhere on the stack)."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        samples += count
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            total[frame] = total.get(frame, 0) + count
+    lines = [f"{samples} samples", "", "own:"]
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * count / max(samples, 1):6.2f}%  {frame}")
+    lines += ["", "total:"]
+    for frame, count in sorted(total.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * count / max(samples, 1):6.2f}%  {frame}")
+    return "\n".join(lines) + "\n"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -329,15 +406,28 @@ async def raw_delivery_loop(receiver: str, count: int, concurrency: int) -> floa
         return count / (time.perf_counter() - started)
 
 
-async def run(quick: bool, workdir: Path) -> dict[str, Any]:
+async def run(
+    quick: bool,
+    workdir: Path,
+    sizes_given: dict[str, int] | None = None,
+    profile: Path | None = None,
+    skip_polling: bool = False,
+) -> dict[str, Any]:
     sizes = {
         "intake": 500 if quick else 5000,
         "deliveries": 300 if quick else 3000,
         "e2e_seconds": 3 if quick else 10,
         "subscriptions": 200 if quick else 10_000,
         "poll_window": 20 if quick else 90,
+        **(sizes_given or {}),
     }
-    results: dict[str, Any] = {"quick": quick, "sizes": sizes, "cpus": os.cpu_count()}
+    results: dict[str, Any] = {
+        "quick": quick,
+        "sizes": sizes,
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+    }
+    profiler = Profiler(profile)
     async with fresh_database() as url:
         env = {
             **os.environ,
@@ -357,7 +447,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
             port = free_port()
             api_url = f"http://127.0.0.1:{port}"
             env["CONNECTORY_PUBLIC_URL"] = api_url
-            processes.start(
+            api = processes.start(
                 "api",
                 "-m",
                 "connectory.cli",
@@ -402,9 +492,12 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
             )
 
             # 1. intake, one API process, no worker
+            profiler.start("intake-api", api.pid)
             results["intake"] = await measure_intake(
                 subscription["intake_url"], sizes["intake"], concurrency=32
             )
+            profiler.stop()
+            results["intake"]["load_average"] = os.getloadavg()
             await database.execute("DELETE FROM intake_requests")
 
             # 2. delivery: one worker against the raw loop
@@ -412,10 +505,12 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
             worker = processes.start(
                 "worker1", "-m", "connectory.cli", "worker", "--log-level", "warning"
             )
+            profiler.start("delivery-worker", worker.pid)
             while await database.fetchval(
                 "SELECT count(*) FROM deliveries WHERE status <> 'succeeded'"
             ):
                 await asyncio.sleep(0.2)
+            profiler.stop()
             first, last = await database.fetchrow(
                 "SELECT min(attempted_at), max(attempted_at) FROM delivery_attempts"
             )
@@ -426,6 +521,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
                 "connectory_per_second": round(connectory_rate, 1),
                 "raw_aiohttp_per_second": round(raw_rate, 1),
                 "ratio": round(connectory_rate / raw_rate, 3),
+                "load_average": os.getloadavg(),
             }
 
             # 3. end to end at 200 events/s (the worker above keeps running)
@@ -433,13 +529,16 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
                 await (await http.get(receiver.replace("/hook", "/__reset"))).read()
                 # New deliveries go to the receiver: register it as an endpoint through the API.
                 async with http.post(
-                    f"{api_url}/webhook-endpoints", json={"url": receiver}, headers=headers
+                    f"{api_url}/webhook-endpoints",
+                    json={"url": receiver, "max_in_flight": E2E_MAX_IN_FLIGHT},
+                    headers=headers,
                 ) as response:
                     assert response.status == 201
                 await database.execute(
                     "UPDATE webhook_endpoints SET enabled = false WHERE id = $1", bulk_endpoint
                 )
                 total = 200 * sizes["e2e_seconds"]
+                profiler.start("end-to-end-worker", worker.pid)
                 started = time.perf_counter()
                 for n in range(total):
                     body, sign_headers = signed(f"e2e-{n}", {"sent_at": time.time()})
@@ -456,6 +555,7 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
                     if stats["received"] >= total:
                         break
                     await asyncio.sleep(0.1)
+                profiler.stop()
             latencies = stats["latencies"]
             results["end_to_end"] = {
                 "events": total,
@@ -464,8 +564,12 @@ async def run(quick: bool, workdir: Path) -> dict[str, Any]:
                 "delivered": stats["received"],
                 "p50_ms": percentile(latencies, 0.5),
                 "p99_ms": percentile(latencies, 0.99),
+                "load_average": os.getloadavg(),
             }
             processes.stop(worker)
+            if skip_polling:
+                await database.close()
+                return results
 
             # 4. polling: N subscriptions over 100 connections, 1-minute schedule, 2 workers
             results["polling"] = await measure_polling(
@@ -559,6 +663,7 @@ async def measure_polling(
         "schedule_lag_median_s": round(statistics.median(lags), 2) if lags else None,
         "schedule_lag_max_s": round(max(lags), 2) if lags else None,
         "failing": failing,
+        "load_average": os.getloadavg(),
     }
 
 
@@ -566,11 +671,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Small sizes (the smoke test).")
     parser.add_argument("--output", type=Path, default=None)
+    for size in ("intake", "deliveries", "e2e_seconds", "subscriptions", "poll_window"):
+        parser.add_argument(f"--{size.replace('_', '-')}", type=int, dest=size, default=None)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="Folder for py-spy profiles of the API (intake) and the worker (delivery).",
+    )
+    parser.add_argument("--skip-polling", action="store_true", help="Stop after end to end.")
     args = parser.parse_args()
     import tempfile
 
+    sizes = {
+        name: getattr(args, name)
+        for name in ("intake", "deliveries", "e2e_seconds", "subscriptions", "poll_window")
+        if getattr(args, name) is not None
+    }
     with tempfile.TemporaryDirectory() as folder:
-        results = asyncio.run(run(args.quick, Path(folder)))
+        results = asyncio.run(run(args.quick, Path(folder), sizes, args.profile, args.skip_polling))
     text = json.dumps(results, indent=2)
     sys.stdout.write(text + "\n")
     output = args.output or (None if args.quick else ROOT / "bench" / "results" / "events.json")

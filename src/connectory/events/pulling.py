@@ -138,6 +138,7 @@ async def _pull_with_method(
         poll.method,
         parameters=variables.get("parameters") or {},
         input={"state": state.get("values") or {}, "first": first},
+        pace=True,  # a poll is a read: the rate limit makes it wait, not fail
     )
     if result is not None and not isinstance(result, dict):
         raise EventError("the pull method must return {events: [...], state: {...}}")

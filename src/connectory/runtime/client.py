@@ -374,7 +374,10 @@ class ConnectorClient:
         plan = self._plan(operation)
         pacing = ReadPacing(self.policy_for(operation).max_read_wait if pace else None, observer)
         if plan.operation.is_javascript:
-            yield await self._client_code().operation_page(plan, params or {})
+            # The method's apiClient requests are this read's: paced like its pages.
+            with pacing_requests(pacing):
+                page = await self._client_code().operation_page(plan, params or {})
+            yield page
             return
         prepared, parameters = plan.prepare(params or {}, self._variables, self._headers)
         pagination = plan.operation.pagination
@@ -522,6 +525,7 @@ class ConnectorClient:
         input: Any = None,
         operation: str | None = None,
         trace: CallTrace | None = None,
+        pace: bool = False,
     ) -> Any:
         """Run a JavaScript method of the connector and return its JSON value.
 
@@ -537,6 +541,10 @@ class ConnectorClient:
             operation: The operation whose resilience and hooks the apiClient uses; by
                 default the connector's resilience and its global hooks.
             trace: Collects ``ctx.log`` lines and the apiClient requests.
+            pace: The method is a read (an event's custom pull): its apiClient requests are
+                paced like a read's pages (:mod:`connectory.runtime.pacing`), each rate-limit
+                or ``Retry-After`` pause up to ``max_read_wait`` (the JavaScript time limit
+                does not count time spent waiting on the API).
 
         Raises:
             ScriptError: the code threw, is missing, or returned something unusable.
@@ -544,9 +552,16 @@ class ConnectorClient:
             OperationNotFound: *operation* does not exist.
         """
         plan = self._plan(operation) if operation is not None else None
-        return await self._client_code().run_method(
-            ref, parameters=parameters, input=input, plan=plan, trace=trace
-        )
+        code = self._client_code()
+        if not pace:
+            return await code.run_method(
+                ref, parameters=parameters, input=input, plan=plan, trace=trace
+            )
+        policy = self.policy_for(plan) if plan is not None else self._resilience
+        with pacing_requests(ReadPacing(policy.max_read_wait)):
+            return await code.run_method(
+                ref, parameters=parameters, input=input, plan=plan, trace=trace
+            )
 
     @property
     def response_validation(self) -> ResponseValidation:

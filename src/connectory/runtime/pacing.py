@@ -1,8 +1,8 @@
 """Pacing of paginated reads: the rate limit slows a read down instead of failing it.
 
 A read (:meth:`ConnectorClient.iter_pages` and everything built on it: ``iter_records``, the
-CLI's ``--all-pages``, the server's JSON Lines streams, and later collection lists, event
-polls and syncs) sends each page through the resilience pipeline with ``max_pause`` set to the
+CLI's ``--all-pages``, the server's JSON Lines streams, collection lists, event polls and
+syncs) sends each page through the resilience pipeline with ``max_pause`` set to the
 operation's ``max_read_wait``. The seed's ``timeout`` ("how long to wait for a response") then
 bounds each page with its retries, while waits for a rate-limit slot, for an upstream's pause
 and for the ``Retry-After`` it asked for are outside it, each capped by ``max_read_wait``.

@@ -15,6 +15,7 @@ Tasks, all idempotent, each looking at the database for due rows of its kind:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -38,7 +39,7 @@ from connectory.worker.reconcile import wake_due
 
 logger = logging.getLogger("connectory.worker")
 
-#: Wakes of one kind closer together than this are merged (the tick catches any gap).
+#: Wakes of one kind closer together than this are merged into one at the window's end.
 _DEBOUNCE_SECONDS = 0.05
 
 #: When idle grants are looked at: every five minutes, so a refresh that failed (a provider
@@ -79,6 +80,9 @@ class TaskEngine:
         self.app = app
         self.context = context
         self._last_wake: dict[str, float] = {}
+        #: A wake of each kind asked for inside the debounce window, sent at its end.
+        self._trailing: dict[str, asyncio.TimerHandle] = {}
+        self._pending: set[asyncio.Task[None]] = set()
         self._register()
 
     def _register(self) -> None:
@@ -119,9 +123,19 @@ class TaskEngine:
         )
 
     async def wake(self, kind: str) -> None:
-        """Ask for due work of *kind* to be looked at now (merged with a wake just before)."""
+        """Ask for due work of *kind* to be looked at now (merged with a wake just before).
+
+        A wake inside the debounce window is not dropped: one wake is sent when the window
+        ends. Dropping it could leave work stored just after a running task's last look
+        waiting for the next tick (a second); merging keeps the queue's load bounded.
+        """
         now = time.monotonic()
-        if now - self._last_wake.get(kind, -1.0) < _DEBOUNCE_SECONDS:
+        since = now - self._last_wake.get(kind, -1.0)
+        if since < _DEBOUNCE_SECONDS:
+            if kind not in self._trailing:
+                self._trailing[kind] = asyncio.get_running_loop().call_later(
+                    _DEBOUNCE_SECONDS - since, self._wake_later, kind
+                )
             return
         self._last_wake[kind] = now
         try:
@@ -132,6 +146,20 @@ class TaskEngine:
             # The queue is away (database restarting, app not open yet): the tick finds the
             # work later; nothing is lost, it waits in its table.
             logger.warning("could not queue %s work: %s", kind, type(error).__name__)
+
+    def _wake_later(self, kind: str) -> None:
+        self._trailing.pop(kind, None)
+        task = asyncio.get_running_loop().create_task(self.wake(kind))
+        self._pending.add(task)  # held until done: the loop keeps weak references only
+        task.add_done_callback(self._pending.discard)
+
+    def cancel_pending_wakes(self) -> None:
+        """Drop wakes waiting for their window (at shutdown; the reconciler redoes them)."""
+        for handle in self._trailing.values():
+            handle.cancel()
+        self._trailing.clear()
+        for task in self._pending:
+            task.cancel()
 
     async def refresh_grants(self) -> RefreshReport:
         """Refresh the OAuth2 grants of idle connections before their refresh tokens expire."""

@@ -101,7 +101,12 @@ class Worker:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Work until *stop* is set (or the task is cancelled), reconnecting as needed."""
-        stop = stop or asyncio.Event()
+        try:
+            await self._run(stop or asyncio.Event())
+        finally:
+            self.engine.cancel_pending_wakes()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         pause = 0.5
         while not stop.is_set():
             try:

@@ -28,12 +28,14 @@ from connectory.api.routers import (
     webhook_endpoints,
 )
 
-ROUTERS: list[APIRouter] = [health.router]
+# Intake first: every request is matched against the routes in order, and /hooks is the
+# busiest path (providers' webhooks); its prefix overlaps no other route.
+ROUTERS: list[APIRouter] = [intake.router, health.router]
 ROUTERS += [me.router, enterprises.router, users.router, tokens.router]
 ROUTERS += [connections.router, records.router, connector_parameters.router, mcp.router]
 ROUTERS += [connectors.router, connector_versions.router]
 ROUTERS += [draft_runs.router, draft_collections.router, draft_test_cases.router]
 ROUTERS += [openapi_import.router]
 ROUTERS += [oauth.router, connect_links.router]
-ROUTERS += [event_subscriptions.router, events.router, webhook_endpoints.router, intake.router]
+ROUTERS += [event_subscriptions.router, events.router, webhook_endpoints.router]
 ROUTERS += [calls.router, metrics.router]

@@ -60,7 +60,8 @@ class EventsContext:
     intake: IntakeBatcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.intake = IntakeBatcher(self.sessions)
+        # Read at call time: ``wake`` may be set after construction.
+        self.intake = IntakeBatcher(self.sessions, lambda: self.wake("intake"))
 
     async def spec_by_version_id(
         self, session: AsyncSession, version_id: str

@@ -107,7 +107,7 @@ async def accept_webhook(
     )
     if not stored:
         return _DUPLICATE  # the same message again: acknowledged, not stored twice
-    await context.wake("intake")
+    # The batcher wakes the worker once per committed batch (see intake_batch).
     return _ACCEPTED
 
 

@@ -3,7 +3,8 @@
 Each request waits for the commit of the batch holding its row (so a 2xx still means "durably
 stored"); under load a batch holds many rows, so the cost of a commit is shared. A repeated
 message id (same route) is skipped by the insert itself (``ON CONFLICT DO NOTHING``) and
-reported as a duplicate.
+reported as a duplicate. The worker is woken once per committed batch, after its requests
+are answered, not once per request (a wake is a round trip to the task queue).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -33,10 +35,17 @@ class IntakeBatcher:
 
     Args:
         sessions: Database sessions.
+        stored: Called after a batch that stored at least one new row is committed and
+            answered (wakes the worker); its failures are logged, never raised.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        stored: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._stored = stored
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -80,6 +89,11 @@ class IntakeBatcher:
             for values, future in batch:
                 if not future.done():
                     future.set_result(values["id"] in stored)
+            if stored and self._stored is not None:
+                try:
+                    await self._stored()
+                except Exception as error:  # the tick finds the rows anyway
+                    logger.warning("waking the worker after an intake batch failed: %s", error)
 
     async def _write(self, rows: list[dict[str, Any]]) -> set[str]:
         async with self._sessions() as session:

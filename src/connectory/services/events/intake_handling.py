@@ -29,7 +29,7 @@ from connectory.observability.calls import ConnectionCalls
 from connectory.services.events.call_logs import BackgroundCalls, intake_request_line
 from connectory.services.events.context import EventsContext
 from connectory.services.events.intake import claim_intake
-from connectory.services.events.records import hold_write_lock, store_events
+from connectory.services.events.records import EndpointTargets, hold_write_lock, store_events
 from connectory.spec.code import CodeRefSpec
 from connectory.store.event_models import EventSubscription, IntakeRequest
 from connectory.store.models import Connection, ConnectorVersion, utcnow
@@ -72,6 +72,9 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
     activity: dict[str, tuple[datetime, bool]] = {}
     logs = BackgroundCalls(context)
     entries: list[_Entry] = []
+    # Each enterprise's endpoints, read once per batch (not once per event).
+    endpoints: EndpointTargets = {}
+    done: list[str] = []
     # JavaScript handles run first, outside the write transaction (they may take a while and
     # call the API, whose token refresh writes: not under the batch's write lock).
     ran = await _run_javascript_handles(context, request_ids)
@@ -104,11 +107,13 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
                 async with session.begin_nested():
                     if request.subscription_id is not None:
                         stored = await _handle_for_subscription(
-                            context, session, request, found, ran
+                            context, session, request, found, ran, endpoints
                         )
                         _note(activity, request.subscription_id, request.received_at, stored)
                     else:
-                        stored = await _handle_global(context, session, request, activity, touched)
+                        stored = await _handle_global(
+                            context, session, request, activity, touched, endpoints
+                        )
                     count += stored
             except ConnectoryError as error:
                 failure = error
@@ -121,7 +126,7 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
                         session, request_id, "failed", "handling failed repeatedly (see the log)"
                     )
             else:
-                await _finish(session, request_id, "done", "")
+                done.append(request_id)  # marked done together, below
             if seen is not None:
                 elapsed = time.perf_counter() - began
                 for connection_id, event_key in touched:
@@ -130,6 +135,7 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
                     )
                     if entry is not None:
                         entries.append(entry)
+        await _finish_done(session, done)
         # Subscription rows are updated last, in id order: two batches touching the same
         # subscriptions then wait for each other instead of deadlocking.
         for subscription_id in sorted(activity):
@@ -218,6 +224,18 @@ def _note(
     activity[subscription_id] = (latest, bool(stored) or (before is not None and before[1]))
 
 
+async def _finish_done(session: AsyncSession, request_ids: list[str]) -> None:
+    """Mark handled requests done in one statement (their bodies dropped: events hold them)."""
+    if not request_ids:
+        return
+    await session.execute(
+        update(IntakeRequest)
+        .where(IntakeRequest.id.in_(request_ids))
+        .values(status="done", error="", lease_until=None, body=b"")
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def _finish(session: AsyncSession, request_id: str, status: str, error: str) -> None:
     values: dict[str, Any] = {"status": status, "error": error, "lease_until": None}
     if status == "done":
@@ -251,6 +269,7 @@ async def _handle_for_subscription(
     request: IntakeRequest,
     found: tuple[EventSubscription, str] | None,
     ran: _Ran,
+    endpoints: EndpointTargets,
 ) -> int:
     if found is None:
         return 0
@@ -273,7 +292,7 @@ async def _handle_for_subscription(
         received = events_from_method(result, event.key, request.message_id)
     else:
         received = events_from_webhook(handle, event.key, given)
-    stored = await store_events(session, subscription, received, context.now())
+    stored = await store_events(session, subscription, received, context.now(), endpoints)
     return len(stored)
 
 
@@ -360,6 +379,7 @@ async def _handle_global(
     request: IntakeRequest,
     activity: dict[str, tuple[datetime, bool]],
     touched: list[tuple[str, str]],
+    endpoints: EndpointTargets,
 ) -> int:
     # Each published version with live subscriptions runs its own handle and routes its events
     # to its own subscriptions by selector.
@@ -400,7 +420,9 @@ async def _handle_global(
                 mine = [item for item in received if item.selector == subscription.selector]
                 if mine:
                     touched.append((subscription.connection_id, subscription.event_key))
-                    stored = len(await store_events(session, subscription, mine, context.now()))
+                    stored = len(
+                        await store_events(session, subscription, mine, context.now(), endpoints)
+                    )
                     count += stored
                     _note(activity, subscription.id, request.received_at, stored)
     return count

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.events.handling import ReceivedEvent
 from connectory.store.event_models import Delivery, Event, EventSubscription, WebhookEndpoint
+from connectory.store.models import new_id
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -35,82 +38,116 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+#: Where an enterprise's events go: (endpoint id, event types, connection ids) of each enabled
+#: endpoint; None for a filter means everything. Kept for one batch of work (see store_events).
+EndpointTargets = dict[str, list[tuple[str, list[str] | None, list[str] | None]]]
+
+
 async def store_events(
     session: AsyncSession,
     subscription: EventSubscription,
     received: list[ReceivedEvent],
     now: datetime,
-) -> list[Event]:
-    """Store the events not stored before (by dedup key) and create their deliveries.
+    endpoints: EndpointTargets | None = None,
+) -> list[str]:
+    """Store the events not stored before (by dedup key), create their deliveries; their ids.
 
-    Each insert runs in a savepoint, so a duplicate (same subscription and dedup key) is
-    skipped without undoing the others. The caller commits, and records the subscription's
-    activity (``last_event_at``) its own way.
+    One ``INSERT ... ON CONFLICT DO NOTHING`` stores them: a duplicate (same subscription and
+    dedup key, stored before or by another worker meanwhile) is skipped by the database
+    itself, without a look-up or a savepoint per event. Their deliveries are one more insert.
+    *endpoints* caches each enterprise's endpoints across the calls of one batch (an endpoint
+    created meanwhile gets the events stored after the batch). The caller commits, and
+    records the subscription's activity (``last_event_at``) its own way.
     """
-    stored: list[Event] = []
-    if received:
-        await hold_write_lock(session)
-    for item in received:
-        exists = await session.scalar(
-            select(Event.seq).where(
-                Event.subscription_id == subscription.id, Event.dedup_key == item.dedup_key
-            )
-        )
-        if exists is not None:
-            continue
-        event = Event(
-            enterprise_id=subscription.enterprise_id,
-            connection_id=subscription.connection_id,
-            subscription_id=subscription.id,
-            type=item.type,
-            dedup_key=item.dedup_key,
-            occurred_at=item.occurred_at,
-            received_at=now,
-            payload=item.payload,
-        )
-        try:
-            async with session.begin_nested():
-                session.add(event)
-                await session.flush()
-        except IntegrityError:
-            continue  # stored meanwhile by another worker: at most once per dedup key
-        stored.append(event)
-        await fan_out(session, event, now)
-    return stored
-
-
-async def fan_out(session: AsyncSession, event: Event, now: datetime) -> int:
-    """Create a delivery of *event* for each endpoint of its enterprise that wants it."""
-    endpoints = await session.scalars(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.enterprise_id == event.enterprise_id,
-            WebhookEndpoint.enabled.is_(True),
-            WebhookEndpoint.deleted_at.is_(None),
-        )
+    if not received:
+        return []
+    await hold_write_lock(session)
+    insert = postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    rows = [
+        {
+            "id": new_id(),
+            "enterprise_id": subscription.enterprise_id,
+            "connection_id": subscription.connection_id,
+            "subscription_id": subscription.id,
+            "type": item.type,
+            "dedup_key": item.dedup_key,
+            "occurred_at": item.occurred_at,
+            "received_at": now,
+            "payload": item.payload,
+        }
+        for item in received
+    ]
+    statement = (
+        insert(Event)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["subscription_id", "dedup_key"])
+        .returning(Event.seq, Event.id, Event.type)
     )
-    count = 0
-    for endpoint in endpoints:
-        if endpoint.event_types is not None and event.type not in endpoint.event_types:
-            continue
-        if (
-            endpoint.connection_ids is not None
-            and event.connection_id not in endpoint.connection_ids
-        ):
-            continue
-        session.add(
-            Delivery(
-                enterprise_id=event.enterprise_id,
-                endpoint_id=endpoint.id,
-                event_seq=event.seq,
-                event_id=event.id,
-                order_key=event.subscription_id or f"event-{event.id}",
-                next_run_at=now,
-                created_at=now,
-            )
+    result = await session.execute(statement)
+    stored: list[tuple[int, str, str]] = sorted(  # by seq: the order kept
+        (int(seq), str(event_id), str(type_)) for seq, event_id, type_ in result
+    )
+    if stored:
+        await fan_out(
+            session,
+            subscription.enterprise_id,
+            subscription.connection_id,
+            subscription.id,
+            stored,
+            now,
+            endpoints,
         )
-        count += 1
-    await session.flush()
-    return count
+    return [event_id for _, event_id, _ in stored]
+
+
+async def fan_out(
+    session: AsyncSession,
+    enterprise_id: str,
+    connection_id: str,
+    subscription_id: str | None,
+    events: list[tuple[int, str, str]],
+    now: datetime,
+    endpoints: EndpointTargets | None = None,
+) -> int:
+    """Create a delivery of each event (seq, id, type) for each endpoint that wants it."""
+    targets = endpoints.get(enterprise_id) if endpoints is not None else None
+    if targets is None:
+        targets = [
+            (row.id, row.event_types, row.connection_ids)
+            for row in await session.execute(
+                select(
+                    WebhookEndpoint.id, WebhookEndpoint.event_types, WebhookEndpoint.connection_ids
+                ).where(
+                    WebhookEndpoint.enterprise_id == enterprise_id,
+                    WebhookEndpoint.enabled.is_(True),
+                    WebhookEndpoint.deleted_at.is_(None),
+                )
+            )
+        ]
+        if endpoints is not None:
+            endpoints[enterprise_id] = targets
+    deliveries = [
+        {
+            "id": new_id(),
+            "enterprise_id": enterprise_id,
+            "endpoint_id": endpoint_id,
+            "event_seq": seq,
+            "event_id": event_id,
+            "order_key": subscription_id or f"event-{event_id}",
+            "status": "pending",
+            "attempts": 0,
+            "next_run_at": now,
+            "created_at": now,
+            "last_error": "",
+        }
+        for seq, event_id, type_ in events
+        for endpoint_id, event_types, connection_ids in targets
+        if (event_types is None or type_ in event_types)
+        and (connection_ids is None or connection_id in connection_ids)
+    ]
+    if deliveries:
+        await session.execute(sa_insert(Delivery), deliveries)
+    return len(deliveries)
 
 
 def envelope(event: Event) -> dict[str, Any]:

@@ -13,6 +13,7 @@ The ``state`` column holds ``values`` (what subscribe/refresh returned, seen by 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -370,20 +371,35 @@ async def claim_subscriptions(
     return list(claimed.scalars())
 
 
+#: Claimed subscriptions run at once on PostgreSQL (each in its own session and transaction,
+#: mostly waiting on the API it polls); SQLite has one writer, so there they run in turn.
+CONCURRENT_SUBSCRIPTIONS = 8
+
+
 async def run_due_subscriptions(context: EventsContext, batch: int = 20, rounds: int = 50) -> int:
     """Subscribe, poll, refresh or unsubscribe every due subscription; return how many ran."""
     ran = 0
     stored = 0
+    slots = asyncio.Semaphore(CONCURRENT_SUBSCRIPTIONS)
+
+    async def run_one(subscription_id: str) -> int:
+        async with slots:
+            return await run_subscription(context, subscription_id)
+
     for _ in range(rounds):
         async with context.sessions() as session:
             claimed = await claim_subscriptions(
                 session, context.now(), batch, context.settings.work_lease_seconds
             )
             await session.commit()
+            concurrent = dialect_of(session) == "postgresql"
         if not claimed:
             break
-        for subscription_id in claimed:
-            stored += await run_subscription(context, subscription_id)
+        if concurrent:
+            stored += sum(await asyncio.gather(*(run_one(i) for i in claimed)))
+        else:
+            for subscription_id in claimed:
+                stored += await run_subscription(context, subscription_id)
         ran += len(claimed)
     if stored:
         await context.wake("deliveries")

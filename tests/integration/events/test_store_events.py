@@ -1,0 +1,146 @@
+"""Storing events: each once per dedup key, in order, fanned out to the endpoints that want it.
+
+Run on SQLite and on a fresh PostgreSQL database: the insert skips duplicates with
+``ON CONFLICT DO NOTHING`` on both, and the deliveries are one insert per call.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectory.events.handling import ReceivedEvent
+from connectory.services.events.records import EndpointTargets, store_events
+from connectory.store import (
+    Delivery,
+    Enterprise,
+    Event,
+    EventSubscription,
+    WebhookEndpoint,
+    create_engine,
+    create_sessionmaker,
+    migrate,
+    new_id,
+)
+
+ADMIN_DSN = os.environ.get(
+    "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (under CI=true PostgreSQL is required, not skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sessions(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated, empty database of each kind."""
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'events.db'}"
+    else:
+        name = f"connectory_store_{uuid.uuid4().hex[:10]}"
+        try:
+            admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+        except (OSError, asyncpg.PostgresError) as error:
+            _missing(f"PostgreSQL is not reachable at {ADMIN_DSN}: {error}")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        url = f"{url}/{name}"
+    engine = create_engine(url)
+    await migrate(engine)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+        if name is not None:
+            admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+
+def _event(key: str, type_: str = "a") -> ReceivedEvent:
+    return ReceivedEvent(type=type_, dedup_key=key, payload={"key": key}, occurred_at=NOW)
+
+
+async def test_each_event_once_in_order_to_the_endpoints_that_want_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        enterprise = Enterprise(name="t")
+        session.add(enterprise)
+        await session.flush()
+        url = "http://127.0.0.1:9/hook"
+        every = WebhookEndpoint(enterprise_id=enterprise.id, url=url)
+        typed = WebhookEndpoint(enterprise_id=enterprise.id, url=url, event_types=["b"])
+        elsewhere = WebhookEndpoint(enterprise_id=enterprise.id, url=url, connection_ids=["x"])
+        disabled = WebhookEndpoint(enterprise_id=enterprise.id, url=url, enabled=False)
+        session.add_all([every, typed, elsewhere, disabled])
+        await session.flush()
+        subscription = EventSubscription(
+            id=new_id(), enterprise_id=enterprise.id, connection_id="conn-1"
+        )
+        endpoints: EndpointTargets = {}
+        # A key repeated within one call is stored once, like one stored before.
+        first = await store_events(
+            session, subscription, [_event("k1"), _event("k2", "b"), _event("k1")], NOW, endpoints
+        )
+        again = await store_events(
+            session, subscription, [_event("k2", "b"), _event("k3")], NOW, endpoints
+        )
+        await session.commit()
+        assert set(endpoints) == {enterprise.id}  # read once for both calls
+        events = (await session.execute(select(Event).order_by(Event.seq))).scalars().all()
+        deliveries = (await session.execute(select(Delivery))).scalars().all()
+    assert [e.dedup_key for e in events] == ["k1", "k2", "k3"]
+    assert first == [e.id for e in events[:2]] and again == [events[2].id]
+    assert all(e.subscription_id == subscription.id for e in events)
+    by_endpoint: dict[str, list[tuple[int, str]]] = {}
+    for delivery in sorted(deliveries, key=lambda d: d.event_seq):
+        by_endpoint.setdefault(delivery.endpoint_id, []).append(
+            (delivery.event_seq, delivery.event_id)
+        )
+        assert delivery.order_key == subscription.id
+        assert (delivery.status, delivery.attempts) == ("pending", 0)
+    assert by_endpoint == {
+        every.id: [(e.seq, e.id) for e in events],
+        typed.id: [(events[1].seq, events[1].id)],
+    }
+
+
+async def test_an_event_stored_by_another_worker_is_skipped(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        enterprise = Enterprise(name="t")
+        session.add(enterprise)
+        await session.commit()
+    subscription = EventSubscription(
+        id=new_id(), enterprise_id=enterprise.id, connection_id="conn-1"
+    )
+    async with sessions() as session:
+        assert len(await store_events(session, subscription, [_event("k1")], NOW)) == 1
+        await session.commit()
+    async with sessions() as session:  # another transaction, later: a duplicate
+        assert await store_events(session, subscription, [_event("k1")], NOW) == []
+        other = EventSubscription(
+            id=new_id(), enterprise_id=subscription.enterprise_id, connection_id="conn-1"
+        )
+        # The key is per subscription: another subscription's k1 is news.
+        assert len(await store_events(session, other, [_event("k1")], NOW)) == 1
+        await session.commit()
+        assert len((await session.execute(select(Event))).scalars().all()) == 2
