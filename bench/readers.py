@@ -178,6 +178,35 @@ async def raw_concurrent(base_url: str, calls: int, records: int, callers: int) 
     return done
 
 
+async def raw_concurrent_aiohttp(base_url: str, calls: int, records: int, callers: int) -> int:
+    """*calls* GET /items/{id} from *callers* tasks sharing one aiohttp session.
+
+    The strongest plain baseline for concurrent calls: aiohttp is the wire Connectory's pooled
+    transport runs on, without httpx's request and response objects around it. Same pool size
+    as the other readers (100 connections), same checks (status, JSON body).
+    """
+    import aiohttp
+
+    done = 0
+    numbers = iter(range(calls))
+    connector = aiohttp.TCPConnector(limit=LIMITS.max_connections or 100)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(
+        base_url=base_url, headers=HEADERS, connector=connector, timeout=timeout
+    ) as session:
+
+        async def caller() -> None:
+            nonlocal done
+            for n in numbers:
+                async with session.get(f"/items/{n % records + 1}") as reply:
+                    reply.raise_for_status()
+                    orjson.loads(await reply.read())
+                done += 1
+
+        await asyncio.gather(*(caller() for _ in range(callers)))
+    return done
+
+
 async def connectory_concurrent(
     base_url: str, calls: int, records: int, callers: int, spec: Any
 ) -> int:
@@ -288,6 +317,7 @@ READERS: dict[str, Callable[..., Any]] = {
     "collection_read": collection_read,
     "collection_read_unchecked": collection_read_unchecked,
     "raw_concurrent": raw_concurrent,
+    "raw_concurrent_aiohttp": raw_concurrent_aiohttp,
     "connectory_concurrent": connectory_concurrent,
     "connectory_javascript_calls": connectory_javascript_calls,
 }
@@ -308,6 +338,8 @@ def run_reader(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     raw loop's httpx client.
     """
     function = READERS[name]
+    if name == "raw_concurrent_aiohttp":
+        import aiohttp  # noqa: F401 - imported before the clock, as Connectory's wire is
     if name.startswith(("connectory", "collection")):
         import connectory.collections
         import connectory.http.aiohttp_transport  # noqa: F401 - loaded as in a running service

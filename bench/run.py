@@ -526,16 +526,21 @@ def call_scenarios(server: BenchServer, records: int, calls: int, callers: int) 
         expected_requests=calls,
         readers=[
             Reader(
-                "raw httpx (async)",
-                python_reader(server, "raw_concurrent", callers=callers, **common),
+                "raw aiohttp",
+                python_reader(server, "raw_concurrent_aiohttp", callers=callers, **common),
                 "raw",
             ),
             Reader(
                 "Connectory call()",
                 python_reader(server, "connectory_concurrent", callers=callers, **common),
             ),
+            Reader(
+                "raw httpx (async)",
+                python_reader(server, "raw_concurrent", callers=callers, **common),
+                "reference",
+            ),
         ],
-        target={"Connectory call()": 0.8},
+        target={"Connectory call()": 0.85},
     )
     return [sequential, concurrent]
 

@@ -8,6 +8,7 @@ reader that closes the pipe early, and what a single call has to import before i
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -120,3 +121,46 @@ def test_a_single_call_loads_only_what_it_needs(api_url: str, credentials: str) 
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_single_call_does_not_load_the_other_commands(api_url: str, credentials: str) -> None:
+    # `connectory call` parses its arguments with only the commands of cli/app.py registered:
+    # the server, the worker and the remote client (and what they import) stay unloaded.
+    # `-X importtime` lists every module the real program imports, down to its quick exit.
+    call = ["call", CONNECTOR, "get_item", "-p", "id=1", "--credentials", credentials]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "connectory.cli", *call, "--base-url", api_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["id"] == 1
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "connectory.runtime.client" in imported  # the listing is real
+    others = {
+        "connectory.cli.serve",
+        "connectory.cli.worker",
+        "connectory.cli.remote_call",
+        "connectory.cli.contract_command",
+        "connectory.remote",
+        "connectory.collections",
+    }
+    assert sorted(imported & others) == []
+
+
+def test_the_full_command_line_still_lists_every_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "connectory.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr
+    for command in ("call", "serve", "worker", "contract-test", "import-openapi", "export"):
+        assert f" {command} " in done.stdout

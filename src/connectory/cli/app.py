@@ -18,15 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import orjson
 import typer
 
-from connectory.cli.admin import admin_app
-from connectory.cli.contract_command import contract_test
-from connectory.cli.events_commands import events_app
-from connectory.cli.exchange_commands import register_exchange_commands
-from connectory.cli.keys import keys_app
-from connectory.cli.logs_command import logs
-from connectory.cli.mcp_command import mcp
-from connectory.cli.oauth_command import connect
-from connectory.cli.openapi_command import import_openapi
 from connectory.cli.output import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERNAL,
@@ -40,13 +31,8 @@ from connectory.cli.output import (
     stderr_console,
     stdout_console,
 )
-from connectory.cli.pipeline_commands import airbyte_app, tap
-from connectory.cli.records_commands import records_app
-from connectory.cli.remote_call import DEFAULT_SERVER, call_remote
-from connectory.cli.serve import serve
-from connectory.cli.test_command import test
+from connectory.cli.server_url import DEFAULT_SERVER
 from connectory.cli.values import parse_pairs, read_values_file
-from connectory.cli.worker import worker
 from connectory.errors import ConnectoryError, InputError, SpecError
 
 #: The runtime's per-request log (see connectory.runtime.client); named here so that the
@@ -59,9 +45,12 @@ if TYPE_CHECKING:
     from connectory.runtime.results import SentRequest
 
 # Commands import the runtime, the spec and the services when they run, not when the command
-# line is parsed: `connectory call` must reach its first request quickly.
+# line is parsed: `connectory call` must reach its first request quickly. For the same reason
+# the commands defined in other modules are registered only when the full command line is
+# needed (see `_full_app`): a `connectory call` does not import the server, the worker or the
+# remote client to parse its arguments.
 
-app = typer.Typer(
+_app = typer.Typer(
     name="connectory",
     help="Validate connectors, inspect them, and call their operations.",
     no_args_is_help=True,
@@ -80,7 +69,7 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _main_options(
     version: Annotated[
         bool,
@@ -126,7 +115,7 @@ def guard(action: Callable[[], T]) -> T:
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
-@app.command()
+@_app.command()
 def validate(
     path: ConnectorPath,
     output_format: Annotated[
@@ -170,7 +159,7 @@ def validate(
     guard(run)
 
 
-@app.command()
+@_app.command()
 def schema(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")
@@ -190,7 +179,7 @@ def schema(
     guard(run)
 
 
-@app.command()
+@_app.command()
 def operations(path: ConnectorPath) -> None:
     """List a connector's operations and their parameters."""
 
@@ -222,7 +211,7 @@ def operations(path: ConnectorPath) -> None:
     guard(run)
 
 
-@app.command()
+@_app.command()
 def call(
     target: Annotated[
         str,
@@ -301,6 +290,8 @@ def call(
         if not token:
             raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
         assert connection is not None
+        from connectory.cli.remote_call import call_remote
+
         asyncio.run(
             call_remote(
                 server,
@@ -421,21 +412,56 @@ def _configure_logging(verbose: int) -> None:
     logger.propagate = False
 
 
-app.command()(serve)
-app.command()(connect)
-app.command()(worker)
-app.add_typer(events_app, name="events")
-app.command()(logs)
-app.command(name="import-openapi")(import_openapi)
-app.command(name="contract-test")(contract_test)
-app.command()(mcp)
-app.command()(tap)
-app.command(name="test")(test)
-app.add_typer(airbyte_app, name="airbyte")
-app.add_typer(keys_app, name="keys")
-app.add_typer(records_app, name="records")
-app.add_typer(admin_app, name="admin")
-register_exchange_commands(app)
+#: The commands defined in this module; a command line naming one of them is parsed by the
+#: app without the others (their modules are not imported).
+_CORE_COMMANDS = frozenset({"validate", "schema", "operations", "call"})
+_registered = False
+
+
+def _full_app() -> typer.Typer:
+    """Return the app with every command registered (importing their modules once)."""
+    global _registered
+    if _registered:
+        return _app
+    from connectory.cli.admin import admin_app
+    from connectory.cli.contract_command import contract_test
+    from connectory.cli.events_commands import events_app
+    from connectory.cli.exchange_commands import register_exchange_commands
+    from connectory.cli.keys import keys_app
+    from connectory.cli.logs_command import logs
+    from connectory.cli.mcp_command import mcp
+    from connectory.cli.oauth_command import connect
+    from connectory.cli.openapi_command import import_openapi
+    from connectory.cli.pipeline_commands import airbyte_app, tap
+    from connectory.cli.records_commands import records_app
+    from connectory.cli.serve import serve
+    from connectory.cli.test_command import test
+    from connectory.cli.worker import worker
+
+    _app.command()(serve)
+    _app.command()(connect)
+    _app.command()(worker)
+    _app.add_typer(events_app, name="events")
+    _app.command()(logs)
+    _app.command(name="import-openapi")(import_openapi)
+    _app.command(name="contract-test")(contract_test)
+    _app.command()(mcp)
+    _app.command()(tap)
+    _app.command(name="test")(test)
+    _app.add_typer(airbyte_app, name="airbyte")
+    _app.add_typer(keys_app, name="keys")
+    _app.add_typer(records_app, name="records")
+    _app.add_typer(admin_app, name="admin")
+    register_exchange_commands(_app)
+    _registered = True
+    return _app
+
+
+def __getattr__(name: str) -> object:
+    # `app` (the whole command line, as tests and embedders use it) is built on first access.
+    if name == "app":
+        return _full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: Commands that hold nothing needing an orderly interpreter shutdown once they return: no
@@ -448,6 +474,7 @@ def main() -> None:
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     # Under a profiler or coverage, let the tool write its report at the normal exit.
     observed = sys.getprofile() is not None or sys.gettrace() is not None
+    app = _app if command in _CORE_COMMANDS else _full_app()
     if command not in _QUICK_EXIT_COMMANDS or observed:
         app()
         return

@@ -9,9 +9,10 @@ import orjson
 import typer
 
 from connectory.cli.output import EXIT_UPSTREAM, ProgressLine, stderr_console
+from connectory.cli.server_url import DEFAULT_SERVER
 from connectory.remote import Server
 
-DEFAULT_SERVER = "http://127.0.0.1:8000"
+__all__ = ["DEFAULT_SERVER", "call_remote"]
 
 
 async def call_remote(
