@@ -217,3 +217,73 @@ async def test_client_mistakes_are_clear_4xx(api: httpx.AsyncClient, world: Worl
             test_url, json={"event": "item_changed_polled"}, headers=world.auth("b_admin")
         )
         assert other.status_code == 404
+
+
+JS_EVENTS = ROOT / "events" / "testapi-javascript-events"
+
+
+async def test_javascript_pull_and_handle_run_with_the_test_credentials(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    files = {
+        path.relative_to(JS_EVENTS).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted((JS_EVENTS / "methods").rglob("*.js"))
+    }
+    with serve(create_test_api(records=3)) as url:
+        text = (JS_EVENTS / "connector.yaml").read_text(encoding="utf-8")
+        body = {"yaml": text.replace("http://127.0.0.1:8765", url), "files": files}
+        created = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
+        assert created.status_code == 201, created.text
+        test_url = f"/connectors/{created.json()['id']}/draft/event-test"
+        credentials = {**KEY, "webhook_secret": WHSEC}
+        pull: dict[str, Any] = {"event": "item_changed_pulled", "credentials": credentials}
+        first = await api.post(test_url, json=pull, headers=world.auth("a_admin"))
+        assert first.status_code == 200, first.text
+        assert first.json()["events"] == [] and first.json()["state"]["pulled"] is True
+        assert first.json()["exchanges"] and WHSEC not in first.text
+        async with httpx.AsyncClient(base_url=url) as upstream:
+            assert (await upstream.post("/_admin/touch/2")).status_code == 200
+        after = {"state": first.json()["state"], "seen": first.json()["seen"]}
+        second = await api.post(test_url, json={**pull, **after}, headers=world.auth("a_admin"))
+        assert second.status_code == 200, second.text
+        assert [e["payload"]["id"] for e in second.json()["events"]] == [2]
+        after = {"state": second.json()["state"], "seen": second.json()["seen"]}
+        third = await api.post(test_url, json={**pull, **after}, headers=world.auth("a_admin"))
+        assert third.status_code == 200, third.text
+        assert third.json()["events"] == []
+
+        raw = orjson.dumps({"events": [{"id": "evt_1", "type": "item.updated", "item": {"id": 1}}]})
+        sample = {"headers": {"webhook-id": "msg_1"}, "body": raw.decode()}
+        handled = await api.post(
+            test_url,
+            json={"event": "item_updated", "credentials": credentials, "request": sample},
+            headers=world.auth("a_admin"),
+        )
+        assert handled.status_code == 200, handled.text
+        events = handled.json()["events"]
+        assert [(e["id"], e["payload"]["via"]) for e in events] == [("evt_1", "javascript")]
+        # Unsigned: the signature is reported invalid, the events are still shown.
+        assert handled.json()["signature"]["valid"] is False
+
+
+async def test_a_state_no_pull_could_return_is_422(api: httpx.AsyncClient, world: World) -> None:
+    with serve(create_test_api(records=3)) as url:
+        connector_id = await _connector(api, world, CRM, url)
+        test_url = f"/connectors/{connector_id}/draft/event-test"
+        for event, state, part in (
+            ("contact_deleted", {"snapshot": "x"}, "snapshot"),
+            ("contact_deleted", {"snapshot": {"1": 5}}, "snapshot"),
+            ("contact_changed", {"cursor": 7}, "cursor"),
+            (
+                "contact_changed",
+                {"cursor": "2026-01-01T00:00:00Z", "baseline": [1, {}]},
+                "baseline",
+            ),
+        ):
+            refused = await api.post(
+                test_url,
+                json={"event": event, "credentials": KEY, "state": state},
+                headers=world.auth("a_admin"),
+            )
+            assert refused.status_code == 422, (state, refused.text)
+            assert f"state.{part} must be" in refused.json()["detail"]

@@ -210,6 +210,8 @@ async def test_draft_event(
             f"event {event.key!r} is a {event.type} event: give request with the sample "
             "webhook (headers and body) to handle"
         )
+    if pulls and body.state is not None:
+        _check_state(body.state)
     parameters: dict[str, Any] | None = body.connector_parameters
     if parameters is None:
         parameters = await read_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id)
@@ -352,6 +354,39 @@ def _verify(
     except WebhookRejected as error:
         return SignatureOut(valid=False, message=client.redactor.redact(str(error)))
     return SignatureOut(valid=True, message="the signature matches")
+
+
+#: What a pull keeps in its state, and the shape each part has (connectory.events.pulling).
+_STATE_SHAPES: dict[str, tuple[type, str]] = {
+    "cursor": (str, "a text (an ISO 8601 time)"),
+    "baseline": (list, "a list of event ids"),
+    "snapshot": (dict, "an object of record id -> version"),
+    "values": (dict, "an object (a custom pull's own state)"),
+    "pulled": (bool, "true or false"),
+}
+
+
+def _check_state(state: dict[str, Any]) -> None:
+    """Refuse a state no pull could have returned, naming the part that is wrong.
+
+    Raises:
+        InvalidRequest: a known part of the wrong shape.
+    """
+    for name, value in state.items():
+        shape = _STATE_SHAPES.get(name)
+        if shape is None or value is None:
+            continue
+        kind, described = shape
+        wrong = not isinstance(value, kind)
+        if not wrong and name == "baseline":
+            wrong = not all(isinstance(item, str) for item in value)
+        if not wrong and name == "snapshot":
+            wrong = not all(isinstance(item, str) for item in value.values())
+        if wrong:
+            raise InvalidRequest(
+                f"state.{name} must be {described}, as a previous test's answer gave it; "
+                "leave state out to pull from the start"
+            )
 
 
 def _with_defaults(event: EventSpec, given: dict[str, Any]) -> dict[str, Any]:
