@@ -287,3 +287,24 @@ async def test_a_state_no_pull_could_return_is_422(api: httpx.AsyncClient, world
             )
             assert refused.status_code == 422, (state, refused.text)
             assert f"state.{part} must be" in refused.json()["detail"]
+
+
+async def test_a_test_credential_echoed_in_a_sample_never_comes_back(
+    api: httpx.AsyncClient, world: World
+) -> None:
+    with serve(create_test_api(records=2)) as url:
+        connector_id = await _connector(api, world, WEBHOOKS, url)
+        item = {"id": 1, "name": f"leaked {CANARY}"}
+        raw = orjson.dumps({"events": [{"id": "evt_1", "type": "item.updated", "item": item}]})
+        handled = await api.post(
+            f"/connectors/{connector_id}/draft/event-test",
+            json={
+                "event": "item_updated",
+                "credentials": {"api_key": CANARY},
+                "request": {"body": raw.decode()},
+            },
+            headers=world.auth("a_admin"),
+        )
+        assert handled.status_code == 200, handled.text
+        assert handled.json()["event_count"] == 1
+        assert CANARY not in handled.text
