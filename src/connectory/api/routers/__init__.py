@@ -10,6 +10,7 @@ from connectory.api.routers import (
     connector_versions,
     connectors,
     draft_collections,
+    draft_events,
     draft_runs,
     draft_test_cases,
     enterprises,
@@ -35,6 +36,7 @@ ROUTERS += [me.router, enterprises.router, users.router, tokens.router]
 ROUTERS += [connections.router, records.router, connector_parameters.router, mcp.router]
 ROUTERS += [connectors.router, connector_versions.router]
 ROUTERS += [draft_runs.router, draft_collections.router, draft_test_cases.router]
+ROUTERS += [draft_events.router]
 ROUTERS += [openapi_import.router]
 ROUTERS += [oauth.router, connect_links.router]
 ROUTERS += [event_subscriptions.router, events.router, webhook_endpoints.router]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -199,12 +199,20 @@ def _has_hooks(spec: ConnectorSpec, operation: OperationSpec) -> bool:
     return any(h is not None and (h.pre_request or h.post_response) for h in hooks)
 
 
+class _WithCredentials(Protocol):
+    """A draft request carrying test credentials (a run, a collection read, an event test)."""
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        """The test credentials, used for this request only."""
+
+
 def _draft_client(
     request: Request,
     connector: Connector,
     principal: Principal,
     spec: ConnectorSpec,
-    body: DraftRunIn | DraftCollectionReadIn,
+    body: _WithCredentials,
     parameters: dict[str, Any] | None,
 ) -> tuple[ExchangeRecorder, ConnectorClient]:
     """A client for one draft run, its transport recording each exchange (shown on demand)."""

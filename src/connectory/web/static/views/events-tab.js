@@ -1,6 +1,7 @@
 // The Events tab of the builder: webhook and poll events with forms (the rest in YAML).
 import { h } from "../dom.js";
 import { boundField } from "./bind.js";
+import { eventCredentials, eventTestSection } from "./event-test.js";
 
 const PRESETS = ["none", "standard-webhooks"];
 
@@ -23,11 +24,16 @@ export function renderEvents(panel, state, ctx) {
   panel.append(h("p", { class: "help" },
     "Events tell connections when something changes: a webhook the connection registers (subscribe, handle, ",
     "unsubscribe), or a poll of a list operation with a cursor. Global webhooks, refresh, challenges and every ",
-    "other field are edited in the YAML tab. To try one: publish, connect, subscribe on the connection page and ",
-    "watch its live feed."),
+    "other field are edited in the YAML tab. To try one, use its Test section: a poll or collection event is pulled ",
+    "once with test credentials (then again from where it stopped), a webhook event handles a sample request. ",
+    "Nothing is stored; published, a connection subscribes on its page and watches its live feed."),
   h("div", { class: "actions" },
     h("button", { type: "button", class: "edit", onclick: () => add("webhook") }, "Add webhook event"),
     h("button", { type: "button", class: "edit", onclick: () => add("poll") }, "Add poll event")));
+  // One set of test credentials for every event's Test section (kept for the session only).
+  const testable = state.id && state.canEdit && doc.events.length;
+  const credsBox = testable ? eventCredentials(state) : null;
+  if (credsBox) panel.append(credsBox);
   doc.events.forEach((event, index) => {
     const at = `events.${index}`;
     const card = h("section", { class: "card", "aria-label": `Event ${event.key}` },
@@ -73,6 +79,8 @@ export function renderEvents(panel, state, ctx) {
       card.append(h("p", { class: "help" }, "Edited in the YAML tab."));
     }
     card.append(h("button", { type: "button", class: "edit", onclick: () => { doc.events.splice(index, 1); ctx.markDirty(); rerender(); } }, `Remove ${event.key}`));
+    const test = event.key ? eventTestSection(event, state, ctx, credsBox || h("div", {})) : null;
+    if (test) card.append(test);
     panel.append(card);
   });
 }
