@@ -144,6 +144,7 @@ async def test_a_collection_list_reads_its_first_page_with_the_exchanges(
         assert read.status_code == 200, read.text
         out = read.json()
         assert len(out["records"]) == 3 and out["error"] is None
+        assert out["schema_mismatches"] == []  # the example's records fit its fields schema
         assert {"id", "fields"} <= set(out["records"][0])
         assert out["exchanges"] and out["exchanges"][-1]["status_code"] == 200
         assert CANARY not in read.text

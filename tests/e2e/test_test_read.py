@@ -147,6 +147,9 @@ def test_a_collection_list_reads_its_first_page_and_adopts_the_fields(
     page.get_by_role("button", name="Send", exact=True).click()
     result = page.get_by_role("region", name="Result")
     expect(result).to_contain_text("✓ 10 record(s)")
+    # The page a published list would refuse is shown, with where it does not fit.
+    expect(result).to_contain_text("do not fit the fields schema")
+    expect(result).to_contain_text("field 'score'")
     records = page.get_by_role("region", name="Records", exact=True)
     expect(records.get_by_role("row")).to_have_count(11)
     requests = page.get_by_role("region", name="Requests sent")

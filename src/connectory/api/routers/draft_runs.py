@@ -29,8 +29,17 @@ from connectory.api.schemas.connections import (
 )
 from connectory.api.schemas.connectors import error_responses
 from connectory.api.schemas.values import WHOLE_NUMBER, IdPath, ParameterObject
-from connectory.errors import AuthError, ConnectoryError, InvalidRequest, NotFound, UpstreamError
+from connectory.collections.page_check import PageCheck
+from connectory.errors import (
+    AuthError,
+    ConnectoryError,
+    InvalidRequest,
+    NotFound,
+    ResponseSchemaError,
+    UpstreamError,
+)
 from connectory.runtime import ConnectorClient
+from connectory.runtime.client import ResponseValidation
 from connectory.runtime.records import Selector, extract_records
 from connectory.runtime.results import Page
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
@@ -214,6 +223,7 @@ def _draft_client(
     spec: ConnectorSpec,
     body: _WithCredentials,
     parameters: dict[str, Any] | None,
+    response_validation: ResponseValidation = "warn",
 ) -> tuple[ExchangeRecorder, ConnectorClient]:
     """A client for one draft run, its transport recording each exchange (shown on demand)."""
     settings: Settings = request.app.state.settings
@@ -230,6 +240,7 @@ def _draft_client(
         # ... and its JavaScript runs in the caller's tenant's engine instances.
         tenant_key=principal.enterprise_id or "platform",
         js_engine=request.app.state.runtimes.js_engine,
+        response_validation=response_validation,
     )
     return recorder, client
 
@@ -264,6 +275,13 @@ class DraftCollectionReadOut(BaseModel):
     next_cursor: str | None = Field(description="Set when the list has more pages.")
     exchanges: list[ExchangeOut] = Field(description="The requests sent, in order (capped).")
     error: str | None = Field(default=None, description="Why the read failed, if it did.")
+    schema_mismatches: list[SchemaMismatchOut] = Field(
+        default_factory=list,
+        description=(
+            "Where the page's records do not fit the collection's fields_schema (a published "
+            "connector's list refuses such a page; here the records are shown, to adopt a schema)."
+        ),
+    )
 
 
 @router.post(
@@ -293,16 +311,31 @@ async def read_draft_collection(
     if parameters is None:
         parameters = await read_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id)
     await session.commit()  # release the database before calling the upstream
-    recorder, client = _draft_client(request, connector, principal, spec, body, parameters)
+    # The fields check runs below, reported rather than raised: the Test tab shows the records
+    # that do not fit, so the user can adopt the schema they imply.
+    recorder, client = _draft_client(
+        request, connector, principal, spec, body, parameters, response_validation="off"
+    )
     out = DraftCollectionReadOut(
         collection=body.collection, version=label, records=[], next_cursor=None, exchanges=[]
     )
     async with client:
         try:
-            page = await client.collection(body.collection).list_page(page_size=body.page_size)
+            collection = client.collection(body.collection)
+            page = await collection.list_page(page_size=body.page_size)
             records = [record.to_dict() for record in page.records[:RECORDS_PER_PAGE]]
             out.records = client.redactor.redact_data(records)
             out.next_cursor = page.cursor
+            check = PageCheck(
+                f"{body.collection}.list", await collection.fields_schema(), False, client.redactor
+            )
+            try:
+                check.check_records(1, page.records)
+            except ResponseSchemaError as mismatch:
+                out.schema_mismatches = [
+                    SchemaMismatchOut(path=path, message=message)
+                    for path, message in mismatch.mismatches
+                ]
         except (UpstreamError, AuthError) as error:
             out.error = client.redactor.redact(str(error))
         out.exchanges = [
