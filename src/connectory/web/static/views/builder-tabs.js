@@ -3,6 +3,9 @@ import { announce, api, clearError } from "../api.js";
 import { group, h } from "../dom.js";
 import { boundField, retypeDefault, typedDefaultField } from "./bind.js";
 
+// The Schemas tab lives in its own module; the builder registers it with the tabs from here.
+export { renderSchemas, selectSchema } from "./schemas-tab.js";
+
 const TYPES = ["General", "OEM", "DMS", "CRM", "Finance", "Telematics", "Logistics"];
 
 /** "Open Weather Map!" -> "open-weather-map" (the API applies the same rule). */

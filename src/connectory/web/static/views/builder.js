@@ -4,7 +4,7 @@ import { formatEditors, loadCodeEditor } from "../code-editor.js";
 import { badge, h, mount } from "../dom.js";
 import { go, guardLeaving } from "../router.js";
 import { PendingInputs } from "./bind.js";
-import { renderAuth, renderOverview, renderResilience } from "./builder-tabs.js";
+import { renderAuth, renderOverview, renderResilience, renderSchemas, selectSchema } from "./builder-tabs.js";
 import { renderData, selectCollection } from "./data-tab.js";
 import { renderEvents } from "./events-tab.js";
 import { pruneHooks, renderHooks, selectCodeFile } from "./hooks-tab.js";
@@ -25,6 +25,7 @@ const TABS = [
   { key: "auth", label: "Auth & Credentials", render: renderAuth, owns: ["auth"] },
   { key: "operations", label: "Operations", render: renderOperations, owns: ["operations"], select: selectOperation },
   { key: "hooks", label: "Hooks & Methods", render: renderHooks, owns: ["hooks"], select: selectCodeFile },
+  { key: "schemas", label: "Schemas", render: renderSchemas, owns: ["schemas"], select: selectSchema },
   { key: "data", label: "Data", render: renderData, owns: ["collections"], select: selectCollection },
   { key: "resilience", label: "Resilience", render: renderResilience, owns: ["resilience"] },
   { key: "events", label: "Events", render: renderEvents, owns: ["events", "webhooks"] },

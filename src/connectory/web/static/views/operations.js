@@ -2,6 +2,7 @@
 import { emptyState, field, group, h } from "../dom.js";
 import { boundField, retypeDefault, typedDefaultField } from "./bind.js";
 import { isUnder } from "./problems.js";
+import { treeOrJson } from "./schema-tree.js";
 import { formatEnum, formatTyped, parseEnum, parseTyped } from "./values.js";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -79,8 +80,10 @@ function operationEditor(ops, index, ctx, rerender) {
         { path: `${at}.pagination.${key}`, kind: NUMERIC.has(key) ? "number" : "text" }))),
     h("h3", {}, "Schemas"),
     h("div", { class: "form-grid" },
-      boundField(ctx, op, "response_schema", "Response schema (JSON Schema)", { kind: "json", path: `${at}.response_schema`,
-        help: "Checked against every test response; mismatches show their JSON path." }),
+      treeOrJson(boundField(ctx, op, "response_schema", "Response schema (JSON Schema)", { kind: "json", path: `${at}.response_schema`,
+        help: "Checked against every test response; mismatches show their JSON path." }), () => op.response_schema,
+      { store: (ctx.state.responseSchemaView ??= {}), label: "Response schema",
+        onRef: (name) => { ctx.state.selectedSchema = name; ctx.show("schemas"); } }),
       boundField(ctx, requestBody, "schema", "Request body schema (JSON Schema)", { kind: "json", path: `${at}.request_body.schema`,
         // Until it holds a schema the request body is not in the document: its text is kept on the operation.
         pendingAt: [op, "request_body.schema"],
