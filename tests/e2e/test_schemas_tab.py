@@ -163,5 +163,15 @@ def test_response_schema_tree_links_to_the_schemas_tab(page_for: Any, live: Live
     expect(nav.get_by_role("button", name="Contact")).to_have_attribute("aria-current", "true")
     # Back on the operation, the choice of view is kept; JSON shows the editor again.
     page.get_by_role("tab", name="Operations").click()
+    expect(switch.get_by_role("button", name="Tree")).to_have_attribute("aria-pressed", "true")
     switch.get_by_role("button", name="JSON").click()
-    expect(page.get_by_role("textbox", name="Response schema (JSON Schema)")).to_be_visible()
+    box = page.get_by_role("textbox", name="Response schema (JSON Schema)")
+    expect(box).to_be_visible()
+    # JSON that does not parse has no tree: the switch says so and stays on the JSON.
+    box.fill('{"type": ')
+    switch.get_by_role("button", name="Tree").click()
+    expect(page.locator("#status")).to_contain_text("No tree: Not valid JSON")
+    expect(box).to_be_visible()
+    box.fill('{"type": "object", "properties": {"owner": {"$ref": "#/schemas/Address"}}}')
+    switch.get_by_role("button", name="Tree").click()
+    expect(tree.get_by_role("button", name=re.compile("Address"))).to_be_visible()

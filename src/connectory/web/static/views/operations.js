@@ -52,6 +52,7 @@ export function renderOperations(panel, state, ctx) {
 
 function operationEditor(ops, index, ctx, rerender) {
   const op = ops[index];
+  const failing = (path) => ctx.errors().some((p) => isUnder(p.path || "", path));
   const at = `operations[${index}]`;
   const nameKey = "name" in op && !("operation" in op) ? "name" : "operation";
   op.parameters ??= [];
@@ -82,7 +83,8 @@ function operationEditor(ops, index, ctx, rerender) {
     h("div", { class: "form-grid" },
       treeOrJson(boundField(ctx, op, "response_schema", "Response schema (JSON Schema)", { kind: "json", path: `${at}.response_schema`,
         help: "Checked against every test response; mismatches show their JSON path." }), () => op.response_schema,
-      { store: (ctx.state.responseSchemaView ??= {}), label: "Response schema",
+      { store: (ctx.state.responseSchemaView ??= {}), label: "Response schema", hasProblems: failing(`${at}.response_schema`),
+        unreadable: () => ctx.state.pending.get(op, "response_schema")?.message,
         onRef: (name) => { ctx.state.selectedSchema = name; ctx.show("schemas"); } }),
       boundField(ctx, requestBody, "schema", "Request body schema (JSON Schema)", { kind: "json", path: `${at}.request_body.schema`,
         // Until it holds a schema the request body is not in the document: its text is kept on the operation.

@@ -1,5 +1,6 @@
 // A read-only tree of a JSON Schema: each property collapsible, with its type, required,
 // readOnly/writeOnly, enum and description; a $ref to a shared schema is a link that opens it.
+import { announce } from "../api.js";
 import { h } from "../dom.js";
 
 const REF_PREFIX = "#/schemas/";
@@ -92,21 +93,31 @@ export function schemaTree(schema, { onRef, label = "Schema tree" } = {}) {
 
 /**
  * A "Tree | JSON" switch over a schema field: *jsonField* (the editable JSON box) or the tree
- * of *getSchema()*. *store* keeps the choice across renders ({view: "tree" | "json"}).
+ * of *getSchema()*. *store* keeps the choice across renders ({view: "tree" | "json"}); a field
+ * with problems (*hasProblems*) opens on its JSON, where the problems are marked. *unreadable()*
+ * says why the JSON typed has no tree yet (it does not parse), or null.
  */
-export function treeOrJson(jsonField, getSchema, { store, onRef, label }) {
+export function treeOrJson(jsonField, getSchema, { store, onRef, label, hasProblems = false, unreadable = () => null }) {
   store.view ??= "json";
+  let view = hasProblems || unreadable() ? "json" : store.view;
   const host = h("div", { class: "tree-or-json" });
+  // In the tree view the JSON box (and its label) is hidden: the switch's own label names the field.
+  const title = h("span", { class: "label" }, label);
   const show = () => {
-    for (const button of bar.querySelectorAll("button")) button.setAttribute("aria-pressed", String(button.dataset.view === store.view));
-    jsonField.hidden = store.view !== "json";
+    for (const button of bar.querySelectorAll("button")) button.setAttribute("aria-pressed", String(button.dataset.view === view));
+    jsonField.hidden = view !== "json";
+    title.hidden = view === "json";
     host.querySelector(".schema-tree")?.remove();
-    if (store.view === "tree") host.append(schemaTree(getSchema(), { onRef, label: `${label}: tree` }));
+    if (view === "tree") host.append(schemaTree(getSchema(), { onRef, label: `${label}: tree` }));
   };
-  const button = (view, text) => h("button", { type: "button", class: "small", "data-view": view, "aria-pressed": "false",
-    onclick: () => { store.view = view; show(); } }, text);
+  const button = (name, text) => h("button", { type: "button", class: "small", "data-view": name, "aria-pressed": "false",
+    onclick: () => {
+      const why = name === "tree" ? unreadable() : null;
+      if (why) { announce(`No tree: ${why}`, "error"); return; }
+      view = store.view = name; show();
+    } }, text);
   const bar = h("div", { class: "view-switch", role: "group", "aria-label": `${label} view` }, button("tree", "Tree"), button("json", "JSON"));
-  host.append(bar, jsonField);
+  host.append(h("div", { class: "tree-or-json-head" }, title, bar), jsonField);
   show();
   return host;
 }
