@@ -112,6 +112,13 @@ def test_shared_schemas_are_listed_added_renamed_and_deleted(page_for: Any, live
     flagged = schemas_nav.get_by_role("button", name=re.compile("Phone.v2"))
     expect(flagged).to_contain_text("has problems")
     check_a11y(page, "Schemas tab with a problem")
+    # The problem list links to it from any tab, selecting the schema.
+    schemas_nav.get_by_role("button", name="Address").click()
+    page.get_by_role("tab", name="Overview").click()
+    page.locator(".problems").get_by_role("button", name=re.compile(r"Phone\.v2")).click()
+    expect(schemas_nav.get_by_role("button", name=re.compile("Phone.v2"))).to_have_attribute(
+        "aria-current", "true"
+    )
     page.get_by_role("textbox", name="JSON Schema of Phone.v2").fill('{"type": "string"}')
 
     # Unreferenced, it can be deleted.
