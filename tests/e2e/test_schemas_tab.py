@@ -182,3 +182,37 @@ def test_response_schema_tree_links_to_the_schemas_tab(page_for: Any, live: Live
     box.fill('{"type": "object", "properties": {"owner": {"$ref": "#/schemas/Address"}}}')
     switch.get_by_role("button", name="Tree").click()
     expect(tree.get_by_role("button", name=re.compile("Address"))).to_be_visible()
+
+
+def test_a_new_connector_gets_a_schemas_section_from_its_first_schema(
+    page_for: Any, live: Live
+) -> None:
+    page = page_for("platform")
+    page.get_by_role("button", name="Create connector").click()
+    page.get_by_label("Name").fill("Schemas From Scratch")
+    page.get_by_label("Base URL").fill(live.test_api)
+    page.get_by_role("tab", name="Schemas").click()
+    expect(page.get_by_text("No shared schemas yet.")).to_be_visible()
+    check_a11y(page, "Schemas tab, empty")
+    # Looking at the tab adds nothing to the document.
+    page.get_by_role("tab", name="YAML").click()
+    expect(page.get_by_label("Connector YAML")).not_to_contain_text("schemas:")
+    page.get_by_role("tab", name="Schemas").click()
+    page.get_by_label("New schema name").fill("Item")
+    page.get_by_label("New schema name").press("Enter")
+    box = page.get_by_role("textbox", name="JSON Schema of Item")
+    expect(box).to_contain_text('"properties"')
+    box.fill('{"type": "object", "properties": {"sku": {"type": "string"}}, "required": ["sku"]}')
+    tree = page.get_by_role("group", name="Tree of Item")
+    expect(tree.locator("li", has_text="sku")).to_contain_text("required")
+    page.get_by_role("tab", name="YAML").click()
+    yaml_text = page.get_by_label("Connector YAML")
+    expect(yaml_text).to_contain_text("schemas:")
+    expect(yaml_text).to_contain_text("sku:")
+    # Deleting the only schema removes the section again.
+    page.get_by_role("tab", name="Schemas").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete Item").click()
+    expect(page.get_by_text("No shared schemas yet.")).to_be_visible()
+    page.get_by_role("tab", name="YAML").click()
+    expect(page.get_by_label("Connector YAML")).not_to_contain_text("schemas:")

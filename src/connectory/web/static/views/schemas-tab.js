@@ -73,7 +73,8 @@ export function selectSchema(state, path) {
 }
 
 export function renderSchemas(panel, state, ctx) {
-  const schemas = (state.doc.schemas ??= {});
+  // Looking adds nothing to the document: the section is created by the first Add.
+  const schemas = state.doc.schemas || {};
   const names = Object.keys(schemas);
   if (!names.includes(state.selectedSchema)) state.selectedSchema = names[0];
   const rerender = () => ctx.renderPanel();
@@ -91,6 +92,7 @@ function schemaList(schemas, names, failing, state, ctx, rerender) {
     const name = input.value.trim();
     const problem = nameProblem(name, schemas);
     if (problem) { announce(problem, "error"); input.setAttribute("aria-invalid", "true"); input.focus(); return; }
+    state.doc.schemas = schemas;
     schemas[name] = { type: "object", properties: {} };
     state.selectedSchema = name;
     ctx.markDirty();
@@ -132,6 +134,7 @@ function schemaEditor(schemas, name, state, ctx, rerender) {
     }
     if (!confirm(`Delete the shared schema ${name}?`)) return;
     delete schemas[name];
+    if (!Object.keys(schemas).length) delete state.doc.schemas;
     state.selectedSchema = undefined;
     ctx.markDirty();
     rerender();
