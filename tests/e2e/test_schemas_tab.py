@@ -119,9 +119,9 @@ def test_shared_schemas_are_listed_added_renamed_and_deleted(page_for: Any, live
     expect(schemas_nav.get_by_role("button", name=re.compile("Phone.v2"))).to_have_attribute(
         "aria-current", "true"
     )
-    page.get_by_role("textbox", name="JSON Schema of Phone.v2").fill('{"type": "string"}')
+    page.get_by_role("textbox", name="JSON Schema of Phone.v2").fill('{"type": ')
 
-    # Unreferenced, it can be deleted.
+    # Unreferenced, it can be deleted (its unparsed JSON with it: the save below goes through).
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete Phone.v2").click()
     expect(schemas_nav.get_by_role("listitem")).to_have_text(["Contact", "Address"])
@@ -137,8 +137,15 @@ def test_shared_schemas_are_listed_added_renamed_and_deleted(page_for: Any, live
     page.get_by_label("Name", exact=True).fill("bad/name")
     page.get_by_role("button", name="Rename").click()
     expect(page.locator("#status")).to_contain_text("is not a schema name")
+    # JSON that does not parse is held under the new name; Save refuses it until it is fixed.
+    page.get_by_role("textbox", name="JSON Schema of Address").fill('{"type": "object", ')
     page.get_by_label("Name", exact=True).fill("PostalAddress")
     page.get_by_role("button", name="Rename").click()
+    held = page.get_by_role("textbox", name="JSON Schema of PostalAddress")
+    expect(held).to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#status")).to_contain_text("Not saved")
+    held.fill(json.dumps(ADDRESS))
     page.get_by_role("button", name="Save draft").click()
     expect(page.locator("#status")).to_contain_text("Draft saved.")
     saved = _draft(live, connector_id)

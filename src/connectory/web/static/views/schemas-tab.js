@@ -121,6 +121,9 @@ function schemaEditor(schemas, name, state, ctx, rerender) {
     const entries = Object.entries(schemas).map(([k, v]) => [k === name ? next : k, v]);
     for (const k of Object.keys(schemas)) delete schemas[k];
     Object.assign(schemas, Object.fromEntries(entries));
+    // JSON held because it does not parse moves with its schema (Save refuses it until fixed).
+    const held = state.pending.get(schemas, name);
+    if (held) { state.pending.delete(schemas, name); state.pending.set(schemas, next, held); }
     const count = renameRefs(state.doc, name, next);
     state.selectedSchema = next;
     ctx.markDirty();
@@ -134,6 +137,7 @@ function schemaEditor(schemas, name, state, ctx, rerender) {
     }
     if (!confirm(`Delete the shared schema ${name}?`)) return;
     delete schemas[name];
+    state.pending.delete(schemas, name); // its unparsed text, if any, goes with it
     if (!Object.keys(schemas).length) delete state.doc.schemas;
     state.selectedSchema = undefined;
     ctx.markDirty();
