@@ -136,6 +136,7 @@ class ResiliencePipeline:
         describe_body: BodyDescriber | None = None,
         return_final_status: bool = False,
         max_pause: float | None = None,
+        max_pause_setting: str = MAX_PAUSE_SETTING,
     ) -> R:
         """Make one logical call: as many attempts as *policy* allows, within its deadline.
 
@@ -161,6 +162,8 @@ class ResiliencePipeline:
                 and ``Retry-After`` waits are outside the deadline, each up to this many
                 seconds (the policy's ``max_read_wait`` for a read). None: they count
                 against the deadline.
+            max_pause_setting: What *max_pause* comes from, named in errors (the runtime
+                names a lower cap than ``max_read_wait`` when one applies).
 
         Returns:
             The response: a success, or a status that is not retried (e.g. 404, 501); raising
@@ -190,6 +193,7 @@ class ResiliencePipeline:
         call.method = method.upper()
         call.return_status = return_final_status
         call.max_pause = max_pause
+        call.max_pause_setting = max_pause_setting
         call.quotas = [Quota(connection_quota_key(key), policy.rate_limit)]
         if connector_key is not None and policy.connector_rate_limit is not None:
             call.quotas.append(
@@ -225,6 +229,7 @@ class _Call(Generic[R]):
         self.method = "GET"
         self.quotas: list[Quota] = []
         self.max_pause: float | None = None
+        self.max_pause_setting = MAX_PAUSE_SETTING
 
     def remaining(self) -> float:
         return self.deadline - self.p.clock.monotonic()
@@ -299,7 +304,7 @@ class _Call(Generic[R]):
                 self.quotas,
                 self.max_pause,
                 on_wait=self.on_wait,
-                max_wait_setting=MAX_PAUSE_SETTING,
+                max_wait_setting=self.max_pause_setting,
             )
         finally:
             # The deadline is for the upstream's answer; the wait for a slot moves it along.
@@ -309,8 +314,8 @@ class _Call(Generic[R]):
         """The error of a paced call whose upstream asked for a wait over ``max_pause``."""
         return RateLimited(
             f"the upstream answered {outcome.reason} and asked to wait {hint:.2f} s "
-            f"(attempt {attempt} of {self.max_attempts}), more than {MAX_PAUSE_SETTING} "
-            f"({self.max_pause:g} s) allows. Retry later or raise {MAX_PAUSE_SETTING}.",
+            f"(attempt {attempt} of {self.max_attempts}), more than {self.max_pause_setting} "
+            f"({self.max_pause:g} s) allows. Retry later or raise {self.max_pause_setting}.",
             retry_after=hint,
             attempts=attempt,
         )
@@ -409,7 +414,7 @@ class _Call(Generic[R]):
         if hint is not None and self.max_pause is not None:
             # Paced: the wait is outside the deadline, but no longer than max_pause.
             if hint > self.max_pause:
-                why = f"the upstream asked for a wait over {MAX_PAUSE_SETTING}"
+                why = f"the upstream asked for a wait over {self.max_pause_setting}"
             return delay, cause, why
         # ">=": an attempt that would start exactly at the deadline has no time to run.
         if delay >= self.remaining():

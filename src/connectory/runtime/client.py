@@ -715,6 +715,7 @@ class ConnectorClient:
                     stats=stats,
                     return_final_status=True,
                     max_pause=pacing.max_pause,
+                    max_pause_setting=pacing.setting,
                 )
             except BaseException:
                 if call is not None:

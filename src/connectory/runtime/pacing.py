@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from connectory.resilience import Observer, ResilienceEvent
+from connectory.resilience.pipeline import MAX_PAUSE_SETTING
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,24 @@ class ReadPacing:
             single call (an interactive read that must answer promptly).
         observer: Receives this read's resilience events (waits included), besides the
             client's own observer.
+        setting: Where *max_pause* comes from, named in the error of a longer wait.
     """
 
     max_pause: float | None
     observer: Observer | None = None
+    setting: str = MAX_PAUSE_SETTING
+
+
+@dataclass(frozen=True)
+class PauseCap:
+    """A bound on every paced wait, below ``max_read_wait``, for work that holds a lease."""
+
+    seconds: float
+    setting: str
 
 
 _PACING: ContextVar[ReadPacing | None] = ContextVar("connectory_read_pacing", default=None)
+_CAP: ContextVar[PauseCap | None] = ContextVar("connectory_pause_cap", default=None)
 
 
 @contextmanager
@@ -51,9 +63,31 @@ def pacing_requests(pacing: ReadPacing) -> Iterator[None]:
         _PACING.reset(token)
 
 
+@contextmanager
+def capped_pauses(seconds: float, setting: str) -> Iterator[None]:
+    """Cap every paced wait of the reads inside the block at *seconds*.
+
+    A worker's poll holds its subscription for a lease; a rate-limit pause longer than the
+    lease would let another worker take the subscription and pull it again. Under the cap a
+    longer wait fails the poll at once with :class:`RateLimited` (naming *setting*), and the
+    poll is retried later like any failure.
+    """
+    token = _CAP.set(PauseCap(seconds, setting))
+    try:
+        yield
+    finally:
+        _CAP.reset(token)
+
+
 def current_pacing() -> ReadPacing | None:
-    """Return the pacing of the page being fetched, or None outside a read."""
-    return _PACING.get()
+    """Return the pacing of the page being fetched (capped, see :func:`capped_pauses`)."""
+    pacing = _PACING.get()
+    cap = _CAP.get()
+    if pacing is None or cap is None or pacing.max_pause is None:
+        return pacing
+    if pacing.max_pause <= cap.seconds:
+        return pacing
+    return ReadPacing(cap.seconds, pacing.observer, cap.setting)
 
 
 def combine_observers(first: Observer | None, second: Observer | None) -> Observer | None:

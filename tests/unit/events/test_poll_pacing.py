@@ -183,3 +183,26 @@ async def test_a_pause_longer_than_max_read_wait_ends_the_poll_at_once() -> None
     assert "max_read_wait (45 s)" in str(caught.value)
     assert upstream.arrivals == [(1, 0.0)]
     assert clock.monotonic() == 0  # it failed without waiting in vain
+
+
+async def test_a_poll_holding_a_lease_never_pauses_past_the_cap() -> None:
+    """A worker's poll caps its pauses below its claim's lease (``capped_pauses``): a longer
+    rate-limit wait fails the poll at once, naming the cap, instead of outliving the lease."""
+    from connectory.runtime.pacing import capped_pauses
+
+    clock = FakeClock()
+    upstream = Upstream(clock)
+    spec = paced_spec()  # max_read_wait 300 s by default: the 60 s pauses fit it
+    event = spec.event("changed")
+    assert event is not None
+    async with client_for(spec, upstream, clock) as client:
+        with capped_pauses(30, "half of CONNECTORY_WORK_LEASE_SECONDS"):
+            with pytest.raises(RateLimited) as caught:
+                await pull_poll(client, event, STATE, {})
+        assert "half of CONNECTORY_WORK_LEASE_SECONDS (30 s)" in str(caught.value)
+        assert upstream.arrivals == [(1, 0.0)]
+        assert clock.monotonic() == 0
+        # A cap above the pauses changes nothing.
+        with capped_pauses(90, "half of CONNECTORY_WORK_LEASE_SECONDS"):
+            pulled = await pull_poll(client, event, STATE, {})
+    assert len(pulled.events) == PAGES * PER_PAGE

@@ -31,6 +31,7 @@ from connectory.errors import (
     TemplateError,
 )
 from connectory.runtime.inputs import check_fields
+from connectory.runtime.pacing import capped_pauses
 from connectory.services.connections import (
     ConnectionDetails,
     check_may_manage_connections,
@@ -438,8 +439,12 @@ async def run_subscription(context: EventsContext, subscription_id: str) -> int:
             _finish_deletion(subscription, now)
             await session.commit()
             return 0
+        # The claim is a lease: a poll must not pause (rate limit, Retry-After) past half of it,
+        # or another worker would take the subscription over and pull it again.
+        lease = context.settings.work_lease_seconds
         try:
-            stored = await _step(context, session, details, event, subscription)
+            with capped_pauses(lease / 2, "half of CONNECTORY_WORK_LEASE_SECONDS"):
+                stored = await _step(context, session, details, event, subscription)
         except ConnectoryError as error:
             await session.rollback()
             await _record_failure(context, subscription_id, error)
