@@ -1,5 +1,7 @@
-"""Fixtures of the events tests (the harness itself is in events_support.py)."""
+"""Fixtures of the events tests (the harness is in events_support.py, the bare store in
+store_support.py)."""
 
 from events_support import harness, receiver
+from store_support import sessions
 
-__all__ = ["harness", "receiver"]
+__all__ = ["harness", "receiver", "sessions"]

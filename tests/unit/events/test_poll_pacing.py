@@ -196,9 +196,11 @@ async def test_a_poll_holding_a_lease_never_pauses_past_the_cap() -> None:
     event = spec.event("changed")
     assert event is not None
     async with client_for(spec, upstream, clock) as client:
-        with capped_pauses(30, "half of CONNECTORY_WORK_LEASE_SECONDS"):
-            with pytest.raises(RateLimited) as caught:
-                await pull_poll(client, event, STATE, {})
+        with (
+            capped_pauses(30, "half of CONNECTORY_WORK_LEASE_SECONDS"),
+            pytest.raises(RateLimited) as caught,
+        ):
+            await pull_poll(client, event, STATE, {})
         assert "half of CONNECTORY_WORK_LEASE_SECONDS (30 s)" in str(caught.value)
         assert upstream.arrivals == [(1, 0.0)]
         assert clock.monotonic() == 0
