@@ -5,6 +5,7 @@ None of these routes are in ``/openapi.json``: they serve the browser, not API c
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -132,8 +133,14 @@ async def render_yaml(body: DocumentIn, principal: CurrentPrincipal) -> dict[str
 @router.get("/ui/connector.schema.json")
 async def connector_schema(request: Request) -> dict[str, Any]:
     """The connector format's JSON Schema: the code editor's completion and hover docs."""
-    schema: dict[str, Any] = request.app.state.connector_schema
-    return schema
+    return _connector_schema()
+
+
+@functools.cache
+def _connector_schema() -> dict[str, Any]:
+    # Exported on the first request, once per process (the models do not change while it
+    # runs): not at every app's start-up, where no editor has asked for it yet.
+    return connector_json_schema()
 
 
 @router.get("/")
@@ -151,8 +158,6 @@ async def index() -> FileResponse:
 
 def install_ui(app: FastAPI) -> None:
     """Add the UI's routes and static files to *app*."""
-    # Exported once: the models do not change while the process runs.
-    app.state.connector_schema = connector_json_schema()
     if not EDITOR_BUNDLE.is_file():
         logger.warning(
             "the code editor bundle %s is missing: the builder edits YAML and JavaScript in "
