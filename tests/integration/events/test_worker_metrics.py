@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import procrastinate
-from events_support import Receiver
+from events_support import Receiver, publish
 from procrastinate.testing import InMemoryConnector
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, select
@@ -23,7 +23,6 @@ from connectory.services.secret_store import write_secrets
 from connectory.settings import Settings
 from connectory.store import (
     Connection,
-    Connector,
     ConnectorVersion,
     Delivery,
     Enterprise,
@@ -72,32 +71,20 @@ class World:
         self.now = now
         self.enterprise = self.connector = self.connection = self.endpoint = ""
 
-    async def build(self, endpoint_url: str) -> World:
+    async def build(self, database_url: str, endpoint_url: str) -> World:
+        connector_id = await publish(database_url, {"slug": "metrics-api", "name": "Metrics API"})
         async with self.context.sessions() as session:
             enterprise = Enterprise(name="Metrics Inc")
-            connector = Connector(
-                slug="metrics-api",
-                scope="catalogue",
-                owner_key="catalogue",
-                name="Metrics API",
-                type="General",
-                latest_version="1.0.0",
-            )
-            session.add_all([enterprise, connector])
+            session.add(enterprise)
             await session.flush()
-            version = ConnectorVersion(
-                connector_id=connector.id,
-                version="1.0.0",
-                major=1,
-                is_draft=False,
-                document={"slug": "metrics-api", "name": "Metrics API"},
+            version_id = await session.scalar(
+                select(ConnectorVersion.id).where(ConnectorVersion.connector_id == connector_id)
             )
-            session.add(version)
-            await session.flush()
+            assert version_id is not None
             connection = Connection(
                 enterprise_id=enterprise.id,
-                connector_id=connector.id,
-                version_id=version.id,
+                connector_id=connector_id,
+                version_id=version_id,
                 name="metrics",
             )
             endpoint = WebhookEndpoint(enterprise_id=enterprise.id, url=endpoint_url)
@@ -111,7 +98,7 @@ class World:
                 {"secret": "whsec_" + "c2VjcmV0LW9mLXRoZS1lbmRwb2ludA=="},
             )
             await session.commit()
-            self.enterprise, self.connector = enterprise.id, connector.id
+            self.enterprise, self.connector = enterprise.id, connector_id
             self.connection, self.endpoint = connection.id, endpoint.id
         return self
 
@@ -181,7 +168,7 @@ async def test_a_tick_sets_the_depth_of_each_queue_to_its_due_rows(
     past, later = now - timedelta(seconds=5), now + timedelta(hours=1)
     async with build_context(settings_for(database_url, tmp_path)) as context:
         context.now = lambda: now
-        world = await World(context, now).build("http://127.0.0.1:9/hook")
+        world = await World(context, now).build(database_url, "http://127.0.0.1:9/hook")
         for _ in range(3):
             await world.delivery()  # due
         await world.delivery("in_flight", lease_until=past)  # its claim expired: due again
@@ -220,7 +207,7 @@ async def test_a_delivery_refused_on_its_last_attempt_is_a_dead_letter_of_its_co
     settings = settings_for(database_url, tmp_path, delivery_max_attempts=1)
     async with build_context(settings) as context:
         context.now = lambda: now
-        world = await World(context, now).build(receiver.url)
+        world = await World(context, now).build(database_url, receiver.url)
         delivery_id = await world.delivery()  # five seconds late
         engine = engine_for(context)
         async with engine.app.open_async():
