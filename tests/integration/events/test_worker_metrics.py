@@ -35,6 +35,7 @@ from connectory.store import (
 from connectory.store.models import utcnow
 from connectory.worker import build_context
 from connectory.worker.engine import TaskEngine
+from connectory.worker.reconcile import due_counts
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -188,7 +189,10 @@ async def test_a_tick_sets_the_depth_of_each_queue_to_its_due_rows(
             queued = {job["task_name"] for job in engine.app.connector.jobs.values()}  # type: ignore[attr-defined]
         engine.cancel_pending_wakes()
         found = scrape(context)
+        # With metrics off the same query only asks whether any row is due (EXISTS).
+        anything_due = await due_counts(context, exact=False)
 
+    assert anything_due == {"deliveries": 1, "intake": 1, "subscriptions": 1}
     depth = "connectory_event_queue_depth"
     assert found[(depth, (("queue", "deliveries"),))] == 4
     assert found[(depth, (("queue", "intake"),))] == 2
