@@ -11,8 +11,10 @@
 Each round makes *calls* sequential ``POST /connections/{id}/operations/get_item`` on one
 server, then on the other (A B A B, after one warm-up round each); the report gives the
 median calls/s of each and the median of the per-pair ratios (on / off), the target being
-at least 0.9. Every round is checked: the upstream counted exactly *calls* requests, and the
-"on" server really recorded (its call log, /metrics and the sink saw the calls).
+at least 0.9. Beside the rates, each round's CPU seconds of each server process per call
+(Linux's /proc: steadier than rates on a loaded machine) and the load average at the start
+and end of the run are kept. Every round is checked: the upstream counted exactly *calls*
+requests, and the "on" server really recorded (its call log, /metrics and the sink saw the calls).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from bench.server import API_KEY
 
 CONNECTOR = ROOT / "bench" / "connector.yaml"
 TARGET = 0.9
+#: What the "on" server can have on (``--on``): all three by default.
+FEATURES = ("call_log", "metrics", "tracing")
 
 
 class OtlpSink:
@@ -197,17 +201,26 @@ class Served:
         if created.status_code != 201:
             raise BenchError(f"{label}: cannot create the connection: {created.text}")
         self.connection = created.json()["id"]
+        self.last_cpu_per_call = 0.0
 
     def calls(self, count: int) -> float:
         """Seconds for *count* sequential operation calls (each checked)."""
         path = f"/connections/{self.connection}/operations/get_item"
         post = self.http.post
         started = time.perf_counter()
+        cpu = self.cpu_seconds()
         for number in range(count):
             response = post(path, json={"params": {"id": number % 1000 + 1}})
             if response.status_code != 200 or response.json()["status_code"] != 200:
                 raise BenchError(f"{self.label}: call {number} failed: {response.text[:300]}")
+        self.last_cpu_per_call = (self.cpu_seconds() - cpu) / count
         return time.perf_counter() - started
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU seconds of the server process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # utime and stime: fields 14 and 15 of stat(5), counted after the command's ")".
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.http.close()
@@ -216,18 +229,15 @@ class Served:
 
 
 @contextmanager
-def servers(upstream: str, sink: OtlpSink) -> Iterator[tuple[Served, Served]]:
+def servers(
+    upstream: str, sink: OtlpSink, features: tuple[str, ...] = FEATURES
+) -> Iterator[tuple[Served, Served]]:
+    on_env = {f"CONNECTORY_{feature.upper()}": "false" for feature in FEATURES}
+    on_env.update({f"CONNECTORY_{feature.upper()}": "true" for feature in features})
+    if "tracing" in features:
+        on_env.update(OTEL_EXPORTER_OTLP_ENDPOINT=sink.url, OTEL_BSP_SCHEDULE_DELAY="500")
     with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir:
-        on = Served(
-            "on",
-            upstream,
-            {
-                "CONNECTORY_TRACING": "true",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
-                "OTEL_BSP_SCHEDULE_DELAY": "500",
-            },
-            Path(on_dir),
-        )
+        on = Served("on", upstream, on_env, Path(on_dir))
         try:
             off = Served(
                 "off",
@@ -247,25 +257,30 @@ def servers(upstream: str, sink: OtlpSink) -> Iterator[tuple[Served, Served]]:
             on.close()
 
 
-def check_on(on: Served, sink: OtlpSink, calls: int) -> dict[str, Any]:
-    """Evidence that the "on" server recorded, counted and traced its calls."""
-    page = on.http.get(f"/connections/{on.connection}/calls", params={"limit": 1}).json()
-    metrics = on.http.get("/metrics").text
-    counted = sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("connectory_calls_total{") and 'operation="get_item"' in line
-    )
-    if not page["items"] or counted < calls or sink.exports == 0:
-        raise BenchError(
-            f"observability was not on: log {page}, counted {counted}, exports {sink.exports}"
+def check_on(
+    on: Served, sink: OtlpSink, calls: int, features: tuple[str, ...] = FEATURES
+) -> dict[str, Any]:
+    """Evidence that the "on" server recorded, counted and traced its calls (what is on)."""
+    evidence: dict[str, Any] = {"on": list(features)}
+    if "call_log" in features:
+        page = on.http.get(f"/connections/{on.connection}/calls", params={"limit": 1}).json()
+        if not page["items"]:
+            raise BenchError(f"the call log was not on: {page}")
+        evidence["dropped"] = page["dropped"]
+    if "metrics" in features:
+        counted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in on.http.get("/metrics").text.splitlines()
+            if line.startswith("connectory_calls_total{") and 'operation="get_item"' in line
         )
-    return {
-        "calls_counted": counted,
-        "dropped": page["dropped"],
-        "otlp_exports": sink.exports,
-        "otlp_bytes": sink.bytes,
-    }
+        if counted < calls:
+            raise BenchError(f"metrics were not on: {counted} calls counted")
+        evidence["calls_counted"] = counted
+    if "tracing" in features:
+        if sink.exports == 0:
+            raise BenchError("tracing was not on: nothing exported")
+        evidence.update(otlp_exports=sink.exports, otlp_bytes=sink.bytes)
+    return evidence
 
 
 def main() -> None:
@@ -273,12 +288,22 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", type=Path, default=RESULTS / "observability.json")
+    parser.add_argument(
+        "--on",
+        default=",".join(FEATURES),
+        help="what the 'on' server has on, comma-separated (to see what each costs)",
+    )
     args = parser.parse_args()
+    features = tuple(f for f in args.on.split(",") if f)
+    if not features or set(features) - set(FEATURES):
+        parser.error(f"--on takes some of {', '.join(FEATURES)}")
     sink = OtlpSink()
     rates: dict[str, list[float]] = {"on": [], "off": []}
+    cpu_ms: dict[str, list[float]] = {"on": [], "off": []}
     ratios: list[float] = []
+    load_start = os.getloadavg()
     try:
-        with bench_server(1000) as upstream, servers(upstream.url, sink) as (on, off):
+        with bench_server(1000) as upstream, servers(upstream.url, sink, features) as (on, off):
             for served in (on, off):  # warm-up: clients built, pools and caches filled
                 served.calls(min(args.calls, 500))
             for round_number in range(args.rounds):
@@ -291,13 +316,15 @@ def main() -> None:
                         raise BenchError(f"{served.label}: {requests} upstream requests")
                     pair[served.label] = args.calls / seconds
                     rates[served.label].append(pair[served.label])
+                    cpu_ms[served.label].append(served.last_cpu_per_call * 1000)
                 ratios.append(pair["on"] / pair["off"])
                 print(
                     f"round {round_number + 1}: on {pair['on']:.0f}/s, off {pair['off']:.0f}/s, "
-                    f"ratio {ratios[-1]:.3f}",
+                    f"ratio {ratios[-1]:.3f}; server CPU ms/call on "
+                    f"{cpu_ms['on'][-1]:.2f}, off {cpu_ms['off'][-1]:.2f}",
                     file=sys.stderr,
                 )
-            evidence = check_on(on, sink, args.calls * args.rounds)
+            evidence = check_on(on, sink, args.calls * args.rounds, features)
     finally:
         sink.close()
     result = {
@@ -309,6 +336,11 @@ def main() -> None:
         "median_calls_per_second": {k: round(statistics.median(v), 1) for k, v in rates.items()},
         "ratios": [round(r, 3) for r in ratios],
         "median_ratio": round(statistics.median(ratios), 3),
+        "server_cpu_ms_per_call": {k: [round(v, 3) for v in vs] for k, vs in cpu_ms.items()},
+        "cpu_ratio_off_over_on": round(
+            statistics.median(cpu_ms["off"]) / statistics.median(cpu_ms["on"]), 3
+        ),
+        "load_average": {"start": load_start, "end": os.getloadavg()},
         "target": TARGET,
         "met": statistics.median(ratios) >= TARGET,
         "evidence": evidence,

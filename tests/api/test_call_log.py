@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,44 +14,17 @@ from pydantic import SecretStr
 
 from connectory.api import create_app
 from connectory.settings import Settings
-from connectory.spec.loader import read_connector_data
 from connectory.testing import create_test_api, serve
 
+from .crm_support import API_KEY, connect, document_on
 from .gated_upstream import GatedUpstream, gated_document
 from .support import World, insert_published_connector
-
-API_KEY = "test-api-key"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     with serve(create_test_api(records=300)) as url:
         yield url
-
-
-async def connect(
-    api: httpx.AsyncClient,
-    world: World,
-    settings: Settings,
-    document: dict[str, Any],
-    api_key: str = API_KEY,
-) -> str:
-    connector_id = await insert_published_connector(settings.database_url, document)
-    created = await api.post(
-        "/connections",
-        json={"connector_id": connector_id, "name": "Log", "credentials": {"api_key": api_key}},
-        headers=world.auth("a_admin"),
-    )
-    assert created.status_code == 201, created.text
-    connection_id: str = created.json()["id"]
-    return connection_id
-
-
-def document_on(upstream: str, **fields: Any) -> dict[str, Any]:
-    document: dict[str, Any] = read_connector_data(EXAMPLE)
-    document.update(base_url=upstream, **fields)
-    return document
 
 
 async def test_every_call_is_an_entry_its_response_names(

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -25,26 +22,12 @@ from connectory.settings import Settings
 from connectory.testing import serve
 from connectory.testing.faulty import FaultyUpstream, Reply, too_many_requests
 
-from .support import Server, World, insert_published_connector
+from .streams_support import KEEPALIVE, paged_connection, settings, upstream
+from .support import Server, World
+
+__all__ = ["settings", "upstream"]  # fixtures, used by name
 
 RECORDS = [{"id": 1}, {"id": 2}, {"id": 3}]
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    """The test server's settings, with keep-alive lines every 0.05 s."""
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        egress_allow="127.0.0.1",
-        stream_keepalive_interval=0.05,
-    )
-
-
-@pytest.fixture
-def upstream() -> Iterator[FaultyUpstream]:
-    with FaultyUpstream() as server:
-        yield server
 
 
 def pause_on_second_page(upstream: FaultyUpstream, retry_after: str) -> None:
@@ -62,27 +45,7 @@ def pause_on_second_page(upstream: FaultyUpstream, retry_after: str) -> None:
 async def connection_id(
     api: httpx.AsyncClient, world: World, settings: Settings, upstream: FaultyUpstream
 ) -> str:
-    document: dict[str, Any] = {
-        "name": "Paced",
-        "slug": "paced",
-        "base_url": upstream.url(),
-        "operations": [
-            {
-                "name": "list_items",
-                "path": "/p1",
-                "record_selector": "data",
-                "pagination": {"type": "next_url"},
-            }
-        ],
-    }
-    connector_id = await insert_published_connector(settings.database_url, document)
-    created = await api.post(
-        "/connections",
-        json={"connector_id": connector_id, "name": "Paced", "credentials": {}},
-        headers=world.auth("a_admin"),
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
+    return await paged_connection(api, world, settings, upstream, "Paced")
 
 
 async def test_keepalive_lines_fill_the_pause_and_clients_skip_them(
@@ -103,20 +66,14 @@ async def test_keepalive_lines_fill_the_pause_and_clients_skip_them(
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-ndjson"
     lines = [orjson.loads(line) for line in response.text.splitlines()]
-    kinds = ["keepalive" if "_connectory_keepalive" in line else "record" for line in lines]
+    kinds = ["keepalive" if KEEPALIVE in line else "record" for line in lines]
     # Records of page 1, keep-alive lines during the pause, then the record of page 2.
     first_keepalive = kinds.index("keepalive")
     assert kinds[:first_keepalive] == ["record", "record"]
     assert kinds[first_keepalive:] == ["keepalive"] * (len(kinds) - 3) + ["record"]
-    assert [line for line in lines if "_connectory_keepalive" not in line] == RECORDS
-    keepalives = [
-        line["_connectory_keepalive"]
-        for line in lines
-        if len(line) == 1 and "_connectory_keepalive" in line
-    ]
-    assert all(
-        set(line) == {"_connectory_keepalive"} for line in lines if "_connectory_keepalive" in line
-    )
+    assert [line for line in lines if KEEPALIVE not in line] == RECORDS
+    keepalives = [line[KEEPALIVE] for line in lines if len(line) == 1 and KEEPALIVE in line]
+    assert all(set(line) == {KEEPALIVE} for line in lines if KEEPALIVE in line)
     assert any(k.get("cause") == "Retry-After" for k in keepalives)
     assert all(0 < k["waiting"] <= 1 for k in keepalives if k)
 

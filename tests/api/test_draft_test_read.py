@@ -161,6 +161,18 @@ async def test_a_collection_list_reads_its_first_page_with_the_exchanges(
         assert missing.status_code == 404
         viewer = await api.post(read_url, json=body, headers=world.auth("a_viewer"))
         assert viewer.status_code in (403, 404)
+        # Records that do not fit the fields schema are shown, with where they do not fit.
+        document["schemas"]["Contact"]["properties"]["score"] = {"type": "string"}
+        strict = await create(api, world, "a_admin", {**document, "slug": "strict-contacts"})
+        misfit = await api.post(
+            f"/connectors/{strict['id']}/draft/collection-read", json=body,
+            headers=world.auth("a_admin"),
+        )  # fmt: skip
+        assert misfit.status_code == 200, misfit.text
+        shown = misfit.json()
+        assert len(shown["records"]) == 3 and shown["error"] is None
+        assert shown["schema_mismatches"][0]["path"] == "page 1, record 1 (id 1), field 'score'"
+        assert "is not of type 'string'" in shown["schema_mismatches"][0]["message"]
 
 
 async def test_an_echoed_secret_is_redacted_in_every_page_shown(

@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,24 +23,12 @@ from starlette.applications import Starlette
 
 from connectory.api import create_app
 from connectory.settings import Settings
-from connectory.spec.loader import read_connector_data
-from connectory.testing import create_test_api, serve
+from connectory.testing import serve
 
-from .support import World, insert_published_connector
+from .crm_support import API_KEY, connection, contact_writes, upstream, upstream_app
+from .support import World
 
-API_KEY = "test-api-key"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
-
-
-@pytest.fixture(scope="module")
-def upstream_app() -> Starlette:
-    return create_test_api(records=10)
-
-
-@pytest.fixture(scope="module")
-def upstream(upstream_app: Starlette) -> Iterator[str]:
-    with serve(upstream_app) as url:
-        yield url
+__all__ = ["connection", "upstream", "upstream_app"]  # fixtures, used by name
 
 
 @pytest.fixture
@@ -49,23 +36,6 @@ def http_server(settings: Settings, world: World) -> Iterator[str]:
     """The same server, under uvicorn: the SDK's HTTP client needs a real socket."""
     with serve(create_app(settings)) as url:
         yield url
-
-
-@pytest.fixture
-async def connection(
-    api: httpx.AsyncClient, world: World, settings: Settings, upstream: str
-) -> str:
-    document: dict[str, Any] = read_connector_data(EXAMPLE)
-    document["base_url"] = upstream
-    connector_id = await insert_published_connector(settings.database_url, document)
-    created = await api.post(
-        "/connections",
-        json={"connector_id": connector_id, "name": "CRM", "credentials": {"api_key": API_KEY}},
-        headers=world.auth("a_admin"),
-    )
-    assert created.status_code == 201, created.text
-    connection_id: str = created.json()["id"]
-    return connection_id
 
 
 @asynccontextmanager
@@ -78,10 +48,6 @@ async def agent(base: str, connection: str, token: str) -> AsyncIterator[Client]
 
 def data(result: Any) -> Any:
     return json.loads(result.content[0].text)
-
-
-def contact_writes(app: Starlette) -> int:
-    return int(app.state.test_api.stats.by_path.get("/crm/contacts", 0))
 
 
 async def test_viewer_reads_through_tools_with_cursors(

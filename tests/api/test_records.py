@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,46 +9,12 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
-from connectory.settings import Settings
 from connectory.spec.loader import read_connector_data
-from connectory.testing import create_test_api, serve
 
-from .support import World, insert_published_connector
+from .crm_support import API_KEY, EXAMPLE, connection, contact_writes, upstream, upstream_app
+from .support import World
 
-API_KEY = "test-api-key"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
-
-
-@pytest.fixture(scope="module")
-def upstream_app() -> Starlette:
-    return create_test_api(records=10)
-
-
-@pytest.fixture(scope="module")
-def upstream(upstream_app: Starlette) -> Iterator[str]:
-    with serve(upstream_app) as url:
-        yield url
-
-
-@pytest.fixture
-async def connection(
-    api: httpx.AsyncClient, world: World, settings: Settings, upstream: str
-) -> str:
-    document: dict[str, Any] = read_connector_data(EXAMPLE)
-    document["base_url"] = upstream
-    connector_id = await insert_published_connector(settings.database_url, document)
-    created = await api.post(
-        "/connections",
-        json={"connector_id": connector_id, "name": "CRM", "credentials": {"api_key": API_KEY}},
-        headers=world.auth("a_admin"),
-    )
-    assert created.status_code == 201, created.text
-    connection_id: str = created.json()["id"]
-    return connection_id
-
-
-def contact_posts(app: Starlette) -> int:
-    return int(app.state.test_api.stats.by_path.get("/crm/contacts", 0))
+__all__ = ["connection", "upstream", "upstream_app"]  # fixtures, used by name
 
 
 async def test_collections_and_spec(api: httpx.AsyncClient, world: World, connection: str) -> None:
@@ -119,12 +83,12 @@ async def test_admin_writes_viewer_may_not(
     api: httpx.AsyncClient, world: World, connection: str, upstream_app: Starlette
 ) -> None:
     url = f"/connections/{connection}/collections/contacts/records"
-    before = contact_posts(upstream_app)
+    before = contact_writes(upstream_app)
     denied = await api.post(
         url, json={"fields": {"email": "v@x.example"}}, headers=world.auth("a_viewer")
     )
     assert denied.status_code == 403
-    assert contact_posts(upstream_app) == before
+    assert contact_writes(upstream_app) == before
     admin = world.auth("a_admin")
     created = await api.post(url, json={"fields": {"email": "n@x.example"}}, headers=admin)
     assert created.status_code == 201, created.text
@@ -165,7 +129,7 @@ async def test_bad_input(
     status: int,
     code: str,
 ) -> None:
-    before = contact_posts(upstream_app)
+    before = contact_writes(upstream_app)
     url = f"/connections/{connection}/collections/contacts/{path}"
     kwargs: dict[str, Any] = {"headers": world.auth("a_admin")}
     if body is not None:
@@ -174,7 +138,7 @@ async def test_bad_input(
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
     if method == "post" and path == "records":
-        assert contact_posts(upstream_app) == before  # nothing was sent upstream
+        assert contact_writes(upstream_app) == before  # nothing was sent upstream
         if code == "invalid_record":
             assert response.json()["issues"]
 

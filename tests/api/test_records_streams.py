@@ -8,10 +8,6 @@ records. Nothing is asserted about how long anything took.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import httpx
 import orjson
 import pytest
@@ -23,27 +19,12 @@ from connectory.settings import Settings
 from connectory.testing import serve
 from connectory.testing.faulty import FaultyUpstream, Reply, too_many_requests
 
-from .support import World, insert_published_connector
+from .streams_support import KEEPALIVE, paged_connection, settings, upstream
+from .support import World
+
+__all__ = ["settings", "upstream"]  # fixtures, used by name
 
 ITEMS = [{"id": n, "name": f"item {n}"} for n in range(1, 6)]
-KEEPALIVE = "_connectory_keepalive"
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    """The test server's settings, with keep-alive lines every 0.05 s."""
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        egress_allow="127.0.0.1",
-        stream_keepalive_interval=0.05,
-    )
-
-
-@pytest.fixture
-def upstream() -> Iterator[FaultyUpstream]:
-    with FaultyUpstream() as server:
-        yield server
 
 
 def script_slow_pages(upstream: FaultyUpstream) -> None:
@@ -62,38 +43,16 @@ def script_slow_pages(upstream: FaultyUpstream) -> None:
 async def connection_id(
     api: httpx.AsyncClient, world: World, settings: Settings, upstream: FaultyUpstream
 ) -> str:
-    document: dict[str, Any] = {
-        "name": "Slow items",
-        "slug": "slow-items",
-        "base_url": upstream.url(),
-        "operations": [
-            {
-                "name": "list_items",
-                "path": "/p1",
-                "record_selector": "data",
-                "pagination": {"type": "next_url"},
-            }
-        ],
-        "collections": [
-            {
-                "key": "items",
-                "fields_schema": {
-                    "type": "object",
-                    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
-                },
-                "record": {"name": "{{ item.name }}"},
-                "methods": {"list": {"operation": "list_items", "filters": ["name"]}},
-            }
-        ],
+    items = {
+        "key": "items",
+        "fields_schema": {
+            "type": "object",
+            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+        },
+        "record": {"name": "{{ item.name }}"},
+        "methods": {"list": {"operation": "list_items", "filters": ["name"]}},
     }
-    connector_id = await insert_published_connector(settings.database_url, document)
-    created = await api.post(
-        "/connections",
-        json={"connector_id": connector_id, "name": "Slow", "credentials": {}},
-        headers=world.auth("a_admin"),
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
+    return await paged_connection(api, world, settings, upstream, "Slow items", collections=[items])
 
 
 async def test_keepalive_lines_fill_slow_and_paced_pages_on_a_real_server(

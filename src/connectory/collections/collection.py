@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from connectory.collections.cursor import binding, decode_cursor, encode_cursor
 from connectory.collections.fields import FieldsSchema
 from connectory.collections.kinds import MethodRunner, RunnerContext, create_runner
-from connectory.collections.listing import Listing, RecordPage
+from connectory.collections.listing import Listing, Mismatches, RecordPage
 from connectory.collections.page_check import PageCheck
 from connectory.collections.records import Record, RecordMapper, parse_time_filter
 from connectory.errors import (
@@ -35,6 +35,7 @@ from connectory.errors import (
     InputError,
     NotSupported,
     RecordNotFound,
+    ResponseSchemaError,
     ScriptError,
     UpstreamError,
 )
@@ -123,6 +124,7 @@ class Collection:
         cursor: str | None = None,
         page_size: int | None = None,
         include_raw: bool = False,
+        schema_mismatches: Mismatches = "raise",
     ) -> RecordPage:
         """Return one page of records and the cursor of the next page.
 
@@ -136,6 +138,7 @@ class Collection:
             cursor=cursor,
             page_size=page_size,
             include_raw=include_raw,
+            schema_mismatches=schema_mismatches,
         )
         async with aclosing(listing) as pages:  # one page: the read ends here
             async for page in pages:
@@ -150,10 +153,17 @@ class Collection:
         cursor: str | None = None,
         page_size: int | None = None,
         include_raw: bool = False,
+        schema_mismatches: Mismatches = "raise",
     ) -> AsyncGenerator[RecordPage, None]:
-        """Yield the listing page by page (each with its cursor); one page is held at a time."""
+        """Yield the listing page by page (each with its cursor); one page is held at a time.
+
+        Records that do not fit the fields schema raise ``ResponseSchemaError`` (the client's
+        ``response_validation="off"`` checks nothing). With ``schema_mismatches="report"`` the
+        page comes with its records as they are and, in its ``schema_mismatches``, where they
+        do not fit (a builder shows them, to adopt the schema they imply).
+        """
         listing = await self._listing(filters, parameters, cursor, page_size, include_raw)
-        async for page in self._record_pages(listing):
+        async for page in self._record_pages(listing, report=schema_mismatches == "report"):
             yield page
 
     async def open_pages(
@@ -180,11 +190,20 @@ class Collection:
         listing.observer = observer
         return self._record_pages(listing)
 
-    async def _record_pages(self, listing: Listing) -> AsyncGenerator[RecordPage, None]:
+    async def _record_pages(
+        self, listing: Listing, report: bool = False
+    ) -> AsyncGenerator[RecordPage, None]:
         async for page in listing.pages():
-            records = listing.records(page)
+            mismatches: list[tuple[str, str]] = []
+            try:
+                records = listing.records(page)
+            except ResponseSchemaError as mismatch:
+                if not report:
+                    raise
+                records = [listing.make(item) for item in page.records]
+                mismatches = mismatch.mismatches
             following = encode_cursor(page.next, listing.bound_to) if page.next else None
-            yield RecordPage(records, following)
+            yield RecordPage(records, following, mismatches)
             del page, records  # not held while the next page is fetched
 
     async def list(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from connectory.collections.records import Record
 
@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from connectory.runtime.pagination import PagePosition
     from connectory.runtime.results import Page
 
+#: What a listing does with records that do not fit the fields schema: raise
+#: ``ResponseSchemaError``, or hand the page out with them and report where (a builder's test).
+Mismatches = Literal["raise", "report"]
+
 
 @dataclass(slots=True)
 class RecordPage:
@@ -23,10 +27,13 @@ class RecordPage:
     Attributes:
         records: The records of the page.
         cursor: Pass it to the next ``list_page`` to get the following page; None at the end.
+        schema_mismatches: ``(where, message)`` of each field that does not fit the fields
+            schema; only a listing asked to report them (``schema_mismatches="report"``) has any.
     """
 
     records: list[Record]
     cursor: str | None
+    schema_mismatches: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:
         """``{"records": [...], "cursor": ...}``, the REST API's shape."""

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, ProcrastinateException
@@ -102,6 +102,7 @@ class TaskEngine:
             app.task(name=f"connectory.{kind}", queueing_lock=kind)(work)
 
         async def tick(timestamp: int) -> None:
+            self._started("tick", timestamp)
             await wake_due(context)
 
         app.periodic(cron="* * * * * *", periodic_id="tick")(
@@ -109,6 +110,7 @@ class TaskEngine:
         )
 
         async def oauth_refresh(timestamp: int) -> None:
+            self._started("oauth_refresh", timestamp)
             await self.refresh_grants()
 
         app.periodic(cron=OAUTH_REFRESH_CRON, periodic_id="oauth_refresh")(
@@ -116,11 +118,16 @@ class TaskEngine:
         )
 
         async def housekeeping(timestamp: int) -> None:
+            self._started("housekeeping", timestamp)
             await self.housekeeping()
 
         app.periodic(cron="17 * * * *", periodic_id="housekeeping")(
             app.task(name="connectory.housekeeping", queueing_lock="housekeeping")(housekeeping)
         )
+
+    def _started(self, task: str, timestamp: int) -> None:
+        # A periodic task's timestamp is the second it was scheduled for (procrastinate's).
+        self.context.task_started(task, datetime.fromtimestamp(timestamp, UTC), self.context.now())
 
     async def wake(self, kind: str) -> None:
         """Ask for due work of *kind* to be looked at now (merged with a wake just before).

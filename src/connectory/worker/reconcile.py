@@ -1,44 +1,67 @@
-"""The reconciler: which kinds of work are due, asked for at every start and every tick."""
+"""The reconciler: which kinds of work are due, asked for at every start and every tick.
+
+One query per tick answers for every kind. With metrics on it counts the due rows of each
+(``connectory_event_queue_depth``); with them off it only asks whether any is due (EXISTS
+stops at the first row, a count reads them all).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from connectory.services.events.context import EventsContext
 from connectory.store.event_models import Delivery, EventSubscription, IntakeRequest
 
 
-async def due_kinds(context: EventsContext) -> list[str]:
-    """The kinds of work with at least one due row (or an expired claim)."""
-    now = context.now()
-    checks = {
-        "deliveries": exists().where(
-            or_(
-                (Delivery.status == "pending") & (Delivery.next_run_at <= now),
-                (Delivery.status == "in_flight") & (Delivery.lease_until < now),
-            )
+def due_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
+    """What makes a row of each kind of work due at *now* (an expired claim included)."""
+    return {
+        "deliveries": or_(
+            (Delivery.status == "pending") & (Delivery.next_run_at <= now),
+            (Delivery.status == "in_flight") & (Delivery.lease_until < now),
         ),
-        "intake": exists().where(
+        "intake": and_(
             IntakeRequest.status == "pending",
             IntakeRequest.next_run_at <= now,
             or_(IntakeRequest.lease_until.is_(None), IntakeRequest.lease_until < now),
         ),
-        "subscriptions": exists().where(
+        "subscriptions": and_(
             EventSubscription.next_run_at <= now,
             or_(EventSubscription.lease_until.is_(None), EventSubscription.lease_until < now),
         ),
     }
-    due: list[str] = []
+
+
+async def due_counts(context: EventsContext, *, exact: bool = True) -> dict[str, int]:
+    """Due rows of each kind of work, in one query; not *exact*: 1 when any is due, else 0."""
+    columns = [
+        (
+            select(func.count()).where(condition).scalar_subquery()
+            if exact
+            else exists().where(condition)
+        ).label(kind)
+        for kind, condition in due_conditions(context.now()).items()
+    ]
     async with context.sessions() as session:
-        for kind, condition in checks.items():
-            if await session.scalar(select(condition)):
-                due.append(kind)
-    return due
+        row = (await session.execute(select(*columns))).one()
+    return {kind: int(value) for kind, value in row._mapping.items()}
+
+
+async def due_kinds(context: EventsContext) -> list[str]:
+    """The kinds of work with at least one due row (or an expired claim)."""
+    return [kind for kind, due in (await due_counts(context, exact=False)).items() if due]
 
 
 async def wake_due(context: EventsContext) -> list[str]:
-    """Wake every kind of work that is due; return the kinds woken."""
-    kinds = await due_kinds(context)
+    """Wake every kind of work that is due (and report the queues' depths); return the kinds."""
+    metrics = context.metrics
+    counts = await due_counts(context, exact=metrics is not None)
+    if metrics is not None:
+        for kind, depth in counts.items():
+            metrics.set_queue_depth(kind, depth)
+    kinds = [kind for kind, due in counts.items() if due]
     for kind in kinds:
         await context.wake(kind)
     return kinds

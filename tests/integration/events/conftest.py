@@ -2,6 +2,6 @@
 store_support.py)."""
 
 from events_support import harness, receiver
-from store_support import sessions
+from store_support import database_url, sessions
 
-__all__ = ["harness", "receiver", "sessions"]
+__all__ = ["database_url", "harness", "receiver", "sessions"]

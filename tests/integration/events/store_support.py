@@ -27,30 +27,33 @@ def missing(reason: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def sessions(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated, empty database of each kind."""
-    name = None
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty database of each kind (SQLite, a fresh PostgreSQL database)."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'events.db'}"
-    else:
-        name = f"connectory_events_{uuid.uuid4().hex[:10]}"
-        try:
-            admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
-        except (OSError, asyncpg.PostgresError) as error:
-            missing(f"PostgreSQL is not reachable at {ADMIN_DSN}: {error}")
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"sqlite+aiosqlite:///{tmp_path / 'events.db'}"
+        return
+    name = f"connectory_events_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        missing(f"PostgreSQL is not reachable at {ADMIN_DSN}: {error}")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{url}/{name}"
+    finally:
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        url = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        url = f"{url}/{name}"
-    engine = create_engine(url)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated, empty database of each kind."""
+    engine = create_engine(database_url)
     await migrate(engine)
     try:
         yield create_sessionmaker(engine)
     finally:
         await engine.dispose()
-        if name is not None:
-            admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()

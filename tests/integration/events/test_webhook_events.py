@@ -143,6 +143,11 @@ def test_a_failing_endpoint_dead_letters_then_replays(harness: Harness) -> None:
     attempts = harness.client.get(f"/deliveries/{dead[0]['id']}").json()["attempt_log"]
     assert [a["status_code"] for a in attempts] == [500, 500, 500]  # delivery_max_attempts
     assert len(harness.receiver.requests) == 3
+    # The server's in-process worker counts it where /metrics shows it: once, by connector.
+    dead_letters = f'connectory_dead_letters_total{{connector="{harness.connectors["webhooks"]}"}}'
+    exposition = harness.client.get("/metrics").text.splitlines()
+    assert f"{dead_letters} 1.0" in exposition
+    assert any(line.startswith("connectory_event_queue_depth{") for line in exposition)
     harness.receiver.statuses = [200]
     replayed = harness.client.post(f"/deliveries/{dead[0]['id']}/replay")
     assert replayed.status_code == 200, replayed.text

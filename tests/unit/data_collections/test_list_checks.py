@@ -73,6 +73,34 @@ async def test_records_that_do_not_fit_the_fields_schema_name_page_record_and_fi
             [r async for r in contacts.list(page_size=5)]
 
 
+@pytest.mark.parametrize("load", [load_testapi, load_inline], ids=["items", "mapped"])
+async def test_a_listing_asked_to_report_mismatches_hands_out_every_page_with_them(
+    load: Any,
+) -> None:
+    spec = with_schema(load(), score={"type": "integer", "maximum": 75})
+    async with connect(spec) as client:
+        contacts = client.collection("contacts")
+        pages = [p async for p in contacts.pages(page_size=5, schema_mismatches="report")]
+        second = await contacts.list_page(
+            page_size=5, cursor=pages[0].cursor, schema_mismatches="report"
+        )
+    assert [len(page.records) for page in pages] == [5, 5, 5, 5, 4]
+    assert pages[0].schema_mismatches == []  # scores 0..40: fine
+    # Records 9 and 10 (scores 80, 90) are handed out as they are, and reported.
+    assert [r.id for r in pages[1].records] == ["6", "7", "8", "9", "10"]
+    assert pages[1].schema_mismatches[:2] == [
+        (
+            "page 2, record 4 (id 9), field 'score'",
+            "field 'score': 80 is greater than the maximum of 75",
+        ),
+        (
+            "page 2, record 5 (id 10), field 'score'",
+            "field 'score': 90 is greater than the maximum of 75",
+        ),
+    ]
+    assert second.schema_mismatches == pages[1].schema_mismatches
+
+
 async def test_a_listing_without_checks_when_response_validation_is_off() -> None:
     spec = with_schema(load_testapi(), score={"type": "string"})
     async with connect(spec, response_validation="off") as client:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
-from connectory.api.routers.draft_runs import _spec_to_run
 from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import Values
 from connectory.api.schemas.connectors import error_responses
@@ -23,11 +21,9 @@ from connectory.api.schemas.records import CollectionParameters, RecordFields
 from connectory.api.schemas.values import WHOLE_NUMBER, IdPath
 from connectory.errors import ConnectoryError
 from connectory.runtime import ConnectorClient
-from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
 from connectory.services.connectors import find_editable_connector
-from connectory.services.secret_store import SecretBox, read_secrets
-from connectory.services.server_runtime import transport_factory
-from connectory.settings import Settings
+from connectory.services.draft_clients import draft_client, draft_parameters, spec_to_run
+from connectory.services.secret_store import SecretBox
 
 router = APIRouter(
     route_class=StrictJSONRoute, prefix="/connectors/{connector_id}", tags=["connector versions"]
@@ -77,27 +73,6 @@ class DraftCollectionRunOut(BaseModel):
     error_code: str | None = None
 
 
-class _Recording(httpx.AsyncBaseTransport):
-    """A transport that notes each request's method, URL and status (never headers or bodies)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.calls: list[tuple[str, str, int | None]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        status: int | None = None
-        try:
-            response = await self.inner.handle_async_request(request)
-            status = response.status_code
-            return response
-        finally:
-            if len(self.calls) < MAX_CALLS:
-                self.calls.append((request.method, str(request.url), status))
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 @router.post(
     "/draft/collections/run",
     response_model=DraftCollectionRunOut,
@@ -118,20 +93,20 @@ async def run_draft_collection(
     """
     connector = await find_editable_connector(session, principal, connector_id)
     box: SecretBox = request.app.state.secret_box
-    spec, _ = await _spec_to_run(session, box, connector)
-    settings: Settings = request.app.state.settings
-    parameters: dict[str, Any] | None = body.connector_parameters
-    if parameters is None:
-        parameters = await read_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id)
+    spec, _ = await spec_to_run(session, box, connector)
+    parameters = await draft_parameters(session, box, connector, body.connector_parameters)
     await session.commit()  # release the database before calling the upstream
-    recording = _Recording(transport_factory(settings)())
-    client = ConnectorClient(
+    state = request.app.state
+    # Only each request's method, URL and status are shown: no body is kept.
+    recorder, client = draft_client(
+        state.settings,
+        state.runtimes,
+        connector,
+        principal,
         spec,
-        credentials=body.credentials,
-        connector_parameters=parameters,
-        transport=recording,
-        pipeline=request.app.state.runtimes.pipeline,
-        connection_key=f"draft:{connector.id}:{principal.user_id}",
+        body.credentials,
+        parameters,
+        keep_bytes=0,
     )
     out = DraftCollectionRunOut(records=[], calls=[])
     async with client:
@@ -144,8 +119,12 @@ async def run_draft_collection(
             out.error_code = status_of(error)[1]
         out.records = client.redactor.redact_data(out.records[:MAX_RECORDS])
         out.calls = [
-            CallOut(method=method, url=client.redactor.redact_url(url), status_code=status)
-            for method, url, status in recording.calls
+            CallOut(
+                method=exchange.method,
+                url=client.redactor.redact_url(exchange.url),
+                status_code=exchange.status_code,
+            )
+            for exchange in recorder.take()[:MAX_CALLS]
         ]
     return out
 

@@ -25,12 +25,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
-from connectory.api.routers.draft_runs import (
-    MAX_PAGES,
-    ExchangeOut,
-    _draft_client,
-    _spec_to_run,
-)
+from connectory.api.routers.draft_runs import MAX_PAGES, ExchangeOut
 from connectory.api.routing import StrictJSONRoute
 from connectory.api.schemas.connections import Values
 from connectory.api.schemas.connectors import error_responses
@@ -50,10 +45,10 @@ from connectory.errors import (
 from connectory.events.testing import run_event_case
 from connectory.events.verification import answer_challenge, verify_signature
 from connectory.runtime import ConnectorClient
-from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
 from connectory.services.connectors import find_editable_connector
+from connectory.services.draft_clients import draft_client, draft_parameters, spec_to_run
 from connectory.services.draft_exchanges import describe
-from connectory.services.secret_store import SecretBox, read_secrets
+from connectory.services.secret_store import SecretBox
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.events import ChallengeSpec, EventSpec, SignatureSpec
 from connectory.templating import compile_template
@@ -194,7 +189,7 @@ async def test_draft_event(
     """
     connector = await find_editable_connector(session, principal, connector_id)
     box: SecretBox = request.app.state.secret_box
-    spec, label = await _spec_to_run(session, box, connector)
+    spec, label = await spec_to_run(session, box, connector)
     event = spec.event(body.event)
     if event is None:
         known = ", ".join(e.key for e in spec.events) or "none"
@@ -212,11 +207,12 @@ async def test_draft_event(
         )
     if pulls and body.state is not None:
         _check_state(body.state)
-    parameters: dict[str, Any] | None = body.connector_parameters
-    if parameters is None:
-        parameters = await read_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id)
+    parameters = await draft_parameters(session, box, connector, body.connector_parameters)
     await session.commit()  # release the database before calling the upstream
-    recorder, client = _draft_client(request, connector, principal, spec, body, parameters)
+    state = request.app.state
+    recorder, client = draft_client(
+        state.settings, state.runtimes, connector, principal, spec, body.credentials, parameters
+    )
     out = DraftEventTestOut(
         event=event.key, kind="pull" if pulls else "handle", version=label, events=[], event_count=0
     )

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
 from connectory.api.routing import StrictJSONRoute
@@ -29,26 +28,19 @@ from connectory.api.schemas.connections import (
 )
 from connectory.api.schemas.connectors import error_responses
 from connectory.api.schemas.values import WHOLE_NUMBER, IdPath, ParameterObject
-from connectory.collections.page_check import PageCheck
 from connectory.errors import (
     AuthError,
     ConnectoryError,
-    InvalidRequest,
     NotFound,
-    ResponseSchemaError,
     UpstreamError,
 )
 from connectory.runtime import ConnectorClient
-from connectory.runtime.client import ResponseValidation
 from connectory.runtime.records import Selector, extract_records
 from connectory.runtime.results import Page
-from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
-from connectory.services.connector_versions import spec_of
 from connectory.services.connectors import (
-    draft_of,
     find_editable_connector,
-    published_version,
 )
+from connectory.services.draft_clients import draft_client, draft_parameters, spec_to_run
 from connectory.services.draft_exchanges import (
     Exchange,
     ExchangeRecorder,
@@ -56,14 +48,9 @@ from connectory.services.draft_exchanges import (
     describe,
     describe_request,
 )
-from connectory.services.principal import Principal
-from connectory.services.secret_store import SecretBox, read_secrets
-from connectory.services.sensitive_defaults import runtime_spec
-from connectory.services.server_runtime import transport_factory
-from connectory.settings import Settings
+from connectory.services.secret_store import SecretBox
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.operations import OperationSpec
-from connectory.store.models import Connector
 
 router = APIRouter(
     route_class=StrictJSONRoute, prefix="/connectors/{connector_id}", tags=["connector versions"]
@@ -134,17 +121,6 @@ class DraftRunOut(OperationRunOut):
     error: str | None = Field(default=None, description="Why reading the pages stopped early.")
 
 
-async def _spec_to_run(
-    session: AsyncSession, box: SecretBox, connector: Connector
-) -> tuple[ConnectorSpec, str]:
-    draft = await draft_of(session, connector)
-    version = draft or await published_version(session, connector, connector.latest_version)
-    spec = spec_of(version) if version is not None else None
-    if version is None or spec is None:
-        raise InvalidRequest("the connector's draft is not valid; fix its problems first")
-    return await runtime_spec(session, box, version.id, spec), version.version or "draft"
-
-
 @router.post(
     "/draft/run",
     response_model=DraftRunOut,
@@ -165,15 +141,16 @@ async def run_draft_operation(
     """
     connector = await find_editable_connector(session, principal, connector_id)
     box: SecretBox = request.app.state.secret_box
-    spec, label = await _spec_to_run(session, box, connector)
+    spec, label = await spec_to_run(session, box, connector)
     operation = spec.operation(body.operation)
     if operation is None:
         raise NotFound(f"the connector has no operation {body.operation[:200]!r}")
-    parameters: dict[str, Any] | None = body.connector_parameters
-    if parameters is None:
-        parameters = await read_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id)
+    parameters = await draft_parameters(session, box, connector, body.connector_parameters)
     await session.commit()  # release the database before calling the upstream
-    recorder, client = _draft_client(request, connector, principal, spec, body, parameters)
+    state = request.app.state
+    recorder, client = draft_client(
+        state.settings, state.runtimes, connector, principal, spec, body.credentials, parameters
+    )
     async with client:
         paged = operation.pagination is not None and not operation.is_javascript
         if paged and not _has_hooks(spec, operation):
@@ -206,43 +183,6 @@ def _has_hooks(spec: ConnectorSpec, operation: OperationSpec) -> bool:
     """Whether pre-request or post-response hooks run around *operation*'s requests."""
     hooks = [spec.hooks, operation.hooks]
     return any(h is not None and (h.pre_request or h.post_response) for h in hooks)
-
-
-class _WithCredentials(Protocol):
-    """A draft request carrying test credentials (a run, a collection read, an event test)."""
-
-    @property
-    def credentials(self) -> dict[str, Any]:
-        """The test credentials, used for this request only."""
-
-
-def _draft_client(
-    request: Request,
-    connector: Connector,
-    principal: Principal,
-    spec: ConnectorSpec,
-    body: _WithCredentials,
-    parameters: dict[str, Any] | None,
-    response_validation: ResponseValidation = "warn",
-) -> tuple[ExchangeRecorder, ConnectorClient]:
-    """A client for one draft run, its transport recording each exchange (shown on demand)."""
-    settings: Settings = request.app.state.settings
-    recorder = ExchangeRecorder(transport_factory(settings)())
-    client = ConnectorClient(
-        spec,
-        credentials=body.credentials,
-        connector_parameters=parameters,
-        transport=recorder,
-        pipeline=request.app.state.runtimes.pipeline,
-        connection_key=f"draft:{connector.id}:{principal.user_id}",
-        # A draft run draws on the connector's budget like the caller's connections do.
-        connector_key=connector.id,
-        # ... and its JavaScript runs in the caller's tenant's engine instances.
-        tenant_key=principal.enterprise_id or "platform",
-        js_engine=request.app.state.runtimes.js_engine,
-        response_validation=response_validation,
-    )
-    return recorder, client
 
 
 class DraftCollectionReadIn(BaseModel):
@@ -304,38 +244,32 @@ async def read_draft_collection(
     """
     connector = await find_editable_connector(session, principal, connector_id)
     box: SecretBox = request.app.state.secret_box
-    spec, label = await _spec_to_run(session, box, connector)
+    spec, label = await spec_to_run(session, box, connector)
     if not any(collection.key == body.collection for collection in spec.collections):
         raise NotFound(f"the connector has no collection {body.collection[:200]!r}")
-    parameters: dict[str, Any] | None = body.connector_parameters
-    if parameters is None:
-        parameters = await read_secrets(session, box, CONNECTOR_PARAMETERS_OWNER, connector.id)
+    parameters = await draft_parameters(session, box, connector, body.connector_parameters)
     await session.commit()  # release the database before calling the upstream
-    # The fields check runs below, reported rather than raised: the Test tab shows the records
-    # that do not fit, so the user can adopt the schema they imply.
-    recorder, client = _draft_client(
-        request, connector, principal, spec, body, parameters, response_validation="off"
+    state = request.app.state
+    recorder, client = draft_client(
+        state.settings, state.runtimes, connector, principal, spec, body.credentials, parameters
     )
     out = DraftCollectionReadOut(
         collection=body.collection, version=label, records=[], next_cursor=None, exchanges=[]
     )
     async with client:
         try:
-            collection = client.collection(body.collection)
-            page = await collection.list_page(page_size=body.page_size)
+            # Reported rather than raised: the Test tab shows the records that do not fit the
+            # fields schema, so the user can adopt the schema they imply.
+            page = await client.collection(body.collection).list_page(
+                page_size=body.page_size, schema_mismatches="report"
+            )
             records = [record.to_dict() for record in page.records[:RECORDS_PER_PAGE]]
             out.records = client.redactor.redact_data(records)
             out.next_cursor = page.cursor
-            check = PageCheck(
-                f"{body.collection}.list", await collection.fields_schema(), False, client.redactor
-            )
-            try:
-                check.check_records(1, page.records)
-            except ResponseSchemaError as mismatch:
-                out.schema_mismatches = [
-                    SchemaMismatchOut(path=path, message=message)
-                    for path, message in mismatch.mismatches
-                ]
+            out.schema_mismatches = [
+                SchemaMismatchOut(path=path, message=message)
+                for path, message in page.schema_mismatches
+            ]
         except (UpstreamError, AuthError) as error:
             out.error = client.redactor.redact(str(error))
         out.exchanges = [

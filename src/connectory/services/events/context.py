@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +17,9 @@ from connectory.services.secret_store import SecretBox
 from connectory.settings import Settings
 from connectory.spec.connector import ConnectorSpec
 from connectory.store.models import ConnectorVersion, utcnow
+
+if TYPE_CHECKING:
+    from connectory.observability.metrics import Metrics
 
 #: Work kinds the worker runs: each is a task that looks for due rows of its kind.
 WORK_KINDS: tuple[str, ...] = ("deliveries", "intake", "subscriptions")
@@ -62,6 +65,29 @@ class EventsContext:
     def __post_init__(self) -> None:
         # Read at call time: ``wake`` may be set after construction.
         self.intake = IntakeBatcher(self.sessions, lambda: self.wake("intake"))
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """The process's Prometheus metrics (those its connections' calls count in); None: off.
+
+        The API's ``/metrics`` renders this same object; a ``connectory worker`` process has
+        its own, summed with the API's under ``PROMETHEUS_MULTIPROC_DIR``.
+        """
+        telemetry = self.runtimes.telemetry
+        return telemetry.metrics if telemetry is not None else None
+
+    def task_started(self, task: str, due: datetime | None, started: datetime) -> None:
+        """Report how late work of kind *task* started: *due* (its next-run time) to *started*.
+
+        Work taken over after an expired claim counts from its first due time: it was that
+        late when it finally ran.
+        """
+        metrics = self.metrics
+        if metrics is None or due is None:
+            return
+        if due.tzinfo is None:  # SQLite gives naive UTC datetimes back
+            due = due.replace(tzinfo=UTC)
+        metrics.observe_task_latency(task, (started - due).total_seconds())
 
     async def spec_by_version_id(
         self, session: AsyncSession, version_id: str

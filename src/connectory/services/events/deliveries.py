@@ -145,6 +145,8 @@ class Outcome:
     status_code: int | None
     error: str
     duration_ms: int
+    #: The event's connection's connector (the dead letter metric's label); None: unknown.
+    connector_id: str | None = None
 
 
 @dataclass
@@ -160,6 +162,8 @@ class Prepared:
     calls: ConnectionCalls | None = None
     #: The event's type (the entry's operation).
     event_type: str = ""
+    #: The event's connection's connector (known when anything listens: metrics, call log).
+    connector_id: str | None = None
 
 
 async def dispatch_due(
@@ -209,7 +213,7 @@ async def prepare_deliveries(
     """Load claimed deliveries with their events and endpoints, in one query."""
     rows = (
         await session.execute(
-            select(Delivery.id, Delivery.endpoint_id, Event)
+            select(Delivery.id, Delivery.endpoint_id, Delivery.next_run_at, Event)
             .join(Event, Event.id == Delivery.event_id)
             .where(Delivery.id.in_(delivery_ids))
         )
@@ -221,13 +225,18 @@ async def prepare_deliveries(
         )
     }
     logs = BackgroundCalls(context)
-    connectors = await logs.connectors_of(event.connection_id for _, _, event in rows)
+    connectors = await logs.connectors_of(event.connection_id for _, _, _, event in rows)
     calls: dict[tuple[str, str], ConnectionCalls] = {}
     prepared: list[Prepared] = []
-    for delivery_id, endpoint_id, event in rows:
+    started = context.now()
+    for delivery_id, endpoint_id, due, event in rows:
+        context.task_started("deliveries", due, started)
+        connector_id = connectors.get(event.connection_id)
         endpoint = endpoints.get(endpoint_id)
         if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
-            prepared.append(Prepared(delivery_id, None, event.id, b"", []))
+            prepared.append(
+                Prepared(delivery_id, None, event.id, b"", [], connector_id=connector_id)
+            )
             continue
         if endpoint.id not in secrets:
             secrets[endpoint.id] = await endpoint_secrets(session, context, endpoint)
@@ -237,7 +246,7 @@ async def prepare_deliveries(
             calls[key] = logs.for_endpoint(
                 event.connection_id,
                 event.enterprise_id,
-                connectors.get(event.connection_id),
+                connector_id,
                 secrets[endpoint.id],
             )
         prepared.append(
@@ -249,6 +258,7 @@ async def prepare_deliveries(
                 secrets[endpoint.id],
                 calls[key],
                 event.type,
+                connector_id,
             )
         )
     return prepared
@@ -257,7 +267,14 @@ async def prepare_deliveries(
 async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
     """One try of one delivery: a signed POST; any 2xx is a success."""
     if item.url is None:
-        return Outcome(item.delivery_id, False, None, "the endpoint is disabled or deleted", 0)
+        return Outcome(
+            item.delivery_id,
+            False,
+            None,
+            "the endpoint is disabled or deleted",
+            0,
+            item.connector_id,
+        )
     headers = signature_header(
         item.secrets, item.message_id, int(context.now().timestamp()), item.body
     )
@@ -282,13 +299,15 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
             elapsed = int((time.perf_counter() - started) * 1000)
             call.note_attempts(1)
             call.error = error
-            return Outcome(item.delivery_id, False, None, _describe(error), elapsed)
+            return Outcome(
+                item.delivery_id, False, None, _describe(error), elapsed, item.connector_id
+            )
         elapsed = int((time.perf_counter() - started) * 1000)
         ok = 200 <= status < 300
         problem = "" if ok else f"the endpoint answered {status}"
         if not ok:
             call.error = UpstreamError(problem, status)
-        return Outcome(item.delivery_id, ok, status, problem, elapsed)
+        return Outcome(item.delivery_id, ok, status, problem, elapsed, item.connector_id)
 
 
 def _describe(error: Exception) -> str:
@@ -338,6 +357,7 @@ async def record_outcomes(context: EventsContext, outcomes: list[Outcome]) -> No
                 .execution_options(synchronize_session=False)
             )
         failed = [o for o in outcomes if not o.ok]
+        dead: list[Outcome] = []
         attempts = (
             dict(
                 (
@@ -362,6 +382,7 @@ async def record_outcomes(context: EventsContext, outcomes: list[Outcome]) -> No
             }
             if tries >= settings.delivery_max_attempts:
                 values.update(status="dead", finished_at=now)
+                dead.append(outcome)
             else:
                 delay = retry_delay(
                     tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
@@ -374,6 +395,10 @@ async def record_outcomes(context: EventsContext, outcomes: list[Outcome]) -> No
                 .execution_options(synchronize_session=False)
             )
         await session.commit()
+    metrics = context.metrics
+    if metrics is not None:  # counted once committed: a rolled-back batch is tried again
+        for outcome in dead:
+            metrics.count_dead_letter(outcome.connector_id or "")
 
 
 def delivery_view(delivery: Delivery) -> dict[str, Any]:

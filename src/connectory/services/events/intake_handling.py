@@ -67,7 +67,7 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
     left for another try once its claim expires (marked failed after
     :data:`MAX_INTAKE_ATTEMPTS`); neither undoes the others.
     """
-    started = time.perf_counter()
+    started, claimed_at = time.perf_counter(), context.now()
     count = 0
     activity: dict[str, tuple[datetime, bool]] = {}
     logs = BackgroundCalls(context)
@@ -91,6 +91,7 @@ async def handle_batch(context: EventsContext, request_ids: list[str]) -> int:
         for request in requests:
             # Read before the savepoint: a failed savepoint expires what it loaded.
             request_id, attempts = request.id, request.attempts
+            context.task_started("intake", request.next_run_at, claimed_at)
             seen = _Seen.of(request) if logs.enabled else None
             # (connection id, event key) of each subscription the webhook was handled for.
             touched: list[tuple[str, str]] = []

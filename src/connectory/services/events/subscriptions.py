@@ -435,6 +435,7 @@ async def run_subscription(context: EventsContext, subscription_id: str) -> int:
         details = await load_details(session, subscription.connection_id)
         event = details.spec.event(subscription.event_key) if details is not None else None
         now = context.now()
+        context.task_started("subscriptions", subscription.next_run_at, now)
         if details is None or details.connection.deleted_at is not None or event is None:
             _finish_deletion(subscription, now)
             await session.commit()
