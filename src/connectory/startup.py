@@ -1,0 +1,78 @@
+"""Start-up helpers: what ``import connectory`` and the command line do to load quickly.
+
+Two costs of loading the runtime are not Connectory's own work:
+
+- httpx imports its command-line client (``httpx._main``: click, rich, pygments, about
+  40-70 ms) on ``import httpx``, although no Connectory program runs it. :func:`defer_httpx_cli`
+  puts a stand-in in its place whose ``main`` loads the real module when it is called, so
+  ``httpx.main`` (and any name of ``httpx._main``) still works, only later.
+- The cyclic garbage collector runs dozens of times while pydantic builds the connector
+  models: every object it scans then is a class, a schema or a validator that lives as long as
+  the process. :func:`gc_paused` holds collections off for the length of an import.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_HTTPX_CLI = "httpx._main"
+
+
+class _DeferredHttpxCli(types.ModuleType):
+    """Stands in for ``httpx._main`` until something uses it; then the real module is loaded."""
+
+    def __getattr__(self, name: str) -> Any:
+        # The import system probes module dunders (``__path__``: is it a package?); only a
+        # name of httpx's CLI loads it.
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return getattr(_load_httpx_cli(), name)
+
+
+def _load_httpx_cli() -> types.ModuleType:
+    if isinstance(sys.modules.get(_HTTPX_CLI), _DeferredHttpxCli):
+        del sys.modules[_HTTPX_CLI]
+    return importlib.import_module(_HTTPX_CLI)
+
+
+def _httpx_main(*args: Any, **kwargs: Any) -> Any:
+    """Run httpx's own ``httpx`` command, loading it first."""
+    return _load_httpx_cli().main(*args, **kwargs)
+
+
+def defer_httpx_cli() -> None:
+    """Let ``import httpx`` skip its command-line client until ``httpx.main`` is used.
+
+    Does nothing once httpx (or its command line) is imported, or when something else already
+    decided what ``httpx._main`` is (the CLI's own marker, a test's stand-in).
+    """
+    if "httpx" in sys.modules or _HTTPX_CLI in sys.modules:
+        return
+    stand_in = _DeferredHttpxCli(_HTTPX_CLI, "Deferred: loaded by connectory.startup when used.")
+    # `from ._main import main` in httpx's __init__ binds this function, not the module's
+    # attribute lookup, so importing httpx does not load the real module.
+    stand_in.main = _httpx_main  # type: ignore[attr-defined]
+    sys.modules[_HTTPX_CLI] = stand_in
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector off inside the block (when it is on).
+
+    For imports only: the objects they create are module-level and live on, so collecting
+    while they are made is wasted work (about 15 ms of loading the runtime and the spec).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
