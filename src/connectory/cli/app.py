@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 
 from connectory.cli.output import EXIT_BROKEN_PIPE, guard
+from connectory.startup import gc_paused
 
 __all__ = ["guard", "main"]
 
@@ -52,7 +53,8 @@ def main() -> None:
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     # Under a profiler or coverage, let the tool write its report at the normal exit.
     observed = sys.getprofile() is not None or sys.gettrace() is not None
-    run = _command_line(command)
+    with gc_paused():  # the command line's modules: see connectory.startup
+        run = _command_line(command)
     if command not in _QUICK_EXIT_COMMANDS or observed:
         run()
         return
