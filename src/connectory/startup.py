@@ -15,35 +15,70 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.machinery
 import sys
+import threading
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 _HTTPX_CLI = "httpx._main"
+_LOAD_LOCK = threading.RLock()
 
 
 class _DeferredHttpxCli(types.ModuleType):
-    """Stands in for ``httpx._main`` until something uses it; then the real module is loaded."""
+    """Stands in for ``httpx._main``; the first use of one of its names runs the real module.
+
+    The real module is executed into this very object (the entry in ``sys.modules`` is never
+    swapped, so code walking ``sys.modules`` is not disturbed), after which it *is*
+    ``httpx._main``: ``__file__``, ``main`` and every other name are the real ones.
+    """
+
+    _connectory_loaded = False
+    _connectory_loading = False
 
     def __getattr__(self, name: str) -> Any:
         # The import system probes module dunders (``__path__``: is it a package?); only a
         # name of httpx's CLI loads it.
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return getattr(_load_httpx_cli(), name)
+        if not (name.startswith("__") and name.endswith("__")):
+            _load_httpx_cli(self)
+            if name in self.__dict__:
+                return self.__dict__[name]
+        raise AttributeError(f"module {_HTTPX_CLI!r} has no attribute {name!r}")
 
 
-def _load_httpx_cli() -> types.ModuleType:
-    if isinstance(sys.modules.get(_HTTPX_CLI), _DeferredHttpxCli):
-        del sys.modules[_HTTPX_CLI]
-    return importlib.import_module(_HTTPX_CLI)
+def _load_httpx_cli(module: _DeferredHttpxCli) -> None:
+    """Execute the real ``httpx._main`` into *module*, once."""
+    with _LOAD_LOCK:
+        # Loading: a name looked up by the module's own code while it runs is not there yet.
+        if module._connectory_loaded or module._connectory_loading:
+            return
+        module._connectory_loading = True
+        try:
+            import httpx  # httpx._main is only ever reached through its imported package
+
+            spec = importlib.machinery.PathFinder.find_spec(_HTTPX_CLI, list(httpx.__path__))
+            if spec is None or spec.loader is None:
+                raise ImportError(f"{_HTTPX_CLI} cannot be found", name=_HTTPX_CLI)
+            module.__spec__ = spec
+            module.__loader__ = spec.loader
+            module.__file__ = spec.origin
+            module.__package__ = "httpx"
+            spec.loader.exec_module(module)
+            module._connectory_loaded = True
+        finally:
+            module._connectory_loading = False
 
 
 def _httpx_main(*args: Any, **kwargs: Any) -> Any:
     """Run httpx's own ``httpx`` command, loading it first."""
-    return _load_httpx_cli().main(*args, **kwargs)
+    module = sys.modules.get(_HTTPX_CLI)
+    if module is None:
+        module = importlib.import_module(_HTTPX_CLI)
+    if isinstance(module, _DeferredHttpxCli):
+        _load_httpx_cli(module)
+    return module.main(*args, **kwargs)
 
 
 def defer_httpx_cli() -> None:

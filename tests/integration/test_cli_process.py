@@ -221,6 +221,10 @@ def test_httpx_still_runs_its_own_command_line_after_import_connectory() -> None
         "import sys\n"
         "import connectory, httpx\n"
         "assert 'click' not in sys.modules\n"
+        "stand_in = sys.modules['httpx._main']\n"
+        "from httpx._main import print_help\n"  # any name of it loads the real module
+        "assert 'click' in sys.modules and sys.modules['httpx._main'] is stand_in\n"
+        "assert stand_in.__file__.endswith('_main.py') and callable(print_help)\n"
         "sys.argv = ['httpx', '--help']\n"
         "httpx.main()\n"
     )
