@@ -9,7 +9,9 @@ The Python API in one place::
         result = await client.call("get_current_weather", {"q": "London"})
 
 Names are imported on first use, so ``import connectory`` (and every ``connectory`` command)
-starts without loading the runtime until it is needed.
+starts without loading the runtime until it is needed. Loading it is kept short by
+:mod:`connectory.startup` (httpx's command-line client deferred, no garbage collection during
+the import).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from connectory.startup import defer_httpx_cli, gc_paused
+
 __version__ = "0.1.0"
+
+defer_httpx_cli()
 
 if TYPE_CHECKING:
     from connectory.errors import ConnectoryError
@@ -50,4 +56,5 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'connectory' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    with gc_paused():
+        return getattr(importlib.import_module(module), name)

@@ -113,8 +113,11 @@ def test_a_single_call_loads_only_what_it_needs(api_url: str, credentials: str) 
         f"sys.argv = ['connectory', 'call', {CONNECTOR!r}, 'get_item', '-p', 'id=1',"
         f" '--credentials', {credentials!r}, '--base-url', {api_url!r}]\n"
         "try:\n    app()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
-        "heavy = ('aiohttp', 'jsonschema', 'rich', 'httpx._main', 'jinja2')\n"
-        "print(sorted(m for m in heavy if sys.modules.get(m) is not None), file=sys.stderr)\n"
+        "heavy = ('aiohttp', 'jsonschema', 'rich', 'jinja2', 'pygments')\n"
+        "loaded = [m for m in heavy if sys.modules.get(m) is not None]\n"
+        "if hasattr(sys.modules.get('httpx._main'), '__file__'):\n"
+        "    loaded.append('httpx._main')\n"
+        "print(sorted(loaded), file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
@@ -164,3 +167,110 @@ def test_the_full_command_line_still_lists_every_command() -> None:
     assert done.returncode == 0, done.stderr
     for command in ("call", "serve", "worker", "contract-test", "import-openapi", "export"):
         assert f" {command} " in done.stdout
+
+
+def test_a_plain_call_is_parsed_without_typer(api_url: str, credentials: str) -> None:
+    # A local call in its plain form is read by connectory.cli.call_command: typer, click and
+    # rich (the console, loaded only to print problems) stay unloaded, and so does httpx's CLI.
+    call = ["call", CONNECTOR, "get_item", "-p", "id=1", "--credentials", credentials]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "connectory.cli", *call, "--base-url", api_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "connectory.runtime.client" in imported  # the listing is real
+    command_lines = {"typer", "click", "rich", "pygments", "httpx._main"}
+    assert sorted(imported & command_lines) == []
+
+
+def test_the_python_api_loads_no_command_line(api_url: str) -> None:
+    # `import connectory` defers httpx's own CLI (click, rich, pygments) until httpx.main is
+    # used (connectory.startup); the connector's first call never uses it.
+    script = (
+        "import asyncio, sys\n"
+        "import connectory\n"
+        f"spec = connectory.load_connector({CONNECTOR!r})\n"
+        "async def main():\n"
+        f"    async with connectory.ConnectorClient(spec, credentials={{'api_key': {API_KEY!r}}},"
+        f" base_url={api_url!r}) as client:\n"
+        "        return await client.call('get_item', {'id': 3})\n"
+        "result = asyncio.run(main())\n"
+        "assert result.body['id'] == 3, result.body\n"
+        "heavy = ('click', 'rich', 'pygments', 'typer')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "if hasattr(sys.modules.get('httpx._main'), '__file__'):\n"
+        "    loaded.append('httpx._main')\n"
+        "print(sorted(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_httpx_still_runs_its_own_command_line_after_import_connectory() -> None:
+    script = (
+        "import sys\n"
+        "import connectory, httpx\n"
+        "assert 'click' not in sys.modules\n"
+        "stand_in = sys.modules['httpx._main']\n"
+        "from httpx._main import print_help\n"  # any name of it loads the real module
+        "assert 'click' in sys.modules and sys.modules['httpx._main'] is stand_in\n"
+        "assert stand_in.__file__.endswith('_main.py') and callable(print_help)\n"
+        "sys.argv = ['httpx', '--help']\n"
+        "httpx.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: httpx <URL> [OPTIONS]" in done.stdout
+
+
+def _typer_run(*args: str) -> list[str]:
+    """The same command line, parsed by typer (the whole app) instead of the quick reading."""
+    argv = ["connectory", *args]
+    script = f"import sys\nfrom connectory.cli.app import app\nsys.argv = {argv!r}\napp()\n"
+    return [sys.executable, "-c", script]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["body", "unknown operation", "bad parameter", "missing credentials", "unreachable", "pages"],
+)
+def test_the_quick_reading_and_typer_run_a_call_alike(
+    case: str, api_url: str, credentials: str, tmp_path: Path
+) -> None:
+    base = ["--credentials", credentials, "--base-url", api_url]
+    args = {
+        "body": ["call", CONNECTOR, "get_item", "-p", "id=4", *base],
+        "unknown operation": ["call", CONNECTOR, "no_such_operation", *base],
+        "bad parameter": ["call", CONNECTOR, "get_item", "-p", "id", *base],
+        "missing credentials": [
+            "call", CONNECTOR, "get_item", "-p", "id=4",
+            "--credentials", str(tmp_path / "absent.yaml"), "--base-url", api_url,
+        ],
+        "unreachable": [
+            "call", CONNECTOR, "get_item", "-p", "id=4", "--credentials", credentials,
+            "--base-url", "http://127.0.0.1:9",
+        ],
+        "pages": ["call", CONNECTOR, "list_page_items", "--max-pages", "2", *base],
+    }[case]  # fmt: skip
+    quick = subprocess.run(connectory(*args), capture_output=True, text=True, timeout=60)
+    parsed = subprocess.run(_typer_run(*args), capture_output=True, text=True, timeout=60)
+    assert (quick.returncode, quick.stdout) == (parsed.returncode, parsed.stdout)
+    if case != "pages":  # the progress line of a read has its timing
+        assert quick.stderr == parsed.stderr
+    assert "Traceback" not in quick.stderr

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import IO, TYPE_CHECKING
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from connectory.errors import (
     AuthError,
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 # rich is imported when something is printed, not when a command starts: a successful
 # `connectory call` prints its data with orjson and never needs it (about 30 ms saved).
 
+T = TypeVar("T")
+
 #: Exit codes of every command (documented in docs/cli.md).
 EXIT_OK = 0
 EXIT_INVALID = 1  # the connector, the parameters or the credentials are wrong
@@ -39,6 +42,43 @@ EXIT_UPSTREAM = 3  # the upstream answered, but with an error or an unusable bod
 EXIT_UNREACHABLE = 4  # the upstream could not be reached in time, or the call was held back
 EXIT_INTERNAL = 70  # a bug in Connectory
 EXIT_BROKEN_PIPE = 141  # stdout's reader went away (128 + SIGPIPE, as the shell reports it)
+
+
+def guard(action: Callable[[], T]) -> T:
+    """Run *action*, turning Connectory errors into a message and an exit code.
+
+    The exit is a ``SystemExit``, which click passes through as it does its own ``Exit``:
+    ``connectory call`` runs through here without typer and click loaded (see call_command).
+    """
+    try:
+        return action()
+    except ConnectoryError as error:
+        report_error(stderr_console(), error)
+        raise SystemExit(exit_code_for(error)) from None
+    except KeyboardInterrupt:
+        stderr_console().print("interrupted")
+        raise SystemExit(130) from None
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): stop quietly, as `cat` would.
+        silence_stdout()
+        raise SystemExit(EXIT_BROKEN_PIPE) from None
+    except Exception as error:  # a bug: say so plainly, without a traceback
+        if _is_click_exit(error) or os.environ.get("CONNECTORY_DEBUG"):
+            raise
+        stderr_console().print(
+            f"[bold red]internal error:[/] {type(error).__name__}. This is a bug in Connectory; "
+            "run again with CONNECTORY_DEBUG=1 for details and report it."
+        )
+        raise SystemExit(EXIT_INTERNAL) from None
+
+
+def _is_click_exit(error: Exception) -> bool:
+    """Whether *error* is typer's or click's ``Exit`` or ``Abort``: a command ending as asked."""
+    for name in ("typer.exceptions", "click.exceptions"):
+        exceptions = sys.modules.get(name)  # loaded whenever one of them was raised
+        if exceptions is not None and isinstance(error, exceptions.Exit | exceptions.Abort):
+            return True
+    return False
 
 
 def silence_stdout() -> None:

@@ -1,0 +1,113 @@
+"""Start-up helpers: what ``import connectory`` and the command line do to load quickly.
+
+Two costs of loading the runtime are not Connectory's own work:
+
+- httpx imports its command-line client (``httpx._main``: click, rich, pygments, about
+  40-70 ms) on ``import httpx``, although no Connectory program runs it. :func:`defer_httpx_cli`
+  puts a stand-in in its place whose ``main`` loads the real module when it is called, so
+  ``httpx.main`` (and any name of ``httpx._main``) still works, only later.
+- The cyclic garbage collector runs dozens of times while pydantic builds the connector
+  models: every object it scans then is a class, a schema or a validator that lives as long as
+  the process. :func:`gc_paused` holds collections off for the length of an import.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.machinery
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_HTTPX_CLI = "httpx._main"
+_LOAD_LOCK = threading.RLock()
+
+
+class _DeferredHttpxCli(types.ModuleType):
+    """Stands in for ``httpx._main``; the first use of one of its names runs the real module.
+
+    The real module is executed into this very object (the entry in ``sys.modules`` is never
+    swapped, so code walking ``sys.modules`` is not disturbed), after which it *is*
+    ``httpx._main``: ``__file__``, ``main`` and every other name are the real ones.
+    """
+
+    _connectory_loaded = False
+    _connectory_loading = False
+
+    def __getattr__(self, name: str) -> Any:
+        # The import system probes module dunders (``__path__``: is it a package?); only a
+        # name of httpx's CLI loads it.
+        if not (name.startswith("__") and name.endswith("__")):
+            _load_httpx_cli(self)
+            if name in self.__dict__:
+                return self.__dict__[name]
+        raise AttributeError(f"module {_HTTPX_CLI!r} has no attribute {name!r}")
+
+
+def _load_httpx_cli(module: _DeferredHttpxCli) -> None:
+    """Execute the real ``httpx._main`` into *module*, once."""
+    with _LOAD_LOCK:
+        # Loading: a name looked up by the module's own code while it runs is not there yet.
+        if module._connectory_loaded or module._connectory_loading:
+            return
+        module._connectory_loading = True
+        try:
+            import httpx  # httpx._main is only ever reached through its imported package
+
+            spec = importlib.machinery.PathFinder.find_spec(_HTTPX_CLI, list(httpx.__path__))
+            if spec is None or spec.loader is None:
+                raise ImportError(f"{_HTTPX_CLI} cannot be found", name=_HTTPX_CLI)
+            module.__spec__ = spec
+            module.__loader__ = spec.loader
+            module.__file__ = spec.origin
+            module.__package__ = "httpx"
+            spec.loader.exec_module(module)
+            module._connectory_loaded = True
+        finally:
+            module._connectory_loading = False
+
+
+def _httpx_main(*args: Any, **kwargs: Any) -> Any:
+    """Run httpx's own ``httpx`` command, loading it first."""
+    module = sys.modules.get(_HTTPX_CLI)
+    if module is None:
+        module = importlib.import_module(_HTTPX_CLI)
+    if isinstance(module, _DeferredHttpxCli):
+        _load_httpx_cli(module)
+    return module.main(*args, **kwargs)
+
+
+def defer_httpx_cli() -> None:
+    """Let ``import httpx`` skip its command-line client until ``httpx.main`` is used.
+
+    Does nothing once httpx (or its command line) is imported, or when something else already
+    decided what ``httpx._main`` is (the CLI's own marker, a test's stand-in).
+    """
+    if "httpx" in sys.modules or _HTTPX_CLI in sys.modules:
+        return
+    stand_in = _DeferredHttpxCli(_HTTPX_CLI, "Deferred: loaded by connectory.startup when used.")
+    # `from ._main import main` in httpx's __init__ binds this function, not the module's
+    # attribute lookup, so importing httpx does not load the real module.
+    stand_in.main = _httpx_main  # type: ignore[attr-defined]
+    sys.modules[_HTTPX_CLI] = stand_in
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector off inside the block (when it is on).
+
+    For imports only: the objects they create are module-level and live on, so collecting
+    while they are made is wasted work (about 15 ms of loading the runtime and the spec).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
