@@ -136,6 +136,9 @@ def _compile_here(pending: list[ModuleSource]) -> list[Problem]:
         MiniRacer,
     )
 
+    from connectory.js.v8_flags import init_v8
+
+    init_v8()
     problems: list[Problem] = []
     with MiniRacer() as racer:
         racer.set_hard_memory_limit(_COMPILE_MEMORY)

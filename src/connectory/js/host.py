@@ -100,8 +100,11 @@ class InProcessHost:
         """Create an isolate (V8 starts in a worker thread so the event loop keeps running)."""
         try:
             from py_mini_racer import mini_racer
+
+            from connectory.js.v8_flags import init_v8
         except ImportError as error:  # pragma: no cover - a declared dependency
             raise EngineGone(f"the JavaScript engine is not installed ({error})") from None
+        init_v8()
         manager = mini_racer(asyncio.get_running_loop())
         racer = await asyncio.to_thread(manager.__enter__)
         racer.set_hard_memory_limit(memory_bytes)
