@@ -386,6 +386,31 @@ async def insert_deliveries(url: str, enterprise: str, endpoint: str, count: int
     await connection.close()
 
 
+async def e2e_stages(database: asyncpg.Connection) -> dict[str, float]:
+    """Where end-to-end time goes, from the stored timestamps (percentiles in ms).
+
+    ``handled``: stored by the API -> its event stored by the worker (the intake wake and
+    handling); ``delivered``: event stored -> its successful try recorded (the delivery
+    wake, claim, send and record).
+    """
+    rows = await database.fetch(
+        "SELECT extract(epoch FROM e.received_at - i.received_at) AS handled, "
+        "extract(epoch FROM a.attempted_at - e.received_at) AS delivered "
+        "FROM intake_requests i JOIN events e ON e.dedup_key = i.message_id "
+        "JOIN deliveries d ON d.event_id = e.id JOIN delivery_attempts a "
+        "ON a.delivery_id = d.id AND a.status_code = 200 WHERE i.message_id LIKE 'e2e-%'"
+    )
+    handled = [float(r["handled"]) for r in rows]
+    delivered = [float(r["delivered"]) for r in rows]
+    return {
+        "samples": len(rows),
+        "handled_p50_ms": percentile(handled, 0.5),
+        "handled_p99_ms": percentile(handled, 0.99),
+        "delivered_p50_ms": percentile(delivered, 0.5),
+        "delivered_p99_ms": percentile(delivered, 0.99),
+    }
+
+
 async def raw_delivery_loop(receiver: str, count: int, concurrency: int) -> float:
     """The baseline: aiohttp sending the same signed envelopes, same concurrency."""
     secret = generate_endpoint_secret()
@@ -561,9 +586,11 @@ async def run(
                 "events": total,
                 "rate_per_second": 200,
                 "subscriptions": len(subscriptions),
+                "max_in_flight": E2E_MAX_IN_FLIGHT,
                 "delivered": stats["received"],
                 "p50_ms": percentile(latencies, 0.5),
                 "p99_ms": percentile(latencies, 0.99),
+                "stages": await e2e_stages(database),
                 "load_average": os.getloadavg(),
             }
             processes.stop(worker)

@@ -80,19 +80,65 @@ def retry_delay(attempts: int, base: float, cap: float) -> float:
     return delay * random.uniform(0.9, 1.1)
 
 
+#: The deliveries that follow each claimed head in its queue, in order, up to :depth each.
+_FOLLOWERS = (
+    text(
+        """
+    SELECT id, endpoint_id, order_key, status, next_run_at, lease_until FROM (
+        SELECT d.id, d.endpoint_id, d.order_key, d.status, d.next_run_at, d.lease_until,
+               d.event_seq,
+               row_number() OVER (
+                   PARTITION BY d.endpoint_id, d.order_key ORDER BY d.event_seq
+               ) AS place
+        FROM deliveries d
+        WHERE d.id NOT IN :heads AND d.order_key IN :keys AND d.endpoint_id IN :endpoints
+          AND d.status IN ('pending', 'in_flight')
+    ) AS queued
+    WHERE place < :depth
+    ORDER BY endpoint_id, order_key, event_seq
+    """
+    )
+    .bindparams(
+        bindparam("heads", expanding=True),
+        bindparam("keys", expanding=True),
+        bindparam("endpoints", expanding=True),
+        bindparam("depth", type_=Integer),
+    )
+    .columns(
+        id=String,
+        endpoint_id=String,
+        order_key=String,
+        status=String,
+        next_run_at=DateTime(timezone=True),
+        lease_until=DateTime(timezone=True),
+    )
+)
+
+
 async def claim_deliveries(
-    session: AsyncSession, now: datetime, limit: int, lease_seconds: float = LEASE_SECONDS
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    lease_seconds: float = LEASE_SECONDS,
+    depth: int = 1,
 ) -> list[str]:
-    """Claim up to *limit* due deliveries (see the module docstring); the caller commits."""
+    """Claim due deliveries (see the module docstring); the caller commits.
+
+    Up to *limit* queues are claimed, each by its head; with *depth* > 1, also up to
+    ``depth - 1`` deliveries following the head in its queue, claimable now, without a gap
+    (the caller sends a queue's run in order, one at a time, so the endpoint still gets at
+    most one request per queue at once). ``max_in_flight`` counts queues in flight.
+    """
     if dialect_of(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
     rows = (await session.execute(_CANDIDATES, {"now": now, "scan": _SCAN})).all()
     if not rows:
         return []
+    # Queues in flight per endpoint: each sends one request at a time, whatever its run.
     in_flight: dict[str, int] = dict(
         (
             await session.execute(
-                select(Delivery.endpoint_id, func.count())
+                select(Delivery.endpoint_id, func.count(Delivery.order_key.distinct()))
                 .where(Delivery.status == "in_flight", Delivery.lease_until >= now)
                 .group_by(Delivery.endpoint_id)
             )
@@ -118,6 +164,8 @@ async def claim_deliveries(
             break
     if not chosen:
         return []
+    if depth > 1:
+        chosen += await _followers(session, now, chosen, depth)
     claimed = await session.execute(
         update(Delivery)
         .where(
@@ -134,6 +182,43 @@ async def claim_deliveries(
         .execution_options(synchronize_session=False)
     )
     return list(claimed.scalars())
+
+
+async def _followers(
+    session: AsyncSession, now: datetime, heads: list[str], depth: int
+) -> list[str]:
+    """The claimable deliveries right behind each head in its queue (a run stops at a gap)."""
+    queues = (
+        await session.execute(
+            select(Delivery.endpoint_id, Delivery.order_key).where(Delivery.id.in_(heads))
+        )
+    ).all()
+    wanted = {(endpoint_id, order_key) for endpoint_id, order_key in queues}
+    rows = await session.execute(
+        _FOLLOWERS,
+        {
+            "heads": heads,
+            "keys": sorted({key for _, key in wanted}),
+            "endpoints": sorted({endpoint for endpoint, _ in wanted}),
+            "depth": depth,
+        },
+    )
+    followers: list[str] = []
+    stopped: set[tuple[str, str]] = set()
+    for row in rows:
+        queue = (row.endpoint_id, row.order_key)
+        if queue not in wanted or queue in stopped:
+            continue
+        due = (row.status == "pending" and as_utc(row.next_run_at) <= now) or (
+            row.status == "in_flight"
+            and row.lease_until is not None
+            and as_utc(row.lease_until) < now
+        )
+        if due:
+            followers.append(row.id)
+        else:  # nothing may overtake a delivery that is not claimable now
+            stopped.add(queue)
+    return followers
 
 
 @dataclass
@@ -160,44 +245,68 @@ class Prepared:
     calls: ConnectionCalls | None = None
     #: The event's type (the entry's operation).
     event_type: str = ""
+    #: The delivery's queue (endpoint id, order key): a queue's run is sent in order.
+    queue: tuple[str, str] = ("", "")
 
 
 async def dispatch_due(
-    context: EventsContext, batch: int = 50, rounds: int = 100, lanes: int = 2
+    context: EventsContext, batch: int = 100, rounds: int = 100, lanes: int = 2, depth: int = 20
 ) -> int:
     """Claim and send due deliveries until none is due; return how many were sent.
 
     *lanes* loops run side by side, so one batch's database work (claim, load, record)
-    overlaps another's sends. Per batch: one transaction claims, one query loads the
-    deliveries with their events and endpoints (each endpoint's secrets are read once per
-    dispatch), the sends run concurrently outside any transaction, and one transaction records
-    every outcome. Each lane stops when nothing is due or after *rounds* batches.
+    overlaps another's sends. Per batch: one transaction claims up to *batch* queues, each
+    with a run of up to *depth* deliveries (its head and those right behind it), one query
+    loads them with their events and endpoints (each endpoint's secrets are read once per
+    dispatch), the queues are sent concurrently outside any transaction, each queue's run in
+    order, one delivery at a time, and one transaction records every outcome. A run stops
+    at its first failure: the deliveries behind it were not tried and are released as they
+    were. Each lane stops when nothing is due or after *rounds* batches.
     """
     secrets: dict[str, list[str]] = {}
     counts = await asyncio.gather(
-        *(_dispatch_lane(context, batch, rounds, secrets) for _ in range(lanes))
+        *(_dispatch_lane(context, batch, rounds, depth, secrets) for _ in range(lanes))
     )
     return sum(counts)
 
 
 async def _dispatch_lane(
-    context: EventsContext, batch: int, rounds: int, secrets: dict[str, list[str]]
+    context: EventsContext, batch: int, rounds: int, depth: int, secrets: dict[str, list[str]]
 ) -> int:
     sent = 0
     for _ in range(rounds):
         now = context.now()
         async with context.sessions() as session:
             claimed = await claim_deliveries(
-                session, now, batch, context.settings.work_lease_seconds
+                session, now, batch, context.settings.work_lease_seconds, depth
             )
             await session.commit()
             if not claimed:
                 break
             prepared = await prepare_deliveries(session, context, claimed, secrets)
-        outcomes = await asyncio.gather(*(send_prepared(context, item) for item in prepared))
-        await record_outcomes(context, list(outcomes))
-        sent += len(claimed)
+        runs: dict[tuple[str, str], list[Prepared]] = {}
+        for item in prepared:  # in queue order
+            runs.setdefault(item.queue, []).append(item)
+        results = await asyncio.gather(*(_send_run(context, run) for run in runs.values()))
+        outcomes = [outcome for tried, _ in results for outcome in tried]
+        untried = [delivery_id for _, left in results for delivery_id in left]
+        await record_outcomes(context, outcomes, untried)
+        sent += len(outcomes)
     return sent
+
+
+async def _send_run(context: EventsContext, run: list[Prepared]) -> tuple[list[Outcome], list[str]]:
+    """Send one queue's claimed run in order; stop at the first failure.
+
+    Returns the outcomes of the tries and the ids of the deliveries left untried.
+    """
+    outcomes: list[Outcome] = []
+    for place, item in enumerate(run):
+        outcome = await send_prepared(context, item)
+        outcomes.append(outcome)
+        if not outcome.ok:
+            return outcomes, [left.delivery_id for left in run[place + 1 :]]
+    return outcomes, []
 
 
 async def prepare_deliveries(
@@ -206,12 +315,13 @@ async def prepare_deliveries(
     delivery_ids: list[str],
     secrets: dict[str, list[str]],
 ) -> list[Prepared]:
-    """Load claimed deliveries with their events and endpoints, in one query."""
+    """Load claimed deliveries with their events and endpoints, in queue order, in one query."""
     rows = (
         await session.execute(
-            select(Delivery.id, Delivery.endpoint_id, Event)
+            select(Delivery.id, Delivery.endpoint_id, Delivery.order_key, Event)
             .join(Event, Event.id == Delivery.event_id)
             .where(Delivery.id.in_(delivery_ids))
+            .order_by(Delivery.endpoint_id, Delivery.order_key, Delivery.event_seq)
         )
     ).all()
     endpoints = {
@@ -221,13 +331,14 @@ async def prepare_deliveries(
         )
     }
     logs = BackgroundCalls(context)
-    connectors = await logs.connectors_of(event.connection_id for _, _, event in rows)
+    connectors = await logs.connectors_of(event.connection_id for *_, event in rows)
     calls: dict[tuple[str, str], ConnectionCalls] = {}
     prepared: list[Prepared] = []
-    for delivery_id, endpoint_id, event in rows:
+    for delivery_id, endpoint_id, order_key, event in rows:
+        queue = (endpoint_id, order_key)
         endpoint = endpoints.get(endpoint_id)
         if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
-            prepared.append(Prepared(delivery_id, None, event.id, b"", []))
+            prepared.append(Prepared(delivery_id, None, event.id, b"", [], queue=queue))
             continue
         if endpoint.id not in secrets:
             secrets[endpoint.id] = await endpoint_secrets(session, context, endpoint)
@@ -249,6 +360,7 @@ async def prepare_deliveries(
                 secrets[endpoint.id],
                 calls[key],
                 event.type,
+                queue,
             )
         )
     return prepared
@@ -296,13 +408,16 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {text_}"[:500]
 
 
-async def record_outcomes(context: EventsContext, outcomes: list[Outcome]) -> None:
+async def record_outcomes(
+    context: EventsContext, outcomes: list[Outcome], untried: list[str] | None = None
+) -> None:
     """Store each try and move each delivery on: succeeded, retried later, or dead.
 
     Core statements, not ORM objects: one insert for every attempt, one update for every
-    success (the common case), one update per failure.
+    success (the common case), one update per failure. *untried* deliveries (behind a
+    failed one in their queue's run) are released as they were before their claim.
     """
-    if not outcomes:
+    if not outcomes and not untried:
         return
     settings = context.settings
     now = context.now()
@@ -373,7 +488,20 @@ async def record_outcomes(context: EventsContext, outcomes: list[Outcome]) -> No
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
+        await _release(session, untried or [])
         await session.commit()
+
+
+async def _release(session: AsyncSession, untried: list[str]) -> None:
+    """Give claimed deliveries that were not tried back: pending, their claim's try undone."""
+    if not untried:
+        return
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(untried), Delivery.status == "in_flight")
+        .values(status="pending", lease_until=None, attempts=Delivery.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def delivery_view(delivery: Delivery) -> dict[str, Any]:
