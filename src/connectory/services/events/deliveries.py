@@ -250,7 +250,7 @@ class Prepared:
 
 
 async def dispatch_due(
-    context: EventsContext, batch: int = 100, rounds: int = 100, lanes: int = 2, depth: int = 20
+    context: EventsContext, batch: int = 50, rounds: int = 100, lanes: int = 2, depth: int = 20
 ) -> int:
     """Claim and send due deliveries until none is due; return how many were sent.
 
