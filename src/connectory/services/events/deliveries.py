@@ -164,12 +164,34 @@ async def claim_deliveries(
             break
     if not chosen:
         return []
-    if depth > 1:
-        chosen += await _followers(session, now, chosen, depth)
+    heads = await _take(session, now, chosen, lease_seconds)
+    if depth <= 1 or not heads:
+        return heads
+    # Followers are looked for behind the heads now held only: a head read before another
+    # worker recorded its failure is not claimed, and neither is anything behind it.
+    runs = await _followers(session, now, heads, depth)
+    held = set(await _take(session, now, [i for run in runs for i in run], lease_seconds))
+    kept: list[str] = []
+    gaps: list[str] = []
+    for run in runs:
+        # Only a run without a gap is sent: what follows a delivery not taken goes back.
+        place = next((n for n, delivery_id in enumerate(run) if delivery_id not in held), None)
+        kept += run if place is None else run[:place]
+        gaps += [] if place is None else [i for i in run[place:] if i in held]
+    await _release(session, gaps)
+    return heads + kept
+
+
+async def _take(
+    session: AsyncSession, now: datetime, delivery_ids: list[str], lease_seconds: float
+) -> list[str]:
+    """Lease those of *delivery_ids* that are still claimable; their ids."""
+    if not delivery_ids:
+        return []
     claimed = await session.execute(
         update(Delivery)
         .where(
-            Delivery.id.in_(chosen),
+            Delivery.id.in_(delivery_ids),
             ((Delivery.status == "pending") & (Delivery.next_run_at <= now))
             | ((Delivery.status == "in_flight") & (Delivery.lease_until < now)),
         )
@@ -186,8 +208,8 @@ async def claim_deliveries(
 
 async def _followers(
     session: AsyncSession, now: datetime, heads: list[str], depth: int
-) -> list[str]:
-    """The claimable deliveries right behind each head in its queue (a run stops at a gap)."""
+) -> list[list[str]]:
+    """The claimable deliveries right behind each head, per queue in order (up to a gap)."""
     queues = (
         await session.execute(
             select(Delivery.endpoint_id, Delivery.order_key).where(Delivery.id.in_(heads))
@@ -203,7 +225,7 @@ async def _followers(
             "depth": depth,
         },
     )
-    followers: list[str] = []
+    followers: dict[tuple[str, str], list[str]] = {}
     stopped: set[tuple[str, str]] = set()
     for row in rows:
         queue = (row.endpoint_id, row.order_key)
@@ -215,10 +237,10 @@ async def _followers(
             and as_utc(row.lease_until) < now
         )
         if due:
-            followers.append(row.id)
+            followers.setdefault(queue, []).append(row.id)
         else:  # nothing may overtake a delivery that is not claimable now
             stopped.add(queue)
-    return followers
+    return list(followers.values())
 
 
 @dataclass
