@@ -51,8 +51,8 @@ _CLAIM_LOCK = 0x636F6E6E  # "conn"
 _CANDIDATES = (
     text(
         """
-    SELECT id, enterprise_id, endpoint_id FROM (
-        SELECT d.id, d.enterprise_id, d.endpoint_id, d.next_run_at, d.event_seq,
+    SELECT id, enterprise_id, endpoint_id, order_key FROM (
+        SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at, d.event_seq,
                row_number() OVER (
                    PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
                ) AS tenant_rank
@@ -70,7 +70,7 @@ _CANDIDATES = (
     """
     )
     .bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("scan", type_=Integer))
-    .columns(id=String, enterprise_id=String, endpoint_id=String)
+    .columns(id=String, enterprise_id=String, endpoint_id=String, order_key=String)
 )
 
 
@@ -154,12 +154,14 @@ async def claim_deliveries(
         ).all()
     )
     chosen: list[str] = []
+    queues: dict[str, tuple[str, str]] = {}
     for row in rows:  # already in fair order
         taken = in_flight.get(row.endpoint_id, 0)
         if taken >= caps.get(row.endpoint_id, 1):
             continue
         in_flight[row.endpoint_id] = taken + 1
         chosen.append(row.id)
+        queues[row.id] = (row.endpoint_id, row.order_key)
         if len(chosen) >= limit:
             break
     if not chosen:
@@ -169,7 +171,7 @@ async def claim_deliveries(
         return heads
     # Followers are looked for behind the heads now held only: a head read before another
     # worker recorded its failure is not claimed, and neither is anything behind it.
-    runs = await _followers(session, now, heads, depth)
+    runs = await _followers(session, now, heads, {queues[i] for i in heads}, depth)
     held = set(await _take(session, now, [i for run in runs for i in run], lease_seconds))
     kept: list[str] = []
     gaps: list[str] = []
@@ -207,15 +209,13 @@ async def _take(
 
 
 async def _followers(
-    session: AsyncSession, now: datetime, heads: list[str], depth: int
+    session: AsyncSession,
+    now: datetime,
+    heads: list[str],
+    wanted: set[tuple[str, str]],
+    depth: int,
 ) -> list[list[str]]:
-    """The claimable deliveries right behind each head, per queue in order (up to a gap)."""
-    queues = (
-        await session.execute(
-            select(Delivery.endpoint_id, Delivery.order_key).where(Delivery.id.in_(heads))
-        )
-    ).all()
-    wanted = {(endpoint_id, order_key) for endpoint_id, order_key in queues}
+    """The claimable deliveries right behind the heads, per wanted queue in order, to a gap."""
     rows = await session.execute(
         _FOLLOWERS,
         {
