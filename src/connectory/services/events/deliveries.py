@@ -51,12 +51,13 @@ _CLAIM_LOCK = 0x636F6E6E  # "conn"
 _CANDIDATES = (
     text(
         """
-    SELECT id, enterprise_id, endpoint_id, order_key FROM (
+    SELECT id, enterprise_id, endpoint_id, order_key, cap FROM (
         SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at, d.event_seq,
+               coalesce(w.max_in_flight, 1) AS cap,
                row_number() OVER (
                    PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
                ) AS tenant_rank
-        FROM deliveries d
+        FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
         WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
                OR (d.status = 'in_flight' AND d.lease_until < :now))
           AND NOT EXISTS (
@@ -70,7 +71,7 @@ _CANDIDATES = (
     """
     )
     .bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("scan", type_=Integer))
-    .columns(id=String, enterprise_id=String, endpoint_id=String, order_key=String)
+    .columns(id=String, enterprise_id=String, endpoint_id=String, order_key=String, cap=Integer)
 )
 
 
@@ -144,20 +145,11 @@ async def claim_deliveries(
             )
         ).all()
     )
-    caps = dict(
-        (
-            await session.execute(
-                select(WebhookEndpoint.id, WebhookEndpoint.max_in_flight).where(
-                    WebhookEndpoint.id.in_({row.endpoint_id for row in rows})
-                )
-            )
-        ).all()
-    )
     chosen: list[str] = []
     queues: dict[str, tuple[str, str]] = {}
     for row in rows:  # already in fair order
         taken = in_flight.get(row.endpoint_id, 0)
-        if taken >= caps.get(row.endpoint_id, 1):
+        if taken >= row.cap:  # the endpoint's max_in_flight (read with the candidates)
             continue
         in_flight[row.endpoint_id] = taken + 1
         chosen.append(row.id)
