@@ -73,16 +73,67 @@ def create_task_app(settings: Settings) -> procrastinate.App:
     return procrastinate.App(connector=connector)
 
 
-class TaskEngine:
-    """Connectory's tasks on a procrastinate app, and the :meth:`wake` that defers them."""
+class Pump:
+    """Runs one kind of work in this process: one run at a time, and one more pass if asked.
 
-    def __init__(self, app: procrastinate.App, context: EventsContext) -> None:
+    A kick while a run is going does not start a second run: it asks the running one to look
+    again when it is done (work stored after its last look is then not left for a tick).
+    Errors are logged: the work stays in its table, the next wake or tick retries it.
+    """
+
+    def __init__(self, kind: str, work: Callable[[], Awaitable[object]]) -> None:
+        self.kind = kind
+        self._work = work
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def kick(self) -> asyncio.Task[None]:
+        """Start a run, or ask the running one for another pass; the run's task."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+        else:
+            self._again = True
+        return self._task
+
+    async def _loop(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self._work()
+            except Exception:
+                logger.exception("%s work failed; the next wake or tick tries again", self.kind)
+            if not self._again:
+                return
+
+    def cancel(self) -> None:
+        """Stop a run (at shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+
+
+class TaskEngine:
+    """Connectory's tasks on a procrastinate app, and the :meth:`wake` that defers them.
+
+    Args:
+        app: The procrastinate app.
+        context: What the tasks use.
+        run_here: This process runs the tasks (a worker): its own wakes then start the work
+            in process at once (a :class:`Pump` per kind) instead of a round trip through
+            the task queue; tasks from the queue (ticks, other processes' wakes) run through
+            the same pumps, so one run of each kind goes on at a time per process.
+    """
+
+    def __init__(
+        self, app: procrastinate.App, context: EventsContext, run_here: bool = False
+    ) -> None:
         self.app = app
         self.context = context
+        self.run_here = run_here
         self._last_wake: dict[str, float] = {}
         #: A wake of each kind asked for inside the debounce window, sent at its end.
         self._trailing: dict[str, asyncio.TimerHandle] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._pumps: dict[str, Pump] = {}
         self._register()
 
     def _register(self) -> None:
@@ -94,10 +145,11 @@ class TaskEngine:
             "subscriptions": lambda: run_due_subscriptions(context),
         }
         for kind in WORK_KINDS:
-            run = runners[kind]
+            pump = self._pumps[kind] = Pump(kind, runners[kind])
 
-            async def work(run: Callable[[], Awaitable[object]] = run) -> None:
-                await run()
+            async def work(pump: Pump = pump) -> None:
+                # Shielded: a cancelled job (shutdown) leaves the run to cancel_pending_wakes.
+                await asyncio.shield(pump.kick())
 
             app.task(name=f"connectory.{kind}", queueing_lock=kind)(work)
 
@@ -136,6 +188,9 @@ class TaskEngine:
         ends. Dropping it could leave work stored just after a running task's last look
         waiting for the next tick (a second); merging keeps the queue's load bounded.
         """
+        if self.run_here and kind in self._pumps:
+            self._pumps[kind].kick()  # this process runs it: no round trip through the queue
+            return
         now = time.monotonic()
         since = now - self._last_wake.get(kind, -1.0)
         if since < _DEBOUNCE_SECONDS:
@@ -167,6 +222,8 @@ class TaskEngine:
         self._trailing.clear()
         for task in self._pending:
             task.cancel()
+        for pump in self._pumps.values():
+            pump.cancel()
 
     async def refresh_grants(self) -> RefreshReport:
         """Refresh the OAuth2 grants of idle connections before their refresh tokens expire."""

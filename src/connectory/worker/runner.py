@@ -93,7 +93,7 @@ class Worker:
 
     def __init__(self, context: EventsContext, concurrency: int = 8, run_tasks: bool = True):
         self.context = context
-        self.engine = TaskEngine(create_task_app(context.settings), context)
+        self.engine = TaskEngine(create_task_app(context.settings), context, run_here=run_tasks)
         context.wake = self.engine.wake
         self.concurrency = concurrency
         self.run_tasks = run_tasks

@@ -149,3 +149,80 @@ async def test_a_lease_left_by_a_killed_worker_expires(
     async with sessions() as session:
         assert await claim_deliveries(session, later, limit=10) == [row["id"]]
         await session.commit()
+
+
+async def test_a_claim_with_depth_takes_a_queue_s_run_in_order_and_stops_at_a_gap(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        a, endpoint = await _tenant(session, cap=1)
+        queue = [_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3, 4, 5)]
+        # The fourth is not due (a gap): the run stops before it, the fifth stays behind it.
+        queue[3]["next_run_at"] = NOW + timedelta(minutes=5)
+        other = _row(a, endpoint, 6, "sub-2", NOW)
+        await session.execute(insert(Delivery), [*queue, other])
+        await session.commit()
+    async with sessions() as session:
+        claimed = await claim_deliveries(session, NOW, limit=10, depth=20)
+        await session.commit()
+    # The endpoint's cap is one queue: sub-1's run (its head and the two due behind it).
+    assert sorted(claimed) == sorted(row["id"] for row in queue[:3])
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, limit=10, depth=20) == []
+        await session.commit()
+
+
+async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_were(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from connectory.services.events.deliveries import Outcome, record_outcomes
+    from connectory.settings import Settings
+
+    async with sessions() as session:
+        a, endpoint = await _tenant(session, cap=4)
+        queue = [_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3)]
+        for row in queue:
+            row["attempts"] = 0
+        await session.execute(insert(Delivery), queue)
+        await session.commit()
+    async with sessions() as session:
+        claimed = await claim_deliveries(session, NOW, limit=10, depth=3)
+        await session.commit()
+    assert len(claimed) == 3
+
+    class _Context:  # what record_outcomes reads: settings, sessions, the clock
+        settings = Settings()
+
+        def __init__(self) -> None:
+            self.sessions = sessions
+
+        def now(self) -> datetime:
+            return NOW
+
+    first, second, third = (row["id"] for row in queue)
+    await record_outcomes(
+        _Context(),  # type: ignore[arg-type]
+        [
+            Outcome(first, True, 200, "", 1),
+            Outcome(second, False, 500, "the endpoint answered 500", 1),
+        ],
+        [third],
+    )
+    async with sessions() as session:
+        rows = {
+            row.id: row
+            for row in await session.scalars(
+                select(Delivery).where(Delivery.id.in_([first, second, third]))
+            )
+        }
+    assert rows[first].status == "succeeded"
+    assert (rows[second].status, rows[second].attempts) == ("pending", 1)
+    assert (rows[third].status, rows[third].attempts, rows[third].lease_until) == (
+        "pending",
+        0,
+        None,
+    )
+    # The failed one backs off: nothing behind it is due, so nothing is claimed.
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, limit=10, depth=3) == []
+        await session.commit()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.events.handling import ReceivedEvent
-from connectory.services.events.records import EndpointTargets, store_events
+from connectory.services.events.records import EndpointTargets, store_events, store_events_many
 from connectory.store import (
     Delivery,
     Enterprise,
@@ -96,3 +96,48 @@ async def test_an_event_stored_by_another_worker_is_skipped(
         assert len(await store_events(session, other, [_event("k1")], NOW)) == 1
         await session.commit()
         assert len((await session.execute(select(Event))).scalars().all()) == 2
+
+
+async def test_many_webhooks_at_once_keep_order_and_dedup_per_subscription(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        enterprise = Enterprise(name="t")
+        session.add(enterprise)
+        await session.flush()
+        endpoint = WebhookEndpoint(enterprise_id=enterprise.id, url="http://127.0.0.1:9/hook")
+        session.add(endpoint)
+        await session.flush()
+        one, two = (
+            EventSubscription(id=new_id(), enterprise_id=enterprise.id, connection_id="conn-1")
+            for _ in range(2)
+        )
+        assert len(await store_events(session, one, [_event("old")], NOW)) == 1
+        # Four webhooks of a batch: a repeat of a stored key, a repeat within the batch, and
+        # the same key for another subscription (news there).
+        counts = await store_events_many(
+            session,
+            [
+                (one, [_event("old"), _event("k1")]),
+                (two, [_event("k1")]),
+                (one, [_event("k1"), _event("k2")]),
+                (one, [_event("k3")]),
+            ],
+            NOW,
+        )
+        await session.commit()
+        events = (await session.execute(select(Event).order_by(Event.seq))).scalars().all()
+        deliveries = (await session.execute(select(Delivery))).scalars().all()
+    assert counts == [1, 1, 1, 1]
+    assert [(e.subscription_id, e.dedup_key) for e in events] == [
+        (one.id, "old"),
+        (one.id, "k1"),
+        (two.id, "k1"),
+        (one.id, "k2"),
+        (one.id, "k3"),
+    ]
+    queued = sorted((d.order_key, d.event_seq) for d in deliveries)
+    # One delivery per stored event, queued by its subscription.
+    assert queued == sorted((e.subscription_id, e.seq) for e in events) and all(
+        d.endpoint_id == endpoint.id for d in deliveries
+    )

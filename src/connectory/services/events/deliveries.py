@@ -51,12 +51,13 @@ _CLAIM_LOCK = 0x636F6E6E  # "conn"
 _CANDIDATES = (
     text(
         """
-    SELECT id, enterprise_id, endpoint_id FROM (
-        SELECT d.id, d.enterprise_id, d.endpoint_id, d.next_run_at, d.event_seq,
+    SELECT id, enterprise_id, endpoint_id, order_key, cap FROM (
+        SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at, d.event_seq,
+               coalesce(w.max_in_flight, 1) AS cap,
                row_number() OVER (
                    PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
                ) AS tenant_rank
-        FROM deliveries d
+        FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
         WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
                OR (d.status = 'in_flight' AND d.lease_until < :now))
           AND NOT EXISTS (
@@ -70,7 +71,7 @@ _CANDIDATES = (
     """
     )
     .bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("scan", type_=Integer))
-    .columns(id=String, enterprise_id=String, endpoint_id=String)
+    .columns(id=String, enterprise_id=String, endpoint_id=String, order_key=String, cap=Integer)
 )
 
 
@@ -80,48 +81,111 @@ def retry_delay(attempts: int, base: float, cap: float) -> float:
     return delay * random.uniform(0.9, 1.1)
 
 
+#: The deliveries that follow each claimed head in its queue, in order, up to :depth each.
+_FOLLOWERS = (
+    text(
+        """
+    SELECT id, endpoint_id, order_key, status, next_run_at, lease_until FROM (
+        SELECT d.id, d.endpoint_id, d.order_key, d.status, d.next_run_at, d.lease_until,
+               d.event_seq,
+               row_number() OVER (
+                   PARTITION BY d.endpoint_id, d.order_key ORDER BY d.event_seq
+               ) AS place
+        FROM deliveries d
+        WHERE d.id NOT IN :heads AND d.order_key IN :keys AND d.endpoint_id IN :endpoints
+          AND d.status IN ('pending', 'in_flight')
+    ) AS queued
+    WHERE place < :depth
+    ORDER BY endpoint_id, order_key, event_seq
+    """
+    )
+    .bindparams(
+        bindparam("heads", expanding=True),
+        bindparam("keys", expanding=True),
+        bindparam("endpoints", expanding=True),
+        bindparam("depth", type_=Integer),
+    )
+    .columns(
+        id=String,
+        endpoint_id=String,
+        order_key=String,
+        status=String,
+        next_run_at=DateTime(timezone=True),
+        lease_until=DateTime(timezone=True),
+    )
+)
+
+
 async def claim_deliveries(
-    session: AsyncSession, now: datetime, limit: int, lease_seconds: float = LEASE_SECONDS
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    lease_seconds: float = LEASE_SECONDS,
+    depth: int = 1,
 ) -> list[str]:
-    """Claim up to *limit* due deliveries (see the module docstring); the caller commits."""
+    """Claim due deliveries (see the module docstring); the caller commits.
+
+    Up to *limit* queues are claimed, each by its head; with *depth* > 1, also up to
+    ``depth - 1`` deliveries following the head in its queue, claimable now, without a gap
+    (the caller sends a queue's run in order, one at a time, so the endpoint still gets at
+    most one request per queue at once). ``max_in_flight`` counts queues in flight.
+    """
     if dialect_of(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
     rows = (await session.execute(_CANDIDATES, {"now": now, "scan": _SCAN})).all()
     if not rows:
         return []
+    # Queues in flight per endpoint: each sends one request at a time, whatever its run.
     in_flight: dict[str, int] = dict(
         (
             await session.execute(
-                select(Delivery.endpoint_id, func.count())
+                select(Delivery.endpoint_id, func.count(Delivery.order_key.distinct()))
                 .where(Delivery.status == "in_flight", Delivery.lease_until >= now)
                 .group_by(Delivery.endpoint_id)
             )
         ).all()
     )
-    caps = dict(
-        (
-            await session.execute(
-                select(WebhookEndpoint.id, WebhookEndpoint.max_in_flight).where(
-                    WebhookEndpoint.id.in_({row.endpoint_id for row in rows})
-                )
-            )
-        ).all()
-    )
     chosen: list[str] = []
+    queues: dict[str, tuple[str, str]] = {}
     for row in rows:  # already in fair order
         taken = in_flight.get(row.endpoint_id, 0)
-        if taken >= caps.get(row.endpoint_id, 1):
+        if taken >= row.cap:  # the endpoint's max_in_flight (read with the candidates)
             continue
         in_flight[row.endpoint_id] = taken + 1
         chosen.append(row.id)
+        queues[row.id] = (row.endpoint_id, row.order_key)
         if len(chosen) >= limit:
             break
     if not chosen:
         return []
+    heads = await _take(session, now, chosen, lease_seconds)
+    if depth <= 1 or not heads:
+        return heads
+    # Followers are looked for behind the heads now held only: a head read before another
+    # worker recorded its failure is not claimed, and neither is anything behind it.
+    runs = await _followers(session, now, heads, {queues[i] for i in heads}, depth)
+    held = set(await _take(session, now, [i for run in runs for i in run], lease_seconds))
+    kept: list[str] = []
+    gaps: list[str] = []
+    for run in runs:
+        # Only a run without a gap is sent: what follows a delivery not taken goes back.
+        place = next((n for n, delivery_id in enumerate(run) if delivery_id not in held), None)
+        kept += run if place is None else run[:place]
+        gaps += [] if place is None else [i for i in run[place:] if i in held]
+    await _release(session, gaps)
+    return heads + kept
+
+
+async def _take(
+    session: AsyncSession, now: datetime, delivery_ids: list[str], lease_seconds: float
+) -> list[str]:
+    """Lease those of *delivery_ids* that are still claimable; their ids."""
+    if not delivery_ids:
+        return []
     claimed = await session.execute(
         update(Delivery)
         .where(
-            Delivery.id.in_(chosen),
+            Delivery.id.in_(delivery_ids),
             ((Delivery.status == "pending") & (Delivery.next_run_at <= now))
             | ((Delivery.status == "in_flight") & (Delivery.lease_until < now)),
         )
@@ -134,6 +198,41 @@ async def claim_deliveries(
         .execution_options(synchronize_session=False)
     )
     return list(claimed.scalars())
+
+
+async def _followers(
+    session: AsyncSession,
+    now: datetime,
+    heads: list[str],
+    wanted: set[tuple[str, str]],
+    depth: int,
+) -> list[list[str]]:
+    """The claimable deliveries right behind the heads, per wanted queue in order, to a gap."""
+    rows = await session.execute(
+        _FOLLOWERS,
+        {
+            "heads": heads,
+            "keys": sorted({key for _, key in wanted}),
+            "endpoints": sorted({endpoint for endpoint, _ in wanted}),
+            "depth": depth,
+        },
+    )
+    followers: dict[tuple[str, str], list[str]] = {}
+    stopped: set[tuple[str, str]] = set()
+    for row in rows:
+        queue = (row.endpoint_id, row.order_key)
+        if queue not in wanted or queue in stopped:
+            continue
+        due = (row.status == "pending" and as_utc(row.next_run_at) <= now) or (
+            row.status == "in_flight"
+            and row.lease_until is not None
+            and as_utc(row.lease_until) < now
+        )
+        if due:
+            followers.setdefault(queue, []).append(row.id)
+        else:  # nothing may overtake a delivery that is not claimable now
+            stopped.add(queue)
+    return list(followers.values())
 
 
 @dataclass
@@ -164,44 +263,74 @@ class Prepared:
     event_type: str = ""
     #: The event's connection's connector (known when anything listens: metrics, call log).
     connector_id: str | None = None
+    #: The delivery's queue (endpoint id, order key): a queue's run is sent in order.
+    queue: tuple[str, str] = ("", "")
 
 
 async def dispatch_due(
-    context: EventsContext, batch: int = 50, rounds: int = 100, lanes: int = 2
+    context: EventsContext, batch: int = 50, rounds: int = 100, lanes: int = 2, depth: int = 20
 ) -> int:
     """Claim and send due deliveries until none is due; return how many were sent.
 
     *lanes* loops run side by side, so one batch's database work (claim, load, record)
-    overlaps another's sends. Per batch: one transaction claims, one query loads the
-    deliveries with their events and endpoints (each endpoint's secrets are read once per
-    dispatch), the sends run concurrently outside any transaction, and one transaction records
-    every outcome. Each lane stops when nothing is due or after *rounds* batches.
+    overlaps another's sends. Per batch: one transaction claims up to *batch* queues, each
+    with a run of up to *depth* deliveries (its head and those right behind it), one query
+    loads them with their events and endpoints (each endpoint's secrets are read once per
+    dispatch), the queues are sent concurrently outside any transaction, each queue's run in
+    order, one delivery at a time, and one transaction records every outcome. A run stops
+    at its first failure: the deliveries behind it were not tried and are released as they
+    were. Each lane stops when nothing is due or after *rounds* batches.
     """
     secrets: dict[str, list[str]] = {}
+    connectors: dict[str, str] = {}
     counts = await asyncio.gather(
-        *(_dispatch_lane(context, batch, rounds, secrets) for _ in range(lanes))
+        *(_dispatch_lane(context, batch, rounds, depth, secrets, connectors) for _ in range(lanes))
     )
     return sum(counts)
 
 
 async def _dispatch_lane(
-    context: EventsContext, batch: int, rounds: int, secrets: dict[str, list[str]]
+    context: EventsContext,
+    batch: int,
+    rounds: int,
+    depth: int,
+    secrets: dict[str, list[str]],
+    connectors: dict[str, str],
 ) -> int:
     sent = 0
     for _ in range(rounds):
         now = context.now()
         async with context.sessions() as session:
             claimed = await claim_deliveries(
-                session, now, batch, context.settings.work_lease_seconds
+                session, now, batch, context.settings.work_lease_seconds, depth
             )
             await session.commit()
             if not claimed:
                 break
-            prepared = await prepare_deliveries(session, context, claimed, secrets)
-        outcomes = await asyncio.gather(*(send_prepared(context, item) for item in prepared))
-        await record_outcomes(context, list(outcomes))
-        sent += len(claimed)
+            prepared = await prepare_deliveries(session, context, claimed, secrets, connectors)
+        runs: dict[tuple[str, str], list[Prepared]] = {}
+        for item in prepared:  # in queue order
+            runs.setdefault(item.queue, []).append(item)
+        results = await asyncio.gather(*(_send_run(context, run) for run in runs.values()))
+        outcomes = [outcome for tried, _ in results for outcome in tried]
+        untried = [delivery_id for _, left in results for delivery_id in left]
+        await record_outcomes(context, outcomes, untried)
+        sent += len(outcomes)
     return sent
+
+
+async def _send_run(context: EventsContext, run: list[Prepared]) -> tuple[list[Outcome], list[str]]:
+    """Send one queue's claimed run in order; stop at the first failure.
+
+    Returns the outcomes of the tries and the ids of the deliveries left untried.
+    """
+    outcomes: list[Outcome] = []
+    for place, item in enumerate(run):
+        outcome = await send_prepared(context, item)
+        outcomes.append(outcome)
+        if not outcome.ok:
+            return outcomes, [left.delivery_id for left in run[place + 1 :]]
+    return outcomes, []
 
 
 async def prepare_deliveries(
@@ -209,13 +338,17 @@ async def prepare_deliveries(
     context: EventsContext,
     delivery_ids: list[str],
     secrets: dict[str, list[str]],
+    known_connectors: dict[str, str] | None = None,
 ) -> list[Prepared]:
-    """Load claimed deliveries with their events and endpoints, in one query."""
+    """Load claimed deliveries with their events and endpoints, in queue order, in one query."""
     rows = (
         await session.execute(
-            select(Delivery.id, Delivery.endpoint_id, Delivery.next_run_at, Event)
+            select(
+                Delivery.id, Delivery.endpoint_id, Delivery.order_key, Delivery.next_run_at, Event
+            )
             .join(Event, Event.id == Delivery.event_id)
             .where(Delivery.id.in_(delivery_ids))
+            .order_by(Delivery.endpoint_id, Delivery.order_key, Delivery.event_seq)
         )
     ).all()
     endpoints = {
@@ -225,17 +358,27 @@ async def prepare_deliveries(
         )
     }
     logs = BackgroundCalls(context)
-    connectors = await logs.connectors_of(event.connection_id for _, _, _, event in rows)
+    # Each connection's connector, looked up once per dispatch (a session and a query less
+    # per batch); a cache given by the caller is shared by its lanes.
+    connectors = known_connectors if known_connectors is not None else {}
+    connectors.update(
+        await logs.connectors_of(
+            event.connection_id for *_, event in rows if event.connection_id not in connectors
+        )
+    )
     calls: dict[tuple[str, str], ConnectionCalls] = {}
     prepared: list[Prepared] = []
     started = context.now()
-    for delivery_id, endpoint_id, due, event in rows:
+    for delivery_id, endpoint_id, order_key, due, event in rows:
         context.task_started("deliveries", due, started)
+        queue = (endpoint_id, order_key)
         connector_id = connectors.get(event.connection_id)
         endpoint = endpoints.get(endpoint_id)
         if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
             prepared.append(
-                Prepared(delivery_id, None, event.id, b"", [], connector_id=connector_id)
+                Prepared(
+                    delivery_id, None, event.id, b"", [], connector_id=connector_id, queue=queue
+                )
             )
             continue
         if endpoint.id not in secrets:
@@ -259,6 +402,7 @@ async def prepare_deliveries(
                 calls[key],
                 event.type,
                 connector_id,
+                queue,
             )
         )
     return prepared
@@ -315,13 +459,16 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {text_}"[:500]
 
 
-async def record_outcomes(context: EventsContext, outcomes: list[Outcome]) -> None:
+async def record_outcomes(
+    context: EventsContext, outcomes: list[Outcome], untried: list[str] | None = None
+) -> None:
     """Store each try and move each delivery on: succeeded, retried later, or dead.
 
     Core statements, not ORM objects: one insert for every attempt, one update for every
-    success (the common case), one update per failure.
+    success (the common case), one update per failure. *untried* deliveries (behind a
+    failed one in their queue's run) are released as they were before their claim.
     """
-    if not outcomes:
+    if not outcomes and not untried:
         return
     settings = context.settings
     now = context.now()
@@ -394,11 +541,24 @@ async def record_outcomes(context: EventsContext, outcomes: list[Outcome]) -> No
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
+        await _release(session, untried or [])
         await session.commit()
     metrics = context.metrics
     if metrics is not None:  # counted once committed: a rolled-back batch is tried again
         for outcome in dead:
             metrics.count_dead_letter(outcome.connector_id or "")
+
+
+async def _release(session: AsyncSession, untried: list[str]) -> None:
+    """Give claimed deliveries that were not tried back: pending, their claim's try undone."""
+    if not untried:
+        return
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(untried), Delivery.status == "in_flight")
+        .values(status="pending", lease_until=None, attempts=Delivery.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def delivery_view(delivery: Delivery) -> dict[str, Any]:

@@ -100,6 +100,77 @@ async def store_events(
     return [event_id for _, event_id, _ in stored]
 
 
+#: Events per insert statement (nine parameters each, well under the drivers' limits).
+_ROWS_PER_INSERT = 1000
+
+
+async def store_events_many(
+    session: AsyncSession,
+    items: list[tuple[EventSubscription, list[ReceivedEvent]]],
+    now: datetime,
+    endpoints: EndpointTargets | None = None,
+) -> list[int]:
+    """:func:`store_events` for many (subscription, events) at once; how many each stored.
+
+    Two statements for the whole list (the events, their deliveries) instead of two per
+    item. Items are stored in the order given, so each subscription's events keep their
+    order (``seq``); a dedup key repeated in the list is stored for its first item only.
+    """
+    rows = [
+        {
+            "id": new_id(),
+            "enterprise_id": subscription.enterprise_id,
+            "connection_id": subscription.connection_id,
+            "subscription_id": subscription.id,
+            "type": item.type,
+            "dedup_key": item.dedup_key,
+            "occurred_at": item.occurred_at,
+            "received_at": now,
+            "payload": item.payload,
+        }
+        for subscription, received in items
+        for item in received
+    ]
+    if not rows:
+        return [0] * len(items)
+    await hold_write_lock(session)
+    insert = postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    stored: dict[tuple[str, str], tuple[int, str, str]] = {}
+    for start in range(0, len(rows), _ROWS_PER_INSERT):  # in order: seq follows the list
+        statement = (
+            insert(Event)
+            .values(rows[start : start + _ROWS_PER_INSERT])
+            .on_conflict_do_nothing(index_elements=["subscription_id", "dedup_key"])
+            .returning(Event.seq, Event.id, Event.type, Event.subscription_id, Event.dedup_key)
+        )
+        for seq, event_id, type_, subscription_id, dedup_key in await session.execute(statement):
+            stored[(str(subscription_id), str(dedup_key))] = (int(seq), str(event_id), str(type_))
+    counts: list[int] = []
+    by_subscription: dict[str, tuple[EventSubscription, list[tuple[int, str, str]]]] = {}
+    for subscription, received in items:
+        count = 0
+        for item in received:
+            found = stored.pop((subscription.id, item.dedup_key), None)
+            if found is not None:  # popped: a repeat of the key later in the list is not counted
+                count += 1
+                by_subscription.setdefault(subscription.id, (subscription, []))[1].append(found)
+        counts.append(count)
+    deliveries: list[dict[str, Any]] = []
+    for subscription, events in by_subscription.values():
+        deliveries += await _delivery_rows(
+            session,
+            subscription.enterprise_id,
+            subscription.connection_id,
+            subscription.id,
+            sorted(events),
+            now,
+            endpoints,
+        )
+    if deliveries:
+        await session.execute(sa_insert(Delivery), deliveries)
+    return counts
+
+
 async def fan_out(
     session: AsyncSession,
     enterprise_id: str,
@@ -110,6 +181,24 @@ async def fan_out(
     endpoints: EndpointTargets | None = None,
 ) -> int:
     """Create a delivery of each event (seq, id, type) for each endpoint that wants it."""
+    deliveries = await _delivery_rows(
+        session, enterprise_id, connection_id, subscription_id, events, now, endpoints
+    )
+    if deliveries:
+        await session.execute(sa_insert(Delivery), deliveries)
+    return len(deliveries)
+
+
+async def _delivery_rows(
+    session: AsyncSession,
+    enterprise_id: str,
+    connection_id: str,
+    subscription_id: str | None,
+    events: list[tuple[int, str, str]],
+    now: datetime,
+    endpoints: EndpointTargets | None,
+) -> list[dict[str, Any]]:
+    """The delivery rows of *events* (seq, id, type): one per endpoint that wants each."""
     targets = endpoints.get(enterprise_id) if endpoints is not None else None
     if targets is None:
         targets = [
@@ -145,9 +234,7 @@ async def fan_out(
         if (event_types is None or type_ in event_types)
         and (connection_ids is None or connection_id in connection_ids)
     ]
-    if deliveries:
-        await session.execute(sa_insert(Delivery), deliveries)
-    return len(deliveries)
+    return deliveries
 
 
 def envelope(event: Event) -> dict[str, Any]:
