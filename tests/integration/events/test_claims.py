@@ -190,8 +190,9 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
         await session.commit()
     assert len(claimed) == 3
 
-    class _Context:  # what record_outcomes reads: settings, sessions, the clock
+    class _Context:  # what record_outcomes reads: settings, sessions, the clock, metrics
         settings = Settings()
+        metrics = None
 
         def __init__(self) -> None:
             self.sessions = sessions
