@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from connectory.cli.keys import DatabaseUrl, settings_for
+from connectory.cli.keys import settings_for
+from connectory.cli.options import DatabaseUrl
 
 admin_app = typer.Typer(help="Operator tasks on the server's database (run where the server runs).")
 

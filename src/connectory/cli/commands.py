@@ -16,6 +16,18 @@ import orjson
 import typer
 
 from connectory.cli.call_command import CallOptions, run_call
+from connectory.cli.options import (
+    DEFAULT_SERVER,
+    BaseUrl,
+    Config,
+    Connection,
+    ConnectorParameters,
+    Output,
+    OutputFormat,
+    Params,
+    Server,
+    Token,
+)
 from connectory.cli.output import (
     EXIT_INVALID,
     escape,
@@ -24,7 +36,6 @@ from connectory.cli.output import (
     stderr_console,
     stdout_console,
 )
-from connectory.cli.server_url import DEFAULT_SERVER
 from connectory.errors import SpecError
 
 # Commands import the runtime, the spec and the services when they run, not when the command
@@ -70,9 +81,7 @@ ConnectorPath = Annotated[
 @_app.command()
 def validate(
     path: ConnectorPath,
-    output_format: Annotated[
-        str, typer.Option("--format", help="text, or json for tools.")
-    ] = "text",
+    output_format: OutputFormat = "text",
 ) -> None:
     """Check a connector and list every problem with file, line, column and field."""
 
@@ -113,9 +122,7 @@ def validate(
 
 @_app.command()
 def schema(
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")
-    ] = None,
+    output: Output = None,
 ) -> None:
     """Print the JSON Schema of the connector format (for editors and tools)."""
 
@@ -175,24 +182,11 @@ def call(
     operation: Annotated[
         str | None, typer.Argument(help="The operation's name.", show_default=False)
     ] = None,
-    connection: Annotated[
-        str | None,
-        typer.Option(
-            "--connection", help="Run on this stored connection of a server instead (no PATH)."
-        ),
-    ] = None,
-    server: Annotated[
-        str, typer.Option("--server", envvar="CONNECTORY_URL", help="Server for --connection.")
-    ] = DEFAULT_SERVER,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token", envvar="CONNECTORY_TOKEN", help="API token for --connection (better: env)."
-        ),
-    ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="A parameter as name=value.")
-    ] = None,
+    connection: Connection = None,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    param: Params = None,
+    # Its own declaration, not options.Credentials: `call` writes refreshed tokens back.
     credentials: Annotated[
         Path | None,
         typer.Option(
@@ -201,16 +195,9 @@ def call(
             "--oauth`) are refreshed in place.",
         ),
     ] = None,
-    connector_parameters: Annotated[
-        Path | None,
-        typer.Option("--connector-parameters", help="YAML/JSON file with connector parameters."),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML/JSON file with connection config.")
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Override the connector's base URL.")
-    ] = None,
+    connector_parameters: ConnectorParameters = None,
+    config: Config = None,
+    base_url: BaseUrl = None,
     all_pages: Annotated[
         bool, typer.Option("--all-pages", help="Stream every record as JSON Lines.")
     ] = False,

@@ -9,8 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from connectory.cli.options import (
+    DEFAULT_SERVER,
+    BaseUrl,
+    Connection,
+    ConnectorParameters,
+    Credentials,
+    OutputFormat,
+    Server,
+    Token,
+)
 from connectory.cli.output import EXIT_INVALID, escape, stderr_console
-from connectory.cli.remote_call import DEFAULT_SERVER
 from connectory.errors import InputError
 
 if TYPE_CHECKING:
@@ -31,41 +40,19 @@ def contract_test(
             "the one the server keeps with the connector version).",
         ),
     ] = None,
-    connection: Annotated[
-        str | None,
-        typer.Option(
-            "--connection",
-            help="Run on this stored connection of a server, with its credentials (no PATH).",
-        ),
-    ] = None,
-    server: Annotated[
-        str, typer.Option("--server", envvar="CONNECTORY_URL", help="Server for --connection.")
-    ] = DEFAULT_SERVER,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token", envvar="CONNECTORY_TOKEN", help="API token for --connection (better: env)."
-        ),
-    ] = None,
-    credentials: Annotated[
-        Path | None, typer.Option("--credentials", help="YAML/JSON file with the credentials.")
-    ] = None,
-    connector_parameters: Annotated[
-        Path | None,
-        typer.Option("--connector-parameters", help="YAML/JSON file with connector parameters."),
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Call here instead (a sandbox, a mock).")
-    ] = None,
+    connection: Connection = None,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    credentials: Credentials = None,
+    connector_parameters: ConnectorParameters = None,
+    base_url: BaseUrl = None,
     include_writes: Annotated[
         bool,
         typer.Option(
             "--include-writes", help="Call unsafe operations too (POST, PUT, PATCH, DELETE)."
         ),
     ] = False,
-    output_format: Annotated[
-        str, typer.Option("--format", help="text, or json for tools.")
-    ] = "text",
+    output_format: OutputFormat = "text",
 ) -> None:
     """Call each safe operation with the description's examples; check requests and responses.
 

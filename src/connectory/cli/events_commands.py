@@ -21,8 +21,9 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from connectory.cli.exchange_commands import Server, Token, _guard
-from connectory.cli.remote import DEFAULT_SERVER, RemoteApi
+from connectory.cli.exchange_commands import _guard
+from connectory.cli.options import DEFAULT_SERVER, Follow, Params, Server, Token
+from connectory.cli.remote import RemoteApi
 from connectory.cli.values import parse_pairs
 
 events_app = typer.Typer(help="Event subscriptions, webhook endpoints and the event feed.")
@@ -37,9 +38,7 @@ def _print(value: Any) -> None:
 def subscribe(
     connection: Annotated[str, typer.Argument(help="The connection's id.")],
     event: Annotated[str, typer.Argument(help="The event's key in the connector.")],
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="name=value (repeatable).")
-    ] = None,
+    param: Params = None,
     server: Server = DEFAULT_SERVER,
     token: Token = None,
 ) -> None:
@@ -55,7 +54,10 @@ def subscribe(
 
 @events_app.command("subscriptions")
 def subscriptions(
-    connection: Annotated[str | None, typer.Option("--connection")] = None,
+    # Not options.Connection: a filter of the list here, not where the command runs.
+    connection: Annotated[
+        str | None, typer.Option("--connection", help="Only this connection's subscriptions.")
+    ] = None,
     server: Server = DEFAULT_SERVER,
     token: Token = None,
 ) -> None:
@@ -119,8 +121,8 @@ def endpoints(server: Server = DEFAULT_SERVER, token: Token = None) -> None:
 @events_app.command("tail")
 def tail(
     after: Annotated[int, typer.Option(help="Start after this cursor (seq).")] = 0,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Wait for new events.")] = False,
-    type_: Annotated[str | None, typer.Option("--type")] = None,
+    follow: Follow = False,
+    type_: Annotated[str | None, typer.Option("--type", help="Only events of this type.")] = None,
     server: Server = DEFAULT_SERVER,
     token: Token = None,
 ) -> None:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from connectory.cli.options import DEFAULT_SERVER, Output, Server, Token
 from connectory.cli.output import (
     EXIT_INTERNAL,
     escape,
@@ -28,25 +29,11 @@ from connectory.cli.output import (
     report_problems,
     stderr_console,
 )
-from connectory.cli.remote import DEFAULT_SERVER, RemoteApi
+from connectory.cli.remote import RemoteApi
 from connectory.errors import ConnectoryError, InvalidRequest, NotFound, Problem, SpecError
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _MAX_FILE_BYTES = 64 * 1024 * 1024
-
-Server = Annotated[
-    str,
-    typer.Option("--server", envvar="CONNECTORY_URL", help="The server's URL.", show_default=True),
-]
-Token = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        envvar="CONNECTORY_TOKEN",
-        help="API token (better: set CONNECTORY_TOKEN).",
-        show_default=False,
-    ),
-]
 
 
 def register_exchange_commands(app: typer.Typer) -> None:
@@ -57,10 +44,7 @@ def register_exchange_commands(app: typer.Typer) -> None:
 
 def export_connector(
     connector: Annotated[str, typer.Argument(help="The connector's id or slug.")],
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write the file here (default: stdout)."),
-    ] = None,
+    output: Output = None,
     version: Annotated[
         str | None,
         typer.Option("--version", help="1.2.0, latest or draft (default: latest, else draft)."),

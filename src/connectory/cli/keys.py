@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
+from connectory.cli.options import DatabaseUrl, KeyFile
 from connectory.cli.output import EXIT_INVALID, stderr_console
 
 if TYPE_CHECKING:
     from connectory.settings import Settings
 
 keys_app = typer.Typer(help="Encryption keys of stored secrets (credentials, parameters).")
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", envvar="CONNECTORY_DATABASE_URL", help="The server's database."),
-]
-KeyFile = Annotated[
-    Path | None,
-    typer.Option("--key-file", envvar="CONNECTORY_KEY_FILE", help="The server's key file."),
-]
 
 
 def settings_for(database_url: str | None, key_file: Path | None) -> Settings:

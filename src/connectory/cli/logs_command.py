@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from connectory.cli.remote_call import DEFAULT_SERVER
+from connectory.cli.options import DEFAULT_SERVER, Follow, Server, Token
 from connectory.errors import InputError
 
 #: Entries fetched per request while following.
@@ -25,12 +25,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def logs(
+    # Its own declaration, not options.Connection: required, as there is no local log.
     connection: Annotated[
         str, typer.Option("--connection", help="The connection whose calls to show.")
     ],
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep printing new entries (Ctrl-C stops).")
-    ] = False,
+    follow: Follow = False,
     kind: Annotated[
         str | None,
         typer.Option(help="Only this kind: operation, stream, test, collection, token_refresh..."),
@@ -47,12 +46,8 @@ def logs(
     interval: Annotated[
         float, typer.Option(min=0.2, max=60, help="Seconds between checks with --follow.")
     ] = 1.0,
-    server: Annotated[
-        str, typer.Option("--server", envvar="CONNECTORY_URL", help="The server.")
-    ] = DEFAULT_SERVER,
-    token: Annotated[
-        str | None, typer.Option("--token", envvar="CONNECTORY_TOKEN", help="API token (env).")
-    ] = None,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
 ) -> None:
     """Show a connection's call log (every call, test, collection method, token refresh...)."""
     from connectory.cli.app import guard

@@ -22,7 +22,16 @@ from typing import Annotated
 
 import typer
 
-from connectory.cli.remote_call import DEFAULT_SERVER
+from connectory.cli.options import (
+    DEFAULT_SERVER,
+    BaseUrl,
+    Config,
+    Connection,
+    ConnectorParameters,
+    Credentials,
+    Server,
+    Token,
+)
 from connectory.cli.values import read_values_file
 from connectory.errors import InputError
 
@@ -32,30 +41,13 @@ def mcp(
         Path | None,
         typer.Argument(help="A connector file or folder (local mode; not with --connection)."),
     ] = None,
-    connection: Annotated[
-        str | None,
-        typer.Option("--connection", help="Serve this stored connection of a server's tools."),
-    ] = None,
-    server: Annotated[
-        str, typer.Option("--server", envvar="CONNECTORY_URL", help="Server for --connection.")
-    ] = DEFAULT_SERVER,
-    token: Annotated[
-        str | None,
-        typer.Option("--token", envvar="CONNECTORY_TOKEN", help="API token (better: env)."),
-    ] = None,
-    credentials: Annotated[
-        Path | None, typer.Option("--credentials", help="YAML/JSON file with the credentials.")
-    ] = None,
-    connector_parameters: Annotated[
-        Path | None,
-        typer.Option("--connector-parameters", help="YAML/JSON file with connector parameters."),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML/JSON file with connection config.")
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Override the connector's base URL.")
-    ] = None,
+    connection: Connection = None,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    credentials: Credentials = None,
+    connector_parameters: ConnectorParameters = None,
+    config: Config = None,
+    base_url: BaseUrl = None,
     allow_write: Annotated[
         list[str] | None,
         typer.Option(

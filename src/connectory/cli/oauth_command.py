@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import typer
 
+from connectory.cli.options import ConnectorParameters
 from connectory.cli.values import read_values_file
 
 _PAGE = (
@@ -81,6 +82,7 @@ def connect(
     path: Annotated[
         Path, typer.Argument(help="The connector (file or folder).", show_default=False)
     ],
+    # Its own declaration, not options.Credentials: required, and the file tokens go to.
     credentials: Annotated[
         Path,
         typer.Option(
@@ -92,10 +94,7 @@ def connect(
     oauth: Annotated[
         bool, typer.Option("--oauth", help="Authorize in a browser (OAuth2 authorization code).")
     ] = False,
-    connector_parameters: Annotated[
-        Path | None,
-        typer.Option("--connector-parameters", help="YAML/JSON file with connector parameters."),
-    ] = None,
+    connector_parameters: ConnectorParameters = None,
     port: Annotated[
         int,
         typer.Option(help="Loopback port for the redirect; 0 picks a free one.", min=0, max=65535),

@@ -27,6 +27,7 @@ def import_openapi(
     spec: Annotated[
         str, typer.Argument(help="The OpenAPI 3.x or Swagger 2.0 document: a file or an URL.")
     ],
+    # Not options.Output: here the output may be a folder, which gets the description too.
     output: Annotated[
         Path | None,
         typer.Option(

@@ -23,12 +23,19 @@ airbyte_app = typer.Typer(
     no_args_is_help=True,
 )
 
+# Not options.Config: here --config is the pipeline's source configuration (required, JSON),
+# which names the connector and holds its credentials, not a connection's config file.
 ConfigFile = Annotated[
     Path, typer.Option("--config", help="The source configuration (JSON; see docs/pipelines.md).")
 ]
 ConnectorOption = Annotated[
     Path | None,
     typer.Option("--connector", help="The connector file or folder (else config's connector)."),
+]
+
+#: --state of `tap` and `airbyte read`: the same file (the last STATE message's value).
+StateFile = Annotated[
+    Path | None, typer.Option("--state", help="Resume from this state (the last STATE).")
 ]
 
 
@@ -82,9 +89,7 @@ def tap(
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Read the streams this catalog selects.")
     ] = None,
-    state: Annotated[
-        Path | None, typer.Option("--state", help="Resume from this state (the last STATE).")
-    ] = None,
+    state: StateFile = None,
     connector: ConnectorOption = None,
 ) -> None:
     """A Singer tap for a connector: --discover, or SCHEMA/RECORD/STATE messages on stdout."""
@@ -191,7 +196,7 @@ def airbyte_discover(config: ConfigFile, connector: ConnectorOption = None) -> N
 def airbyte_read(
     config: ConfigFile,
     catalog: Annotated[Path, typer.Option("--catalog", help="The configured catalog.")],
-    state: Annotated[Path | None, typer.Option("--state", help="The last state.")] = None,
+    state: StateFile = None,
     connector: ConnectorOption = None,
 ) -> None:
     """Read the configured streams: RECORD and STATE messages."""

@@ -17,8 +17,18 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from connectory.cli.options import (
+    DEFAULT_SERVER,
+    BaseUrl,
+    Config,
+    Connection,
+    ConnectorParameters,
+    Credentials,
+    Params,
+    Server,
+    Token,
+)
 from connectory.cli.output import ProgressLine
-from connectory.cli.remote_call import DEFAULT_SERVER
 from connectory.cli.values import parse_pairs, read_values_file
 from connectory.errors import InputError
 
@@ -37,30 +47,6 @@ Target = Annotated[
 ]
 CollectionKey = Annotated[
     str | None, typer.Argument(help="The collection's key (local use).", show_default=False)
-]
-Connection = Annotated[
-    str | None, typer.Option("--connection", help="Use this stored connection of a server.")
-]
-ServerUrl = Annotated[
-    str, typer.Option("--server", envvar="CONNECTORY_URL", help="Server for --connection.")
-]
-Token = Annotated[
-    str | None, typer.Option("--token", envvar="CONNECTORY_TOKEN", help="API token (better: env).")
-]
-Credentials = Annotated[
-    Path | None, typer.Option("--credentials", help="YAML/JSON file with the credentials.")
-]
-ConnectorParameters = Annotated[
-    Path | None,
-    typer.Option("--connector-parameters", help="YAML/JSON file with connector parameters."),
-]
-Config = Annotated[
-    Path | None, typer.Option("--config", help="YAML/JSON file with connection config.")
-]
-BaseUrl = Annotated[str | None, typer.Option("--base-url", help="Override the base URL.")]
-Params = Annotated[
-    list[str] | None,
-    typer.Option("--param", "-p", help="A collection parameter as name=value."),
 ]
 FieldPairs = Annotated[
     list[str] | None,
@@ -166,7 +152,7 @@ def list_records(
         bool, typer.Option("--one-page", help="Print one page as {records, cursor} JSON.")
     ] = False,
     connection: Connection = None,
-    server: ServerUrl = DEFAULT_SERVER,
+    server: Server = DEFAULT_SERVER,
     token: Token = None,
     credentials: Credentials = None,
     connector_parameters: ConnectorParameters = None,
@@ -221,7 +207,7 @@ def get_record(
     record_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
     param: Params = None,
     connection: Connection = None,
-    server: ServerUrl = DEFAULT_SERVER,
+    server: Server = DEFAULT_SERVER,
     token: Token = None,
     credentials: Credentials = None,
     connector_parameters: ConnectorParameters = None,
@@ -253,7 +239,7 @@ def match_record(
     field: FieldPairs = None,
     param: Params = None,
     connection: Connection = None,
-    server: ServerUrl = DEFAULT_SERVER,
+    server: Server = DEFAULT_SERVER,
     token: Token = None,
     credentials: Credentials = None,
     connector_parameters: ConnectorParameters = None,
@@ -290,7 +276,7 @@ def search_records(
     query: Annotated[str | None, typer.Argument(show_default=False)] = None,
     param: Params = None,
     connection: Connection = None,
-    server: ServerUrl = DEFAULT_SERVER,
+    server: Server = DEFAULT_SERVER,
     token: Token = None,
     credentials: Credentials = None,
     connector_parameters: ConnectorParameters = None,
@@ -324,7 +310,7 @@ def create_record(
     fields_json: FieldsJson = None,
     param: Params = None,
     connection: Connection = None,
-    server: ServerUrl = DEFAULT_SERVER,
+    server: Server = DEFAULT_SERVER,
     token: Token = None,
     credentials: Credentials = None,
     connector_parameters: ConnectorParameters = None,
@@ -358,7 +344,7 @@ def update_record(
     fields_json: FieldsJson = None,
     param: Params = None,
     connection: Connection = None,
-    server: ServerUrl = DEFAULT_SERVER,
+    server: Server = DEFAULT_SERVER,
     token: Token = None,
     credentials: Credentials = None,
     connector_parameters: ConnectorParameters = None,
@@ -393,7 +379,7 @@ def delete_record(
     record_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
     param: Params = None,
     connection: Connection = None,
-    server: ServerUrl = DEFAULT_SERVER,
+    server: Server = DEFAULT_SERVER,
     token: Token = None,
     credentials: Credentials = None,
     connector_parameters: ConnectorParameters = None,

@@ -12,6 +12,7 @@ import typer
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    # Not options.DatabaseUrl: the help names what the server accepts and its own default.
     database_url: Annotated[
         str | None,
         typer.Option(

@@ -15,6 +15,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from connectory.cli.options import BaseUrl, Config, ConnectorParameters, Credentials
 from connectory.cli.values import read_values_file
 from connectory.errors import InputError
 
@@ -24,7 +25,12 @@ def test(
         Path, typer.Argument(help="The connector file or folder, or an export file (.json).")
     ],
     record: Annotated[
-        bool, typer.Option("--record", help="Record the cases against the real API first.")
+        bool,
+        typer.Option(
+            "--record",
+            help="Record the cases against the real API first (with --credentials, "
+            "--connector-parameters, --config, --base-url).",
+        ),
     ] = False,
     case: Annotated[
         list[str] | None, typer.Option("--case", help="Run only this case (repeatable).")
@@ -33,19 +39,10 @@ def test(
         Path | None,
         typer.Option("--cases", help="The cases file (default: tests/cases.yaml of the folder)."),
     ] = None,
-    credentials: Annotated[
-        Path | None, typer.Option("--credentials", help="Credentials to record with.")
-    ] = None,
-    connector_parameters: Annotated[
-        Path | None,
-        typer.Option("--connector-parameters", help="Connector parameters to record with."),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="YAML/JSON file with connection config.")
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Record against this base URL.")
-    ] = None,
+    credentials: Credentials = None,
+    connector_parameters: ConnectorParameters = None,
+    config: Config = None,
+    base_url: BaseUrl = None,
 ) -> None:
     """Run a connector's test cases from their recordings (or record them with --record)."""
     from connectory.cli.app import guard

@@ -15,6 +15,7 @@ import typer
 
 
 def worker(
+    # Not options.DatabaseUrl: the worker needs PostgreSQL, which its help says.
     database_url: Annotated[
         str | None,
         typer.Option(
