@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, ItemsView, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,19 @@ class WireHeaders(httpx.Headers):
             return self[key]
         except KeyError:
             return default
+
+    def items(self) -> ItemsView[str, str]:
+        """Lower-cased names and their values (several joined with ``, ``), as httpx's."""
+        parsed = self._parsed
+        if parsed is None:
+            return super().items()
+        joined: dict[str, str] = {}
+        for name, value in parsed.items():
+            if not value.isascii():
+                return super().items()  # decoded as httpx decodes it
+            key = name.lower()
+            joined[key] = f"{joined[key]}, {value}" if key in joined else value
+        return joined.items()
 
     def __setitem__(self, key: str, value: str) -> None:
         self._parsed = None  # changed: httpx's list is the truth from now on

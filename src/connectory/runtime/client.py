@@ -92,6 +92,9 @@ ResponseValidation = Literal["off", "warn", "strict"]
 _USER_AGENT = "connectory/0.1"
 _IDEMPOTENCY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key"})
 
+#: Origins whose host passed the ambiguous-address check, remembered per client.
+_MAX_CHECKED_ORIGINS = 64
+
 #: A single call (outside a read): waits count against its timeout.
 _UNPACED = ReadPacing(max_pause=None)
 
@@ -243,6 +246,7 @@ class ConnectorClient:
             self._clock,
         )
         self._plans: dict[str, OperationPlan] = {}
+        self._checked_origins: set[str] = set()
         self._collections: dict[str, Collection] = {}
         self._policies: dict[str, ResilienceSpec] = {}
         self._auth: Authenticator = create_authenticator(
@@ -660,8 +664,15 @@ class ConnectorClient:
         """Send *request* through the resilience pipeline and return the reply, read whole."""
         url = request.full_url()
         # Every URL leaves through here (operations, pages, token and login requests), so one
-        # check covers base URLs rendered from credentials or config and next-page URLs.
-        check_url_host(url, "refusing to send the request")
+        # check covers base URLs rendered from credentials or config and next-page URLs. The
+        # verdict depends on the host only: checked once per scheme and authority.
+        authority_end = url.find("/", url.find("://") + 3)
+        origin = url if authority_end < 0 else url[:authority_end]
+        if origin not in self._checked_origins:
+            check_url_host(origin, "refusing to send the request")
+            if len(self._checked_origins) >= _MAX_CHECKED_ORIGINS:
+                self._checked_origins.clear()
+            self._checked_origins.add(origin)
         _check_header_values(request.headers)
         try:
             outgoing = self._wire.build(request.method, url, request.headers, request.content)
