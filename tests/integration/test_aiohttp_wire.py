@@ -424,3 +424,10 @@ async def test_traceparent_goes_upstream_on_every_attempt(
         format(span.context.span_id, "016x") for span in attempts
     ]
     assert [span.attributes["http.response.status_code"] for span in attempts] == [503, 200]
+
+
+@pytest.mark.parametrize("base_url", ["ftp://127.0.0.1:21", "http:///nohost"])
+async def test_unsupported_urls_fail_the_same_way_on_both(base_url: str) -> None:
+    outcomes = {name: await _outcome(_client(name, base_url)) for name in WIRES}
+    assert outcomes["httpx"] == outcomes["aiohttp"]
+    assert isinstance(outcomes["httpx"], tuple)

@@ -1,15 +1,13 @@
-"""aiohttp behind an httpx transport: the wire for clients that make many requests.
+"""aiohttp's connection pool, as an httpx transport and as the runtime's wire.
 
-The runtime speaks httpx everywhere (requests, responses, errors, ``MockTransport`` in tests,
-the egress-guarded transport on the server); only the bytes on the wire go through aiohttp,
-whose C HTTP parser and leaner connection pool cost a fraction of httpcore's async path. On a
-loopback read of 100,000 records (bench/) httpx's own async transport took about 1.5x the CPU
-of httpx's *sync* client, aiohttp about a third of it; see docs/benchmarks.md.
-
-What stays with httpx: redirects (so the credential-stripping redirect hook still runs),
-content decoding (so size limits apply to the decoded body), cookies and the exception types
-the resilience pipeline classifies. aiohttp errors are translated into the matching httpx
-exceptions here, at this one boundary.
+An :class:`AiohttpTransport` is two things. For httpx (any ``httpx.AsyncClient``) it is a
+transport: only the bytes on the wire go through aiohttp, whose C HTTP parser and leaner
+connection pool cost a fraction of httpcore's async path, while httpx keeps redirects,
+decoding, cookies and its exception types. For the connector client it is the pool of the
+runtime's aiohttp wire (:mod:`connectory.http.aiohttp_wire`, :meth:`wire_session`), which
+skips httpx's request and response objects altogether. aiohttp errors are translated into
+the matching httpx exceptions (:func:`translate`) on both paths, so the resilience pipeline
+classifies them the same way. See docs/benchmarks.md.
 
 Importing this module imports aiohttp (about 0.1 s and 10 MiB, most of it the TLS contexts
 aiohttp builds at import); :class:`connectory.http.transport.AdaptiveTransport` imports it only

@@ -174,11 +174,9 @@ class AiohttpWire:
             # which it then does as httpx does).
             parsed = httpx.URL(url)
             if parsed.scheme not in ("http", "https") or not parsed.host:
-                raise httpx.UnsupportedProtocol(
-                    f"Request URL is missing an 'http://' or 'https://' protocol: {url!r}"
-                    if parsed.scheme in ("http", "https") or not parsed.scheme
-                    else f"Request URL has an unsupported protocol '{parsed.scheme}://'."
-                )
+                # Refused when sent, inside the resilience pipeline, as httpx refuses it
+                # (UnsupportedProtocol: not retried); never remembered as a good origin.
+                return URL(str(parsed), encoded=True)
             check_port(parsed.port)
             if len(self._origins) >= _MAX_ORIGINS:
                 self._origins.clear()

@@ -1,10 +1,11 @@
 """The wire a client sends its requests through, when it is given none.
 
-Two httpx transports, each best at one kind of work (both keep httpx's redirects, decoding,
-size limits and exception types; see :mod:`connectory.http.aiohttp_transport`):
+Two transports, each best at one kind of work (the connector client drives the second
+directly, through :mod:`connectory.http.aiohttp_wire`; see :mod:`connectory.http.wire`):
 
-- httpx's own transport starts light, but costs about 0.5 ms more CPU per request;
-- aiohttp behind httpx costs a third of that CPU per request, but about 0.1 s and 10 MiB to
+- httpx's own transport starts light, but costs 0.5-1 ms more CPU per request (about 1 ms
+  per 100-record page against the runtime's aiohttp wire);
+- aiohttp costs a fraction of that CPU per request, but about 0.1 s and 10 MiB to
   import (most of it the TLS contexts aiohttp builds at import).
 
 A client does not know in advance whether it will make one request (``connectory call``) or
