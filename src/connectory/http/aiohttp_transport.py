@@ -1,15 +1,13 @@
-"""aiohttp behind an httpx transport: the wire for clients that make many requests.
+"""aiohttp's connection pool, as an httpx transport and as the runtime's wire.
 
-The runtime speaks httpx everywhere (requests, responses, errors, ``MockTransport`` in tests,
-the egress-guarded transport on the server); only the bytes on the wire go through aiohttp,
-whose C HTTP parser and leaner connection pool cost a fraction of httpcore's async path. On a
-loopback read of 100,000 records (bench/) httpx's own async transport took about 1.5x the CPU
-of httpx's *sync* client, aiohttp about a third of it; see docs/benchmarks.md.
-
-What stays with httpx: redirects (so the credential-stripping redirect hook still runs),
-content decoding (so size limits apply to the decoded body), cookies and the exception types
-the resilience pipeline classifies. aiohttp errors are translated into the matching httpx
-exceptions here, at this one boundary.
+An :class:`AiohttpTransport` is two things. For httpx (any ``httpx.AsyncClient``) it is a
+transport: only the bytes on the wire go through aiohttp, whose C HTTP parser and leaner
+connection pool cost a fraction of httpcore's async path, while httpx keeps redirects,
+decoding, cookies and its exception types. For the connector client it is the pool of the
+runtime's aiohttp wire (:mod:`connectory.http.aiohttp_wire`, :meth:`wire_session`), which
+skips httpx's request and response objects altogether. aiohttp errors are translated into
+the matching httpx exceptions (:func:`translate`) on both paths, so the resilience pipeline
+classifies them the same way. See docs/benchmarks.md.
 
 Importing this module imports aiohttp (about 0.1 s and 10 MiB, most of it the TLS contexts
 aiohttp builds at import); :class:`connectory.http.transport.AdaptiveTransport` imports it only
@@ -30,8 +28,18 @@ from connectory.http.transport import DEFAULT_LIMITS
 
 _CHUNK = 64 * 1024
 
+#: The encodings the wire decodes (httpx's, without the optional brotli and zstandard).
+ACCEPT_ENCODING = "gzip, deflate"
 
-def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+#: What httpx's client adds to every request that does not set them.
+WIRE_DEFAULT_HEADERS = {
+    "Accept": "*/*",
+    "Accept-Encoding": ACCEPT_ENCODING,
+    "User-Agent": f"python-httpx/{httpx.__version__}",
+}
+
+
+def translate(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError | None:
     """Return the httpx exception that means what the aiohttp (or OS) exception *exc* means."""
     message = str(exc) or type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -72,7 +80,7 @@ class _ResponseStream(httpx.AsyncByteStream):
                     return
                 yield chunk
         except Exception as exc:
-            translated = _translate(exc, self._request)
+            translated = translate(exc, self._request)
             if translated is None:
                 raise
             # The OS error stays reachable as the cause, for the error's detail.
@@ -107,9 +115,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._verify = verify
         self._ssl: ssl.SSLContext | bool | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._wire_session: aiohttp.ClientSession | None = None
 
     def _ssl_for(self, url: httpx.URL) -> ssl.SSLContext | bool:
-        if url.scheme != "https":
+        return self.ssl_for(url.scheme)
+
+    def ssl_for(self, scheme: str) -> ssl.SSLContext | bool:
+        """The TLS setting for a request of *scheme* (the context is built on first HTTPS use)."""
+        if scheme != "https":
             return True  # unused for plain HTTP
         if self._ssl is None:
             # Built on the first HTTPS request only: loading the CA bundle costs start-up time
@@ -147,6 +160,30 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session._retry_connection = False
         return self._session
 
+    def wire_session(self) -> aiohttp.ClientSession:
+        """The session of the runtime's aiohttp wire (:mod:`connectory.http.aiohttp_wire`).
+
+        Separate from the one this transport uses for httpx: the wire keeps cookies (as
+        httpx's client does) and sends httpx's default headers, since no httpx client adds
+        them. Same pool settings, TLS and resolver; closed by :meth:`aclose`.
+        """
+        if self._wire_session is None:
+            self._wire_session = aiohttp.ClientSession(
+                connector=self._connector(),
+                auto_decompress=False,  # decoded by the wire, within the size limit
+                trust_env=False,
+                # Cookies from IP-literal hosts too (a loopback upstream), as httpx keeps them.
+                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                timeout=aiohttp.ClientTimeout(total=None),
+                headers=WIRE_DEFAULT_HEADERS,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+            self._wire_session._retry_connection = False  # the pipeline decides retries
+        return self._wire_session
+
+    def refuse(self, host: str) -> None:
+        """Raise if a request to *host* may not be sent (the egress guard overrides this)."""
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send *request* and return the response with its body still streaming."""
         session = self._session or self._open()
@@ -170,7 +207,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 ssl=self._ssl_for(request.url),
             )
         except Exception as exc:
-            translated = _translate(exc, request)
+            translated = translate(exc, request)
             if translated is None:
                 raise
             raise translated from exc
@@ -186,6 +223,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        for session in (self._session, self._wire_session):
+            if session is not None:
+                await session.close()
+        self._session = self._wire_session = None

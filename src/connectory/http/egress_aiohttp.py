@@ -158,7 +158,15 @@ class GuardedAiohttpTransport(AiohttpTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Refuse a disallowed IP literal, then send *request* through the guarded pool."""
-        host = request.url.host
+        self.refuse(request.url.host)
+        return await super().handle_async_request(request)
+
+    def refuse(self, host: str) -> None:
+        """Refuse *host* when it is an IP literal the policy does not allow.
+
+        Raises:
+            EgressDenied: the literal address is internal and not allowlisted.
+        """
         # The policy is fixed, so a host's verdict is too: worked out once per host (a
         # client calls one or two), not per request.
         if host in self._verdicts:
@@ -170,7 +178,6 @@ class GuardedAiohttpTransport(AiohttpTransport):
             self._verdicts[host] = verdict
         if verdict is not None:
             raise connector_refusal(host, verdict[0], verdict[1])
-        return await super().handle_async_request(request)
 
     def _literal_verdict(self, host: str) -> tuple[Any, str] | None:
         """Why an IP-literal *host* is refused (address, reason); None: allowed, or a name."""

@@ -55,6 +55,9 @@ SENSITIVE_HEADERS = frozenset(
     }
 )
 
+#: Names whose verdict a redactor remembers (headers and query parameters of one connector).
+_MAX_VERDICTS = 256
+
 _SENSITIVE_NAME = re.compile(
     r"(?i)(^|[_\-.])(api[_\-]?key|apikey|key|token|access[_\-]?token|refresh[_\-]?token|"
     r"secret|client[_\-]?secret|password|passwd|pwd|signature|sig|auth|session)($|[_\-.])"
@@ -80,6 +83,8 @@ class Redactor:
         self._names: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._needles: tuple[bytes, ...] | None = None
+        #: is_sensitive's verdicts: the same few header names come back on every request.
+        self._verdicts: dict[str, bool] = {}
         self.add(*secrets)
         for name in sensitive_names:
             self.add_sensitive_name(name)
@@ -108,13 +113,19 @@ class Redactor:
         if name and name.lower() not in self._names:
             self._names.add(name.lower())
             self._needles = None
+            self._verdicts = {}
 
     def is_sensitive(self, name: str) -> bool:
         """True when a header or query parameter called *name* must be redacted.
 
         That is a registered name, or one that conventionally carries secrets.
         """
-        return name.lower() in self._names or is_sensitive_name(name)
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            verdict = name.lower() in self._names or is_sensitive_name(name)
+            if len(self._verdicts) < _MAX_VERDICTS:
+                self._verdicts[name] = verdict
+        return verdict
 
     def is_sensitive_field(self, name: str) -> bool:
         """True when a body field (or a key in decoded data) called *name* must be redacted.

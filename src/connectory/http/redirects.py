@@ -3,12 +3,13 @@
 httpx drops only the ``Authorization`` header when a redirect leaves the origin; an API key in
 ``X-API-Key`` or a session token in a custom header would follow the redirect to whichever
 host the upstream names. The hook below drops every header that is sensitive by name or
-carries a known secret, before the redirected request leaves.
+carries a known secret, before the redirected request leaves. The runtime's aiohttp wire
+(:mod:`connectory.http.aiohttp_wire`) follows redirects itself with the same functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 
 import httpx
 
@@ -26,7 +27,8 @@ def _origin(url: httpx.URL) -> Origin:
     return url.scheme, url.host, port
 
 
-def _keeps_credentials(first: Origin, now: Origin) -> bool:
+def keeps_credentials(first: Origin, now: Origin) -> bool:
+    """True when a request redirected from origin *first* to *now* keeps its credentials."""
     # Same origin, or the same host moving from http to https on the default ports (as httpx).
     return now == first or (first == ("http", now[1], 80) and now == ("https", first[1], 443))
 
@@ -46,23 +48,41 @@ def strip_credentials_on_redirect(
         if first is None:
             request.extensions[_ORIGIN_KEY] = now
             return
-        if _keeps_credentials(first, now):
+        if keeps_credentials(first, now):
             return
-        for name, value in list(request.headers.items()):
-            if redactor.is_sensitive(name) or redactor.holds_secret(value):
-                del request.headers[name]
-        # A credential in the URL cannot be stripped without changing what is asked for, and
-        # servers often copy the query into Location: refuse such a redirect outright.
-        for name, value in request.url.params.multi_items():
-            # A short secret equal to an ordinary value ("1") must not refuse every redirect:
-            # only names and searchable secrets count here.
-            if redactor.is_sensitive(name) or redactor.contains_secret(value):
-                raise ResponseError(
-                    f"the upstream redirected to another host ({request.url.host}) with "
-                    "credentials in the URL; refusing to follow the redirect"
-                )
+        strip_credentials(
+            request.headers, request.url.params.multi_items(), request.url.host, redactor
+        )
 
     return hook
+
+
+def strip_credentials(
+    headers: MutableMapping[str, str],
+    query: Iterable[tuple[str, str]],
+    host: str,
+    redactor: Redactor,
+) -> None:
+    """Remove the credentials of a request redirected to another origin (*host*).
+
+    Deletes from *headers* every header that is sensitive by name or carries a known secret.
+
+    Raises:
+        ResponseError: the *query* of the redirect target holds a credential.
+    """
+    for name, value in list(headers.items()):
+        if redactor.is_sensitive(name) or redactor.holds_secret(value):
+            del headers[name]
+    # A credential in the URL cannot be stripped without changing what is asked for, and
+    # servers often copy the query into Location: refuse such a redirect outright.
+    for name, value in query:
+        # A short secret equal to an ordinary value ("1") must not refuse every redirect:
+        # only names and searchable secrets count here.
+        if redactor.is_sensitive(name) or redactor.contains_secret(value):
+            raise ResponseError(
+                f"the upstream redirected to another host ({host}) with "
+                "credentials in the URL; refusing to follow the redirect"
+            )
 
 
 async def refuse_ambiguous_redirects(response: httpx.Response) -> None:

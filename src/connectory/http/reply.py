@@ -64,7 +64,7 @@ async def read_reply(
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         await response.aclose()
-        raise ResponseTooLarge(_too_large(int(declared), max_bytes))
+        raise ResponseTooLarge(too_large(int(declared), max_bytes))
     # Always read in chunks, even with a Content-Length: that length is of the encoded body, and
     # a compressed body grows when decoded, so the limit is enforced chunk by chunk as it grows.
     # An identity body needs no decoder: its raw chunks are the body (and skip httpx's
@@ -78,7 +78,7 @@ async def read_reply(
         chunks += chunk
         if len(chunks) > max_bytes:
             await response.aclose()
-            raise ResponseTooLarge(_too_large(None, max_bytes))
+            raise ResponseTooLarge(too_large(None, max_bytes))
     content = bytes(chunks)
     return Reply(
         status_code=response.status_code,
@@ -89,7 +89,8 @@ async def read_reply(
     )
 
 
-def _too_large(size: int | None, limit: int) -> str:
+def too_large(size: int | None, limit: int) -> str:
+    """The message of :class:`ResponseTooLarge` (*size*: the declared size, if known)."""
     got = f"{size:,} bytes" if size is not None else "more than that"
     return (
         f"the response body is larger than the limit of {limit:,} bytes ({got}); "

@@ -1,10 +1,11 @@
 """The wire a client sends its requests through, when it is given none.
 
-Two httpx transports, each best at one kind of work (both keep httpx's redirects, decoding,
-size limits and exception types; see :mod:`connectory.http.aiohttp_transport`):
+Two transports, each best at one kind of work (the connector client drives the second
+directly, through :mod:`connectory.http.aiohttp_wire`; see :mod:`connectory.http.wire`):
 
-- httpx's own transport starts light, but costs about 0.5 ms more CPU per request;
-- aiohttp behind httpx costs a third of that CPU per request, but about 0.1 s and 10 MiB to
+- httpx's own transport starts light, but costs 0.5-1 ms more CPU per request (about 1 ms
+  per 100-record page against the runtime's aiohttp wire);
+- aiohttp costs a fraction of that CPU per request, but about 0.1 s and 10 MiB to
   import (most of it the TLS contexts aiohttp builds at import).
 
 A client does not know in advance whether it will make one request (``connectory call``) or
@@ -28,8 +29,12 @@ from __future__ import annotations
 import os
 import ssl
 import sys
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from connectory.http.aiohttp_transport import AiohttpTransport
 
 #: Connections kept per client: enough for 100 concurrent callers without reconnecting.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
@@ -93,7 +98,7 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
         # Built on first use: in a process that has loaded aiohttp they are never needed.
         self._plain: httpx.AsyncHTTPTransport | None = None
         self._tls: httpx.AsyncHTTPTransport | None = None
-        self._pooled: httpx.AsyncBaseTransport | None = None
+        self._pooled: AiohttpTransport | None = None
         self._sent = 0
 
     @property
@@ -103,18 +108,29 @@ class AdaptiveTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send *request* through the transport this client has grown into."""
-        transport = self._pooled
+        transport = self.pooled_when_ready()
         if transport is None:
+            self._sent += 1
+            light = self._light_transport(request.url)
+            response = await light.handle_async_request(request)
+            self._received += _declared_length(response)
+            return response
+        return await transport.handle_async_request(request)
+
+    def pooled_when_ready(self) -> AiohttpTransport | None:
+        """The aiohttp transport once it is time to use it (built then), else None.
+
+        The runtime's wire (:mod:`connectory.http.wire`) asks before each request: None
+        means send it through this transport (httpx's own), which counts it.
+        """
+        pooled = self._pooled
+        if pooled is None:
             if not self._time_to_upgrade():
-                self._sent += 1
-                light = self._light_transport(request.url)
-                response = await light.handle_async_request(request)
-                self._received += _declared_length(response)
-                return response
+                return None
             from connectory.http.aiohttp_transport import AiohttpTransport
 
-            transport = self._pooled = AiohttpTransport(limits=self._limits)
-        return await transport.handle_async_request(request)
+            pooled = self._pooled = AiohttpTransport(limits=self._limits)
+        return pooled
 
     def _time_to_upgrade(self) -> bool:
         if _POOLED_MODULE in sys.modules:

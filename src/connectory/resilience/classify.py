@@ -19,6 +19,7 @@ outcomes neither count nor reset the count.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Literal
@@ -84,6 +85,7 @@ def describe_status(status_code: int) -> str:
         return f"status {status_code}"
 
 
+@functools.lru_cache(maxsize=1024)  # an Outcome is immutable; status codes are few
 def classify_status(status_code: int) -> Outcome:
     """Classify a response by its status code."""
     if status_code >= 500:

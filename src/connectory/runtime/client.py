@@ -41,10 +41,10 @@ from connectory.errors import (
     UpstreamError,
 )
 from connectory.http.redaction import Redactor, install_httpx_log_redaction, redacting_logs
-from connectory.http.redirects import refuse_ambiguous_redirects, strip_credentials_on_redirect
-from connectory.http.reply import Reply, read_reply
+from connectory.http.reply import Reply
 from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
+from connectory.http.wire import Outgoing, create_wire
 from connectory.observability.calls import CallTrack, ConnectionCalls, Telemetry, current_call
 from connectory.resilience import (
     Clock,
@@ -91,6 +91,9 @@ ResponseValidation = Literal["off", "warn", "strict"]
 
 _USER_AGENT = "connectory/0.1"
 _IDEMPOTENCY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key"})
+
+#: Origins whose host passed the ambiguous-address check, remembered per client.
+_MAX_CHECKED_ORIGINS = 64
 
 #: A single call (outside a read): waits count against its timeout.
 _UNPACED = ReadPacing(max_pause=None)
@@ -234,17 +237,16 @@ class ConnectorClient:
         self._resilience = spec.resilience.with_overrides(overrides)
         self._response_validation = response_validation
         self._max_response_bytes = max_response_bytes
-        self._http = httpx.AsyncClient(
-            transport=transport if transport is not None else default_transport(),
-            timeout=None,  # the resilience deadline governs every attempt
-            follow_redirects=True,
-            max_redirects=5,
-            event_hooks={
-                "request": [strip_credentials_on_redirect(self.redactor)],
-                "response": [refuse_ambiguous_redirects],
-            },
+        # aiohttp straight from the runtime where the transport is aiohttp's (the server's,
+        # the default once a client is busy); httpx for any other transport.
+        self._wire = create_wire(
+            transport if transport is not None else default_transport(),
+            self.redactor,
+            max_response_bytes,
+            self._clock,
         )
         self._plans: dict[str, OperationPlan] = {}
+        self._checked_origins: set[str] = set()
         self._collections: dict[str, Collection] = {}
         self._policies: dict[str, ResilienceSpec] = {}
         self._auth: Authenticator = create_authenticator(
@@ -291,7 +293,7 @@ class ConnectorClient:
 
     async def aclose(self) -> None:
         """Close the HTTP connections (and the JavaScript engine the client started)."""
-        await self._http.aclose()
+        await self._wire.aclose()
         if self._code is not None:
             await self._code.aclose()
 
@@ -662,13 +664,18 @@ class ConnectorClient:
         """Send *request* through the resilience pipeline and return the reply, read whole."""
         url = request.full_url()
         # Every URL leaves through here (operations, pages, token and login requests), so one
-        # check covers base URLs rendered from credentials or config and next-page URLs.
-        check_url_host(url, "refusing to send the request")
+        # check covers base URLs rendered from credentials or config and next-page URLs. The
+        # verdict depends on the host only: checked once per scheme and authority.
+        authority_end = url.find("/", url.find("://") + 3)
+        origin = url if authority_end < 0 else url[:authority_end]
+        if origin not in self._checked_origins:
+            check_url_host(origin, "refusing to send the request")
+            if len(self._checked_origins) >= _MAX_CHECKED_ORIGINS:
+                self._checked_origins.clear()
+            self._checked_origins.add(origin)
         _check_header_values(request.headers)
         try:
-            http_request = self._http.build_request(
-                request.method, url, headers=request.headers, content=request.content
-            )
+            outgoing = self._wire.build(request.method, url, request.headers, request.content)
         except UnicodeEncodeError:
             raise InputError(_non_ascii_header(request.headers)) from None
         except httpx.InvalidURL as error:
@@ -682,19 +689,12 @@ class ConnectorClient:
         if call is not None:
             call.note_request(request.method, url, request.headers, request.content)
         tracing = call.tracing if call is not None else None
+        wire = self._wire
 
         async def attempt(remaining: float) -> Reply:
-            # httpx's own timeout too, so a stalled read fails inside httpx rather than
-            # only at the pipeline's cut.
-            http_request.extensions["timeout"] = httpx.Timeout(max(remaining, 0.001)).as_dict()
             if tracing is not None:
-                return await self._traced_attempt(http_request, call, url)
-            started = self._clock()
-            response = await self._http.send(http_request, stream=True)
-            try:
-                return await read_reply(response, self._max_response_bytes, started, self._clock)
-            finally:
-                await response.aclose()
+                return await self._traced_attempt(outgoing, remaining, call, url)
+            return await wire.send(outgoing, remaining)
 
         stats = AttemptInfo(attempts=0)
         # Inside a read, its pacing (max_read_wait, observer) applies; see runtime.pacing.
@@ -735,20 +735,16 @@ class ConnectorClient:
         return reply
 
     async def _traced_attempt(
-        self, http_request: httpx.Request, call: CallTrack | None, url: str
+        self, outgoing: Outgoing, remaining: float, call: CallTrack | None, url: str
     ) -> Reply:
         """One attempt as a CLIENT span (``traceparent`` upstream where the connector asks)."""
         assert call is not None and call.tracing is not None
-        headers = http_request.headers if self._propagate_trace else None
+        headers = outgoing.headers if self._propagate_trace else None
         redacted = self.redactor.redact_url(url)
-        with call.tracing.attempt_span(call, http_request.method, redacted, headers) as span:
-            started = self._clock()
-            response = await self._http.send(http_request, stream=True)
-            span.set_attribute("http.response.status_code", response.status_code)
-            try:
-                return await read_reply(response, self._max_response_bytes, started, self._clock)
-            finally:
-                await response.aclose()
+        with call.tracing.attempt_span(call, outgoing.method, redacted, headers) as span:
+            reply = await self._wire.send(outgoing, remaining)
+            span.set_attribute("http.response.status_code", reply.status_code)
+            return reply
 
     def _check_schema(self, plan: OperationPlan, body: Any, always: bool) -> list[tuple[str, str]]:
         checker = plan.response_checker
