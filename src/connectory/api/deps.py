@@ -90,6 +90,15 @@ async def _principal(
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
+def cached_principal(cache: RequestCache, secret: str) -> Principal | None:
+    """The principal behind a token-shaped *secret* if *cache* holds it (expiry checked now).
+
+    The fast path of operation calls (:mod:`connectory.api.operation_route`) authenticates
+    with it; None sends the request to :func:`_principal`, which reads the database.
+    """
+    return cache.principal(hash_token(secret), utcnow())
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
