@@ -120,3 +120,36 @@ def test_server_options_pick_httptools_when_installed() -> None:
         from connectory.api.http_protocol import HeadLimitedHttpTools
 
         assert options["http"] is HeadLimitedHttpTools
+
+
+@pytest.fixture(params=PARSERS)
+def live_long_urls(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[str, int]]:
+    """Each parser with room for URLs over 64 KiB (httptools' own URL parser stops there)."""
+    settings = settings.model_copy(
+        update={"max_head_bytes": 1024 * 1024, "max_url_bytes": 128 * 1024}
+    )
+    options = server_options(settings, http=request.param)
+    with serve(create_app(settings), options=options) as url:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        yield host, int(port)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_urls_over_64_kib_are_served_or_refused_by_the_app(
+    live_long_urls: tuple[str, int],
+) -> None:
+    with socket.create_connection(live_long_urls, timeout=30) as sock:
+        # Under max_url_bytes: served, the query intact (the app reads it, /health ignores it).
+        sock.sendall(b"GET /health?pad=" + b"p" * 70_000 + b" HTTP/1.1\r\nHost: test\r\n\r\n")
+        status, _, body = _read_response(sock)
+        assert status == 200, body[:300]
+        # Over it: the app's 414 (it measured the whole URL), on a connection that stays open.
+        sock.sendall(
+            b"GET /connections?connector_id=" + b"x" * 200_000 + b" HTTP/1.1\r\nHost: test\r\n\r\n"
+        )
+        status, headers, body = _read_response(sock)
+        assert status == 414, body[:300]
+        assert b"200,025 bytes long" in body  # path and query, as sent
+        assert headers.get("connection", "keep-alive") != "close"
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert _read_response(sock)[0] == 200

@@ -15,6 +15,7 @@ This module imports httptools: import it only when it is installed
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from typing import Any
 
 from uvicorn.config import Config
@@ -23,6 +24,8 @@ from uvicorn.server import ServerState
 
 #: h11's default, used when the config sets none.
 DEFAULT_MAX_HEAD_BYTES = 16 * 1024
+#: The longest URL ``httptools.parse_url`` accepts.
+PARSE_URL_MAX_BYTES = 65535
 
 
 class HeadLimitedHttpTools(HttpToolsProtocol):
@@ -63,10 +66,42 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
         """The head is whole: stop counting until this request's body has been read."""
         self._reading_head = False
         self._head_bytes = 0
-        super().on_headers_complete()
+        url = self.url
+        if len(url) <= PARSE_URL_MAX_BYTES:
+            super().on_headers_complete()
+            return
+        # httptools.parse_url refuses URLs over 64 KiB (its offsets are 16-bit): uvicorn would
+        # answer 400 and close, where the app answers a long URL with its clear 414 (h11 has
+        # no such limit). Such a URL is split here; the scope is completed before the
+        # request's task first runs.
+        self.url = b"/"
+        try:
+            super().on_headers_complete()
+        finally:
+            self.url = url
+        if "path" in self.scope:  # not an upgrade
+            raw_path, query = _split_target(url)
+            path = raw_path.decode("ascii", "replace")
+            if "%" in path:
+                path = urllib.parse.unquote(path)
+            self.scope["path"] = self.root_path + path
+            self.scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+            self.scope["query_string"] = query
 
     def on_message_complete(self) -> None:
         """The request is read: the next bytes are the next request's head."""
         super().on_message_complete()
         self._reading_head = True
         self._head_bytes = 0
+
+
+def _split_target(target: bytes) -> tuple[bytes, bytes]:
+    """Path and query of a request target (origin form, or absolute form's path and query)."""
+    if not target.startswith(b"/"):
+        scheme_end = target.find(b"://")
+        if scheme_end >= 0:
+            start = target.find(b"/", scheme_end + 3)
+            target = target[start:] if start >= 0 else b"/"
+    target = target.split(b"#", 1)[0]
+    path, _, query = target.partition(b"?")
+    return path, query
