@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import statistics
@@ -48,7 +49,7 @@ TARGET_P99_MS = 50.0
 # --- the minimal proxy --------------------------------------------------------------------------
 
 
-def serve_proxy(port: int, upstream: str) -> None:
+def serve_proxy(port: int, upstream: str, http: str = "h11") -> None:
     """Run the baseline: Starlette + one aiohttp session, the same route and upstream call."""
     import orjson
     import uvicorn
@@ -83,7 +84,12 @@ def serve_proxy(port: int, upstream: str) -> None:
         routes=[Route("/connections/{cid}/operations/{name}", run, methods=["POST"])],
         lifespan=lifespan,
     )
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", http="h11")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", http=http)  # type: ignore[arg-type]
+
+
+def server_parser() -> str:
+    """The HTTP parser ``connectory serve`` runs (its ``server_options``): the proxy's too."""
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
 
 
 class Proxy:
@@ -91,13 +97,16 @@ class Proxy:
 
     label = "proxy"
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, http: str) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.connection = "proxy"
         self.headers: dict[str, str] = {}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.api_proxy", "--serve-proxy", str(port), upstream],
+            [
+                *(sys.executable, "-m", "bench.api_proxy", "--serve-proxy", str(port), upstream),
+                *("--proxy-http", http),
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
@@ -300,9 +309,15 @@ def main() -> None:
     )
     parser.add_argument("--redis", metavar="URL", help="CONNECTORY_REDIS_URL for the server")
     parser.add_argument("--serve-proxy", nargs=2, metavar=("PORT", "UPSTREAM"))
+    parser.add_argument(
+        "--proxy-http",
+        choices=["h11", "httptools"],
+        default=server_parser(),
+        help="the proxy's HTTP parser (default: the one connectory serve runs)",
+    )
     args = parser.parse_args()
     if args.serve_proxy:
-        serve_proxy(int(args.serve_proxy[0]), args.serve_proxy[1])
+        serve_proxy(int(args.serve_proxy[0]), args.serve_proxy[1], args.proxy_http)
         return
     rates: dict[str, list[dict]] = {"connectory": [], "proxy": []}
     ratios: list[float] = []
@@ -314,7 +329,7 @@ def main() -> None:
     ):
         served = Served("connectory", upstream.url, env, Path(data), database)
         served.headers = {"Authorization": served.http.headers["Authorization"]}  # type: ignore[attr-defined]
-        proxy = Proxy(upstream.url)
+        proxy = Proxy(upstream.url, args.proxy_http)
         try:
             for target in (served, proxy):  # warm-up: clients built, pools and caches filled
                 round_of(target, upstream, min(args.calls, 1000), args.clients)
@@ -348,6 +363,7 @@ def main() -> None:
             f"{args.clients} concurrent clients"
         ),
         "store": ("PostgreSQL" if args.postgres else "SQLite") + (" + Redis" if args.redis else ""),
+        "proxy_http_parser": args.proxy_http,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),

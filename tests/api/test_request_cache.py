@@ -6,6 +6,7 @@ test_generations_across_processes.py. The time-based fallback runs on an injecte
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -313,3 +314,26 @@ async def test_a_ttl_of_zero_reads_the_database_every_time(
         assert (await fast(api, world, connection_id)).status_code == 200
     assert any("api_tokens" in s for s in seen)
     assert any("FROM connections" in s for s in seen)
+
+
+async def test_concurrent_calls_past_the_ttl_read_the_token_and_connection_once(
+    api: httpx.AsyncClient,
+    server: Server,
+    world: World,
+    settings: Settings,
+    upstream: GatedUpstream,
+    clock: FakeClock,
+) -> None:
+    connection_id = await connect(api, world, settings, upstream.url)
+    await warm(api, world, connection_id)
+    clock.now += cache_of(server).ttl  # every entry expired: all of these miss at once
+    with statements(server) as seen:
+        answers = await asyncio.gather(*(fast(api, world, connection_id) for _ in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert len([s for s in selects if "FROM api_tokens" in s]) == 1, selects
+    assert len([s for s in selects if "FROM connections" in s]) == 1, selects
+    # Served from the cache again afterwards.
+    with statements(server) as seen:
+        assert (await fast(api, world, connection_id)).status_code == 200
+    assert seen == []

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from connectory import __version__
 from connectory.api.background import run_events
@@ -15,6 +16,7 @@ from connectory.api.limits import BodySizeLimit, UrlLengthLimit
 from connectory.api.mcp_endpoint import PATH as MCP_PATH
 from connectory.api.mcp_endpoint import McpEndpoint
 from connectory.api.observability import ObservabilityMiddleware
+from connectory.api.operation_route import OperationCallRoute
 from connectory.api.problems import ErrorOut, install_error_handlers
 from connectory.api.routers import ROUTERS
 from connectory.services.bootstrap import bootstrap_first_admin
@@ -38,6 +40,24 @@ COMMON_RESPONSES: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorOut, "description": "The request is invalid (field paths given)."},
     500: {"model": ErrorOut, "description": "Unexpected server error (logged)."},
 }
+
+
+class ConnectoryAPI(FastAPI):
+    """The API application: FastAPI, with warm operation calls served in front of it all.
+
+    :class:`~connectory.api.operation_route.OperationCallRoute` wraps the whole middleware
+    stack (FastAPI's error handling included): what it does not serve goes through unchanged.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """FastAPI's stack, behind the operation-call fast path."""
+        settings: Settings = self.state.settings
+        return OperationCallRoute(
+            super().build_middleware_stack(),
+            self,
+            max_body_bytes=settings.max_body_bytes,
+            max_url_bytes=settings.max_url_bytes,
+        )
 
 
 def create_app(
@@ -100,7 +120,7 @@ def create_app(
                 await notifier.aclose()
         await engine.dispose()
 
-    app = FastAPI(
+    app = ConnectoryAPI(
         title="Connectory",
         version=__version__,
         description="Connector Builder and runtime: connectors, versions, publishing, "

@@ -79,15 +79,31 @@ async def _principal(
     principal = cache.principal(token_hash, moment)
     if principal is not None:
         return principal
-    epoch = cache.epoch()
-    found = await authenticate_token(session, secret, moment)
-    if session.dirty:  # last_used_at was recorded
-        await session.commit()
-    cache.remember_principal(token_hash, found.principal, found.expires_at, epoch)
-    return found.principal
+
+    async def read() -> Principal:
+        epoch = cache.epoch()
+        found = await authenticate_token(session, secret, moment)
+        if session.dirty:  # last_used_at was recorded
+            await session.commit()
+        cache.remember_principal(token_hash, found.principal, found.expires_at, epoch)
+        return found.principal
+
+    if not cache.enabled:
+        return await read()
+    # Concurrent requests with this token (each TTL expiry under load) read it once.
+    return await cache.shared_read(("principal", token_hash), read)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def cached_principal(cache: RequestCache, secret: str) -> Principal | None:
+    """The principal behind a token-shaped *secret* if *cache* holds it (expiry checked now).
+
+    The fast path of operation calls (:mod:`connectory.api.operation_route`) authenticates
+    with it; None sends the request to :func:`_principal`, which reads the database.
+    """
+    return cache.principal(hash_token(secret), utcnow())
 
 
 def _settings(request: Request) -> Settings:

@@ -8,6 +8,7 @@ bare 400.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,10 +17,21 @@ from connectory.api.problems import ErrorOut
 from connectory.settings import Settings
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
-    """Return the uvicorn options for *settings*: the HTTP/1.1 parser and its request-head limit."""
-    # h11 always: the head limit below is h11's, and the optional httptools has none to set.
-    return {"http": "h11", "h11_max_incomplete_event_size": settings.max_head_bytes}
+def server_options(settings: Settings, *, http: str | None = None) -> dict[str, Any]:
+    """Return the uvicorn options for *settings*: the HTTP/1.1 parser and its request-head limit.
+
+    The parser is httptools (uvicorn's C parser, with Connectory's head limit:
+    :mod:`connectory.api.http_protocol`) when it is installed, else h11 (pure Python, with
+    its own head limit). *http* picks one (``"httptools"`` or ``"h11"``) instead.
+    """
+    limit = {"h11_max_incomplete_event_size": settings.max_head_bytes}
+    if http is None:
+        http = "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+    if http == "httptools":
+        from connectory.api.http_protocol import HeadLimitedHttpTools
+
+        return {"http": HeadLimitedHttpTools, **limit}
+    return {"http": "h11", **limit}
 
 
 class UrlLengthLimit:

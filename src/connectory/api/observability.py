@@ -36,22 +36,34 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
-        request_id = given if given is not None and _PLAIN_ID.match(given) else new_call_id()
-        ids = ResponseIds(request_id)
+        ids = response_ids(scope)
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers[REQUEST_ID_HEADER] = ids.request_id
-                if ids.call_id is not None:
-                    headers[CALL_ID_HEADER] = ids.call_id
-                if ids.trace_id is not None:
-                    headers[TRACE_ID_HEADER] = ids.trace_id
+                for name, value in id_headers(ids):
+                    headers[name.decode("latin-1")] = value.decode("latin-1")
             await send(message)
 
         with serving_request(ids):
             await self.app(scope, receive, send_with_ids)
+
+
+def response_ids(scope: Scope) -> ResponseIds:
+    """The ids of the request in *scope*: the caller's ``X-Request-Id`` if plain, else a new one."""
+    given = _header(scope, b"x-request-id")
+    request_id = given if given is not None and _PLAIN_ID.match(given) else new_call_id()
+    return ResponseIds(request_id)
+
+
+def id_headers(ids: ResponseIds) -> list[tuple[bytes, bytes]]:
+    """The response headers carrying *ids* (raw ASGI form, names lower-case)."""
+    headers = [(b"x-request-id", ids.request_id.encode("latin-1"))]
+    if ids.call_id is not None:
+        headers.append((b"x-connectory-call-id", ids.call_id.encode("latin-1")))
+    if ids.trace_id is not None:
+        headers.append((b"x-connectory-trace-id", ids.trace_id.encode("latin-1")))
+    return headers
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -157,34 +157,39 @@ def error_response(status: int, code: str, detail: str, **extra: Any) -> JSONRes
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
+def connectory_error_response(error: ConnectoryError) -> JSONResponse:
+    """The response to *error*: its status, the common shape, and Retry-After when it has one."""
+    status, code = status_of(error)
+    extra: dict[str, Any] = {}
+    if isinstance(error, SpecError):
+        extra["problems"] = [p.to_dict() for p in error.problems]
+    if isinstance(error, InvalidRequest):
+        extra["issues"] = [{"loc": list(i.location), "message": i.message} for i in error.issues]
+        extra["problems"] = [p.to_dict() for p in error.problems]
+    if isinstance(error, RecordInvalid):
+        extra["issues"] = [
+            {"loc": ["body", "fields", name], "message": message} for name, message in error.issues
+        ]
+    if isinstance(error, ScriptError):
+        extra["script"] = error.to_dict()
+    retry_after = getattr(error, "retry_after", None)
+    response = error_response(status, code, str(error), **extra)
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        response.headers["Retry-After"] = str(max(1, round(retry_after)))
+    return response
+
+
+def unexpected_error_response() -> JSONResponse:
+    """The generic 500 of an unexpected error (log it first): it reveals nothing."""
+    return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the common shape."""
 
     @app.exception_handler(ConnectoryError)
     async def _connectory_error(_request: Request, error: ConnectoryError) -> JSONResponse:
-        status, code = status_of(error)
-        extra: dict[str, Any] = {}
-        if isinstance(error, SpecError):
-            extra["problems"] = [p.to_dict() for p in error.problems]
-        if isinstance(error, InvalidRequest):
-            extra["issues"] = [
-                {"loc": list(i.location), "message": i.message} for i in error.issues
-            ]
-            extra["problems"] = [p.to_dict() for p in error.problems]
-        if isinstance(error, RecordInvalid):
-            extra["issues"] = [
-                {"loc": ["body", "fields", name], "message": message}
-                for name, message in error.issues
-            ]
-        if isinstance(error, ScriptError):
-            extra["script"] = error.to_dict()
-        headers: dict[str, str] = {}
-        retry_after = getattr(error, "retry_after", None)
-        response = error_response(status, code, str(error), **extra)
-        if isinstance(retry_after, int | float) and retry_after > 0:
-            headers["Retry-After"] = str(max(1, round(retry_after)))
-            response.headers.update(headers)
-        return response
+        return connectory_error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -221,7 +226,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
         logger.exception("unexpected error while handling a request")
-        return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+        return unexpected_error_response()
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

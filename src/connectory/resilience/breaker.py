@@ -230,6 +230,14 @@ def _probe_ids() -> Callable[[], str]:
     return lambda: f"{prefix}-{next(counter)}"
 
 
+class AdmitFunction(Protocol):
+    """:meth:`BreakerStore.admit`'s signature: what :meth:`CircuitBreaker.before_call` asks."""
+
+    async def __call__(self, key: str, *, probe_lease: float, probe_id: str) -> Admission:
+        """Admit, probe or reject a call on *key*."""
+        ...
+
+
 class CircuitBreaker:
     """Circuit breakers for many connections over one :class:`BreakerStore`.
 
@@ -267,7 +275,12 @@ class CircuitBreaker:
         return unsubscribe
 
     async def before_call(
-        self, key: str, *, probe_lease: float, observer: Observer | None = None
+        self,
+        key: str,
+        *,
+        probe_lease: float,
+        observer: Observer | None = None,
+        admit: AdmitFunction | None = None,
     ) -> Ticket:
         """Admit a call on connection *key* or fail fast.
 
@@ -275,6 +288,9 @@ class CircuitBreaker:
             key: The connection.
             probe_lease: Seconds the call may take (its remaining deadline), should it be the probe.
             observer: Per-call event callback.
+            admit: Asks for the admission instead of the store's ``admit`` (same arguments and
+                answer): the pipeline's merged Redis admission, which also takes the rate-limit
+                slot in the same round trip.
 
         Returns:
             The ticket to pass to :meth:`record`.
@@ -283,7 +299,7 @@ class CircuitBreaker:
             CircuitOpen: The circuit is open, or half-open with a probe in flight.
         """
         probe_id = self._new_probe_id()
-        admission = await self.store.admit(
+        admission = await (admit or self.store.admit)(
             key, probe_lease=probe_lease + PROBE_GRACE, probe_id=probe_id
         )
         if admission.transition is not None:

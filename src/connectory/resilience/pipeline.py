@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import random as _random
+import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx
 
@@ -33,7 +34,14 @@ from connectory.errors import (
     UpstreamTimeout,
 )
 from connectory.resilience.backoff import compute_delay
-from connectory.resilience.breaker import CircuitBreaker, MemoryBreakerStore, Ticket
+from connectory.resilience.breaker import (
+    Admission,
+    AdmitFunction,
+    BreakerStore,
+    CircuitBreaker,
+    MemoryBreakerStore,
+    Ticket,
+)
 from connectory.resilience.classify import (
     Outcome,
     classify_cut,
@@ -55,6 +63,9 @@ from connectory.resilience.events import (
 from connectory.resilience.limiter import MemoryRateLimiter, Quota, RateLimiter
 from connectory.resilience.retry_after import wait_hint
 from connectory.spec.resilience import ResilienceSpec
+
+if TYPE_CHECKING:
+    from connectory.resilience.redis_admission import RedisAdmission
 
 
 class UpstreamResponse(Protocol):
@@ -119,6 +130,8 @@ class ResiliencePipeline:
         self.random: Callable[[], float] = random or _random.Random().random
         self.limiter: RateLimiter = limiter or MemoryRateLimiter(self.clock)
         self.breaker = breaker or CircuitBreaker(MemoryBreakerStore(self.clock))
+        #: Breaker admission and rate-limit slot in one Redis round trip, when both are there.
+        self.admission = _merged_admission(self.breaker.store, self.limiter)
         self.describe_body = describe_body
 
     async def execute(
@@ -276,13 +289,31 @@ class _Call(Generic[R]):
         """Pass the breaker and the rate limiter, or raise CircuitOpen / RateLimited."""
         # A probe's lease covers the rate-limit wait it may still have ahead of it.
         lease = max(0.0, self.remaining()) + (self.max_pause or 0.0)
+        merged = self.p.admission
+        taken: list[tuple[float, WaitCause] | None] = []
+        admit: AdmitFunction | None = None
+        if merged is not None and merged.usable():
+            quotas = self.quotas
+
+            async def admit_and_take(key: str, *, probe_lease: float, probe_id: str) -> Admission:
+                admission, slot = await merged.admit_and_take(
+                    key, quotas, probe_lease=probe_lease, probe_id=probe_id
+                )
+                taken.append(slot)
+                return admission
+
+            admit = admit_and_take
         try:
             ticket = await self.p.breaker.before_call(
-                self.key, probe_lease=lease, observer=self.observer
+                self.key, probe_lease=lease, observer=self.observer, admit=admit
             )
         except CircuitOpen as exc:
             raise self.later(exc, attempt) from None
+        slot = taken[0] if taken else None
+        if slot is not None and slot[0] <= 0:
+            return ticket  # the merged step took the slots
         try:
+            # Not taken yet (or a wait is due): the limiter decides, waits and asks again.
             await self.take_slot()
         except RateLimited as exc:
             await self.p.breaker.release(ticket)
@@ -467,3 +498,12 @@ class _Call(Generic[R]):
             f"the upstream could not be reached ({where}: {outcome.reason}); {why}",
             attempts=attempt,
         )
+
+
+def _merged_admission(store: BreakerStore, limiter: RateLimiter) -> RedisAdmission | None:
+    """The merged Redis admission for *store* and *limiter*, if both are in one Redis."""
+    if "connectory.resilience.redis_limiter" not in sys.modules:
+        return None  # no Redis limiter exists (and redis is not imported for nothing)
+    from connectory.resilience.redis_admission import redis_admission
+
+    return redis_admission(store, limiter)

@@ -32,7 +32,7 @@ local function fmt(x) return string.format('%.0f', x) end
 """
 
 # ARGV: probe_lease_us, probe_id, ttl_ms. Returns {decision, state, retry_after_us, from_state}.
-_ADMIT = (
+ADMIT_SCRIPT = (
     _NOW
     + """
 local h = redis.call('HMGET', KEYS[1], 'state', 'ready_at', 'probe_id', 'probe_until')
@@ -141,6 +141,19 @@ def _seconds(value: Any) -> float | None:
     return int(text) / 1_000_000 if text else None
 
 
+def admission_of(reply: Any) -> Admission:
+    """The :class:`Admission` in an admit script's reply."""
+    decision = _text(reply[0])
+    state = _state(reply[1])
+    from_state = _text(reply[3])
+    transition: Transition | None = (_state(from_state), state) if from_state else None
+    if decision == "reject":
+        return Admission("reject", state, retry_after=_seconds(reply[2]))
+    if decision == "probe":
+        return Admission("probe", state, transition=transition)
+    return Admission("admit", state)
+
+
 class RedisBreakerStore:
     """A :class:`~connectory.resilience.BreakerStore` in Redis, shared by many processes.
 
@@ -168,7 +181,7 @@ class RedisBreakerStore:
         self.ttl_ms = max(1, round(ttl * 1000))
         self.fallback = MemoryBreakerStore(self.clock)
         self.guard = RedisGuard(self.clock, "circuit breaker", retry_interval=retry_interval)
-        self._admit = redis.register_script(_ADMIT)
+        self._admit = redis.register_script(ADMIT_SCRIPT)
         self._success = redis.register_script(_SUCCESS)
         self._failure = redis.register_script(_FAILURE)
         self._release = redis.register_script(_RELEASE)
@@ -192,20 +205,14 @@ class RedisBreakerStore:
 
     async def admit(self, key: str, *, probe_lease: float, probe_id: str) -> Admission:
         """See :meth:`~connectory.resilience.BreakerStore.admit`."""
-        reply = await self._run(
-            self._admit, key, [redis_time_us(probe_lease), probe_id, self.ttl_ms]
-        )
+        reply = await self._run(self._admit, key, self.admit_args(probe_lease, probe_id))
         if reply is None:
             return await self.fallback.admit(key, probe_lease=probe_lease, probe_id=probe_id)
-        decision = _text(reply[0])
-        state = _state(reply[1])
-        from_state = _text(reply[3])
-        transition: Transition | None = (_state(from_state), state) if from_state else None
-        if decision == "reject":
-            return Admission("reject", state, retry_after=_seconds(reply[2]))
-        if decision == "probe":
-            return Admission("probe", state, transition=transition)
-        return Admission("admit", state)
+        return admission_of(reply)
+
+    def admit_args(self, probe_lease: float, probe_id: str) -> list[str | int]:
+        """The admit script's ARGV (also the first three of the combined admission's)."""
+        return [redis_time_us(probe_lease), probe_id, self.ttl_ms]
 
     async def record_success(self, key: str, probe_id: str | None) -> Transition | None:
         """See :meth:`~connectory.resilience.BreakerStore.record_success`."""

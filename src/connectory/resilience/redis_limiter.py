@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -31,7 +32,7 @@ _MIN_SLEEP = 1e-4
 # KEYS: window_1, pause_1, window_2, pause_2, ...; ARGV: window_us, member, limit_1, limit_2, ...
 # (a limit of 0 means "no limit, only pauses"). Returns {wait_us, cause} or, on a grant,
 # {0, cause, grant_time_us} (Redis time).
-_ACQUIRE = """
+ACQUIRE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
@@ -141,7 +142,7 @@ class RedisRateLimiter:
         self.on_grant = on_grant
         self.fallback = MemoryRateLimiter(self.clock, window=window)
         self.guard = RedisGuard(self.clock, "rate limiter", retry_interval=retry_interval)
-        self._acquire = redis.register_script(_ACQUIRE)
+        self._acquire = redis.register_script(ACQUIRE_SCRIPT)
         self._pause = redis.register_script(_PAUSE)
         self._paused_for = redis.register_script(_PAUSED_FOR)
 
@@ -179,27 +180,34 @@ class RedisRateLimiter:
     async def try_take(self, quotas: Sequence[Quota]) -> tuple[float, WaitCause]:
         """Take the slots now if all quotas have one, else return how long to wait and why."""
         if self.guard.usable():
-            keys: list[str] = []
-            for quota in quotas:
-                keys += [self.window_key(quota.key), self.pause_key(quota.key)]
-            args: list[str | int] = [redis_time_us(self.window), uuid.uuid4().hex]
-            args += [quota.limit or 0 for quota in quotas]
+            keys, args = self.acquire_keys_args(quotas)
             try:
                 reply = await self._acquire(keys=keys, args=args)
             except REDIS_UNAVAILABLE as exc:
                 self.guard.failed(exc)
             else:
                 self.guard.recovered()
-                cause: WaitCause = (
-                    "paused by upstream"
-                    if _text(reply[1]) == "paused by upstream"
-                    else "rate limit"
-                )
-                wait = int(_text(reply[0])) / 1_000_000
-                if wait <= 0 and self.on_grant is not None and len(reply) > 2:
-                    self.on_grant(int(_text(reply[2])) / 1_000_000)
-                return wait, cause
+                return self.taken(reply)
         return self.fallback.try_take(quotas, limit_scale=self.fallback_processes)
+
+    def acquire_keys_args(self, quotas: Sequence[Quota]) -> tuple[list[str], list[str | int]]:
+        """KEYS and ARGV of the acquire script for *quotas*."""
+        keys: list[str] = []
+        for quota in quotas:
+            keys += [self.window_key(quota.key), self.pause_key(quota.key)]
+        args: list[str | int] = [redis_time_us(self.window), uuid.uuid4().hex]
+        args += [quota.limit or 0 for quota in quotas]
+        return keys, args
+
+    def taken(self, reply: Any) -> tuple[float, WaitCause]:
+        """The wait (0: the slots are taken) and its cause in an acquire script's reply."""
+        cause: WaitCause = (
+            "paused by upstream" if _text(reply[1]) == "paused by upstream" else "rate limit"
+        )
+        wait = int(_text(reply[0])) / 1_000_000
+        if wait <= 0 and self.on_grant is not None and len(reply) > 2:
+            self.on_grant(int(_text(reply[2])) / 1_000_000)
+        return wait, cause
 
     async def pause(self, key: str, seconds: float) -> None:
         """Hold every request on *key*, in every process, for *seconds*."""

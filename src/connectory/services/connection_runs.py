@@ -117,8 +117,48 @@ async def run_operation(
         PermissionDenied: a viewer asked for an operation that is not safe.
     """
     authorize_operation(principal, details, operation)
+    leasing = _lease(session, runtimes, details, "operation", operation)
+    return await _run_recording_health(runtimes, details, operation, params, leasing)
+
+
+async def run_leased_operation(
+    runtimes: ConnectionRuntimes,
+    lease: ClientLease,
+    details: ConnectionDetails,
+    operation: str,
+    params: Mapping[str, Any],
+    principal: Principal,
+) -> OperationResult:
+    """:func:`run_operation` on a client already leased (released here, whatever happens).
+
+    The API's fast path leases a warm client without a database session
+    (:meth:`ConnectionRuntimes.lease_if_warm`); the call is otherwise the same.
+
+    Raises:
+        OperationNotFound, PermissionDenied: as :func:`run_operation`.
+    """
     try:
-        async with await _lease(session, runtimes, details, "operation", operation) as client:
+        authorize_operation(principal, details, operation)
+    except BaseException:
+        await lease.release()
+        raise
+    return await _run_recording_health(runtimes, details, operation, params, _leased(lease))
+
+
+async def _leased(lease: ClientLease) -> ClientLease:
+    return lease
+
+
+async def _run_recording_health(
+    runtimes: ConnectionRuntimes,
+    details: ConnectionDetails,
+    operation: str,
+    params: Mapping[str, Any],
+    leasing: Awaitable[ClientLease],
+) -> OperationResult:
+    """Call *operation* on the leased client; store the connection's health when it changes."""
+    try:
+        async with await leasing as client:
             with client.calls.track("operation", operation):
                 result = await client.call(operation, params, raise_for_status=False)
             if result.status_code in (401, 403):

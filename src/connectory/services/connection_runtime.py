@@ -186,6 +186,18 @@ class ConnectionRuntimes:
             raise
         return lease
 
+    def lease_if_warm(self, details: ConnectionDetails) -> ClientLease | None:
+        """Lease the connection's client if one fresh for *details* is built, else None.
+
+        Needs no session (nothing is read): the API's fast path for operation calls uses it
+        and leaves a connection without a warm client to :meth:`acquire`.
+        """
+        entry = self._fresh(details.connection.id, details.connection.generation)
+        if entry is None:
+            return None
+        entry.leases += 1
+        return ClientLease(self, entry)
+
     async def aclose(self) -> None:
         """Close every client, in use or not (the server is stopping)."""
         if self._unsubscribe is not None:

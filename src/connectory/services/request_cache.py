@@ -20,17 +20,22 @@ between requests and forgets them when they change:
   its publish), and for the health another process stored.
 - **No stale fill.** A read that began before an announcement arrived is not cached (it may
   have seen the old row), so a change is never hidden by a request that raced it.
+- **One read per miss.** Concurrent requests missing the same entry (all of them, under load,
+  each time an entry's TTL runs out) share one database read (:meth:`RequestCache.shared_read`),
+  unless an announcement arrived after it began: then a request reads for itself.
 
 The database stays the truth; the cache only saves reading it again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +44,7 @@ from connectory.services.generations import HEALTH_PREFIX, IDENTITY_PREFIX, Gene
 from connectory.services.principal import Principal
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 #: Entries kept per kind at most; the least recently used beyond it are dropped.
 DEFAULT_MAX_ENTRIES = 4096
@@ -83,6 +89,8 @@ class RequestCache:
         self._connections: OrderedDict[str, _CachedConnection] = OrderedDict()
         #: Counts announcements; a read that saw another value began before one of them.
         self._epoch = 0
+        #: Reads in flight by key: the epoch they began in, and their outcome.
+        self._flights: dict[object, tuple[int, asyncio.Future[Any]]] = {}
         self._unsubscribe = (
             notifier.subscribe(self._on_change, self.clear) if notifier is not None else None
         )
@@ -150,6 +158,44 @@ class RequestCache:
             self._connections[details.connection.id] = entry
             _trim(self._connections, self._max_entries)
 
+    async def shared_read(self, key: object, read: Callable[[], Awaitable[T]]) -> T:
+        """Run *read* (a database read of the entry *key*), or share the one in flight.
+
+        A request joins a read of the same key only if no announcement arrived since it began
+        (it might have seen the row before the change). Joiners get its result or its error
+        (a refused token, a connection not found: the answers they would have read); if it is
+        cancelled (its client went away), each reads for itself.
+        """
+        flight = self._flights.get(key)
+        if flight is not None and flight[0] == self._epoch:
+            try:
+                result: T = await asyncio.shield(flight[1])
+                return result
+            except asyncio.CancelledError:
+                if not flight[1].cancelled():
+                    raise  # this request was cancelled, not the read it waited for
+        return await self._lead(key, read)
+
+    async def _lead(self, key: object, read: Callable[[], Awaitable[T]]) -> T:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        flight = (self._epoch, future)
+        self._flights[key] = flight
+        try:
+            result = await read()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: joiners re-raise it; none is not an error
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+
     def clear(self) -> None:
         """Forget everything (announcements may have been missed)."""
         self._epoch += 1
@@ -197,12 +243,18 @@ async def get_connection_cached(
     details = cache.connection(principal, connection_id)
     if details is not None:
         return details
-    epoch = cache.epoch()
-    details = await get_connection(session, principal, connection_id)
-    if cache.enabled:
+    if not cache.enabled:
+        return await get_connection(session, principal, connection_id)
+
+    async def read() -> ConnectionDetails:
+        epoch = cache.epoch()
+        found = await get_connection(session, principal, connection_id)
         # Shared with later requests: detached, so nothing this request's session does (a
         # rollback expiring its objects) reaches the copy others use.
-        for row in (details.connection, details.connector, details.version):
+        for row in (found.connection, found.connector, found.version):
             session.expunge(row)
-    cache.remember_connection(details, epoch)
-    return details
+        cache.remember_connection(found, epoch)
+        return found
+
+    # Visibility depends on the caller: only the same principal shares a read.
+    return await cache.shared_read(("connection", connection_id, principal), read)

@@ -1,0 +1,77 @@
+"""Concurrent misses of one request-cache entry share one read, unless a change came in between."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from connectory.errors import NotAuthenticated
+from connectory.services.request_cache import RequestCache
+
+
+class Reads:
+    """A read that waits at a gate and returns its own number (1, 2, ...)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.gate = asyncio.Event()
+        self.error: Exception | None = None
+
+    async def __call__(self) -> int:
+        self.count += 1
+        number = self.count
+        await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+        return number
+
+
+async def _started(coroutine: object) -> asyncio.Task[int]:
+    task: asyncio.Task[int] = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    await asyncio.sleep(0)  # it runs up to its first wait
+    return task
+
+
+async def test_concurrent_misses_share_one_read() -> None:
+    cache, read = RequestCache(5.0), Reads()
+    tasks = [await _started(cache.shared_read("k", read)) for _ in range(5)]
+    read.gate.set()
+    assert await asyncio.gather(*tasks) == [1] * 5
+    assert read.count == 1
+    # Once it is over, the next miss reads again.
+    assert await cache.shared_read("k", read) == 2
+
+
+async def test_a_read_begun_before_an_announcement_is_not_joined() -> None:
+    cache, read = RequestCache(5.0), Reads()
+    first = await _started(cache.shared_read("k", read))
+    joined = await _started(cache.shared_read("k", read))
+    cache.clear()  # an announcement (or a gap): the read in flight may have seen the old row
+    after = await _started(cache.shared_read("k", read))
+    read.gate.set()
+    assert (await first, await joined, await after) == (1, 1, 2)
+
+
+async def test_joiners_get_the_reads_error_and_other_keys_read_on_their_own() -> None:
+    cache, read = RequestCache(5.0), Reads()
+    read.error = NotAuthenticated("the API token is unknown")
+    first = await _started(cache.shared_read("k", read))
+    joined = await _started(cache.shared_read("k", read))
+    other = await _started(cache.shared_read("other", read))
+    read.gate.set()
+    for task in (first, joined, other):
+        with pytest.raises(NotAuthenticated):
+            await task
+    assert read.count == 2
+
+
+async def test_a_cancelled_read_leaves_its_joiners_to_read_for_themselves() -> None:
+    cache, read = RequestCache(5.0), Reads()
+    first = await _started(cache.shared_read("k", read))
+    joined = await _started(cache.shared_read("k", read))
+    first.cancel()  # its client went away
+    await asyncio.sleep(0)
+    read.gate.set()
+    assert await joined == 2
+    assert first.cancelled()
