@@ -56,6 +56,9 @@ class OtlpSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as a collector does: the exporter reuses its connection.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 self.rfile.read(length)
