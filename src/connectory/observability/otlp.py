@@ -68,7 +68,11 @@ def _varint(value: int) -> bytes:
 
 def _field(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: *tag*, the length, *payload*."""
-    return tag + _varint(len(payload)) + payload
+    size = len(payload)
+    return tag + (_SMALL[size] if size < 0x80 else _varint(size)) + payload
+
+
+_SMALL = [bytes((size,)) for size in range(0x80)]
 
 
 def _string(tag: bytes, text: str | None) -> bytes:
@@ -82,6 +86,24 @@ def _key(key: str) -> bytes:
         encoded = _string(b"\x0a", key)
         if len(_KEYS) < _KEYS_MAX:
             _KEYS[key] = encoded
+    return encoded
+
+
+# Encoded ``KeyValue`` messages of string attributes, and span names: most repeat from span to
+# span (a connection id, an operation, "GET"). Bounded; emptied when full.
+_REPEATED: dict[tuple[str, str], bytes] = {}
+_NAMES: dict[str, bytes] = {}
+_REPEATED_MAX = 8192
+
+
+def _string_key_value(key: str, value: str) -> bytes:
+    pair = (key, value)
+    encoded = _REPEATED.get(pair)
+    if encoded is None:
+        encoded = _key(key) + _field(b"\x12", _field(b"\x0a", value.encode("utf-8")))
+        if len(_REPEATED) >= _REPEATED_MAX:
+            _REPEATED.clear()
+        _REPEATED[pair] = encoded
     return encoded
 
 
@@ -111,6 +133,8 @@ def _any_value(value: Any) -> bytes:
 
 
 def _key_value(key: str, value: Any) -> bytes:
+    if type(value) is str and value:
+        return _string_key_value(key, value)
     return _key(key) + _field(b"\x12", _any_value(value))
 
 
@@ -126,6 +150,16 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
             # As the SDK's encoder does: one bad attribute does not lose the span.
             logger.warning("cannot encode span attribute %s: %s", key, error)
     return b"".join(parts)
+
+
+def _name(name: str) -> bytes:
+    encoded = _NAMES.get(name)
+    if encoded is None:
+        encoded = _string(b"\x2a", name)
+        if len(_NAMES) >= _REPEATED_MAX:
+            _NAMES.clear()
+        _NAMES[name] = encoded
+    return encoded
 
 
 def _uint(tag: bytes, value: int | None) -> bytes:
@@ -150,7 +184,7 @@ def _span(span: ReadableSpan) -> bytes:
         parts.append(_string(b"\x1a", ",".join(f"{k}={v}" for k, v in trace_state.items())))
     if parent:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-    parts.append(_string(b"\x2a", span.name))
+    parts.append(_name(span.name))
     parts.append(_uint(b"\x30", _KINDS[span.kind]))
     if span.start_time:
         parts.append(b"\x39" + _FIXED64(span.start_time))

@@ -239,3 +239,14 @@ def test_a_batch_processor_exports_through_it(sink: Sink) -> None:
         for span in scope_spans.spans
     ]
     assert sorted(names) == sorted(f"span {number}" for number in range(600))
+
+
+def test_more_distinct_values_than_the_encoding_cache_holds_still_encode_the_same() -> None:
+    provider, exporter = provider_with_memory()
+    tracer = provider.get_tracer("t")
+    for number in range(100):
+        attributes = {f"key {index}": f"value {number} {index}" for index in range(100)}
+        tracer.start_span(f"span {number}", attributes=attributes).end()
+    spans = finished(provider, exporter)
+    assert decoded(encode_spans(spans)) == sdk_encode(spans)
+    assert decoded(encode_spans(spans)) == sdk_encode(spans)  # now partly from the cache
