@@ -56,6 +56,9 @@ class OtlpSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as a collector does: the exporter reuses its connection.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 self.rfile.read(length)
@@ -283,6 +286,79 @@ def check_on(
     return evidence
 
 
+def spans_ab(calls: int, rounds: int, sink: OtlpSink) -> dict[str, Any]:
+    """In-process A/B of a traced call's span work: the SDK's OTLP exporter vs Connectory's.
+
+    Each call is what the server does when tracing is on: a call span (``CallTrack``), one
+    attempt span under it, both ended and exported through a ``BatchSpanProcessor`` to *sink*.
+    Rounds alternate the two exporters; each reports CPU microseconds per call of the calling
+    thread and of the whole process (which adds the export thread: encoding and sending).
+    """
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from connectory.observability import ConnectionCalls, Telemetry
+    from connectory.observability.otlp import OtlpSpanExporter
+    from connectory.observability.tracing import Tracing, create_provider_from_env
+
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.url
+    resource = create_provider_from_env().resource
+
+    def provider(exporter_class: type[OTLPSpanExporter]) -> TracerProvider:
+        built = TracerProvider(resource=resource)
+        # A queue for every span of a round: none dropped, so both export all of them.
+        queue = 2 * calls + 2048
+        built.add_span_processor(BatchSpanProcessor(exporter_class(), max_queue_size=queue))
+        return built
+
+    def run(exporter_class: type[OTLPSpanExporter], count: int) -> tuple[float, float]:
+        tracing = Tracing(provider(exporter_class))
+        calls = ConnectionCalls(
+            Telemetry(tracing=tracing), "conn-1", enterprise_id="ent-1", connector_id="conn-a"
+        )
+        thread, process = time.thread_time(), time.process_time()
+        for number in range(count):
+            with calls.track("operation", "get_item") as call:
+                url = f"http://127.0.0.1:9/items/{number % 1000 + 1}"
+                with tracing.attempt_span(call, "GET", url, None) as span:
+                    span.set_attribute("http.response.status_code", 200)
+                call.status_code = 200
+                call.attempts = 1
+        thread = time.thread_time() - thread
+        tracing.provider.shutdown()  # exports what is left: counted in the process's CPU
+        return thread / count * 1e6, (time.process_time() - process) / count * 1e6
+
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"thread_us": [], "process_us": []} for name in ("sdk", "connectory")
+    }
+    classes = {"sdk": OTLPSpanExporter, "connectory": OtlpSpanExporter}
+    for name in classes:
+        run(classes[name], min(calls, 500))  # warm-up
+    for round_number in range(rounds):
+        order = ("sdk", "connectory") if round_number % 2 == 0 else ("connectory", "sdk")
+        for name in order:
+            thread_us, process_us = run(classes[name], calls)
+            results[name]["thread_us"].append(round(thread_us, 1))
+            results[name]["process_us"].append(round(process_us, 1))
+            print(
+                f"round {round_number + 1} {name}: {thread_us:.0f} us/call calling thread, "
+                f"{process_us:.0f} us/call process",
+                file=sys.stderr,
+            )
+    return {
+        "scenario": f"{calls} traced calls in process (call span + attempt span, OTLP export)",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rounds": rounds,
+        "cpu_us_per_call": results,
+        "median_process_us": {
+            name: statistics.median(values["process_us"]) for name, values in results.items()
+        },
+        "load_average": os.getloadavg(),
+        "exports": sink.exports,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=5000)
@@ -293,7 +369,23 @@ def main() -> None:
         default=",".join(FEATURES),
         help="what the 'on' server has on, comma-separated (to see what each costs)",
     )
+    parser.add_argument(
+        "--spans-ab",
+        action="store_true",
+        help="instead: in-process A/B of the span work per call, SDK exporter vs Connectory's",
+    )
     args = parser.parse_args()
+    if args.spans_ab:
+        sink = OtlpSink()
+        try:
+            result = spans_ab(args.calls, args.rounds, sink)
+        finally:
+            sink.close()
+        if args.output == parser.get_default("output"):
+            args.output = RESULTS / "observability-spans-ab.json"
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return
     features = tuple(f for f in args.on.split(",") if f)
     if not features or set(features) - set(FEATURES):
         parser.error(f"--on takes some of {', '.join(FEATURES)}")

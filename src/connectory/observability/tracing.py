@@ -67,12 +67,14 @@ class Tracing:
 
     def end_call_span(self, span: Any, entry: CallEntry, error: BaseException | None) -> None:
         """End a call's span with what the entry says."""
-        span.set_attribute("connectory.attempts", entry.attempts)
+        # One set_attributes: the SDK takes the span's lock and cleans values once per call.
+        attributes: dict[str, Any] = {"connectory.attempts": entry.attempts}
         if entry.status_code is not None:
-            span.set_attribute("http.response.status_code", entry.status_code)
+            attributes["http.response.status_code"] = entry.status_code
+        if entry.status == "error" and entry.error_class:
+            attributes["error.type"] = entry.error_class
+        span.set_attributes(attributes)
         if entry.status == "error":
-            if entry.error_class:
-                span.set_attribute("error.type", entry.error_class)
             span.set_status(Status(StatusCode.ERROR, entry.error_message or entry.error_class))
         span.end()
 
@@ -154,9 +156,9 @@ def create_provider_from_env() -> TracerProvider:
                     f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported; Connectory "
                     "exports OTLP over http/protobuf (unset the variable or set http/protobuf)"
                 )
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from connectory.observability.otlp import OtlpSpanExporter
 
-            exporter = OTLPSpanExporter()
+            exporter = OtlpSpanExporter()
         else:
             raise ConfigurationError(
                 f"OTEL_TRACES_EXPORTER={name!r} is not supported; use otlp, console or none"
