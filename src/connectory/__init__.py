@@ -9,9 +9,9 @@ The Python API in one place::
         result = await client.call("get_current_weather", {"q": "London"})
 
 Names are imported on first use, so ``import connectory`` (and every ``connectory`` command)
-starts without loading the runtime until it is needed. Loading it is kept short by
-:mod:`connectory.startup` (httpx's command-line client deferred, no garbage collection during
-the import).
+starts without loading the runtime until it is needed; no garbage collection runs while it
+loads (:mod:`connectory.startup`). A library leaves other packages' modules alone: only the
+command line defers httpx's own command-line client.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from connectory.startup import defer_httpx_cli, gc_paused
+from connectory.startup import gc_paused
 
 __version__ = "0.1.0"
-
-defer_httpx_cli()
 
 if TYPE_CHECKING:
     from connectory.errors import ConnectoryError

@@ -190,9 +190,9 @@ def test_a_plain_call_is_parsed_without_typer(api_url: str, credentials: str) ->
     assert sorted(imported & command_lines) == []
 
 
-def test_the_python_api_loads_no_command_line(api_url: str) -> None:
-    # `import connectory` defers httpx's own CLI (click, rich, pygments) until httpx.main is
-    # used (connectory.startup); the connector's first call never uses it.
+def test_the_python_api_loads_no_command_line_and_leaves_httpx_alone(api_url: str) -> None:
+    # A library must not replace another package's modules: only the command line defers
+    # httpx's own CLI (connectory.startup); the Python API loads no typer.
     script = (
         "import asyncio, sys\n"
         "import connectory\n"
@@ -203,10 +203,10 @@ def test_the_python_api_loads_no_command_line(api_url: str) -> None:
         "        return await client.call('get_item', {'id': 3})\n"
         "result = asyncio.run(main())\n"
         "assert result.body['id'] == 3, result.body\n"
-        "heavy = ('click', 'rich', 'pygments', 'typer')\n"
-        "loaded = [m for m in heavy if m in sys.modules]\n"
-        "if hasattr(sys.modules.get('httpx._main'), '__file__'):\n"
-        "    loaded.append('httpx._main')\n"
+        "loaded = [m for m in ('typer', 'connectory.cli') if m in sys.modules]\n"
+        "main = sys.modules.get('httpx._main')\n"
+        "if main is not None and not hasattr(main, '__file__'):\n"
+        "    loaded.append('a stand-in for httpx._main')\n"
         "print(sorted(loaded))\n"
     )
     done = subprocess.run(
@@ -216,10 +216,10 @@ def test_the_python_api_loads_no_command_line(api_url: str) -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_httpx_still_runs_its_own_command_line_after_import_connectory() -> None:
+def test_httpx_still_runs_its_own_command_line_after_the_cli_deferred_it() -> None:
     script = (
         "import sys\n"
-        "import connectory, httpx\n"
+        "import connectory.cli, httpx\n"
         "assert 'click' not in sys.modules\n"
         "stand_in = sys.modules['httpx._main']\n"
         "from httpx._main import print_help\n"  # any name of it loads the real module

@@ -322,5 +322,12 @@ class OtlpSpanExporter(OTLPSpanExporter):
             # The SDK logs and counts the dropped batch.
             return super().export(spans)
         assert self._send is not None
-        result = self._send(data)
-        return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
+        try:
+            result = self._send(data)
+            succeeded = bool(result.success)
+        except (TypeError, AttributeError):
+            # The private client this relies on changed shape (an SDK update): from now on
+            # the SDK's own export, which a test of this module notices.
+            self.fast = False
+            return super().export(spans)
+        return SpanExportResult.SUCCESS if succeeded else SpanExportResult.FAILURE

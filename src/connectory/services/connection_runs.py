@@ -146,6 +146,9 @@ async def run_leased_operation(
 
 
 async def _leased(lease: ClientLease) -> ClientLease:
+    # _run_recording_health takes the lease as an awaitable so that, in run_operation, a
+    # lease that fails (credentials no longer fit) is awaited inside its health recording;
+    # a lease already held is handed over the same way.
     return lease
 
 
