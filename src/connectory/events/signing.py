@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-from functools import lru_cache
 
 SECRET_PREFIX = "whsec_"
 
@@ -22,9 +21,11 @@ def generate_endpoint_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-@lru_cache(maxsize=1024)  # decoded once per secret, not once per signed delivery
 def secret_key(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_`` secret (or of a bare base64 one)."""
+    """The HMAC key of a ``whsec_`` secret (or of a bare base64 one).
+
+    Not cached: a process-wide cache would keep rotated and deleted signing keys in memory.
+    """
     return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
 
 

@@ -182,7 +182,7 @@ class Metrics:
         )
         self.event_queue_depth = Gauge(
             "connectory_event_queue_depth",
-            "Events or deliveries waiting, by queue.",
+            "Events or deliveries waiting, by queue (counted up to a cap, 10000: at it, at least).",
             ["queue"],
             registry=registry,
             multiprocess_mode="mostrecent",

@@ -1,18 +1,22 @@
 """The reconciler: which kinds of work are due, asked for at every start and every tick.
 
 One query per tick answers for every kind. With metrics on it counts the due rows of each
-(``connectory_event_queue_depth``); with them off it only asks whether any is due (EXISTS
-stops at the first row, a count reads them all).
+(``connectory_event_queue_depth``), up to :data:`DEPTH_CAP`: under a backlog an uncapped
+count would read every due row once a second, so the gauge reads "at least" the cap. With
+metrics off it only asks whether any is due (EXISTS stops at the first row).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
 
 from connectory.services.events.context import EventsContext
 from connectory.store.event_models import Delivery, EventSubscription, IntakeRequest
+
+#: The most due rows counted per kind of work at a tick (the queue depth gauge's ceiling).
+DEPTH_CAP = 10_000
 
 
 def due_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
@@ -34,11 +38,18 @@ def due_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
     }
 
 
-async def due_counts(context: EventsContext, *, exact: bool = True) -> dict[str, int]:
-    """Due rows of each kind of work, in one query; not *exact*: 1 when any is due, else 0."""
+async def due_counts(
+    context: EventsContext, *, exact: bool = True, cap: int = DEPTH_CAP
+) -> dict[str, int]:
+    """Due rows of each kind of work (at most *cap* each), in one query.
+
+    Not *exact*: 1 when any is due, else 0.
+    """
     columns = [
         (
-            select(func.count()).where(condition).scalar_subquery()
+            select(func.count())
+            .select_from(select(literal(1)).where(condition).limit(cap).subquery())
+            .scalar_subquery()
             if exact
             else exists().where(condition)
         ).label(kind)

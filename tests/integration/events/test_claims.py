@@ -227,3 +227,131 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
     async with sessions() as session:
         assert await claim_deliveries(session, NOW, limit=10, depth=3) == []
         await session.commit()
+
+
+class _Clock:
+    """A clock the test moves."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+class _RecordingContext:
+    """What record_outcomes reads: settings, sessions, the clock, metrics."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: _Clock) -> None:
+        from connectory.settings import Settings
+
+        self.settings = Settings()
+        self.metrics = None
+        self.sessions = sessions
+        self.now = clock
+
+
+async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from connectory.services.events.deliveries import Outcome, record_outcomes
+
+    async with sessions() as session:
+        a, endpoint = await _tenant(session, cap=4)
+        queue = [_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3)]
+        await session.execute(insert(Delivery), queue)
+        await session.commit()
+    first, second, third = (row["id"] for row in queue)
+    async with sessions() as session:
+        assert len(await claim_deliveries(session, NOW, limit=10, depth=3)) == 3
+        await session.commit()
+    # The first claim's sends outlive its lease: another claimer takes the queue over.
+    later = NOW + timedelta(seconds=LEASE_SECONDS + 1)
+    async with sessions() as session:
+        assert len(await claim_deliveries(session, later, limit=10, depth=3)) == 3
+        await session.commit()
+    before = await _states(sessions, [first, second, third])
+    clock = _Clock(later + timedelta(seconds=5))
+    await record_outcomes(
+        _RecordingContext(sessions, clock),  # type: ignore[arg-type]
+        [
+            Outcome(first, True, 200, "", 1),
+            Outcome(second, False, 500, "the endpoint answered 500", 1),
+        ],
+        [third],
+        lease_until=NOW + timedelta(seconds=LEASE_SECONDS),
+    )
+    assert await _states(sessions, [first, second, third]) == before
+    assert {state[0] for state in before.values()} == {"in_flight"}
+    # The claim that holds them records its outcomes as usual.
+    await record_outcomes(
+        _RecordingContext(sessions, clock),  # type: ignore[arg-type]
+        [Outcome(first, True, 200, "", 1)],
+        [second, third],
+        lease_until=later + timedelta(seconds=LEASE_SECONDS),
+    )
+    after = await _states(sessions, [first, second, third])
+    assert after[first][0] == "succeeded"
+    assert after[second][0] == after[third][0] == "pending"
+
+
+async def _states(
+    sessions: async_sessionmaker[AsyncSession], ids: list[str]
+) -> dict[str, tuple[str, int, str]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Delivery.id, Delivery.status, Delivery.attempts, Delivery.last_error).where(
+                Delivery.id.in_(ids)
+            )
+        )
+        return {row.id: (row.status, row.attempts, row.last_error) for row in rows}
+
+
+async def test_a_run_stops_sending_once_half_the_lease_has_passed() -> None:
+    import aiohttp
+    from aiohttp import web
+
+    from connectory.http.egress import EgressPolicy
+    from connectory.services.events.deliveries import Prepared, _send_run
+    from connectory.settings import Settings
+    from connectory.testing.instances import free_port
+
+    clock = _Clock(NOW)
+    received: list[str] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        # Each try takes 40 s on the test's clock: the second ends past half the lease.
+        received.append(await request.text())
+        clock.at += timedelta(seconds=40)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    class _Context:
+        settings = Settings()
+        egress = EgressPolicy.allowing(["127.0.0.1/32"])
+        now = clock
+
+        def __init__(self, http: aiohttp.ClientSession) -> None:
+            self.http = http
+
+    url = f"http://127.0.0.1:{port}/hook"
+    run = [Prepared(f"d{n}", url, f"m{n}", b"{}", ["c2VjcmV0"], queue=("e", "k")) for n in range(4)]
+    try:
+        async with aiohttp.ClientSession() as http:
+            tried, left = await _send_run(
+                _Context(http),  # type: ignore[arg-type]
+                run,
+                stop_at=NOW + timedelta(seconds=LEASE_SECONDS / 2),
+            )
+    finally:
+        await runner.cleanup()
+    assert [outcome.delivery_id for outcome in tried] == ["d0", "d1"]
+    assert all(outcome.ok for outcome in tried)
+    assert left == ["d2", "d3"]
+    assert len(received) == 2

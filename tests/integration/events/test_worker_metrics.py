@@ -191,8 +191,11 @@ async def test_a_tick_sets_the_depth_of_each_queue_to_its_due_rows(
         found = scrape(context)
         # With metrics off the same query only asks whether any row is due (EXISTS).
         anything_due = await due_counts(context, exact=False)
+        # Under a backlog a count stops at its cap (the gauge then reads "at least").
+        capped = await due_counts(context, cap=3)
 
     assert anything_due == {"deliveries": 1, "intake": 1, "subscriptions": 1}
+    assert capped == {"deliveries": 3, "intake": 2, "subscriptions": 1}
     depth = "connectory_event_queue_depth"
     assert found[(depth, (("queue", "deliveries"),))] == 4
     assert found[(depth, (("queue", "intake"),))] == 2

@@ -26,6 +26,7 @@ import aiohttp
 import orjson
 from sqlalchemy import DateTime, Integer, String, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from connectory.errors import ConnectoryError, UpstreamError
 from connectory.events.signing import signature_header
@@ -298,12 +299,11 @@ async def _dispatch_lane(
     connectors: dict[str, str],
 ) -> int:
     sent = 0
+    lease_seconds = context.settings.work_lease_seconds
     for _ in range(rounds):
         now = context.now()
         async with context.sessions() as session:
-            claimed = await claim_deliveries(
-                session, now, batch, context.settings.work_lease_seconds, depth
-            )
+            claimed = await claim_deliveries(session, now, batch, lease_seconds, depth)
             await session.commit()
             if not claimed:
                 break
@@ -311,21 +311,34 @@ async def _dispatch_lane(
         runs: dict[tuple[str, str], list[Prepared]] = {}
         for item in prepared:  # in queue order
             runs.setdefault(item.queue, []).append(item)
-        results = await asyncio.gather(*(_send_run(context, run) for run in runs.values()))
+        # No send of a run starts once half the lease has passed: with a try bounded by
+        # delivery_timeout_seconds, the batch's outcomes are recorded before the lease
+        # expires, so no other lane or worker re-claims (and sends again) what is in flight.
+        stop_at = now + timedelta(seconds=lease_seconds / 2)
+        results = await asyncio.gather(*(_send_run(context, run, stop_at) for run in runs.values()))
         outcomes = [outcome for tried, _ in results for outcome in tried]
         untried = [delivery_id for _, left in results for delivery_id in left]
-        await record_outcomes(context, outcomes, untried)
+        # The lease the claim set (as _take computed it): only rows still held by it move.
+        await record_outcomes(
+            context, outcomes, untried, lease_until=now + timedelta(seconds=lease_seconds)
+        )
         sent += len(outcomes)
     return sent
 
 
-async def _send_run(context: EventsContext, run: list[Prepared]) -> tuple[list[Outcome], list[str]]:
-    """Send one queue's claimed run in order; stop at the first failure.
+async def _send_run(
+    context: EventsContext, run: list[Prepared], stop_at: datetime | None = None
+) -> tuple[list[Outcome], list[str]]:
+    """Send one queue's claimed run in order; stop at the first failure, or at *stop_at*.
 
-    Returns the outcomes of the tries and the ids of the deliveries left untried.
+    The head is always tried; a later delivery is not started at or after *stop_at* (on
+    the context's clock). Returns the outcomes of the tries and the ids of the deliveries
+    left untried.
     """
     outcomes: list[Outcome] = []
     for place, item in enumerate(run):
+        if place and stop_at is not None and context.now() >= stop_at:
+            return outcomes, [left.delivery_id for left in run[place:]]
         outcome = await send_prepared(context, item)
         outcomes.append(outcome)
         if not outcome.ok:
@@ -460,18 +473,26 @@ def _describe(error: Exception) -> str:
 
 
 async def record_outcomes(
-    context: EventsContext, outcomes: list[Outcome], untried: list[str] | None = None
+    context: EventsContext,
+    outcomes: list[Outcome],
+    untried: list[str] | None = None,
+    lease_until: datetime | None = None,
 ) -> None:
     """Store each try and move each delivery on: succeeded, retried later, or dead.
 
     Core statements, not ORM objects: one insert for every attempt, one update for every
     success (the common case), one update per failure. *untried* deliveries (behind a
     failed one in their queue's run) are released as they were before their claim.
+
+    With *lease_until* (the lease the claim set), only deliveries still held by that claim
+    move: one whose lease expired and was claimed again belongs to the new claim, and a
+    late outcome of the old one must not overwrite the new one's result.
     """
     if not outcomes and not untried:
         return
     settings = context.settings
     now = context.now()
+    held = _held_by(lease_until)
     async with context.sessions() as session:
         await session.execute(
             insert(DeliveryAttempt),
@@ -493,7 +514,7 @@ async def record_outcomes(
         for status_code, succeeded in by_status.items():
             await session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(succeeded))
+                .where(Delivery.id.in_(succeeded), *held)
                 .values(
                     status="succeeded",
                     finished_at=now,
@@ -510,7 +531,7 @@ async def record_outcomes(
                 (
                     await session.execute(
                         select(Delivery.id, Delivery.attempts).where(
-                            Delivery.id.in_([o.delivery_id for o in failed])
+                            Delivery.id.in_([o.delivery_id for o in failed]), *held
                         )
                     )
                 ).all()
@@ -537,11 +558,11 @@ async def record_outcomes(
                 values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
             await session.execute(
                 update(Delivery)
-                .where(Delivery.id == outcome.delivery_id)
+                .where(Delivery.id == outcome.delivery_id, *held)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-        await _release(session, untried or [])
+        await _release(session, untried or [], lease_until)
         await session.commit()
     metrics = context.metrics
     if metrics is not None:  # counted once committed: a rolled-back batch is tried again
@@ -549,13 +570,26 @@ async def record_outcomes(
             metrics.count_dead_letter(outcome.connector_id or "")
 
 
-async def _release(session: AsyncSession, untried: list[str]) -> None:
-    """Give claimed deliveries that were not tried back: pending, their claim's try undone."""
+def _held_by(lease_until: datetime | None) -> list[ColumnElement[bool]]:
+    """Conditions that a delivery is still held by the claim that set *lease_until*."""
+    held: list[ColumnElement[bool]] = [Delivery.status == "in_flight"]
+    if lease_until is not None:
+        held.append(Delivery.lease_until == lease_until)
+    return held
+
+
+async def _release(
+    session: AsyncSession, untried: list[str], lease_until: datetime | None = None
+) -> None:
+    """Give claimed deliveries that were not tried back: pending, their claim's try undone.
+
+    With *lease_until*, only those still held by the claim that set it.
+    """
     if not untried:
         return
     await session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(untried), Delivery.status == "in_flight")
+        .where(Delivery.id.in_(untried), *_held_by(lease_until))
         .values(status="pending", lease_until=None, attempts=Delivery.attempts - 1)
         .execution_options(synchronize_session=False)
     )

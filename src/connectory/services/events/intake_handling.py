@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import ConnectoryError, EventError
@@ -309,6 +310,10 @@ async def _store_together(
     Left out (handled alone, in their own savepoint, where a failure is recorded): global
     webhooks, requests whose events cannot be found (bad content, a failed handle), a
     handle declared after the pre-run. If the store fails, every request is handled alone.
+
+    Only the requests received before the batch's first global webhook are taken: a global
+    webhook is handled alone, in the loop, so one received earlier than a subscription's
+    webhook must be stored first (its events get the earlier seq, in the order of receipt).
     """
     handled: dict[str, int] = {}
     ids: list[str] = []
@@ -316,13 +321,22 @@ async def _store_together(
     #: Subscriptions with a request left to be handled alone: their later requests are too,
     #: so that each subscription's events are stored in the order they were received.
     held: set[str] = set()
-    for request in requests:
-        if request.subscription_id is None or request.subscription_id in held:
+    for request in requests:  # in the order received
+        if request.subscription_id is None:
+            break  # a global webhook: it and everything after it are handled in the loop
+        if request.subscription_id in held:
+            continue
+        if request.id in ran and ran[request.id][1] is not None:
+            held.add(request.subscription_id)  # its handle failed: recorded when handled alone
             continue
         try:
             found = await _received_for_subscription(
                 context, session, request, subscriptions.get(request.subscription_id), ran, False
             )
+        except SQLAlchemyError:
+            # This session's own failure, outside any savepoint: on PostgreSQL it aborted the
+            # whole transaction, so nothing more of the batch can run in it.
+            raise
         except Exception:  # handled alone below, where its failure is recorded
             found = _LATER
         if found is None:

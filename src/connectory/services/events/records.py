@@ -52,52 +52,16 @@ async def store_events(
 ) -> list[str]:
     """Store the events not stored before (by dedup key), create their deliveries; their ids.
 
-    One ``INSERT ... ON CONFLICT DO NOTHING`` stores them: a duplicate (same subscription and
-    dedup key, stored before or by another worker meanwhile) is skipped by the database
-    itself, without a look-up or a savepoint per event. Their deliveries are one more insert.
+    :func:`store_events_many` for one subscription. ``INSERT ... ON CONFLICT DO NOTHING``
+    stores them: a duplicate (same subscription and dedup key, stored before or by another
+    worker meanwhile) is skipped by the database itself, without a look-up or a savepoint
+    per event. Their deliveries are one more insert.
     *endpoints* caches each enterprise's endpoints across the calls of one batch (an endpoint
     created meanwhile gets the events stored after the batch). The caller commits, and
     records the subscription's activity (``last_event_at``) its own way.
     """
-    if not received:
-        return []
-    await hold_write_lock(session)
-    insert = postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
-    rows = [
-        {
-            "id": new_id(),
-            "enterprise_id": subscription.enterprise_id,
-            "connection_id": subscription.connection_id,
-            "subscription_id": subscription.id,
-            "type": item.type,
-            "dedup_key": item.dedup_key,
-            "occurred_at": item.occurred_at,
-            "received_at": now,
-            "payload": item.payload,
-        }
-        for item in received
-    ]
-    statement = (
-        insert(Event)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["subscription_id", "dedup_key"])
-        .returning(Event.seq, Event.id, Event.type)
-    )
-    result = await session.execute(statement)
-    stored: list[tuple[int, str, str]] = sorted(  # by seq: the order kept
-        (int(seq), str(event_id), str(type_)) for seq, event_id, type_ in result
-    )
-    if stored:
-        await fan_out(
-            session,
-            subscription.enterprise_id,
-            subscription.connection_id,
-            subscription.id,
-            stored,
-            now,
-            endpoints,
-        )
-    return [event_id for _, event_id, _ in stored]
+    stored = await _store(session, [(subscription, received)], now, endpoints)
+    return stored[0]
 
 
 #: Events per insert statement (nine parameters each, well under the drivers' limits).
@@ -116,6 +80,16 @@ async def store_events_many(
     item. Items are stored in the order given, so each subscription's events keep their
     order (``seq``); a dedup key repeated in the list is stored for its first item only.
     """
+    return [len(ids) for ids in await _store(session, items, now, endpoints)]
+
+
+async def _store(
+    session: AsyncSession,
+    items: list[tuple[EventSubscription, list[ReceivedEvent]]],
+    now: datetime,
+    endpoints: EndpointTargets | None,
+) -> list[list[str]]:
+    """Store the events of *items* and their deliveries; the ids stored of each, by seq."""
     rows = [
         {
             "id": new_id(),
@@ -132,7 +106,7 @@ async def store_events_many(
         for item in received
     ]
     if not rows:
-        return [0] * len(items)
+        return [[] for _ in items]
     await hold_write_lock(session)
     insert = postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
     stored: dict[tuple[str, str], tuple[int, str, str]] = {}
@@ -145,16 +119,16 @@ async def store_events_many(
         )
         for seq, event_id, type_, subscription_id, dedup_key in await session.execute(statement):
             stored[(str(subscription_id), str(dedup_key))] = (int(seq), str(event_id), str(type_))
-    counts: list[int] = []
+    ids: list[list[str]] = []
     by_subscription: dict[str, tuple[EventSubscription, list[tuple[int, str, str]]]] = {}
     for subscription, received in items:
-        count = 0
+        mine: list[tuple[int, str, str]] = []
         for item in received:
             found = stored.pop((subscription.id, item.dedup_key), None)
             if found is not None:  # popped: a repeat of the key later in the list is not counted
-                count += 1
+                mine.append(found)
                 by_subscription.setdefault(subscription.id, (subscription, []))[1].append(found)
-        counts.append(count)
+        ids.append([event_id for _, event_id, _ in sorted(mine)])
     deliveries: list[dict[str, Any]] = []
     for subscription, events in by_subscription.values():
         deliveries += await _delivery_rows(
@@ -168,25 +142,7 @@ async def store_events_many(
         )
     if deliveries:
         await session.execute(sa_insert(Delivery), deliveries)
-    return counts
-
-
-async def fan_out(
-    session: AsyncSession,
-    enterprise_id: str,
-    connection_id: str,
-    subscription_id: str | None,
-    events: list[tuple[int, str, str]],
-    now: datetime,
-    endpoints: EndpointTargets | None = None,
-) -> int:
-    """Create a delivery of each event (seq, id, type) for each endpoint that wants it."""
-    deliveries = await _delivery_rows(
-        session, enterprise_id, connection_id, subscription_id, events, now, endpoints
-    )
-    if deliveries:
-        await session.execute(sa_insert(Delivery), deliveries)
-    return len(deliveries)
+    return ids
 
 
 async def _delivery_rows(
