@@ -22,6 +22,7 @@ here, with the same results:
 from __future__ import annotations
 
 import re
+import urllib.request
 import zlib
 from collections.abc import Callable, ItemsView, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -257,10 +258,11 @@ class AiohttpWire:
         """*headers* plus the jar's ``Cookie`` for *url* (a request's own ``Cookie`` wins)."""
         if not self._cookies or any(name.lower() == "cookie" for name in headers):
             return headers
-        # The jar's own rules (domain, path, secure, expiry) pick the cookies, as in httpx.
-        probe = httpx.Request(method, str(url))
-        self._cookies.set_cookie_header(probe)
-        cookie = probe.headers.get("Cookie")
+        # The jar's own rules (domain, path, secure, expiry) pick the cookies, on the request
+        # httpx hands the jar (a urllib one), without an httpx request's URL parse.
+        probe = urllib.request.Request(str(url), method=method)
+        self._cookies.jar.add_cookie_header(probe)
+        cookie = probe.get_header("Cookie")
         return headers if cookie is None else {**headers, "Cookie": cookie}
 
     def _keep_cookies(self, method: str, url: URL, response: aiohttp.ClientResponse) -> None:
