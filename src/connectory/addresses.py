@@ -114,5 +114,15 @@ def check_url_host(url: str, what: str) -> None:
 
 
 def check_redirect_target(location: str, base: str) -> None:
-    """Refuse a redirect whose ``Location`` (resolved against *base*) has an ambiguous host."""
-    check_url_host(urljoin(base, location), "the upstream redirected to a refused address")
+    """Refuse a redirect whose ``Location`` (resolved against *base*) has an ambiguous host.
+
+    Raises:
+        InvalidURL: the target's host is ambiguous, or the target is not a URL (a broken IPv6
+            literal such as ``//[::1/x``, a port above 65535) that can be connected to.
+    """
+    try:
+        target = urljoin(base, location)
+        _ = urlsplit(target).port  # reading it validates it (a number within 0-65535)
+    except ValueError as exc:
+        raise InvalidURL(f"the upstream redirected to an invalid URL ({exc})") from None
+    check_url_host(target, "the upstream redirected to a refused address")

@@ -8,8 +8,10 @@ guard and trace propagation.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import socket
+import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -34,6 +36,7 @@ from connectory.errors import (
     TransportError,
     UpstreamTimeout,
 )
+from connectory.http import transport as transport_module
 from connectory.http.aiohttp_transport import AiohttpTransport
 from connectory.http.aiohttp_wire import AiohttpWire, WireHeaders
 from connectory.http.egress import EgressPolicy
@@ -239,6 +242,17 @@ async def test_an_ambiguous_redirect_target_is_refused(upstream: FaultyUpstream,
     assert "the upstream redirected to a refused address" in message
 
 
+@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/x", "//[::1/x"])
+async def test_an_invalid_redirect_target_is_an_invalid_url(
+    upstream: FaultyUpstream, wire: str, location: str
+) -> None:
+    upstream.script("/thing", Reply(302, (("Location", location),), b""))
+    name, message = await _outcome(_client(wire, upstream.url()))
+    assert name == InvalidURL.__name__
+    assert message.startswith("the upstream redirected to an invalid URL (")
+    assert upstream.count() == 1  # refused, not retried as a transport error
+
+
 @pytest.mark.parametrize(
     ("encoding", "compress"),
     [
@@ -258,6 +272,36 @@ async def test_compressed_bodies_are_decoded_within_the_limit(
     name, message = await _outcome(_client(wire, upstream.url(), max_response_bytes=10_000))
     assert name == ResponseTooLarge.__name__
     assert "larger than the limit of 10,000 bytes (more than that)" in message
+
+
+async def test_a_doubly_encoded_body_is_decoded_up_to_the_limit(
+    upstream: FaultyUpstream, wire: str
+) -> None:
+    body = b'{"x": "' + b"y" * 4000 + b'"}'
+    # Stored (not compressed) inside: the middle step is longer than the limit, the body not.
+    twice = gzip.compress(gzip.compress(body, compresslevel=0))
+    upstream.script("/thing", Reply(200, (("Content-Encoding", "gzip, gzip"),), twice))
+    client = _client(wire, upstream.url(), max_response_bytes=len(body))
+    assert await _outcome(client) == {"x": "y" * 4000}
+
+
+async def test_a_gzip_of_gzip_bomb_is_refused_without_inflating_it(
+    upstream: FaultyUpstream, wire: str
+) -> None:
+    # 32 MiB stored in gzip, gzipped: about 40 kB on the wire, 32 MiB after the first step.
+    bomb = gzip.compress(gzip.compress(bytes(32 << 20), compresslevel=0))
+    upstream.script("/thing", Reply(200, (("Content-Encoding", "gzip, gzip"),), bomb))
+    client = _client(wire, upstream.url(), max_response_bytes=1 << 20)
+    tracemalloc.start()
+    try:
+        name, message = await _outcome(client)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert name == ResponseTooLarge.__name__
+    assert "larger than the limit of 1,048,576 bytes" in message
+    if wire == "aiohttp":  # httpx's own decoder is not bounded (its step takes the chunk)
+        assert peak < 8 << 20
 
 
 async def test_a_declared_length_over_the_limit_is_refused_first(
@@ -338,7 +382,7 @@ async def test_a_non_ascii_header_is_an_input_error(upstream: FaultyUpstream, wi
 async def _cookie_app() -> Starlette:
     async def login(request: Request) -> JSONResponse:
         response = JSONResponse({"ok": True})
-        response.set_cookie("session", "s-1")
+        response.set_cookie("session", request.query_params.get("name", "s-1"))
         return response
 
     async def echo(request: Request) -> JSONResponse:
@@ -370,6 +414,71 @@ async def test_cookies_set_by_the_upstream_are_sent_back(wire: str) -> None:
             assert (await client.call("echo")).body == {"cookie": None}
             await client.call("login")
             assert (await client.call("echo")).body == {"cookie": "session=s-1"}
+
+
+async def test_a_cookie_session_carries_on_when_the_client_switches_wires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As in a process that has not imported aiohttp: the switch comes after two requests.
+    monkeypatch.setattr(transport_module, "_POOLED_MODULE", "not.imported")
+    spec = {
+        "operations": [
+            {
+                "operation": "login",
+                "path": "/login",
+                "parameters": [{"name": "name", "location": "query", "type": "string"}],
+            },
+            {"operation": "echo", "path": "/echo"},
+        ]
+    }
+    adaptive = AdaptiveTransport(upgrade_after=2)
+    with serve(await _cookie_app()) as url:
+        async with _client("httpx", url, spec_fields=spec, transport=adaptive) as client:
+            await client.call("login")
+            assert (await client.call("echo")).body == {"cookie": "session=s-1"}
+            assert not adaptive.upgraded
+            assert (await client.call("echo")).body == {"cookie": "session=s-1"}
+            assert adaptive.upgraded
+            # One jar from then on too: the session set on aiohttp replaces httpx's.
+            await client.call("login", {"name": "s-2"})
+            assert (await client.call("echo")).body == {"cookie": "session=s-2"}
+
+
+async def test_clients_sharing_a_transport_keep_their_own_cookies() -> None:
+    spec = {
+        "operations": [
+            {"operation": "login", "path": "/login"},
+            {"operation": "echo", "path": "/echo"},
+        ]
+    }
+    shared = AiohttpTransport()
+    with serve(await _cookie_app()) as url:
+        async with (
+            _client("aiohttp", url, spec_fields=spec, transport=shared) as alice,
+            _client("aiohttp", url, spec_fields=spec, transport=shared) as bob,
+        ):
+            await alice.call("login")
+            assert (await bob.call("echo")).body == {"cookie": None}
+            assert (await alice.call("echo")).body == {"cookie": "session=s-1"}
+
+
+async def test_the_transport_has_one_pool_for_httpx_and_the_wire(upstream: FaultyUpstream) -> None:
+    shared = AiohttpTransport(limits=httpx.Limits(max_connections=1))
+    wire = AiohttpWire(shared, Redactor([]), 1 << 20, float)
+    upstream.script("/held", Hang())
+    async with httpx.AsyncClient(transport=shared) as http:
+        held = asyncio.create_task(http.get(upstream.url("/held")))
+        while not upstream.count("/held"):
+            await asyncio.sleep(0.01)
+        # The one connection is held by httpx's path: the wire waits for it, in vain.
+        with pytest.raises(httpx.ConnectTimeout):
+            await wire.send(wire.build("GET", upstream.url("/thing"), {}, None), 0.3)
+        held.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await held
+        reply = await wire.send(wire.build("GET", upstream.url("/thing"), {}, None), 5)
+    assert reply.status_code == 200
+    assert upstream.count("/thing") == 1
 
 
 async def test_chunked_bodies_are_held_to_the_limit(wire: str) -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from connectory.addresses import ambiguous_host_problem, check_url_host, read_as_ipv4
+from connectory.addresses import (
+    ambiguous_host_problem,
+    check_redirect_target,
+    check_url_host,
+    read_as_ipv4,
+)
 from connectory.errors import InvalidURL
 
 
@@ -85,3 +90,23 @@ def test_the_refusal_names_what_was_refused_and_never_the_userinfo() -> None:
     message = str(refused.value)
     assert message.startswith("refusing the base URL: the host '0x7f.1' is the IPv4 address")
     assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("//[::1/x", "Invalid IPv6 URL"),
+        ("http://[::1/x", "Invalid IPv6 URL"),
+        ("http://127.0.0.1:99999/", "Port out of range 0-65535"),
+        ("http://127.0.0.1:port/", "Port could not be cast"),
+    ],
+)
+def test_an_unreadable_redirect_target_is_an_invalid_url(location: str, reason: str) -> None:
+    with pytest.raises(InvalidURL, match="the upstream redirected to an invalid URL") as caught:
+        check_redirect_target(location, "http://api.example.com/a")
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize("location", ["/next", "//other.example.com/x", "http://[::1]:8080/"])
+def test_a_readable_redirect_target_passes(location: str) -> None:
+    check_redirect_target(location, "http://api.example.com/a")

@@ -116,6 +116,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl: ssl.SSLContext | bool | None = None
         self._session: aiohttp.ClientSession | None = None
         self._wire_session: aiohttp.ClientSession | None = None
+        # One pool for both sessions (httpx's path and the wire's), so the transport holds
+        # at most max_connections connections, not twice that.
+        self._pool: aiohttp.TCPConnector | None = None
 
     def _ssl_for(self, url: httpx.URL) -> ssl.SSLContext | bool:
         return self.ssl_for(url.scheme)
@@ -141,10 +144,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             keepalive_timeout=self._limits.keepalive_expiry or 5.0,
         )
 
+    def _shared_pool(self) -> aiohttp.TCPConnector:
+        if self._pool is None or self._pool.closed:
+            self._pool = self._connector()
+        return self._pool
+
     def _open(self) -> aiohttp.ClientSession:
-        connector = self._connector()
         self._session = aiohttp.ClientSession(
-            connector=connector,
+            connector=self._shared_pool(),
+            connector_owner=False,  # closed by aclose, after both sessions
             # httpx decodes, so that size limits apply to the decoded body and the
             # Content-Encoding header keeps meaning what it says.
             auto_decompress=False,
@@ -163,17 +171,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def wire_session(self) -> aiohttp.ClientSession:
         """The session of the runtime's aiohttp wire (:mod:`connectory.http.aiohttp_wire`).
 
-        Separate from the one this transport uses for httpx: the wire keeps cookies (as
-        httpx's client does) and sends httpx's default headers, since no httpx client adds
-        them. Same pool settings, TLS and resolver; closed by :meth:`aclose`.
+        Separate from the one this transport uses for httpx: it sends httpx's default
+        headers, since no httpx client adds them. Same connection pool, TLS and resolver;
+        closed by :meth:`aclose`. It keeps no cookies: each wire keeps its own (a transport
+        may be shared by clients with different credentials, whose sessions must not mix).
         """
         if self._wire_session is None:
             self._wire_session = aiohttp.ClientSession(
-                connector=self._connector(),
+                connector=self._shared_pool(),
+                connector_owner=False,  # closed by aclose, after both sessions
                 auto_decompress=False,  # decoded by the wire, within the size limit
                 trust_env=False,
-                # Cookies from IP-literal hosts too (a loopback upstream), as httpx keeps them.
-                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                cookie_jar=aiohttp.DummyCookieJar(),  # the wire's own jar decides
                 timeout=aiohttp.ClientTimeout(total=None),
                 headers=WIRE_DEFAULT_HEADERS,
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
@@ -226,4 +235,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         for session in (self._session, self._wire_session):
             if session is not None:
                 await session.close()
-        self._session = self._wire_session = None
+        if self._pool is not None:
+            await self._pool.close()
+        self._session = self._wire_session = self._pool = None

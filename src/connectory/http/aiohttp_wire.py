@@ -10,7 +10,8 @@ here, with the same results:
   (:func:`~connectory.http.redirects.strip_credentials`), ambiguous targets refused;
 - ``gzip`` and ``deflate`` bodies decoded, the size limit applied to the decoded body after
   the ``Content-Length`` check;
-- cookies kept in the session's jar and sent back where they belong;
+- cookies kept in the wire's own jar (httpx's ``Cookies``, shared with the httpx wire when the
+  client switches wires) and sent back where they belong, as httpx's client does;
 - aiohttp's exceptions raised as the httpx exceptions the resilience pipeline classifies
   (:func:`~connectory.http.aiohttp_transport.translate`), URLs httpx would refuse refused
   with httpx's ``InvalidURL``;
@@ -21,6 +22,7 @@ here, with the same results:
 from __future__ import annotations
 
 import re
+import urllib.request
 import zlib
 from collections.abc import Callable, ItemsView, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from connectory.addresses import check_redirect_target
-from connectory.errors import ResponseTooLarge
+from connectory.errors import InvalidURL, ResponseTooLarge
 from connectory.http.aiohttp_transport import AiohttpTransport, translate
 from connectory.http.redaction import Redactor
 from connectory.http.redirects import Origin, keeps_credentials, strip_credentials
@@ -138,6 +140,8 @@ class AiohttpWire:
         redactor: Knows the connection's secrets (stripped from cross-origin redirects).
         max_bytes: Largest (decoded) response body accepted.
         clock: Monotonic seconds, for :attr:`Reply.elapsed`.
+        cookies: The jar to keep cookies in (a new one if None): the client's, never the
+            transport's, which other clients may share.
     """
 
     def __init__(
@@ -146,11 +150,13 @@ class AiohttpWire:
         redactor: Redactor,
         max_bytes: int,
         clock: Callable[[], float],
+        cookies: httpx.Cookies | None = None,
     ) -> None:
         self._transport = transport
         self._redactor = redactor
         self._max_bytes = max_bytes
         self._clock = clock
+        self._cookies = httpx.Cookies() if cookies is None else cookies
         self._origins: set[str] = set()
 
     def build(
@@ -203,7 +209,7 @@ class AiohttpWire:
                 response = await session.request(
                     method,
                     url,
-                    headers=headers,
+                    headers=self._with_cookies(method, url, headers),
                     data=content,
                     allow_redirects=False,
                     timeout=timeouts,
@@ -212,6 +218,8 @@ class AiohttpWire:
             except Exception as exc:
                 raise _translated(exc) from exc
             try:
+                if "Set-Cookie" in response.headers:
+                    self._keep_cookies(method, url, response)
                 location = (
                     response.headers.get("Location")
                     if response.status in _REDIRECT_STATUSES
@@ -244,6 +252,27 @@ class AiohttpWire:
                 method, url, headers, content, response.status, location, first
             )
 
+    def _with_cookies(
+        self, method: str, url: URL, headers: MutableMapping[str, str]
+    ) -> MutableMapping[str, str]:
+        """*headers* plus the jar's ``Cookie`` for *url* (a request's own ``Cookie`` wins)."""
+        if not self._cookies or any(name.lower() == "cookie" for name in headers):
+            return headers
+        # The jar's own rules (domain, path, secure, expiry) pick the cookies, on the request
+        # httpx hands the jar (a urllib one), without an httpx request's URL parse.
+        probe = urllib.request.Request(str(url), method=method)
+        self._cookies.jar.add_cookie_header(probe)
+        cookie = probe.get_header("Cookie")
+        return headers if cookie is None else {**headers, "Cookie": cookie}
+
+    def _keep_cookies(self, method: str, url: URL, response: aiohttp.ClientResponse) -> None:
+        """Store the cookies *response* (to *url*) sets, as httpx's client stores them."""
+        set_cookies = [(k, v) for k, v in response.raw_headers if k.lower() == b"set-cookie"]
+        reply = httpx.Response(
+            response.status, headers=set_cookies, request=httpx.Request(method, str(url))
+        )
+        self._cookies.extract_cookies(reply)
+
     def _redirected(
         self,
         method: str,
@@ -255,7 +284,11 @@ class AiohttpWire:
         first: Origin,
     ) -> tuple[str, URL, MutableMapping[str, str], bytes | None]:
         """The request that follows a redirect, as httpx builds it (plus our credential rules)."""
-        target = _redirect_url(url, location)
+        try:
+            # Through the same check as the first request's URL (httpx's parse, the port).
+            target = self._url(str(_redirect_url(url, location)))
+        except httpx.InvalidURL as exc:
+            raise InvalidURL(f"the upstream redirected to an invalid URL ({exc})") from None
         new_method = method
         if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
             new_method = "GET"
@@ -295,21 +328,36 @@ class AiohttpWire:
                     raise ResponseTooLarge(too_large(None, max_bytes))
             return bytes(body)
         decoded = bytearray()
-        while True:
-            chunk = await stream.readany()
-            last = not chunk
-            for decoder in decoders:
-                # The final step is bounded: a small compressed chunk must not inflate far
-                # past the limit in memory (0: unbounded, for an inner step of a chain).
-                limit = max_bytes - len(decoded) + 1 if decoder is decoders[-1] else 0
-                chunk = decoder.decode(chunk, limit)
-                if last:
-                    chunk += decoder.flush()
-            decoded += chunk
+        while chunk := await stream.readany():
+            self._decode(decoders, 0, chunk, decoded)
+        for index, decoder in enumerate(decoders):
+            # In order: what a step still held goes through the steps after it.
+            self._decode(decoders, index + 1, decoder.flush(), decoded)
+        return bytes(decoded)
+
+    def _decode(
+        self, decoders: list[_Decoder], index: int, data: bytes, decoded: bytearray
+    ) -> None:
+        """Put *data* through ``decoders[index:]`` onto *decoded*, refused past the limit.
+
+        Every step is bounded (a gzip-of-gzip bomb must not inflate in memory in an inner
+        step either): a step's output is passed on in pieces of at most the limit plus one
+        byte, and the rest of its input stays in it until the steps after it have taken
+        that piece.
+        """
+        max_bytes = self._max_bytes
+        if index == len(decoders):
+            decoded += data
             if len(decoded) > max_bytes:
                 raise ResponseTooLarge(too_large(None, max_bytes))
-            if last:
-                return bytes(decoded)
+            return
+        decoder = decoders[index]
+        final = index == len(decoders) - 1
+        while data:
+            # The final step's piece stops one byte past what the limit still allows.
+            limit = max_bytes - len(decoded) + 1 if final else max_bytes + 1
+            piece, data = decoder.decode(data, limit)
+            self._decode(decoders, index + 1, piece, decoded)
 
     async def aclose(self) -> None:
         """Close the transport's connections."""
@@ -325,10 +373,12 @@ class _Decoder:
         wbits = zlib.MAX_WBITS | 16 if kind == "gzip" else zlib.MAX_WBITS
         self._zlib = zlib.decompressobj(wbits)
 
-    def decode(self, data: bytes, limit: int) -> bytes:
-        """Decode *data*, at most *limit* bytes of it (0: all)."""
-        if not data:
-            return b""
+    def decode(self, data: bytes, limit: int) -> tuple[bytes, bytes]:
+        """Decode *data* into at most *limit* (> 0) bytes; return them and the input left.
+
+        The input left (empty unless the output was cut at *limit*) is to be passed back
+        in, once the caller has dealt with the output.
+        """
         first, self._first = self._first, False
         try:
             out = self._zlib.decompress(data, limit)
@@ -339,8 +389,7 @@ class _Decoder:
                 self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
                 return self.decode(data, limit)
             raise httpx.DecodingError(str(exc)) from exc
-        # Cut at *limit* (input left over): the caller sees more than its limit and refuses.
-        return out
+        return out, self._zlib.unconsumed_tail
 
     def flush(self) -> bytes:
         """What the decoder still holds at the end of the body."""

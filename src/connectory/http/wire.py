@@ -132,6 +132,11 @@ class HttpxWire:
         finally:
             await response.aclose()
 
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """The client's cookie jar."""
+        return self._http.cookies
+
     async def aclose(self) -> None:
         """Close the client and its transport."""
         await self._http.aclose()
@@ -170,8 +175,9 @@ class AdaptiveWire:
                 return self._light.build(method, url, headers, content)
             from connectory.http.aiohttp_wire import AiohttpWire
 
+            # The same jar: a cookie session started on httpx's transport carries on.
             pooled = self._pooled = AiohttpWire(
-                transport, self._redactor, self._max_bytes, self._clock
+                transport, self._redactor, self._max_bytes, self._clock, self._light.cookies
             )
         return pooled.build(method, url, headers, content)
 
