@@ -26,6 +26,7 @@ from connectory.store import SecretValue
 from connectory.testing import create_test_api, serve
 
 from .identity_support import Store, open_store
+from .socket_support import read_response
 from .support import World, insert_published_connector
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
@@ -346,23 +347,7 @@ async def test_every_json_body_is_decoded_strictly(api: httpx.AsyncClient, world
 def _exchange(sock: socket.socket, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send one request and read one response (Content-Length framed) from *sock*."""
     sock.sendall(request)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"the server closed the connection: {data[:200]!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip()
-        for name, _, value in (line.partition(":") for line in lines[1:])
-    }
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection mid-body"
-        body += chunk
-    return int(lines[0].split()[1]), headers, body[:length]
+    return read_response(sock)
 
 
 @pytest.fixture

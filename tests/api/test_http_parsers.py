@@ -20,6 +20,8 @@ from connectory.api.limits import server_options
 from connectory.settings import Settings
 from connectory.testing import serve
 
+from .socket_support import read_response
+
 HEAD_LIMIT = 16 * 1024
 
 PARSERS = [
@@ -41,26 +43,6 @@ def live(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[s
     with serve(create_app(settings), options=options) as url:
         host, port = url.removeprefix("http://").rsplit(":", 1)
         yield host, int(port)
-
-
-def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"the server closed the connection: {data[:200]!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip()
-        for name, _, value in (line.partition(":") for line in lines[1:])
-    }
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection mid-body"
-        body += chunk
-    return int(lines[0].split()[1]), headers, body[:length]
 
 
 def _answered(sock: socket.socket) -> bool:
@@ -91,7 +73,7 @@ def test_an_unfinished_head_over_the_limit_is_refused_and_the_connection_closed(
                 sock.sendall(b"X-Padding: " + b"a" * 4000 + b"\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 break  # closed between the check and the write; its answer is still readable
-        status, headers, _ = _read_response(sock)
+        status, headers, _ = read_response(sock)
         assert status == 400
         assert headers.get("connection") == "close"
         assert _closed(sock)
@@ -105,7 +87,7 @@ def test_under_the_head_limit_urls_get_414_and_bodies_are_not_counted(
     with socket.create_connection(live, timeout=30) as sock:
         # A URL over max_url_bytes but under the head limit: Connectory's 414, kept open.
         sock.sendall(b"GET /connections?q=" + b"x" * 8000 + b" HTTP/1.1\r\nHost: test\r\n\r\n")
-        status, headers, body = _read_response(sock)
+        status, headers, body = read_response(sock)
         assert status == 414, body[:300]
         assert headers.get("connection", "keep-alive") != "close"
         # A body four times the head limit is not a head: the app answers (no token: 401).
@@ -115,12 +97,12 @@ def test_under_the_head_limit_urls_get_414_and_bodies_are_not_counted(
             % len(big_body)
             + big_body
         )
-        status, headers, body = _read_response(sock)
+        status, headers, body = read_response(sock)
         assert status == 401, body[:300]
         # Two requests in one write (pipelined): both answered, in order.
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n" * 2)
-        assert _read_response(sock)[0] == 200
-        assert _read_response(sock)[0] == 200
+        assert read_response(sock)[0] == 200
+        assert read_response(sock)[0] == 200
 
 
 def test_server_options_pick_httptools_when_installed() -> None:
@@ -153,15 +135,15 @@ def test_urls_over_64_kib_are_served_or_refused_by_the_app(
     with socket.create_connection(live_long_urls, timeout=30) as sock:
         # Under max_url_bytes: served, the query intact (the app reads it, /health ignores it).
         sock.sendall(b"GET /health?pad=" + b"p" * 70_000 + b" HTTP/1.1\r\nHost: test\r\n\r\n")
-        status, _, body = _read_response(sock)
+        status, _, body = read_response(sock)
         assert status == 200, body[:300]
         # Over it: the app's 414 (it measured the whole URL), on a connection that stays open.
         sock.sendall(
             b"GET /connections?connector_id=" + b"x" * 200_000 + b" HTTP/1.1\r\nHost: test\r\n\r\n"
         )
-        status, headers, body = _read_response(sock)
+        status, headers, body = read_response(sock)
         assert status == 414, body[:300]
         assert b"200,025 bytes long" in body  # path and query, as sent
         assert headers.get("connection", "keep-alive") != "close"
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
-        assert _read_response(sock)[0] == 200
+        assert read_response(sock)[0] == 200
