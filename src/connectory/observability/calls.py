@@ -40,7 +40,7 @@ from connectory.http.redaction import Redactor
 
 if TYPE_CHECKING:
     from connectory.observability.metrics import Metrics
-    from connectory.observability.tracing import Tracing
+    from connectory.observability.tracing import SpanTracing
 
 logger = logging.getLogger("connectory.calls")
 
@@ -139,7 +139,8 @@ class Telemetry:
     Attributes:
         recorder: The call log (None: off).
         metrics: Prometheus metrics (None: off).
-        tracing: OpenTelemetry tracing (None: off).
+        tracing: OpenTelemetry tracing (None: off): SDK spans (``Tracing``) or Connectory's
+            recorder's (``tracing_from_env``).
         excerpt_bytes: Cap on each request/response excerpt.
         wall_clock: Wall-clock time for ``started_at`` (injectable for tests).
         monotonic: Monotonic seconds for durations (injectable for tests).
@@ -147,7 +148,7 @@ class Telemetry:
 
     recorder: CallRecorder | None = None
     metrics: Metrics | None = None
-    tracing: Tracing | None = None
+    tracing: SpanTracing | None = None
     excerpt_bytes: int = DEFAULT_EXCERPT_BYTES
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     monotonic: Callable[[], float] = time.monotonic
@@ -428,11 +429,11 @@ class CallTrack:
 
     @property
     def span(self) -> Any:
-        """The call's OpenTelemetry span (None when tracing is off)."""
+        """The call's span: an SDK span or a recorded one (None when tracing is off)."""
         return self._span
 
     @property
-    def tracing(self) -> Tracing | None:
+    def tracing(self) -> SpanTracing | None:
         """The tracing the call reports to."""
         calls = self._calls
         return calls.telemetry.tracing if calls is not None and calls.telemetry else None

@@ -6,6 +6,13 @@ environment variables choose: ``OTEL_TRACES_EXPORTER`` (``otlp``, the default, `
 ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``,
 ``OTEL_TRACES_SAMPLER``... (OTLP over HTTP/protobuf). The SDK is imported only then.
 
+Two implementations of one interface (:class:`SpanTracing`): :class:`Tracing` records spans
+with the OpenTelemetry SDK through a ``TracerProvider`` (one an application or a test passes
+in gets exactly the SDK's spans); :func:`tracing_from_env`, what the server uses when it
+configures tracing itself, records them with Connectory's lightweight recorder
+(:mod:`connectory.observability.spans`: same spans, same OTLP, a fraction of the SDK's cost
+on the request path) unless the configuration asks for something only the SDK does.
+
 A tracked call (:class:`~connectory.observability.calls.CallTrack`) is a span; calls tracked
 inside it (a hook, a token request) are child spans; each attempt the runtime sends is a
 CLIENT span under the innermost call. ``traceparent`` goes upstream only for connectors that
@@ -17,8 +24,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -32,6 +39,31 @@ if TYPE_CHECKING:
     from connectory.observability.calls import CallEntry, CallTrack
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class SpanTracing(Protocol):
+    """What a tracked call and the runtime need of tracing (SDK spans or recorded ones)."""
+
+    def start_call_span(self, track: CallTrack, parent: CallTrack | None) -> Any:
+        """Start the span of *track*, a child of *parent*'s span (or of the current span)."""
+
+    def end_call_span(self, span: Any, entry: CallEntry, error: BaseException | None) -> None:
+        """End a call's span with what the entry says."""
+
+    def trace_id_of(self, span: Any) -> str | None:
+        """The span's trace id as 32 hex digits (None for a span that is not recorded)."""
+
+    def attempt_span(
+        self,
+        track: CallTrack | None,
+        method: str,
+        redacted_url: str,
+        headers: MutableMapping[str, str] | None,
+    ) -> AbstractContextManager[Any]:
+        """A CLIENT span for one attempt; with *headers*, ``traceparent`` is set in them."""
+
+    def shutdown(self) -> None:
+        """Export what is left and stop."""
 
 
 class Tracing:
@@ -119,13 +151,67 @@ class Tracing:
             self.provider.shutdown()
 
 
+def tracing_from_env(lightweight: bool = True) -> SpanTracing:
+    """The server's tracing, configured by the standard ``OTEL_*`` environment variables.
+
+    Args:
+        lightweight: Record spans with Connectory's recorder where the configuration allows
+            (False: always the SDK, e.g. to compare the two).
+
+    Raises:
+        ConfigurationError: an exporter or protocol Connectory does not ship.
+    """
+    if lightweight:
+        recorded = _recorded_tracing_from_env()
+        if recorded is not None:
+            return recorded
+    return Tracing(create_provider_from_env())
+
+
+def _recorded_tracing_from_env() -> SpanTracing | None:
+    from connectory.observability.spans import (
+        BatchSettings,
+        RecordedTracing,
+        SpanQueue,
+        recorder_config_from_env,
+    )
+
+    config = recorder_config_from_env()
+    if config is None:
+        return None
+    sampler, export = config
+    if not export:
+        return RecordedTracing(sampler, None)
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from connectory.observability.otlp import OtlpSpanExporter, RecordEncoder
+
+    exporter = OtlpSpanExporter()
+    if not exporter.fast:
+        # The SDK's exporter changed shape: only the SDK's own path can export.
+        exporter.shutdown()  # type: ignore[no-untyped-call]
+        return None
+    resource = _resource_from_env()
+    # The scope the SDK's tracer reports: get_tracer("connectory").
+    encoder = RecordEncoder(resource, InstrumentationScope("connectory"))
+    queue = SpanQueue(exporter.send_encoded, encoder, BatchSettings.from_env())
+    return RecordedTracing(sampler, queue, exporter, resource)
+
+
+def _resource_from_env() -> Any:
+    """The SDK's resource: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, detectors."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: "connectory"}
+    return Resource.create(attributes)
+
+
 def create_provider_from_env() -> TracerProvider:
     """A tracer provider configured by the standard ``OTEL_*`` environment variables.
 
     Raises:
         ConfigurationError: an exporter or protocol Connectory does not ship.
     """
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import (
         BatchSpanProcessor,
@@ -133,8 +219,7 @@ def create_provider_from_env() -> TracerProvider:
         SpanExporter,
     )
 
-    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: "connectory"}
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = TracerProvider(resource=_resource_from_env())
     exporters = [
         name.strip().lower()
         for name in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")

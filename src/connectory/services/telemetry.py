@@ -23,7 +23,7 @@ from connectory.settings import Settings
 
 if TYPE_CHECKING:
     from connectory.observability.metrics import Metrics
-    from connectory.observability.tracing import Tracing
+    from connectory.observability.tracing import SpanTracing
 
 logger = logging.getLogger("connectory.calls")
 
@@ -36,7 +36,7 @@ class ServerTelemetry:
     buffer: BufferedRecorder | None = None
     store: CallLogStore | None = None
     metrics: Metrics | None = None
-    tracing: Tracing | None = None
+    tracing: SpanTracing | None = None
 
     def calls_for(
         self,
@@ -101,11 +101,12 @@ def create_telemetry(
         from connectory.observability.metrics import Metrics
 
         metrics = Metrics(connection_labels=settings.metrics_connection_labels)
-    tracing: Tracing | None = None
+    tracing: SpanTracing | None = None
     if settings.tracing or tracer_provider is not None:
-        from connectory.observability.tracing import Tracing
+        from connectory.observability.tracing import Tracing, tracing_from_env
 
-        tracing = Tracing(tracer_provider)
+        # A provider passed in gets the SDK's spans; our own configuration, lightweight ones.
+        tracing = Tracing(tracer_provider) if tracer_provider is not None else tracing_from_env()
     server = ServerTelemetry(Telemetry(metrics=metrics, tracing=tracing), metrics=metrics)
     server.tracing = tracing
     if settings.call_log:

@@ -1,0 +1,542 @@
+"""Lightweight spans: the server's own span recorder, when it configured tracing itself.
+
+Why: with tracing on, the OpenTelemetry SDK's span creation was the largest cost left on the
+request path (docs/benchmarks.md, "Tracing, second pass"): per span a sampler call, a span
+context, attribute cleaning into ``BoundedAttributes``, the span's lock, a ``ReadableSpan``
+copy at the end and the processor chain; two spans per call, about 0.3 ms of a 1 ms call.
+When Connectory built the tracing from the standard ``OTEL_*`` variables, nobody else sees
+its spans before they are exported, so it records them itself:
+
+- a span is a slotted :class:`SpanRecord` (ids from ``random.getrandbits`` as the SDK's
+  default id generator makes them, a start in wall-clock nanoseconds and the duration from
+  the monotonic clock, the attributes as a plain dict);
+- the sampler of ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` is applied as the SDK
+  applies it (``always_on``, ``always_off``, ``traceidratio`` and their ``parentbased_``
+  forms; :func:`recorder_config_from_env` says None for anything else, and the SDK runs);
+- ended, sampled spans go to a bounded queue (:class:`SpanQueue`) that a thread encodes with
+  :class:`~connectory.observability.otlp.RecordEncoder` and sends through the SDK's OTLP
+  exporter's HTTP client, with the ``OTEL_BSP_*`` batching, queue size and drop rule of the
+  SDK's ``BatchSpanProcessor``, and a flush at shutdown.
+
+An application or a test that passes its own ``TracerProvider`` gets the SDK's spans as
+before (:class:`~connectory.observability.tracing.Tracing`); this module is not used then.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+
+    from connectory.observability.calls import CallEntry, CallTrack
+    from connectory.observability.otlp import OtlpSpanExporter, RecordEncoder
+
+logger = logging.getLogger(__name__)
+
+# OTLP's span kinds and status codes (opentelemetry/proto/trace/v1/trace.proto).
+KIND_INTERNAL = 1
+KIND_CLIENT = 3
+STATUS_UNSET = 0
+STATUS_ERROR = 2
+
+_TRACE_ID_LOW = (1 << 64) - 1
+_ALWAYS = 1 << 64  # a bound every trace id's low 64 bits are under
+
+_SAMPLERS = {
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+}
+# Settings the recorder does not apply: with any of them set, the SDK records the spans.
+_SDK_ONLY = (
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_PYTHON_ID_GENERATOR",
+)
+
+
+def _new_trace_id() -> int:
+    trace_id = random.getrandbits(128)
+    while not trace_id:  # 0 is the invalid id
+        trace_id = random.getrandbits(128)
+    return trace_id
+
+
+def _new_span_id() -> int:
+    span_id = random.getrandbits(64)
+    while not span_id:
+        span_id = random.getrandbits(64)
+    return span_id
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """``OTEL_TRACES_SAMPLER``'s decision, for the samplers the recorder implements.
+
+    Attributes:
+        bound: A span is sampled when its trace id's low 64 bits are below this (the SDK's
+            ``TraceIdRatioBased`` rule: ``round(rate * 2**64)``; ``always_on`` is 2**64,
+            ``always_off`` 0).
+        parent_based: With a parent, follow the parent's decision (the ``parentbased_``
+            samplers with their default delegates); without one, the bound decides.
+    """
+
+    bound: int = _ALWAYS
+    parent_based: bool = True
+
+    def sampled(self, trace_id: int, parent_sampled: bool | None) -> bool:
+        """Whether a span of *trace_id* is sampled (*parent_sampled*: None without a parent)."""
+        if self.parent_based and parent_sampled is not None:
+            return parent_sampled
+        return (trace_id & _TRACE_ID_LOW) < self.bound
+
+
+def sampler_from_env() -> Sampler | None:
+    """The sampler ``OTEL_TRACES_SAMPLER`` names; None for one the recorder does not have."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    if name not in _SAMPLERS:
+        return None
+    parent_based = name.startswith("parentbased_")
+    root = name.removeprefix("parentbased_")
+    if root == "always_on":
+        return Sampler(_ALWAYS, parent_based)
+    if root == "always_off":
+        return Sampler(0, parent_based)
+    rate = 1.0
+    argument = os.environ.get("OTEL_TRACES_SAMPLER_ARG", "")
+    try:
+        rate = float(argument)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(argument)
+    except ValueError:
+        # What the SDK does with an argument it cannot use.
+        logger.warning("OTEL_TRACES_SAMPLER_ARG=%r is not a rate in [0, 1]: using 1.0", argument)
+        rate = 1.0
+    return Sampler(round(rate * _ALWAYS), parent_based)
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        logger.warning("%s=%r is not a positive integer: using %d", name, raw, default)
+        return default
+    return value
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The ``BatchSpanProcessor``'s settings (``OTEL_BSP_*``, the SDK's defaults)."""
+
+    schedule_delay: float = 5.0
+    max_queue_size: int = 2048
+    max_export_batch_size: int = 512
+
+    @classmethod
+    def from_env(cls) -> BatchSettings:
+        """Read the ``OTEL_BSP_*`` variables (the delay in milliseconds, as the SDK does)."""
+        queue = _int_env("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
+        batch = _int_env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)
+        if batch > queue:
+            logger.warning(
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%d is over the queue size %d: using %d",
+                batch,
+                queue,
+                queue,
+            )
+            batch = queue
+        return cls(_int_env("OTEL_BSP_SCHEDULE_DELAY", 5000) / 1000, queue, batch)
+
+
+def recorder_config_from_env() -> tuple[Sampler, bool] | None:
+    """What the recorder needs from the environment, or None when only the SDK can do it.
+
+    Returns:
+        The sampler and whether spans are exported over OTLP (False:
+        ``OTEL_TRACES_EXPORTER=none``, spans are made, for the trace ids, and not exported).
+        None when the configuration asks for something the recorder does not implement: the
+        SDK disabled, a console or unknown exporter (the SDK path reports it), a protocol
+        other than http/protobuf, a sampler other than the six built-in ones, span limits or
+        a custom id generator.
+    """
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    if any(os.environ.get(name, "").strip() for name in _SDK_ONLY):
+        return None
+    exporters = {
+        name.strip().lower()
+        for name in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")
+        if name.strip()
+    }
+    if not exporters <= {"otlp", "none"}:
+        return None
+    protocol = os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    )
+    if "otlp" in exporters and protocol != "http/protobuf":
+        return None
+    sampler = sampler_from_env()
+    if sampler is None:
+        return None
+    return sampler, "otlp" in exporters
+
+
+class SpanRecord:
+    """One span: what the OTLP ``Span`` message carries, and nothing else.
+
+    It is also the context manager of an attempt's span (``with tracing.attempt_span(...)``):
+    an exception leaving the block marks it as an error, and the span ends on the way out.
+    """
+
+    __slots__ = (
+        "_mono",
+        "_queue",
+        "attributes",
+        "end",
+        "flags",
+        "kind",
+        "name",
+        "parent_remote",
+        "parent_span_id",
+        "sampled",
+        "span_id",
+        "start",
+        "status",
+        "status_description",
+        "trace_id",
+        "trace_state",
+    )
+
+    def __init__(
+        self,
+        queue: SpanQueue | None,
+        name: str,
+        kind: int,
+        attributes: dict[str, Any],
+        trace_id: int,
+        parent_span_id: int,
+        parent_remote: bool,
+        sampled: bool,
+        trace_state: str,
+        random_id: bool = True,
+    ) -> None:
+        self._queue = queue
+        self.name = name
+        self.kind = kind
+        self.attributes = attributes
+        self.trace_id = trace_id
+        self.span_id = _new_span_id()
+        self.parent_span_id = parent_span_id
+        self.parent_remote = parent_remote
+        self.sampled = sampled
+        # W3C trace flags: sampled, and "random trace id" (as the SDK sets it: for a trace id
+        # it generated, or as the parent says).
+        self.flags = (1 if sampled else 0) | (2 if random_id else 0)
+        self.trace_state = trace_state
+        self.status = STATUS_UNSET
+        self.status_description: str | None = None
+        self._mono = time.monotonic_ns()
+        self.start = time.time_ns()
+        self.end = 0
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute (a string, bool, int, float or a sequence of them)."""
+        self.attributes[key] = value
+
+    def set_error(self, description: str | None) -> None:
+        """Mark the span as failed (OTLP status ERROR with *description*)."""
+        self.status = STATUS_ERROR
+        self.status_description = description
+
+    def finish(self) -> None:
+        """End the span: its duration is the monotonic clock's; sampled, it is queued."""
+        if self.end:
+            return
+        self.end = self.start + (time.monotonic_ns() - self._mono)
+        if self.sampled and self._queue is not None:
+            self._queue.put(self)
+
+    def traceparent(self) -> str:
+        """The W3C ``traceparent`` value naming this span."""
+        return f"00-{self.trace_id:032x}-{self.span_id:016x}-{self.flags:02x}"
+
+    def __enter__(self) -> SpanRecord:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is not None:
+            self.attributes["error.type"] = kind.__name__
+            self.set_error(kind.__name__)
+        self.finish()
+
+
+@dataclass
+class QueueStats:
+    """What a :class:`SpanQueue` did: spans queued, dropped (queue full), sent and failed."""
+
+    queued: int = 0
+    dropped: int = 0
+    exported: int = 0
+    failed: int = 0
+
+
+class SpanQueue:
+    """Ended spans on their way to the collector: a bounded queue and an export thread.
+
+    As the SDK's ``BatchSpanProcessor``: the thread wakes every ``schedule_delay`` or when a
+    batch's worth is queued, and sends batches of at most ``max_export_batch_size``; a full
+    queue drops its oldest span (counted in :attr:`stats`, a warning logged once); shutdown
+    sends what is left. The request path only appends to a ``deque``.
+
+    Args:
+        send: Sends one encoded ``ExportTraceServiceRequest``; returns whether it was taken.
+        encoder: Encodes a batch of records.
+        settings: Batching (``OTEL_BSP_*``).
+    """
+
+    def __init__(
+        self,
+        send: Callable[[bytes], bool],
+        encoder: RecordEncoder,
+        settings: BatchSettings,
+    ) -> None:
+        self._send = send
+        self._encoder = encoder
+        self.settings = settings
+        self.stats = QueueStats()
+        self._queue: deque[SpanRecord] = deque(maxlen=settings.max_queue_size)
+        self._warned = False
+        self._closed = False
+        self._start_worker()
+        # A forked child (a pre-fork server) gets its own thread and an empty queue, as the
+        # SDK's processor does: the parent's thread does not exist in the child.
+        reinit = weakref.WeakMethod(self._start_worker)
+
+        def after_fork() -> None:
+            method = reinit()
+            if method is not None:
+                method()
+
+        os.register_at_fork(after_in_child=after_fork)
+
+    def _start_worker(self) -> None:
+        self._queue.clear()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name="ConnectorySpanExport", daemon=True)
+        self._thread.start()
+
+    def put(self, span: SpanRecord) -> None:
+        """Queue an ended span (the request path: an append, never a wait)."""
+        queue = self._queue
+        if self._closed:
+            return
+        if len(queue) >= self.settings.max_queue_size:
+            self.stats.dropped += 1
+            if not self._warned:
+                self._warned = True
+                logger.warning("the span queue is full: the oldest spans are dropped")
+        queue.append(span)
+        self.stats.queued += 1
+        if len(queue) >= self.settings.max_export_batch_size and not self._wake.is_set():
+            self._wake.set()
+
+    def _work(self) -> None:
+        while not self._closed:
+            woken = self._wake.wait(self.settings.schedule_delay)
+            if self._closed:
+                break
+            self._export(everything=not woken)
+            self._wake.clear()
+
+    def _export(self, everything: bool) -> None:
+        """Send full batches; with *everything*, what is queued (at least one batch)."""
+        with self._lock:
+            queue = self._queue
+            size = self.settings.max_export_batch_size
+            while queue and (everything or len(queue) >= size):
+                batch = [queue.popleft() for _ in range(min(size, len(queue)))]
+                try:
+                    taken = self._send(self._encoder.encode(batch))
+                except Exception:
+                    logger.exception("exporting %d spans failed", len(batch))
+                    taken = False
+                if taken:
+                    self.stats.exported += len(batch)
+                else:
+                    self.stats.failed += len(batch)
+
+    def flush(self) -> None:
+        """Send everything queued now (tests; a caller about to read the collector)."""
+        self._export(everything=True)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop the thread and send what is left."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout)
+        self._export(everything=True)
+
+
+class RecordedTracing:
+    """Tracing with :class:`SpanRecord` spans: the same interface as ``Tracing``.
+
+    Args:
+        sampler: ``OTEL_TRACES_SAMPLER``'s decision.
+        queue: Where ended spans go (None: they are not exported, ``OTEL_TRACES_EXPORTER=none``).
+        exporter: The OTLP exporter the queue sends through (shut down with it).
+        resource: The resource spans are exported with.
+    """
+
+    def __init__(
+        self,
+        sampler: Sampler,
+        queue: SpanQueue | None,
+        exporter: OtlpSpanExporter | None = None,
+        resource: Resource | None = None,
+    ) -> None:
+        self.sampler = sampler
+        self.queue = queue
+        self.exporter = exporter
+        self.resource = resource
+
+    def _span(
+        self, name: str, kind: int, attributes: dict[str, Any], parent: SpanRecord | None
+    ) -> SpanRecord:
+        if parent is not None:
+            trace_id = parent.trace_id
+            parent_id = parent.span_id
+            remote = False
+            parent_sampled: bool | None = parent.sampled
+            state = parent.trace_state
+            random_id = bool(parent.flags & 2)
+        else:
+            # As the SDK's tracer does without an explicit parent: the current OpenTelemetry
+            # context's span (an embedding application's instrumentation may have set one).
+            context = trace.get_current_span().get_span_context()
+            if context.is_valid:
+                trace_id = context.trace_id
+                parent_id = context.span_id
+                remote = context.is_remote
+                parent_sampled = context.trace_flags.sampled
+                state = context.trace_state.to_header() if context.trace_state else ""
+                random_id = bool(context.trace_flags & 2)
+            else:
+                trace_id = _new_trace_id()
+                parent_id = 0
+                remote = False
+                parent_sampled = None
+                state = ""
+                random_id = True  # random.getrandbits, as the SDK's default id generator
+        sampled = self.sampler.sampled(trace_id, parent_sampled)
+        return SpanRecord(
+            self.queue,
+            name,
+            kind,
+            attributes,
+            trace_id,
+            parent_id,
+            remote,
+            sampled,
+            state,
+            random_id,
+        )
+
+    def start_call_span(self, track: CallTrack, parent: CallTrack | None) -> SpanRecord:
+        """Start the span of *track*, a child of *parent*'s span (or of the current span)."""
+        calls = track._calls
+        attributes: dict[str, Any] = {"connectory.kind": track.kind, "connectory.call_id": track.id}
+        if track.operation:
+            attributes["connectory.operation"] = track.operation
+        if calls is not None:
+            attributes["connectory.connection_id"] = calls.connection_id
+            if calls.connector_id:
+                attributes["connectory.connector_id"] = calls.connector_id
+        name = f"{track.kind} {track.operation}" if track.operation else track.kind
+        parent_span = parent.span if parent is not None else None
+        if not isinstance(parent_span, SpanRecord):
+            parent_span = None
+        return self._span(name, KIND_INTERNAL, attributes, parent_span)
+
+    def end_call_span(
+        self, span: SpanRecord, entry: CallEntry, error: BaseException | None
+    ) -> None:
+        """End a call's span with what the entry says."""
+        attributes = span.attributes
+        attributes["connectory.attempts"] = entry.attempts
+        if entry.status_code is not None:
+            attributes["http.response.status_code"] = entry.status_code
+        if entry.status == "error":
+            if entry.error_class:
+                attributes["error.type"] = entry.error_class
+            span.set_error(entry.error_message or entry.error_class)
+        span.finish()
+
+    @staticmethod
+    def trace_id_of(span: SpanRecord) -> str | None:
+        """The span's trace id as 32 hex digits."""
+        return f"{span.trace_id:032x}"
+
+    def attempt_span(
+        self,
+        track: CallTrack | None,
+        method: str,
+        redacted_url: str,
+        headers: MutableMapping[str, str] | None,
+    ) -> SpanRecord:
+        """A CLIENT span for one attempt (a context manager); with *headers*, ``traceparent``."""
+        parent = track.span if track is not None else None
+        span = self._span(
+            method,
+            KIND_CLIENT,
+            {"http.request.method": method, "url.full": redacted_url},
+            parent if isinstance(parent, SpanRecord) else None,
+        )
+        if headers is not None:
+            headers["traceparent"] = span.traceparent()
+            if span.trace_state:
+                headers["tracestate"] = span.trace_state
+        return span
+
+    def flush(self) -> None:
+        """Send the queued spans now."""
+        if self.queue is not None:
+            self.queue.flush()
+
+    def shutdown(self) -> None:
+        """Export what is left and stop."""
+        if self.queue is not None:
+            self.queue.shutdown()
+        if self.exporter is not None:
+            self.exporter.shutdown()  # type: ignore[no-untyped-call]

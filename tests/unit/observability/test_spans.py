@@ -1,0 +1,330 @@
+"""Connectory's span recorder: the same OTLP as the SDK's spans, sampling, the export queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+from opentelemetry.trace.span import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+
+from connectory.errors import TransportError
+from connectory.observability import MemoryRecorder, Telemetry
+from connectory.observability.spans import (
+    BatchSettings,
+    RecordedTracing,
+    Sampler,
+    SpanQueue,
+    SpanRecord,
+    sampler_from_env,
+)
+from connectory.observability.tracing import SpanTracing, Tracing, tracing_from_env
+from connectory.runtime import ConnectorClient
+
+from .support import FakeClock, build_spec
+from .test_otlp import Sink
+
+OAUTH2 = {
+    "auth_type": "oauth2",
+    "grant_type": "client_credentials",
+    "token_url": "https://auth.example.com/token",
+    "credential_schema": {
+        "client_id": {"required": True},
+        "client_secret": {"type": "password", "required": True},
+    },
+}
+REMOTE_PARENT = SpanContext(
+    trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+    span_id=0xB7AD6B7169203331,
+    is_remote=True,
+    trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    trace_state=TraceState([("vendor", "value")]),
+)
+
+
+@pytest.fixture
+def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
+    server = Sink()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "connectory-test")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
+    for name in ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(name, raising=False)
+    yield server
+    server.close()
+
+
+class Upstream:
+    """A token endpoint and an API whose first answer is a 503 (a retried call)."""
+
+    def __init__(self, fail_first: bool = True) -> None:
+        self.requests: list[httpx.Request] = []
+        self.fail_first = fail_first
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "tok-abcdefgh", "expires_in": 60})
+        if request.url.path.endswith("/broken"):
+            raise httpx.ConnectError("refused")
+        if self.fail_first:
+            self.fail_first = False
+            return httpx.Response(503, json={})
+        return httpx.Response(200, json={"ok": True})
+
+
+async def traced_calls(tracing: SpanTracing, upstream: Upstream) -> MemoryRecorder:
+    """A retried call with a token request, and a failed call, on a connector propagating."""
+    recorder = MemoryRecorder()
+    spec = build_spec(
+        {"name": "me", "path": "/me"},
+        {"name": "broken", "path": "/broken"},
+        auth=OAUTH2,
+        resilience={"max_retries": 1, "retry_delay": 0, "rate_limit": None},
+        propagate_trace=True,
+    )
+    client = ConnectorClient(
+        spec,
+        credentials={"client_id": "cid", "client_secret": "client-secret-xyz"},
+        transport=httpx.MockTransport(upstream),
+        clock=FakeClock(),
+        connection_key="conn-1",
+        connector_key="connector-a",
+        telemetry=Telemetry(recorder=recorder, tracing=tracing),
+    )
+    async with client:
+        with client.calls.track("operation", "me"):
+            await client.call("me")
+        with pytest.raises(TransportError), client.calls.track("operation", "broken"):
+            await client.call("broken")
+    return recorder
+
+
+def shut_down(tracing: SpanTracing) -> None:
+    """Export everything (the SDK path's provider, passed in, is left to its owner: here us)."""
+    tracing.shutdown()
+    if isinstance(tracing, Tracing):
+        tracing.provider.shutdown()
+
+
+def exported(sink: Sink) -> list[ExportTraceServiceRequest]:
+    return [ExportTraceServiceRequest.FromString(body) for body in sink.bodies]
+
+
+def shape(requests: list[ExportTraceServiceRequest]) -> dict[str, Any]:
+    """What both paths must agree on: everything but ids, times and call ids."""
+    resources, scopes, spans = [], [], []
+    for request in requests:
+        for resource_spans in request.resource_spans:
+            attributes = {kv.key: kv.value for kv in resource_spans.resource.attributes}
+            resources.append(attributes)
+            for scope_spans in resource_spans.scope_spans:
+                scope = scope_spans.scope
+                scopes.append((scope.name, scope.version, scope_spans.schema_url))
+                spans.extend(scope_spans.spans)
+    by_id = {span.span_id: span for span in spans}
+    described = []
+    for span in spans:
+        assert len(span.trace_id) == 16 and len(span.span_id) == 8
+        assert 0 < span.start_time_unix_nano <= span.end_time_unix_nano
+        parent = by_id.get(span.parent_span_id)
+        if parent is not None:
+            assert parent.trace_id == span.trace_id
+        attributes = {kv.key: kv.value for kv in span.attributes if kv.key != "connectory.call_id"}
+        described.append(
+            (
+                span.name,
+                span.kind,
+                parent.name if parent is not None else None,
+                span.parent_span_id.hex() if parent is None else "",
+                repr(sorted(attributes.items(), key=lambda item: item[0])),
+                span.status.code,
+                span.status.message,
+                span.flags,
+                span.trace_state,
+            )
+        )
+    return {"resources": resources, "scopes": scopes, "spans": sorted(described)}
+
+
+async def test_a_traced_call_exports_the_same_otlp_through_the_recorder_and_the_sdk(
+    sink: Sink,
+) -> None:
+    shapes = {}
+    for lightweight in (True, False):
+        sink.bodies.clear()
+        tracing = tracing_from_env(lightweight=lightweight)
+        assert isinstance(tracing, RecordedTracing if lightweight else Tracing)
+        upstream = Upstream()
+        with trace.use_span(NonRecordingSpan(REMOTE_PARENT)):
+            recorder = await traced_calls(tracing, upstream)
+        shut_down(tracing)
+        requests = exported(sink)
+        shapes[lightweight] = shape(requests)
+        # Every entry has the trace id of the remote parent it was called under.
+        assert {entry.trace_id for entry in recorder.entries} == {f"{REMOTE_PARENT.trace_id:032x}"}
+        # traceparent upstream names the attempt's span in that trace, sampled.
+        spans = {
+            span.span_id.hex(): span
+            for request in requests
+            for resource_spans in request.resource_spans
+            for scope_spans in resource_spans.scope_spans
+            for span in scope_spans.spans
+        }
+        # (The mock transport keeps the attempts' one headers mapping: the last attempt's.)
+        request = [r for r in upstream.requests if r.url.path == "/v1/me"][-1]
+        version, trace_id, span_id, flags = request.headers["traceparent"].split("-")
+        # Sampled; not "random trace id": the remote parent did not say so.
+        assert (version, trace_id, flags) == ("00", recorder.entries[0].trace_id, "01")
+        assert spans[span_id].name == "GET"
+        assert request.headers["tracestate"] == "vendor=value"
+    assert shapes[True] == shapes[False]
+    names = [span[0] for span in shapes[True]["spans"]]
+    # A retried call (503, then 200) and a refused one (retried once), a token request.
+    assert sorted(names) == ["GET"] * 4 + [
+        "POST",
+        "operation broken",
+        "operation me",
+        "token_refresh oauth2",
+    ]
+    assert shapes[True]["resources"][0]["service.name"].string_value == "connectory-test"
+
+
+async def test_without_a_parent_the_call_is_a_root_span_in_both(sink: Sink) -> None:
+    shapes = {}
+    for lightweight in (True, False):
+        sink.bodies.clear()
+        tracing = tracing_from_env(lightweight=lightweight)
+        await traced_calls(tracing, Upstream(fail_first=False))
+        shut_down(tracing)
+        shapes[lightweight] = shape(exported(sink))
+    assert shapes[True] == shapes[False]
+    roots = [span for span in shapes[True]["spans"] if span[0].startswith("operation")]
+    assert [root[2:4] for root in roots] == [(None, ""), (None, "")]
+
+
+async def test_always_off_exports_nothing_but_keeps_trace_ids_and_traceparent(
+    sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    tracing = tracing_from_env()
+    assert isinstance(tracing, RecordedTracing)
+    upstream = Upstream(fail_first=False)
+    recorder = await traced_calls(tracing, upstream)
+    tracing.shutdown()
+    assert sink.bodies == []
+    trace_ids = {entry.trace_id for entry in recorder.entries}
+    assert len(trace_ids) == 2 and None not in trace_ids  # one trace per call
+    (api,) = [r for r in upstream.requests if r.url.path == "/v1/me"]
+    # Not sampled, the trace id random (what the SDK sends for a root it did not sample).
+    assert api.headers["traceparent"].endswith("-02")
+
+
+def test_samplers_decide_as_the_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
+    sampler = sampler_from_env()
+    assert sampler is not None and not sampler.parent_based
+    sdk = TraceIdRatioBased(0.25)
+    for number in range(2000):
+        trace_id = (number * 0x9E3779B97F4A7C15) & ((1 << 128) - 1) or 1
+        expected = sdk.should_sample(None, trace_id, "x").decision.is_sampled()
+        # Without a parent-based rule the parent does not matter.
+        assert sampler.sampled(trace_id, None) is expected
+        assert sampler.sampled(trace_id, not expected) is expected
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    parented = sampler_from_env()
+    assert parented is not None and parented.parent_based
+    assert parented.sampled(1 << 63, True) and not parented.sampled(1, False)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "2")  # out of range: the SDK uses 1.0
+    assert sampler_from_env() == Sampler(1 << 64, True)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "PARENTBASED_ALWAYS_OFF")
+    assert sampler_from_env() == Sampler(0, True)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "jaeger_remote")
+    assert sampler_from_env() is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTEL_TRACES_SAMPLER", "xray"),
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_TRACES_EXPORTER", "otlp,console"),
+        ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "16"),
+        ("OTEL_SDK_DISABLED", "true"),
+    ],
+)
+def test_what_only_the_sdk_does_falls_back_to_the_sdk(
+    sink: Sink, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    tracing = tracing_from_env()
+    assert isinstance(tracing, Tracing)
+    tracing.shutdown()
+
+
+def test_no_exporter_records_without_a_queue(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    tracing = tracing_from_env()
+    assert isinstance(tracing, RecordedTracing) and tracing.queue is None
+    tracing.shutdown()
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def encode(self, spans: list[SpanRecord]) -> bytes:
+        self.batches.append([span.name for span in spans])
+        return b"x"
+
+
+def record(name: str, queue: SpanQueue) -> SpanRecord:
+    return SpanRecord(queue, name, 1, {}, 1, 0, False, True, "")
+
+
+def test_a_full_queue_drops_its_oldest_spans_and_counts_them() -> None:
+    collected = Collected()
+    settings = BatchSettings(schedule_delay=3600, max_queue_size=4, max_export_batch_size=4)
+    queue = SpanQueue(lambda data: True, collected, settings)  # type: ignore[arg-type]
+    # Holding the export lock keeps the thread from taking spans while they are queued.
+    with queue._lock:
+        for number in range(10):
+            record(f"span {number}", queue).finish()
+        assert queue.stats.dropped == 6
+    queue.shutdown()
+    assert [name for batch in collected.batches for name in batch] == [
+        "span 6",
+        "span 7",
+        "span 8",
+        "span 9",
+    ]
+    assert queue.stats.exported == 4 and queue.stats.queued == 10
+    record("late", queue).finish()  # after shutdown: ignored
+    assert queue.stats.queued == 10
+
+
+def test_batches_are_at_most_the_batch_size_and_a_refused_batch_is_counted() -> None:
+    collected = Collected()
+    answers = iter([True, False, True])
+    settings = BatchSettings(schedule_delay=3600, max_queue_size=100, max_export_batch_size=2)
+    queue = SpanQueue(lambda data: next(answers), collected, settings)  # type: ignore[arg-type]
+    with queue._lock:
+        for number in range(5):
+            record(f"span {number}", queue).finish()
+    queue.shutdown()
+    assert sorted(len(batch) for batch in collected.batches) == [1, 2, 2]
+    assert queue.stats.exported + queue.stats.failed == 5 and queue.stats.failed in (1, 2)
+
+
+def test_batch_settings_come_from_the_bsp_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "250")
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "128")  # over the queue: capped
+    assert BatchSettings.from_env() == BatchSettings(0.25, 64, 64)
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "lots")
+    assert BatchSettings.from_env().max_queue_size == 2048
