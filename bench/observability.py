@@ -61,7 +61,7 @@ class OtlpSink:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                self.rfile.read(length)
+                sink.bodies.append(self.rfile.read(length))
                 sink.exports += 1
                 sink.bytes += length
                 self.send_response(200)
@@ -74,9 +74,23 @@ class OtlpSink:
 
         self.exports = 0
         self.bytes = 0
+        self.bodies: list[bytes] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def spans(self) -> int:
+        """How many spans the exports carried (decoded after the rounds, not during them)."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        return sum(
+            len(scope.spans)
+            for body in self.bodies
+            for resource in ExportTraceServiceRequest.FromString(body).resource_spans
+            for scope in resource.scope_spans
+        )
 
     def close(self) -> None:
         self._server.shutdown()
@@ -282,17 +296,26 @@ def check_on(
     if "tracing" in features:
         if sink.exports == 0:
             raise BenchError("tracing was not on: nothing exported")
-        evidence.update(otlp_exports=sink.exports, otlp_bytes=sink.bytes)
+        # Two spans a call (the call's, its attempt's): fewer means spans were dropped. The
+        # server exports every 500 ms (OTEL_BSP_SCHEDULE_DELAY): wait for the last batch.
+        time.sleep(1.5)
+        spans = sink.spans()
+        if spans < 2 * calls:
+            raise BenchError(f"tracing dropped spans: {spans} exported for {calls} calls")
+        evidence.update(otlp_exports=sink.exports, otlp_bytes=sink.bytes, otlp_spans=spans)
     return evidence
 
 
 def spans_ab(calls: int, rounds: int, sink: OtlpSink) -> dict[str, Any]:
-    """In-process A/B of a traced call's span work: the SDK's OTLP exporter vs Connectory's.
+    """In-process A/B/C of a traced call's span work: SDK spans vs Connectory's recorder.
 
     Each call is what the server does when tracing is on: a call span (``CallTrack``), one
-    attempt span under it, both ended and exported through a ``BatchSpanProcessor`` to *sink*.
-    Rounds alternate the two exporters; each reports CPU microseconds per call of the calling
-    thread and of the whole process (which adds the export thread: encoding and sending).
+    attempt span under it, both ended and exported to *sink*. ``sdk``: SDK spans through a
+    ``BatchSpanProcessor`` and the SDK's OTLP exporter; ``connectory``: SDK spans, Connectory's
+    OTLP encoding (``OtlpSpanExporter``); ``recorder``: Connectory's span recorder and export
+    queue (what the server uses when it configures tracing itself). Rounds rotate the order;
+    each reports CPU microseconds per call of the calling thread and of the whole process
+    (which adds the export thread: encoding and sending).
     """
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
@@ -300,20 +323,32 @@ def spans_ab(calls: int, rounds: int, sink: OtlpSink) -> dict[str, Any]:
 
     from connectory.observability import ConnectionCalls, Telemetry
     from connectory.observability.otlp import OtlpSpanExporter
-    from connectory.observability.tracing import Tracing, create_provider_from_env
+    from connectory.observability.spans import RecordedTracing
+    from connectory.observability.tracing import (
+        SpanTracing,
+        Tracing,
+        create_provider_from_env,
+        tracing_from_env,
+    )
 
     os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.url
+    # A queue for every span of a round: none dropped, so all of them are exported.
+    queue = 2 * calls + 2048
+    os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = str(queue)
     resource = create_provider_from_env().resource
 
-    def provider(exporter_class: type[OTLPSpanExporter]) -> TracerProvider:
+    def build(name: str) -> SpanTracing:
+        if name == "recorder":
+            tracing = tracing_from_env()
+            assert isinstance(tracing, RecordedTracing)
+            return tracing
+        exporter_class = OTLPSpanExporter if name == "sdk" else OtlpSpanExporter
         built = TracerProvider(resource=resource)
-        # A queue for every span of a round: none dropped, so both export all of them.
-        queue = 2 * calls + 2048
         built.add_span_processor(BatchSpanProcessor(exporter_class(), max_queue_size=queue))
-        return built
+        return Tracing(built)
 
-    def run(exporter_class: type[OTLPSpanExporter], count: int) -> tuple[float, float]:
-        tracing = Tracing(provider(exporter_class))
+    def run(name: str, count: int) -> tuple[float, float]:
+        tracing = build(name)
         calls = ConnectionCalls(
             Telemetry(tracing=tracing), "conn-1", enterprise_id="ent-1", connector_id="conn-a"
         )
@@ -326,19 +361,22 @@ def spans_ab(calls: int, rounds: int, sink: OtlpSink) -> dict[str, Any]:
                 call.status_code = 200
                 call.attempts = 1
         thread = time.thread_time() - thread
-        tracing.provider.shutdown()  # exports what is left: counted in the process's CPU
+        # Exports what is left: counted in the process's CPU.
+        tracing.shutdown()
+        if isinstance(tracing, Tracing):
+            tracing.provider.shutdown()
         return thread / count * 1e6, (time.process_time() - process) / count * 1e6
 
+    names = ("sdk", "connectory", "recorder")
     results: dict[str, dict[str, list[float]]] = {
-        name: {"thread_us": [], "process_us": []} for name in ("sdk", "connectory")
+        name: {"thread_us": [], "process_us": []} for name in names
     }
-    classes = {"sdk": OTLPSpanExporter, "connectory": OtlpSpanExporter}
-    for name in classes:
-        run(classes[name], min(calls, 500))  # warm-up
+    for name in names:
+        run(name, min(calls, 500))  # warm-up
     for round_number in range(rounds):
-        order = ("sdk", "connectory") if round_number % 2 == 0 else ("connectory", "sdk")
-        for name in order:
-            thread_us, process_us = run(classes[name], calls)
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            thread_us, process_us = run(name, calls)
             results[name]["thread_us"].append(round(thread_us, 1))
             results[name]["process_us"].append(round(process_us, 1))
             print(
@@ -372,7 +410,8 @@ def main() -> None:
     parser.add_argument(
         "--spans-ab",
         action="store_true",
-        help="instead: in-process A/B of the span work per call, SDK exporter vs Connectory's",
+        help="instead: in-process A/B/C of the span work per call: SDK spans with the SDK's "
+        "exporter, with Connectory's, and Connectory's span recorder",
     )
     args = parser.parse_args()
     if args.spans_ab:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from connectory.api import create_app
+from connectory.observability.spans import RecordedTracing
 from connectory.settings import Settings
 from connectory.testing import create_test_api, serve
 
@@ -288,3 +292,76 @@ async def test_traces_one_span_per_call_and_the_trace_id_on_the_response(
     # The connector did not ask for it: the upstream saw no trace context.
     echoed = response.json()["body"]["headers"]
     assert "traceparent" not in {name.lower() for name in echoed}
+
+
+class OtlpCollector:
+    """An OTLP/HTTP endpoint on loopback that keeps every export's body."""
+
+    def __init__(self) -> None:
+        collector = self
+        self.bodies: list[bytes] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                collector.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def spans(self) -> list[Any]:
+        return [
+            span
+            for body in self.bodies
+            for resource in ExportTraceServiceRequest.FromString(body).resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        ]
+
+
+async def test_the_servers_own_tracing_exports_the_call_under_the_responses_trace_id(
+    world: World,
+    settings: Settings,
+    upstream: str,
+    api: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cid = await connect(api, world, settings, document_on(upstream))
+    collector = OtlpCollector()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    for name in ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(name, raising=False)
+    app, _ = await serve_app(settings.model_copy(update={"tracing": True}))
+    try:
+        async with app.router.lifespan_context(app):
+            # Configured from OTEL_*, no provider passed in: Connectory's span recorder.
+            assert isinstance(app.state.telemetry.tracing, RecordedTracing)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.post(
+                    f"/connections/{cid}/operations/get_item",
+                    json={"params": {"id": 3}},
+                    headers=world.auth("a_viewer"),
+                )
+        # The lifespan's end flushed the queue.
+        spans = collector.spans()
+    finally:
+        collector.server.shutdown()
+        collector.server.server_close()
+    trace_id = response.headers["X-Connectory-Trace-Id"]
+    mine = [span for span in spans if span.trace_id.hex() == trace_id]
+    by_name = {span.name: span for span in mine}
+    assert sorted(by_name) == ["GET", "operation get_item"]
+    call, attempt = by_name["operation get_item"], by_name["GET"]
+    assert attempt.parent_span_id == call.span_id and not call.parent_span_id
+    attributes = {kv.key: kv.value for kv in call.attributes}
+    assert attributes["connectory.call_id"].string_value == response.headers["X-Connectory-Call-Id"]
+    assert attributes["connectory.connection_id"].string_value == cid
+    # The URL in the span is the redacted one: the API key never leaves in a span.
+    assert API_KEY not in b"".join(collector.bodies).decode("utf-8", "replace")
