@@ -15,6 +15,8 @@ at least 0.9. Beside the rates, each round's CPU seconds of each server process 
 (Linux's /proc: steadier than rates on a loaded machine) and the load average at the start
 and end of the run are kept. Every round is checked: the upstream counted exactly *calls*
 requests, and the "on" server really recorded (its call log, /metrics and the sink saw the calls).
+``--baseline sdk-tracing`` makes "off" the "on" configuration with the SDK recording spans
+instead of Connectory's span recorder; ``--spans-ab`` compares the span work in process.
 """
 
 from __future__ import annotations
@@ -247,7 +249,7 @@ class Served:
 
 @contextmanager
 def servers(
-    upstream: str, sink: OtlpSink, features: tuple[str, ...] = FEATURES
+    upstream: str, sink: OtlpSink, features: tuple[str, ...] = FEATURES, baseline: str = "off"
 ) -> Iterator[tuple[Served, Served]]:
     on_env = {f"CONNECTORY_{feature.upper()}": "false" for feature in FEATURES}
     on_env.update({f"CONNECTORY_{feature.upper()}": "true" for feature in features})
@@ -255,17 +257,17 @@ def servers(
         on_env.update(OTEL_EXPORTER_OTLP_ENDPOINT=sink.url, OTEL_BSP_SCHEDULE_DELAY="500")
     with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir:
         on = Served("on", upstream, on_env, Path(on_dir))
+        off_env = {
+            "CONNECTORY_CALL_LOG": "false",
+            "CONNECTORY_METRICS": "false",
+            "CONNECTORY_TRACING": "false",
+        }
+        if baseline == "sdk-tracing":
+            # The same as "on", with the SDK recording the spans: the attribute count limit
+            # (set to the SDK's default, so nothing changes) is one the recorder leaves to it.
+            off_env = {**on_env, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "128"}
         try:
-            off = Served(
-                "off",
-                upstream,
-                {
-                    "CONNECTORY_CALL_LOG": "false",
-                    "CONNECTORY_METRICS": "false",
-                    "CONNECTORY_TRACING": "false",
-                },
-                Path(off_dir),
-            )
+            off = Served("off", upstream, off_env, Path(off_dir))
             try:
                 yield on, off
             finally:
@@ -408,6 +410,13 @@ def main() -> None:
         help="what the 'on' server has on, comma-separated (to see what each costs)",
     )
     parser.add_argument(
+        "--baseline",
+        choices=("off", "sdk-tracing"),
+        default="off",
+        help="what the 'off' server is: everything off (the target's comparison), or the "
+        "'on' server's configuration with the SDK recording spans (recorder vs SDK)",
+    )
+    parser.add_argument(
         "--spans-ab",
         action="store_true",
         help="instead: in-process A/B/C of the span work per call: SDK spans with the SDK's "
@@ -434,7 +443,10 @@ def main() -> None:
     ratios: list[float] = []
     load_start = os.getloadavg()
     try:
-        with bench_server(1000) as upstream, servers(upstream.url, sink, features) as (on, off):
+        with (
+            bench_server(1000) as upstream,
+            servers(upstream.url, sink, features, args.baseline) as (on, off),
+        ):
             for served in (on, off):  # warm-up: clients built, pools and caches filled
                 served.calls(min(args.calls, 500))
             for round_number in range(args.rounds):
@@ -463,6 +475,7 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "rounds": args.rounds,
+        "baseline": args.baseline,
         "calls_per_second": {k: [round(v, 1) for v in values] for k, values in rates.items()},
         "median_calls_per_second": {k: round(statistics.median(v), 1) for k, v in rates.items()},
         "ratios": [round(r, 3) for r in ratios],

@@ -407,6 +407,12 @@ class SpanQueue:
         self._wake.set()
         self._thread.join(timeout)
         self._export(everything=True)
+        if self.stats.dropped:
+            logger.warning(
+                "%d of %d spans were dropped (the queue was full: OTEL_BSP_MAX_QUEUE_SIZE)",
+                self.stats.dropped,
+                self.stats.queued,
+            )
 
 
 class RecordedTracing:
