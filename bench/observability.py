@@ -396,6 +396,7 @@ def spans_ab(calls: int, rounds: int, sink: OtlpSink) -> dict[str, Any]:
         },
         "load_average": os.getloadavg(),
         "exports": sink.exports,
+        "spans_exported": sink.spans(),
     }
 
 
