@@ -4,7 +4,9 @@ The call log's recorder interface lives in :mod:`connectory.observability.calls`
 emit an entry); :mod:`~connectory.observability.buffer` batches entries for the store;
 :mod:`~connectory.observability.metrics` and :mod:`~connectory.observability.tracing` are
 imported only by a server that turns them on (they load prometheus-client and the
-OpenTelemetry SDK). See docs/observability.md.
+OpenTelemetry SDK); with tracing configured by the server itself, spans are recorded by
+:mod:`~connectory.observability.spans` and exported by
+:mod:`~connectory.observability.span_queue`. See docs/observability.md.
 """
 
 from connectory.observability.buffer import BufferedRecorder, BufferStats

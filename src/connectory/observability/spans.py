@@ -13,7 +13,8 @@ its spans before they are exported, so it records them itself:
 - the sampler of ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` is applied as the SDK
   applies it (``always_on``, ``always_off``, ``traceidratio`` and their ``parentbased_``
   forms; :func:`recorder_config_from_env` says None for anything else, and the SDK runs);
-- ended, sampled spans go to a bounded queue (:class:`SpanQueue`) that a thread encodes with
+- ended, sampled spans go to a bounded queue
+  (:class:`~connectory.observability.span_queue.SpanQueue`) that a thread encodes with
   :class:`~connectory.observability.otlp.RecordEncoder` and sends through the SDK's OTLP
   exporter's HTTP client, with the ``OTEL_BSP_*`` batching, queue size and drop rule of the
   SDK's ``BatchSpanProcessor``, and a flush at shutdown.
@@ -27,11 +28,8 @@ from __future__ import annotations
 import logging
 import os
 import random
-import threading
 import time
-import weakref
-from collections import deque
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -42,7 +40,8 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
 
     from connectory.observability.calls import CallEntry, CallTrack
-    from connectory.observability.otlp import OtlpSpanExporter, RecordEncoder
+    from connectory.observability.otlp import OtlpSpanExporter
+    from connectory.observability.span_queue import SpanQueue
 
 logger = logging.getLogger(__name__)
 
@@ -131,44 +130,6 @@ def sampler_from_env() -> Sampler | None:
         logger.warning("OTEL_TRACES_SAMPLER_ARG=%r is not a rate in [0, 1]: using 1.0", argument)
         rate = 1.0
     return Sampler(round(rate * _ALWAYS), parent_based)
-
-
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        logger.warning("%s=%r is not a positive integer: using %d", name, raw, default)
-        return default
-    return value
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """The ``BatchSpanProcessor``'s settings (``OTEL_BSP_*``, the SDK's defaults)."""
-
-    schedule_delay: float = 5.0
-    max_queue_size: int = 2048
-    max_export_batch_size: int = 512
-
-    @classmethod
-    def from_env(cls) -> BatchSettings:
-        """Read the ``OTEL_BSP_*`` variables (the delay in milliseconds, as the SDK does)."""
-        queue = _int_env("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
-        batch = _int_env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)
-        if batch > queue:
-            logger.warning(
-                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%d is over the queue size %d: using %d",
-                batch,
-                queue,
-                queue,
-            )
-            batch = queue
-        return cls(_int_env("OTEL_BSP_SCHEDULE_DELAY", 5000) / 1000, queue, batch)
 
 
 def recorder_config_from_env() -> tuple[Sampler, bool] | None:
@@ -297,122 +258,6 @@ class SpanRecord:
             self.attributes["error.type"] = kind.__name__
             self.set_error(kind.__name__)
         self.finish()
-
-
-@dataclass
-class QueueStats:
-    """What a :class:`SpanQueue` did: spans queued, dropped (queue full), sent and failed."""
-
-    queued: int = 0
-    dropped: int = 0
-    exported: int = 0
-    failed: int = 0
-
-
-class SpanQueue:
-    """Ended spans on their way to the collector: a bounded queue and an export thread.
-
-    As the SDK's ``BatchSpanProcessor``: the thread wakes every ``schedule_delay`` or when a
-    batch's worth is queued, and sends batches of at most ``max_export_batch_size``; a full
-    queue drops its oldest span (counted in :attr:`stats`, a warning logged once); shutdown
-    sends what is left. The request path only appends to a ``deque``.
-
-    Args:
-        send: Sends one encoded ``ExportTraceServiceRequest``; returns whether it was taken.
-        encoder: Encodes a batch of records.
-        settings: Batching (``OTEL_BSP_*``).
-    """
-
-    def __init__(
-        self,
-        send: Callable[[bytes], bool],
-        encoder: RecordEncoder,
-        settings: BatchSettings,
-    ) -> None:
-        self._send = send
-        self._encoder = encoder
-        self.settings = settings
-        self.stats = QueueStats()
-        self._queue: deque[SpanRecord] = deque(maxlen=settings.max_queue_size)
-        self._warned = False
-        self._closed = False
-        self._start_worker()
-        # A forked child (a pre-fork server) gets its own thread and an empty queue, as the
-        # SDK's processor does: the parent's thread does not exist in the child.
-        reinit = weakref.WeakMethod(self._start_worker)
-
-        def after_fork() -> None:
-            method = reinit()
-            if method is not None:
-                method()
-
-        os.register_at_fork(after_in_child=after_fork)
-
-    def _start_worker(self) -> None:
-        self._queue.clear()
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._work, name="ConnectorySpanExport", daemon=True)
-        self._thread.start()
-
-    def put(self, span: SpanRecord) -> None:
-        """Queue an ended span (the request path: an append, never a wait)."""
-        queue = self._queue
-        if self._closed:
-            return
-        if len(queue) >= self.settings.max_queue_size:
-            self.stats.dropped += 1
-            if not self._warned:
-                self._warned = True
-                logger.warning("the span queue is full: the oldest spans are dropped")
-        queue.append(span)
-        self.stats.queued += 1
-        if len(queue) >= self.settings.max_export_batch_size and not self._wake.is_set():
-            self._wake.set()
-
-    def _work(self) -> None:
-        while not self._closed:
-            woken = self._wake.wait(self.settings.schedule_delay)
-            if self._closed:
-                break
-            self._export(everything=not woken)
-            self._wake.clear()
-
-    def _export(self, everything: bool) -> None:
-        """Send full batches; with *everything*, what is queued (at least one batch)."""
-        with self._lock:
-            queue = self._queue
-            size = self.settings.max_export_batch_size
-            while queue and (everything or len(queue) >= size):
-                batch = [queue.popleft() for _ in range(min(size, len(queue)))]
-                try:
-                    taken = self._send(self._encoder.encode(batch))
-                except Exception:
-                    logger.exception("exporting %d spans failed", len(batch))
-                    taken = False
-                if taken:
-                    self.stats.exported += len(batch)
-                else:
-                    self.stats.failed += len(batch)
-
-    def flush(self) -> None:
-        """Send everything queued now (tests; a caller about to read the collector)."""
-        self._export(everything=True)
-
-    def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop the thread and send what is left."""
-        if self._closed:
-            return
-        self._closed = True
-        self._wake.set()
-        self._thread.join(timeout)
-        self._export(everything=True)
-        if self.stats.dropped:
-            logger.warning(
-                "%d of %d spans were dropped (the queue was full: OTEL_BSP_MAX_QUEUE_SIZE)",
-                self.stats.dropped,
-                self.stats.queued,
-            )
 
 
 class RecordedTracing:

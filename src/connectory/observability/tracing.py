@@ -169,12 +169,8 @@ def tracing_from_env(lightweight: bool = True) -> SpanTracing:
 
 
 def _recorded_tracing_from_env() -> SpanTracing | None:
-    from connectory.observability.spans import (
-        BatchSettings,
-        RecordedTracing,
-        SpanQueue,
-        recorder_config_from_env,
-    )
+    from connectory.observability.span_queue import BatchSettings, SpanQueue
+    from connectory.observability.spans import RecordedTracing, recorder_config_from_env
 
     config = recorder_config_from_env()
     if config is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +15,10 @@ from opentelemetry.trace.span import NonRecordingSpan, SpanContext, TraceFlags, 
 
 from connectory.errors import TransportError
 from connectory.observability import MemoryRecorder, Telemetry
+from connectory.observability.span_queue import BatchSettings, SpanQueue
 from connectory.observability.spans import (
-    BatchSettings,
     RecordedTracing,
     Sampler,
-    SpanQueue,
     SpanRecord,
     sampler_from_env,
 )
@@ -328,3 +328,25 @@ def test_batch_settings_come_from_the_bsp_variables(monkeypatch: pytest.MonkeyPa
     assert BatchSettings.from_env() == BatchSettings(0.25, 64, 64)
     monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "lots")
     assert BatchSettings.from_env().max_queue_size == 2048
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_exports_its_own_spans_with_its_own_thread() -> None:
+    collected = Collected()
+    settings = BatchSettings(schedule_delay=3600, max_queue_size=100, max_export_batch_size=100)
+    queue = SpanQueue(lambda data: True, collected, settings)  # type: ignore[arg-type]
+    record("parent's", queue).finish()  # queued in the parent, not sent yet
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        code = 1
+        try:
+            fresh = queue._thread.is_alive() and not queue._queue
+            record("child's", queue).finish()
+            queue.shutdown()
+            code = 0 if fresh and collected.batches == [["child's"]] else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    queue.shutdown()
+    assert collected.batches == [["parent's"]]
