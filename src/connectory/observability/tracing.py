@@ -165,7 +165,8 @@ def tracing_from_env(lightweight: bool = True) -> SpanTracing:
         recorded = _recorded_tracing_from_env()
         if recorded is not None:
             return recorded
-    return Tracing(create_provider_from_env())
+    # Built here, so owned: shutdown() exports what is left, as the recorder's does.
+    return Tracing()
 
 
 def _recorded_tracing_from_env() -> SpanTracing | None:

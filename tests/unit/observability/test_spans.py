@@ -104,13 +104,6 @@ async def traced_calls(tracing: SpanTracing, upstream: Upstream) -> MemoryRecord
     return recorder
 
 
-def shut_down(tracing: SpanTracing) -> None:
-    """Export everything (the SDK path's provider, passed in, is left to its owner: here us)."""
-    tracing.shutdown()
-    if isinstance(tracing, Tracing):
-        tracing.provider.shutdown()
-
-
 def exported(sink: Sink) -> list[ExportTraceServiceRequest]:
     return [ExportTraceServiceRequest.FromString(body) for body in sink.bodies]
 
@@ -162,7 +155,7 @@ async def test_a_traced_call_exports_the_same_otlp_through_the_recorder_and_the_
         upstream = Upstream()
         with trace.use_span(NonRecordingSpan(REMOTE_PARENT)):
             recorder = await traced_calls(tracing, upstream)
-        shut_down(tracing)
+        tracing.shutdown()  # exports what is left, on either path
         requests = exported(sink)
         shapes[lightweight] = shape(requests)
         # Every entry has the trace id of the remote parent it was called under.
@@ -200,7 +193,7 @@ async def test_without_a_parent_the_call_is_a_root_span_in_both(sink: Sink) -> N
         sink.bodies.clear()
         tracing = tracing_from_env(lightweight=lightweight)
         await traced_calls(tracing, Upstream(fail_first=False))
-        shut_down(tracing)
+        tracing.shutdown()  # exports what is left, on either path
         shapes[lightweight] = shape(exported(sink))
     assert shapes[True] == shapes[False]
     roots = [span for span in shapes[True]["spans"] if span[0].startswith("operation")]
