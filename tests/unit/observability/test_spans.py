@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace.span import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from connectory.errors import TransportError
+from connectory.errors import ConfigurationError, TransportError
 from connectory.observability import MemoryRecorder, Telemetry
 from connectory.observability.span_queue import BatchSettings, SpanQueue
 from connectory.observability.spans import (
@@ -343,3 +343,18 @@ def test_a_forked_child_exports_its_own_spans_with_its_own_thread() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     queue.shutdown()
     assert collected.batches == [["parent's"]]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("OTEL_TRACES_EXPORTER", "zipkin", "otlp, console or none"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "http/protobuf"),
+    ],
+)
+def test_a_configuration_connectory_cannot_serve_is_still_refused(
+    sink: Sink, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message):
+        tracing_from_env()
