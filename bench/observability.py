@@ -16,7 +16,8 @@ at least 0.9. Beside the rates, each round's CPU seconds of each server process 
 and end of the run are kept. Every round is checked: the upstream counted exactly *calls*
 requests, and the "on" server really recorded (its call log, /metrics and the sink saw the calls).
 ``--baseline sdk-tracing`` makes "off" the "on" configuration with the SDK recording spans
-instead of Connectory's span recorder; ``--spans-ab`` compares the span work in process.
+instead of Connectory's span recorder, ``--baseline no-tracing`` the "on" configuration with
+tracing off; ``--spans-ab`` compares the span work in process.
 """
 
 from __future__ import annotations
@@ -266,6 +267,9 @@ def servers(
             # The same as "on", with the SDK recording the spans: the attribute count limit
             # (set to the SDK's default, so nothing changes) is one the recorder leaves to it.
             off_env = {**on_env, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "128"}
+        elif baseline == "no-tracing":
+            # The same as "on" but for tracing: what tracing adds to the rest.
+            off_env = {**on_env, "CONNECTORY_TRACING": "false"}
         try:
             off = Served("off", upstream, off_env, Path(off_dir))
             try:
@@ -412,10 +416,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--baseline",
-        choices=("off", "sdk-tracing"),
+        choices=("off", "sdk-tracing", "no-tracing"),
         default="off",
-        help="what the 'off' server is: everything off (the target's comparison), or the "
-        "'on' server's configuration with the SDK recording spans (recorder vs SDK)",
+        help="what the 'off' server is: everything off (the target's comparison), the 'on' "
+        "server's configuration with the SDK recording spans (recorder vs SDK), or with "
+        "tracing off (what tracing adds)",
     )
     parser.add_argument(
         "--spans-ab",
