@@ -77,8 +77,11 @@ class Upstream:
         return httpx.Response(200, json={"ok": True})
 
 
+TAG_HOOK = "export default (ctx) => ({ headers: { 'X-Tagged': 'yes' } });\n"
+
+
 async def traced_calls(tracing: SpanTracing, upstream: Upstream) -> MemoryRecorder:
-    """A retried call with a token request, and a failed call, on a connector propagating."""
+    """A retried call with a token request and a hook, and a failed call, trace propagated."""
     recorder = MemoryRecorder()
     spec = build_spec(
         {"name": "me", "path": "/me"},
@@ -86,7 +89,8 @@ async def traced_calls(tracing: SpanTracing, upstream: Upstream) -> MemoryRecord
         auth=OAUTH2,
         resilience={"max_retries": 1, "retry_delay": 0, "rate_limit": None},
         propagate_trace=True,
-    )
+        hooks={"pre_request": ["hooks/tag.js"]},
+    ).with_code_files({"hooks/tag.js": TAG_HOOK})
     client = ConnectorClient(
         spec,
         credentials={"client_id": "cid", "client_secret": "client-secret-xyz"},
@@ -177,13 +181,19 @@ async def test_a_traced_call_exports_the_same_otlp_through_the_recorder_and_the_
         assert request.headers["tracestate"] == "vendor=value"
     assert shapes[True] == shapes[False]
     names = [span[0] for span in shapes[True]["spans"]]
-    # A retried call (503, then 200) and a refused one (retried once), a token request.
-    assert sorted(names) == ["GET"] * 4 + [
+    # A retried call (503, then 200) and a refused one (retried once), a token request, the
+    # pre-request hook once per call (retries resend the hooked request).
+    hooks = [name for name in names if name.startswith("hook ")]
+    assert hooks == ["hook pre:hooks/tag.js"] * 2
+    assert sorted(name for name in names if not name.startswith("hook ")) == ["GET"] * 4 + [
         "POST",
         "operation broken",
         "operation me",
         "token_refresh oauth2",
     ]
+    # Every hook span is a child of an operation's span.
+    parents = {span[2] for span in shapes[True]["spans"] if span[0].startswith("hook ")}
+    assert parents <= {"operation me", "operation broken"}
     assert shapes[True]["resources"][0]["service.name"].string_value == "connectory-test"
 
 
