@@ -65,6 +65,7 @@ def create_app(
     on_first_admin_token: Callable[[str], None] | None = None,
     *,
     tracer_provider: object | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -74,6 +75,8 @@ def create_app(
             new (``connectory serve`` prints it once). Without it, the token is not shown.
         tracer_provider: An OpenTelemetry tracer provider for the server's spans (turns
             tracing on); by default ``CONNECTORY_TRACING`` and the ``OTEL_*`` variables decide.
+        on_started: Called once start-up is complete, before the first request is served
+            (``connectory serve`` tunes the garbage collector then).
     """
     settings = settings or Settings()
     mcp_endpoint = McpEndpoint(settings.max_body_bytes)
@@ -112,6 +115,8 @@ def create_app(
             app.state.events = events
             try:
                 async with mcp_endpoint.running():
+                    if on_started is not None:
+                        on_started()
                     yield
             finally:
                 request_cache.close()
