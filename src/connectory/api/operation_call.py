@@ -30,7 +30,11 @@ from connectory.services import connection_runs
 from connectory.services.connection_runtime import ClientLease, ConnectionRuntimes
 from connectory.services.connections import ConnectionDetails
 from connectory.services.principal import Principal
-from connectory.services.request_cache import RequestCache, get_connection_cached
+from connectory.services.request_cache import (
+    RequestCache,
+    connection_read_key,
+    get_connection_cached,
+)
 
 
 class CallSource(Protocol):
@@ -63,8 +67,17 @@ class WarmSource:
     async def connection(
         self, principal: Principal, connection_id: str
     ) -> ConnectionDetails | None:
-        """The cached connection (the cache applies the visibility rule), else None."""
-        return self.cache.connection(principal, connection_id)
+        """The cached connection (the cache applies the visibility rule), else None.
+
+        Missing while a request on the slow path reads it (its TTL ran out): waits for that
+        read and looks again, rather than sending this request down the slow path too.
+        """
+        details = self.cache.connection(principal, connection_id)
+        if details is None and await self.cache.await_read(
+            connection_read_key(connection_id, principal)
+        ):
+            details = self.cache.connection(principal, connection_id)
+        return details
 
     def leasing(self, details: ConnectionDetails, operation: str) -> Awaitable[ClientLease] | None:
         """The warm client, leased now (no side effect if not), else None."""

@@ -108,7 +108,7 @@ class OperationCallRoute:
         runtimes: ConnectionRuntimes | None = getattr(state, "runtimes", None)
         if cache is None or runtimes is None or not is_token_shaped(token):
             return False
-        principal = cached_principal(cache, token)
+        principal = await cached_principal(cache, token)
         if principal is None:
             return False
         params = _params(body)
