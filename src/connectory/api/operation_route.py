@@ -13,7 +13,8 @@ serves the common case itself, with the same checks and the same answers:
   (a first call, ``all_pages`` streams, cookie sessions, an unusual body, an invalid one) goes
   to the FastAPI route, with the body already read handed on unchanged: that route stays the
   one place that reads the database, decides the 4xx of a malformed request and documents the
-  endpoint in OpenAPI.
+  endpoint in OpenAPI. (When a cached entry has just expired and a request on that route is
+  reading it again, a request here waits for that read rather than taking the route as well.)
 - **The same handler.** Both this and the FastAPI route run
   :func:`~connectory.api.operation_call.answer_operation_call` (tenant isolation, the
   operation's permission, the call with its call log, metrics, health and tracing, the
