@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         "announced to every process at once, so this bounds only announcements that were "
         "lost. 0 reads the database on every call.",
     )
+    gc_young_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description="connectory serve, once started: freeze what start-up made out of the "
+        "garbage collector's reach and collect the youngest generation every this many "
+        "allocations (Python's default is 700); 0 leaves the collector as Python sets it.",
+    )
     data_dir: Path = Field(default=Path("./var"), description="Where local files are kept.")
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413)."

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import event, update
 
 from connectory.api import deps
+from connectory.api.routers import connections as connections_router
 from connectory.services.request_cache import RequestCache
 from connectory.settings import Settings
 from connectory.store import ApiToken, Connection, User, create_engine, create_sessionmaker, utcnow
@@ -337,3 +338,36 @@ async def test_concurrent_calls_past_the_ttl_read_the_token_and_connection_once(
     with statements(server) as seen:
         assert (await fast(api, world, connection_id)).status_code == 200
     assert seen == []
+
+
+async def test_past_the_ttl_one_call_takes_the_slow_path_and_the_others_wait_for_its_reads(
+    api: httpx.AsyncClient,
+    server: Server,
+    world: World,
+    settings: Settings,
+    upstream: GatedUpstream,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connection_id = await connect(api, world, settings, upstream.url)
+    await warm(api, world, connection_id)
+    slow: list[str] = []
+
+    class CountedSource(connections_router.SessionSource):
+        """The FastAPI route's source: one per request on the slow path."""
+
+        def __init__(self, *args: Any) -> None:
+            slow.append("route")
+            super().__init__(*args)
+
+    monkeypatch.setattr(connections_router, "SessionSource", CountedSource)
+    clock.now += cache_of(server).ttl  # every entry expired: all of these miss at once
+    with statements(server) as seen:
+        answers = await asyncio.gather(*(fast(api, world, connection_id) for _ in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    # The first reads (token, then connection) on the slow path; the other nine wait for
+    # those reads on the fast path instead of each going through the framework.
+    assert slow == ["route"]
+    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert len([s for s in selects if "FROM api_tokens" in s]) == 1, selects
+    assert len([s for s in selects if "FROM connections" in s]) == 1, selects

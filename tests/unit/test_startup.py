@@ -1,14 +1,27 @@
-"""connectory.startup: the garbage-collector pause and the deferred httpx command line."""
+"""connectory.startup: the garbage collector (imports, servers) and the deferred httpx CLI."""
 
 from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from connectory.startup import defer_httpx_cli, gc_paused
+from connectory.startup import defer_httpx_cli, gc_paused, settle_heap_for_serving
+
+
+@pytest.fixture
+def collector_restored() -> Iterator[None]:
+    """Whatever a test does to the collector, the next test gets it as it was."""
+    threshold = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+        gc.enable()
 
 
 def test_the_collector_is_off_inside_the_block_and_back_on_after() -> None:
@@ -41,3 +54,33 @@ def test_nothing_changes_once_httpx_is_imported() -> None:
     defer_httpx_cli()
     assert sys.modules.get("httpx._main") is before
     assert callable(httpx.main)
+
+
+@pytest.mark.usefixtures("collector_restored")
+def test_a_started_server_freezes_the_heap_and_collects_the_young_less_often() -> None:
+    gc.unfreeze()
+    middle, old = gc.get_threshold()[1:]
+    settle_heap_for_serving(5_000)
+    assert gc.get_threshold() == (5_000, middle, old)
+    assert gc.get_freeze_count() > 0
+    assert all(count == 0 for count in gc.get_count()[1:])  # collected before freezing
+
+
+@pytest.mark.usefixtures("collector_restored")
+def test_a_threshold_of_zero_leaves_the_collector_alone() -> None:
+    gc.unfreeze()
+    before = gc.get_threshold()
+    settle_heap_for_serving(0)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.usefixtures("collector_restored")
+def test_a_collector_turned_off_stays_off_and_untuned() -> None:
+    gc.unfreeze()
+    before = gc.get_threshold()
+    gc.disable()
+    settle_heap_for_serving(5_000)
+    assert not gc.isenabled()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

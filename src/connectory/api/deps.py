@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import DecryptionError, NotAuthenticated, PermissionDenied
 from connectory.services.principal import Principal
-from connectory.services.request_cache import RequestCache
+from connectory.services.request_cache import RequestCache, principal_read_key
 from connectory.services.secret_store import SecretBox
 from connectory.services.tokens import (
     authenticate_token,
@@ -91,19 +91,25 @@ async def _principal(
     if not cache.enabled:
         return await read()
     # Concurrent requests with this token (each TTL expiry under load) read it once.
-    return await cache.shared_read(("principal", token_hash), read)
+    return await cache.shared_read(principal_read_key(token_hash), read)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
-def cached_principal(cache: RequestCache, secret: str) -> Principal | None:
+async def cached_principal(cache: RequestCache, secret: str) -> Principal | None:
     """The principal behind a token-shaped *secret* if *cache* holds it (expiry checked now).
 
     The fast path of operation calls (:mod:`connectory.api.operation_route`) authenticates
-    with it; None sends the request to :func:`_principal`, which reads the database.
+    with it. When the entry is missing but a read of it is under way (a request on the slow
+    path read it when its TTL ran out), it waits for that read and looks again. None sends the
+    request to :func:`_principal`, which reads the database.
     """
-    return cache.principal(hash_token(secret), utcnow())
+    token_hash = hash_token(secret)
+    principal = cache.principal(token_hash, utcnow())
+    if principal is None and await cache.await_read(principal_read_key(token_hash)):
+        principal = cache.principal(token_hash, utcnow())
+    return principal
 
 
 def _settings(request: Request) -> Settings:

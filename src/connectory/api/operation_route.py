@@ -13,14 +13,17 @@ serves the common case itself, with the same checks and the same answers:
   (a first call, ``all_pages`` streams, cookie sessions, an unusual body, an invalid one) goes
   to the FastAPI route, with the body already read handed on unchanged: that route stays the
   one place that reads the database, decides the 4xx of a malformed request and documents the
-  endpoint in OpenAPI.
-- **The same checks.** The body is parsed by the same strict parser
-  (:class:`~connectory.api.routing.StrictJSONRequest`'s: no lone surrogates, NaN or deep
-  nesting) and validated by the same model; the URL and body caps of
+  endpoint in OpenAPI. (When a cached entry has just expired and a request on that route is
+  reading it again, a request here waits for that read rather than taking the route as well.)
+- **The same handler.** Both this and the FastAPI route run
+  :func:`~connectory.api.operation_call.answer_operation_call` (tenant isolation, the
+  operation's permission, the call with its call log, metrics, health and tracing, the
+  response model); this mount gives it a :class:`~connectory.api.operation_call.WarmSource`.
+  What is left here is what FastAPI does for the route: the body is parsed by the same strict
+  parser (:class:`~connectory.api.routing.StrictJSONRequest`'s: no lone surrogates, NaN or
+  deep nesting) and validated by the same model; the URL and body caps of
   :mod:`connectory.api.limits` hold (a request over either goes to the middlewares that
-  refuse it); the principal, tenant isolation (the request cache's visibility rule), the
-  operation's permission, the call log, metrics and tracing are the service functions the
-  route uses.
+  refuse it); the principal comes from the request cache the route's dependency fills.
 - **The same answers.** Errors are the API's problem bodies
   (:func:`~connectory.api.problems.connectory_error_response`), and every response carries
   ``X-Request-Id`` and the call's ``X-Connectory-Call-Id`` (and trace id) as
@@ -39,11 +42,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectory.api.deps import cached_principal
 from connectory.api.observability import id_headers, response_ids
+from connectory.api.operation_call import WarmSource, answer_operation_call
 from connectory.api.problems import connectory_error_response, unexpected_error_response
-from connectory.api.schemas.connections import OperationRun, OperationRunOut
+from connectory.api.schemas.connections import OperationRun
 from connectory.errors import ConnectoryError
 from connectory.observability.calls import serving_request
-from connectory.services.connection_runs import run_leased_operation
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.request_cache import RequestCache
 from connectory.services.tokens import is_token_shaped
@@ -106,26 +109,27 @@ class OperationCallRoute:
         runtimes: ConnectionRuntimes | None = getattr(state, "runtimes", None)
         if cache is None or runtimes is None or not is_token_shaped(token):
             return False
-        principal = cached_principal(cache, token)
+        principal = await cached_principal(cache, token)
         if principal is None:
             return False
         params = _params(body)
         if params is None:
             return False
-        details = cache.connection(principal, connection_id)
-        if details is None:
-            return False
         ids = response_ids(scope)
-        lease = runtimes.lease_if_warm(details)
-        if lease is None:
-            return False
         with serving_request(ids):
             try:
-                result = await run_leased_operation(
-                    runtimes, lease, details, operation, params, principal
+                # The one handler the FastAPI route runs too (connectory.api.operation_call).
+                content = await answer_operation_call(
+                    WarmSource(cache, runtimes),
+                    runtimes,
+                    principal,
+                    connection_id,
+                    operation,
+                    params,
                 )
+                if content is None:
+                    return False  # not warm: nothing was done
                 status = 200
-                content = _encoded(result.to_dict())
                 headers = _JSON_HEADERS
             except ConnectoryError as error:
                 status, content, headers = _rendered(connectory_error_response(error))
@@ -222,9 +226,3 @@ def _rendered(response: Any) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """Status, body and headers (Content-Length left out) of a Starlette response."""
     headers = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
     return response.status_code, bytes(response.body), headers
-
-
-def _encoded(result: dict[str, Any]) -> bytes:
-    """The result as the route's response model gives it (validated, compact JSON)."""
-    model = OperationRunOut.model_validate(result)
-    return OperationRunOut.__pydantic_serializer__.to_json(model)

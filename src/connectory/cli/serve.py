@@ -64,6 +64,7 @@ def serve(
     from connectory.api import create_app
     from connectory.api.limits import server_options
     from connectory.settings import Settings
+    from connectory.startup import settle_heap_for_serving
 
     # /metrics is open without its token only while the server listens on loopback.
     overrides: dict[str, object] = {"bind_host": host}
@@ -86,7 +87,12 @@ def serve(
         )
         sys.stdout.flush()
 
-    app = create_app(settings, on_first_admin_token=show_token)
+    def started() -> None:
+        # Start-up's objects out of the collector's reach, fewer young collections: the
+        # longest pauses of requests under load were full collections (docs/operations.md).
+        settle_heap_for_serving(settings.gc_young_threshold)
+
+    app = create_app(settings, on_first_admin_token=show_token, on_started=started)
     sys.stderr.write(f"Connectory on http://{host}:{port}  (API docs: http://{host}:{port}/docs)\n")
     # log_config=None: uvicorn's loggers keep the handler (and format) configured above.
     uvicorn.run(

@@ -73,7 +73,9 @@ async def test_connection(
         )
     else:
         try:
-            async with await _lease(session, runtimes, details, "test", operation.name) as client:
+            async with await lease_for_call(
+                session, runtimes, details, "test", operation.name
+            ) as client:
                 with client.calls.track("test", operation.name):
                     result = await client.call(operation.name, {}, raise_for_status=False)
                     outcome = await _outcome_of_result(client, result)
@@ -117,49 +119,32 @@ async def run_operation(
         PermissionDenied: a viewer asked for an operation that is not safe.
     """
     authorize_operation(principal, details, operation)
-    leasing = _lease(session, runtimes, details, "operation", operation)
-    return await _run_recording_health(runtimes, details, operation, params, leasing)
+    leasing = lease_for_call(session, runtimes, details, "operation", operation)
+    return await run_with_lease(runtimes, details, operation, params, leasing)
 
 
-async def run_leased_operation(
-    runtimes: ConnectionRuntimes,
-    lease: ClientLease,
-    details: ConnectionDetails,
-    operation: str,
-    params: Mapping[str, Any],
-    principal: Principal,
-) -> OperationResult:
-    """:func:`run_operation` on a client already leased (released here, whatever happens).
+async def held(lease: ClientLease) -> ClientLease:
+    """*lease*, as the awaitable :func:`run_with_lease` takes (for a client already leased).
 
     The API's fast path leases a warm client without a database session
     (:meth:`ConnectionRuntimes.lease_if_warm`); the call is otherwise the same.
-
-    Raises:
-        OperationNotFound, PermissionDenied: as :func:`run_operation`.
     """
-    try:
-        authorize_operation(principal, details, operation)
-    except BaseException:
-        await lease.release()
-        raise
-    return await _run_recording_health(runtimes, details, operation, params, _leased(lease))
-
-
-async def _leased(lease: ClientLease) -> ClientLease:
-    # _run_recording_health takes the lease as an awaitable so that, in run_operation, a
-    # lease that fails (credentials no longer fit) is awaited inside its health recording;
-    # a lease already held is handed over the same way.
     return lease
 
 
-async def _run_recording_health(
+async def run_with_lease(
     runtimes: ConnectionRuntimes,
     details: ConnectionDetails,
     operation: str,
     params: Mapping[str, Any],
     leasing: Awaitable[ClientLease],
 ) -> OperationResult:
-    """Call *operation* on the leased client; store the connection's health when it changes."""
+    """Call *operation* (already authorized) on the client *leasing* gives, then release it.
+
+    *leasing* is awaited inside the health recording: a lease that fails (the credentials no
+    longer fit, :func:`lease_for_call`) is recorded like a failed call. Upstream error statuses
+    are returned, not raised; the connection's health is stored when the call changes it.
+    """
     try:
         async with await leasing as client:
             with client.calls.track("operation", operation):
@@ -181,7 +166,7 @@ async def _run_recording_health(
     return result
 
 
-async def _lease(
+async def lease_for_call(
     session: AsyncSession,
     runtimes: ConnectionRuntimes,
     details: ConnectionDetails,

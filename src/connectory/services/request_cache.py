@@ -22,7 +22,10 @@ between requests and forgets them when they change:
   have seen the old row), so a change is never hidden by a request that raced it.
 - **One read per miss.** Concurrent requests missing the same entry (all of them, under load,
   each time an entry's TTL runs out) share one database read (:meth:`RequestCache.shared_read`),
-  unless an announcement arrived after it began: then a request reads for itself.
+  unless an announcement arrived after it began: then a request reads for itself. The API's
+  fast path, which has no session to read with, waits for that read
+  (:meth:`RequestCache.await_read`) instead of sending every request in flight down the slow
+  path at once.
 
 The database stays the truth; the cache only saves reading it again.
 """
@@ -176,6 +179,30 @@ class RequestCache:
                     raise  # this request was cancelled, not the read it waited for
         return await self._lead(key, read)
 
+    async def await_read(self, key: object) -> bool:
+        """Wait for the read of *key* in flight, if one began since the last announcement.
+
+        For a caller that cannot read itself (the API's fast path has no database session):
+        instead of taking the slow path with every other request each time an entry's TTL runs
+        out, it waits for the one read already under way and then looks the entry up again.
+        The read's outcome is not passed on (an error or a read that was not kept leaves the
+        entry missing, and the caller goes the slow way, which reads and answers for itself).
+
+        Returns:
+            Whether there was such a read (it is over now); False: nothing was awaited.
+        """
+        flight = self._flights.get(key)
+        if flight is None or flight[0] != self._epoch:
+            return False
+        try:
+            await asyncio.shield(flight[1])
+        except asyncio.CancelledError:
+            if not flight[1].cancelled():
+                raise  # this caller was cancelled, not the read it waited for
+        except Exception:
+            pass  # its reader answers the error; this caller looks the entry up again
+        return True
+
     async def _lead(self, key: object, read: Callable[[], Awaitable[T]]) -> T:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         flight = (self._epoch, future)
@@ -256,5 +283,17 @@ async def get_connection_cached(
         cache.remember_connection(found, epoch)
         return found
 
-    # Visibility depends on the caller: only the same principal shares a read.
-    return await cache.shared_read(("connection", connection_id, principal), read)
+    return await cache.shared_read(connection_read_key(connection_id, principal), read)
+
+
+def principal_read_key(token_hash: str) -> object:
+    """The :meth:`RequestCache.shared_read` key of reading the principal behind a token."""
+    return ("principal", token_hash)
+
+
+def connection_read_key(connection_id: str, principal: Principal) -> object:
+    """The :meth:`RequestCache.shared_read` key of reading a connection for *principal*.
+
+    Visibility depends on the caller: only the same principal shares a read.
+    """
+    return ("connection", connection_id, principal)

@@ -75,3 +75,41 @@ async def test_a_cancelled_read_leaves_its_joiners_to_read_for_themselves() -> N
     read.gate.set()
     assert await joined == 2
     assert first.cancelled()
+
+
+async def test_a_caller_without_a_session_waits_for_the_read_in_flight() -> None:
+    cache, read = RequestCache(5.0), Reads()
+    assert not await cache.await_read("k")  # nothing in flight: nothing to wait for
+    first = await _started(cache.shared_read("k", read))
+    waiting = await _started(cache.await_read("k"))
+    assert not waiting.done()  # it waits for the read, and does not read itself
+    read.gate.set()
+    assert await first == 1
+    assert await waiting is True
+    assert read.count == 1
+
+
+async def test_waiting_ignores_a_read_begun_before_an_announcement() -> None:
+    cache, read = RequestCache(5.0), Reads()
+    first = await _started(cache.shared_read("k", read))
+    cache.clear()  # the read in flight may have seen the old row: do not wait for it
+    assert not await cache.await_read("k")
+    read.gate.set()
+    await first
+
+
+async def test_a_failed_or_cancelled_read_ends_the_wait_without_its_error() -> None:
+    cache, read = RequestCache(5.0), Reads()
+    read.error = NotAuthenticated("the API token is unknown")
+    failing = await _started(cache.shared_read("k", read))
+    waiting = await _started(cache.await_read("k"))
+    read.gate.set()
+    with pytest.raises(NotAuthenticated):
+        await failing
+    assert await waiting is True  # the waiter looks the entry up again and goes the slow way
+    read.error, read.gate = None, asyncio.Event()
+    cancelled = await _started(cache.shared_read("k", read))
+    waiting = await _started(cache.await_read("k"))
+    cancelled.cancel()
+    assert await waiting is True
+    assert cancelled.cancelled()

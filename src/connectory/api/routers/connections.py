@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.api.deps import CurrentPrincipal, SessionDep
+from connectory.api.operation_call import SessionSource, answer_operation_call
 from connectory.api.pagination import Page, Paging
 from connectory.api.problems import ErrorOut
 from connectory.api.routing import StrictJSONRoute
@@ -31,7 +32,6 @@ from connectory.api.schemas.connections import (
 from connectory.api.schemas.identity import IdRef
 from connectory.api.schemas.oauth import OAuthGrantOut
 from connectory.api.schemas.values import IdPath, OperationPath
-from connectory.runtime import OperationResult
 from connectory.services import connection_runs, connections, oauth_grants, oauth_revocation
 from connectory.services.connection_contract import contract_test_connection
 from connectory.services.connection_runtime import ConnectionRuntimes
@@ -269,39 +269,41 @@ async def run_operation(
     Viewers may run only safe operations (GET/HEAD unless the connector marks others safe).
     """
     params = body.params if body is not None else {}
-    # The hot path: the connection comes from the request cache (invalidated on change).
-    details = await get_connection_cached(
-        session, request.app.state.request_cache, principal, connection_id
-    )
     runtimes = _runtimes(request)
-    if all_pages:
-        connection_runs.authorize_operation(principal, details, operation)
-        # The stream holds the lease until its last line: a change meanwhile replaces the
-        # client for later calls without closing this one under it.
-        lease = await runtimes.acquire(session, details)
-        try:
-            # Unknown operations and bad parameters answer 404/422 before the stream starts.
-            lease.client.check_call(operation, params)
-            await session.commit()
-        except BaseException:
-            await lease.release()
-            raise
-        stream = connection_runs.stream_connection_records(
-            runtimes,
-            lease,
-            details,
-            operation,
-            params,
-            max_pages,
-            keepalive_interval=request.app.state.settings.stream_keepalive_interval,
+    cache = request.app.state.request_cache
+    if not all_pages:
+        # The handler the fast path runs too; here its source may read the database.
+        source = SessionSource(session, cache, runtimes)
+        content = await answer_operation_call(
+            source, runtimes, principal, connection_id, operation, params
         )
-        return StreamingResponse(stream, media_type="application/x-ndjson")
-    result = await connection_runs.run_operation(
-        session, runtimes, details, operation, params, principal
-    )
-    if session.in_transaction():
+        assert content is not None, "a session source always has the connection and client"
+        if session.in_transaction():
+            await session.commit()
+        return Response(content, media_type="application/json")
+    # The connection comes from the request cache (invalidated on change).
+    details = await get_connection_cached(session, cache, principal, connection_id)
+    connection_runs.authorize_operation(principal, details, operation)
+    # The stream holds the lease until its last line: a change meanwhile replaces the
+    # client for later calls without closing this one under it.
+    lease = await runtimes.acquire(session, details)
+    try:
+        # Unknown operations and bad parameters answer 404/422 before the stream starts.
+        lease.client.check_call(operation, params)
         await session.commit()
-    return _run_out(result)
+    except BaseException:
+        await lease.release()
+        raise
+    stream = connection_runs.stream_connection_records(
+        runtimes,
+        lease,
+        details,
+        operation,
+        params,
+        max_pages,
+        keepalive_interval=request.app.state.settings.stream_keepalive_interval,
+    )
+    return StreamingResponse(stream, media_type="application/x-ndjson")
 
 
 @router.post(
@@ -368,7 +370,3 @@ async def upgrade_connection(
     if plan.applied:
         await session.commit()
     return UpgradePlanOut(**vars(plan))
-
-
-def _run_out(result: OperationResult) -> OperationRunOut:
-    return OperationRunOut.model_validate(result.to_dict())
