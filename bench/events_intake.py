@@ -12,9 +12,10 @@ round or later: a cold start, against a steady tail). The first round of each pr
 includes its cold start (the route looked up, the pool filled), as in ``bench.events``.
 
 ``--after-python-args`` runs the *after* server as ``python ARGS -m connectory.cli serve``
-(e.g. ``-X importtime``); ``--after-gc`` starts it through :mod:`bench.gc_serve` with the
-given GC setting (``freeze`` or a gen0 threshold), to measure GC tuning without changing
-``connectory serve``.
+(e.g. ``-X importtime``); ``--after-gc`` / ``--before-gc`` start it through
+:mod:`bench.gc_serve` with a GC setting (``freeze``, a gen0 threshold, ``log``: each full
+collection's pause to ``<--gc-log-prefix><tree>.log``), to measure GC tuning without
+changing ``connectory serve``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ async def intake_round(url: str, prefix: str, count: int, concurrency: int) -> d
     queue = iter(prepared)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
         began = time.perf_counter()
+        began_at = time.time()  # to line up with logs (bench.gc_serve's)
 
         async def sender() -> None:
             for body, headers in queue:
@@ -73,6 +75,7 @@ async def intake_round(url: str, prefix: str, count: int, concurrency: int) -> d
     slowest = sorted(samples, key=lambda sample: -sample[1])[: max(1, count // 100)]
     early = wall * 0.05
     return {
+        "started_at": round(began_at, 3),
         "per_second": round(count / wall, 1),
         "p50_ms": percentile(latencies, 0.5),
         "p90_ms": percentile(latencies, 0.9),
@@ -99,6 +102,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "webhooks_per_round": args.webhooks,
         "concurrency": args.concurrency,
         "after_gc": args.after_gc,
+        "before_gc": args.before_gc,
         "load_average_at_start": os.getloadavg(),
         "rounds": [],
     }
@@ -128,7 +132,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     }
                     processes = Processes(env, Path(workdir))
                     children.append(processes)
-                    gc_setting = args.after_gc if name == "after" else None
+                    gc_setting = args.after_gc if name == "after" else args.before_gc
+                    if gc_setting and "log" in gc_setting.split("+"):
+                        # One file per server: the oldest generation's collections.
+                        env["CONNECTORY_BENCH_GC_LOG"] = f"{args.gc_log_prefix}{name}.log"
                     python_args = args.after_python_args.split() if name == "after" else []
                     child = processes.start(name, *server_command(python_args, gc_setting, port))
                     await wait_http(f"{api_url}/health")
@@ -202,7 +209,11 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=2000, help="Webhooks per round.")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--after-python-args", default="", help="Interpreter options (after).")
-    parser.add_argument("--after-gc", default=None, help="freeze, or a gen0 threshold (after).")
+    parser.add_argument("--after-gc", default=None, help="bench.gc_serve's setting (after).")
+    parser.add_argument("--before-gc", default=None, help="bench.gc_serve's setting (before).")
+    parser.add_argument(
+        "--gc-log-prefix", default="/tmp/events-intake-gc-", help="Where ``log`` writes."
+    )
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument(
         "--samples", type=Path, default=None, help="Folder for each round's (sent, latency)."
