@@ -42,6 +42,7 @@ Tree::
     ├── InvalidURL                 a URL to send to is unusable or names its host ambiguously
     ├── ConfigurationError         the server cannot start as configured (keys, settings)
     ├── DecryptionError            a stored secret cannot be decrypted (tampered, wrong row, key)
+    ├── StorageUnavailable         the database failed a read or write; nothing was stored
     └── ScriptError                connector JavaScript threw, did not load, or misused ctx
         └── ScriptLimitError       it hit a limit: time, memory, output, log, apiClient calls
 """
@@ -476,6 +477,21 @@ class RecordingMismatch(ConnectoryError):
     The connector changed (another path, query or header) since the case was recorded, or the
     recording is missing: record the case again with ``connectory test --record``.
     """
+
+
+class StorageUnavailable(ConnectoryError):
+    """The database failed a read or write (down, full, refusing); nothing was stored.
+
+    Raised where an answer promises durability (a received webhook is acknowledged only once
+    stored): the caller answers "try again" instead of an internal error.
+
+    Attributes:
+        retry_after: Seconds after which a retry is worth trying.
+    """
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class WebhookRejected(ConnectoryError):

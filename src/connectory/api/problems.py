@@ -51,6 +51,7 @@ from connectory.errors import (
     ScriptError,
     ScriptLimitError,
     SpecError,
+    StorageUnavailable,
     TemplateError,
     TransportError,
     UpstreamError,
@@ -82,6 +83,7 @@ _STATUS: list[tuple[type[ConnectoryError], int, str]] = [
     (ScriptError, 422, "script_error"),
     (RateLimited, 429, "rate_limited"),
     (CircuitOpen, 503, "circuit_open"),
+    (StorageUnavailable, 503, "storage_unavailable"),
     (AuthError, 502, "upstream_auth_failed"),
     (UpstreamError, 502, "upstream_error"),
     # The upstream answered, but not usably (not JSON, too large, looping pages): its doing.

@@ -13,6 +13,7 @@ _TEXT = {
     409: "The delivery is still being sent: replay it once it has finished.",
     413: "The webhook body is larger than CONNECTORY_MAX_INTAKE_BYTES.",
     422: "The request is invalid (field paths given).",
+    503: "The database failed to store the webhook (nothing was stored): send it again later.",
 }
 
 

@@ -56,7 +56,7 @@ _INTAKE_RESPONSES: dict[int | str, dict[str, object]] = {
         "description": "Stored (or a repeat of a stored message), or a handshake answered.",
         "content": {"application/json": {}, "text/plain": {}},
     },
-    **errors(401, 404, 413, 422),
+    **errors(401, 404, 413, 422, 503),
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectory.http.egress import EgressPolicy
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.events.intake_batch import IntakeBatcher
+from connectory.services.events.intake_routes import RouteCache
 from connectory.services.secret_store import SecretBox
 from connectory.settings import Settings
 from connectory.spec.connector import ConnectorSpec
@@ -58,8 +59,8 @@ class EventsContext:
     now: Callable[[], datetime] = field(default=utcnow)
     public_url: str | None = None
     _specs: dict[str, ConnectorSpec] = field(default_factory=dict)
-    #: Intake routes by URL token, with their expiry (see services.events.intake).
-    intake_routes: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    #: Intake routes by URL token (see services.events.intake).
+    intake_routes: RouteCache[Any] = field(default_factory=RouteCache)
     intake: IntakeBatcher = field(init=False)
 
     def __post_init__(self) -> None:

@@ -11,17 +11,18 @@ then a repeated message id is acknowledged without being stored twice.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, bindparam, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import (
     InvalidRequest,
     NotFound,
+    StorageUnavailable,
     TemplateError,
     WebhookRejected,
 )
@@ -71,6 +72,8 @@ async def accept_webhook(
     Raises:
         NotFound: no subscription or connector has this URL (or it was deleted).
         WebhookRejected: the signature or its timestamp is wrong or missing.
+        StorageUnavailable: the database failed the look-up or the write; nothing was
+            stored (the sender retries).
     """
     headers = {name.lower(): value for name, value in headers.items()}
     route = await _cached_route(context, token)
@@ -111,26 +114,28 @@ async def accept_webhook(
     return _ACCEPTED
 
 
-#: How long a looked-up intake route (and its signing secret) is reused: a deleted or paused
-#: subscription, or a changed secret, is seen within this many seconds.
-ROUTE_TTL_SECONDS = 5.0
-
-
 async def _cached_route(context: EventsContext, token: str) -> _Route:
-    cache = context.intake_routes
-    found = cache.get(token)
-    now = time.monotonic()
-    if found is not None and found[0] > now:
-        cached: _Route = found[1]
-        return cached
-    async with context.sessions() as session:
-        route = await _find_route(context, session, token)
-    if route.verification is not None:
-        route.secret = _render_secret(route.verification, route.variables)
-        route.variables = {}  # keep the rendered secret only, not every credential
-    if len(cache) >= 10_000:
-        cache.clear()
-    cache[token] = (now + ROUTE_TTL_SECONDS, route)
+    """The route of *token*, looked up at most once at a time (see ``intake_routes``).
+
+    A looked-up route (and its signing secret) is served for ``RouteCache.ttl`` seconds (5):
+    a deleted or paused subscription, or a changed secret, is seen within that time.
+    """
+
+    async def look_up() -> _Route:
+        try:
+            async with context.sessions() as session:
+                route = await _find_route(context, session, token)
+        except (SQLAlchemyError, OSError) as error:
+            logger.warning("looking up an intake route failed: %s", type(error).__name__)
+            raise StorageUnavailable(
+                "webhooks cannot be received now; send it again later"
+            ) from None
+        if route.verification is not None:
+            route.secret = _render_secret(route.verification, route.variables)
+            route.variables = {}  # keep the rendered secret only, not every credential
+        return route
+
+    route: _Route = await context.intake_routes.get(token, look_up)
     return route
 
 
