@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     gc_young_threshold: int = Field(
         default=10_000,
         ge=0,
-        description="connectory serve, once started: freeze what start-up made out of the "
-        "garbage collector's reach and collect the youngest generation every this many "
+        description="connectory serve and worker, once started: freeze what start-up made out of "
+        "the garbage collector's reach and collect the youngest generation every this many "
         "allocations (Python's default is 700); 0 leaves the collector as Python sets it.",
     )
     data_dir: Path = Field(default=Path("./var"), description="Where local files are kept.")

@@ -83,4 +83,10 @@ async def _run(settings: object, concurrency: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with build_context(settings) as context:
+        # The same collector tuning as `connectory serve`: a worker claiming batches of
+        # deliveries keeps thousands of young objects alive and, without it, full collections
+        # of its start-up heap pause every task in flight.
+        from connectory.startup import settle_heap_for_serving
+
+        settle_heap_for_serving(settings.gc_young_threshold)
         await Worker(context, concurrency=concurrency).run(stop)
