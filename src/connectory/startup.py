@@ -1,6 +1,6 @@
 """Start-up helpers: what ``import connectory`` and the command line do to load quickly.
 
-Two costs of loading the runtime are not Connectory's own work:
+Three costs of loading and running the runtime are not Connectory's own work:
 
 - httpx imports its command-line client (``httpx._main``: click, rich, pygments, about
   40-70 ms) on ``import httpx``, although no Connectory program runs it. :func:`defer_httpx_cli`
