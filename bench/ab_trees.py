@@ -1,6 +1,7 @@
 """Two source trees, same run: CPU seconds of Connectory before and after a change.
 
-``python -m bench.ab_trees --before DIR [--after DIR] [--scenario calls|cli] [--rounds 4]``
+``python -m bench.ab_trees --before DIR [--after DIR] [--scenario calls|cli] [--rounds 4]
+[--output FILE]``
 
 *DIR* is a ``src`` directory (``git archive <commit> src | tar -x -C /tmp/before`` gives one).
 Each round runs the raw baseline, then Connectory from the *after* tree, then from the
@@ -57,7 +58,9 @@ def _reader_cpu(reader: str, kwargs: dict[str, object], env: dict[str, str]) -> 
     return float(data["cpu"])
 
 
-def _report(title: str, cpu: dict[str, list[float]]) -> None:
+def _report(title: str, cpu: dict[str, list[float]], results: list[dict[str, object]]) -> None:
+    load = Path("/proc/loadavg").read_text().strip()
+    results.append({"scenario": title, "cpu_seconds": cpu, "load_average_after": load})
     print(title)
     for tree in ("after", "before"):
         ratios = [raw / own for raw, own in zip(cpu["raw"], cpu[tree], strict=True)]
@@ -66,7 +69,7 @@ def _report(title: str, cpu: dict[str, list[float]]) -> None:
             f"{[round(x, 2) for x in cpu['raw']]}; ratio raw/Connectory median "
             f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
         )
-    print(f"  load average {Path('/proc/loadavg').read_text().strip()}", flush=True)
+    print(f"  load average {load}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after", default=str(ROOT / "src"), help="the src directory after")
     parser.add_argument("--scenario", choices=("calls", "cli"), default="calls")
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--output", type=Path, help="also write the CPU seconds here as JSON")
     args = parser.parse_args(argv)
+    results: list[dict[str, object]] = []
+    try:
+        return _run(args, results)
+    finally:
+        if args.output is not None:
+            args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def _run(args: argparse.Namespace, results: list[dict[str, object]]) -> int:
     envs = {
         tree: dict(os.environ, PYTHONPATH=f"{path}{os.pathsep}{ROOT}")
         for tree, path in (("after", args.after), ("before", args.before), ("raw", args.after))
@@ -90,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                     spent = _reader_cpu(reader, kwargs, envs[tree])
                     if round_:  # the first round warms up
                         cpu[tree].append(spent)
-            _report("5,000 calls, 50 concurrent callers, one connection", cpu)
+            _report("5,000 calls, 50 concurrent callers, one connection", cpu, results)
         return 0
     with tempfile.TemporaryDirectory() as tmp, bench_server(100_000) as server:
         credentials = Path(tmp) / "credentials.json"
@@ -114,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                     spent = _child_cpu(raw if tree == "raw" else cli, envs[tree])
                     if round_:
                         cpu[tree].append(spent)
-            _report(f"CLI reading 100,000 records, {size}/page", cpu)
+            _report(f"CLI reading 100,000 records, {size}/page", cpu, results)
     return 0
 
 

@@ -126,10 +126,11 @@ def test_a_single_call_loads_only_what_it_needs(api_url: str, credentials: str) 
     assert done.stderr.strip().splitlines()[-1] == "[]"
 
 
-def test_a_single_call_does_not_load_the_other_commands(api_url: str, credentials: str) -> None:
-    # `connectory call` parses its arguments with only the commands of cli/app.py registered:
-    # the server, the worker and the remote client (and what they import) stay unloaded.
-    # `-X importtime` lists every module the real program imports, down to its quick exit.
+def imported_by_a_call(api_url: str, credentials: str) -> set[str]:
+    """Every module the real program imports for a plain single call, down to its quick exit.
+
+    `-X importtime` lists them on stderr; the call must still succeed and print its record.
+    """
     call = ["call", CONNECTOR, "get_item", "-p", "id=1", "--credentials", credentials]
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "connectory.cli", *call, "--base-url", api_url],
@@ -145,6 +146,12 @@ def test_a_single_call_does_not_load_the_other_commands(api_url: str, credential
         if line.startswith("import time:")
     }
     assert "connectory.runtime.client" in imported  # the listing is real
+    return imported
+
+
+def test_a_single_call_does_not_load_the_other_commands(api_url: str, credentials: str) -> None:
+    # `connectory call` parses its arguments with only the commands of cli/app.py registered:
+    # the server, the worker and the remote client (and what they import) stay unloaded.
     others = {
         "connectory.cli.serve",
         "connectory.cli.worker",
@@ -153,7 +160,34 @@ def test_a_single_call_does_not_load_the_other_commands(api_url: str, credential
         "connectory.remote",
         "connectory.collections",
     }
-    assert sorted(imported & others) == []
+    assert sorted(imported_by_a_call(api_url, credentials) & others) == []
+
+
+def test_a_call_process_freezes_what_it_loaded_before_reading(
+    api_url: str, credentials: str
+) -> None:
+    # The real entry point (main, with its quick exit) marks the process as one-shot, so the
+    # call freezes the loaded modules and connector out of later collections; the quick exit
+    # is wrapped to report the frozen count once every record is written.
+    script = (
+        "import gc, os, sys\n"
+        "quick_exit = os._exit\n"
+        "def report(code):\n"
+        "    print('frozen', gc.get_freeze_count(), file=sys.stderr, flush=True)\n"
+        "    quick_exit(code)\n"
+        "os._exit = report\n"
+        "from connectory.cli.app import main\n"
+        f"sys.argv = ['connectory', 'call', {CONNECTOR!r}, 'list_page_items', '--all-pages',"
+        f" '--credentials', {credentials!r}, '--base-url', {api_url!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 5000
+    frozen = int(done.stderr.strip().splitlines()[-1].removeprefix("frozen "))
+    assert frozen > 10_000  # the runtime, the models and the connector
 
 
 def test_the_full_command_line_still_lists_every_command() -> None:
@@ -172,22 +206,8 @@ def test_the_full_command_line_still_lists_every_command() -> None:
 def test_a_plain_call_is_parsed_without_typer(api_url: str, credentials: str) -> None:
     # A local call in its plain form is read by connectory.cli.call_command: typer, click and
     # rich (the console, loaded only to print problems) stay unloaded, and so does httpx's CLI.
-    call = ["call", CONNECTOR, "get_item", "-p", "id=1", "--credentials", credentials]
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "connectory.cli", *call, "--base-url", api_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    imported = {
-        line.rsplit("|", 1)[-1].strip()
-        for line in done.stderr.splitlines()
-        if line.startswith("import time:")
-    }
-    assert "connectory.runtime.client" in imported  # the listing is real
     command_lines = {"typer", "click", "rich", "pygments", "httpx._main"}
-    assert sorted(imported & command_lines) == []
+    assert sorted(imported_by_a_call(api_url, credentials) & command_lines) == []
 
 
 def test_the_python_api_loads_no_command_line_and_leaves_httpx_alone(api_url: str) -> None:

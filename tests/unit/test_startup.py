@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import gc
+import subprocess
 import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from connectory.startup import defer_httpx_cli, gc_paused, settle_heap_for_serving
+from connectory.startup import (
+    defer_httpx_cli,
+    freeze_loaded_objects,
+    gc_paused,
+    settle_heap_for_serving,
+)
 
 
 @pytest.fixture
@@ -84,3 +90,29 @@ def test_a_collector_turned_off_stays_off_and_untuned() -> None:
     assert not gc.isenabled()
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_nothing_is_frozen_outside_a_one_shot_process() -> None:
+    # Tests run commands in-process and programs use the Python API: their objects must stay
+    # collectable, so only a process the command line marked freezes anything.
+    frozen = gc.get_freeze_count()
+    assert freeze_loaded_objects() is False
+    assert gc.get_freeze_count() == frozen
+
+
+def test_a_one_shot_process_freezes_what_is_loaded_and_still_collects_new_cycles() -> None:
+    script = (
+        "import gc, weakref\n"
+        "from connectory.startup import freeze_loaded_objects, mark_one_shot\n"
+        "class Node:\n    pass\n"
+        "mark_one_shot()\n"
+        "assert freeze_loaded_objects() is True\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "node = Node(); node.me = node; alive = weakref.ref(node); del node\n"
+        "gc.collect()\n"
+        "assert alive() is None, 'a cycle made after the freeze was not collected'\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

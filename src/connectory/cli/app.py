@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 
 from connectory.cli.output import EXIT_BROKEN_PIPE, guard
-from connectory.startup import gc_paused
+from connectory.startup import gc_paused, mark_one_shot
 
 __all__ = ["guard", "main"]
 
@@ -58,6 +58,7 @@ def main() -> None:
     if command not in _QUICK_EXIT_COMMANDS or observed:
         run()
         return
+    mark_one_shot()
     try:
         run()
         code = 0

@@ -23,7 +23,7 @@ from connectory.cli.output import escape, guard, stderr_console
 from connectory.cli.server_url import DEFAULT_SERVER
 from connectory.cli.values import parse_pairs, read_values_file
 from connectory.errors import InputError
-from connectory.startup import gc_paused
+from connectory.startup import freeze_loaded_objects, gc_paused
 
 if TYPE_CHECKING:
     from connectory.resilience import ResilienceEvent
@@ -185,6 +185,8 @@ def _run_local(options: CallOptions) -> None:
         observer=_print_resilience_event if options.verbose else None,
     )
     params = parse_pairs(options.param)
+    # What is loaded lives until the quick exit: later collections need not scan it again.
+    freeze_loaded_objects()
     if _streams(options):
         from connectory.cli.reading import write_records
 
