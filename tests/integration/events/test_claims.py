@@ -190,19 +190,11 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
         await session.commit()
     assert len(claimed) == 3
 
-    class _Context:  # what record_outcomes reads: settings, sessions, the clock, metrics
-        settings = Settings()
-        metrics = None
-
-        def __init__(self) -> None:
-            self.sessions = sessions
-
-        def now(self) -> datetime:
-            return NOW
-
     first, second, third = (row["id"] for row in queue)
     await record_outcomes(
-        _Context(),  # type: ignore[arg-type]
+        sessions,
+        Settings(),
+        NOW,
         [
             Outcome(first, True, 200, "", 1),
             Outcome(second, False, 500, "the endpoint answered 500", 1),
@@ -229,32 +221,11 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
         await session.commit()
 
 
-class _Clock:
-    """A clock the test moves."""
-
-    def __init__(self, start: datetime) -> None:
-        self.at = start
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-class _RecordingContext:
-    """What record_outcomes reads: settings, sessions, the clock, metrics."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: _Clock) -> None:
-        from connectory.settings import Settings
-
-        self.settings = Settings()
-        self.metrics = None
-        self.sessions = sessions
-        self.now = clock
-
-
 async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     from connectory.services.events.deliveries import Outcome, record_outcomes
+    from connectory.settings import Settings
 
     async with sessions() as session:
         a, endpoint = await _tenant(session, cap=4)
@@ -271,9 +242,11 @@ async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
         assert len(await claim_deliveries(session, later, limit=10, depth=3)) == 3
         await session.commit()
     before = await _states(sessions, [first, second, third])
-    clock = _Clock(later + timedelta(seconds=5))
+    recorded_at = later + timedelta(seconds=5)
     await record_outcomes(
-        _RecordingContext(sessions, clock),  # type: ignore[arg-type]
+        sessions,
+        Settings(),
+        recorded_at,
         [
             Outcome(first, True, 200, "", 1),
             Outcome(second, False, 500, "the endpoint answered 500", 1),
@@ -285,7 +258,9 @@ async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
     assert {state[0] for state in before.values()} == {"in_flight"}
     # The claim that holds them records its outcomes as usual.
     await record_outcomes(
-        _RecordingContext(sessions, clock),  # type: ignore[arg-type]
+        sessions,
+        Settings(),
+        recorded_at,
         [Outcome(first, True, 200, "", 1)],
         [second, third],
         lease_until=later + timedelta(seconds=LEASE_SECONDS),
@@ -293,6 +268,16 @@ async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
     after = await _states(sessions, [first, second, third])
     assert after[first][0] == "succeeded"
     assert after[second][0] == after[third][0] == "pending"
+
+
+class _Clock:
+    """A clock the test moves."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+
+    def __call__(self) -> datetime:
+        return self.at
 
 
 async def _states(

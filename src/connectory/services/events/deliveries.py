@@ -20,12 +20,12 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 from sqlalchemy import DateTime, Integer, String, bindparam, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectory.errors import ConnectoryError, UpstreamError
@@ -35,8 +35,12 @@ from connectory.observability.calls import ConnectionCalls
 from connectory.services.events.call_logs import BackgroundCalls
 from connectory.services.events.context import EventsContext
 from connectory.services.events.endpoints import ENDPOINT_SECRETS_OWNER, endpoint_secrets
-from connectory.services.events.records import as_utc, dialect_of, envelope
+from connectory.services.events.records import as_utc, dialect_of, envelope, held_session
+from connectory.settings import Settings
 from connectory.store.event_models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+
+if TYPE_CHECKING:
+    from connectory.observability.metrics import Metrics
 
 logger = logging.getLogger("connectory.events.deliveries")
 
@@ -299,30 +303,47 @@ async def _dispatch_lane(
     connectors: dict[str, str],
 ) -> int:
     sent = 0
-    lease_seconds = context.settings.work_lease_seconds
-    for _ in range(rounds):
-        now = context.now()
-        async with context.sessions() as session:
+    settings = context.settings
+    lease_seconds = settings.work_lease_seconds
+    #: The previous batch's tries, recorded in the transaction that claims the next batch.
+    done: _Tried | None = None
+    # One connection for the lane's life: a checkout per batch would ping the server each time.
+    async with held_session(context.sessions) as session:
+        for _ in range(rounds):
+            now = context.now()
+            dead = await write_outcomes(session, settings, now, done) if done else []
             claimed = await claim_deliveries(session, now, batch, lease_seconds, depth)
+            prepared = (
+                await prepare_deliveries(session, context, claimed, secrets, connectors)
+                if claimed
+                else []
+            )
             await session.commit()
+            _count_dead(context.metrics, dead)
+            done = None
             if not claimed:
                 break
-            prepared = await prepare_deliveries(session, context, claimed, secrets, connectors)
-        runs: dict[tuple[str, str], list[Prepared]] = {}
-        for item in prepared:  # in queue order
-            runs.setdefault(item.queue, []).append(item)
-        # No send of a run starts once half the lease has passed: with a try bounded by
-        # delivery_timeout_seconds, the batch's outcomes are recorded before the lease
-        # expires, so no other lane or worker re-claims (and sends again) what is in flight.
-        stop_at = now + timedelta(seconds=lease_seconds / 2)
-        results = await asyncio.gather(*(_send_run(context, run, stop_at) for run in runs.values()))
-        outcomes = [outcome for tried, _ in results for outcome in tried]
-        untried = [delivery_id for _, left in results for delivery_id in left]
-        # The lease the claim set (as _take computed it): only rows still held by it move.
-        await record_outcomes(
-            context, outcomes, untried, lease_until=now + timedelta(seconds=lease_seconds)
-        )
-        sent += len(outcomes)
+            runs: dict[tuple[str, str], list[Prepared]] = {}
+            for item in prepared:  # in queue order
+                runs.setdefault(item.queue, []).append(item)
+            # No send of a run starts once half the lease has passed: with a try bounded by
+            # delivery_timeout_seconds, the batch's outcomes are recorded before the lease
+            # expires, so no other lane or worker re-claims (and sends again) what is in flight.
+            stop_at = now + timedelta(seconds=lease_seconds / 2)
+            results = await asyncio.gather(
+                *(_send_run(context, run, stop_at) for run in runs.values())
+            )
+            # The lease the claim set (as _take computed it): only rows still held by it move.
+            done = _Tried(
+                [outcome for tried, _ in results for outcome in tried],
+                [delivery_id for _, left in results for delivery_id in left],
+                now + timedelta(seconds=lease_seconds),
+            )
+            sent += len(done.outcomes)
+        if done is not None:  # the last round's tries, when the rounds ran out
+            dead = await write_outcomes(session, settings, context.now(), done)
+            await session.commit()
+            _count_dead(context.metrics, dead)
     return sent
 
 
@@ -376,7 +397,8 @@ async def prepare_deliveries(
     connectors = known_connectors if known_connectors is not None else {}
     connectors.update(
         await logs.connectors_of(
-            event.connection_id for *_, event in rows if event.connection_id not in connectors
+            (event.connection_id for *_, event in rows if event.connection_id not in connectors),
+            session,
         )
     )
     calls: dict[tuple[str, str], ConnectionCalls] = {}
@@ -472,28 +494,58 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {text_}"[:500]
 
 
+@dataclass
+class _Tried:
+    """A batch's tries to record: the outcomes, the deliveries left untried, the claim's lease."""
+
+    outcomes: list[Outcome]
+    untried: list[str]
+    lease_until: datetime | None
+
+
 async def record_outcomes(
-    context: EventsContext,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    now: datetime,
     outcomes: list[Outcome],
     untried: list[str] | None = None,
+    *,
     lease_until: datetime | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
-    """Store each try and move each delivery on: succeeded, retried later, or dead.
+    """Record a batch's tries in a transaction of their own (see :func:`write_outcomes`).
 
-    Core statements, not ORM objects: one insert for every attempt, one update for every
-    success (the common case), one update per failure. *untried* deliveries (behind a
-    failed one in their queue's run) are released as they were before their claim.
-
-    With *lease_until* (the lease the claim set), only deliveries still held by that claim
-    move: one whose lease expired and was claimed again belongs to the new claim, and a
-    late outcome of the old one must not overwrite the new one's result.
+    Dead letters are counted in *metrics* once committed.
     """
     if not outcomes and not untried:
         return
-    settings = context.settings
-    now = context.now()
-    held = _held_by(lease_until)
-    async with context.sessions() as session:
+    async with sessions() as session:
+        dead = await write_outcomes(
+            session, settings, now, _Tried(outcomes, untried or [], lease_until)
+        )
+        await session.commit()
+    _count_dead(metrics, dead)
+
+
+async def write_outcomes(
+    session: AsyncSession, settings: Settings, now: datetime, tried: _Tried
+) -> list[Outcome]:
+    """Store each try and move each delivery on: succeeded, retried later, or dead.
+
+    Returns the outcomes that dead-lettered their delivery; the caller commits (and counts
+    them only then: a rolled-back batch is tried again).
+
+    Core statements, not ORM objects: one insert for every attempt, one update for every
+    success (the common case), one update per failure. Untried deliveries (behind a failed
+    one in their queue's run) are released as they were before their claim.
+
+    With a lease (the one the claim set), only deliveries still held by that claim move: one
+    whose lease expired and was claimed again belongs to the new claim, and a late outcome
+    of the old one must not overwrite the new one's result.
+    """
+    outcomes = tried.outcomes
+    held = _held_by(tried.lease_until)
+    if outcomes:
         await session.execute(
             insert(DeliveryAttempt),
             [
@@ -507,65 +559,68 @@ async def record_outcomes(
                 for o in outcomes
             ],
         )
-        by_status: dict[int | None, list[str]] = {}
-        for outcome in outcomes:
-            if outcome.ok:
-                by_status.setdefault(outcome.status_code, []).append(outcome.delivery_id)
-        for status_code, succeeded in by_status.items():
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(succeeded), *held)
-                .values(
-                    status="succeeded",
-                    finished_at=now,
-                    lease_until=None,
-                    last_error="",
-                    last_status_code=status_code,
-                )
-                .execution_options(synchronize_session=False)
+    by_status: dict[int | None, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.ok:
+            by_status.setdefault(outcome.status_code, []).append(outcome.delivery_id)
+    for status_code, succeeded in by_status.items():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(succeeded), *held)
+            .values(
+                status="succeeded",
+                finished_at=now,
+                lease_until=None,
+                last_error="",
+                last_status_code=status_code,
             )
-        failed = [o for o in outcomes if not o.ok]
-        dead: list[Outcome] = []
-        attempts = (
-            dict(
-                (
-                    await session.execute(
-                        select(Delivery.id, Delivery.attempts).where(
-                            Delivery.id.in_([o.delivery_id for o in failed]), *held
-                        )
-                    )
-                ).all()
-            )
-            if failed
-            else {}
+            .execution_options(synchronize_session=False)
         )
-        for outcome in failed:
-            tries = attempts.get(outcome.delivery_id)
-            if tries is None:
-                continue
-            values: dict[str, Any] = {
-                "last_status_code": outcome.status_code,
-                "last_error": outcome.error,
-                "lease_until": None,
-            }
-            if tries >= settings.delivery_max_attempts:
-                values.update(status="dead", finished_at=now)
-                dead.append(outcome)
-            else:
-                delay = retry_delay(
-                    tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
+    failed = [o for o in outcomes if not o.ok]
+    dead: list[Outcome] = []
+    attempts = (
+        dict(
+            (
+                await session.execute(
+                    select(Delivery.id, Delivery.attempts).where(
+                        Delivery.id.in_([o.delivery_id for o in failed]), *held
+                    )
                 )
-                values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == outcome.delivery_id, *held)
-                .values(**values)
-                .execution_options(synchronize_session=False)
+            ).all()
+        )
+        if failed
+        else {}
+    )
+    for outcome in failed:
+        tries = attempts.get(outcome.delivery_id)
+        if tries is None:
+            continue
+        values: dict[str, Any] = {
+            "last_status_code": outcome.status_code,
+            "last_error": outcome.error,
+            "lease_until": None,
+        }
+        if tries >= settings.delivery_max_attempts:
+            values.update(status="dead", finished_at=now)
+            dead.append(outcome)
+        else:
+            delay = retry_delay(
+                tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
             )
-        await _release(session, untried or [], lease_until)
-        await session.commit()
-    metrics = context.metrics
-    if metrics is not None:  # counted once committed: a rolled-back batch is tried again
+            values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == outcome.delivery_id, *held)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    await _release(session, tried.untried, tried.lease_until)
+    return dead
+
+
+def _count_dead(metrics: Metrics | None, dead: list[Outcome]) -> None:
+    """Count committed dead letters by their connector."""
+    if metrics is not None:
         for outcome in dead:
             metrics.count_dead_letter(outcome.connector_id or "")
 
@@ -621,4 +676,5 @@ __all__ = [
     "record_outcomes",
     "retry_delay",
     "send_prepared",
+    "write_outcomes",
 ]
