@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
-from sqlalchemy import DateTime, Integer, String, bindparam, func, insert, select, text, update
+from sqlalchemy import DateTime, Integer, String, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -56,7 +56,14 @@ _CLAIM_LOCK = 0x636F6E6E  # "conn"
 _CANDIDATES = (
     text(
         """
-    SELECT id, enterprise_id, endpoint_id, order_key, cap FROM (
+    WITH busy AS (
+        SELECT endpoint_id, count(DISTINCT order_key) AS queues FROM deliveries
+        WHERE status = 'in_flight' AND lease_until >= :now
+        GROUP BY endpoint_id
+    )
+    SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
+           coalesce(busy.queues, 0) AS busy
+    FROM (
         SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at, d.event_seq,
                coalesce(w.max_in_flight, 1) AS cap,
                row_number() OVER (
@@ -70,13 +77,20 @@ _CANDIDATES = (
               WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
                 AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
           )
-    ) AS heads
-    ORDER BY tenant_rank, next_run_at, event_seq
+    ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
+    ORDER BY heads.tenant_rank, heads.next_run_at, heads.event_seq
     LIMIT :scan
     """
     )
     .bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("scan", type_=Integer))
-    .columns(id=String, enterprise_id=String, endpoint_id=String, order_key=String, cap=Integer)
+    .columns(
+        id=String,
+        enterprise_id=String,
+        endpoint_id=String,
+        order_key=String,
+        cap=Integer,
+        busy=Integer,
+    )
 )
 
 
@@ -140,16 +154,9 @@ async def claim_deliveries(
     rows = (await session.execute(_CANDIDATES, {"now": now, "scan": _SCAN})).all()
     if not rows:
         return []
-    # Queues in flight per endpoint: each sends one request at a time, whatever its run.
-    in_flight: dict[str, int] = dict(
-        (
-            await session.execute(
-                select(Delivery.endpoint_id, func.count(Delivery.order_key.distinct()))
-                .where(Delivery.status == "in_flight", Delivery.lease_until >= now)
-                .group_by(Delivery.endpoint_id)
-            )
-        ).all()
-    )
+    # Queues in flight per endpoint (read with the candidates): each sends one request at a
+    # time, whatever its run.
+    in_flight: dict[str, int] = {row.endpoint_id: row.busy for row in rows}
     chosen: list[str] = []
     queues: dict[str, tuple[str, str]] = {}
     for row in rows:  # already in fair order
@@ -378,37 +385,36 @@ async def prepare_deliveries(
     rows = (
         await session.execute(
             select(
-                Delivery.id, Delivery.endpoint_id, Delivery.order_key, Delivery.next_run_at, Event
+                Delivery.id,
+                Delivery.endpoint_id,
+                Delivery.order_key,
+                Delivery.next_run_at,
+                Event,
+                WebhookEndpoint,
             )
             .join(Event, Event.id == Delivery.event_id)
+            .outerjoin(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
             .where(Delivery.id.in_(delivery_ids))
             .order_by(Delivery.endpoint_id, Delivery.order_key, Delivery.event_seq)
         )
     ).all()
-    endpoints = {
-        endpoint.id: endpoint
-        for endpoint in await session.scalars(
-            select(WebhookEndpoint).where(WebhookEndpoint.id.in_({r.endpoint_id for r in rows}))
-        )
-    }
     logs = BackgroundCalls(context)
     # Each connection's connector, looked up once per dispatch (a session and a query less
     # per batch); a cache given by the caller is shared by its lanes.
     connectors = known_connectors if known_connectors is not None else {}
     connectors.update(
         await logs.connectors_of(
-            (event.connection_id for *_, event in rows if event.connection_id not in connectors),
+            (row.Event.connection_id for row in rows if row.Event.connection_id not in connectors),
             session,
         )
     )
     calls: dict[tuple[str, str], ConnectionCalls] = {}
     prepared: list[Prepared] = []
     started = context.now()
-    for delivery_id, endpoint_id, order_key, due, event in rows:
+    for delivery_id, endpoint_id, order_key, due, event, endpoint in rows:
         context.task_started("deliveries", due, started)
         queue = (endpoint_id, order_key)
         connector_id = connectors.get(event.connection_id)
-        endpoint = endpoints.get(endpoint_id)
         if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
             prepared.append(
                 Prepared(
