@@ -94,6 +94,20 @@ _CANDIDATES = (
 )
 
 
+#: The event's columns a delivery's body and call log entry need.
+_EVENT_COLUMNS = (
+    Event.id,
+    Event.seq,
+    Event.type,
+    Event.enterprise_id,
+    Event.connection_id,
+    Event.subscription_id,
+    Event.occurred_at,
+    Event.received_at,
+    Event.payload,
+)
+
+
 def retry_delay(attempts: int, base: float, cap: float) -> float:
     """Seconds to wait after *attempts* failed tries: exponential, capped, with 10% jitter."""
     delay: float = min(cap, base * 2.0 ** max(attempts - 1, 0))
@@ -381,16 +395,22 @@ async def prepare_deliveries(
     secrets: dict[str, list[str]],
     known_connectors: dict[str, str] | None = None,
 ) -> list[Prepared]:
-    """Load claimed deliveries with their events and endpoints, in queue order, in one query."""
+    """Load claimed deliveries with their events and endpoints, in queue order, in one query.
+
+    Columns, not ORM objects (no identity map work per row); an endpoint object is read
+    only for its secrets, once per endpoint per dispatch.
+    """
     rows = (
         await session.execute(
             select(
-                Delivery.id,
+                Delivery.id.label("delivery_id"),
                 Delivery.endpoint_id,
                 Delivery.order_key,
                 Delivery.next_run_at,
-                Event,
-                WebhookEndpoint,
+                *(column for column in _EVENT_COLUMNS),
+                WebhookEndpoint.url,
+                WebhookEndpoint.enabled,
+                WebhookEndpoint.deleted_at,
             )
             .join(Event, Event.id == Delivery.event_id)
             .outerjoin(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
@@ -404,42 +424,46 @@ async def prepare_deliveries(
     connectors = known_connectors if known_connectors is not None else {}
     connectors.update(
         await logs.connectors_of(
-            (row.Event.connection_id for row in rows if row.Event.connection_id not in connectors),
-            session,
+            (row.connection_id for row in rows if row.connection_id not in connectors), session
         )
     )
     calls: dict[tuple[str, str], ConnectionCalls] = {}
     prepared: list[Prepared] = []
     started = context.now()
-    for delivery_id, endpoint_id, order_key, due, event, endpoint in rows:
-        context.task_started("deliveries", due, started)
-        queue = (endpoint_id, order_key)
+    for event in rows:
+        delivery_id, endpoint_id = event.delivery_id, event.endpoint_id
+        context.task_started("deliveries", event.next_run_at, started)
+        queue = (endpoint_id, event.order_key)
         connector_id = connectors.get(event.connection_id)
-        if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
+        # No endpoint row (outer join): url is None.
+        if event.url is None or event.deleted_at is not None or not event.enabled:
             prepared.append(
                 Prepared(
                     delivery_id, None, event.id, b"", [], connector_id=connector_id, queue=queue
                 )
             )
             continue
-        if endpoint.id not in secrets:
-            secrets[endpoint.id] = await endpoint_secrets(session, context, endpoint)
+        if endpoint_id not in secrets:
+            endpoint = await session.get(WebhookEndpoint, endpoint_id)
+            secrets[endpoint_id] = (
+                await endpoint_secrets(session, context, endpoint) if endpoint else []
+            )
         body = orjson.dumps(envelope(event))
-        key = (event.connection_id, endpoint.id)
+        key = (event.connection_id, endpoint_id)
         if key not in calls:
             calls[key] = logs.for_endpoint(
                 event.connection_id,
                 event.enterprise_id,
                 connector_id,
-                secrets[endpoint.id],
+                secrets[endpoint_id],
             )
         prepared.append(
             Prepared(
                 delivery_id,
-                endpoint.url,
+                event.url,
                 event.id,
                 body,
-                secrets[endpoint.id],
+                secrets[endpoint_id],
                 calls[key],
                 event.type,
                 connector_id,

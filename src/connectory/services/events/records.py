@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row, select, text
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -217,8 +217,8 @@ async def _delivery_rows(
     return deliveries
 
 
-def envelope(event: Event) -> dict[str, Any]:
-    """The JSON an endpoint receives (and the pull API returns) for *event*."""
+def envelope(event: Event | Row[Any]) -> dict[str, Any]:
+    """The JSON an endpoint receives (and the pull API returns) for *event* (or its columns)."""
     return {
         "id": event.id,
         "seq": event.seq,
