@@ -28,7 +28,7 @@ from sqlalchemy import DateTime, Integer, String, bindparam, insert, select, tex
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectory.errors import ConnectoryError, UpstreamError
+from connectory.errors import ConnectoryError, EgressDenied, UpstreamError
 from connectory.events.signing import signature_header
 from connectory.http.egress_aiohttp import check_destination
 from connectory.observability.calls import ConnectionCalls
@@ -46,13 +46,14 @@ logger = logging.getLogger("connectory.events.deliveries")
 
 #: How long a claimed delivery is ours before another worker may take it over.
 LEASE_SECONDS = 120
-#: Candidates looked at per claim (the batch is chosen among them).
-_SCAN = 500
 #: The log of a delivery prepared without one: records nothing.
 _UNRECORDED = ConnectionCalls(None, "")
 #: Any number, the same in every process: the key of the claim's advisory lock.
 _CLAIM_LOCK = 0x636F6E6E  # "conn"
 
+#: The heads of due queues that the claim may take, in fair order, up to :scan: each ranked
+#: within its enterprise (turns) and within its endpoint (an endpoint's queues in flight plus
+#: its place among the candidates stay within its ``max_in_flight``).
 _CANDIDATES = (
     text(
         """
@@ -61,24 +62,31 @@ _CANDIDATES = (
         WHERE status = 'in_flight' AND lease_until >= :now
         GROUP BY endpoint_id
     )
-    SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
-           coalesce(busy.queues, 0) AS busy
-    FROM (
-        SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at, d.event_seq,
-               coalesce(w.max_in_flight, 1) AS cap,
+    SELECT id, enterprise_id, endpoint_id, order_key, cap, busy FROM (
+        SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
+               heads.tenant_rank, heads.next_run_at, heads.event_seq,
+               coalesce(busy.queues, 0) AS busy,
                row_number() OVER (
-                   PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
-               ) AS tenant_rank
-        FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
-        WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
-               OR (d.status = 'in_flight' AND d.lease_until < :now))
-          AND NOT EXISTS (
-              SELECT 1 FROM deliveries p
-              WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
-                AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
-          )
-    ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
-    ORDER BY heads.tenant_rank, heads.next_run_at, heads.event_seq
+                   PARTITION BY heads.endpoint_id ORDER BY heads.next_run_at, heads.event_seq
+               ) AS endpoint_rank
+        FROM (
+            SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at,
+                   d.event_seq, coalesce(w.max_in_flight, 1) AS cap,
+                   row_number() OVER (
+                       PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
+                   ) AS tenant_rank
+            FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
+            WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
+                   OR (d.status = 'in_flight' AND d.lease_until < :now))
+              AND NOT EXISTS (
+                  SELECT 1 FROM deliveries p
+                  WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
+                    AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
+              )
+        ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
+    ) AS ranked
+    WHERE busy + endpoint_rank <= cap
+    ORDER BY tenant_rank, next_run_at, event_seq
     LIMIT :scan
     """
     )
@@ -165,11 +173,12 @@ async def claim_deliveries(
     """
     if dialect_of(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
-    rows = (await session.execute(_CANDIDATES, {"now": now, "scan": _SCAN})).all()
+    rows = (await session.execute(_CANDIDATES, {"now": now, "scan": limit})).all()
     if not rows:
         return []
     # Queues in flight per endpoint (read with the candidates): each sends one request at a
-    # time, whatever its run.
+    # time, whatever its run. The query already keeps within the caps; counted again here so
+    # the cap holds whatever the query returns.
     in_flight: dict[str, int] = {row.endpoint_id: row.busy for row in rows}
     chosen: list[str] = []
     queues: dict[str, tuple[str, str]] = {}
@@ -274,6 +283,22 @@ class Outcome:
     connector_id: str | None = None
 
 
+class _Unchecked:
+    """A URL the egress guard has not looked at yet."""
+
+
+_UNCHECKED = _Unchecked()
+
+
+def _refusal_of(context: EventsContext, url: str) -> EgressDenied | None:
+    """The egress guard's refusal of *url* (an IP literal it does not allow), or None."""
+    try:
+        check_destination(context.egress, url)
+    except EgressDenied as error:
+        return error
+    return None
+
+
 @dataclass
 class Prepared:
     """A claimed delivery ready to send: where, what, signed with which secrets."""
@@ -291,6 +316,9 @@ class Prepared:
     connector_id: str | None = None
     #: The delivery's queue (endpoint id, order key): a queue's run is sent in order.
     queue: tuple[str, str] = ("", "")
+    #: The egress guard's verdict on the URL's host when it is an IP literal (None: allowed),
+    #: taken once per endpoint per batch; unset (the default), it is taken at the send.
+    refusal: EgressDenied | _Unchecked | None = _UNCHECKED
 
 
 async def dispatch_due(
@@ -428,6 +456,7 @@ async def prepare_deliveries(
         )
     )
     calls: dict[tuple[str, str], ConnectionCalls] = {}
+    refusals: dict[str, EgressDenied | None] = {}
     prepared: list[Prepared] = []
     started = context.now()
     for event in rows:
@@ -468,6 +497,9 @@ async def prepare_deliveries(
                 event.type,
                 connector_id,
                 queue,
+                refusals[event.url]
+                if event.url in refusals
+                else refusals.setdefault(event.url, _refusal_of(context, event.url)),
             )
         )
     return prepared
@@ -496,7 +528,11 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
         started = time.perf_counter()
         timeout = aiohttp.ClientTimeout(total=context.settings.delivery_timeout_seconds)
         try:
-            check_destination(context.egress, item.url)
+            refusal = item.refusal
+            if isinstance(refusal, _Unchecked):
+                check_destination(context.egress, item.url)
+            elif refusal is not None:
+                raise EgressDenied(str(refusal))
             async with context.http.post(
                 item.url, data=item.body, headers=headers, timeout=timeout, allow_redirects=False
             ) as response:
