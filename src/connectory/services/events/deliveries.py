@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
-from sqlalchemy import DateTime, Integer, String, bindparam, insert, select, text, update
+from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,7 +53,8 @@ _CLAIM_LOCK = 0x636F6E6E  # "conn"
 
 #: The heads of due queues that the claim may take, in fair order, up to :scan: each ranked
 #: within its enterprise (turns) and within its endpoint (an endpoint's queues in flight plus
-#: its place among the candidates stay within its ``max_in_flight``).
+#: its place among the candidates stay within its ``max_in_flight``); ``queued``: whether
+#: anything waits behind the head in its queue (no look for followers when nothing does).
 _CANDIDATES = (
     text(
         """
@@ -62,7 +63,14 @@ _CANDIDATES = (
         WHERE status = 'in_flight' AND lease_until >= :now
         GROUP BY endpoint_id
     )
-    SELECT id, enterprise_id, endpoint_id, order_key, cap, busy FROM (
+    SELECT ranked.id, ranked.enterprise_id, ranked.endpoint_id, ranked.order_key, ranked.cap,
+           ranked.busy,
+           EXISTS (
+               SELECT 1 FROM deliveries n
+               WHERE n.endpoint_id = ranked.endpoint_id AND n.order_key = ranked.order_key
+                 AND n.event_seq > ranked.event_seq AND n.status IN ('pending', 'in_flight')
+           ) AS queued
+    FROM (
         SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
                heads.tenant_rank, heads.next_run_at, heads.event_seq,
                coalesce(busy.queues, 0) AS busy,
@@ -85,8 +93,8 @@ _CANDIDATES = (
               )
         ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
     ) AS ranked
-    WHERE busy + endpoint_rank <= cap
-    ORDER BY tenant_rank, next_run_at, event_seq
+    WHERE ranked.busy + ranked.endpoint_rank <= ranked.cap
+    ORDER BY ranked.tenant_rank, ranked.next_run_at, ranked.event_seq
     LIMIT :scan
     """
     )
@@ -98,6 +106,7 @@ _CANDIDATES = (
         order_key=String,
         cap=Integer,
         busy=Integer,
+        queued=Boolean,
     )
 )
 
@@ -182,6 +191,7 @@ async def claim_deliveries(
     in_flight: dict[str, int] = {row.endpoint_id: row.busy for row in rows}
     chosen: list[str] = []
     queues: dict[str, tuple[str, str]] = {}
+    queued: set[str] = set()
     for row in rows:  # already in fair order
         taken = in_flight.get(row.endpoint_id, 0)
         if taken >= row.cap:  # the endpoint's max_in_flight (read with the candidates)
@@ -189,16 +199,20 @@ async def claim_deliveries(
         in_flight[row.endpoint_id] = taken + 1
         chosen.append(row.id)
         queues[row.id] = (row.endpoint_id, row.order_key)
+        if row.queued:
+            queued.add(row.id)
         if len(chosen) >= limit:
             break
     if not chosen:
         return []
     heads = await _take(session, now, chosen, lease_seconds)
-    if depth <= 1 or not heads:
+    # Nothing was queued behind the heads when the candidates were read: no followers to look
+    # for (one queued since waits for the next claim, behind its head as always).
+    if depth <= 1 or not queued.intersection(heads):
         return heads
     # Followers are looked for behind the heads now held only: a head read before another
     # worker recorded its failure is not claimed, and neither is anything behind it.
-    runs = await _followers(session, now, heads, {queues[i] for i in heads}, depth)
+    runs = await _followers(session, now, heads, {queues[i] for i in heads if i in queued}, depth)
     held = set(await _take(session, now, [i for run in runs for i in run], lease_seconds))
     kept: list[str] = []
     gaps: list[str] = []
