@@ -20,11 +20,22 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 import orjson
-from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -43,6 +54,12 @@ if TYPE_CHECKING:
     from connectory.observability.metrics import Metrics
 
 logger = logging.getLogger("connectory.events.deliveries")
+
+#: The tables, not the mapped classes: Core statements, without the ORM's work per execution.
+_DELIVERIES = cast(Table, Delivery.__table__)
+_ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+_EVENTS = cast(Table, Event.__table__)
+_ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
 
 #: How long a claimed delivery is ours before another worker may take it over.
 LEASE_SECONDS = 120
@@ -113,15 +130,15 @@ _CANDIDATES = (
 
 #: The event's columns a delivery's body and call log entry need.
 _EVENT_COLUMNS = (
-    Event.id,
-    Event.seq,
-    Event.type,
-    Event.enterprise_id,
-    Event.connection_id,
-    Event.subscription_id,
-    Event.occurred_at,
-    Event.received_at,
-    Event.payload,
+    _EVENTS.c.id,
+    _EVENTS.c.seq,
+    _EVENTS.c.type,
+    _EVENTS.c.enterprise_id,
+    _EVENTS.c.connection_id,
+    _EVENTS.c.subscription_id,
+    _EVENTS.c.occurred_at,
+    _EVENTS.c.received_at,
+    _EVENTS.c.payload,
 )
 
 
@@ -232,19 +249,18 @@ async def _take(
     if not delivery_ids:
         return []
     claimed = await session.execute(
-        update(Delivery)
+        update(_DELIVERIES)
         .where(
-            Delivery.id.in_(delivery_ids),
-            ((Delivery.status == "pending") & (Delivery.next_run_at <= now))
-            | ((Delivery.status == "in_flight") & (Delivery.lease_until < now)),
+            _DELIVERIES.c.id.in_(delivery_ids),
+            ((_DELIVERIES.c.status == "pending") & (_DELIVERIES.c.next_run_at <= now))
+            | ((_DELIVERIES.c.status == "in_flight") & (_DELIVERIES.c.lease_until < now)),
         )
         .values(
             status="in_flight",
             lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=Delivery.attempts + 1,
+            attempts=_DELIVERIES.c.attempts + 1,
         )
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
+        .returning(_DELIVERIES.c.id)
     )
     return list(claimed.scalars())
 
@@ -445,19 +461,19 @@ async def prepare_deliveries(
     rows = (
         await session.execute(
             select(
-                Delivery.id.label("delivery_id"),
-                Delivery.endpoint_id,
-                Delivery.order_key,
-                Delivery.next_run_at,
+                _DELIVERIES.c.id.label("delivery_id"),
+                _DELIVERIES.c.endpoint_id,
+                _DELIVERIES.c.order_key,
+                _DELIVERIES.c.next_run_at,
                 *(column for column in _EVENT_COLUMNS),
-                WebhookEndpoint.url,
-                WebhookEndpoint.enabled,
-                WebhookEndpoint.deleted_at,
+                _ENDPOINTS.c.url,
+                _ENDPOINTS.c.enabled,
+                _ENDPOINTS.c.deleted_at,
             )
-            .join(Event, Event.id == Delivery.event_id)
-            .outerjoin(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
-            .where(Delivery.id.in_(delivery_ids))
-            .order_by(Delivery.endpoint_id, Delivery.order_key, Delivery.event_seq)
+            .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
+            .outerjoin(_ENDPOINTS, _ENDPOINTS.c.id == _DELIVERIES.c.endpoint_id)
+            .where(_DELIVERIES.c.id.in_(delivery_ids))
+            .order_by(_DELIVERIES.c.endpoint_id, _DELIVERIES.c.order_key, _DELIVERIES.c.event_seq)
         )
     ).all()
     logs = BackgroundCalls(context)
@@ -627,7 +643,7 @@ async def write_outcomes(
     held = _held_by(tried.lease_until)
     if outcomes:
         await session.execute(
-            insert(DeliveryAttempt),
+            insert(_ATTEMPTS),
             [
                 {
                     "delivery_id": o.delivery_id,
@@ -645,8 +661,8 @@ async def write_outcomes(
             by_status.setdefault(outcome.status_code, []).append(outcome.delivery_id)
     for status_code, succeeded in by_status.items():
         await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(succeeded), *held)
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id.in_(succeeded), *held)
             .values(
                 status="succeeded",
                 finished_at=now,
@@ -654,7 +670,6 @@ async def write_outcomes(
                 last_error="",
                 last_status_code=status_code,
             )
-            .execution_options(synchronize_session=False)
         )
     failed = [o for o in outcomes if not o.ok]
     dead: list[Outcome] = []
@@ -662,8 +677,8 @@ async def write_outcomes(
         dict(
             (
                 await session.execute(
-                    select(Delivery.id, Delivery.attempts).where(
-                        Delivery.id.in_([o.delivery_id for o in failed]), *held
+                    select(_DELIVERIES.c.id, _DELIVERIES.c.attempts).where(
+                        _DELIVERIES.c.id.in_([o.delivery_id for o in failed]), *held
                     )
                 )
             ).all()
@@ -689,10 +704,9 @@ async def write_outcomes(
             )
             values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
         await session.execute(
-            update(Delivery)
-            .where(Delivery.id == outcome.delivery_id, *held)
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id == outcome.delivery_id, *held)
             .values(**values)
-            .execution_options(synchronize_session=False)
         )
     await _release(session, tried.untried, tried.lease_until)
     return dead
@@ -707,9 +721,9 @@ def _count_dead(metrics: Metrics | None, dead: list[Outcome]) -> None:
 
 def _held_by(lease_until: datetime | None) -> list[ColumnElement[bool]]:
     """Conditions that a delivery is still held by the claim that set *lease_until*."""
-    held: list[ColumnElement[bool]] = [Delivery.status == "in_flight"]
+    held: list[ColumnElement[bool]] = [_DELIVERIES.c.status == "in_flight"]
     if lease_until is not None:
-        held.append(Delivery.lease_until == lease_until)
+        held.append(_DELIVERIES.c.lease_until == lease_until)
     return held
 
 
@@ -723,10 +737,9 @@ async def _release(
     if not untried:
         return
     await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(untried), *_held_by(lease_until))
-        .values(status="pending", lease_until=None, attempts=Delivery.attempts - 1)
-        .execution_options(synchronize_session=False)
+        update(_DELIVERIES)
+        .where(_DELIVERIES.c.id.in_(untried), *_held_by(lease_until))
+        .values(status="pending", lease_until=None, attempts=_DELIVERIES.c.attempts - 1)
     )
 
 

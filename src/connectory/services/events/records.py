@@ -217,7 +217,7 @@ async def _delivery_rows(
     return deliveries
 
 
-def envelope(event: Event | Row[Any]) -> dict[str, Any]:
+def envelope(event: Event | Row[*tuple[Any, ...]]) -> dict[str, Any]:
     """The JSON an endpoint receives (and the pull API returns) for *event* (or its columns)."""
     return {
         "id": event.id,
