@@ -356,14 +356,16 @@ async def dispatch_due(
 ) -> int:
     """Claim and send due deliveries until none is due; return how many were sent.
 
-    *lanes* loops run side by side, so one batch's database work (claim, load, record)
-    overlaps another's sends. Per batch: one transaction claims up to *batch* queues, each
-    with a run of up to *depth* deliveries (its head and those right behind it), one query
-    loads them with their events and endpoints (each endpoint's secrets are read once per
-    dispatch), the queues are sent concurrently outside any transaction, each queue's run in
-    order, one delivery at a time, and one transaction records every outcome. A run stops
-    at its first failure: the deliveries behind it were not tried and are released as they
-    were. Each lane stops when nothing is due or after *rounds* batches.
+    *lanes* loops run side by side, so one batch's database work (record, claim, load)
+    overlaps another's sends; each lane holds one connection throughout. Per batch: one
+    transaction records the previous batch's outcomes, claims up to *batch* queues, each
+    with a run of up to *depth* deliveries (its head and those right behind it), and loads
+    them with their events and endpoints in one query (each endpoint's secrets are read once
+    per dispatch); the queues are then sent concurrently outside any transaction, each
+    queue's run in order, one delivery at a time. The last batch's outcomes get a
+    transaction of their own. A run stops at its first failure: the deliveries behind it
+    were not tried and are released as they were. Each lane stops when nothing is due or
+    after *rounds* batches.
     """
     secrets: dict[str, list[str]] = {}
     connectors: dict[str, str] = {}
