@@ -1,18 +1,35 @@
 """A migrated, empty store of each kind (SQLite, and a fresh PostgreSQL database) for the
-tests that drive the events services directly, without a server."""
+tests that drive the events services directly, without a server; and the rows they start
+from (enterprises, endpoints, subscriptions, due deliveries, received events)."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectory.store import create_engine, create_sessionmaker, migrate
+from connectory.events.handling import ReceivedEvent
+from connectory.store import (
+    Enterprise,
+    EventSubscription,
+    WebhookEndpoint,
+    create_engine,
+    create_sessionmaker,
+    migrate,
+    new_id,
+)
+
+#: The time the store tests run at.
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+#: Where their endpoints point (nothing listens: the tests never send).
+HOOK_URL = "http://127.0.0.1:9/hook"
 
 ADMIN_DSN = os.environ.get(
     "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -57,3 +74,48 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         yield create_sessionmaker(engine)
     finally:
         await engine.dispose()
+
+
+async def add_enterprise(session: AsyncSession) -> Enterprise:
+    """A new enterprise, flushed (its id is known)."""
+    enterprise = Enterprise(name="t")
+    session.add(enterprise)
+    await session.flush()
+    return enterprise
+
+
+async def add_tenant(session: AsyncSession, cap: int = 4) -> tuple[str, str]:
+    """A new enterprise with one endpoint of ``max_in_flight`` *cap*: their ids."""
+    enterprise = await add_enterprise(session)
+    endpoint = WebhookEndpoint(enterprise_id=enterprise.id, url=HOOK_URL, max_in_flight=cap)
+    session.add(endpoint)
+    await session.flush()
+    return enterprise.id, endpoint.id
+
+
+def new_subscription(enterprise_id: str, connection_id: str = "conn-1") -> EventSubscription:
+    """A subscription object (not added: the store functions only read it)."""
+    return EventSubscription(id=new_id(), enterprise_id=enterprise_id, connection_id=connection_id)
+
+
+def delivery_row(
+    enterprise: str, endpoint: str, seq: int, order_key: str, due: datetime, attempts: int = 3
+) -> dict[str, Any]:
+    """A pending delivery's row for ``insert(Delivery)``, due at *due*."""
+    return {
+        "id": new_id(),
+        "enterprise_id": enterprise,
+        "endpoint_id": endpoint,
+        "event_seq": seq,
+        "event_id": new_id(),
+        "order_key": order_key,
+        "status": "pending",
+        "attempts": attempts,
+        "next_run_at": due,
+        "created_at": due,
+    }
+
+
+def received_event(key: str, type_: str = "a") -> ReceivedEvent:
+    """An event as a webhook's ``handle`` gives it, with dedup key *key*."""
+    return ReceivedEvent(type=type_, dedup_key=key, payload={"key": key}, occurred_at=NOW)

@@ -6,62 +6,29 @@ means the other enterprise's delivery is in the very first batch claimed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from store_support import NOW, add_tenant, delivery_row
 
 from connectory.services.events.deliveries import LEASE_SECONDS, claim_deliveries
-from connectory.store import (
-    Delivery,
-    Enterprise,
-    WebhookEndpoint,
-    new_id,
-)
-
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-async def _tenant(session: AsyncSession, cap: int = 4) -> tuple[str, str]:
-    enterprise = Enterprise(name="t")
-    session.add(enterprise)
-    await session.flush()
-    endpoint = WebhookEndpoint(
-        enterprise_id=enterprise.id, url="http://127.0.0.1:9/hook", max_in_flight=cap
-    )
-    session.add(endpoint)
-    await session.flush()
-    return enterprise.id, endpoint.id
-
-
-def _row(enterprise: str, endpoint: str, seq: int, order_key: str, due: datetime) -> dict:  # type: ignore[type-arg]
-    return {
-        "id": new_id(),
-        "enterprise_id": enterprise,
-        "endpoint_id": endpoint,
-        "event_seq": seq,
-        "event_id": new_id(),
-        "order_key": order_key,
-        "status": "pending",
-        "attempts": 3,
-        "next_run_at": due,
-        "created_at": due,
-    }
+from connectory.store import Delivery
 
 
 async def test_a_backlog_of_ten_thousand_does_not_delay_another_enterprise(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        a, a_endpoint = await _tenant(session)
-        b, b_endpoint = await _tenant(session)
+        a, a_endpoint = await add_tenant(session)
+        b, b_endpoint = await add_tenant(session)
         backlog = [
-            _row(a, a_endpoint, seq, f"sub-{seq}", NOW - timedelta(hours=1))
+            delivery_row(a, a_endpoint, seq, f"sub-{seq}", NOW - timedelta(hours=1))
             for seq in range(1, 10_001)
         ]
         await session.execute(insert(Delivery), backlog)
         # B's delivery became due last: a FIFO dispatcher would reach it after 10,000 others.
-        b_row = _row(b, b_endpoint, 10_001, "sub-b", NOW)
+        b_row = delivery_row(b, b_endpoint, 10_001, "sub-b", NOW)
         await session.execute(insert(Delivery), [b_row])
         await session.commit()
     async with sessions() as session:
@@ -102,8 +69,8 @@ async def test_only_the_head_of_a_subscription_queue_is_claimed(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        a, endpoint = await _tenant(session, cap=10)
-        rows = [_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3)]
+        a, endpoint = await add_tenant(session, cap=10)
+        rows = [delivery_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3)]
         # The head is not due yet (backing off): nothing behind it may overtake it.
         rows[0]["next_run_at"] = NOW + timedelta(minutes=5)
         await session.execute(insert(Delivery), rows)
@@ -133,8 +100,8 @@ async def test_a_lease_left_by_a_killed_worker_expires(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        a, endpoint = await _tenant(session)
-        row = _row(a, endpoint, 1, "sub-1", NOW)
+        a, endpoint = await add_tenant(session)
+        row = delivery_row(a, endpoint, 1, "sub-1", NOW)
         await session.execute(insert(Delivery), [row])
         await session.commit()
     async with sessions() as session:
@@ -155,11 +122,11 @@ async def test_a_claim_with_depth_takes_a_queue_s_run_in_order_and_stops_at_a_ga
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        a, endpoint = await _tenant(session, cap=1)
-        queue = [_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3, 4, 5)]
+        a, endpoint = await add_tenant(session, cap=1)
+        queue = [delivery_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3, 4, 5)]
         # The fourth is not due (a gap): the run stops before it, the fifth stays behind it.
         queue[3]["next_run_at"] = NOW + timedelta(minutes=5)
-        other = _row(a, endpoint, 6, "sub-2", NOW)
+        other = delivery_row(a, endpoint, 6, "sub-2", NOW)
         await session.execute(insert(Delivery), [*queue, other])
         await session.commit()
     async with sessions() as session:
@@ -179,10 +146,8 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
     from connectory.settings import Settings
 
     async with sessions() as session:
-        a, endpoint = await _tenant(session, cap=4)
-        queue = [_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3)]
-        for row in queue:
-            row["attempts"] = 0
+        a, endpoint = await add_tenant(session, cap=4)
+        queue = [delivery_row(a, endpoint, seq, "sub-1", NOW, attempts=0) for seq in (1, 2, 3)]
         await session.execute(insert(Delivery), queue)
         await session.commit()
     async with sessions() as session:
@@ -190,19 +155,11 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
         await session.commit()
     assert len(claimed) == 3
 
-    class _Context:  # what record_outcomes reads: settings, sessions, the clock, metrics
-        settings = Settings()
-        metrics = None
-
-        def __init__(self) -> None:
-            self.sessions = sessions
-
-        def now(self) -> datetime:
-            return NOW
-
     first, second, third = (row["id"] for row in queue)
     await record_outcomes(
-        _Context(),  # type: ignore[arg-type]
+        sessions,
+        Settings(),
+        NOW,
         [
             Outcome(first, True, 200, "", 1),
             Outcome(second, False, 500, "the endpoint answered 500", 1),
@@ -229,36 +186,15 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
         await session.commit()
 
 
-class _Clock:
-    """A clock the test moves."""
-
-    def __init__(self, start: datetime) -> None:
-        self.at = start
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-class _RecordingContext:
-    """What record_outcomes reads: settings, sessions, the clock, metrics."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: _Clock) -> None:
-        from connectory.settings import Settings
-
-        self.settings = Settings()
-        self.metrics = None
-        self.sessions = sessions
-        self.now = clock
-
-
 async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     from connectory.services.events.deliveries import Outcome, record_outcomes
+    from connectory.settings import Settings
 
     async with sessions() as session:
-        a, endpoint = await _tenant(session, cap=4)
-        queue = [_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3)]
+        a, endpoint = await add_tenant(session, cap=4)
+        queue = [delivery_row(a, endpoint, seq, "sub-1", NOW) for seq in (1, 2, 3)]
         await session.execute(insert(Delivery), queue)
         await session.commit()
     first, second, third = (row["id"] for row in queue)
@@ -271,9 +207,11 @@ async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
         assert len(await claim_deliveries(session, later, limit=10, depth=3)) == 3
         await session.commit()
     before = await _states(sessions, [first, second, third])
-    clock = _Clock(later + timedelta(seconds=5))
+    recorded_at = later + timedelta(seconds=5)
     await record_outcomes(
-        _RecordingContext(sessions, clock),  # type: ignore[arg-type]
+        sessions,
+        Settings(),
+        recorded_at,
         [
             Outcome(first, True, 200, "", 1),
             Outcome(second, False, 500, "the endpoint answered 500", 1),
@@ -285,7 +223,9 @@ async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
     assert {state[0] for state in before.values()} == {"in_flight"}
     # The claim that holds them records its outcomes as usual.
     await record_outcomes(
-        _RecordingContext(sessions, clock),  # type: ignore[arg-type]
+        sessions,
+        Settings(),
+        recorded_at,
         [Outcome(first, True, 200, "", 1)],
         [second, third],
         lease_until=later + timedelta(seconds=LEASE_SECONDS),
@@ -293,6 +233,16 @@ async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
     after = await _states(sessions, [first, second, third])
     assert after[first][0] == "succeeded"
     assert after[second][0] == after[third][0] == "pending"
+
+
+class _Clock:
+    """A clock the test moves."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+
+    def __call__(self) -> datetime:
+        return self.at
 
 
 async def _states(

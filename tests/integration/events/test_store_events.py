@@ -6,53 +6,38 @@ Run on SQLite and on a fresh PostgreSQL database: the insert skips duplicates wi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from store_support import HOOK_URL, NOW, add_enterprise, new_subscription, received_event
 
-from connectory.events.handling import ReceivedEvent
 from connectory.services.events.records import EndpointTargets, store_events, store_events_many
-from connectory.store import (
-    Delivery,
-    Enterprise,
-    Event,
-    EventSubscription,
-    WebhookEndpoint,
-    new_id,
-)
-
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-def _event(key: str, type_: str = "a") -> ReceivedEvent:
-    return ReceivedEvent(type=type_, dedup_key=key, payload={"key": key}, occurred_at=NOW)
+from connectory.store import Delivery, Event, WebhookEndpoint
 
 
 async def test_each_event_once_in_order_to_the_endpoints_that_want_it(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        enterprise = Enterprise(name="t")
-        session.add(enterprise)
-        await session.flush()
-        url = "http://127.0.0.1:9/hook"
+        enterprise = await add_enterprise(session)
+        url = HOOK_URL
         every = WebhookEndpoint(enterprise_id=enterprise.id, url=url)
         typed = WebhookEndpoint(enterprise_id=enterprise.id, url=url, event_types=["b"])
         elsewhere = WebhookEndpoint(enterprise_id=enterprise.id, url=url, connection_ids=["x"])
         disabled = WebhookEndpoint(enterprise_id=enterprise.id, url=url, enabled=False)
         session.add_all([every, typed, elsewhere, disabled])
         await session.flush()
-        subscription = EventSubscription(
-            id=new_id(), enterprise_id=enterprise.id, connection_id="conn-1"
-        )
+        subscription = new_subscription(enterprise.id)
         endpoints: EndpointTargets = {}
         # A key repeated within one call is stored once, like one stored before.
         first = await store_events(
-            session, subscription, [_event("k1"), _event("k2", "b"), _event("k1")], NOW, endpoints
+            session,
+            subscription,
+            [received_event("k1"), received_event("k2", "b"), received_event("k1")],
+            NOW,
+            endpoints,
         )
         again = await store_events(
-            session, subscription, [_event("k2", "b"), _event("k3")], NOW, endpoints
+            session, subscription, [received_event("k2", "b"), received_event("k3")], NOW, endpoints
         )
         await session.commit()
         assert set(endpoints) == {enterprise.id}  # read once for both calls
@@ -78,22 +63,17 @@ async def test_an_event_stored_by_another_worker_is_skipped(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        enterprise = Enterprise(name="t")
-        session.add(enterprise)
+        enterprise = await add_enterprise(session)
         await session.commit()
-    subscription = EventSubscription(
-        id=new_id(), enterprise_id=enterprise.id, connection_id="conn-1"
-    )
+    subscription = new_subscription(enterprise.id)
     async with sessions() as session:
-        assert len(await store_events(session, subscription, [_event("k1")], NOW)) == 1
+        assert len(await store_events(session, subscription, [received_event("k1")], NOW)) == 1
         await session.commit()
     async with sessions() as session:  # another transaction, later: a duplicate
-        assert await store_events(session, subscription, [_event("k1")], NOW) == []
-        other = EventSubscription(
-            id=new_id(), enterprise_id=subscription.enterprise_id, connection_id="conn-1"
-        )
+        assert await store_events(session, subscription, [received_event("k1")], NOW) == []
+        other = new_subscription(subscription.enterprise_id)
         # The key is per subscription: another subscription's k1 is news.
-        assert len(await store_events(session, other, [_event("k1")], NOW)) == 1
+        assert len(await store_events(session, other, [received_event("k1")], NOW)) == 1
         await session.commit()
         assert len((await session.execute(select(Event))).scalars().all()) == 2
 
@@ -102,26 +82,21 @@ async def test_many_webhooks_at_once_keep_order_and_dedup_per_subscription(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        enterprise = Enterprise(name="t")
-        session.add(enterprise)
-        await session.flush()
-        endpoint = WebhookEndpoint(enterprise_id=enterprise.id, url="http://127.0.0.1:9/hook")
+        enterprise = await add_enterprise(session)
+        endpoint = WebhookEndpoint(enterprise_id=enterprise.id, url=HOOK_URL)
         session.add(endpoint)
         await session.flush()
-        one, two = (
-            EventSubscription(id=new_id(), enterprise_id=enterprise.id, connection_id="conn-1")
-            for _ in range(2)
-        )
-        assert len(await store_events(session, one, [_event("old")], NOW)) == 1
+        one, two = (new_subscription(enterprise.id) for _ in range(2))
+        assert len(await store_events(session, one, [received_event("old")], NOW)) == 1
         # Four webhooks of a batch: a repeat of a stored key, a repeat within the batch, and
         # the same key for another subscription (news there).
         counts = await store_events_many(
             session,
             [
-                (one, [_event("old"), _event("k1")]),
-                (two, [_event("k1")]),
-                (one, [_event("k1"), _event("k2")]),
-                (one, [_event("k3")]),
+                (one, [received_event("old"), received_event("k1")]),
+                (two, [received_event("k1")]),
+                (one, [received_event("k1"), received_event("k2")]),
+                (one, [received_event("k3")]),
             ],
             NOW,
         )

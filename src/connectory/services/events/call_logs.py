@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from urllib.parse import urlencode
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import ConnectoryError
 from connectory.http.redaction import REDACTED, Redactor
@@ -96,16 +97,24 @@ class BackgroundCalls:
         """False when the connection's secrets are unknown (excerpts are then left out)."""
         return connection_id not in self._blind
 
-    async def connectors_of(self, connection_ids: Iterable[str]) -> dict[str, str]:
-        """The connector id of each connection (one query)."""
+    async def connectors_of(
+        self, connection_ids: Iterable[str], session: AsyncSession | None = None
+    ) -> dict[str, str]:
+        """The connector id of each connection (one query, in *session* when given)."""
         wanted = set(connection_ids)
         if self._telemetry is None or not wanted:
             return {}
-        async with self._context.sessions() as session:
-            rows = await session.execute(
-                select(Connection.id, Connection.connector_id).where(Connection.id.in_(wanted))
-            )
-            return {connection_id: connector_id for connection_id, connector_id in rows}
+        query = select(Connection.id, Connection.connector_id).where(Connection.id.in_(wanted))
+        if session is not None:
+            return {
+                connection_id: connector_id
+                for connection_id, connector_id in await session.execute(query)
+            }
+        async with self._context.sessions() as own:
+            return {
+                connection_id: connector_id
+                for connection_id, connector_id in await own.execute(query)
+            }
 
     def for_endpoint(
         self,

@@ -20,59 +20,125 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 import orjson
-from sqlalchemy import DateTime, Integer, String, bindparam, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectory.errors import ConnectoryError, UpstreamError
+from connectory.errors import ConnectoryError, EgressDenied, UpstreamError
 from connectory.events.signing import signature_header
 from connectory.http.egress_aiohttp import check_destination
 from connectory.observability.calls import ConnectionCalls
 from connectory.services.events.call_logs import BackgroundCalls
 from connectory.services.events.context import EventsContext
 from connectory.services.events.endpoints import ENDPOINT_SECRETS_OWNER, endpoint_secrets
-from connectory.services.events.records import as_utc, dialect_of, envelope
+from connectory.services.events.records import as_utc, dialect_of, envelope, held_session
+from connectory.settings import Settings
 from connectory.store.event_models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+
+if TYPE_CHECKING:
+    from connectory.observability.metrics import Metrics
 
 logger = logging.getLogger("connectory.events.deliveries")
 
+#: The tables, not the mapped classes: Core statements, without the ORM's work per execution.
+_DELIVERIES = cast(Table, Delivery.__table__)
+_ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+_EVENTS = cast(Table, Event.__table__)
+_ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
+
 #: How long a claimed delivery is ours before another worker may take it over.
 LEASE_SECONDS = 120
-#: Candidates looked at per claim (the batch is chosen among them).
-_SCAN = 500
 #: The log of a delivery prepared without one: records nothing.
 _UNRECORDED = ConnectionCalls(None, "")
 #: Any number, the same in every process: the key of the claim's advisory lock.
 _CLAIM_LOCK = 0x636F6E6E  # "conn"
 
+#: The heads of due queues that the claim may take, in fair order, up to :scan: each ranked
+#: within its enterprise (turns) and within its endpoint (an endpoint's queues in flight plus
+#: its place among the candidates stay within its ``max_in_flight``); ``queued``: whether
+#: anything waits behind the head in its queue (no look for followers when nothing does).
 _CANDIDATES = (
     text(
         """
-    SELECT id, enterprise_id, endpoint_id, order_key, cap FROM (
-        SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at, d.event_seq,
-               coalesce(w.max_in_flight, 1) AS cap,
+    WITH busy AS (
+        SELECT endpoint_id, count(DISTINCT order_key) AS queues FROM deliveries
+        WHERE status = 'in_flight' AND lease_until >= :now
+        GROUP BY endpoint_id
+    )
+    SELECT ranked.id, ranked.enterprise_id, ranked.endpoint_id, ranked.order_key, ranked.cap,
+           ranked.busy,
+           EXISTS (
+               SELECT 1 FROM deliveries n
+               WHERE n.endpoint_id = ranked.endpoint_id AND n.order_key = ranked.order_key
+                 AND n.event_seq > ranked.event_seq AND n.status IN ('pending', 'in_flight')
+           ) AS queued
+    FROM (
+        SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
+               heads.tenant_rank, heads.next_run_at, heads.event_seq,
+               coalesce(busy.queues, 0) AS busy,
                row_number() OVER (
-                   PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
-               ) AS tenant_rank
-        FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
-        WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
-               OR (d.status = 'in_flight' AND d.lease_until < :now))
-          AND NOT EXISTS (
-              SELECT 1 FROM deliveries p
-              WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
-                AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
-          )
-    ) AS heads
-    ORDER BY tenant_rank, next_run_at, event_seq
+                   PARTITION BY heads.endpoint_id ORDER BY heads.next_run_at, heads.event_seq
+               ) AS endpoint_rank
+        FROM (
+            SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at,
+                   d.event_seq, coalesce(w.max_in_flight, 1) AS cap,
+                   row_number() OVER (
+                       PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
+                   ) AS tenant_rank
+            FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
+            WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
+                   OR (d.status = 'in_flight' AND d.lease_until < :now))
+              AND NOT EXISTS (
+                  SELECT 1 FROM deliveries p
+                  WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
+                    AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
+              )
+        ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
+    ) AS ranked
+    WHERE ranked.busy + ranked.endpoint_rank <= ranked.cap
+    ORDER BY ranked.tenant_rank, ranked.next_run_at, ranked.event_seq
     LIMIT :scan
     """
     )
     .bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("scan", type_=Integer))
-    .columns(id=String, enterprise_id=String, endpoint_id=String, order_key=String, cap=Integer)
+    .columns(
+        id=String,
+        enterprise_id=String,
+        endpoint_id=String,
+        order_key=String,
+        cap=Integer,
+        busy=Integer,
+        queued=Boolean,
+    )
+)
+
+
+#: The event's columns a delivery's body and call log entry need.
+_EVENT_COLUMNS = (
+    _EVENTS.c.id,
+    _EVENTS.c.seq,
+    _EVENTS.c.type,
+    _EVENTS.c.enterprise_id,
+    _EVENTS.c.connection_id,
+    _EVENTS.c.subscription_id,
+    _EVENTS.c.occurred_at,
+    _EVENTS.c.received_at,
+    _EVENTS.c.payload,
 )
 
 
@@ -133,21 +199,16 @@ async def claim_deliveries(
     """
     if dialect_of(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
-    rows = (await session.execute(_CANDIDATES, {"now": now, "scan": _SCAN})).all()
+    rows = (await session.execute(_CANDIDATES, {"now": now, "scan": limit})).all()
     if not rows:
         return []
-    # Queues in flight per endpoint: each sends one request at a time, whatever its run.
-    in_flight: dict[str, int] = dict(
-        (
-            await session.execute(
-                select(Delivery.endpoint_id, func.count(Delivery.order_key.distinct()))
-                .where(Delivery.status == "in_flight", Delivery.lease_until >= now)
-                .group_by(Delivery.endpoint_id)
-            )
-        ).all()
-    )
+    # Queues in flight per endpoint (read with the candidates): each sends one request at a
+    # time, whatever its run. The query already keeps within the caps; counted again here so
+    # the cap holds whatever the query returns.
+    in_flight: dict[str, int] = {row.endpoint_id: row.busy for row in rows}
     chosen: list[str] = []
     queues: dict[str, tuple[str, str]] = {}
+    queued: set[str] = set()
     for row in rows:  # already in fair order
         taken = in_flight.get(row.endpoint_id, 0)
         if taken >= row.cap:  # the endpoint's max_in_flight (read with the candidates)
@@ -155,16 +216,20 @@ async def claim_deliveries(
         in_flight[row.endpoint_id] = taken + 1
         chosen.append(row.id)
         queues[row.id] = (row.endpoint_id, row.order_key)
+        if row.queued:
+            queued.add(row.id)
         if len(chosen) >= limit:
             break
     if not chosen:
         return []
     heads = await _take(session, now, chosen, lease_seconds)
-    if depth <= 1 or not heads:
+    # Nothing was queued behind the heads when the candidates were read: no followers to look
+    # for (one queued since waits for the next claim, behind its head as always).
+    if depth <= 1 or not queued.intersection(heads):
         return heads
     # Followers are looked for behind the heads now held only: a head read before another
     # worker recorded its failure is not claimed, and neither is anything behind it.
-    runs = await _followers(session, now, heads, {queues[i] for i in heads}, depth)
+    runs = await _followers(session, now, heads, {queues[i] for i in heads if i in queued}, depth)
     held = set(await _take(session, now, [i for run in runs for i in run], lease_seconds))
     kept: list[str] = []
     gaps: list[str] = []
@@ -184,19 +249,18 @@ async def _take(
     if not delivery_ids:
         return []
     claimed = await session.execute(
-        update(Delivery)
+        update(_DELIVERIES)
         .where(
-            Delivery.id.in_(delivery_ids),
-            ((Delivery.status == "pending") & (Delivery.next_run_at <= now))
-            | ((Delivery.status == "in_flight") & (Delivery.lease_until < now)),
+            _DELIVERIES.c.id.in_(delivery_ids),
+            ((_DELIVERIES.c.status == "pending") & (_DELIVERIES.c.next_run_at <= now))
+            | ((_DELIVERIES.c.status == "in_flight") & (_DELIVERIES.c.lease_until < now)),
         )
         .values(
             status="in_flight",
             lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=Delivery.attempts + 1,
+            attempts=_DELIVERIES.c.attempts + 1,
         )
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
+        .returning(_DELIVERIES.c.id)
     )
     return list(claimed.scalars())
 
@@ -249,6 +313,22 @@ class Outcome:
     connector_id: str | None = None
 
 
+class _Unchecked:
+    """A URL the egress guard has not looked at yet."""
+
+
+_UNCHECKED = _Unchecked()
+
+
+def _refusal_of(context: EventsContext, url: str) -> EgressDenied | None:
+    """The egress guard's refusal of *url* (an IP literal it does not allow), or None."""
+    try:
+        check_destination(context.egress, url)
+    except EgressDenied as error:
+        return error
+    return None
+
+
 @dataclass
 class Prepared:
     """A claimed delivery ready to send: where, what, signed with which secrets."""
@@ -266,6 +346,9 @@ class Prepared:
     connector_id: str | None = None
     #: The delivery's queue (endpoint id, order key): a queue's run is sent in order.
     queue: tuple[str, str] = ("", "")
+    #: The egress guard's verdict on the URL's host when it is an IP literal (None: allowed),
+    #: taken once per endpoint per batch; unset (the default), it is taken at the send.
+    refusal: EgressDenied | _Unchecked | None = _UNCHECKED
 
 
 async def dispatch_due(
@@ -273,14 +356,16 @@ async def dispatch_due(
 ) -> int:
     """Claim and send due deliveries until none is due; return how many were sent.
 
-    *lanes* loops run side by side, so one batch's database work (claim, load, record)
-    overlaps another's sends. Per batch: one transaction claims up to *batch* queues, each
-    with a run of up to *depth* deliveries (its head and those right behind it), one query
-    loads them with their events and endpoints (each endpoint's secrets are read once per
-    dispatch), the queues are sent concurrently outside any transaction, each queue's run in
-    order, one delivery at a time, and one transaction records every outcome. A run stops
-    at its first failure: the deliveries behind it were not tried and are released as they
-    were. Each lane stops when nothing is due or after *rounds* batches.
+    *lanes* loops run side by side, so one batch's database work (record, claim, load)
+    overlaps another's sends; each lane holds one connection throughout. Per batch: one
+    transaction records the previous batch's outcomes, claims up to *batch* queues, each
+    with a run of up to *depth* deliveries (its head and those right behind it), and loads
+    them with their events and endpoints in one query (each endpoint's secrets are read once
+    per dispatch); the queues are then sent concurrently outside any transaction, each
+    queue's run in order, one delivery at a time. The last batch's outcomes get a
+    transaction of their own. A run stops at its first failure: the deliveries behind it
+    were not tried and are released as they were. Each lane stops when nothing is due or
+    after *rounds* batches.
     """
     secrets: dict[str, list[str]] = {}
     connectors: dict[str, str] = {}
@@ -299,30 +384,47 @@ async def _dispatch_lane(
     connectors: dict[str, str],
 ) -> int:
     sent = 0
-    lease_seconds = context.settings.work_lease_seconds
-    for _ in range(rounds):
-        now = context.now()
-        async with context.sessions() as session:
+    settings = context.settings
+    lease_seconds = settings.work_lease_seconds
+    #: The previous batch's tries, recorded in the transaction that claims the next batch.
+    done: _Tried | None = None
+    # One connection for the lane's life: a checkout per batch would ping the server each time.
+    async with held_session(context.sessions) as session:
+        for _ in range(rounds):
+            now = context.now()
+            dead = await write_outcomes(session, settings, now, done) if done else []
             claimed = await claim_deliveries(session, now, batch, lease_seconds, depth)
+            prepared = (
+                await prepare_deliveries(session, context, claimed, secrets, connectors)
+                if claimed
+                else []
+            )
             await session.commit()
+            _count_dead(context.metrics, dead)
+            done = None
             if not claimed:
                 break
-            prepared = await prepare_deliveries(session, context, claimed, secrets, connectors)
-        runs: dict[tuple[str, str], list[Prepared]] = {}
-        for item in prepared:  # in queue order
-            runs.setdefault(item.queue, []).append(item)
-        # No send of a run starts once half the lease has passed: with a try bounded by
-        # delivery_timeout_seconds, the batch's outcomes are recorded before the lease
-        # expires, so no other lane or worker re-claims (and sends again) what is in flight.
-        stop_at = now + timedelta(seconds=lease_seconds / 2)
-        results = await asyncio.gather(*(_send_run(context, run, stop_at) for run in runs.values()))
-        outcomes = [outcome for tried, _ in results for outcome in tried]
-        untried = [delivery_id for _, left in results for delivery_id in left]
-        # The lease the claim set (as _take computed it): only rows still held by it move.
-        await record_outcomes(
-            context, outcomes, untried, lease_until=now + timedelta(seconds=lease_seconds)
-        )
-        sent += len(outcomes)
+            runs: dict[tuple[str, str], list[Prepared]] = {}
+            for item in prepared:  # in queue order
+                runs.setdefault(item.queue, []).append(item)
+            # No send of a run starts once half the lease has passed: with a try bounded by
+            # delivery_timeout_seconds, the batch's outcomes are recorded before the lease
+            # expires, so no other lane or worker re-claims (and sends again) what is in flight.
+            stop_at = now + timedelta(seconds=lease_seconds / 2)
+            results = await asyncio.gather(
+                *(_send_run(context, run, stop_at) for run in runs.values())
+            )
+            # The lease the claim set (as _take computed it): only rows still held by it move.
+            done = _Tried(
+                [outcome for tried, _ in results for outcome in tried],
+                [delivery_id for _, left in results for delivery_id in left],
+                now + timedelta(seconds=lease_seconds),
+            )
+            sent += len(done.outcomes)
+        if done is not None:  # the last round's tries, when the rounds ran out
+            dead = await write_outcomes(session, settings, context.now(), done)
+            await session.commit()
+            _count_dead(context.metrics, dead)
     return sent
 
 
@@ -353,69 +455,83 @@ async def prepare_deliveries(
     secrets: dict[str, list[str]],
     known_connectors: dict[str, str] | None = None,
 ) -> list[Prepared]:
-    """Load claimed deliveries with their events and endpoints, in queue order, in one query."""
+    """Load claimed deliveries with their events and endpoints, in queue order, in one query.
+
+    Columns, not ORM objects (no identity map work per row); an endpoint object is read
+    only for its secrets, once per endpoint per dispatch.
+    """
     rows = (
         await session.execute(
             select(
-                Delivery.id, Delivery.endpoint_id, Delivery.order_key, Delivery.next_run_at, Event
+                _DELIVERIES.c.id.label("delivery_id"),
+                _DELIVERIES.c.endpoint_id,
+                _DELIVERIES.c.order_key,
+                _DELIVERIES.c.next_run_at,
+                *(column for column in _EVENT_COLUMNS),
+                _ENDPOINTS.c.url,
+                _ENDPOINTS.c.enabled,
+                _ENDPOINTS.c.deleted_at,
             )
-            .join(Event, Event.id == Delivery.event_id)
-            .where(Delivery.id.in_(delivery_ids))
-            .order_by(Delivery.endpoint_id, Delivery.order_key, Delivery.event_seq)
+            .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
+            .outerjoin(_ENDPOINTS, _ENDPOINTS.c.id == _DELIVERIES.c.endpoint_id)
+            .where(_DELIVERIES.c.id.in_(delivery_ids))
+            .order_by(_DELIVERIES.c.endpoint_id, _DELIVERIES.c.order_key, _DELIVERIES.c.event_seq)
         )
     ).all()
-    endpoints = {
-        endpoint.id: endpoint
-        for endpoint in await session.scalars(
-            select(WebhookEndpoint).where(WebhookEndpoint.id.in_({r.endpoint_id for r in rows}))
-        )
-    }
     logs = BackgroundCalls(context)
     # Each connection's connector, looked up once per dispatch (a session and a query less
     # per batch); a cache given by the caller is shared by its lanes.
     connectors = known_connectors if known_connectors is not None else {}
     connectors.update(
         await logs.connectors_of(
-            event.connection_id for *_, event in rows if event.connection_id not in connectors
+            (row.connection_id for row in rows if row.connection_id not in connectors), session
         )
     )
     calls: dict[tuple[str, str], ConnectionCalls] = {}
+    refusals: dict[str, EgressDenied | None] = {}
     prepared: list[Prepared] = []
     started = context.now()
-    for delivery_id, endpoint_id, order_key, due, event in rows:
-        context.task_started("deliveries", due, started)
-        queue = (endpoint_id, order_key)
+    for event in rows:
+        delivery_id, endpoint_id = event.delivery_id, event.endpoint_id
+        context.task_started("deliveries", event.next_run_at, started)
+        queue = (endpoint_id, event.order_key)
         connector_id = connectors.get(event.connection_id)
-        endpoint = endpoints.get(endpoint_id)
-        if endpoint is None or endpoint.deleted_at is not None or not endpoint.enabled:
+        # No endpoint row (outer join): url is None.
+        if event.url is None or event.deleted_at is not None or not event.enabled:
             prepared.append(
                 Prepared(
                     delivery_id, None, event.id, b"", [], connector_id=connector_id, queue=queue
                 )
             )
             continue
-        if endpoint.id not in secrets:
-            secrets[endpoint.id] = await endpoint_secrets(session, context, endpoint)
+        if endpoint_id not in secrets:
+            endpoint = await session.get(WebhookEndpoint, endpoint_id)
+            secrets[endpoint_id] = (
+                await endpoint_secrets(session, context, endpoint) if endpoint else []
+            )
         body = orjson.dumps(envelope(event))
-        key = (event.connection_id, endpoint.id)
+        key = (event.connection_id, endpoint_id)
         if key not in calls:
             calls[key] = logs.for_endpoint(
                 event.connection_id,
                 event.enterprise_id,
                 connector_id,
-                secrets[endpoint.id],
+                secrets[endpoint_id],
             )
         prepared.append(
             Prepared(
                 delivery_id,
-                endpoint.url,
+                event.url,
                 event.id,
                 body,
-                secrets[endpoint.id],
+                secrets[endpoint_id],
                 calls[key],
                 event.type,
                 connector_id,
                 queue,
+                refusals[event.url]
+                if event.url in refusals
+                else refusals.setdefault(event.url, _refusal_of(context, event.url)),
             )
         )
     return prepared
@@ -444,7 +560,11 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
         started = time.perf_counter()
         timeout = aiohttp.ClientTimeout(total=context.settings.delivery_timeout_seconds)
         try:
-            check_destination(context.egress, item.url)
+            refusal = item.refusal
+            if isinstance(refusal, _Unchecked):
+                check_destination(context.egress, item.url)
+            elif refusal is not None:
+                raise EgressDenied(str(refusal))
             async with context.http.post(
                 item.url, data=item.body, headers=headers, timeout=timeout, allow_redirects=False
             ) as response:
@@ -472,30 +592,60 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {text_}"[:500]
 
 
+@dataclass
+class _Tried:
+    """A batch's tries to record: the outcomes, the deliveries left untried, the claim's lease."""
+
+    outcomes: list[Outcome]
+    untried: list[str]
+    lease_until: datetime | None
+
+
 async def record_outcomes(
-    context: EventsContext,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    now: datetime,
     outcomes: list[Outcome],
     untried: list[str] | None = None,
+    *,
     lease_until: datetime | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
-    """Store each try and move each delivery on: succeeded, retried later, or dead.
+    """Record a batch's tries in a transaction of their own (see :func:`write_outcomes`).
 
-    Core statements, not ORM objects: one insert for every attempt, one update for every
-    success (the common case), one update per failure. *untried* deliveries (behind a
-    failed one in their queue's run) are released as they were before their claim.
-
-    With *lease_until* (the lease the claim set), only deliveries still held by that claim
-    move: one whose lease expired and was claimed again belongs to the new claim, and a
-    late outcome of the old one must not overwrite the new one's result.
+    Dead letters are counted in *metrics* once committed.
     """
     if not outcomes and not untried:
         return
-    settings = context.settings
-    now = context.now()
-    held = _held_by(lease_until)
-    async with context.sessions() as session:
+    async with sessions() as session:
+        dead = await write_outcomes(
+            session, settings, now, _Tried(outcomes, untried or [], lease_until)
+        )
+        await session.commit()
+    _count_dead(metrics, dead)
+
+
+async def write_outcomes(
+    session: AsyncSession, settings: Settings, now: datetime, tried: _Tried
+) -> list[Outcome]:
+    """Store each try and move each delivery on: succeeded, retried later, or dead.
+
+    Returns the outcomes that dead-lettered their delivery; the caller commits (and counts
+    them only then: a rolled-back batch is tried again).
+
+    Core statements, not ORM objects: one insert for every attempt, one update for every
+    success (the common case), one update per failure. Untried deliveries (behind a failed
+    one in their queue's run) are released as they were before their claim.
+
+    With a lease (the one the claim set), only deliveries still held by that claim move: one
+    whose lease expired and was claimed again belongs to the new claim, and a late outcome
+    of the old one must not overwrite the new one's result.
+    """
+    outcomes = tried.outcomes
+    held = _held_by(tried.lease_until)
+    if outcomes:
         await session.execute(
-            insert(DeliveryAttempt),
+            insert(_ATTEMPTS),
             [
                 {
                     "delivery_id": o.delivery_id,
@@ -507,74 +657,75 @@ async def record_outcomes(
                 for o in outcomes
             ],
         )
-        by_status: dict[int | None, list[str]] = {}
-        for outcome in outcomes:
-            if outcome.ok:
-                by_status.setdefault(outcome.status_code, []).append(outcome.delivery_id)
-        for status_code, succeeded in by_status.items():
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(succeeded), *held)
-                .values(
-                    status="succeeded",
-                    finished_at=now,
-                    lease_until=None,
-                    last_error="",
-                    last_status_code=status_code,
-                )
-                .execution_options(synchronize_session=False)
+    by_status: dict[int | None, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.ok:
+            by_status.setdefault(outcome.status_code, []).append(outcome.delivery_id)
+    for status_code, succeeded in by_status.items():
+        await session.execute(
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id.in_(succeeded), *held)
+            .values(
+                status="succeeded",
+                finished_at=now,
+                lease_until=None,
+                last_error="",
+                last_status_code=status_code,
             )
-        failed = [o for o in outcomes if not o.ok]
-        dead: list[Outcome] = []
-        attempts = (
-            dict(
-                (
-                    await session.execute(
-                        select(Delivery.id, Delivery.attempts).where(
-                            Delivery.id.in_([o.delivery_id for o in failed]), *held
-                        )
-                    )
-                ).all()
-            )
-            if failed
-            else {}
         )
-        for outcome in failed:
-            tries = attempts.get(outcome.delivery_id)
-            if tries is None:
-                continue
-            values: dict[str, Any] = {
-                "last_status_code": outcome.status_code,
-                "last_error": outcome.error,
-                "lease_until": None,
-            }
-            if tries >= settings.delivery_max_attempts:
-                values.update(status="dead", finished_at=now)
-                dead.append(outcome)
-            else:
-                delay = retry_delay(
-                    tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
+    failed = [o for o in outcomes if not o.ok]
+    dead: list[Outcome] = []
+    attempts = (
+        dict(
+            (
+                await session.execute(
+                    select(_DELIVERIES.c.id, _DELIVERIES.c.attempts).where(
+                        _DELIVERIES.c.id.in_([o.delivery_id for o in failed]), *held
+                    )
                 )
-                values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == outcome.delivery_id, *held)
-                .values(**values)
-                .execution_options(synchronize_session=False)
+            ).all()
+        )
+        if failed
+        else {}
+    )
+    for outcome in failed:
+        tries = attempts.get(outcome.delivery_id)
+        if tries is None:
+            continue
+        values: dict[str, Any] = {
+            "last_status_code": outcome.status_code,
+            "last_error": outcome.error,
+            "lease_until": None,
+        }
+        if tries >= settings.delivery_max_attempts:
+            values.update(status="dead", finished_at=now)
+            dead.append(outcome)
+        else:
+            delay = retry_delay(
+                tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
             )
-        await _release(session, untried or [], lease_until)
-        await session.commit()
-    metrics = context.metrics
-    if metrics is not None:  # counted once committed: a rolled-back batch is tried again
+            values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
+        await session.execute(
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id == outcome.delivery_id, *held)
+            .values(**values)
+        )
+    await _release(session, tried.untried, tried.lease_until)
+    return dead
+
+
+def _count_dead(metrics: Metrics | None, dead: list[Outcome]) -> None:
+    """Count committed dead letters by their connector."""
+    if metrics is not None:
         for outcome in dead:
             metrics.count_dead_letter(outcome.connector_id or "")
 
 
 def _held_by(lease_until: datetime | None) -> list[ColumnElement[bool]]:
     """Conditions that a delivery is still held by the claim that set *lease_until*."""
-    held: list[ColumnElement[bool]] = [Delivery.status == "in_flight"]
+    held: list[ColumnElement[bool]] = [_DELIVERIES.c.status == "in_flight"]
     if lease_until is not None:
-        held.append(Delivery.lease_until == lease_until)
+        held.append(_DELIVERIES.c.lease_until == lease_until)
     return held
 
 
@@ -588,10 +739,9 @@ async def _release(
     if not untried:
         return
     await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(untried), *_held_by(lease_until))
-        .values(status="pending", lease_until=None, attempts=Delivery.attempts - 1)
-        .execution_options(synchronize_session=False)
+        update(_DELIVERIES)
+        .where(_DELIVERIES.c.id.in_(untried), *_held_by(lease_until))
+        .values(status="pending", lease_until=None, attempts=_DELIVERIES.c.attempts - 1)
     )
 
 
@@ -621,4 +771,5 @@ __all__ = [
     "record_outcomes",
     "retry_delay",
     "send_prepared",
+    "write_outcomes",
 ]

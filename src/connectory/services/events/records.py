@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row, select, text
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectory.events.handling import ReceivedEvent
 from connectory.store.event_models import Delivery, Event, EventSubscription, WebhookEndpoint
@@ -19,6 +21,28 @@ from connectory.store.models import new_id
 def dialect_of(session: AsyncSession) -> str:
     """The session's database dialect name (``postgresql``, ``sqlite``)."""
     return session.get_bind().dialect.name
+
+
+@asynccontextmanager
+async def held_session(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session that keeps one connection from its first to its last transaction.
+
+    A session from *sessions* gives its connection back to the pool at every commit, and
+    the pool pings the server at every checkout (``pool_pre_ping``: three round trips on
+    asyncpg). A loop of short transactions (the delivery lanes) holds one connection
+    instead; it is pinged once, when taken. A session maker not bound to an engine gives
+    its plain session.
+    """
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        async with sessions() as session:
+            yield session
+        return
+    # Each commit of the session commits the connection's transaction (the session began it).
+    async with engine.connect() as connection, sessions(bind=connection) as session:
+        yield session
 
 
 async def hold_write_lock(session: AsyncSession) -> None:
@@ -193,8 +217,8 @@ async def _delivery_rows(
     return deliveries
 
 
-def envelope(event: Event) -> dict[str, Any]:
-    """The JSON an endpoint receives (and the pull API returns) for *event*."""
+def envelope(event: Event | Row[*tuple[Any, ...]]) -> dict[str, Any]:
+    """The JSON an endpoint receives (and the pull API returns) for *event* (or its columns)."""
     return {
         "id": event.id,
         "seq": event.seq,
