@@ -43,3 +43,13 @@ def test_fastapi_telemetry_off_is_settled_off() -> None:
     app.settle_native_telemetry()
     assert not app._native_telemetry.enabled()
     assert not app._native_telemetry.config["metrics"]
+
+
+def test_a_fastapi_without_native_telemetry_is_left_alone() -> None:
+    # The attributes are FastAPI's private ones; another version may not have them.
+    app = ConnectoryAPI()
+    del app._native_telemetry
+    app.settle_native_telemetry()  # no AttributeError: start-up goes on
+    app = ConnectoryAPI()
+    app._telemetry = None  # type: ignore[assignment]
+    app.settle_native_telemetry()

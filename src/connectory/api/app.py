@@ -60,9 +60,15 @@ class ConnectoryAPI(FastAPI):
         signal has a provider then, the check is not made again. When one has, nothing
         changes. (Connectory's own tracing, ``CONNECTORY_TRACING``, is separate.)
         """
-        if not self._native_telemetry.enabled():
+        # Private attributes of FastAPI (pinned in uv.lock, a range in pyproject): a FastAPI
+        # without them, or with another shape, is left alone rather than failing start-up.
+        native = getattr(self, "_native_telemetry", None)
+        config = getattr(self, "_telemetry", None)
+        enabled = getattr(native, "enabled", None)
+        if not callable(enabled) or not isinstance(config, dict):
+            return
+        if not enabled():
             # The dict FastAPI's telemetry reads on every request (shared, not copied).
-            config = self._telemetry
             config["tracing"] = config["metrics"] = config["logs"] = False
 
     def build_middleware_stack(self) -> ASGIApp:

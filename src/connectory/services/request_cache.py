@@ -175,8 +175,8 @@ class RequestCache:
                 result: T = await asyncio.shield(flight[1])
                 return result
             except asyncio.CancelledError:
-                if not flight[1].cancelled():
-                    raise  # this request was cancelled, not the read it waited for
+                if _cancelled_itself(flight[1]):
+                    raise
         return await self._lead(key, read)
 
     async def await_read(self, key: object) -> bool:
@@ -197,8 +197,8 @@ class RequestCache:
         try:
             await asyncio.shield(flight[1])
         except asyncio.CancelledError:
-            if not flight[1].cancelled():
-                raise  # this caller was cancelled, not the read it waited for
+            if _cancelled_itself(flight[1]):
+                raise
         except Exception:
             pass  # its reader answers the error; this caller looks the entry up again
         return True
@@ -297,3 +297,15 @@ def connection_read_key(connection_id: str, principal: Principal) -> object:
     Visibility depends on the caller: only the same principal shares a read.
     """
     return ("connection", connection_id, principal)
+
+
+def _cancelled_itself(read: asyncio.Future[Any]) -> bool:
+    """Whether a CancelledError out of awaiting a shared *read* is the caller's own.
+
+    It is when the read was not cancelled (only the caller's wait was), and also when both
+    were (at shut-down): a caller asked to stop must stop, not go on to read for itself.
+    """
+    if not read.cancelled():
+        return True
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -113,3 +113,20 @@ async def test_a_failed_or_cancelled_read_ends_the_wait_without_its_error() -> N
     cancelled.cancel()
     assert await waiting is True
     assert cancelled.cancelled()
+
+
+async def test_callers_cancelled_with_the_read_they_joined_stop_too() -> None:
+    # At shut-down the read and the requests waiting for it are cancelled together: a waiter
+    # asked to stop must stop, not go on to read (or take the slow path) for itself.
+    cache, read = RequestCache(5.0), Reads()
+    first = await _started(cache.shared_read("k", read))
+    joined = await _started(cache.shared_read("k", read))
+    waiting = await _started(cache.await_read("k"))
+    for task in (first, joined, waiting):
+        task.cancel()
+    for _ in range(5):
+        await asyncio.sleep(0)  # each reacts to its cancellation (a second read would start)
+    read.gate.set()  # lets a second read, if one started, finish instead of hanging the test
+    await asyncio.gather(first, joined, waiting, return_exceptions=True)
+    assert first.cancelled() and joined.cancelled() and waiting.cancelled()
+    assert read.count == 1  # nobody read again
