@@ -271,13 +271,22 @@ class Metrics:
     def resilience_observer(self, connector_id: str) -> Callable[[ResilienceEvent], None]:
         """An observer of one connector's resilience events (a client per connection)."""
         connector = connector_id
+        # Every call sends at least one attempt: its series is bound on first use (not before,
+        # so a connector that never sent one shows no zero series) and then kept.
+        bound: dict[str, Any] = {}
+
+        def count(counter: Counter, name: str) -> None:
+            child = bound.get(name)
+            if child is None:
+                child = bound[name] = counter.labels(connector)
+            child.inc()
 
         def observe(event: ResilienceEvent) -> None:
             if isinstance(event, AttemptStarted):
-                self.attempts.labels(connector).inc()
+                count(self.attempts, "attempts")
             elif isinstance(event, AttemptFailed):
                 if event.will_retry:
-                    self.retries.labels(connector).inc()
+                    count(self.retries, "retries")
             elif isinstance(event, Waiting):
                 self.rate_limit_waits.labels(connector, event.cause).inc()
                 self.rate_limit_wait_seconds.labels(connector, event.cause).inc(event.seconds)
@@ -288,7 +297,7 @@ class Metrics:
                 if event.to_state != "closed":
                     self.breakers.labels(event.to_state).inc()
             elif isinstance(event, FailedFast):
-                self.breaker_rejections.labels(connector).inc()
+                count(self.breaker_rejections, "breaker_rejections")
 
         return observe
 
