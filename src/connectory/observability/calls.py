@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -609,6 +609,26 @@ def _small(request: _Request | None, reply: _Reply | None, limit: int) -> bool:
     return reply is None or len(reply[2]) <= limit
 
 
+#: Redacted header lines by (redactor, the headers' items), for one batch of deferred entries.
+_HeaderMemo = dict[tuple[Redactor, tuple[tuple[str, str], ...]], str]
+
+
+def _header_lines(
+    redactor: Redactor, headers: tuple[tuple[str, str], ...], memo: _HeaderMemo | None = None
+) -> str:
+    """``name: value`` lines of *headers*, redacted; from *memo* when the same were seen."""
+    if memo is not None:
+        found = memo.get((redactor, headers))
+        if found is not None:
+            return found
+    # dict() of the items keeps what redact_headers would of the mapping (the last value
+    # of a repeated name, in first-seen order).
+    lines = "".join(f"\n{k}: {v}" for k, v in redactor.redact_headers(dict(headers)).items())
+    if memo is not None:
+        memo[(redactor, headers)] = lines
+    return lines
+
+
 def _request_text(
     redactor: Redactor,
     limit: int,
@@ -616,25 +636,26 @@ def _request_text(
     url: str,
     headers: tuple[tuple[str, str], ...],
     content: bytes | None,
+    memo: _HeaderMemo | None = None,
 ) -> str:
     """The request excerpt (see :meth:`ConnectionCalls.describe_request`)."""
-    head = [f"{method} {redactor.redact_url(url)}"]
-    # dict() of the items keeps what redact_headers would of the mapping (the last value
-    # of a repeated name, in first-seen order).
-    head += [f"{k}: {v}" for k, v in redactor.redact_headers(dict(headers)).items()]
-    text = "\n".join(head)
+    text = f"{method} {redactor.redact_url(url)}" + _header_lines(redactor, headers, memo)
     if content:
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         text += "\n\n" + redactor.excerpt(content, content_type, limit)
     return cap_utf8(text, limit)
 
 
-def _reply_text(redactor: Redactor, limit: int, reply: _Reply, secret_reply: bool) -> str:
+def _reply_text(
+    redactor: Redactor,
+    limit: int,
+    reply: _Reply,
+    secret_reply: bool,
+    memo: _HeaderMemo | None = None,
+) -> str:
     """The response excerpt: status, headers and body head, redacted and capped."""
     status, headers, content, content_type = reply
-    head = [str(status)]
-    head += [f"{k}: {v}" for k, v in redactor.redact_headers(dict(headers)).items()]
-    text = "\n".join(head)
+    text = str(status) + _header_lines(redactor, headers, memo)
     if content and secret_reply and status < 400:
         text += "\n\n(body left out: it holds secrets)"
     elif content:
@@ -662,6 +683,19 @@ class _Pending:
         self.secret_reply = secret_reply
 
 
+def make_excerpts(entries: Iterable[CallEntry]) -> None:
+    """Make the deferred excerpts of *entries* now (the writer, before building its rows).
+
+    Within this one pass nothing can teach a redactor a secret (it runs on the event loop
+    without awaiting), so header lines already redacted by the same redactor are reused: the
+    same headers come back call after call.
+    """
+    memo: _HeaderMemo = {}
+    for entry in entries:
+        if type(entry) is _DeferredEntry and entry._pending is not None:
+            entry._resolve(memo)
+
+
 # The slots CallEntry keeps its excerpts in (the subclass's properties shadow them).
 _REQUEST_SLOT: Any = CallEntry.__dict__["request_excerpt"]
 _RESPONSE_SLOT: Any = CallEntry.__dict__["response_excerpt"]
@@ -680,17 +714,17 @@ class _DeferredEntry(CallEntry):
         self._pending: _Pending | None = pending
         super().__init__(*fields)
 
-    def _resolve(self) -> None:
+    def _resolve(self, memo: _HeaderMemo | None = None) -> None:
         pending, self._pending = self._pending, None
         if pending is None:
             return
         request = response = None
         try:
             if pending.request is not None:
-                request = _request_text(pending.redactor, pending.limit, *pending.request)
+                request = _request_text(pending.redactor, pending.limit, *pending.request, memo)
             if pending.reply is not None:
                 response = _reply_text(
-                    pending.redactor, pending.limit, pending.reply, pending.secret_reply
+                    pending.redactor, pending.limit, pending.reply, pending.secret_reply, memo
                 )
         except Exception:
             # An entry without excerpts rather than none: the call itself is on record.

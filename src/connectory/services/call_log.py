@@ -21,7 +21,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.errors import InvalidRequest, NotFound
-from connectory.observability.calls import CALL_KINDS, CallEntry
+from connectory.observability.calls import CALL_KINDS, CallEntry, make_excerpts
 from connectory.store.call_log_models import CallLogEntry, HealthEvent
 from connectory.store.models import utcnow
 
@@ -67,6 +67,7 @@ class CallLogStore:
         """Store *batch* in one statement, then prune when it is time."""
         if not batch:
             return
+        make_excerpts(batch)
         async with self._sessions() as session:
             connection = await session.connection()
             compiled = self._insert

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectory.http.redaction import Redactor
 from connectory.observability import CallEntry, ConnectionCalls, MemoryRecorder, Telemetry
+from connectory.observability.calls import make_excerpts
 
 SECRET = "sk-live-0123456789abcdef"
 REQUEST_HEADERS = {"Accept": "application/json", "Authorization": f"Bearer {SECRET}"}
@@ -83,3 +84,21 @@ def test_a_failing_excerpt_keeps_the_entry() -> None:
     entry = recorder.entries[0]
     assert (entry.request_excerpt, entry.response_excerpt) == (None, None)
     assert entry.status == "ok" and entry.operation == "get_item"
+
+
+def test_a_batch_reuses_header_lines_only_for_the_same_redactor() -> None:
+    recorder = MemoryRecorder()
+    knows = calls_for(recorder)
+    other = ConnectionCalls(Telemetry(recorder=recorder), "conn-2", redactor=Redactor())
+    headers = {"Accept": "application/json", "X-Echo": SECRET}
+    for calls in (knows, other, knows):
+        with calls.track("operation", "get_item") as call:
+            call.note_request("GET", "https://api.example/items", headers, None)
+    make_excerpts(recorder.entries)
+    first, second, third = (entry.request_excerpt for entry in recorder.entries)
+    assert (
+        first
+        == third
+        == "GET https://api.example/items\nAccept: application/json\nX-Echo: [REDACTED]"
+    )
+    assert second == f"GET https://api.example/items\nAccept: application/json\nX-Echo: {SECRET}"
