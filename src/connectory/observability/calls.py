@@ -28,13 +28,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
 from connectory.http.redaction import Redactor
 
@@ -323,15 +323,9 @@ class ConnectionCalls:
         telemetry = self.telemetry
         if telemetry is None:
             return None
-        redactor = self.redactor
-        limit = telemetry.excerpt_bytes
-        head = [f"{method} {redactor.redact_url(url)}"]
-        head += [f"{k}: {v}" for k, v in redactor.redact_headers(headers).items()]
-        text = "\n".join(head)
-        if content:
-            content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-            text += "\n\n" + redactor.excerpt(content, content_type, limit)
-        return cap_utf8(text, limit)
+        return _request_text(
+            self.redactor, telemetry.excerpt_bytes, method, url, tuple(headers.items()), content
+        )
 
     def text_excerpt(self, text: str | None) -> str | None:
         """*text* redacted and capped to the excerpt size."""
@@ -422,8 +416,8 @@ class CallTrack:
         self._started = 0.0
         self._span: Any = None
         self._token: Any = None
-        self._request: tuple[str, str, Mapping[str, str], bytes | None] | None = None
-        self._reply: tuple[int, Mapping[str, str], bytes, str] | None = None
+        self._request: _Request | None = None
+        self._reply: _Reply | None = None
         self._excerpt_done = False
         self._done = False
 
@@ -483,31 +477,45 @@ class CallTrack:
             attempts = getattr(error, "attempts", None) if error is not None else None
             if isinstance(attempts, int) and attempts > self.attempts:
                 self.attempts = attempts
-            entry = CallEntry(
-                id=self.id,
-                connection_id=calls.connection_id,
-                kind=self.kind,
-                operation=_cap_operation(self.operation),
-                status=_status_of(error, self.status_code),
-                started_at=self.started_at or telemetry.wall_clock(),
-                duration=max(0.0, telemetry.monotonic() - self._started),
-                status_code=self.status_code,
-                attempts=self.attempts,
-                error_class=error_class,
-                error_message=message,
-                # Excerpts only for a call log: metrics and spans never carry them.
-                request_excerpt=self._request_excerpt() if telemetry.recorder else None,
-                response_excerpt=self._response_excerpt() if telemetry.recorder else None,
-                trace_id=self.trace_id,
-                parent_id=self.parent_id,
-                enterprise_id=calls.enterprise_id,
-                connector_id=calls.connector_id,
+            fields = (
+                self.id,
+                calls.connection_id,
+                self.kind,
+                _cap_operation(self.operation),
+                _status_of(error, self.status_code),
+                self.started_at or telemetry.wall_clock(),
+                max(0.0, telemetry.monotonic() - self._started),
+                self.status_code,
+                self.attempts,
+                error_class,
+                message,
             )
+            tail = (self.trace_id, self.parent_id, calls.enterprise_id, calls.connector_id)
+            request, reply = self._request, self._reply
+            limit = telemetry.excerpt_bytes
+            # Excerpts only for a call log: metrics and spans never carry them.
+            if telemetry.recorder is None or (request is None and reply is None):
+                entry = CallEntry(*fields, None, None, *tail)
+            elif _small(request, reply, limit):
+                # Redacting and cutting the excerpts is most of an entry's cost: it is left to
+                # whoever reads them (the writer's batch, off the request's path). The bodies
+                # kept until then are no larger than the excerpts; the redactor only ever
+                # learns secrets, so a later redaction hides at least what one now would.
+                pending = _Pending(calls.redactor, limit, request, reply, self.secret_reply)
+                entry = _DeferredEntry(pending, *fields, None, None, *tail)
+            else:
+                entry = CallEntry(
+                    *fields,
+                    _request_text(calls.redactor, limit, *request) if request else None,
+                    _reply_text(calls.redactor, limit, reply, self.secret_reply) if reply else None,
+                    *tail,
+                )
         except Exception:
             logger.exception("describing a call of connection %s failed", calls.connection_id)
             return
         finally:
-            self._request = self._reply = None  # never keep a body past the call
+            # Never keep a large body past the call (a small one waits in its entry).
+            self._request = self._reply = None
         if self._span is not None and telemetry.tracing is not None:
             telemetry.tracing.end_call_span(self._span, entry, error)
         calls._emit(entry)
@@ -518,7 +526,8 @@ class CallTrack:
         """The runtime is sending this request (credentials applied: it is redacted later)."""
         if self._calls is None or (self.first_reply_only and self._excerpt_done):
             return
-        self._request = (method, url, headers, content)
+        # The headers' items as they are now: the excerpt may be made after the call.
+        self._request = (method, url, tuple(headers.items()), content)
 
     def note_reply(
         self, status_code: int, headers: Mapping[str, str], content: bytes, attempts: int
@@ -532,33 +541,13 @@ class CallTrack:
             return
         if self.first_reply_only:
             self._excerpt_done = True
-        self._reply = (status_code, headers, content, headers.get("content-type", ""))
+        content_type = headers.get("content-type", "")
+        self._reply = (status_code, tuple(headers.items()), content, content_type)
 
     def note_attempts(self, attempts: int) -> None:
         """The runtime made *attempts* attempts that ended without a reply (an error)."""
         if self._calls is not None:
             self.attempts += attempts
-
-    def _request_excerpt(self) -> str | None:
-        if self._request is None or self._calls is None:
-            return None
-        return self._calls.describe_request(*self._request)
-
-    def _response_excerpt(self) -> str | None:
-        if self._reply is None or self._calls is None or self._calls.telemetry is None:
-            return None
-        calls = self._calls
-        redactor = calls.redactor
-        limit = calls.telemetry.excerpt_bytes  # type: ignore[union-attr]
-        status, headers, content, content_type = self._reply
-        head = [str(status)]
-        head += [f"{k}: {v}" for k, v in redactor.redact_headers(headers).items()]
-        text = "\n".join(head)
-        if content and self.secret_reply and status < 400:
-            text += "\n\n(body left out: it holds secrets)"
-        elif content:
-            text += "\n\n" + redactor.excerpt(content, content_type, limit)
-        return cap_utf8(text, limit)
 
     def __enter__(self) -> CallTrack:
         self.start()
@@ -605,3 +594,163 @@ def _status_of(error: BaseException | None, status_code: int | None) -> CallStat
 def _parent_id() -> str | None:
     parent = _CURRENT.get()
     return parent.id if parent is not None and parent.id else None
+
+
+#: A request noted for its excerpt: method, URL, the headers' items, body.
+_Request = tuple[str, str, tuple[tuple[str, str], ...], bytes | None]
+#: A reply noted for its excerpt: status, the headers' items, body, content type.
+_Reply = tuple[int, tuple[tuple[str, str], ...], bytes, str]
+
+
+def _small(request: _Request | None, reply: _Reply | None, limit: int) -> bool:
+    """True when the bodies are no larger than an excerpt (cheap to keep until the write)."""
+    if request is not None and request[3] is not None and len(request[3]) > limit:
+        return False
+    return reply is None or len(reply[2]) <= limit
+
+
+#: Redacted header lines by (redactor, the headers' items), for one batch of deferred entries.
+_HeaderMemo = dict[tuple[Redactor, tuple[tuple[str, str], ...]], str]
+
+
+def _header_lines(
+    redactor: Redactor, headers: tuple[tuple[str, str], ...], memo: _HeaderMemo | None = None
+) -> str:
+    """``name: value`` lines of *headers*, redacted; from *memo* when the same were seen."""
+    if memo is not None:
+        found = memo.get((redactor, headers))
+        if found is not None:
+            return found
+    # dict() of the items keeps what redact_headers would of the mapping (the last value
+    # of a repeated name, in first-seen order).
+    lines = "".join(f"\n{k}: {v}" for k, v in redactor.redact_headers(dict(headers)).items())
+    if memo is not None:
+        memo[(redactor, headers)] = lines
+    return lines
+
+
+def _request_text(
+    redactor: Redactor,
+    limit: int,
+    method: str,
+    url: str,
+    headers: tuple[tuple[str, str], ...],
+    content: bytes | None,
+    memo: _HeaderMemo | None = None,
+) -> str:
+    """The request excerpt (see :meth:`ConnectionCalls.describe_request`)."""
+    text = f"{method} {redactor.redact_url(url)}" + _header_lines(redactor, headers, memo)
+    if content:
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        text += "\n\n" + redactor.excerpt(content, content_type, limit)
+    return cap_utf8(text, limit)
+
+
+def _reply_text(
+    redactor: Redactor,
+    limit: int,
+    reply: _Reply,
+    secret_reply: bool,
+    memo: _HeaderMemo | None = None,
+) -> str:
+    """The response excerpt: status, headers and body head, redacted and capped."""
+    status, headers, content, content_type = reply
+    text = str(status) + _header_lines(redactor, headers, memo)
+    if content and secret_reply and status < 400:
+        text += "\n\n(body left out: it holds secrets)"
+    elif content:
+        text += "\n\n" + redactor.excerpt(content, content_type, limit)
+    return cap_utf8(text, limit)
+
+
+class _Pending:
+    """What a deferred entry's excerpts are made from."""
+
+    __slots__ = ("limit", "redactor", "reply", "request", "secret_reply")
+
+    def __init__(
+        self,
+        redactor: Redactor,
+        limit: int,
+        request: _Request | None,
+        reply: _Reply | None,
+        secret_reply: bool,
+    ) -> None:
+        self.redactor = redactor
+        self.limit = limit
+        self.request = request
+        self.reply = reply
+        self.secret_reply = secret_reply
+
+
+def make_excerpts(entries: Iterable[CallEntry]) -> None:
+    """Make the deferred excerpts of *entries* now (the writer, before building its rows).
+
+    Within this one pass nothing can teach a redactor a secret (it runs on the event loop
+    without awaiting), so header lines already redacted by the same redactor are reused: the
+    same headers come back call after call.
+    """
+    memo: _HeaderMemo = {}
+    for entry in entries:
+        if type(entry) is _DeferredEntry and entry._pending is not None:
+            entry._resolve(memo)
+
+
+# The slots CallEntry keeps its excerpts in (the subclass's properties shadow them).
+_REQUEST_SLOT: Any = CallEntry.__dict__["request_excerpt"]
+_RESPONSE_SLOT: Any = CallEntry.__dict__["response_excerpt"]
+
+
+class _DeferredEntry(CallEntry):
+    """A :class:`CallEntry` whose excerpts are made when first read (by the writer's batch).
+
+    Reading ``request_excerpt`` or ``response_excerpt`` redacts and caps both, exactly as
+    an eager entry does, and lets go of the bodies.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, pending: _Pending, *fields: Any) -> None:
+        self._pending: _Pending | None = pending
+        super().__init__(*fields)
+
+    def _resolve(self, memo: _HeaderMemo | None = None) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        request = response = None
+        try:
+            if pending.request is not None:
+                request = _request_text(pending.redactor, pending.limit, *pending.request, memo)
+            if pending.reply is not None:
+                response = _reply_text(
+                    pending.redactor, pending.limit, pending.reply, pending.secret_reply, memo
+                )
+        except Exception:
+            # An entry without excerpts rather than none: the call itself is on record.
+            logger.exception("describing a call of connection %s failed", self.connection_id)
+            request = response = None
+        _REQUEST_SLOT.__set__(self, request)
+        _RESPONSE_SLOT.__set__(self, response)
+
+    @property
+    def request_excerpt(self) -> str | None:
+        """The request excerpt (made on first read)."""
+        if self._pending is not None:
+            self._resolve()
+        return cast(str | None, _REQUEST_SLOT.__get__(self))
+
+    @request_excerpt.setter
+    def request_excerpt(self, value: str | None) -> None:
+        _REQUEST_SLOT.__set__(self, value)
+
+    @property
+    def response_excerpt(self) -> str | None:
+        """The response excerpt (made on first read)."""
+        if self._pending is not None:
+            self._resolve()
+        return cast(str | None, _RESPONSE_SLOT.__get__(self))
+
+    @response_excerpt.setter
+    def response_excerpt(self, value: str | None) -> None:
+        _RESPONSE_SLOT.__set__(self, value)

@@ -47,6 +47,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 
 _KINDS = frozenset(CALL_KINDS)
 
+#: Distinct (connector, kind, operation, outcome) values remembered with their bound series.
+_MAX_RAW_KEYS = 10_000
+
 #: Error classes and the outcome label they count under (anything else is ``error``).
 _OUTCOMES = {
     "UpstreamTimeout": "timeout",
@@ -109,6 +112,7 @@ class Metrics:
         # Bound series by label values: labels() validates and locks on every call, a dict
         # look-up does not (a busy server counts thousands of calls a second).
         self._call_series: dict[tuple[str, ...], tuple[Any, Any]] = {}
+        self._raw_series: dict[tuple[str | None, ...], tuple[Any, Any]] = {}
         registry = self.registry
         extra = ["connection"] if connection_labels else []
         self.calls = Counter(
@@ -216,24 +220,40 @@ class Metrics:
 
     def observe_call(self, entry: CallEntry) -> None:
         """Count a recorded call (the recorder interface calls this for every entry)."""
-        connector = entry.connector_id or ""
-        kind = entry.kind if entry.kind in _KINDS else "other"
         outcome = outcome_of(entry)
-        extra = (entry.connection_id,) if self._connection_labels else ()
-        operation = self._operation_label(connector, entry.operation or "")
-        key = (connector, kind, operation, outcome, *extra)
-        series = self._call_series.get(key)
+        connection = entry.connection_id if self._connection_labels else None
+        # The entry's own values find the bound series in one look-up: the kind check and the
+        # operation cap run once per distinct key, not per call.
+        raw = (entry.connector_id, entry.kind, entry.operation, outcome, connection)
+        series = self._raw_series.get(raw)
         if series is None:
-            series = self._call_series[key] = (
-                self.calls.labels(connector, kind, operation, outcome, *extra),
-                self.call_duration.labels(connector, kind, *extra),
-            )
+            series = self._series(raw)
         series[0].inc()
         series[1].observe(entry.duration)
         if entry.error_class == "RateLimited":
-            self.rate_limit_refusals.labels(connector).inc()
-        if kind == "token_refresh":
-            self.token_refreshes.labels(connector, outcome).inc()
+            self.rate_limit_refusals.labels(entry.connector_id or "").inc()
+        if entry.kind == "token_refresh":
+            self.token_refreshes.labels(entry.connector_id or "", outcome).inc()
+
+    def _series(self, raw: tuple[str | None, str, str | None, str, str | None]) -> tuple[Any, Any]:
+        """The call counter and duration histogram for an entry's values (bound once)."""
+        connector_id, kind, operation, outcome, connection = raw
+        connector = connector_id or ""
+        label_kind = kind if kind in _KINDS else "other"
+        extra = (connection or "",) if self._connection_labels else ()
+        label_operation = self._operation_label(connector, operation or "")
+        key = (connector, label_kind, label_operation, outcome, *extra)
+        series = self._call_series.get(key)
+        if series is None:
+            series = self._call_series[key] = (
+                self.calls.labels(connector, label_kind, label_operation, outcome, *extra),
+                self.call_duration.labels(connector, label_kind, *extra),
+            )
+        # Bounded like the series: raw values past the cap (operations counted as _other,
+        # say) are looked up the long way.
+        if len(self._raw_series) < _MAX_RAW_KEYS:
+            self._raw_series[raw] = series
+        return series
 
     def _operation_label(self, connector: str, operation: str) -> str:
         seen = self._operations.get(connector)
@@ -251,13 +271,22 @@ class Metrics:
     def resilience_observer(self, connector_id: str) -> Callable[[ResilienceEvent], None]:
         """An observer of one connector's resilience events (a client per connection)."""
         connector = connector_id
+        # Every call sends at least one attempt: its series is bound on first use (not before,
+        # so a connector that never sent one shows no zero series) and then kept.
+        bound: dict[str, Any] = {}
+
+        def count(counter: Counter, name: str) -> None:
+            child = bound.get(name)
+            if child is None:
+                child = bound[name] = counter.labels(connector)
+            child.inc()
 
         def observe(event: ResilienceEvent) -> None:
             if isinstance(event, AttemptStarted):
-                self.attempts.labels(connector).inc()
+                count(self.attempts, "attempts")
             elif isinstance(event, AttemptFailed):
                 if event.will_retry:
-                    self.retries.labels(connector).inc()
+                    count(self.retries, "retries")
             elif isinstance(event, Waiting):
                 self.rate_limit_waits.labels(connector, event.cause).inc()
                 self.rate_limit_wait_seconds.labels(connector, event.cause).inc(event.seconds)
@@ -268,7 +297,7 @@ class Metrics:
                 if event.to_state != "closed":
                     self.breakers.labels(event.to_state).inc()
             elif isinstance(event, FailedFast):
-                self.breaker_rejections.labels(connector).inc()
+                count(self.breaker_rejections, "breaker_rejections")
 
         return observe
 

@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.errors import InvalidRequest, NotFound
-from connectory.observability.calls import CALL_KINDS, CallEntry
+from connectory.observability.calls import CALL_KINDS, CallEntry, make_excerpts
 from connectory.store.call_log_models import CallLogEntry, HealthEvent
 from connectory.store.models import utcnow
 
@@ -60,15 +61,21 @@ class CallLogStore:
         self._monotonic = monotonic
         self._touched: set[str] = set()
         self._last_prune: float | None = None
+        self._insert: _CompiledInsert | None = None
 
     async def write(self, batch: Sequence[CallEntry]) -> None:
         """Store *batch* in one statement, then prune when it is time."""
         if not batch:
             return
-        rows = [_row(entry) for entry in batch]
+        make_excerpts(batch)
         async with self._sessions() as session:
-            # The table, not the mapped class: a plain executemany, no ORM bookkeeping per row.
-            await session.execute(insert(cast(Table, CallLogEntry.__table__)), rows)
+            connection = await session.connection()
+            compiled = self._insert
+            if compiled is None or compiled.dialect is not connection.dialect:
+                compiled = self._insert = _CompiledInsert(connection.dialect)
+            # One executemany of the statement compiled once, its values already in the
+            # driver's form: no compilation, ORM or per-row parameter processing per batch.
+            await connection.exec_driver_sql(compiled.sql, compiled.rows(batch))
             await session.commit()
         self._touched.update(entry.connection_id for entry in batch)
         now = self._monotonic()
@@ -232,26 +239,93 @@ async def list_health_events(
     return rows, str(rows[-1].seq) if len(rows) == limit else None
 
 
-def _row(entry: CallEntry) -> dict[str, object]:
-    return {
-        "id": entry.id,
-        "connection_id": entry.connection_id,
-        "enterprise_id": entry.enterprise_id,
-        "connector_id": entry.connector_id,
-        "kind": entry.kind[:32],
-        "operation": entry.operation,
-        "status": entry.status,
-        "status_code": entry.status_code,
-        "started_at": entry.started_at,
-        "duration_ms": round(entry.duration * 1000, 3),
-        "attempts": entry.attempts,
-        "error_class": entry.error_class[:100] if entry.error_class else None,
-        "error_message": entry.error_message,
-        "request_excerpt": entry.request_excerpt,
-        "response_excerpt": entry.response_excerpt,
-        "trace_id": entry.trace_id,
-        "parent_id": entry.parent_id,
-    }
+#: The columns an entry fills, in the order of :func:`_values` (``seq`` is the database's).
+_COLUMNS = (
+    "id",
+    "connection_id",
+    "enterprise_id",
+    "connector_id",
+    "kind",
+    "operation",
+    "status",
+    "status_code",
+    "started_at",
+    "duration_ms",
+    "attempts",
+    "error_class",
+    "error_message",
+    "request_excerpt",
+    "response_excerpt",
+    "trace_id",
+    "parent_id",
+)
+
+
+def _values(entry: CallEntry) -> tuple[object, ...]:
+    """An entry's column values, in the order of :data:`_COLUMNS`."""
+    error_class = entry.error_class
+    return (
+        entry.id,
+        entry.connection_id,
+        entry.enterprise_id,
+        entry.connector_id,
+        entry.kind[:32],
+        entry.operation,
+        entry.status,
+        entry.status_code,
+        entry.started_at,
+        round(entry.duration * 1000, 3),
+        entry.attempts,
+        error_class[:100] if error_class else None,
+        entry.error_message,
+        entry.request_excerpt,
+        entry.response_excerpt,
+        entry.trace_id,
+        entry.parent_id,
+    )
+
+
+class _CompiledInsert:
+    """The call log's INSERT compiled once for a dialect, and its rows in the driver's form.
+
+    What ``session.execute(insert(table), dicts)`` does for every batch (compile or look up
+    the statement, then convert each row's values through the column types' bind processors)
+    is done here once, and per row only the processors that exist (on SQLite, the datetime's)
+    run. The statement is executed with ``exec_driver_sql``: the driver's own executemany.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        table = cast(Table, CallLogEntry.__table__)
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(_COLUMNS))
+        self.sql = compiled.string
+        # The bind names are the column keys; a positional driver wants them in its order.
+        order = list(compiled.positiontup or []) if compiled.positional else list(_COLUMNS)
+        index = {name: position for position, name in enumerate(_COLUMNS)}
+        self._order = tuple(index[name] for name in order)
+        self._names = tuple(order) if not compiled.positional else None
+        self._in_order = self._order == tuple(range(len(_COLUMNS)))
+        processors = []
+        for position in self._order:
+            column_type = table.c[_COLUMNS[position]].type
+            process = column_type.dialect_impl(dialect).bind_processor(dialect)
+            processors.append(process)
+        self._processors = tuple(
+            (slot, process) for slot, process in enumerate(processors) if process is not None
+        )
+
+    def rows(self, batch: Sequence[CallEntry]) -> list[Any]:
+        """*batch* as the driver's parameters: tuples (or dicts for a named paramstyle)."""
+        rows: list[Any] = []
+        order, processors = self._order, self._processors
+        for entry in batch:
+            values = _values(entry)
+            row = list(values) if self._in_order else [values[i] for i in order]
+            for slot, process in processors:
+                if row[slot] is not None:
+                    row[slot] = process(row[slot])
+            rows.append(dict(zip(self._names, row, strict=True)) if self._names else tuple(row))
+        return rows
 
 
 def _seq(value: str, name: str) -> int:

@@ -1,0 +1,104 @@
+"""Excerpts made when the entry is read (the writer's batch) are those made at the call's end."""
+
+from __future__ import annotations
+
+from connectory.http.redaction import Redactor
+from connectory.observability import CallEntry, ConnectionCalls, MemoryRecorder, Telemetry
+from connectory.observability.calls import make_excerpts
+
+SECRET = "sk-live-0123456789abcdef"
+REQUEST_HEADERS = {"Accept": "application/json", "Authorization": f"Bearer {SECRET}"}
+REPLY_HEADERS = {"content-type": "application/json", "set-cookie": "session=abc"}
+
+
+def tracked(calls: ConnectionCalls, body: bytes, *, secret_reply: bool = False) -> None:
+    with calls.track("operation", "get_item", secret_reply=secret_reply) as call:
+        call.note_request("GET", f"https://api.example/items/7?key={SECRET}", REQUEST_HEADERS, None)
+        call.note_reply(200, REPLY_HEADERS, body, 1)
+
+
+def calls_for(recorder: MemoryRecorder, excerpt_bytes: int = 2048) -> ConnectionCalls:
+    telemetry = Telemetry(recorder=recorder, excerpt_bytes=excerpt_bytes)
+    return ConnectionCalls(telemetry, "conn-1", redactor=Redactor([SECRET]))
+
+
+def test_a_deferred_entry_gives_the_excerpts_an_eager_one_would() -> None:
+    recorder = MemoryRecorder()
+    calls = calls_for(recorder)
+    body = b'{"id": 7, "echo": "' + SECRET.encode() + b'"}'
+    tracked(calls, body)
+    entry = recorder.entries[0]
+    assert entry.request_excerpt == calls.describe_request(
+        "GET", f"https://api.example/items/7?key={SECRET}", REQUEST_HEADERS, None
+    )
+    assert entry.response_excerpt == (
+        "200\ncontent-type: application/json\nset-cookie: [REDACTED]\n\n"
+        '{"id":7,"echo":"[REDACTED]"}'
+    )
+    assert SECRET not in repr(entry)
+
+
+def test_a_body_larger_than_an_excerpt_is_described_at_once_and_not_kept() -> None:
+    recorder = MemoryRecorder()
+    calls = calls_for(recorder, excerpt_bytes=64)
+    tracked(calls, b'{"items": "' + b"x" * 500 + b'"}')
+    entry = recorder.entries[0]
+    assert type(entry) is CallEntry  # eager: no body waits for the writer
+    assert entry.response_excerpt is not None and len(entry.response_excerpt.encode()) <= 64
+    assert entry.response_excerpt.startswith("200\ncontent-type: application/json")
+
+
+def test_a_secret_reply_body_stays_out_and_headers_are_taken_at_the_call() -> None:
+    recorder = MemoryRecorder()
+    calls = calls_for(recorder)
+    headers = dict(REPLY_HEADERS)
+    with calls.track("token_refresh", "oauth2", secret_reply=True) as call:
+        call.note_reply(200, headers, b'{"access_token": "new-token-value"}', 1)
+    headers["x-later"] = "changed after the call"
+    entry = recorder.entries[0]
+    assert entry.response_excerpt is not None
+    assert "new-token-value" not in entry.response_excerpt
+    assert "(body left out: it holds secrets)" in entry.response_excerpt
+    assert "x-later" not in entry.response_excerpt
+
+
+def test_a_secret_learnt_before_the_write_is_redacted_too() -> None:
+    recorder = MemoryRecorder()
+    calls = calls_for(recorder)
+    tracked(calls, b'{"token": "fresh-token-98765"}')
+    calls.redactor.add("fresh-token-98765")  # a token fetched before the batch is written
+    entry = recorder.entries[0]
+    assert entry.response_excerpt is not None
+    assert "fresh-token-98765" not in entry.response_excerpt
+
+
+def test_a_failing_excerpt_keeps_the_entry() -> None:
+    recorder = MemoryRecorder()
+    calls = calls_for(recorder)
+    tracked(calls, b"{}")
+
+    def broken(*args: object) -> str:
+        raise RuntimeError("broken")
+
+    calls.redactor.redact_url = broken  # type: ignore[method-assign]
+    entry = recorder.entries[0]
+    assert (entry.request_excerpt, entry.response_excerpt) == (None, None)
+    assert entry.status == "ok" and entry.operation == "get_item"
+
+
+def test_a_batch_reuses_header_lines_only_for_the_same_redactor() -> None:
+    recorder = MemoryRecorder()
+    knows = calls_for(recorder)
+    other = ConnectionCalls(Telemetry(recorder=recorder), "conn-2", redactor=Redactor())
+    headers = {"Accept": "application/json", "X-Echo": SECRET}
+    for calls in (knows, other, knows):
+        with calls.track("operation", "get_item") as call:
+            call.note_request("GET", "https://api.example/items", headers, None)
+    make_excerpts(recorder.entries)
+    first, second, third = (entry.request_excerpt for entry in recorder.entries)
+    assert (
+        first
+        == third
+        == "GET https://api.example/items\nAccept: application/json\nX-Echo: [REDACTED]"
+    )
+    assert second == f"GET https://api.example/items\nAccept: application/json\nX-Echo: {SECRET}"

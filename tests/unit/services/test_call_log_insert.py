@@ -1,0 +1,107 @@
+"""The call log's compiled INSERT stores exactly what SQLAlchemy's own insert of the row did."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, insert, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectory.observability import CallEntry
+from connectory.services.call_log import CallLogStore
+from connectory.store import CallLogEntry, create_engine, create_sessionmaker, migrate
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+    await migrate(engine)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+def full_entry(call_id: str, **fields: Any) -> CallEntry:
+    values: dict[str, Any] = {
+        "id": call_id,
+        "connection_id": "conn-1",
+        "kind": "operation",
+        "operation": "get_item é",
+        "status": "error",
+        "started_at": datetime(2026, 12, 5, 12, 0, 1, 123456, tzinfo=UTC),
+        "duration": 0.0123456,
+        "status_code": 502,
+        "attempts": 3,
+        "error_class": "UpstreamError",
+        "error_message": "bad gateway ✓",
+        "request_excerpt": "GET https://api.example/items/7",
+        "response_excerpt": "502\n\n{}",
+        "trace_id": "a" * 32,
+        "parent_id": "b" * 32,
+        "enterprise_id": "ent-1",
+        "connector_id": "conn-tor",
+    }
+    values.update(fields)
+    return CallEntry(**values)
+
+
+def as_row(entry: CallEntry) -> dict[str, object]:
+    """The row as the previous write built it for ``insert(table)``."""
+    return {
+        "id": entry.id,
+        "connection_id": entry.connection_id,
+        "enterprise_id": entry.enterprise_id,
+        "connector_id": entry.connector_id,
+        "kind": entry.kind[:32],
+        "operation": entry.operation,
+        "status": entry.status,
+        "status_code": entry.status_code,
+        "started_at": entry.started_at,
+        "duration_ms": round(entry.duration * 1000, 3),
+        "attempts": entry.attempts,
+        "error_class": entry.error_class[:100] if entry.error_class else None,
+        "error_message": entry.error_message,
+        "request_excerpt": entry.request_excerpt,
+        "response_excerpt": entry.response_excerpt,
+        "trace_id": entry.trace_id,
+        "parent_id": entry.parent_id,
+    }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {
+            "operation": None,
+            "status": "ok",
+            "status_code": None,
+            "error_class": None,
+            "error_message": None,
+            "request_excerpt": None,
+            "response_excerpt": None,
+            "trace_id": None,
+            "parent_id": None,
+            "enterprise_id": None,
+            "connector_id": None,
+        },
+        {"kind": "k" * 40, "error_class": "E" * 150},
+    ],
+)
+async def test_the_stored_row_is_the_one_sqlalchemy_stored(
+    sessions: async_sessionmaker[AsyncSession], fields: dict[str, Any]
+) -> None:
+    store = CallLogStore(sessions, max_age=timedelta(days=7), max_entries=100)
+    await store.write([full_entry("1" * 32, **fields)])
+    async with sessions() as session:
+        table = cast(Table, CallLogEntry.__table__)
+        await session.execute(insert(table), [as_row(full_entry("2" * 32, **fields))])
+        await session.commit()
+        rows = (await session.execute(text("SELECT * FROM call_log ORDER BY id"))).all()
+    written, reference = (
+        {k: v for k, v in row._mapping.items() if k not in ("seq", "id")} for row in rows
+    )
+    assert written == reference
