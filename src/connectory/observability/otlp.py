@@ -8,7 +8,7 @@ costs; a server making two spans per call pays it twice per call, holding the GI
 path needs. :func:`encode_spans` writes the same ``ExportTraceServiceRequest`` straight as
 protobuf wire bytes (about 9 us per span): the resource and scope are encoded once per batch,
 attribute keys and the string attributes that repeat from span to span once per encoder
-(:class:`_Encoding`, owned by the exporter or the record encoder: no module-level state).
+(:class:`SpanEncoding`, owned by the exporter or the record encoder: no module-level state).
 
 :class:`OtlpSpanExporter` is the SDK's exporter (configuration by the standard ``OTEL_*``
 variables, HTTP session, retries, TLS, headers, compression: all the SDK's) with only the
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -42,13 +43,15 @@ _DOUBLE = struct.Struct("<d").pack
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # OTLP's span kinds (opentelemetry/proto/trace/v1/trace.proto, Span.SpanKind).
-_KINDS = {
-    SpanKind.INTERNAL: 1,
-    SpanKind.SERVER: 2,
-    SpanKind.CLIENT: 3,
-    SpanKind.PRODUCER: 4,
-    SpanKind.CONSUMER: 5,
-}
+_KINDS = MappingProxyType(
+    {
+        SpanKind.INTERNAL: 1,
+        SpanKind.SERVER: 2,
+        SpanKind.CLIENT: 3,
+        SpanKind.PRODUCER: 4,
+        SpanKind.CONSUMER: 5,
+    }
+)
 # Span.flags: bit 8 says whether the parent is remote is known, bit 9 that it is.
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
@@ -87,7 +90,7 @@ def _field(tag: bytes, payload: bytes) -> bytes:
     return tag + (_SMALL[size] if size < 0x80 else _varint(size)) + payload
 
 
-_SMALL = [bytes((size,)) for size in range(0x80)]
+_SMALL = tuple(bytes((size,)) for size in range(0x80))
 
 
 def _string(tag: bytes, text: str | None) -> bytes:
@@ -129,7 +132,7 @@ def _any_value_of(value: Any, key_value: Callable[[str, Any], bytes]) -> bytes:
     raise TypeError(f"invalid type {type(value).__name__} of attribute value {value!r}")
 
 
-class _Encoding:
+class SpanEncoding:
     """Protobuf encodings of spans, with the caches of one encoder (one thread uses it).
 
     Cached: attribute keys, span names and the ``KeyValue`` of string attributes named in
@@ -291,7 +294,7 @@ class _Group:
         self.scopes: list[tuple[InstrumentationScope | None, list[bytes]]] = []
 
 
-def encode_spans(spans: Sequence[ReadableSpan], encoding: _Encoding | None = None) -> bytes:
+def encode_spans(spans: Sequence[ReadableSpan], encoding: SpanEncoding | None = None) -> bytes:
     """An OTLP ``ExportTraceServiceRequest`` with *spans*, serialised.
 
     Spans are grouped by resource, then by instrumentation scope, as the SDK's encoder groups
@@ -300,7 +303,7 @@ def encode_spans(spans: Sequence[ReadableSpan], encoding: _Encoding | None = Non
     exporter's own); without it, the caches last for this batch.
     """
     if encoding is None:
-        encoding = _Encoding()
+        encoding = SpanEncoding()
     groups: list[_Group] = []
     # Spans of one provider share one resource object and one scope object: looking them up
     # by identity avoids hashing a resource per span; equality merges distinct equal ones.
@@ -354,7 +357,7 @@ class OtlpSpanExporter(OTLPSpanExporter):
         super().__init__(**kwargs)
         # This exporter's encoding caches. A simple span processor may export from several
         # threads at once: each dict operation is atomic, so at worst a value is encoded twice.
-        self._encoding = _Encoding()
+        self._encoding = SpanEncoding()
         client = getattr(self, "_client", None)
         self._send = getattr(client, "export", None)
         #: Whether batches go through :func:`encode_spans` (False: the SDK's encoding).
@@ -413,7 +416,7 @@ class RecordEncoder:
     """
 
     def __init__(self, resource: Resource, scope: InstrumentationScope) -> None:
-        self._encoding = _Encoding()
+        self._encoding = SpanEncoding()
         self._resource = _field(b"\x0a", self._encoding.attributes(b"\x0a", resource.attributes))
         self._resource_schema = _string(b"\x1a", resource.schema_url)
         self._scope = _field(b"\x0a", self._encoding.scope(scope))
