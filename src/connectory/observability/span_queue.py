@@ -218,13 +218,14 @@ class SpanQueue:
         if self._thread.is_alive():
             self._thread.join(max(0.0, self._deadline - self._clock()))
         else:
-            # No thread to drain (it cannot have ended otherwise): drain here, same deadline.
+            # The thread ends only after a shutdown: should it be gone anyway, drain here,
+            # within the same deadline.
             self._export(everything=True)
         if abort is not None:
             abort()
         if self._thread.is_alive():
             logger.warning(
-                "span export did not finish within the %.0f s shutdown: %d spans not sent",
+                "span export did not finish within the %.0f s shutdown: %d spans still queued",
                 timeout,
                 len(self._queue),
             )
