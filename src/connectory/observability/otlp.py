@@ -7,7 +7,8 @@ bench's spans that is about 36 us per span in the export thread, more than creat
 costs; a server making two spans per call pays it twice per call, holding the GIL the request
 path needs. :func:`encode_spans` writes the same ``ExportTraceServiceRequest`` straight as
 protobuf wire bytes (about 9 us per span): the resource and scope are encoded once per batch,
-attribute keys once per process.
+attribute keys and the string attributes that repeat from span to span once per encoder
+(:class:`SpanEncoding`, owned by the exporter or the record encoder: no module-level state).
 
 :class:`OtlpSpanExporter` is the SDK's exporter (configuration by the standard ``OTEL_*``
 variables, HTTP session, retries, TLS, headers, compression: all the SDK's) with only the
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -41,20 +43,34 @@ _DOUBLE = struct.Struct("<d").pack
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # OTLP's span kinds (opentelemetry/proto/trace/v1/trace.proto, Span.SpanKind).
-_KINDS = {
-    SpanKind.INTERNAL: 1,
-    SpanKind.SERVER: 2,
-    SpanKind.CLIENT: 3,
-    SpanKind.PRODUCER: 4,
-    SpanKind.CONSUMER: 5,
-}
+_KINDS = MappingProxyType(
+    {
+        SpanKind.INTERNAL: 1,
+        SpanKind.SERVER: 2,
+        SpanKind.CLIENT: 3,
+        SpanKind.PRODUCER: 4,
+        SpanKind.CONSUMER: 5,
+    }
+)
 # Span.flags: bit 8 says whether the parent is remote is known, bit 9 that it is.
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
 
-# Encoded ``KeyValue.key`` fields by key: a server uses a handful of attribute names.
-_KEYS: dict[str, bytes] = {}
-_KEYS_MAX = 4096
+# The attributes whose string values repeat from span to span (a server has a handful of
+# each): only their encoded ``KeyValue`` messages are cached. A call id or a URL is unique per
+# span: caching it would only fill the cache with values never seen again.
+_REPEATED_KEYS = frozenset(
+    {
+        "connectory.kind",
+        "connectory.operation",
+        "connectory.connection_id",
+        "connectory.connector_id",
+        "http.request.method",
+        "error.type",
+    }
+)
+# Each of an encoder's caches is emptied when it holds this many entries.
+_CACHE_MAX = 4096
 
 
 def _varint(value: int) -> bytes:
@@ -74,7 +90,7 @@ def _field(tag: bytes, payload: bytes) -> bytes:
     return tag + (_SMALL[size] if size < 0x80 else _varint(size)) + payload
 
 
-_SMALL = [bytes((size,)) for size in range(0x80)]
+_SMALL = tuple(bytes((size,)) for size in range(0x80))
 
 
 def _string(tag: bytes, text: str | None) -> bytes:
@@ -82,34 +98,16 @@ def _string(tag: bytes, text: str | None) -> bytes:
     return _field(tag, text.encode("utf-8")) if text else b""
 
 
-def _key(key: str) -> bytes:
-    encoded = _KEYS.get(key)
-    if encoded is None:
-        encoded = _string(b"\x0a", key)
-        if len(_KEYS) < _KEYS_MAX:
-            _KEYS[key] = encoded
-    return encoded
+def _uint(tag: bytes, value: int | None) -> bytes:
+    return tag + _varint(value) if value else b""
 
 
-# Encoded ``KeyValue`` messages of string attributes, and span names: most repeat from span to
-# span (a connection id, an operation, "GET"). Bounded; emptied when full.
-_REPEATED: dict[tuple[str, str], bytes] = {}
-_NAMES: dict[str, bytes] = {}
-_REPEATED_MAX = 8192
+def _flags(parent: SpanContext | None) -> bytes:
+    flags = _HAS_IS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
+    return b"\x85\x01" + _FIXED32(flags)
 
 
-def _string_key_value(key: str, value: str) -> bytes:
-    pair = (key, value)
-    encoded = _REPEATED.get(pair)
-    if encoded is None:
-        encoded = _key(key) + _field(b"\x12", _field(b"\x0a", value.encode("utf-8")))
-        if len(_REPEATED) >= _REPEATED_MAX:
-            _REPEATED.clear()
-        _REPEATED[pair] = encoded
-    return encoded
-
-
-def _any_value(value: Any) -> bytes:
+def _any_value_of(value: Any, key_value: Callable[[str, Any], bytes]) -> bytes:
     """An ``AnyValue`` message's fields, the SDK exporter's mapping of Python values."""
     if value is None:
         return b""
@@ -126,115 +124,164 @@ def _any_value(value: Any) -> bytes:
     if isinstance(value, bytes):
         return _field(b"\x3a", value)
     if isinstance(value, Sequence):
-        values = b"".join(_field(b"\x0a", _any_value(item)) for item in value)
+        values = b"".join(_field(b"\x0a", _any_value_of(item, key_value)) for item in value)
         return _field(b"\x2a", values)
     if isinstance(value, Mapping):
-        pairs = b"".join(_field(b"\x0a", _key_value(str(k), v)) for k, v in value.items())
+        pairs = b"".join(_field(b"\x0a", key_value(str(k), v)) for k, v in value.items())
         return _field(b"\x32", pairs)
     raise TypeError(f"invalid type {type(value).__name__} of attribute value {value!r}")
 
 
-def _key_value(key: str, value: Any) -> bytes:
-    if type(value) is str and value:
-        return _string_key_value(key, value)
-    return _key(key) + _field(b"\x12", _any_value(value))
+class SpanEncoding:
+    """Protobuf encodings of spans, with the caches of one encoder (one thread uses it).
 
+    Cached: attribute keys, span names and the ``KeyValue`` of string attributes named in
+    ``_REPEATED_KEYS``; each cache is bounded (emptied when full), none is shared between
+    encoders.
+    """
 
-def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
-    """Repeated ``KeyValue`` fields; a value OTLP cannot carry is logged and left out."""
-    if not attributes:
-        return b""
-    parts = []
-    for key, value in attributes.items():
-        try:
-            parts.append(_field(tag, _key_value(key, value)))
-        except (TypeError, ValueError, UnicodeError) as error:
-            # As the SDK's encoder does: one bad attribute does not lose the span.
-            logger.warning("cannot encode span attribute %s: %s", key, error)
-    return b"".join(parts)
+    __slots__ = ("_keys", "_names", "_pairs")
 
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes] = {}
+        self._names: dict[str, bytes] = {}
+        self._pairs: dict[tuple[str, str], bytes] = {}
 
-def _name(name: str) -> bytes:
-    encoded = _NAMES.get(name)
-    if encoded is None:
-        encoded = _string(b"\x2a", name)
-        if len(_NAMES) >= _REPEATED_MAX:
-            _NAMES.clear()
-        _NAMES[name] = encoded
-    return encoded
+    def key(self, key: str) -> bytes:
+        """A ``KeyValue.key`` field."""
+        encoded = self._keys.get(key)
+        if encoded is None:
+            encoded = _string(b"\x0a", key)
+            if len(self._keys) >= _CACHE_MAX:
+                self._keys.clear()
+            self._keys[key] = encoded
+        return encoded
 
+    def key_value(self, key: str, value: Any) -> bytes:
+        """A ``KeyValue`` message's fields."""
+        if type(value) is str and value:
+            if key not in _REPEATED_KEYS:
+                return self.key(key) + _field(b"\x12", _field(b"\x0a", value.encode("utf-8")))
+            pair = (key, value)
+            encoded = self._pairs.get(pair)
+            if encoded is None:
+                encoded = self.key(key) + _field(b"\x12", _field(b"\x0a", value.encode("utf-8")))
+                if len(self._pairs) >= _CACHE_MAX:
+                    self._pairs.clear()
+                self._pairs[pair] = encoded
+            return encoded
+        return self.key(key) + _field(b"\x12", _any_value_of(value, self.key_value))
 
-def _uint(tag: bytes, value: int | None) -> bytes:
-    return tag + _varint(value) if value else b""
+    def attributes(self, tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
+        """Repeated ``KeyValue`` fields; a value OTLP cannot carry is logged and left out."""
+        if not attributes:
+            return b""
+        parts = []
+        for key, value in attributes.items():
+            try:
+                parts.append(_field(tag, self.key_value(key, value)))
+            except (TypeError, ValueError, UnicodeError) as error:
+                # As the SDK's encoder does: one bad attribute does not lose the span.
+                logger.warning("cannot encode span attribute %s: %s", key, error)
+        return b"".join(parts)
 
+    def name(self, name: str) -> bytes:
+        """A ``Span.name`` field (names repeat: an operation's, a method)."""
+        encoded = self._names.get(name)
+        if encoded is None:
+            encoded = _string(b"\x2a", name)
+            if len(self._names) >= _CACHE_MAX:
+                self._names.clear()
+            self._names[name] = encoded
+        return encoded
 
-def _flags(parent: SpanContext | None) -> bytes:
-    flags = _HAS_IS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
-    return b"\x85\x01" + _FIXED32(flags)
-
-
-def _span(span: ReadableSpan) -> bytes:
-    """One ``Span`` message (the fields in field-number order, as protobuf writes them)."""
-    context = span.context
-    parent = span.parent
-    parts = [
-        b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + context.span_id.to_bytes(8, "big"),
-    ]
-    trace_state = context.trace_state
-    if trace_state:
-        parts.append(_string(b"\x1a", ",".join(f"{k}={v}" for k, v in trace_state.items())))
-    if parent:
-        parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-    parts.append(_name(span.name))
-    parts.append(_uint(b"\x30", _KINDS[span.kind]))
-    if span.start_time:
-        parts.append(b"\x39" + _FIXED64(span.start_time))
-    if span.end_time:
-        parts.append(b"\x41" + _FIXED64(span.end_time))
-    parts.append(_attributes(b"\x4a", span.attributes))
-    parts.append(_uint(b"\x50", span.dropped_attributes))
-    for event in span.events:
-        body = (b"\x09" + _FIXED64(event.timestamp) if event.timestamp else b"") + (
-            _string(b"\x12", event.name)
-            + _attributes(b"\x1a", event.attributes)
-            + _uint(b"\x20", event.dropped_attributes)
+    def scope(self, scope: InstrumentationScope | None) -> bytes:
+        """An ``InstrumentationScope`` message's fields."""
+        if scope is None:
+            return b""
+        return (
+            _string(b"\x0a", scope.name)
+            + _string(b"\x12", scope.version)
+            + self.attributes(b"\x1a", scope.attributes)
         )
-        parts.append(_field(b"\x5a", body))
-    parts.append(_uint(b"\x60", span.dropped_events))
-    for link in span.links:
-        body = (
-            b"\x0a\x10"
-            + link.context.trace_id.to_bytes(16, "big")
-            + b"\x12\x08"
-            + link.context.span_id.to_bytes(8, "big")
-            + _attributes(b"\x22", link.attributes)
-            + _uint(b"\x28", link.dropped_attributes)
-            + b"\x35"
-            + _FIXED32(_HAS_IS_REMOTE | (_IS_REMOTE if link.context.is_remote else 0))
-        )
-        parts.append(_field(b"\x6a", body))
-    parts.append(_uint(b"\x70", span.dropped_links))
-    status = span.status
-    if status is not None:
-        parts.append(
-            _field(
-                b"\x7a",
-                _string(b"\x12", status.description) + _uint(b"\x18", status.status_code.value),
+
+    def span(self, span: ReadableSpan) -> bytes:
+        """One ``Span`` message (the fields in field-number order, as protobuf writes them)."""
+        context = span.context
+        parent = span.parent
+        parts = [
+            b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
+            b"\x12\x08" + context.span_id.to_bytes(8, "big"),
+        ]
+        trace_state = context.trace_state
+        if trace_state:
+            parts.append(_string(b"\x1a", ",".join(f"{k}={v}" for k, v in trace_state.items())))
+        if parent:
+            parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+        parts.append(self.name(span.name))
+        parts.append(_uint(b"\x30", _KINDS[span.kind]))
+        if span.start_time:
+            parts.append(b"\x39" + _FIXED64(span.start_time))
+        if span.end_time:
+            parts.append(b"\x41" + _FIXED64(span.end_time))
+        parts.append(self.attributes(b"\x4a", span.attributes))
+        parts.append(_uint(b"\x50", span.dropped_attributes))
+        for event in span.events:
+            body = (b"\x09" + _FIXED64(event.timestamp) if event.timestamp else b"") + (
+                _string(b"\x12", event.name)
+                + self.attributes(b"\x1a", event.attributes)
+                + _uint(b"\x20", event.dropped_attributes)
             )
-        )
-    parts.append(_flags(parent))
-    return b"".join(parts)
+            parts.append(_field(b"\x5a", body))
+        parts.append(_uint(b"\x60", span.dropped_events))
+        for link in span.links:
+            body = (
+                b"\x0a\x10"
+                + link.context.trace_id.to_bytes(16, "big")
+                + b"\x12\x08"
+                + link.context.span_id.to_bytes(8, "big")
+                + self.attributes(b"\x22", link.attributes)
+                + _uint(b"\x28", link.dropped_attributes)
+                + b"\x35"
+                + _FIXED32(_HAS_IS_REMOTE | (_IS_REMOTE if link.context.is_remote else 0))
+            )
+            parts.append(_field(b"\x6a", body))
+        parts.append(_uint(b"\x70", span.dropped_links))
+        status = span.status
+        if status is not None:
+            parts.append(
+                _field(
+                    b"\x7a",
+                    _string(b"\x12", status.description) + _uint(b"\x18", status.status_code.value),
+                )
+            )
+        parts.append(_flags(parent))
+        return b"".join(parts)
 
+    def record(self, span: SpanRecord) -> bytes:
+        """One ``Span`` message from a :class:`~connectory.observability.spans.SpanRecord`.
 
-def _scope(scope: InstrumentationScope | None) -> bytes:
-    if scope is None:
-        return b""
-    return (
-        _string(b"\x0a", scope.name)
-        + _string(b"\x12", scope.version)
-        + _attributes(b"\x1a", scope.attributes)
-    )
+        The same fields, in the same order, as :meth:`span` writes for an SDK span: a record
+        has no events, links or dropped counts, so those fields are absent, as they are for an
+        SDK span that has none.
+        """
+        parts = [
+            b"\x0a\x10" + span.trace_id.to_bytes(16, "big"),
+            b"\x12\x08" + span.span_id.to_bytes(8, "big"),
+        ]
+        if span.trace_state:
+            parts.append(_string(b"\x1a", span.trace_state))
+        if span.parent_span_id:
+            parts.append(b"\x22\x08" + span.parent_span_id.to_bytes(8, "big"))
+        parts.append(self.name(span.name))
+        parts.append(_uint(b"\x30", span.kind))
+        parts.append(b"\x39" + _FIXED64(span.start) + b"\x41" + _FIXED64(span.end))
+        parts.append(self.attributes(b"\x4a", span.attributes))
+        status = _string(b"\x12", span.status_description) + _uint(b"\x18", span.status)
+        parts.append(_field(b"\x7a", status))
+        remote = _IS_REMOTE if span.parent_span_id and span.parent_remote else 0
+        parts.append(b"\x85\x01" + _FIXED32(_HAS_IS_REMOTE | remote))
+        return b"".join(parts)
 
 
 class _Group:
@@ -247,13 +294,16 @@ class _Group:
         self.scopes: list[tuple[InstrumentationScope | None, list[bytes]]] = []
 
 
-def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
+def encode_spans(spans: Sequence[ReadableSpan], encoding: SpanEncoding | None = None) -> bytes:
     """An OTLP ``ExportTraceServiceRequest`` with *spans*, serialised.
 
     Spans are grouped by resource, then by instrumentation scope, as the SDK's encoder groups
     them (equal resources and scopes together, in the order first seen); the resource and
-    scope are encoded once per group.
+    scope are encoded once per group. *encoding* carries caches from batch to batch (an
+    exporter's own); without it, the caches last for this batch.
     """
+    if encoding is None:
+        encoding = SpanEncoding()
     groups: list[_Group] = []
     # Spans of one provider share one resource object and one scope object: looking them up
     # by identity avoids hashing a resource per span; equality merges distinct equal ones.
@@ -277,13 +327,13 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
                 encoded = []
                 group.scopes.append((scope, encoded))
             by_scope[scope_key] = encoded
-        encoded.append(_field(b"\x12", _span(span)))
+        encoded.append(_field(b"\x12", encoding.span(span)))
     resource_spans = []
     for group in groups:
-        body = [_field(b"\x0a", _attributes(b"\x0a", group.resource.attributes))]
+        body = [_field(b"\x0a", encoding.attributes(b"\x0a", group.resource.attributes))]
         for scope, encoded_spans in group.scopes:
             scope_spans = (
-                _field(b"\x0a", _scope(scope))
+                _field(b"\x0a", encoding.scope(scope))
                 + b"".join(encoded_spans)
                 + _string(b"\x1a", scope.schema_url if scope else None)
             )
@@ -305,6 +355,9 @@ class OtlpSpanExporter(OTLPSpanExporter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # This exporter's encoding caches. A simple span processor may export from several
+        # threads at once: each dict operation is atomic, so at worst a value is encoded twice.
+        self._encoding = SpanEncoding()
         client = getattr(self, "_client", None)
         self._send = getattr(client, "export", None)
         #: Whether batches go through :func:`encode_spans` (False: the SDK's encoding).
@@ -315,7 +368,7 @@ class OtlpSpanExporter(OTLPSpanExporter):
         if not self.fast or self._shutdown:
             return super().export(spans)
         try:
-            data = encode_spans(spans)
+            data = encode_spans(spans, self._encoding)
         except Exception:
             # Whatever fails here, the SDK's encoder decides what becomes of the batch.
             return super().export(spans)
@@ -354,33 +407,6 @@ class OtlpSpanExporter(OTLPSpanExporter):
         return bool(self._send(data).success)
 
 
-def _record(span: SpanRecord) -> bytes:
-    """One ``Span`` message from a :class:`~connectory.observability.spans.SpanRecord`.
-
-    The same fields, in the same order, as :func:`_span` writes for an SDK span: a record has
-    no events, links or dropped counts, so those fields are absent, as they are for an SDK
-    span that has none.
-    """
-    parts = [
-        b"\x0a\x10" + span.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + span.span_id.to_bytes(8, "big"),
-    ]
-    if span.trace_state:
-        parts.append(_string(b"\x1a", span.trace_state))
-    if span.parent_span_id:
-        parts.append(b"\x22\x08" + span.parent_span_id.to_bytes(8, "big"))
-    parts.append(_name(span.name))
-    parts.append(_uint(b"\x30", span.kind))
-    parts.append(b"\x39" + _FIXED64(span.start) + b"\x41" + _FIXED64(span.end))
-    parts.append(_attributes(b"\x4a", span.attributes))
-    parts.append(
-        _field(b"\x7a", _string(b"\x12", span.status_description) + _uint(b"\x18", span.status))
-    )
-    remote = _IS_REMOTE if span.parent_span_id and span.parent_remote else 0
-    parts.append(b"\x85\x01" + _FIXED32(_HAS_IS_REMOTE | remote))
-    return b"".join(parts)
-
-
 class RecordEncoder:
     """Encodes batches of span records of one resource and one instrumentation scope.
 
@@ -390,18 +416,20 @@ class RecordEncoder:
     """
 
     def __init__(self, resource: Resource, scope: InstrumentationScope) -> None:
-        self._resource = _field(b"\x0a", _attributes(b"\x0a", resource.attributes))
+        self._encoding = SpanEncoding()
+        self._resource = _field(b"\x0a", self._encoding.attributes(b"\x0a", resource.attributes))
         self._resource_schema = _string(b"\x1a", resource.schema_url)
-        self._scope = _field(b"\x0a", _scope(scope))
+        self._scope = _field(b"\x0a", self._encoding.scope(scope))
         self._scope_schema = _string(b"\x1a", scope.schema_url)
 
     def encode(self, spans: Sequence[SpanRecord]) -> bytes:
         """An ``ExportTraceServiceRequest`` with *spans*, serialised (empty for no spans)."""
         if not spans:
             return b""
+        record = self._encoding.record
         scope_spans = (
             self._scope
-            + b"".join([_field(b"\x12", _record(span)) for span in spans])
+            + b"".join([_field(b"\x12", record(span)) for span in spans])
             + self._scope_schema
         )
         body = self._resource + _field(b"\x12", scope_spans) + self._resource_schema

@@ -9,19 +9,26 @@ sends batches.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
 if TYPE_CHECKING:
     from connectory.observability.otlp import RecordEncoder
     from connectory.observability.spans import SpanRecord
 
 logger = logging.getLogger(__name__)
+
+#: The whole shutdown's bound, in seconds: the SDK's ``BatchSpanProcessor`` default.
+SHUTDOWN_TIMEOUT = 30.0
 
 
 def _int_env(name: str, default: int) -> int:
@@ -64,12 +71,16 @@ class BatchSettings:
 
 @dataclass
 class QueueStats:
-    """What a :class:`SpanQueue` did: spans queued, dropped (queue full), sent and failed."""
+    """What a :class:`SpanQueue` did: spans queued, dropped (queue full), sent and failed.
+
+    ``abandoned`` counts the spans still queued when the shutdown's deadline passed.
+    """
 
     queued: int = 0
     dropped: int = 0
     exported: int = 0
     failed: int = 0
+    abandoned: int = 0
 
 
 class SpanQueue:
@@ -78,12 +89,15 @@ class SpanQueue:
     As the SDK's ``BatchSpanProcessor``: the thread wakes every ``schedule_delay`` or when a
     batch's worth is queued, and sends batches of at most ``max_export_batch_size``; a full
     queue drops its oldest span (counted in :attr:`stats`, a warning logged once); shutdown
-    sends what is left. The request path only appends to a ``deque``.
+    has the thread send what is left, within one deadline. The request path only appends to a
+    ``deque``. Sends run with OpenTelemetry's suppress-instrumentation flag set, as the SDK's
+    processors set it, so an instrumented HTTP client does not trace the exports themselves.
 
     Args:
         send: Sends one encoded ``ExportTraceServiceRequest``; returns whether it was taken.
         encoder: Encodes a batch of records.
         settings: Batching (``OTEL_BSP_*``).
+        clock: Monotonic seconds, for the shutdown's deadline (tests inject one).
     """
 
     def __init__(
@@ -91,14 +105,18 @@ class SpanQueue:
         send: Callable[[bytes], bool],
         encoder: RecordEncoder,
         settings: BatchSettings,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._send = send
         self._encoder = encoder
         self.settings = settings
         self.stats = QueueStats()
+        self._clock = clock
         self._queue: deque[SpanRecord] = deque(maxlen=settings.max_queue_size)
         self._warned = False
         self._closed = False
+        # No batch is started at or after this (the clock's time): set by shutdown().
+        self._deadline = math.inf
         self._start_worker()
         # A forked child (a pre-fork server) gets its own thread and an empty queue, as the
         # SDK's processor does: the parent's thread does not exist in the child.
@@ -140,36 +158,77 @@ class SpanQueue:
                 break
             self._export(everything=not woken)
             self._wake.clear()
+        # The final drain runs here, not in shutdown(): shutdown() can then give up waiting
+        # at its deadline even while a send is stuck (a collector that does not answer).
+        self._export(everything=True)
 
     def _export(self, everything: bool) -> None:
         """Send full batches; with *everything*, what is queued (at least one batch)."""
         with self._lock:
             queue = self._queue
             size = self.settings.max_export_batch_size
-            while queue and (everything or len(queue) >= size):
-                batch = [queue.popleft() for _ in range(min(size, len(queue)))]
-                try:
-                    taken = self._send(self._encoder.encode(batch))
-                except Exception:
-                    logger.exception("exporting %d spans failed", len(batch))
-                    taken = False
-                if taken:
-                    self.stats.exported += len(batch)
-                else:
-                    self.stats.failed += len(batch)
+            # As the SDK's processors: an instrumented HTTP client (opentelemetry-instrument)
+            # must not make the exports spans of the application's traces.
+            token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+            try:
+                while queue and (everything or len(queue) >= size):
+                    if self._clock() >= self._deadline:
+                        # Shutdown's time is up: what is left is not sent.
+                        self.stats.abandoned += len(queue)
+                        queue.clear()
+                        break
+                    batch = [queue.popleft() for _ in range(min(size, len(queue)))]
+                    try:
+                        taken = self._send(self._encoder.encode(batch))
+                    except Exception:
+                        logger.exception("exporting %d spans failed", len(batch))
+                        taken = False
+                    if taken:
+                        self.stats.exported += len(batch)
+                    else:
+                        self.stats.failed += len(batch)
+            finally:
+                detach(token)
 
     def flush(self) -> None:
         """Send everything queued now (tests; a caller about to read the collector)."""
         self._export(everything=True)
 
-    def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop the thread and send what is left."""
+    def shutdown(
+        self, timeout: float = SHUTDOWN_TIMEOUT, abort: Callable[[], object] | None = None
+    ) -> None:
+        """Stop the thread after it sends what is left, all within *timeout* seconds.
+
+        As the SDK's ``BatchSpanProcessor``: the thread drains the queue while this waits for
+        it up to the deadline; then *abort* (the exporter's shutdown, which stops its retries)
+        is called, whether the drain finished or not, and this returns. A send still running
+        then is left to finish in the (daemon) thread; no new batch is started after the
+        deadline and the spans still queued are counted in ``stats.abandoned``.
+
+        Args:
+            timeout: Seconds for the whole shutdown (a process manager's kill grace is
+                usually 30 s).
+            abort: Called once the drain finished or the time is up.
+        """
         if self._closed:
             return
+        self._deadline = self._clock() + timeout
         self._closed = True
         self._wake.set()
-        self._thread.join(timeout)
-        self._export(everything=True)
+        if self._thread.is_alive():
+            self._thread.join(max(0.0, self._deadline - self._clock()))
+        else:
+            # The thread ends only after a shutdown: should it be gone anyway, drain here,
+            # within the same deadline.
+            self._export(everything=True)
+        if abort is not None:
+            abort()
+        if self._thread.is_alive():
+            logger.warning(
+                "span export did not finish within the %.0f s shutdown: %d spans still queued",
+                timeout,
+                len(self._queue),
+            )
         if self.stats.dropped:
             logger.warning(
                 "%d of %d spans were dropped (the queue was full: OTEL_BSP_MAX_QUEUE_SIZE)",

@@ -17,7 +17,7 @@ its spans before they are exported, so it records them itself:
   (:class:`~connectory.observability.span_queue.SpanQueue`) that a thread encodes with
   :class:`~connectory.observability.otlp.RecordEncoder` and sends through the SDK's OTLP
   exporter's HTTP client, with the ``OTEL_BSP_*`` batching, queue size and drop rule of the
-  SDK's ``BatchSpanProcessor``, and a flush at shutdown.
+  SDK's ``BatchSpanProcessor``, and a flush at shutdown bounded as the SDK's (30 s).
 
 An application or a test that passes its own ``TracerProvider`` gets the SDK's spans as
 before (:class:`~connectory.observability.tracing.Tracing`); this module is not used then.
@@ -109,8 +109,12 @@ class Sampler:
 
 
 def sampler_from_env() -> Sampler | None:
-    """The sampler ``OTEL_TRACES_SAMPLER`` names; None for one the recorder does not have."""
-    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    """The sampler ``OTEL_TRACES_SAMPLER`` names; None for one the recorder does not have.
+
+    The name is read as the SDK reads it (lower-cased, not stripped): a value the SDK would
+    not recognise, such as one with spaces around it, is left to the SDK (None).
+    """
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").lower()
     if name not in _SAMPLERS:
         return None
     parent_based = name.startswith("parentbased_")
@@ -386,8 +390,15 @@ class RecordedTracing:
             self.queue.flush()
 
     def shutdown(self) -> None:
-        """Export what is left and stop."""
+        """Export what is left and stop, within the SDK's 30 s shutdown bound.
+
+        The exporter is shut down when the queue's drain ends or its time is up, whichever
+        comes first: shutting it down aborts its retries, so a collector that is down cannot
+        hold the process past the bound.
+        """
+        exporter = self.exporter
+        abort = exporter.shutdown if exporter is not None else None
         if self.queue is not None:
-            self.queue.shutdown()
-        if self.exporter is not None:
-            self.exporter.shutdown()  # type: ignore[no-untyped-call]
+            self.queue.shutdown(abort=abort)
+        elif abort is not None:
+            abort()  # type: ignore[no-untyped-call]

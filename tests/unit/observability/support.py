@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from typing import Any
+
+import pytest
 
 from connectory.spec import ConnectorSpec
 
@@ -20,6 +25,23 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def wait_for_child(pid: int, timeout: float = 60.0) -> int:
+    """The exit code of the forked child *pid*; killed, and the test failed, after *timeout*.
+
+    A child deadlocked on a lock held at fork must fail its test, not hang the suite.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the forked child {pid} did not exit within {timeout} s")
+        time.sleep(0.01)
 
 
 def build_spec(

@@ -18,7 +18,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from connectory.observability.otlp import OtlpSpanExporter, encode_spans
+from connectory.observability import otlp
+from connectory.observability.otlp import OtlpSpanExporter, SpanEncoding, encode_spans
 from connectory.observability.tracing import create_provider_from_env
 
 
@@ -250,3 +251,33 @@ def test_more_distinct_values_than_the_encoding_cache_holds_still_encode_the_sam
     spans = finished(provider, exporter)
     assert decoded(encode_spans(spans)) == sdk_encode(spans)
     assert decoded(encode_spans(spans)) == sdk_encode(spans)  # now partly from the cache
+
+
+def test_only_low_cardinality_string_attributes_are_cached_and_per_encoder() -> None:
+    provider, exporter = provider_with_memory()
+    tracer = provider.get_tracer("connectory")
+    for number in range(50):
+        attributes = {
+            "connectory.operation": "get_item",
+            "connectory.call_id": f"call-{number}",
+            "http.request.method": "GET",
+            "url.full": f"https://api.example.com/v1/items/{number}",
+        }
+        tracer.start_span("GET", attributes=attributes).end()
+    spans = finished(provider, exporter)
+    encoding = SpanEncoding()
+    assert decoded(encode_spans(spans, encoding)) == sdk_encode(spans)
+    # Unique values (call ids, URLs) are encoded, not kept.
+    assert set(encoding._pairs) == {
+        ("connectory.operation", "get_item"),
+        ("http.request.method", "GET"),
+    }
+    assert decoded(encode_spans(spans, encoding)) == sdk_encode(spans)  # from the cache
+    # Each encoder has its own caches; the module keeps none.
+    assert SpanEncoding()._pairs == {}
+    mutable = [
+        name
+        for name, value in vars(otlp).items()
+        if not name.startswith("__") and isinstance(value, dict | list | set | bytearray)
+    ]
+    assert mutable == []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry import trace
+from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace.span import NonRecordingSpan, SpanContext, TraceFlags, TraceState
@@ -25,7 +27,7 @@ from connectory.observability.spans import (
 from connectory.observability.tracing import SpanTracing, Tracing, tracing_from_env
 from connectory.runtime import ConnectorClient
 
-from .support import FakeClock, build_spec
+from .support import FakeClock, build_spec, wait_for_child
 from .test_otlp import Sink
 
 OAUTH2 = {
@@ -249,12 +251,16 @@ def test_samplers_decide_as_the_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sampler_from_env() == Sampler(0, True)
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "jaeger_remote")
     assert sampler_from_env() is None
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off ")  # read as the SDK reads it
+    assert sampler_from_env() is None
 
 
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("OTEL_TRACES_SAMPLER", "xray"),
+        # The SDK does not strip the name: it does not know " always_off " either.
+        ("OTEL_TRACES_SAMPLER", " always_off "),
         ("OTEL_TRACES_EXPORTER", "console"),
         ("OTEL_TRACES_EXPORTER", "otlp,console"),
         ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "16"),
@@ -349,8 +355,7 @@ def test_a_forked_child_exports_its_own_spans_with_its_own_thread() -> None:
             code = 0 if fresh and collected.batches == [["child's"]] else 3
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_for_child(pid) == 0
     queue.shutdown()
     assert collected.batches == [["parent's"]]
 
@@ -368,3 +373,102 @@ def test_a_configuration_connectory_cannot_serve_is_still_refused(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=message):
         tracing_from_env()
+
+
+def test_exports_run_with_instrumentation_suppressed() -> None:
+    """An instrumented HTTP client must not trace the exports (the SDK's processors' flag)."""
+    flags: list[object] = []
+
+    def send(data: bytes) -> bool:
+        flags.append(context.get_value(_SUPPRESS_INSTRUMENTATION_KEY))
+        return True
+
+    settings = BatchSettings(schedule_delay=3600, max_queue_size=100, max_export_batch_size=100)
+    queue = SpanQueue(send, Collected(), settings)  # type: ignore[arg-type]
+    record("flushed", queue).finish()
+    queue.flush()  # sent from this thread
+    assert flags == [True]
+    assert context.get_value(_SUPPRESS_INSTRUMENTATION_KEY) is None  # detached again
+    record("drained", queue).finish()
+    queue.shutdown()  # sent from the export thread
+    assert flags == [True, True]
+
+
+def test_a_stuck_send_does_not_hold_shutdown_past_its_deadline() -> None:
+    started, released = threading.Event(), threading.Event()
+    aborted: list[bool] = []
+
+    def send(data: bytes) -> bool:
+        started.set()
+        released.wait(60)  # only a safety net: abort() releases it
+        return not aborted
+
+    def abort() -> None:
+        aborted.append(not released.is_set())  # while the send is stuck
+        released.set()  # as the exporter's shutdown ends its retries
+
+    settings = BatchSettings(schedule_delay=3600, max_queue_size=100, max_export_batch_size=1)
+    queue = SpanQueue(send, Collected(), settings, clock=FakeClock())  # type: ignore[arg-type]
+    for number in range(5):
+        record(f"span {number}", queue).finish()
+    assert started.wait(60)  # the thread is in its first send, the others queued
+    queue.shutdown(timeout=0, abort=abort)  # returns, the send still stuck
+    assert aborted == [True]
+    queue._thread.join(60)
+    assert not queue._thread.is_alive()
+    # The stuck batch failed; nothing was started after the deadline.
+    assert (queue.stats.exported, queue.stats.failed, queue.stats.abandoned) == (0, 1, 4)
+
+
+def test_the_final_drain_stops_at_the_shutdown_deadline() -> None:
+    clock = FakeClock()
+    sends: list[float] = []
+    calls: list[str] = []
+
+    def send(data: bytes) -> bool:
+        sends.append(clock())
+        calls.append("send")
+        clock.advance(10)  # a collector that is down: each send takes its timeout
+        return False
+
+    settings = BatchSettings(schedule_delay=3600, max_queue_size=100, max_export_batch_size=2)
+    queue = SpanQueue(send, Collected(), settings, clock=clock)  # type: ignore[arg-type]
+    # Queued without waking the thread: all of it is left to the shutdown.
+    queue._queue.extend(record(f"span {number}", queue) for number in range(10))
+    queue.shutdown(timeout=30, abort=lambda: calls.append("abort"))
+    # Batches start at 0, 10 and 20 s into the 30 s; the two left are not sent.
+    assert sends == [1000.0, 1010.0, 1020.0]
+    assert calls == ["send", "send", "send", "abort"]
+    assert (queue.stats.failed, queue.stats.abandoned) == (6, 4)
+    queue.shutdown(abort=lambda: calls.append("abort"))  # once only
+    assert len(calls) == 4
+
+
+def test_the_recorder_shuts_its_exporter_down_once_through_the_queue() -> None:
+    class Exporter:
+        shutdowns = 0
+
+        def shutdown(self) -> None:
+            self.shutdowns += 1
+
+    exporter = Exporter()
+    settings = BatchSettings(schedule_delay=3600, max_queue_size=100, max_export_batch_size=100)
+    queue = SpanQueue(lambda data: True, Collected(), settings)  # type: ignore[arg-type]
+    tracing = RecordedTracing(Sampler(), queue, exporter)  # type: ignore[arg-type]
+    tracing.shutdown()
+    tracing.shutdown()
+    assert exporter.shutdowns == 1 and not queue._thread.is_alive()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_hung_forked_child_fails_the_test_instead_of_hanging_it() -> None:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            threading.Event().wait()  # never returns: a child stuck on a lock
+        finally:
+            os._exit(1)
+    with pytest.raises(pytest.fail.Exception, match="did not exit"):
+        wait_for_child(pid, timeout=0.2)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # killed and reaped
