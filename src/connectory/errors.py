@@ -42,7 +42,8 @@ Tree::
     ├── InvalidURL                 a URL to send to is unusable or names its host ambiguously
     ├── ConfigurationError         the server cannot start as configured (keys, settings)
     ├── DecryptionError            a stored secret cannot be decrypted (tampered, wrong row, key)
-    ├── StorageUnavailable         the database failed a read or write; nothing was stored
+    ├── StorageUnavailable         the database failed a read or write; send it again
+    ├── WebhookUnstorable          the database refuses to store a received webhook's data
     └── ScriptError                connector JavaScript threw, did not load, or misused ctx
         └── ScriptLimitError       it hit a limit: time, memory, output, log, apiClient calls
 """
@@ -480,10 +481,12 @@ class RecordingMismatch(ConnectoryError):
 
 
 class StorageUnavailable(ConnectoryError):
-    """The database failed a read or write (down, full, refusing); nothing was stored.
+    """The database is unavailable for a read or write (down, full, connection lost).
 
-    Raised where an answer promises durability (a received webhook is acknowledged only once
-    stored): the caller answers "try again" instead of an internal error.
+    What was being written may not have been stored (a connection lost during COMMIT may have
+    committed): send it again; a repeated webhook is recognised by its message id. Raised where
+    an answer promises durability (a received webhook is acknowledged only once stored): the
+    caller answers "try again" instead of an internal error.
 
     Attributes:
         retry_after: Seconds after which a retry is worth trying.
@@ -492,6 +495,13 @@ class StorageUnavailable(ConnectoryError):
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class WebhookUnstorable(ConnectoryError):
+    """The database refuses to store a received webhook's data (a retry would be refused too).
+
+    Only that webhook fails: the others written with it are stored. Nothing of it is stored.
+    """
 
 
 class WebhookRejected(ConnectoryError):

@@ -61,4 +61,6 @@ async def run_events(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await context.intake.aclose()
+        # Route look-ups still in flight would run against the disposed engine.
+        await context.intake_routes.aclose()
         await http.close()

@@ -56,6 +56,7 @@ from connectory.errors import (
     TransportError,
     UpstreamError,
     WebhookRejected,
+    WebhookUnstorable,
 )
 
 logger = logging.getLogger("connectory.api")
@@ -84,6 +85,8 @@ _STATUS: list[tuple[type[ConnectoryError], int, str]] = [
     (RateLimited, 429, "rate_limited"),
     (CircuitOpen, 503, "circuit_open"),
     (StorageUnavailable, 503, "storage_unavailable"),
+    # Not a 5xx: a sender retries those, and the database would refuse the retry too.
+    (WebhookUnstorable, 422, "webhook_unstorable"),
     (AuthError, 502, "upstream_auth_failed"),
     (UpstreamError, 502, "upstream_error"),
     # The upstream answered, but not usably (not JSON, too large, looping pages): its doing.

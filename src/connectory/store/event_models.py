@@ -27,6 +27,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from connectory.store.models import Base, JSONDocument, new_id, utcnow
 
+#: Characters of a received webhook's stored message id (longer ids are stored shortened:
+#: ``services.events.intake.storable_message_id``).
+MESSAGE_ID_LENGTH = 200
+
 #: An auto-incrementing 64-bit key (SQLite only auto-increments INTEGER PRIMARY KEY).
 SequenceKey = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -89,7 +93,7 @@ class IntakeRequest(Base):
     #: The tenant, for fair processing; None for a global webhook (many tenants).
     enterprise_id: Mapped[str | None] = mapped_column(String(32), default=None)
     #: The sender's message id (from the signature's id header): a repeat is not stored twice.
-    message_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LENGTH), default=None)
     method: Mapped[str] = mapped_column(String(10), default="POST")
     query: Mapped[dict[str, Any]] = mapped_column(default=dict)
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,7 +1,10 @@
-"""The intake when the database fails: a 503 to retry, nothing half-stored.
+"""The intake when the database fails: a 503 to retry when it is unavailable, and when it
+refuses one row, only that row fails (the rest of the batch, other tenants' webhooks, is stored).
 
 The failures are real: a trigger makes the database itself refuse one row of a batch (after
-the rows before it in the same statement were written), and a look-up meets a database that
+the rows before it in the same statement were written), PostgreSQL refuses an over-long message
+id, a trigger meets an unavailable resource (PostgreSQL's ``disk_full``; on SQLite a function
+failing, which SQLite reports as an ``OperationalError``), and a look-up meets a database that
 is not there, on SQLite and PostgreSQL.
 """
 
@@ -20,11 +23,11 @@ import orjson
 import pytest
 import standardwebhooks
 from events_support import WEBHOOK_SECRET, Harness
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from connectory.errors import StorageUnavailable
-from connectory.services.events.intake import accept_webhook
+from connectory.errors import StorageUnavailable, WebhookUnstorable
+from connectory.services.events.intake import accept_webhook, storable_message_id
 from connectory.services.events.intake_batch import IntakeBatcher
 from connectory.services.events.intake_routes import RouteCache
 from connectory.store import new_id
@@ -47,6 +50,20 @@ _REFUSE = {
 _ALLOW = {
     "sqlite": ["DROP TRIGGER refuse_intake"],
     "postgresql": ["DROP TRIGGER refuse_intake ON intake_requests"],
+}
+#: The database unavailable for one row: an error a retry can get past.
+_UNAVAILABLE = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_intake BEFORE INSERT ON intake_requests "
+        "WHEN NEW.message_id = 'refused' BEGIN SELECT disk_unavailable(); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_intake() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'disk is full' USING ERRCODE = 'disk_full'; END $$ "
+        "LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_intake BEFORE INSERT ON intake_requests FOR EACH ROW "
+        "WHEN (NEW.message_id = 'refused') EXECUTE FUNCTION refuse_intake()",
+    ],
 }
 
 
@@ -102,7 +119,7 @@ async def test_a_failed_route_look_up_is_storage_unavailable(kind: str, tmp_path
         await engine.dispose()
 
 
-async def test_a_failed_batch_fails_every_request_in_it_and_stores_none(
+async def test_a_refused_row_fails_alone_and_the_rest_of_its_batch_is_stored(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
@@ -121,13 +138,99 @@ async def test_a_failed_batch_fails_every_request_in_it_and_stores_none(
         results = await asyncio.gather(
             *(batcher.store(_row(name)) for name in names), return_exceptions=True
         )
+        assert [results[0], results[1], results[3]] == [True] * 3, results
+        assert isinstance(results[2], WebhookUnstorable), results
+        # The answer says what happened, not what the database said.
+        assert "disk is full" not in str(results[2])
+        assert "INSERT" not in str(results[2])
+        assert await _stored(sessions) == ["m0", "m1", "m3"]
+        assert woken
+        # The batcher lives on; once the database accepts it, the refused one is stored.
+        await _run(sessions, _ALLOW[dialect])
+        retried = await asyncio.gather(*(batcher.store(_row(name)) for name in names))
+        assert retried == [False, False, True, False]  # the others are repeats
+        assert await _stored(sessions) == sorted(names)
+    finally:
+        await batcher.aclose()
+
+
+async def test_an_over_long_message_id_is_stored_shortened_and_still_deduplicated(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    long_id = "msg_" + "x" * 300
+    batcher = IntakeBatcher(sessions)
+    try:
+        results = await asyncio.gather(
+            batcher.store(_row("m0")),
+            batcher.store(_row(storable_message_id(long_id))),
+            batcher.store(_row(storable_message_id(long_id + "y"))),
+        )
+        assert results == [True, True, True]
+        assert await batcher.store(_row(storable_message_id(long_id))) is False  # a repeat
+        stored = await _stored(sessions)
+        assert len(stored) == 3 and all(len(str(value)) <= 200 for value in stored)
+    finally:
+        await batcher.aclose()
+
+
+async def test_postgresql_refuses_an_unshortened_long_id_and_only_that_row_fails(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite does not enforce the column's length")
+    batcher = IntakeBatcher(sessions)
+    try:
+        results = await asyncio.gather(
+            batcher.store(_row("m0")),
+            batcher.store(_row("x" * 201)),  # what the intake stored before it shortened ids
+            batcher.store(_row("m2")),
+            return_exceptions=True,
+        )
+        assert results[0] is True and results[2] is True, results
+        assert isinstance(results[1], WebhookUnstorable), results
+        assert await _stored(sessions) == ["m0", "m2"]
+    finally:
+        await batcher.aclose()
+
+
+def _disk_unavailable() -> None:
+    raise OSError("the disk is unavailable")
+
+
+async def test_an_unavailable_database_fails_the_batch_with_storage_unavailable(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        dialect = session.get_bind().dialect.name
+    engine = sessions.kw["bind"]
+    if dialect == "sqlite":
+        # SQLite reports a failing function as an OperationalError, as it does a full disk
+        # or a lock it waited for too long: the error a sender's retry can get past.
+        def register(connection: Any, _record: Any) -> None:
+            connection.create_function("disk_unavailable", 0, _disk_unavailable)
+
+        event.listen(engine.sync_engine, "connect", register)
+        await engine.dispose()  # new connections, with the function
+    await _run(sessions, _UNAVAILABLE[dialect])
+    woken: list[int] = []
+
+    async def wake() -> None:
+        woken.append(1)
+
+    batcher = IntakeBatcher(sessions, wake)
+    try:
+        names = ["m0", "m1", "refused", "m3"]
+        results = await asyncio.gather(
+            *(batcher.store(_row(name)) for name in names), return_exceptions=True
+        )
         assert all(isinstance(result, StorageUnavailable) for result in results), results
-        # The answer says what to do, not what the database said.
-        assert "disk is full" not in str(results[0])
-        assert "INSERT" not in str(results[0])
+        assert len({id(result) for result in results}) == 4  # each request its own error
+        assert "may not have been stored" in str(results[0])
+        assert "disk" not in str(results[0]) and "INSERT" not in str(results[0])
         assert await _stored(sessions) == []
         assert woken == []  # nothing stored, nobody woken
-        # The batcher lives on, and the senders' retries are stored (not taken for repeats).
+        # The senders' retries are stored (not taken for repeats of what was never stored).
         await _run(sessions, _ALLOW[dialect])
         retried = await asyncio.gather(*(batcher.store(_row(name)) for name in names))
         assert retried == [True] * 4
@@ -135,6 +238,28 @@ async def test_a_failed_batch_fails_every_request_in_it_and_stores_none(
         assert woken
     finally:
         await batcher.aclose()
+
+
+async def test_stopping_mid_write_answers_the_batch(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batcher = IntakeBatcher(sessions)
+    writing = asyncio.Event()
+
+    async def stalled_write(rows: list[dict[str, Any]]) -> set[str]:
+        writing.set()
+        await asyncio.Event().wait()  # the database never answers
+        return set()
+
+    monkeypatch.setattr(batcher, "_write", stalled_write)
+    requests = [asyncio.create_task(batcher.store(_row(f"m{n}"))) for n in range(3)]
+    await writing.wait()
+    await batcher.aclose()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert all(request.done() for request in requests)  # none left waiting forever
+    for request in requests:
+        assert isinstance(request.exception(), StorageUnavailable)
 
 
 def _signed(message_id: str) -> tuple[bytes, dict[str, str]]:
@@ -161,7 +286,7 @@ def _count(harness: Harness) -> int:
     return int(count)
 
 
-def test_the_intake_answers_503_when_the_database_refuses_the_write(harness: Harness) -> None:
+def _intake_url(harness: Harness) -> str:
     connection = harness.connect("webhooks", api_key="test-api-key", webhook_secret=WEBHOOK_SECRET)
     created = harness.client.post(
         "/subscriptions", json={"connection_id": connection, "event": "item_updated"}
@@ -172,24 +297,45 @@ def test_the_intake_answers_503_when_the_database_refuses_the_write(harness: Har
         lambda: harness.subscription(subscription["id"])["status"] == "active",
         "the subscription to become active",
     )
-    url = harness.subscription(subscription["id"])["intake_url"]
+    return str(harness.subscription(subscription["id"])["intake_url"])
+
+
+def test_the_intake_answers_422_when_the_database_refuses_the_row(harness: Harness) -> None:
+    url = _intake_url(harness)
     before = _count(harness)
     database = _database(harness)
     try:
         database.execute(_REFUSE["sqlite"][0])
         body, headers = _signed("refused")
         answer = httpx.post(url, content=body, headers=headers)
-        assert answer.status_code == 503, answer.text
+        # Not a 503: the sender would retry it forever, and it would be refused every time.
+        assert answer.status_code == 422, answer.text
         problem = answer.json()
-        assert problem["code"] == "storage_unavailable"
-        assert "again" in problem["detail"]
-        assert int(answer.headers["retry-after"]) >= 1
+        assert problem["code"] == "webhook_unstorable"
+        assert "retry-after" not in answer.headers
         for leak in ("disk is full", "INSERT", "Traceback", "intake_requests", WEBHOOK_SECRET):
             assert leak not in answer.text
         assert _count(harness) == before  # nothing stored
+        # Another webhook at the same time is stored as usual.
+        other_body, other_headers = _signed("accepted")
+        accepted = httpx.post(url, content=other_body, headers=other_headers)
+        assert accepted.status_code == 200 and accepted.json() == {"received": True}
         database.execute(_ALLOW["sqlite"][0])
     finally:
         database.close()
-    # The sender's retry is stored (not acknowledged as a repeat of what was never stored).
+    # Once the database accepts it, the same webhook is stored (it never was).
     again = httpx.post(url, content=body, headers=headers)
     assert again.status_code == 200 and again.json() == {"received": True}
+
+
+def test_an_over_long_message_id_is_accepted_and_its_repeat_recognised(harness: Harness) -> None:
+    url = _intake_url(harness)
+    body, headers = _signed("msg_" + "7" * 400)
+    first = httpx.post(url, content=body, headers=headers)
+    assert first.status_code == 200 and first.json() == {"received": True}
+    again = httpx.post(url, content=body, headers=headers)
+    assert again.status_code == 200 and again.json() == {"received": True, "duplicate": True}
+    with _database(harness) as database:
+        stored = [row[0] for row in database.execute("SELECT message_id FROM intake_requests")]
+    assert ("msg_" + "7" * 124 + "#") in "".join(stored)
+    assert all(len(value) <= 200 for value in stored if value is not None)

@@ -6,10 +6,11 @@ Counts and an injected clock, not wall time.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
-from connectory.errors import NotFound
+from connectory.errors import NotFound, StorageUnavailable
 from connectory.services.events.intake_routes import RouteCache
 
 
@@ -105,3 +106,115 @@ async def test_a_cancelled_waiter_does_not_cancel_the_shared_look_up() -> None:
     look_up.release.set()
     assert await second == "route-1"
     assert look_up.calls == 1
+
+
+async def settle() -> None:
+    """Let every ready task run up to its next wait."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+class Stalled:
+    """Look-ups that each wait for their own release, answering what they were told."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[asyncio.Event, str]] = []
+        self.next_answer = "route-1"
+
+    async def __call__(self) -> object:
+        release = asyncio.Event()
+        self.started.append((release, self.next_answer))
+        await release.wait()
+        return self._answer_of(release)
+
+    def _answer_of(self, release: asyncio.Event) -> str:
+        return next(answer for event, answer in self.started if event is release)
+
+
+async def test_a_look_up_older_than_the_ttl_is_not_joined_and_never_overwrites_a_newer() -> None:
+    clock = Clock()
+    cache: RouteCache[object] = RouteCache(ttl=5, refresh_after=4, clock=clock)
+    look_up = Stalled()
+    first = asyncio.create_task(cache.get("t", look_up))  # t=100: stalls on the pool
+    await settle()
+    assert len(look_up.started) == 1
+    clock.now = 112.0  # the subscription was deleted / the secret rotated meanwhile
+    look_up.next_answer = "route-2"
+    second = asyncio.create_task(cache.get("t", look_up))
+    await settle()
+    assert len(look_up.started) == 2  # a look-up of its own, not the one from t=100
+    look_up.started[1][0].set()
+    assert await second == "route-2"
+    look_up.started[0][0].set()  # the stalled one finishes last
+    assert await first == "route-1"  # its own request gets what it waited for
+    await settle()
+    assert await cache.get("t", look_up) == "route-2"  # not overwritten by the older read
+    assert len(look_up.started) == 2
+
+
+async def test_a_look_up_younger_than_the_ttl_is_still_joined() -> None:
+    clock = Clock()
+    cache: RouteCache[object] = RouteCache(ttl=5, refresh_after=4, clock=clock)
+    look_up = Stalled()
+    first = asyncio.create_task(cache.get("t", look_up))
+    await settle()
+    clock.now += 4.9
+    second = asyncio.create_task(cache.get("t", look_up))
+    await settle()
+    assert len(look_up.started) == 1
+    look_up.started[0][0].set()
+    assert await asyncio.gather(first, second) == ["route-1", "route-1"]
+
+
+async def test_the_look_up_runs_without_the_requests_context_variables() -> None:
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+    seen: list[str] = []
+
+    async def look_up() -> object:
+        seen.append(request_id.get())
+        return "route-1"
+
+    cache: RouteCache[object] = RouteCache(clock=Clock())
+    request_id.set("request-1")
+    assert await cache.get("t", look_up) == "route-1"
+    assert seen == ["-"]
+
+
+async def test_each_waiter_gets_its_own_error() -> None:
+    cache: RouteCache[object] = RouteCache(clock=Clock())
+    look_up = Lookups()
+    look_up.release.clear()
+    look_up.answer = StorageUnavailable("webhooks cannot be received now", retry_after=3)
+    waiting = [asyncio.create_task(cache.get("t", look_up)) for _ in range(3)]
+    await settle()
+    look_up.release.set()
+    errors = await asyncio.gather(*waiting, return_exceptions=True)
+    assert look_up.calls == 1
+    assert all(isinstance(error, StorageUnavailable) for error in errors)
+    assert len({id(error) for error in errors}) == 3
+    assert all(error is not look_up.answer for error in errors)
+    assert [error.retry_after for error in errors if isinstance(error, StorageUnavailable)] == [
+        3,
+        3,
+        3,
+    ]
+
+
+async def test_aclose_cancels_the_look_ups_in_flight() -> None:
+    clock = Clock()
+    cache: RouteCache[object] = RouteCache(ttl=5, refresh_after=4, clock=clock)
+    look_up = Lookups()
+    assert await cache.get("t", look_up) == "route-1"
+    clock.now += 4.5
+    look_up.release.clear()  # the refresh stalls (the engine is about to be disposed)
+    assert await cache.get("t", look_up) == "route-1"
+    await settle()
+    assert look_up.calls == 2
+    waiting = asyncio.create_task(cache.get("u", look_up))
+    await settle()
+    await cache.aclose()
+    with pytest.raises(StorageUnavailable):
+        await waiting
+    look_up.release.set()
+    await settle()
+    assert len(cache) == 0  # the cancelled refresh stored nothing

@@ -12,8 +12,14 @@ _TEXT = {
     404: "No such object (or another enterprise's).",
     409: "The delivery is still being sent: replay it once it has finished.",
     413: "The webhook body is larger than CONNECTORY_MAX_INTAKE_BYTES.",
-    422: "The request is invalid (field paths given).",
-    503: "The database failed to store the webhook (nothing was stored): send it again later.",
+    422: (
+        "The request is invalid (field paths given); for a webhook, `webhook_unstorable`: the "
+        "database refuses to store it (sending it again would be refused too)."
+    ),
+    503: (
+        "The database is unavailable: the webhook may not have been stored; send it again "
+        "(a repeat is recognised by its message id)."
+    ),
 }
 
 

@@ -10,6 +10,7 @@ then a repeated message id is acknowledged without being stored twice.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,13 +35,21 @@ from connectory.services.events.records import dialect_of
 from connectory.services.secret_store import read_secrets
 from connectory.spec.connector import ConnectorSpec
 from connectory.spec.events import ChallengeSpec, SignatureSpec
-from connectory.store.event_models import ConnectorIntakeRoute, EventSubscription, IntakeRequest
+from connectory.store.event_models import (
+    MESSAGE_ID_LENGTH,
+    ConnectorIntakeRoute,
+    EventSubscription,
+    IntakeRequest,
+)
 from connectory.store.models import Connection, Connector, ConnectorVersion, new_id
 from connectory.templating import compile_template
 
 logger = logging.getLogger("connectory.events.intake")
 
 INTAKE_LEASE_SECONDS = 120
+
+#: Characters of a long message id kept ahead of its digest (128 + 1 + 64 <= 200).
+_KEPT_PREFIX = 128
 
 #: Request headers never stored with a received webhook.
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -72,8 +81,11 @@ async def accept_webhook(
     Raises:
         NotFound: no subscription or connector has this URL (or it was deleted).
         WebhookRejected: the signature or its timestamp is wrong or missing.
-        StorageUnavailable: the database failed the look-up or the write; nothing was
-            stored (the sender retries).
+        StorageUnavailable: the database was unavailable for the look-up or the write; the
+            webhook may not have been stored (the sender retries; a repeat is recognised by
+            its message id).
+        WebhookUnstorable: the database refuses to store this webhook (a repeat would be
+            refused too).
     """
     headers = {name.lower(): value for name, value in headers.items()}
     route = await _cached_route(context, token)
@@ -88,6 +100,8 @@ async def accept_webhook(
         message_id = verify_signature(
             route.verification, route.secret, headers, body, context.now().timestamp()
         )
+    if message_id is not None:
+        message_id = storable_message_id(message_id)
     now = context.now()
     stored = await context.intake.store(
         {
@@ -112,6 +126,20 @@ async def accept_webhook(
         return _DUPLICATE  # the same message again: acknowledged, not stored twice
     # The batcher wakes the worker once per committed batch (see intake_batch).
     return _ACCEPTED
+
+
+def storable_message_id(message_id: str) -> str:
+    """*message_id* as stored: as it is when it fits the column, else shortened stably.
+
+    The column holds ``MESSAGE_ID_LENGTH`` (200) characters; a longer id would make the
+    database refuse the row. A longer id keeps its first 128 characters, followed by ``#``
+    and the SHA-256 (hex) of the whole id: the same id always gives the same stored value,
+    so a repeat is still recognised, and two ids differing anywhere stay distinct.
+    """
+    if len(message_id) <= MESSAGE_ID_LENGTH:
+        return message_id
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{message_id[:_KEPT_PREFIX]}#{digest}"
 
 
 async def _cached_route(context: EventsContext, token: str) -> _Route:

@@ -8,16 +8,24 @@ intake's p99. Now concurrent requests share one look-up, and a route in use is l
 in the background once it is ``refresh_after`` seconds old, while it is still served.
 
 Freshness is unchanged: an entry is never served once ``ttl`` seconds have passed since its
-look-up *started*, so a deleted subscription or a changed secret is seen within ``ttl``.
+look-up *started*, so a deleted subscription or a changed secret is seen within ``ttl``. The same
+holds for a look-up in flight: a request joins one only while it is younger than ``ttl`` (one
+stalled on the pool would otherwise hand a request the route it read long before); an older
+one is left to finish, and its result never replaces an entry from a newer look-up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import copy
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Generic, TypeVar
+
+from connectory.errors import StorageUnavailable
 
 T = TypeVar("T")
 
@@ -45,14 +53,15 @@ class RouteCache(Generic[T]):
         self.limit = limit
         self._clock = clock
         self._entries: dict[str, tuple[float, T]] = {}
-        self._loading: dict[str, asyncio.Task[T]] = {}
+        self._loading: dict[str, tuple[float, asyncio.Task[T]]] = {}
 
     async def get(self, token: str, load: Callable[[], Awaitable[T]]) -> T:
-        """The value of *token*: cached, else from the look-up in flight, else from *load*.
+        """The value of *token*: cached, else from a recent look-up in flight, else from *load*.
 
         Raises:
-            Exception: whatever *load* raised (every request waiting for it sees the error;
+            Exception: what *load* raised (each waiting request gets its own copy of the error;
                 nothing is cached, the next request looks up again).
+            StorageUnavailable: the look-up was cancelled (the server is stopping).
         """
         now = self._clock()
         entry = self._entries.get(token)
@@ -63,12 +72,23 @@ class RouteCache(Generic[T]):
                     self._start(token, now, load)  # served meanwhile; the result replaces it
                 return entry[1]
             del self._entries[token]
-        task = self._loading.get(token)
-        if task is None:
+        loading = self._loading.get(token)
+        if loading is None or now - loading[0] >= self.ttl:
+            # None in flight, or one started so long ago that what it read may be older than
+            # an entry could ever be served: look up again (the old one finishes on its own).
             task = self._start(token, now, load)
-        # Shielded: a request cancelled while waiting (its client went away) does not cancel
-        # the look-up the other requests share.
-        return await asyncio.shield(task)
+        else:
+            task = loading[1]
+        # Waited for, not awaited: a request cancelled while waiting (its client went away)
+        # does not cancel the look-up the other requests share, and the task's exception is
+        # not raised (and its traceback extended) by every waiter.
+        await asyncio.wait((task,))
+        if task.cancelled():
+            raise StorageUnavailable("the server is stopping; send the webhook again later")
+        error = task.exception()
+        if error is None:
+            return task.result()
+        raise _own_copy(error) from error
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -77,17 +97,37 @@ class RouteCache(Generic[T]):
         """Forget every entry (look-ups in flight still finish and are kept)."""
         self._entries.clear()
 
+    async def aclose(self) -> None:
+        """Cancel the look-ups in flight (at shutdown, before the engine is disposed)."""
+        tasks = [task for _, task in self._loading.values()]
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._loading.clear()
+        self._entries.clear()
+
     def _start(
         self, token: str, started: float, load: Callable[[], Awaitable[T]]
     ) -> asyncio.Task[T]:
-        task = asyncio.ensure_future(load())
-        self._loading[token] = task
+        # An empty context: the look-up is shared, so it must not log under (or otherwise
+        # carry) the request id of whichever request happened to start it.
+        task = asyncio.get_running_loop().create_task(_run(load), context=contextvars.Context())
+        self._loading[token] = (started, task)
         task.add_done_callback(partial(self._finished, token, started))
         return task
 
     def _finished(self, token: str, started: float, task: asyncio.Task[T]) -> None:
-        if self._loading.get(token) is task:
+        loading = self._loading.get(token)
+        if loading is not None and loading[1] is task:
             del self._loading[token]
+        entry = self._entries.get(token)
+        if entry is not None and entry[0] > started:
+            # A newer look-up already stored its result: this older one's (a value or a
+            # failure) is no news. Retrieved anyway, so it is never reported as unretrieved.
+            if not task.cancelled():
+                task.exception()
+            return
         if task.cancelled() or task.exception() is not None:
             # Not found (deleted meanwhile) or the database failed: serve nothing stale; the
             # next request looks up again (and sees the error itself). Retrieving the
@@ -98,3 +138,17 @@ class RouteCache(Generic[T]):
         if token not in self._entries and len(self._entries) >= self.limit:
             self._entries.clear()
         self._entries[token] = (started, task.result())
+
+
+async def _run(load: Callable[[], Awaitable[T]]) -> T:
+    return await load()
+
+
+def _own_copy(error: BaseException) -> BaseException:
+    """A copy of *error* for one waiter: waiters never share (and mutate) one instance."""
+    try:
+        fresh = copy.copy(error)
+    except Exception:  # an exception class that cannot be rebuilt from its args
+        return StorageUnavailable("webhooks cannot be received now; send it again later")
+    fresh.__traceback__ = None
+    return fresh
