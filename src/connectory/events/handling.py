@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from connectory.errors import EventError, TemplateError
+from connectory.events.stored_keys import fitted_key
 from connectory.runtime.records import Selector, select
 from connectory.spec.events import HandleSpec
 from connectory.templating import compile_template
@@ -102,7 +103,7 @@ def events_from_webhook(
         events.append(
             ReceivedEvent(
                 type=kind,
-                dedup_key=dedup[:300],
+                dedup_key=fitted_key(dedup, DEDUP_KEY_LENGTH),
                 payload=payload if isinstance(payload, dict) else {"value": payload},
                 occurred_at=occurred,
                 selector=selector or None,
@@ -125,6 +126,9 @@ def _render(source: str | None, variables: dict[str, Any]) -> str | None:
 
 
 #: Most events one method call may return.
+#: The events table's ``dedup_key`` column length (``store.event_models.DEDUP_KEY_LENGTH``):
+#: longer keys are fitted to it by digest, never cut (a cut key makes false duplicates).
+DEDUP_KEY_LENGTH = 300
 MAX_METHOD_EVENTS = 10_000
 
 
@@ -184,7 +188,7 @@ def events_from_method(
         events.append(
             ReceivedEvent(
                 type=str(kind)[:200],
-                dedup_key=str(dedup)[:300],
+                dedup_key=fitted_key(str(dedup), DEDUP_KEY_LENGTH),
                 payload=payload if isinstance(payload, dict) else {"value": payload},
                 occurred_at=parse_time(str(occurred)) if occurred not in (None, "") else None,
                 selector=str(selector) if selector not in (None, "") else None,

@@ -31,7 +31,13 @@ import orjson
 
 from connectory.collections.collection import Collection
 from connectory.errors import EventError, TemplateError
-from connectory.events.handling import ReceivedEvent, events_from_method, parse_time
+from connectory.events.handling import (
+    DEDUP_KEY_LENGTH,
+    ReceivedEvent,
+    events_from_method,
+    parse_time,
+)
+from connectory.events.stored_keys import fitted_key
 from connectory.runtime.client import ConnectorClient
 from connectory.runtime.records import Selector, select
 from connectory.spec.events import CollectionEventSpec, EventSpec
@@ -306,7 +312,7 @@ def _event(
 ) -> ReceivedEvent:
     return ReceivedEvent(
         type=f"{spec.collection}.{kind}",
-        dedup_key=key[:300],
+        dedup_key=fitted_key(key, DEDUP_KEY_LENGTH),
         payload=record.to_dict(),
         occurred_at=at,
     )

@@ -30,6 +30,8 @@ from connectory.store.models import Base, JSONDocument, new_id, utcnow
 #: Characters of a received webhook's stored message id (longer ids are stored shortened:
 #: ``services.events.intake.storable_message_id``).
 MESSAGE_ID_LENGTH = 200
+#: An event's dedup key (events.handling fits longer keys to it).
+DEDUP_KEY_LENGTH = 300
 
 #: An auto-incrementing 64-bit key (SQLite only auto-increments INTEGER PRIMARY KEY).
 SequenceKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -130,7 +132,7 @@ class Event(Base):
     subscription_id: Mapped[str | None] = mapped_column(String(32), default=None)
     type: Mapped[str] = mapped_column(String(200))
     #: The provider's event id, or record id + updated time: an event is stored once.
-    dedup_key: Mapped[str] = mapped_column(String(300))
+    dedup_key: Mapped[str] = mapped_column(String(DEDUP_KEY_LENGTH))
     occurred_at: Mapped[datetime | None] = mapped_column(default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

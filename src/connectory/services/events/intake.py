@@ -10,7 +10,6 @@ then a repeated message id is acknowledged without being stored twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from connectory.errors import (
     TemplateError,
     WebhookRejected,
 )
+from connectory.events.stored_keys import fitted_key
 from connectory.events.verification import answer_challenge, verify_signature
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
 from connectory.services.connections import CREDENTIALS_OWNER
@@ -49,7 +49,6 @@ logger = logging.getLogger("connectory.events.intake")
 INTAKE_LEASE_SECONDS = 120
 
 #: Characters of a long message id kept ahead of its digest (128 + 1 + 64 <= 200).
-_KEPT_PREFIX = 128
 
 #: Request headers never stored with a received webhook.
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -136,10 +135,7 @@ def storable_message_id(message_id: str) -> str:
     and the SHA-256 (hex) of the whole id: the same id always gives the same stored value,
     so a repeat is still recognised, and two ids differing anywhere stay distinct.
     """
-    if len(message_id) <= MESSAGE_ID_LENGTH:
-        return message_id
-    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{message_id[:_KEPT_PREFIX]}#{digest}"
+    return fitted_key(message_id, MESSAGE_ID_LENGTH)
 
 
 async def _cached_route(context: EventsContext, token: str) -> _Route:
