@@ -58,6 +58,10 @@ SENSITIVE_HEADERS = frozenset(
 #: Names whose verdict a redactor remembers (headers and query parameters of one connector).
 _MAX_VERDICTS = 256
 
+#: Request header sets whose redacted copy a redactor remembers (a connection sends the same
+#: few on every call); past this many it starts again.
+_MAX_HEADER_SETS = 64
+
 _SENSITIVE_NAME = re.compile(
     r"(?i)(^|[_\-.])(api[_\-]?key|apikey|key|token|access[_\-]?token|refresh[_\-]?token|"
     r"secret|client[_\-]?secret|password|passwd|pwd|signature|sig|auth|session)($|[_\-.])"
@@ -85,6 +89,8 @@ class Redactor:
         self._needles: tuple[bytes, ...] | None = None
         #: is_sensitive's verdicts: the same few header names come back on every request.
         self._verdicts: dict[str, bool] = {}
+        #: redact_request_headers' answers, by the headers' items; forgotten on any change.
+        self._header_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         self.add(*secrets)
         for name in sensitive_names:
             self.add_sensitive_name(name)
@@ -107,6 +113,7 @@ class Redactor:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
             self._needles = None
+            self._header_sets = {}
 
     def add_sensitive_name(self, name: str) -> None:
         """Treat the header, query parameter or body field *name* as secret, whatever it holds."""
@@ -114,6 +121,7 @@ class Redactor:
             self._names.add(name.lower())
             self._needles = None
             self._verdicts = {}
+            self._header_sets = {}
 
     def is_sensitive(self, name: str) -> bool:
         """True when a header or query parameter called *name* must be redacted.
@@ -209,9 +217,11 @@ class Redactor:
         if slashes:
             host, slash, path = rest.partition("/")
             if slash:
+                exact = self._exact
                 segments = [
                     REDACTED
-                    if self.is_secret(segment) or self.is_secret(unquote(segment))
+                    # unquote() only changes a segment with a "%" in it.
+                    if segment in exact or ("%" in segment and unquote(segment) in exact)
                     else segment
                     for segment in path.split("/")
                 ]
@@ -226,6 +236,21 @@ class Redactor:
             name: REDACTED if self.is_sensitive(name) else self.redact(value)
             for name, value in headers.items()
         }
+
+    def redact_request_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """:meth:`redact_headers` for the headers a connection sends, remembered.
+
+        A connection sends the same few headers on every call: their redacted copy is worked
+        out once (until a secret or a sensitive name is added) and copied for each caller.
+        """
+        key = tuple(headers.items())
+        redacted = self._header_sets.get(key)
+        if redacted is None:
+            redacted = self.redact_headers(headers)
+            if len(self._header_sets) >= _MAX_HEADER_SETS:
+                self._header_sets = {}
+            self._header_sets[key] = redacted
+        return dict(redacted)
 
     def redact_body(self, content: bytes, content_type: str, limit: int) -> str:
         """The first *limit* characters of a request or response body, redacted.

@@ -812,7 +812,7 @@ class ConnectorClient:
         return SentRequest(
             method=request.method,
             url=self.redactor.redact_url(request.full_url()),
-            headers=self.redactor.redact_headers(request.headers),
+            headers=self.redactor.redact_request_headers(request.headers),
             body=body,
         )
 
