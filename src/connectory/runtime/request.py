@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 _JSON = "application/json"
+#: The scope of an operation whose request renders no template (never read).
+_NO_SCOPE: Mapping[str, Any] = MappingProxyType({})
 _FORM = "application/x-www-form-urlencoded"
 
 
@@ -97,7 +100,13 @@ class OperationPlan:
             TemplateError: a template cannot be rendered.
         """
         parameters = resolve_parameters(self.operation, given)
-        scope = {**variables, "parameters": parameters}
+        # The template scope is only built for templates that read it (headers, a templated
+        # path); a plain operation's request needs none.
+        scope: Mapping[str, Any] = (
+            {**variables, "parameters": parameters}
+            if self._headers or self._path_template is not None
+            else _NO_SCOPE
+        )
         headers = dict(base_headers)
         for name, template in self._headers.items():
             headers[name] = template.render(scope)
@@ -171,6 +180,8 @@ def _path_value(name: str, values: Mapping[str, Any]) -> str:
         raise TemplateError(f"path placeholder {{{name}}} has no value")
     value = values[name]
     text = ",".join(text_value(v) for v in value) if isinstance(value, list) else text_value(value)
+    if text.isascii() and text.isalnum():
+        return text  # what quote() would return: letters and digits are never encoded
     # safe="" so a "/" in an id cannot change which resource is addressed; nor can an
     # id of "." or "..", which URL normalisation would otherwise resolve away.
     if text in (".", ".."):
