@@ -7,6 +7,7 @@ the resilience pipeline, decodes and checks responses, and streams paginated rec
 
 from __future__ import annotations
 
+import functools
 import http
 import logging
 import re
@@ -49,7 +50,7 @@ from connectory.http.redaction import (
 from connectory.http.reply import Reply
 from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
-from connectory.http.wire import Outgoing, create_wire
+from connectory.http.wire import AdaptiveWire, Outgoing, create_wire
 from connectory.observability.calls import CallTrack, ConnectionCalls, Telemetry, current_call
 from connectory.resilience import (
     IDEMPOTENT_METHODS,
@@ -696,11 +697,16 @@ class ConnectorClient:
             call.note_request(request.method, url, request.headers, request.content)
         tracing = call.tracing if call is not None else None
         wire = self._wire
+        attempt: Callable[[float], Awaitable[Reply]]
+        if tracing is not None:
 
-        async def attempt(remaining: float) -> Reply:
-            if tracing is not None:
+            async def attempt(remaining: float) -> Reply:
                 return await self._traced_attempt(outgoing, remaining, call, url)
-            return await wire.send(outgoing, remaining)
+
+        else:
+            # The wire's own send, bound to this request: no coroutine of ours in between.
+            send = wire.sender(outgoing) if isinstance(wire, AdaptiveWire) else wire.send
+            attempt = functools.partial(send, outgoing)
 
         stats = AttemptInfo(attempts=0)
         # Inside a read, its pacing (max_read_wait, observer) applies; see runtime.pacing.
