@@ -42,6 +42,7 @@ class OperationPlan:
         self._registry = registry
         self.base_url = base_url.rstrip("/")
         self._placeholders = operation.path_placeholders()
+        self._parameter_names = frozenset(parameter.name for parameter in operation.parameters)
         path = operation.path if operation.path.startswith("/") else "/" + operation.path
         self._path = path
         template = compile_template(path)
@@ -77,7 +78,7 @@ class OperationPlan:
         Raises:
             InputError: invalid parameters.
         """
-        return resolve_parameters(self.operation, given)
+        return resolve_parameters(self.operation, given, known=self._parameter_names)
 
     def prepare(
         self,
@@ -99,7 +100,7 @@ class OperationPlan:
             InputError: invalid parameters or body.
             TemplateError: a template cannot be rendered.
         """
-        parameters = resolve_parameters(self.operation, given)
+        parameters = resolve_parameters(self.operation, given, known=self._parameter_names)
         # The template scope is only built for templates that read it (headers, a templated
         # path); a plain operation's request needs none.
         scope: Mapping[str, Any] = (
