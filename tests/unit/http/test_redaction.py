@@ -241,6 +241,24 @@ class TestRedactHeaders:
             "Content-Type": "application/json",
         }
 
+    def test_remembered_request_headers_follow_what_the_redactor_learns(self) -> None:
+        redactor = Redactor(["sess-9876"])
+        headers = {"X-Request-Ref": "abc", "X-Trace": "tok-12345", "Accept": "*/*"}
+        first = redactor.redact_request_headers(headers)
+        assert first == redactor.redact_headers(headers)
+        assert first == {"X-Request-Ref": "abc", "X-Trace": "tok-12345", "Accept": "*/*"}
+        first["Accept"] = "changed by the caller"  # each caller gets its own copy
+        assert redactor.redact_request_headers(headers)["Accept"] == "*/*"
+        # A secret learned later (a refreshed token) and a name registered later both count.
+        redactor.add("tok-12345")
+        assert redactor.redact_request_headers(headers)["X-Trace"] == REDACTED
+        redactor.add_sensitive_name("X-Request-Ref")
+        assert redactor.redact_request_headers(headers) == {
+            "X-Request-Ref": REDACTED,
+            "X-Trace": REDACTED,
+            "Accept": "*/*",
+        }
+
 
 @pytest.mark.parametrize(
     "name",
