@@ -151,6 +151,10 @@ class MemoryBreakerStore:
         entry.probe_id, entry.probe_until = probe_id, now + probe_lease
         return Admission("probe", "half_open")
 
+    def is_settled(self, key: str) -> bool:
+        """True when *key* is closed with no failures (a success there changes nothing)."""
+        return key not in self._entries
+
     async def record_success(self, key: str, probe_id: str | None) -> Transition | None:
         """See :meth:`BreakerStore.record_success`."""
         entry = self._entries.get(key)
@@ -354,6 +358,19 @@ class CircuitBreaker:
             await self.store.release_probe(ticket.key, ticket.probe_id)
         if transition is not None:
             self._emit(ticket.key, transition, observer)
+
+    def recorded_at_once(self, ticket: Ticket, verdict: BreakerVerdict) -> bool:
+        """True when *verdict* needs no :meth:`record`: a success on a settled in-memory key.
+
+        That is the common case of every call (:meth:`MemoryBreakerStore.record_success` would
+        find no entry and make no transition); callers skip :meth:`record`'s coroutines then.
+        """
+        store = self.store
+        return (
+            verdict is BreakerVerdict.SUCCESS
+            and type(store) is MemoryBreakerStore
+            and store.is_settled(ticket.key)
+        )
 
     async def release(self, ticket: Ticket) -> None:
         """Give an admitted call back without a verdict (it never reached the upstream)."""

@@ -459,7 +459,10 @@ class _Call(Generic[R]):
                 if not finished or response is None
                 else (classify_status(response.status_code))
             )
-        await self.p.breaker.record(
+        breaker = self.p.breaker
+        if breaker.recorded_at_once(ticket, outcome.verdict):
+            return outcome, response
+        await breaker.record(
             ticket,
             outcome.verdict,
             threshold=self.policy.circuit_breaker_threshold,
