@@ -232,10 +232,28 @@ class Redactor:
 
     def redact_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Return a copy of *headers* with sensitive headers and secret values replaced."""
+        items = headers.items()
+        if self._holds_no_long_secret(items):
+            # No value holds a secret long enough to be searched for (one search over all of
+            # them; a hit, even one spanning two values, takes the value-by-value way below):
+            # only whole-value secrets and sensitive names are left to replace.
+            exact = self._exact
+            return {
+                name: REDACTED if self.is_sensitive(name) or value in exact else value
+                for name, value in items
+            }
         return {
             name: REDACTED if self.is_sensitive(name) else self.redact(value)
-            for name, value in headers.items()
+            for name, value in items
         }
+
+    def _holds_no_long_secret(self, items: Iterable[tuple[str, str]]) -> bool:
+        """True when every value of *items* is text without a secret :meth:`redact` searches for."""
+        try:
+            joined = "\n".join(value for _, value in items)
+        except TypeError:  # a value that is not text: the value-by-value way decides
+            return False
+        return self._pattern is None or self._pattern.search(joined) is None
 
     def redact_request_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """:meth:`redact_headers` for the headers a connection sends, remembered.
