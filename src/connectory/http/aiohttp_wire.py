@@ -21,6 +21,7 @@ here, with the same results:
 
 from __future__ import annotations
 
+import math
 import re
 import urllib.request
 import zlib
@@ -194,9 +195,7 @@ class AiohttpWire:
         """Send *request* once and read its reply (see :meth:`Wire.send`)."""
         started = self._clock()
         session = self._transport.wire_session()
-        timeouts = aiohttp.ClientTimeout(
-            total=None, connect=timeout, sock_connect=timeout, sock_read=timeout
-        )
+        timeouts = _phase_timeouts(timeout)
         method: str = request.method
         url: URL = request.url
         headers: MutableMapping[str, str] = request.headers
@@ -404,6 +403,32 @@ def _decoders(header: str) -> list[_Decoder]:
     kinds = [part.strip().lower() for part in header.split(",")]
     # Applied in the order listed, so removed in reverse.
     return [_Decoder(kind) for kind in reversed(kinds) if kind in ("gzip", "deflate")]
+
+
+#: aiohttp's per-phase timeouts by millisecond (immutable, so shared); bounded.
+_TIMEOUTS: dict[int, aiohttp.ClientTimeout] = {}
+_MAX_TIMEOUTS = 256
+
+
+def _phase_timeouts(seconds: float) -> aiohttp.ClientTimeout:
+    """The connect and read timeouts of one attempt: *seconds*, up to the millisecond.
+
+    Building a ``ClientTimeout`` costs more than a dictionary look-up, and attempts of a
+    connection mostly start with the same time left (its ``timeout``, less microseconds).
+    Rounding up by under a millisecond changes nothing that can be seen: the pipeline cuts the
+    attempt at its deadline anyway, and aiohttp itself rounds timeouts of 5 s and more up to
+    the second.
+    """
+    millis = math.ceil(seconds * 1000)
+    timeouts = _TIMEOUTS.get(millis)
+    if timeouts is None:
+        if len(_TIMEOUTS) >= _MAX_TIMEOUTS:
+            _TIMEOUTS.clear()
+        phase = millis / 1000
+        timeouts = _TIMEOUTS[millis] = aiohttp.ClientTimeout(
+            total=None, connect=phase, sock_connect=phase, sock_read=phase
+        )
+    return timeouts
 
 
 def _origin(url: URL) -> Origin:

@@ -23,7 +23,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
@@ -58,6 +58,10 @@ SENSITIVE_HEADERS = frozenset(
 #: Names whose verdict a redactor remembers (headers and query parameters of one connector).
 _MAX_VERDICTS = 256
 
+#: Request header sets whose redacted copy a redactor remembers (a connection sends the same
+#: few on every call); past this many it starts again.
+_MAX_HEADER_SETS = 64
+
 _SENSITIVE_NAME = re.compile(
     r"(?i)(^|[_\-.])(api[_\-]?key|apikey|key|token|access[_\-]?token|refresh[_\-]?token|"
     r"secret|client[_\-]?secret|password|passwd|pwd|signature|sig|auth|session)($|[_\-.])"
@@ -85,6 +89,8 @@ class Redactor:
         self._needles: tuple[bytes, ...] | None = None
         #: is_sensitive's verdicts: the same few header names come back on every request.
         self._verdicts: dict[str, bool] = {}
+        #: redact_request_headers' answers, by the headers' items; forgotten on any change.
+        self._header_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         self.add(*secrets)
         for name in sensitive_names:
             self.add_sensitive_name(name)
@@ -107,6 +113,7 @@ class Redactor:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
             self._needles = None
+            self._header_sets = {}
 
     def add_sensitive_name(self, name: str) -> None:
         """Treat the header, query parameter or body field *name* as secret, whatever it holds."""
@@ -114,6 +121,7 @@ class Redactor:
             self._names.add(name.lower())
             self._needles = None
             self._verdicts = {}
+            self._header_sets = {}
 
     def is_sensitive(self, name: str) -> bool:
         """True when a header or query parameter called *name* must be redacted.
@@ -209,9 +217,11 @@ class Redactor:
         if slashes:
             host, slash, path = rest.partition("/")
             if slash:
+                exact = self._exact
                 segments = [
                     REDACTED
-                    if self.is_secret(segment) or self.is_secret(unquote(segment))
+                    # unquote() only changes a segment with a "%" in it.
+                    if segment in exact or ("%" in segment and unquote(segment) in exact)
                     else segment
                     for segment in path.split("/")
                 ]
@@ -222,10 +232,43 @@ class Redactor:
 
     def redact_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Return a copy of *headers* with sensitive headers and secret values replaced."""
+        items = headers.items()
+        if self._holds_no_long_secret(items):
+            # No value holds a secret long enough to be searched for (one search over all of
+            # them; a hit, even one spanning two values, takes the value-by-value way below):
+            # only whole-value secrets and sensitive names are left to replace.
+            exact = self._exact
+            return {
+                name: REDACTED if self.is_sensitive(name) or value in exact else value
+                for name, value in items
+            }
         return {
             name: REDACTED if self.is_sensitive(name) else self.redact(value)
-            for name, value in headers.items()
+            for name, value in items
         }
+
+    def _holds_no_long_secret(self, items: Iterable[tuple[str, str]]) -> bool:
+        """True when every value of *items* is text without a secret :meth:`redact` searches for."""
+        try:
+            joined = "\n".join(value for _, value in items)
+        except TypeError:  # a value that is not text: the value-by-value way decides
+            return False
+        return self._pattern is None or self._pattern.search(joined) is None
+
+    def redact_request_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """:meth:`redact_headers` for the headers a connection sends, remembered.
+
+        A connection sends the same few headers on every call: their redacted copy is worked
+        out once (until a secret or a sensitive name is added) and copied for each caller.
+        """
+        key = tuple(headers.items())
+        redacted = self._header_sets.get(key)
+        if redacted is None:
+            redacted = self.redact_headers(headers)
+            if len(self._header_sets) >= _MAX_HEADER_SETS:
+                self._header_sets = {}
+            self._header_sets[key] = redacted
+        return dict(redacted)
 
     def redact_body(self, content: bytes, content_type: str, limit: int) -> str:
         """The first *limit* characters of a request or response body, redacted.
@@ -352,11 +395,24 @@ def install_httpx_log_redaction() -> None:
 @contextmanager
 def redacting_logs(redactor: Redactor) -> Iterator[None]:
     """Within this block (and tasks it starts), log records are redacted with *redactor*."""
-    token = _SENDING_FOR.set(redactor)
+    token = start_redacting_logs(redactor)
     try:
         yield
     finally:
-        _SENDING_FOR.reset(token)
+        stop_redacting_logs(token)
+
+
+def start_redacting_logs(redactor: Redactor) -> Token[Redactor | None]:
+    """:func:`redacting_logs` without a context manager, for a hot path: from here on.
+
+    Pass the token to :func:`stop_redacting_logs` in a ``finally``.
+    """
+    return _SENDING_FOR.set(redactor)
+
+
+def stop_redacting_logs(token: Token[Redactor | None]) -> None:
+    """End what :func:`start_redacting_logs` started."""
+    _SENDING_FOR.reset(token)
 
 
 def _encoded_forms(secret: str) -> set[str]:

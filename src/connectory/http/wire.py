@@ -22,7 +22,7 @@ wire once aiohttp pays for its import); anything else keeps the httpx path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -183,10 +183,18 @@ class AdaptiveWire:
 
     async def send(self, request: Outgoing, timeout: float) -> Reply:
         """Send *request* on the wire it was built for."""
+        return await self.sender(request)(request, timeout)
+
+    def sender(self, request: Outgoing) -> Callable[[Outgoing, float], Awaitable[Reply]]:
+        """The ``send`` of the wire *request* was built for.
+
+        A caller sending it several times picks it once: its attempts skip this wire's own
+        coroutine.
+        """
         if isinstance(request, httpx.Request):
-            return await self._light.send(request, timeout)
+            return self._light.send
         assert self._pooled is not None
-        return await self._pooled.send(request, timeout)
+        return self._pooled.send
 
     async def aclose(self) -> None:
         """Close both wires' connections (the aiohttp pool is the transport's)."""

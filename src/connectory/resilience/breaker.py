@@ -105,6 +105,13 @@ class BreakerStore(Protocol):
         ...
 
 
+#: The answer for a closed circuit (immutable, so one object serves every call).
+_ADMIT_CLOSED = Admission("admit", "closed")
+
+#: Tickets of ordinary (non-probe) calls remembered per key; past this many, start again.
+_MAX_CACHED_TICKETS = 4096
+
+
 @dataclass
 class _Entry:
     state: BreakerState = "closed"
@@ -131,7 +138,7 @@ class MemoryBreakerStore:
         """See :meth:`BreakerStore.admit`."""
         entry = self._entries.get(key)
         if entry is None or entry.state == "closed":
-            return Admission("admit", "closed")
+            return _ADMIT_CLOSED
         now = self.clock.monotonic()
         if entry.state == "open":
             if now < entry.ready_at:
@@ -143,6 +150,10 @@ class MemoryBreakerStore:
             return Admission("reject", "half_open", retry_after=entry.probe_until - now)
         entry.probe_id, entry.probe_until = probe_id, now + probe_lease
         return Admission("probe", "half_open")
+
+    def is_settled(self, key: str) -> bool:
+        """True when *key* is closed with no failures (a success there changes nothing)."""
+        return key not in self._entries
 
     async def record_success(self, key: str, probe_id: str | None) -> Transition | None:
         """See :meth:`BreakerStore.record_success`."""
@@ -255,6 +266,8 @@ class CircuitBreaker:
         self.store: BreakerStore = store or MemoryBreakerStore()
         self._new_probe_id = new_probe_id or _probe_ids()
         self._listeners: list[TransitionListener] = []
+        # A ticket is immutable: an ordinary call's is the same for every call on its key.
+        self._tickets: dict[str, Ticket] = {}
 
     def subscribe(self, listener: TransitionListener) -> Callable[[], None]:
         """Call *listener* on every transition this breaker performs.
@@ -307,7 +320,14 @@ class CircuitBreaker:
         if admission.decision == "reject":
             notify(observer, FailedFast(key, admission.state, admission.retry_after))
             raise CircuitOpen(_open_message(admission), retry_after=admission.retry_after)
-        return Ticket(key, probe_id if admission.decision == "probe" else None)
+        if admission.decision == "probe":
+            return Ticket(key, probe_id)
+        ticket = self._tickets.get(key)
+        if ticket is None:
+            if len(self._tickets) >= _MAX_CACHED_TICKETS:
+                self._tickets.clear()
+            ticket = self._tickets[key] = Ticket(key)
+        return ticket
 
     async def record(
         self,
@@ -338,6 +358,19 @@ class CircuitBreaker:
             await self.store.release_probe(ticket.key, ticket.probe_id)
         if transition is not None:
             self._emit(ticket.key, transition, observer)
+
+    def recorded_at_once(self, ticket: Ticket, verdict: BreakerVerdict) -> bool:
+        """True when *verdict* needs no :meth:`record`: a success on a settled in-memory key.
+
+        That is the common case of every call (:meth:`MemoryBreakerStore.record_success` would
+        find no entry and make no transition); callers skip :meth:`record`'s coroutines then.
+        """
+        store = self.store
+        return (
+            verdict is BreakerVerdict.SUCCESS
+            and type(store) is MemoryBreakerStore
+            and store.is_settled(ticket.key)
+        )
 
     async def release(self, ticket: Ticket) -> None:
         """Give an admitted call back without a verdict (it never reached the upstream)."""

@@ -16,6 +16,7 @@ between retries stay inside the deadline.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random as _random
 import sys
 from collections.abc import Awaitable, Callable
@@ -91,6 +92,10 @@ _E = TypeVar("_E", RateLimited, CircuitOpen)
 #: The resilience setting a paced call's ``max_pause`` comes from, named in its errors.
 MAX_PAUSE_SETTING = "max_read_wait"
 
+#: Quota lists remembered per pipeline (one per connection and policy in use); past this many
+#: the cache starts again, so a server with many connections keeps a bounded map.
+_MAX_CACHED_QUOTAS = 4096
+
 
 def connection_quota_key(key: str) -> str:
     """Return the limiter key of connection *key* (also the key its 429 pauses apply to)."""
@@ -133,6 +138,24 @@ class ResiliencePipeline:
         #: Breaker admission and rate-limit slot in one Redis round trip, when both are there.
         self.admission = _merged_admission(self.breaker.store, self.limiter)
         self.describe_body = describe_body
+        # Every call needs its quotas; they only change with the key or the policy's limits.
+        self._quotas: dict[tuple[str, str | None, int | None, int | None], tuple[Quota, ...]] = {}
+
+    def quotas_for(
+        self, key: str, connector_key: str | None, policy: ResilienceSpec
+    ) -> tuple[Quota, ...]:
+        """The rate-limit quotas a call on connection *key* must fit in (built once per key)."""
+        connector_limit = policy.connector_rate_limit if connector_key is not None else None
+        cache_key = (key, connector_key, policy.rate_limit, connector_limit)
+        quotas = self._quotas.get(cache_key)
+        if quotas is None:
+            built = [Quota(connection_quota_key(key), policy.rate_limit)]
+            if connector_key is not None and connector_limit is not None:
+                built.append(Quota(connector_quota_key(connector_key), connector_limit))
+            if len(self._quotas) >= _MAX_CACHED_QUOTAS:
+                self._quotas.clear()
+            quotas = self._quotas[cache_key] = tuple(built)
+        return quotas
 
     async def execute(
         self,
@@ -207,16 +230,30 @@ class ResiliencePipeline:
         call.return_status = return_final_status
         call.max_pause = max_pause
         call.max_pause_setting = max_pause_setting
-        call.quotas = [Quota(connection_quota_key(key), policy.rate_limit)]
-        if connector_key is not None and policy.connector_rate_limit is not None:
-            call.quotas.append(
-                Quota(connector_quota_key(connector_key), policy.connector_rate_limit)
-            )
+        call.quotas = self.quotas_for(key, connector_key, policy)
         return await call.run()
 
 
 class _Call(Generic[R]):
     """The state of one logical call."""
+
+    __slots__ = (
+        "deadline",
+        "describe_body",
+        "key",
+        "max_attempts",
+        "max_pause",
+        "max_pause_setting",
+        "method",
+        "observer",
+        "p",
+        "policy",
+        "quotas",
+        "resend_ok",
+        "return_status",
+        "send",
+        "stats",
+    )
 
     def __init__(
         self,
@@ -240,7 +277,7 @@ class _Call(Generic[R]):
         self.resend_ok = False
         self.return_status = False
         self.method = "GET"
-        self.quotas: list[Quota] = []
+        self.quotas: tuple[Quota, ...] = ()
         self.max_pause: float | None = None
         self.max_pause_setting = MAX_PAUSE_SETTING
 
@@ -257,7 +294,9 @@ class _Call(Generic[R]):
             attempt += 1
             self.stats.attempts = attempt
             ticket = await self.admit(attempt)
-            notify(self.observer, AttemptStarted(self.key, attempt, self.max_attempts))
+            if self.observer is not None or logger.isEnabledFor(logging.DEBUG):
+                # The event only exists for someone who looks at it.
+                notify(self.observer, AttemptStarted(self.key, attempt, self.max_attempts))
             outcome, response = await self.attempt(ticket)
             if outcome.ok and response is not None:
                 return response
@@ -290,9 +329,11 @@ class _Call(Generic[R]):
         # A probe's lease covers the rate-limit wait it may still have ahead of it.
         lease = max(0.0, self.remaining()) + (self.max_pause or 0.0)
         merged = self.p.admission
+        if merged is None:
+            return await self.admit_then_take(attempt, lease)
         taken: list[tuple[float, WaitCause] | None] = []
         admit: AdmitFunction | None = None
-        if merged is not None and merged.usable():
+        if merged.usable():
             quotas = self.quotas
 
             async def admit_and_take(key: str, *, probe_lease: float, probe_id: str) -> Admission:
@@ -320,6 +361,31 @@ class _Call(Generic[R]):
             raise self.later(exc, attempt) from None
         except BaseException:
             await self.p.breaker.release(ticket)
+            raise
+        return ticket
+
+    async def admit_then_take(self, attempt: int, lease: float) -> Ticket:
+        """:meth:`admit` without a merged admission: the breaker, then the limiter."""
+        breaker = self.p.breaker
+        try:
+            ticket = await breaker.before_call(self.key, probe_lease=lease, observer=self.observer)
+        except CircuitOpen as exc:
+            raise self.later(exc, attempt) from None
+        limiter = self.p.limiter
+        if (
+            self.max_pause is None
+            and type(limiter) is MemoryRateLimiter
+            and limiter.try_take(self.quotas)[0] <= 0
+        ):
+            # A free slot, taken at once: what acquire() does first, without its coroutine.
+            return ticket
+        try:
+            await self.take_slot()
+        except RateLimited as exc:
+            await breaker.release(ticket)
+            raise self.later(exc, attempt) from None
+        except BaseException:
+            await breaker.release(ticket)
             raise
         return ticket
 
@@ -367,7 +433,18 @@ class _Call(Generic[R]):
         left = self.remaining()
         response: R | None = None
         try:
-            finished, response = await self.send_within(left)
+            if type(self.p.clock) is SystemClock:
+                # send_within's real-clock path, inline: one coroutine less per attempt.
+                loop = asyncio.get_running_loop()
+                try:
+                    async with asyncio.timeout_at(loop.time() + max(0.0, left)) as cut:
+                        finished, response = True, await self.send(left)
+                except TimeoutError:
+                    if not cut.expired():
+                        raise  # the send's own TimeoutError, not the deadline
+                    finished, response = False, None
+            else:
+                finished, response = await self.send_within(left)
         except httpx.HTTPError as exc:
             outcome = classify_exception(exc)
         except TimeoutError as exc:
@@ -382,7 +459,10 @@ class _Call(Generic[R]):
                 if not finished or response is None
                 else (classify_status(response.status_code))
             )
-        await self.p.breaker.record(
+        breaker = self.p.breaker
+        if breaker.recorded_at_once(ticket, outcome.verdict):
+            return outcome, response
+        await breaker.record(
             ticket,
             outcome.verdict,
             threshold=self.policy.circuit_breaker_threshold,

@@ -7,6 +7,7 @@ the resilience pipeline, decodes and checks responses, and streams paginated rec
 
 from __future__ import annotations
 
+import functools
 import http
 import logging
 import re
@@ -40,13 +41,19 @@ from connectory.errors import (
     ResponseSchemaError,
     UpstreamError,
 )
-from connectory.http.redaction import Redactor, install_httpx_log_redaction, redacting_logs
+from connectory.http.redaction import (
+    Redactor,
+    install_httpx_log_redaction,
+    start_redacting_logs,
+    stop_redacting_logs,
+)
 from connectory.http.reply import Reply
 from connectory.http.request import PreparedRequest
 from connectory.http.transport import default_transport
-from connectory.http.wire import Outgoing, create_wire
+from connectory.http.wire import AdaptiveWire, Outgoing, create_wire
 from connectory.observability.calls import CallTrack, ConnectionCalls, Telemetry, current_call
 from connectory.resilience import (
+    IDEMPOTENT_METHODS,
     Clock,
     Health,
     Observer,
@@ -690,37 +697,49 @@ class ConnectorClient:
             call.note_request(request.method, url, request.headers, request.content)
         tracing = call.tracing if call is not None else None
         wire = self._wire
+        attempt: Callable[[float], Awaitable[Reply]]
+        if tracing is not None:
 
-        async def attempt(remaining: float) -> Reply:
-            if tracing is not None:
+            async def attempt(remaining: float) -> Reply:
                 return await self._traced_attempt(outgoing, remaining, call, url)
-            return await wire.send(outgoing, remaining)
+
+        else:
+            # The wire's own send, bound to this request: no coroutine of ours in between.
+            send = wire.sender(outgoing) if isinstance(wire, AdaptiveWire) else wire.send
+            attempt = functools.partial(send, outgoing)
 
         stats = AttemptInfo(attempts=0)
         # Inside a read, its pacing (max_read_wait, observer) applies; see runtime.pacing.
         pacing = current_pacing() or _UNPACED
-        with redacting_logs(self.redactor):
-            try:
-                reply = await self.pipeline.execute(
-                    attempt,
-                    key=self.connection_key,
-                    connector_key=self.connector_key,
-                    policy=policy,
-                    method=request.method,
-                    idempotent=idempotent,
-                    has_idempotency_key=any(
-                        name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers
-                    ),
-                    observer=combine_observers(self._observer, pacing.observer),
-                    stats=stats,
-                    return_final_status=True,
-                    max_pause=pacing.max_pause,
-                    max_pause_setting=pacing.setting,
-                )
-            except BaseException:
-                if call is not None:
-                    call.note_attempts(stats.attempts)
-                raise
+        # An idempotency key only matters where neither the method nor the operation allows
+        # a resend already (see may_retry_after_send): the header scan is skipped otherwise.
+        has_idempotency_key = (
+            not idempotent
+            and request.method.upper() not in IDEMPOTENT_METHODS
+            and any(name.lower() in _IDEMPOTENCY_HEADERS for name in request.headers)
+        )
+        redacting = start_redacting_logs(self.redactor)  # redacting_logs(), inline
+        try:
+            reply = await self.pipeline.execute(
+                attempt,
+                key=self.connection_key,
+                connector_key=self.connector_key,
+                policy=policy,
+                method=request.method,
+                idempotent=idempotent,
+                has_idempotency_key=has_idempotency_key,
+                observer=combine_observers(self._observer, pacing.observer),
+                stats=stats,
+                return_final_status=True,
+                max_pause=pacing.max_pause,
+                max_pause_setting=pacing.setting,
+            )
+        except BaseException:
+            if call is not None:
+                call.note_attempts(stats.attempts)
+            raise
+        finally:
+            stop_redacting_logs(redacting)
         reply.attempts = stats.attempts
         if call is not None:
             call.note_reply(reply.status_code, reply.headers, reply.content, stats.attempts)
@@ -799,7 +818,7 @@ class ConnectorClient:
         return SentRequest(
             method=request.method,
             url=self.redactor.redact_url(request.full_url()),
-            headers=self.redactor.redact_headers(request.headers),
+            headers=self.redactor.redact_request_headers(request.headers),
             body=body,
         )
 
@@ -876,6 +895,8 @@ def _check_header_values(headers: Mapping[str, str]) -> None:
         InputError: a value holds a line break, NUL or another control character.
     """
     for name, value in headers.items():
+        if value.isprintable() and name.isprintable():
+            continue  # no control character at all (isprintable is False for each of them)
         if _CONTROL_CHARACTERS.search(value) or _CONTROL_CHARACTERS.search(name):
             raise InputError(
                 f"header {name!r} has control characters (a line break, NUL...) that HTTP "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import orjson
@@ -19,14 +20,25 @@ from connectory.spec.operations import OperationSpec, ParameterSpec
 from connectory.spec.values import coerce_value
 
 
-def resolve_parameters(operation: OperationSpec, given: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_parameters(
+    operation: OperationSpec,
+    given: Mapping[str, Any],
+    *,
+    known: AbstractSet[str] | None = None,
+) -> dict[str, Any]:
     """Validate *given* against the operation's parameters; return them with defaults applied.
+
+    Args:
+        operation: The operation.
+        given: What the caller passed.
+        known: The operation's parameter names, when the caller keeps them (a plan does).
 
     Raises:
         InputError: an unknown, missing, mistyped or out-of-enum parameter (the first found,
             named in the error; every message says what to pass instead).
     """
-    known = {parameter.name for parameter in operation.parameters}
+    if known is None:
+        known = {parameter.name for parameter in operation.parameters}
     for name in given:
         if name not in known:
             raise InputError(_unknown_parameter(operation, name), parameter=name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 _JSON = "application/json"
+#: The scope of an operation whose request renders no template (never read).
+_NO_SCOPE: Mapping[str, Any] = MappingProxyType({})
 _FORM = "application/x-www-form-urlencoded"
 
 
@@ -39,10 +42,19 @@ class OperationPlan:
         self._registry = registry
         self.base_url = base_url.rstrip("/")
         self._placeholders = operation.path_placeholders()
+        self._parameter_names = frozenset(parameter.name for parameter in operation.parameters)
         path = operation.path if operation.path.startswith("/") else "/" + operation.path
         self._path = path
         template = compile_template(path)
         self._path_template: Template | None = None if template.is_constant else template
+        # A constant path is split once into its literal pieces and placeholder names
+        # (``["/items/", "id", ""]``): a call joins them instead of running a regex over it.
+        self._path_pieces: tuple[tuple[str, str], ...] = ()
+        self._path_tail = path
+        if self._path_template is None and self._placeholders:
+            split = PATH_PLACEHOLDER.split(path)
+            self._path_pieces = tuple(zip(split[0:-1:2], split[1::2], strict=True))
+            self._path_tail = split[-1]
         self._headers = {name: compile_template(v) for name, v in operation.headers.items()}
         self.record_selector = (
             Selector.parse(operation.record_selector) if operation.record_selector else None
@@ -66,7 +78,7 @@ class OperationPlan:
         Raises:
             InputError: invalid parameters.
         """
-        return resolve_parameters(self.operation, given)
+        return resolve_parameters(self.operation, given, known=self._parameter_names)
 
     def prepare(
         self,
@@ -88,8 +100,14 @@ class OperationPlan:
             InputError: invalid parameters or body.
             TemplateError: a template cannot be rendered.
         """
-        parameters = resolve_parameters(self.operation, given)
-        scope = {**variables, "parameters": parameters}
+        parameters = resolve_parameters(self.operation, given, known=self._parameter_names)
+        # The template scope is only built for templates that read it (headers, a templated
+        # path); a plain operation's request needs none.
+        scope: Mapping[str, Any] = (
+            {**variables, "parameters": parameters}
+            if self._headers or self._path_template is not None
+            else _NO_SCOPE
+        )
         headers = dict(base_headers)
         for name, template in self._headers.items():
             headers[name] = template.render(scope)
@@ -117,29 +135,17 @@ class OperationPlan:
         return PreparedRequest(self.operation.method, url, query, headers, content), parameters
 
     def _render_path(self, values: Mapping[str, Any], scope: Mapping[str, Any]) -> str:
+        if self._path_pieces:
+            return (
+                "".join(literal + _path_value(name, values) for literal, name in self._path_pieces)
+                + self._path_tail
+            )
         path = self._path
         if self._path_template is not None:
             path = self._path_template.render(scope)
         if not self._placeholders:
             return path
-
-        def fill(match: Any) -> str:
-            name = match.group(1)
-            if name not in values:
-                raise TemplateError(f"path placeholder {{{name}}} has no value")
-            value = values[name]
-            text = (
-                ",".join(text_value(v) for v in value)
-                if isinstance(value, list)
-                else text_value(value)
-            )
-            # safe="" so a "/" in an id cannot change which resource is addressed; nor can an
-            # id of "." or "..", which URL normalisation would otherwise resolve away.
-            if text in (".", ".."):
-                return text.replace(".", "%2E")
-            return quote(text, safe="")
-
-        return PATH_PLACEHOLDER.sub(fill, path)
+        return PATH_PLACEHOLDER.sub(lambda match: _path_value(match.group(1), values), path)
 
     def _encode_body(self, body: dict[str, Any], headers: dict[str, str]) -> bytes:
         if self._body_schema is not None:
@@ -163,6 +169,25 @@ class OperationPlan:
             return urlencode(pairs).encode()
         headers.setdefault("Content-Type", _JSON)
         return orjson.dumps(body)
+
+
+def _path_value(name: str, values: Mapping[str, Any]) -> str:
+    """The text that replaces placeholder ``{name}`` in a path, percent-encoded.
+
+    Raises:
+        TemplateError: *values* has no value for *name*.
+    """
+    if name not in values:
+        raise TemplateError(f"path placeholder {{{name}}} has no value")
+    value = values[name]
+    text = ",".join(text_value(v) for v in value) if isinstance(value, list) else text_value(value)
+    if text.isascii() and text.isalnum():
+        return text  # what quote() would return: letters and digits are never encoded
+    # safe="" so a "/" in an id cannot change which resource is addressed; nor can an
+    # id of "." or "..", which URL normalisation would otherwise resolve away.
+    if text in (".", ".."):
+        return text.replace(".", "%2E")
+    return quote(text, safe="")
 
 
 def _short(message: str) -> str:

@@ -241,6 +241,45 @@ class TestRedactHeaders:
             "Content-Type": "application/json",
         }
 
+    def test_one_search_over_all_values_replaces_exactly_what_each_search_would(self) -> None:
+        # A multi-line secret (a PEM key) whose halves end and start two values: the joined
+        # text matches, nothing may be replaced in either value; a value holding it is.
+        redactor = Redactor(["line-one\nline-two", "k3y-9876"])
+        headers = {"X-A": "line-one", "X-B": "line-two", "X-C": "id k3y-9876", "X-D": ""}
+        assert redactor.redact_headers(headers) == {
+            "X-A": "line-one",
+            "X-B": "line-two",
+            "X-C": f"id {REDACTED}",
+            "X-D": "",
+        }
+        assert redactor.redact_headers({"X-A": "line-one", "X-B": "x"}) == {
+            "X-A": "line-one",
+            "X-B": "x",
+        }
+        short = Redactor(["ab"])  # too short to search for: replaced as a whole value only
+        assert short.redact_headers({"X-A": "ab", "X-B": "cab"}) == {
+            "X-A": REDACTED,
+            "X-B": "cab",
+        }
+
+    def test_remembered_request_headers_follow_what_the_redactor_learns(self) -> None:
+        redactor = Redactor(["sess-9876"])
+        headers = {"X-Request-Ref": "abc", "X-Trace": "tok-12345", "Accept": "*/*"}
+        first = redactor.redact_request_headers(headers)
+        assert first == redactor.redact_headers(headers)
+        assert first == {"X-Request-Ref": "abc", "X-Trace": "tok-12345", "Accept": "*/*"}
+        first["Accept"] = "changed by the caller"  # each caller gets its own copy
+        assert redactor.redact_request_headers(headers)["Accept"] == "*/*"
+        # A secret learned later (a refreshed token) and a name registered later both count.
+        redactor.add("tok-12345")
+        assert redactor.redact_request_headers(headers)["X-Trace"] == REDACTED
+        redactor.add_sensitive_name("X-Request-Ref")
+        assert redactor.redact_request_headers(headers) == {
+            "X-Request-Ref": REDACTED,
+            "X-Trace": REDACTED,
+            "Accept": "*/*",
+        }
+
 
 @pytest.mark.parametrize(
     "name",

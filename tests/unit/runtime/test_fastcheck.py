@@ -110,3 +110,37 @@ def test_a_valid_record_passes() -> None:
 )
 def test_schemas_out_of_scope_are_left_to_jsonschema(schema: dict[str, Any]) -> None:
     assert compile_check(schema) is None
+
+
+def test_names_from_the_schema_are_data_not_code() -> None:
+    # The check is generated Python: a property name that looks like code must stay a name.
+    name = "x'] or True or v0['\n\"); import os #"
+    schema = {
+        "type": "object",
+        "required": [name],
+        "properties": {name: {"type": "string", "enum": ["a'; raise SystemExit #"]}},
+        "additionalProperties": False,
+    }
+    check = compile_check(schema)
+    assert check is not None
+    assert check({name: "a'; raise SystemExit #"})
+    assert not check({name: "b"})
+    assert not check({})
+    assert not check({name: "a'; raise SystemExit #", "other": 1})
+
+
+def test_a_schema_too_deep_to_generate_is_still_checked() -> None:
+    # 40 nested arrays: more nested loops than Python compiles; the closures answer instead.
+    schema: dict[str, Any] = {"type": "integer"}
+    value: Any = 1
+    for _ in range(40):
+        schema = {"type": "array", "items": schema}
+        value = [value]
+    check = compile_check(schema)
+    assert check is not None
+    assert check(value)
+    wrong: Any = "1"
+    for _ in range(40):
+        wrong = [wrong]
+    assert not check(wrong)
+    assert check(value) == Draft202012Validator(schema).is_valid(value)
