@@ -1,6 +1,6 @@
 """Start-up helpers: what ``import connectory`` and the command line do to load quickly.
 
-Four costs of loading and running the runtime are not Connectory's own work:
+Three costs of loading and running the runtime are not Connectory's own work:
 
 - httpx imports its command-line client (``httpx._main``: click, rich, pygments, about
   40-70 ms) on ``import httpx``, although no Connectory program runs it. :func:`defer_httpx_cli`
@@ -164,7 +164,9 @@ def freeze_loaded_objects() -> bool:
     collection would scan it again: reading 1,000 records per page, the records of a page
     outlive the young generations and trigger full collections, each 5-15 ms. Cycles made
     later are still collected, so memory stays flat however long the read. Anywhere else
-    (tests running commands in-process, the Python API) nothing is frozen.
+    (tests running commands in-process, the Python API) nothing is frozen. No collection runs
+    first (it would cost the command more than it saves): cyclic garbage left by loading is
+    kept until the process exits, a fixed amount that does not grow with the read.
 
     Returns:
         True when the objects were frozen.
