@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.run import API_KEY, CONNECTOR, bench_server
-
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the harness lives in bench/, beside src/ and tests/
+    sys.path.insert(0, str(ROOT))
+
+from bench.run import API_KEY, CONNECTOR, bench_server  # noqa: E402
 
 
 def _probe(*args: str) -> tuple[list[str], dict[str, dict[str, float]]]:
