@@ -262,12 +262,15 @@ class Redactor:
         out once (until a secret or a sensitive name is added) and copied for each caller.
         """
         key = tuple(headers.items())
-        redacted = self._header_sets.get(key)
+        # The dict of this moment: a secret added meanwhile (another thread) replaces it, so
+        # a copy redacted without that secret is never stored where later calls would read it.
+        sets = self._header_sets
+        redacted = sets.get(key)
         if redacted is None:
             redacted = self.redact_headers(headers)
-            if len(self._header_sets) >= _MAX_HEADER_SETS:
-                self._header_sets = {}
-            self._header_sets[key] = redacted
+            if len(sets) >= _MAX_HEADER_SETS:
+                sets.clear()
+            sets[key] = redacted
         return dict(redacted)
 
     def redact_body(self, content: bytes, content_type: str, limit: int) -> str:
