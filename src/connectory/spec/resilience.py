@@ -31,16 +31,21 @@ class ResilienceSpec(SpecModel):
     timeout: float = Field(
         default=30,
         gt=0,
+        allow_inf_nan=False,  # .inf would pass gt=0 and overflow the wire's millisecond timeouts
         description="Seconds to wait for a response: one call, or one page of a read, retries "
         "included. A read's rate-limit and Retry-After pauses are not counted (max_read_wait).",
     )
     max_retries: int = Field(default=3, ge=0, le=20, description="Retries after the first attempt.")
-    retry_delay: float = Field(default=1, ge=0, description="Seconds before the first retry.")
+    retry_delay: float = Field(
+        default=1, ge=0, allow_inf_nan=False, description="Seconds before the first retry."
+    )
     retry_backoff: Backoff = Field(
         default="exponential", description="How the delay grows: none, linear or exponential."
     )
     retry_jitter: bool = Field(default=True, description="Randomise delays (full jitter).")
-    max_retry_delay: float = Field(default=60, gt=0, description="Cap on any single delay.")
+    max_retry_delay: float = Field(
+        default=60, gt=0, allow_inf_nan=False, description="Cap on any single delay."
+    )
     respect_retry_after: bool = Field(
         default=True, description="Wait as long as Retry-After / X-RateLimit-Reset asks."
     )

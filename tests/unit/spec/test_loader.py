@@ -103,6 +103,12 @@ class TestPydanticErrorsBecomeSentences:
         problem = problem_at(check_yaml("resilience:\n  timeout: -1\n"), "resilience.timeout")
         assert problem.message == "timeout must be greater than 0, got -1"
 
+    @pytest.mark.parametrize("field", ["timeout", "retry_delay", "max_retry_delay"])
+    def test_durations_are_finite(self, check_yaml: Any, problem_at: Any, field: str) -> None:
+        # "inf" is greater than 0, and would overflow the wire's millisecond timeouts.
+        problem = problem_at(check_yaml(f"resilience:\n  {field}: inf\n"), f"resilience.{field}")
+        assert problem.message == "expected a finite number, got 'inf'"
+
     def test_missing_field_points_at_the_parent_mapping(self, check_yaml: Any) -> None:
         report = check_yaml("description: no name, no base_url\n", head=False)
         assert [(p.path, p.line, p.column) for p in report.problems] == [
