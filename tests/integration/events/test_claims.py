@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store_support import NOW, add_tenant, delivery_row
 
 from connectory.services.events.deliveries import LEASE_SECONDS, claim_deliveries
-from connectory.store import Delivery
+from connectory.store import Delivery, DeliveryAttempt
 
 
 async def test_a_backlog_of_ten_thousand_does_not_delay_another_enterprise(
@@ -305,3 +306,58 @@ async def test_a_run_stops_sending_once_half_the_lease_has_passed() -> None:
     assert all(outcome.ok for outcome in tried)
     assert left == ["d2", "d3"]
     assert len(received) == 2
+
+
+async def test_outcomes_are_committed_before_the_next_claim_that_fails(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectory.services.events import deliveries
+    from connectory.services.events.deliveries import Outcome, _record_then_claim, _Tried
+    from connectory.services.events.records import held_session
+    from connectory.settings import Settings
+
+    settings = Settings()
+    async with sessions() as session:
+        a, endpoint = await add_tenant(session, cap=4)
+        rows = [delivery_row(a, endpoint, seq, f"sub-{seq}", NOW) for seq in (1, 2)]
+        await session.execute(insert(Delivery), rows)
+        await session.commit()
+    sent, failed = (row["id"] for row in rows)
+    async with sessions() as session:
+        claimed = await claim_deliveries(session, NOW, 10, settings.work_lease_seconds)
+        await session.commit()
+    assert sorted(claimed) == sorted([sent, failed])
+
+    async def broken_claim(*args: object, **kwargs: object) -> list[str]:
+        raise RuntimeError("deadlock detected")  # or a timeout, a dropped connection
+
+    monkeypatch.setattr(deliveries, "claim_deliveries", broken_claim)
+
+    class _Context:
+        metrics = None
+
+        def __init__(self) -> None:
+            self.settings = settings
+
+        def now(self) -> datetime:
+            return NOW + timedelta(seconds=1)
+
+    tried = _Tried(
+        [Outcome(sent, True, 200, "", 3), Outcome(failed, False, 500, "answered 500", 3)],
+        [],
+        NOW + timedelta(seconds=settings.work_lease_seconds),
+    )
+    async with held_session(sessions) as session:
+        with pytest.raises(RuntimeError, match="deadlock"):
+            await _record_then_claim(session, _Context(), tried, 10, 1)  # type: ignore[arg-type]
+    # The deliveries were sent: their outcomes stay recorded (no re-send of a success).
+    states = await _states(sessions, [sent, failed])
+    assert states[sent][0] == "succeeded"
+    assert states[failed][0] in ("pending", "dead") and states[failed][2] == "answered 500"
+    async with sessions() as session:
+        attempts = await session.scalars(
+            select(DeliveryAttempt.delivery_id).where(
+                DeliveryAttempt.delivery_id.in_([sent, failed])
+            )
+        )
+        assert sorted(attempts) == sorted([sent, failed])
