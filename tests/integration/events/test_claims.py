@@ -361,3 +361,34 @@ async def test_outcomes_are_committed_before_the_next_claim_that_fails(
             )
         )
         assert sorted(attempts) == sorted([sent, failed])
+
+
+async def test_heads_waiting_on_a_full_endpoint_do_not_push_back_the_enterprise_s_other_endpoint(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from connectory.store import WebhookEndpoint
+
+    async with sessions() as session:
+        a, saturated = await add_tenant(session, cap=1)
+        other = WebhookEndpoint(enterprise_id=a, url="http://127.0.0.1:9/other", max_in_flight=4)
+        session.add(other)
+        await session.flush()
+        b, b_endpoint = await add_tenant(session, cap=4)
+        # A: five queues on an endpoint that takes one at a time, due first; one queue on
+        # another endpoint. B: two queues, due last.
+        rows = [
+            delivery_row(a, saturated, seq, f"a-{seq}", NOW - timedelta(minutes=60 - seq))
+            for seq in range(1, 6)
+        ]
+        a_other = delivery_row(a, other.id, 6, "a-other", NOW - timedelta(minutes=50))
+        b_rows = [
+            delivery_row(b, b_endpoint, seq, f"b-{seq}", NOW - timedelta(minutes=10))
+            for seq in (7, 8)
+        ]
+        await session.execute(insert(Delivery), [*rows, a_other, *b_rows])
+        await session.commit()
+    async with sessions() as session:
+        first = await claim_deliveries(session, NOW, limit=3)
+        await session.commit()
+    # Turns count the heads that may go: A's second is its other endpoint's, before B's second.
+    assert sorted(first) == sorted([rows[0]["id"], b_rows[0]["id"], a_other["id"]])

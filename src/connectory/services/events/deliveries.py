@@ -76,9 +76,12 @@ _UNRECORDED = ConnectionCalls(None, "")
 _CLAIM_LOCK = 0x636F6E6E  # "conn"
 
 #: The heads of due queues that the claim may take, in fair order, up to :scan: each ranked
-#: within its enterprise (turns) and within its endpoint (an endpoint's queues in flight plus
-#: its place among the candidates stay within its ``max_in_flight``); ``queued``: whether
-#: anything waits behind the head in its queue (no look for followers when nothing does).
+#: within its endpoint (an endpoint's queues in flight plus its place among the candidates
+#: stay within its ``max_in_flight``), then, among those within their cap, within its
+#: enterprise (turns: ranked after the cap, so an enterprise's heads waiting on a saturated
+#: endpoint do not push its head on another endpoint behind everyone else's); ``queued``:
+#: whether anything waits behind the head in its queue (no look for followers when nothing
+#: does).
 _CANDIDATES = (
     text(
         """
@@ -95,29 +98,33 @@ _CANDIDATES = (
                  AND n.event_seq > ranked.event_seq AND n.status IN ('pending', 'in_flight')
            ) AS queued
     FROM (
-        SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
-               heads.tenant_rank, heads.next_run_at, heads.event_seq,
-               coalesce(busy.queues, 0) AS busy,
+        SELECT capped.id, capped.enterprise_id, capped.endpoint_id, capped.order_key,
+               capped.cap, capped.busy, capped.next_run_at, capped.event_seq,
                row_number() OVER (
-                   PARTITION BY heads.endpoint_id ORDER BY heads.next_run_at, heads.event_seq
-               ) AS endpoint_rank
+                   PARTITION BY capped.enterprise_id ORDER BY capped.next_run_at, capped.event_seq
+               ) AS tenant_rank
         FROM (
-            SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at,
-                   d.event_seq, coalesce(w.max_in_flight, 1) AS cap,
+            SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
+                   heads.next_run_at, heads.event_seq,
+                   coalesce(busy.queues, 0) AS busy,
                    row_number() OVER (
-                       PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
-                   ) AS tenant_rank
-            FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
-            WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
-                   OR (d.status = 'in_flight' AND d.lease_until < :now))
-              AND NOT EXISTS (
-                  SELECT 1 FROM deliveries p
-                  WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
-                    AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
-              )
-        ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
+                       PARTITION BY heads.endpoint_id ORDER BY heads.next_run_at, heads.event_seq
+                   ) AS endpoint_rank
+            FROM (
+                SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at,
+                       d.event_seq, coalesce(w.max_in_flight, 1) AS cap
+                FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
+                       OR (d.status = 'in_flight' AND d.lease_until < :now))
+                  AND NOT EXISTS (
+                      SELECT 1 FROM deliveries p
+                      WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
+                        AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
+                  )
+            ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
+        ) AS capped
+        WHERE capped.busy + capped.endpoint_rank <= capped.cap
     ) AS ranked
-    WHERE ranked.busy + ranked.endpoint_rank <= ranked.cap
     ORDER BY ranked.tenant_rank, ranked.next_run_at, ranked.event_seq
     LIMIT :scan
     """
