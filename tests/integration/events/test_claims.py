@@ -392,3 +392,69 @@ async def test_heads_waiting_on_a_full_endpoint_do_not_push_back_the_enterprise_
         await session.commit()
     # Turns count the heads that may go: A's second is its other endpoint's, before B's second.
     assert sorted(first) == sorted([rows[0]["id"], b_rows[0]["id"], a_other["id"]])
+
+
+async def test_the_claim_lock_is_taken_without_the_previous_batch_s_rows_locked(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lanes cannot deadlock: one holding its batch's rows while waiting for the claim lock,
+    the other holding the lock and waiting for those rows (PostgreSQL's row locks)."""
+    from sqlalchemy import text
+
+    from connectory.services.events import deliveries
+    from connectory.services.events.deliveries import Outcome, _record_then_claim, _Tried
+    from connectory.services.events.records import dialect_of, held_session
+    from connectory.settings import Settings
+
+    settings = Settings()
+    async with sessions() as session:
+        if dialect_of(session) != "postgresql":
+            pytest.skip("row locks and advisory locks: PostgreSQL's")
+        a, endpoint = await add_tenant(session, cap=4)
+        row = delivery_row(a, endpoint, 1, "sub-1", NOW)
+        await session.execute(insert(Delivery), [row])
+        await session.commit()
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, 10, settings.work_lease_seconds) == [row["id"]]
+        await session.commit()
+    real_claim = deliveries.claim_deliveries
+    seen: list[str] = []
+
+    async def claim_while_another_lane_updates(session: AsyncSession, *args: object) -> list[str]:
+        # Another lane's claim would update this row: it must not wait for this transaction.
+        async with sessions() as other:
+            locked = await other.execute(
+                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE NOWAIT"),
+                {"id": row["id"]},
+            )
+            seen.extend(locked.scalars())
+            await other.rollback()
+        return await real_claim(session, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deliveries, "claim_deliveries", claim_while_another_lane_updates)
+
+    class _Context:
+        metrics = None
+
+        def __init__(self) -> None:
+            self.settings = settings
+
+        def now(self) -> datetime:
+            return NOW + timedelta(seconds=1)
+
+    tried = _Tried(
+        [Outcome(row["id"], True, 200, "", 3)],
+        [],
+        NOW + timedelta(seconds=settings.work_lease_seconds),
+    )
+    async with held_session(sessions) as session:
+        await _record_then_claim(session, _Context(), tried, 10, 1)  # type: ignore[arg-type]
+        # The claim committed: the lock is not held while the batch is prepared and sent.
+        held = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid()"
+            )
+        )
+        await session.commit()
+    assert seen == [row["id"]] and held == 0
