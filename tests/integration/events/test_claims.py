@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store_support import NOW, add_tenant, delivery_row
 
 from connectory.services.events.deliveries import LEASE_SECONDS, claim_deliveries
-from connectory.store import Delivery
+from connectory.store import Delivery, DeliveryAttempt
 
 
 async def test_a_backlog_of_ten_thousand_does_not_delay_another_enterprise(
@@ -305,3 +306,155 @@ async def test_a_run_stops_sending_once_half_the_lease_has_passed() -> None:
     assert all(outcome.ok for outcome in tried)
     assert left == ["d2", "d3"]
     assert len(received) == 2
+
+
+async def test_outcomes_are_committed_before_the_next_claim_that_fails(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectory.services.events import deliveries
+    from connectory.services.events.deliveries import Outcome, _record_then_claim, _Tried
+    from connectory.services.events.records import held_session
+    from connectory.settings import Settings
+
+    settings = Settings()
+    async with sessions() as session:
+        a, endpoint = await add_tenant(session, cap=4)
+        rows = [delivery_row(a, endpoint, seq, f"sub-{seq}", NOW) for seq in (1, 2)]
+        await session.execute(insert(Delivery), rows)
+        await session.commit()
+    sent, failed = (row["id"] for row in rows)
+    async with sessions() as session:
+        claimed = await claim_deliveries(session, NOW, 10, settings.work_lease_seconds)
+        await session.commit()
+    assert sorted(claimed) == sorted([sent, failed])
+
+    async def broken_claim(*args: object, **kwargs: object) -> list[str]:
+        raise RuntimeError("deadlock detected")  # or a timeout, a dropped connection
+
+    monkeypatch.setattr(deliveries, "claim_deliveries", broken_claim)
+
+    class _Context:
+        metrics = None
+
+        def __init__(self) -> None:
+            self.settings = settings
+
+        def now(self) -> datetime:
+            return NOW + timedelta(seconds=1)
+
+    tried = _Tried(
+        [Outcome(sent, True, 200, "", 3), Outcome(failed, False, 500, "answered 500", 3)],
+        [],
+        NOW + timedelta(seconds=settings.work_lease_seconds),
+    )
+    async with held_session(sessions) as session:
+        with pytest.raises(RuntimeError, match="deadlock"):
+            await _record_then_claim(session, _Context(), tried, 10, 1)  # type: ignore[arg-type]
+    # The deliveries were sent: their outcomes stay recorded (no re-send of a success).
+    states = await _states(sessions, [sent, failed])
+    assert states[sent][0] == "succeeded"
+    assert states[failed][0] in ("pending", "dead") and states[failed][2] == "answered 500"
+    async with sessions() as session:
+        attempts = await session.scalars(
+            select(DeliveryAttempt.delivery_id).where(
+                DeliveryAttempt.delivery_id.in_([sent, failed])
+            )
+        )
+        assert sorted(attempts) == sorted([sent, failed])
+
+
+async def test_heads_waiting_on_a_full_endpoint_do_not_push_back_the_enterprise_s_other_endpoint(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from connectory.store import WebhookEndpoint
+
+    async with sessions() as session:
+        a, saturated = await add_tenant(session, cap=1)
+        other = WebhookEndpoint(enterprise_id=a, url="http://127.0.0.1:9/other", max_in_flight=4)
+        session.add(other)
+        await session.flush()
+        b, b_endpoint = await add_tenant(session, cap=4)
+        # A: five queues on an endpoint that takes one at a time, due first; one queue on
+        # another endpoint. B: two queues, due last.
+        rows = [
+            delivery_row(a, saturated, seq, f"a-{seq}", NOW - timedelta(minutes=60 - seq))
+            for seq in range(1, 6)
+        ]
+        a_other = delivery_row(a, other.id, 6, "a-other", NOW - timedelta(minutes=50))
+        b_rows = [
+            delivery_row(b, b_endpoint, seq, f"b-{seq}", NOW - timedelta(minutes=10))
+            for seq in (7, 8)
+        ]
+        await session.execute(insert(Delivery), [*rows, a_other, *b_rows])
+        await session.commit()
+    async with sessions() as session:
+        first = await claim_deliveries(session, NOW, limit=3)
+        await session.commit()
+    # Turns count the heads that may go: A's second is its other endpoint's, before B's second.
+    assert sorted(first) == sorted([rows[0]["id"], b_rows[0]["id"], a_other["id"]])
+
+
+async def test_the_claim_lock_is_taken_without_the_previous_batch_s_rows_locked(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lanes cannot deadlock: one holding its batch's rows while waiting for the claim lock,
+    the other holding the lock and waiting for those rows (PostgreSQL's row locks)."""
+    from sqlalchemy import text
+
+    from connectory.services.events import deliveries
+    from connectory.services.events.deliveries import Outcome, _record_then_claim, _Tried
+    from connectory.services.events.records import dialect_of, held_session
+    from connectory.settings import Settings
+
+    settings = Settings()
+    async with sessions() as session:
+        if dialect_of(session) != "postgresql":
+            pytest.skip("row locks and advisory locks: PostgreSQL's")
+        a, endpoint = await add_tenant(session, cap=4)
+        row = delivery_row(a, endpoint, 1, "sub-1", NOW)
+        await session.execute(insert(Delivery), [row])
+        await session.commit()
+    async with sessions() as session:
+        assert await claim_deliveries(session, NOW, 10, settings.work_lease_seconds) == [row["id"]]
+        await session.commit()
+    real_claim = deliveries.claim_deliveries
+    seen: list[str] = []
+
+    async def claim_while_another_lane_updates(session: AsyncSession, *args: object) -> list[str]:
+        # Another lane's claim would update this row: it must not wait for this transaction.
+        async with sessions() as other:
+            locked = await other.execute(
+                text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE NOWAIT"),
+                {"id": row["id"]},
+            )
+            seen.extend(locked.scalars())
+            await other.rollback()
+        return await real_claim(session, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deliveries, "claim_deliveries", claim_while_another_lane_updates)
+
+    class _Context:
+        metrics = None
+
+        def __init__(self) -> None:
+            self.settings = settings
+
+        def now(self) -> datetime:
+            return NOW + timedelta(seconds=1)
+
+    tried = _Tried(
+        [Outcome(row["id"], True, 200, "", 3)],
+        [],
+        NOW + timedelta(seconds=settings.work_lease_seconds),
+    )
+    async with held_session(sessions) as session:
+        await _record_then_claim(session, _Context(), tried, 10, 1)  # type: ignore[arg-type]
+        # The claim committed: the lock is not held while the batch is prepared and sent.
+        held = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid()"
+            )
+        )
+        await session.commit()
+    assert seen == [row["id"]] and held == 0

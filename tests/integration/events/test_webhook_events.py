@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -12,6 +13,9 @@ import httpx
 import orjson
 import standardwebhooks
 from events_support import WEBHOOK_SECRET, Harness
+from sqlalchemy import update
+
+from connectory.store import WebhookEndpoint, create_engine, create_sessionmaker
 
 
 def _endpoint(harness: Harness, **extra: Any) -> dict[str, Any]:
@@ -316,3 +320,59 @@ def _set_parameters_directly(harness: Harness, connector_id: str, signing: str) 
         await engine.dispose()
 
     asyncio.run(write())
+
+
+def test_a_url_with_a_port_out_of_range_is_refused_when_set(harness: Harness) -> None:
+    bad = "http://example.com:99999/hook"  # the schema's pattern allows five digits
+    created = harness.client.post("/webhook-endpoints", json={"url": bad})
+    assert created.status_code == 422, created.text
+    assert "not a valid URL" in created.json()["detail"]
+    endpoint = _endpoint(harness)
+    changed = harness.client.patch(f"/webhook-endpoints/{endpoint['id']}", json={"url": bad})
+    assert changed.status_code == 422, changed.text
+    assert harness.client.get(f"/webhook-endpoints/{endpoint['id']}").json()["url"] == (
+        harness.receiver.url
+    )
+
+
+def test_an_unparseable_stored_url_dead_letters_without_stopping_other_deliveries(
+    harness: Harness,
+) -> None:
+    broken = _endpoint(harness)
+    working = _endpoint(harness)
+    # Stored past the API (as before it checked ports): yarl cannot parse it at the send.
+    asyncio.run(_set_url(harness, broken["id"], "http://example.com:99999/hook"))
+    connection = _webhook_connection(harness)
+    _subscribe(harness, connection, "item_updated")
+    harness.touch(4)
+
+    def deliveries(endpoint: dict[str, Any]) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = harness.client.get(
+            "/deliveries", params={"endpoint_id": endpoint["id"]}
+        ).json()
+        return listed
+
+    harness.wait_for(
+        lambda: [d["status"] for d in deliveries(broken)] == ["dead"], "the dead letter"
+    )
+    harness.wait_for(
+        lambda: [d["status"] for d in deliveries(working)] == ["succeeded"],
+        "the other endpoint's delivery to be recorded",
+    )
+    dead = deliveries(broken)[0]
+    attempts = harness.client.get(f"/deliveries/{dead['id']}").json()["attempt_log"]
+    assert len(attempts) == 3  # delivery_max_attempts: retried with backoff, then dead
+    assert all(a["error"].startswith("InvalidURL: ") for a in attempts)
+    assert len(harness.receiver.requests) == 1  # sent once, its outcome recorded
+
+
+async def _set_url(harness: Harness, endpoint_id: str, url: str) -> None:
+    engine = create_engine(harness.settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await session.execute(
+                update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(url=url)
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()

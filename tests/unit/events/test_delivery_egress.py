@@ -49,3 +49,20 @@ def test_an_allowed_or_named_destination_has_no_refusal() -> None:
     guarded = _Context(None, EgressPolicy())  # type: ignore[arg-type]
     # A name is the resolver's to check, on every connection.
     assert _refusal_of(guarded, "https://hooks.example.com/x") is None  # type: ignore[arg-type]
+
+
+async def test_an_unparseable_url_is_a_failed_try_whether_checked_at_the_send_or_per_batch() -> (
+    None
+):
+    url = "http://example.com:99999/hook"  # yarl: port out of range
+    async with aiohttp.ClientSession() as http:
+        context = _Context(http, EgressPolicy())
+        refusal = _refusal_of(context, url)  # type: ignore[arg-type]
+        assert refusal is not None
+        at_send = await send_prepared(context, _prepared(url))  # type: ignore[arg-type]
+        per_batch = await send_prepared(context, _prepared(url, refusal=refusal))  # type: ignore[arg-type]
+        unchecked_by_aiohttp = await send_prepared(context, _prepared(url, refusal=None))  # type: ignore[arg-type]
+    for outcome in (at_send, per_batch):
+        assert not outcome.ok and outcome.status_code is None
+        assert outcome.error.startswith("InvalidURL: the endpoint URL is not valid")
+    assert not unchecked_by_aiohttp.ok and unchecked_by_aiohttp.status_code is None

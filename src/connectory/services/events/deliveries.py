@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -39,14 +40,20 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectory.errors import ConnectoryError, EgressDenied, UpstreamError
+from connectory.errors import ConnectoryError, EgressDenied, InvalidURL, UpstreamError
 from connectory.events.signing import signature_header
 from connectory.http.egress_aiohttp import check_destination
 from connectory.observability.calls import ConnectionCalls
 from connectory.services.events.call_logs import BackgroundCalls
 from connectory.services.events.context import EventsContext
 from connectory.services.events.endpoints import ENDPOINT_SECRETS_OWNER, endpoint_secrets
-from connectory.services.events.records import as_utc, dialect_of, envelope, held_session
+from connectory.services.events.records import (
+    as_utc,
+    dialect_of,
+    envelope,
+    held_session,
+    hold_write_lock,
+)
 from connectory.settings import Settings
 from connectory.store.event_models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
@@ -69,9 +76,12 @@ _UNRECORDED = ConnectionCalls(None, "")
 _CLAIM_LOCK = 0x636F6E6E  # "conn"
 
 #: The heads of due queues that the claim may take, in fair order, up to :scan: each ranked
-#: within its enterprise (turns) and within its endpoint (an endpoint's queues in flight plus
-#: its place among the candidates stay within its ``max_in_flight``); ``queued``: whether
-#: anything waits behind the head in its queue (no look for followers when nothing does).
+#: within its endpoint (an endpoint's queues in flight plus its place among the candidates
+#: stay within its ``max_in_flight``), then, among those within their cap, within its
+#: enterprise (turns: ranked after the cap, so an enterprise's heads waiting on a saturated
+#: endpoint do not push its head on another endpoint behind everyone else's); ``queued``:
+#: whether anything waits behind the head in its queue (no look for followers when nothing
+#: does).
 _CANDIDATES = (
     text(
         """
@@ -88,29 +98,33 @@ _CANDIDATES = (
                  AND n.event_seq > ranked.event_seq AND n.status IN ('pending', 'in_flight')
            ) AS queued
     FROM (
-        SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
-               heads.tenant_rank, heads.next_run_at, heads.event_seq,
-               coalesce(busy.queues, 0) AS busy,
+        SELECT capped.id, capped.enterprise_id, capped.endpoint_id, capped.order_key,
+               capped.cap, capped.busy, capped.next_run_at, capped.event_seq,
                row_number() OVER (
-                   PARTITION BY heads.endpoint_id ORDER BY heads.next_run_at, heads.event_seq
-               ) AS endpoint_rank
+                   PARTITION BY capped.enterprise_id ORDER BY capped.next_run_at, capped.event_seq
+               ) AS tenant_rank
         FROM (
-            SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at,
-                   d.event_seq, coalesce(w.max_in_flight, 1) AS cap,
+            SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, heads.cap,
+                   heads.next_run_at, heads.event_seq,
+                   coalesce(busy.queues, 0) AS busy,
                    row_number() OVER (
-                       PARTITION BY d.enterprise_id ORDER BY d.next_run_at, d.event_seq
-                   ) AS tenant_rank
-            FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
-            WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
-                   OR (d.status = 'in_flight' AND d.lease_until < :now))
-              AND NOT EXISTS (
-                  SELECT 1 FROM deliveries p
-                  WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
-                    AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
-              )
-        ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
+                       PARTITION BY heads.endpoint_id ORDER BY heads.next_run_at, heads.event_seq
+                   ) AS endpoint_rank
+            FROM (
+                SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at,
+                       d.event_seq, coalesce(w.max_in_flight, 1) AS cap
+                FROM deliveries d LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                WHERE ((d.status = 'pending' AND d.next_run_at <= :now)
+                       OR (d.status = 'in_flight' AND d.lease_until < :now))
+                  AND NOT EXISTS (
+                      SELECT 1 FROM deliveries p
+                      WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
+                        AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
+                  )
+            ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
+        ) AS capped
+        WHERE capped.busy + capped.endpoint_rank <= capped.cap
     ) AS ranked
-    WHERE ranked.busy + ranked.endpoint_rank <= ranked.cap
     ORDER BY ranked.tenant_rank, ranked.next_run_at, ranked.event_seq
     LIMIT :scan
     """
@@ -320,12 +334,22 @@ class _Unchecked:
 _UNCHECKED = _Unchecked()
 
 
-def _refusal_of(context: EventsContext, url: str) -> EgressDenied | None:
-    """The egress guard's refusal of *url* (an IP literal it does not allow), or None."""
+#: Why a URL is not sent to: the egress guard refuses it, or it cannot be parsed.
+Refusal = EgressDenied | InvalidURL
+
+
+def _refusal_of(context: EventsContext, url: str) -> Refusal | None:
+    """Why *url* is not sent to (a refused IP literal, an unparseable URL), or None.
+
+    An unparseable URL (a port out of range, stored before the API checked ports) is a
+    failed try like any other (retried, then dead-lettered), never an error of the batch.
+    """
     try:
         check_destination(context.egress, url)
     except EgressDenied as error:
         return error
+    except ValueError as error:  # yarl's (aiohttp's InvalidURL is one too)
+        return InvalidURL(f"the endpoint URL is not valid: {error}")
     return None
 
 
@@ -346,9 +370,9 @@ class Prepared:
     connector_id: str | None = None
     #: The delivery's queue (endpoint id, order key): a queue's run is sent in order.
     queue: tuple[str, str] = ("", "")
-    #: The egress guard's verdict on the URL's host when it is an IP literal (None: allowed),
-    #: taken once per endpoint per batch; unset (the default), it is taken at the send.
-    refusal: EgressDenied | _Unchecked | None = _UNCHECKED
+    #: The egress guard's verdict on the URL (see :func:`_refusal_of`; None: allowed), taken
+    #: once per distinct URL per batch; unset (the default), it is taken at the send.
+    refusal: Refusal | _Unchecked | None = _UNCHECKED
 
 
 async def dispatch_due(
@@ -357,22 +381,41 @@ async def dispatch_due(
     """Claim and send due deliveries until none is due; return how many were sent.
 
     *lanes* loops run side by side, so one batch's database work (record, claim, load)
-    overlaps another's sends; each lane holds one connection throughout. Per batch: one
-    transaction records the previous batch's outcomes, claims up to *batch* queues, each
-    with a run of up to *depth* deliveries (its head and those right behind it), and loads
-    them with their events and endpoints in one query (each endpoint's secrets are read once
-    per dispatch); the queues are then sent concurrently outside any transaction, each
-    queue's run in order, one delivery at a time. The last batch's outcomes get a
-    transaction of their own. A run stops at its first failure: the deliveries behind it
-    were not tried and are released as they were. Each lane stops when nothing is due or
-    after *rounds* batches.
+    overlaps another's sends; each lane holds one connection throughout. Per batch, on that
+    connection: one transaction records the previous batch's outcomes (committed first:
+    they were sent, and nothing that fails later may undo them); the next claims up to
+    *batch* queues, each with a run of up to *depth* deliveries (its head and those right
+    behind it), holding the claim lock for the claim only; then they are loaded with their
+    events and endpoints in one query (each endpoint's secrets are read once per dispatch).
+    The queues are sent concurrently outside any transaction, each queue's run in order,
+    one delivery at a time. A run stops at its first failure: the deliveries behind it were
+    not tried and are released as they were. Each lane stops when nothing is due or after
+    *rounds* batches. A lane's error cancels the other lanes (no held connection outlives
+    the dispatch) and is raised.
     """
     secrets: dict[str, list[str]] = {}
     connectors: dict[str, str] = {}
-    counts = await asyncio.gather(
-        *(_dispatch_lane(context, batch, rounds, depth, secrets, connectors) for _ in range(lanes))
+    return await _run_lanes(
+        [_dispatch_lane(context, batch, rounds, depth, secrets, connectors) for _ in range(lanes)]
     )
-    return sum(counts)
+
+
+async def _run_lanes(lanes: list[Coroutine[Any, Any, int]]) -> int:
+    """Run *lanes* side by side; their sum. The first error cancels the others, then is raised.
+
+    Not a TaskGroup: the caller sees the lane's own exception, not an ExceptionGroup.
+    """
+    tasks = [asyncio.create_task(lane) for lane in lanes]
+    try:
+        finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:  # a lane failed, or the dispatch was cancelled: no lane outlives it
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        if task in finished and not task.cancelled() and task.exception() is not None:
+            raise cast(BaseException, task.exception())
+    return sum(task.result() for task in tasks)
 
 
 async def _dispatch_lane(
@@ -384,32 +427,26 @@ async def _dispatch_lane(
     connectors: dict[str, str],
 ) -> int:
     sent = 0
-    settings = context.settings
-    lease_seconds = settings.work_lease_seconds
-    #: The previous batch's tries, recorded in the transaction that claims the next batch.
+    lease_seconds = context.settings.work_lease_seconds
+    #: The previous batch's tries, recorded before the next batch is claimed.
     done: _Tried | None = None
     # One connection for the lane's life: a checkout per batch would ping the server each time.
     async with held_session(context.sessions) as session:
         for _ in range(rounds):
-            now = context.now()
-            dead = await write_outcomes(session, settings, now, done) if done else []
-            claimed = await claim_deliveries(session, now, batch, lease_seconds, depth)
-            prepared = (
-                await prepare_deliveries(session, context, claimed, secrets, connectors)
-                if claimed
-                else []
-            )
-            await session.commit()
-            _count_dead(context.metrics, dead)
+            now, claimed = await _record_then_claim(session, context, done, batch, depth)
             done = None
             if not claimed:
                 break
+            prepared = await prepare_deliveries(session, context, claimed, secrets, connectors)
+            await session.commit()  # ends the read (no transaction stays open while sending)
             runs: dict[tuple[str, str], list[Prepared]] = {}
             for item in prepared:  # in queue order
                 runs.setdefault(item.queue, []).append(item)
             # No send of a run starts once half the lease has passed: with a try bounded by
-            # delivery_timeout_seconds, the batch's outcomes are recorded before the lease
-            # expires, so no other lane or worker re-claims (and sends again) what is in flight.
+            # delivery_timeout_seconds, the sends end well before the lease expires, so no other
+            # lane or worker re-claims (and sends again) what is in flight. The outcomes are
+            # recorded in the lane's next round, or after its last; if that fails (the store
+            # unreachable), the leases expire and the deliveries are sent again (at least once).
             stop_at = now + timedelta(seconds=lease_seconds / 2)
             results = await asyncio.gather(
                 *(_send_run(context, run, stop_at) for run in runs.values())
@@ -422,10 +459,38 @@ async def _dispatch_lane(
             )
             sent += len(done.outcomes)
         if done is not None:  # the last round's tries, when the rounds ran out
-            dead = await write_outcomes(session, settings, context.now(), done)
-            await session.commit()
-            _count_dead(context.metrics, dead)
+            await _record(session, context, done)
     return sent
+
+
+async def _record(session: AsyncSession, context: EventsContext, done: _Tried) -> None:
+    """Record a batch's tries and commit them, in a transaction of their own on *session*."""
+    dead = await write_outcomes(session, context.settings, context.now(), done)
+    await session.commit()
+    _count_dead(context.metrics, dead)
+
+
+async def _record_then_claim(
+    session: AsyncSession, context: EventsContext, done: _Tried | None, batch: int, depth: int
+) -> tuple[datetime, list[str]]:
+    """Commit the previous batch's tries (*done*), then claim the next batch; its time and ids.
+
+    Two transactions on the held connection: a claim that fails (a deadlock, a timeout, a
+    dropped connection) cannot roll back outcomes of deliveries already sent, and the claim
+    lock is taken first in the claim's transaction and held only for the claim (never while
+    rows of the previous batch are locked: no lock-order deadlock between lanes).
+    """
+    if done is not None:
+        await _record(session, context, done)
+    # SQLite: the claim reads then writes; a writer from the start waits for the lock instead
+    # of failing when another lane commits between the read and the write.
+    await hold_write_lock(session)
+    now = context.now()
+    claimed = await claim_deliveries(
+        session, now, batch, context.settings.work_lease_seconds, depth
+    )
+    await session.commit()
+    return now, claimed
 
 
 async def _send_run(
@@ -488,7 +553,7 @@ async def prepare_deliveries(
         )
     )
     calls: dict[tuple[str, str], ConnectionCalls] = {}
-    refusals: dict[str, EgressDenied | None] = {}
+    refusals: dict[str, Refusal | None] = {}
     prepared: list[Prepared] = []
     started = context.now()
     for event in rows:
@@ -562,9 +627,9 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
         try:
             refusal = item.refusal
             if isinstance(refusal, _Unchecked):
-                check_destination(context.egress, item.url)
-            elif refusal is not None:
-                raise EgressDenied(str(refusal))
+                refusal = _refusal_of(context, item.url)
+            if refusal is not None:  # a new error each try (the verdict is shared by a batch)
+                raise type(refusal)(str(refusal))
             async with context.http.post(
                 item.url, data=item.body, headers=headers, timeout=timeout, allow_redirects=False
             ) as response:
@@ -572,7 +637,8 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
                 # Read whole: it frees the connection; only the call log's excerpt keeps a head.
                 content = await response.read()
                 call.note_reply(status, response.headers, content, 1)
-        except (aiohttp.ClientError, ConnectoryError, OSError, TimeoutError) as error:
+        # ValueError: a URL yarl refuses while sending; a failed try, not the lane's error.
+        except (aiohttp.ClientError, ConnectoryError, OSError, TimeoutError, ValueError) as error:
             elapsed = int((time.perf_counter() - started) * 1000)
             call.note_attempts(1)
             call.error = error

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import false, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from yarl import URL
 
 from connectory.errors import FieldIssue, InvalidRequest, NotFound
 from connectory.events.signing import generate_endpoint_secret
@@ -54,12 +55,22 @@ def _visible(principal: Principal) -> Any:
 
 
 def check_endpoint_url(url: str) -> str:
-    """An absolute http(s) URL without credentials in it.
+    """An absolute http(s) URL without credentials in it, that the sender can parse.
 
     Raises:
         InvalidRequest: otherwise (the egress guard checks the destination when sending).
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        # Read, not just split: .port raises on a port out of range; and the sender parses
+        # with yarl, so a URL it refuses (a port out of range) would fail every try.
+        parts.port  # noqa: B018
+        URL(url.strip())
+    except ValueError as error:
+        invalid = f"is not a valid URL ({error})"
+        raise InvalidRequest(
+            f"the endpoint URL {invalid}", [FieldIssue(("body", "url"), invalid)]
+        ) from None
     problem = None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         problem = "must be an absolute http:// or https:// URL"
