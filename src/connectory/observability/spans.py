@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
+from connectory.observability.tracing import call_span_end_attributes, call_span_start
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
 
@@ -330,15 +332,7 @@ class RecordedTracing:
 
     def start_call_span(self, track: CallTrack, parent: CallTrack | None) -> SpanRecord:
         """Start the span of *track*, a child of *parent*'s span (or of the current span)."""
-        calls = track._calls
-        attributes: dict[str, Any] = {"connectory.kind": track.kind, "connectory.call_id": track.id}
-        if track.operation:
-            attributes["connectory.operation"] = track.operation
-        if calls is not None:
-            attributes["connectory.connection_id"] = calls.connection_id
-            if calls.connector_id:
-                attributes["connectory.connector_id"] = calls.connector_id
-        name = f"{track.kind} {track.operation}" if track.operation else track.kind
+        name, attributes = call_span_start(track)
         parent_span = parent.span if parent is not None else None
         if not isinstance(parent_span, SpanRecord):
             parent_span = None
@@ -348,13 +342,8 @@ class RecordedTracing:
         self, span: SpanRecord, entry: CallEntry, error: BaseException | None
     ) -> None:
         """End a call's span with what the entry says."""
-        attributes = span.attributes
-        attributes["connectory.attempts"] = entry.attempts
-        if entry.status_code is not None:
-            attributes["http.response.status_code"] = entry.status_code
+        span.attributes.update(call_span_end_attributes(entry))
         if entry.status == "error":
-            if entry.error_class:
-                attributes["error.type"] = entry.error_class
             span.set_error(entry.error_message or entry.error_class)
         span.finish()
 

@@ -84,15 +84,7 @@ class Tracing:
         context = None
         if parent is not None and parent.span is not None:
             context = trace.set_span_in_context(parent.span)
-        calls = track._calls
-        attributes: dict[str, Any] = {"connectory.kind": track.kind, "connectory.call_id": track.id}
-        if track.operation:
-            attributes["connectory.operation"] = track.operation
-        if calls is not None:
-            attributes["connectory.connection_id"] = calls.connection_id
-            if calls.connector_id:
-                attributes["connectory.connector_id"] = calls.connector_id
-        name = f"{track.kind} {track.operation}" if track.operation else track.kind
+        name, attributes = call_span_start(track)
         return self.tracer.start_span(
             name, context=context, kind=SpanKind.INTERNAL, attributes=attributes
         )
@@ -100,12 +92,7 @@ class Tracing:
     def end_call_span(self, span: Any, entry: CallEntry, error: BaseException | None) -> None:
         """End a call's span with what the entry says."""
         # One set_attributes: the SDK takes the span's lock and cleans values once per call.
-        attributes: dict[str, Any] = {"connectory.attempts": entry.attempts}
-        if entry.status_code is not None:
-            attributes["http.response.status_code"] = entry.status_code
-        if entry.status == "error" and entry.error_class:
-            attributes["error.type"] = entry.error_class
-        span.set_attributes(attributes)
+        span.set_attributes(call_span_end_attributes(entry))
         if entry.status == "error":
             span.set_status(Status(StatusCode.ERROR, entry.error_message or entry.error_class))
         span.end()
@@ -149,6 +136,30 @@ class Tracing:
         """Export what is left and stop (a provider passed in is left to its owner)."""
         if self._owned:
             self.provider.shutdown()
+
+
+def call_span_start(track: CallTrack) -> tuple[str, dict[str, Any]]:
+    """The name and first attributes of *track*'s call span (the same on both tracing paths)."""
+    calls = track._calls
+    attributes: dict[str, Any] = {"connectory.kind": track.kind, "connectory.call_id": track.id}
+    if track.operation:
+        attributes["connectory.operation"] = track.operation
+    if calls is not None:
+        attributes["connectory.connection_id"] = calls.connection_id
+        if calls.connector_id:
+            attributes["connectory.connector_id"] = calls.connector_id
+    name = f"{track.kind} {track.operation}" if track.operation else track.kind
+    return name, attributes
+
+
+def call_span_end_attributes(entry: CallEntry) -> dict[str, Any]:
+    """The attributes a call span ends with, from its call-log entry (both tracing paths)."""
+    attributes: dict[str, Any] = {"connectory.attempts": entry.attempts}
+    if entry.status_code is not None:
+        attributes["http.response.status_code"] = entry.status_code
+    if entry.status == "error" and entry.error_class:
+        attributes["error.type"] = entry.error_class
+    return attributes
 
 
 def tracing_from_env(lightweight: bool = True) -> SpanTracing:
