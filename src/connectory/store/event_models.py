@@ -168,6 +168,10 @@ class WebhookEndpoint(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+#: A delivery still to be sent (its queue's head, or behind it): the claim's partial indexes.
+_LIVE = text("status IN ('pending', 'in_flight')")
+
+
 class Delivery(Base):
     """One event to one endpoint: sent at least once, in order per (subscription, endpoint).
 
@@ -196,7 +200,24 @@ class Delivery(Base):
 
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_run_at"),
-        Index("ix_deliveries_queue", "endpoint_id", "order_key", "event_seq"),
+        # The claim's look-ups touch only live deliveries (pending, in flight): indexes of
+        # those only, so a queue's or an endpoint's finished history is never walked.
+        Index(
+            "ix_deliveries_live_queue",
+            "endpoint_id",
+            "order_key",
+            "event_seq",
+            postgresql_where=_LIVE,
+            sqlite_where=_LIVE,
+        ),
+        Index(
+            "ix_deliveries_live_due",
+            "endpoint_id",
+            "next_run_at",
+            "event_seq",
+            postgresql_where=_LIVE,
+            sqlite_where=_LIVE,
+        ),
         Index("ix_deliveries_event", "event_id"),
     )
 
