@@ -126,3 +126,34 @@ async def test_the_live_indexes_migrate_down_and_up(
     async with engine.begin() as connection:
         again = await connection.run_sync(lambda c: migrate_to("head", c))
     assert again == migrated
+
+
+@pytest.mark.parametrize("head", ["in_flight", "due"])
+async def test_a_head_behind_a_deep_queue_s_waiting_deliveries_is_claimed(
+    sessions: async_sessionmaker[AsyncSession], head: str
+) -> None:
+    """3,000 deliveries wait behind their queue's head (an outage's backlog of one
+    subscription), all due before another queue's head on the same endpoint: the claim still
+    finds that head, and on PostgreSQL reads a few rows per queue, not the deep queue."""
+    async with sessions() as session:
+        a, endpoint = await add_tenant(session, cap=4)
+        deep = [
+            delivery_row(a, endpoint, seq, "sub-deep", NOW - timedelta(hours=1, seconds=-seq))
+            for seq in range(1, 3_001)
+        ]
+        if head == "in_flight":  # sending: its lease runs
+            deep[0].update(status="in_flight", lease_until=NOW + timedelta(minutes=1))
+        await session.execute(insert(Delivery), deep)
+        other = delivery_row(a, endpoint, 3_001, "sub-other", NOW)
+        await session.execute(insert(Delivery), [other])
+        await session.commit()
+    postgresql = sessions.kw["bind"].dialect.name == "postgresql"
+    if postgresql:
+        claimed, read = await _claim_counting_reads(sessions, limit=10, depth=3)
+        assert read < 300, read
+    else:
+        async with sessions() as session:
+            claimed = await claim_deliveries(session, NOW, limit=10, depth=3)
+            await session.commit()
+    expected = [other["id"]] if head == "in_flight" else [*(r["id"] for r in deep[:3]), other["id"]]
+    assert sorted(claimed) == sorted(expected)

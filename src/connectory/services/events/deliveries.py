@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Integer,
+    Row,
     String,
     Table,
     bindparam,
@@ -48,6 +49,7 @@ from connectory.events.signing import signature_header
 from connectory.http.egress_aiohttp import check_destination
 from connectory.observability.calls import ConnectionCalls
 from connectory.services.events.call_logs import BackgroundCalls
+from connectory.services.events.claim_heads import Candidate, due_heads
 from connectory.services.events.context import EventsContext
 from connectory.services.events.endpoints import ENDPOINT_SECRETS_OWNER, endpoint_secrets
 from connectory.services.events.records import (
@@ -85,7 +87,8 @@ _CLAIM_LOCK = 0x636F6E6E  # "conn"
 #: endpoint do not push its head on another endpoint behind everyone else's); ``queued``:
 #: whether anything waits behind the head in its queue (no look for followers when nothing
 #: does). This form ranks every due head (its cost grows with the backlog): SQLite's, where
-#: one process claims and backlogs are small; PostgreSQL reads :data:`_CANDIDATES_LATERAL`.
+#: one process claims and backlogs are small; PostgreSQL's claim reads
+#: :func:`connectory.services.events.claim_heads.due_heads`.
 _CANDIDATES_SCAN = (
     text(
         """
@@ -128,78 +131,6 @@ _CANDIDATES_SCAN = (
             ) AS heads LEFT JOIN busy ON busy.endpoint_id = heads.endpoint_id
         ) AS capped
         WHERE capped.busy + capped.endpoint_rank <= capped.cap
-    ) AS ranked
-    ORDER BY ranked.tenant_rank, ranked.next_run_at, ranked.event_seq
-    LIMIT :scan
-    """
-    )
-    .bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("scan", type_=Integer))
-    .columns(
-        id=String,
-        enterprise_id=String,
-        endpoint_id=String,
-        order_key=String,
-        cap=Integer,
-        busy=Integer,
-        queued=Boolean,
-    )
-)
-
-
-#: The same candidates as :data:`_CANDIDATES_SCAN`, read without ranking the whole backlog
-#: (PostgreSQL): for each endpoint with room (its ``max_in_flight`` less its queues in flight),
-#: its due heads in order, up to that room, read from the live deliveries' index in
-#: ``next_run_at`` order (``LIMIT`` stops the scan); only those are ranked within their
-#: enterprise. A claim's cost grows with the batch and the endpoints, not with the backlog
-#: (50 ms per claim at 20,000 due deliveries before; see docs/events.md). Every in-flight or
-#: due delivery has ``next_run_at <= now`` (a claim takes only due ones and leaves the column
-#: as it was), which bounds the index range. The look-ups for an earlier or a later live
-#: delivery in a queue are scalar subqueries in the live queue index's order, not EXISTS: the
-#: planner cannot turn them into a join that scans the index once per row, whatever the
-#: statistics say (a burst of deliveries inserted since the last ANALYZE made that plan read
-#: the whole index per candidate).
-_CANDIDATES_LATERAL = (
-    text(
-        """
-    WITH busy AS (
-        SELECT endpoint_id, count(DISTINCT order_key) AS queues FROM deliveries
-        WHERE status = 'in_flight' AND lease_until >= :now
-        GROUP BY endpoint_id
-    ), open_endpoints AS (
-        SELECT w.id, w.max_in_flight AS cap, coalesce(busy.queues, 0) AS busy
-        FROM webhook_endpoints w LEFT JOIN busy ON busy.endpoint_id = w.id
-        WHERE w.max_in_flight > coalesce(busy.queues, 0)
-    )
-    SELECT ranked.id, ranked.enterprise_id, ranked.endpoint_id, ranked.order_key, ranked.cap,
-           ranked.busy,
-           coalesce((
-               SELECT true FROM deliveries n
-               WHERE n.endpoint_id = ranked.endpoint_id AND n.order_key = ranked.order_key
-                 AND n.event_seq > ranked.event_seq AND n.status IN ('pending', 'in_flight')
-               ORDER BY n.endpoint_id, n.order_key, n.event_seq LIMIT 1
-           ), false) AS queued
-    FROM (
-        SELECT heads.id, heads.enterprise_id, heads.endpoint_id, heads.order_key, e.cap,
-               e.busy, heads.next_run_at, heads.event_seq,
-               row_number() OVER (
-                   PARTITION BY heads.enterprise_id ORDER BY heads.next_run_at, heads.event_seq
-               ) AS tenant_rank
-        FROM open_endpoints e CROSS JOIN LATERAL (
-            SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at,
-                   d.event_seq
-            FROM deliveries d
-            WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'in_flight')
-              AND d.next_run_at <= :now
-              AND (d.status = 'pending' OR d.lease_until < :now)
-              AND NOT coalesce((
-                  SELECT true FROM deliveries p
-                  WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
-                    AND p.event_seq < d.event_seq AND p.status IN ('pending', 'in_flight')
-                  ORDER BY p.endpoint_id, p.order_key, p.event_seq LIMIT 1
-              ), false)
-            ORDER BY d.next_run_at, d.event_seq
-            LIMIT e.cap - e.busy
-        ) AS heads
     ) AS ranked
     ORDER BY ranked.tenant_rank, ranked.next_run_at, ranked.event_seq
     LIMIT :scan
@@ -328,8 +259,11 @@ async def claim_deliveries(
     dialect = dialect_of(session)
     if dialect == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
-    candidates = _CANDIDATES_LATERAL if dialect == "postgresql" else _CANDIDATES_SCAN
-    rows = (await session.execute(candidates, {"now": now, "scan": limit})).all()
+    rows: Sequence[Candidate | Row[Any]] = (
+        await due_heads(session, now, limit)
+        if dialect == "postgresql"
+        else (await session.execute(_CANDIDATES_SCAN, {"now": now, "scan": limit})).all()
+    )
     if not rows:
         return []
     # Queues in flight per endpoint (read with the candidates): each sends one request at a

@@ -1,0 +1,254 @@
+"""The due queue heads a claim may take, read on PostgreSQL without ranking the backlog.
+
+A claim (see :mod:`connectory.services.events.deliveries`) takes, for each endpoint with room
+(its ``max_in_flight`` less its queues in flight), that endpoint's earliest due queue heads
+(by ``next_run_at``, then ``event_seq``), up to the room; then ranks them within their
+enterprise. Ranking every due head in one query costs the whole backlog per claim (50 ms at
+20,000 due deliveries), so the heads are found in two steps whose cost follows the batch:
+
+1. **By time**: per endpoint, the first ``window`` live due deliveries in ``next_run_at``
+   order (the live deliveries' index; ``LIMIT`` stops the scan), keeping the heads among
+   them. When that window holds enough heads, or everything due, these are the endpoint's
+   earliest heads.
+2. **By queue**, for an endpoint whose window was full of deliveries waiting behind their
+   queue's head (one subscription thousands deep, after an outage): its live queues are
+   walked one index look-up each (a skip scan of the live queue index), their heads read,
+   and the due ones kept. This costs the endpoint's number of live queues, not their depth.
+
+Every in-flight or due delivery has ``next_run_at <= now`` (a claim takes only due ones and
+leaves the column as it was), which bounds the time scan. The look-ups for an earlier or a
+later live delivery of a queue are scalar subqueries in the live queue index's order, not
+EXISTS: the planner cannot make them a join that reads the index once per row, whatever the
+statistics say (a table not analyzed since a burst of deliveries made that plan read the
+whole index per candidate; this machine kind runs PostgreSQL with autovacuum off).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+#: A delivery still to be sent: the partial indexes' predicate (migration 0011).
+_LIVE = "status IN ('pending', 'in_flight')"
+
+#: Whether a live delivery follows *alias*'s in its queue.
+_FOLLOWED = f"""coalesce((
+    SELECT true FROM deliveries n
+    WHERE n.endpoint_id = {{alias}}.endpoint_id AND n.order_key = {{alias}}.order_key
+      AND n.event_seq > {{alias}}.event_seq AND n.{_LIVE}
+    ORDER BY n.endpoint_id, n.order_key, n.event_seq LIMIT 1
+), false)"""
+
+#: Step 1: per endpoint with room, its scan window's rows in time order (``place``), whether
+#: each is its queue's head, the heads' running count (``head_rank``) and the window's size
+#: (``scanned``). Only the heads within the room come back, plus each endpoint's first row
+#: (whatever it is: it carries ``scanned``), or an empty row for an endpoint with nothing due.
+_BY_TIME = (
+    text(
+        f"""
+    WITH busy AS (
+        SELECT endpoint_id, count(DISTINCT order_key) AS queues FROM deliveries
+        WHERE status = 'in_flight' AND lease_until >= :now
+        GROUP BY endpoint_id
+    ), open_endpoints AS (
+        SELECT w.id, w.max_in_flight AS cap, coalesce(busy.queues, 0) AS busy
+        FROM webhook_endpoints w LEFT JOIN busy ON busy.endpoint_id = w.id
+        WHERE w.max_in_flight > coalesce(busy.queues, 0)
+    )
+    SELECT e.id AS endpoint_id, e.cap, e.busy, scan.id, scan.enterprise_id, scan.order_key,
+           scan.next_run_at, scan.event_seq, scan.head AND scan.head_rank <= e.cap - e.busy
+           AS taken, coalesce(scan.scanned, 0) AS scanned,
+           CASE WHEN scan.head THEN {_FOLLOWED.format(alias="scan")} ELSE false END AS queued
+    FROM open_endpoints e LEFT JOIN LATERAL (
+        SELECT window_rows.*,
+               count(*) OVER () AS scanned,
+               row_number() OVER in_time AS place,
+               count(*) FILTER (WHERE window_rows.head) OVER in_time AS head_rank
+        FROM (
+            SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.next_run_at,
+                   d.event_seq,
+                   NOT coalesce((
+                       SELECT true FROM deliveries p
+                       WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
+                         AND p.event_seq < d.event_seq AND p.{_LIVE}
+                       ORDER BY p.endpoint_id, p.order_key, p.event_seq LIMIT 1
+                   ), false) AS head
+            FROM deliveries d
+            WHERE d.endpoint_id = e.id AND d.{_LIVE} AND d.next_run_at <= :now
+              AND (d.status = 'pending' OR d.lease_until < :now)
+            ORDER BY d.next_run_at, d.event_seq
+            LIMIT (e.cap - e.busy) * 2 + :slack
+        ) AS window_rows
+        WINDOW in_time AS (
+            ORDER BY window_rows.next_run_at, window_rows.event_seq ROWS UNBOUNDED PRECEDING
+        )
+    ) AS scan ON true
+    WHERE scan.id IS NULL OR scan.place = 1 OR (scan.head AND scan.head_rank <= e.cap - e.busy)
+    """
+    )
+    .bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("slack", type_=Integer))
+    .columns(
+        endpoint_id=String,
+        cap=Integer,
+        busy=Integer,
+        id=String,
+        enterprise_id=String,
+        order_key=String,
+        next_run_at=DateTime(timezone=True),
+        event_seq=Integer,
+        taken=Boolean,
+        scanned=Integer,
+        queued=Boolean,
+    )
+)
+
+#: Step 2: the due heads of every live queue of the given endpoints (a recursive skip scan
+#: of the live queue index: one look-up per queue, whatever its depth).
+_BY_QUEUE = (
+    text(
+        f"""
+    WITH RECURSIVE queues(endpoint_id, order_key) AS (
+        SELECT e.id, (
+            SELECT d.order_key FROM deliveries d
+            WHERE d.endpoint_id = e.id AND d.{_LIVE}
+            ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
+        )
+        FROM unnest(CAST(:endpoints AS varchar[])) AS e(id)
+        UNION ALL
+        SELECT q.endpoint_id, (
+            SELECT d.order_key FROM deliveries d
+            WHERE d.endpoint_id = q.endpoint_id AND d.order_key > q.order_key AND d.{_LIVE}
+            ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
+        )
+        FROM queues q WHERE q.order_key IS NOT NULL
+    )
+    SELECT h.id, h.enterprise_id, h.endpoint_id, h.order_key, h.next_run_at, h.event_seq,
+           {_FOLLOWED.format(alias="h")} AS queued
+    FROM queues q CROSS JOIN LATERAL (
+        SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.status, d.next_run_at,
+               d.lease_until, d.event_seq
+        FROM deliveries d
+        WHERE d.endpoint_id = q.endpoint_id AND d.order_key = q.order_key AND d.{_LIVE}
+        ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
+    ) AS h
+    WHERE q.order_key IS NOT NULL AND h.next_run_at <= :now
+      AND (h.status = 'pending' OR h.lease_until < :now)
+    """
+    )
+    .bindparams(
+        bindparam("now", type_=DateTime(timezone=True)),
+        bindparam("endpoints", type_=ARRAY(String)),
+    )
+    .columns(
+        id=String,
+        enterprise_id=String,
+        endpoint_id=String,
+        order_key=String,
+        next_run_at=DateTime(timezone=True),
+        event_seq=Integer,
+        queued=Boolean,
+    )
+)
+
+#: Rows the time scan reads per endpoint beyond twice its room.
+WINDOW_SLACK = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A due queue head the claim may take."""
+
+    id: str
+    enterprise_id: str
+    endpoint_id: str
+    order_key: str
+    next_run_at: datetime
+    event_seq: int
+    #: The endpoint's ``max_in_flight``, and its queues in flight when read.
+    cap: int
+    busy: int
+    #: A live delivery waits behind this one in its queue.
+    queued: bool
+
+
+async def due_heads(session: AsyncSession, now: datetime, limit: int) -> list[Candidate]:
+    """Up to *limit* due queue heads in fair order, within their endpoints' room.
+
+    Fair order: each enterprise's heads ranked by time, then the ranks taken in turn (an
+    enterprise's first head, every other enterprise's first, then the seconds...), as the
+    one-query form on SQLite orders them.
+    """
+    found: list[Candidate] = []
+    short: dict[str, tuple[int, int]] = {}
+    rows = await session.execute(_BY_TIME, {"now": now, "slack": WINDOW_SLACK})
+    for row in rows:
+        room = row.cap - row.busy
+        if row.taken:
+            found.append(
+                Candidate(
+                    row.id,
+                    row.enterprise_id,
+                    row.endpoint_id,
+                    row.order_key,
+                    row.next_run_at,
+                    row.event_seq,
+                    row.cap,
+                    row.busy,
+                    row.queued,
+                )
+            )
+        if row.scanned == room * 2 + WINDOW_SLACK:  # a full window: there may be more heads
+            short[row.endpoint_id] = (row.cap, row.busy)
+    taken_per_endpoint: dict[str, int] = defaultdict(int)
+    for candidate in found:
+        taken_per_endpoint[candidate.endpoint_id] += 1
+    walk = sorted(
+        endpoint
+        for endpoint, (cap, busy) in short.items()
+        if taken_per_endpoint[endpoint] < cap - busy
+    )
+    if walk:
+        found = [c for c in found if c.endpoint_id not in walk]
+        heads = (await session.execute(_BY_QUEUE, {"now": now, "endpoints": walk})).all()
+        per_endpoint: dict[str, list[Candidate]] = defaultdict(list)
+        for row in heads:
+            cap, busy = short[row.endpoint_id]
+            per_endpoint[row.endpoint_id].append(
+                Candidate(
+                    row.id,
+                    row.enterprise_id,
+                    row.endpoint_id,
+                    row.order_key,
+                    row.next_run_at,
+                    row.event_seq,
+                    cap,
+                    busy,
+                    row.queued,
+                )
+            )
+        for endpoint, candidates in per_endpoint.items():
+            cap, busy = short[endpoint]
+            candidates.sort(key=lambda c: (c.next_run_at, c.event_seq))
+            found += candidates[: cap - busy]
+    return in_fair_order(found)[:limit]
+
+
+def in_fair_order(candidates: list[Candidate]) -> list[Candidate]:
+    """Each enterprise's candidates ranked by time, then taken rank by rank."""
+    ranks: dict[str, int] = defaultdict(int)
+    ranked: list[tuple[int, datetime, int, Candidate]] = []
+    for candidate in sorted(candidates, key=lambda c: (c.next_run_at, c.event_seq)):
+        ranks[candidate.enterprise_id] += 1
+        ranked.append(
+            (ranks[candidate.enterprise_id], candidate.next_run_at, candidate.event_seq, candidate)
+        )
+    ranked.sort(key=lambda entry: entry[:3])
+    return [entry[3] for entry in ranked]
+
+
+__all__ = ["WINDOW_SLACK", "Candidate", "due_heads", "in_fair_order"]
