@@ -137,12 +137,15 @@ class MemoryRateLimiter:
         max_wait_setting: str | None = None,
     ) -> None:
         """Take a slot in every quota at once; see :meth:`RateLimiter.acquire`."""
-        deadline = self.clock.monotonic() + max_wait
+        # One reading of the clock per try, shared by the take and the deadline: a request
+        # admitted at once (the common case) reads it once.
+        now = self.clock.monotonic()
+        deadline = now + max_wait
         while True:
-            wait, cause = self.try_take(quotas)
+            wait, cause = self._take(quotas, now, 1)
             if wait <= 0:
                 return
-            left = deadline - self.clock.monotonic()
+            left = deadline - now
             if wait > left:
                 raise rate_limited_error(
                     wait, cause, max_wait if max_wait_setting else left, max_wait_setting
@@ -150,6 +153,7 @@ class MemoryRateLimiter:
             if on_wait is not None:
                 on_wait(wait, cause)
             await self.clock.sleep(max(wait, _MIN_SLEEP))
+            now = self.clock.monotonic()
 
     def try_take(self, quotas: Sequence[Quota], limit_scale: int = 1) -> tuple[float, WaitCause]:
         """Take a slot in every quota now if all have one; otherwise say how long to wait.
@@ -162,7 +166,12 @@ class MemoryRateLimiter:
         Returns:
             ``(0, ...)`` when the slots were taken, else ``(seconds, cause)`` to wait first.
         """
-        now = self.clock.monotonic()
+        return self._take(quotas, self.clock.monotonic(), limit_scale)
+
+    def _take(
+        self, quotas: Sequence[Quota], now: float, limit_scale: int
+    ) -> tuple[float, WaitCause]:
+        """:meth:`try_take` at *now* (the caller's reading of the clock)."""
         wait = 0.0
         cause: WaitCause = "rate limit"
         for quota in quotas:
@@ -193,9 +202,13 @@ class MemoryRateLimiter:
                     wait, cause = until_free, "rate limit"
         if wait > 0:
             return wait, cause
+        logs = self._logs
         for quota in quotas:
             if quota.limit is not None:
-                self._logs.setdefault(quota.key, deque()).append(now)
+                log = logs.get(quota.key)
+                if log is None:  # not setdefault: that built a deque on every admission
+                    log = logs[quota.key] = deque()
+                log.append(now)
         return 0.0, cause
 
     async def pause(self, key: str, seconds: float) -> None:
