@@ -137,14 +137,17 @@ class MemoryRateLimiter:
         max_wait_setting: str | None = None,
     ) -> None:
         """Take a slot in every quota at once; see :meth:`RateLimiter.acquire`."""
-        # One reading of the clock per try, shared by the take and the deadline: a request
-        # admitted at once (the common case) reads it once.
-        now = self.clock.monotonic()
-        deadline = now + max_wait
+        # The deadline is read only once a request has to wait: one admitted at once (the
+        # common case) reads the clock once, in try_take. (Subclasses may wrap try_take: it
+        # stays the one place a slot is taken.)
+        deadline: float | None = None
         while True:
-            wait, cause = self._take(quotas, now, 1)
+            wait, cause = self.try_take(quotas)
             if wait <= 0:
                 return
+            now = self.clock.monotonic()
+            if deadline is None:
+                deadline = now + max_wait
             left = deadline - now
             if wait > left:
                 raise rate_limited_error(
@@ -153,7 +156,6 @@ class MemoryRateLimiter:
             if on_wait is not None:
                 on_wait(wait, cause)
             await self.clock.sleep(max(wait, _MIN_SLEEP))
-            now = self.clock.monotonic()
 
     def try_take(self, quotas: Sequence[Quota], limit_scale: int = 1) -> tuple[float, WaitCause]:
         """Take a slot in every quota now if all have one; otherwise say how long to wait.
@@ -166,12 +168,7 @@ class MemoryRateLimiter:
         Returns:
             ``(0, ...)`` when the slots were taken, else ``(seconds, cause)`` to wait first.
         """
-        return self._take(quotas, self.clock.monotonic(), limit_scale)
-
-    def _take(
-        self, quotas: Sequence[Quota], now: float, limit_scale: int
-    ) -> tuple[float, WaitCause]:
-        """:meth:`try_take` at *now* (the caller's reading of the clock)."""
+        now = self.clock.monotonic()
         wait = 0.0
         cause: WaitCause = "rate limit"
         for quota in quotas:
