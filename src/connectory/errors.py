@@ -43,6 +43,7 @@ Tree::
     ├── ConfigurationError         the server cannot start as configured (keys, settings)
     ├── DecryptionError            a stored secret cannot be decrypted (tampered, wrong row, key)
     ├── StorageUnavailable         the database failed a read or write; send it again
+    ├── InternalError              Connectory's own failure (a bug), logged under an error id
     ├── WebhookUnstorable          the database refuses to store a received webhook's data
     └── ScriptError                connector JavaScript threw, did not load, or misused ctx
         └── ScriptLimitError       it hit a limit: time, memory, output, log, apiClient calls
@@ -495,6 +496,22 @@ class StorageUnavailable(ConnectoryError):
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class InternalError(ConnectoryError):
+    """Connectory failed on its own account (a bug, a database schema out of step), not the caller.
+
+    Sending the request again would fail again, so this is no "try again" answer. The cause is
+    logged under :attr:`error_id`, which the message quotes so an operator can find it; the
+    message never holds the cause itself (a driver's message may quote a statement's values).
+
+    Attributes:
+        error_id: The id the cause was logged under.
+    """
+
+    def __init__(self, message: str, error_id: str = "") -> None:
+        super().__init__(message)
+        self.error_id = error_id
 
 
 class WebhookUnstorable(ConnectoryError):

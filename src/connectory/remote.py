@@ -16,7 +16,8 @@ Errors come back as the same exception classes the server raised (``NotFound``,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from types import TracebackType
 from typing import Any
 
@@ -79,6 +80,57 @@ _ERRORS: dict[str, type[ConnectoryError]] = {
 
 #: The key of the keep-alive lines a server sends in a JSON Lines stream (docs/api.md).
 _KEEPALIVE = "_connectory_keepalive"
+
+
+async def read_lines(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any],
+    json: Any = None,
+    on_wait: Callable[[float, str], None] | None,
+    failed: Callable[[Any], ConnectoryError],
+) -> AsyncGenerator[Any, None]:
+    """The items of a streamed read (JSON Lines), the server's keep-alive lines skipped.
+
+    Args:
+        http: The server's client.
+        method: The request's method.
+        path: The request's path.
+        params: Its query.
+        json: Its body.
+        on_wait: Called with ``(seconds, cause)`` when a keep-alive line says the read waits.
+        failed: The error to raise for the failure the stream's last line reports.
+
+    Raises:
+        ConnectoryError: the server refused the read (its error), or the read failed part
+            way (*failed*'s; the items before the failure have been yielded).
+        TransportError: the server could not be reached.
+    """
+    try:
+        async with http.stream(method, path, params=params, json=json) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise error_from_response(response)
+            async for line in response.aiter_lines():
+                if not line:
+                    continue
+                item = orjson.loads(line)
+                if isinstance(item, dict) and len(item) == 1:
+                    if _KEEPALIVE in item:
+                        _report_wait(item[_KEEPALIVE], on_wait)
+                        continue
+                    if "_connectory_error" in item:
+                        raise failed(item["_connectory_error"])
+                yield item
+    except httpx.HTTPError as error:
+        raise TransportError(f"could not reach the Connectory server: {error}") from None
+
+
+def _failed_read(error: Any) -> ConnectoryError:
+    """An operation read's failure, as its stream's last line reports it."""
+    return ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
 
 
 def _report_wait(info: Any, on_wait: Callable[[float, str], None] | None) -> None:
@@ -377,27 +429,16 @@ class RemoteConnection:
         query: dict[str, Any] = {"all_pages": "true"}
         if max_pages is not None:
             query["max_pages"] = max_pages
-        try:
-            async with self._http.stream(
-                "POST",
-                f"/connections/{self.id}/operations/{operation}",
-                params=query,
-                json={"params": dict(params or {})},
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise error_from_response(response)
-                async for line in response.aiter_lines():
-                    if not line:
-                        continue
-                    record = orjson.loads(line)
-                    if isinstance(record, dict) and len(record) == 1:
-                        if _KEEPALIVE in record:
-                            _report_wait(record[_KEEPALIVE], on_wait)
-                            continue
-                        if "_connectory_error" in record:
-                            error = record["_connectory_error"]
-                            raise ConnectoryError(f"{error.get('code')}: {error.get('detail')}")
-                    yield record
-        except httpx.HTTPError as error:
-            raise TransportError(f"could not reach the Connectory server: {error}") from None
+        lines = read_lines(
+            self._http,
+            "POST",
+            f"/connections/{self.id}/operations/{operation}",
+            params=query,
+            json={"params": dict(params or {})},
+            on_wait=on_wait,
+            failed=_failed_read,
+        )
+        # Closed with this one: a caller that stops early releases the stream at once.
+        async with aclosing(lines):
+            async for record in lines:
+                yield record

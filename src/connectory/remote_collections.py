@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
-import orjson
 
 from connectory import errors
 from connectory.collections import Record, RecordPage
-from connectory.errors import ConnectoryError, TransportError
+from connectory.errors import ConnectoryError
 
 if TYPE_CHECKING:
     from connectory.remote import Server
@@ -117,7 +117,7 @@ class RemoteCollection:
                 before the failure have been yielded).
         """
         # Here, not at the top: connectory.remote imports this module.
-        from connectory.remote import _KEEPALIVE, _report_wait
+        from connectory.remote import read_lines
 
         query = {**_query(filters, parameters), "all": "true"}
         if cursor is not None:
@@ -126,26 +126,18 @@ class RemoteCollection:
             query["page_size"] = page_size
         if include_raw:
             query["include_raw"] = "true"
-        try:
-            async with self._http.stream("GET", f"{self._base}/records", params=query) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    from connectory.remote import error_from_response
-
-                    raise error_from_response(response)
-                async for line in response.aiter_lines():
-                    if not line:
-                        continue
-                    item = orjson.loads(line)
-                    if isinstance(item, dict) and len(item) == 1:
-                        if _KEEPALIVE in item:
-                            _report_wait(item[_KEEPALIVE], on_wait)
-                            continue
-                        if "_connectory_error" in item:
-                            raise _stream_error(item["_connectory_error"])
-                    yield _record(item)
-        except httpx.HTTPError as error:
-            raise TransportError(f"could not reach the Connectory server: {error}") from None
+        lines = read_lines(
+            self._http,
+            "GET",
+            f"{self._base}/records",
+            params=query,
+            on_wait=on_wait,
+            failed=_stream_error,
+        )
+        # Closed with this one: a caller that stops early releases the stream at once.
+        async with aclosing(lines):
+            async for item in lines:
+                yield _record(item)
 
     async def find_by_id(
         self,

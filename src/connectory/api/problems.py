@@ -35,6 +35,7 @@ from connectory.errors import (
     DecryptionError,
     EgressDenied,
     InputError,
+    InternalError,
     InvalidRequest,
     InvalidURL,
     NotAuthenticated,
@@ -96,6 +97,7 @@ _STATUS: list[tuple[type[ConnectoryError], int, str]] = [
     (EgressDenied, 502, "egress_denied"),
     (DecryptionError, 500, "secret_unreadable"),
     (ConfigurationError, 500, "server_misconfigured"),
+    (InternalError, 500, "internal_error"),
 ]
 
 

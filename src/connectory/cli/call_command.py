@@ -21,7 +21,7 @@ import orjson
 
 from connectory.cli.output import escape, guard, stderr_console
 from connectory.cli.server_url import DEFAULT_SERVER
-from connectory.cli.values import parse_pairs, read_values_file
+from connectory.cli.values import parse_pairs, read_values_file, require_token
 from connectory.errors import InputError
 from connectory.startup import freeze_loaded_objects, gc_paused
 
@@ -130,15 +130,14 @@ def run_call(options: CallOptions) -> None:
 def _run_remote(options: CallOptions) -> None:
     if options.operation is not None:
         raise InputError("with --connection, give only the operation: call OPERATION")
-    if not options.token:
-        raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
+    token = require_token(options.token)
     assert options.connection is not None
     from connectory.cli.remote_call import call_remote
 
     asyncio.run(
         call_remote(
             options.server,
-            options.token,
+            token,
             options.connection,
             options.target,
             parse_pairs(options.param),

@@ -65,7 +65,7 @@ def contract_test(
     from connectory.cli.app import guard  # the app registers this command: import it late
 
     def run_local() -> None:
-        from connectory.cli.values import read_values_file
+        from connectory.cli.values import read_local_values
         from connectory.services.contract_test import load_description, run_contract_test
         from connectory.services.openapi_import import read_document_file
         from connectory.spec import load_connector
@@ -76,17 +76,14 @@ def contract_test(
                 "(or --connection ID to test a server's stored connection)"
             )
         spec = load_connector(path)
+        values = read_local_values(credentials, connector_parameters)
         document = load_description(read_document_file(description), description.name)
         report = asyncio.run(
             run_contract_test(
                 spec,
                 document,
-                credentials=read_values_file(credentials, "credentials") if credentials else None,
-                connector_parameters=(
-                    read_values_file(connector_parameters, "connector parameters")
-                    if connector_parameters
-                    else None
-                ),
+                credentials=values["credentials"],
+                connector_parameters=values["connector_parameters"],
                 base_url=base_url,
                 include_writes=include_writes,
             )
@@ -94,6 +91,7 @@ def contract_test(
         _show(report)
 
     def run_remote() -> None:
+        from connectory.cli.values import require_token
         from connectory.services.contract_test import report_from_dict
 
         local_only = {
@@ -107,8 +105,7 @@ def contract_test(
             raise InputError(
                 f"with --connection the server's connection is used: drop {', '.join(given)}"
             )
-        if not token:
-            raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
+        api_token = require_token(token)
         assert connection is not None
         text = None
         if description is not None:
@@ -121,7 +118,7 @@ def contract_test(
                 raise InputError(
                     f"{description} is not UTF-8 text (byte {error.start}); save it as UTF-8"
                 ) from None
-        result = asyncio.run(_remote(server, token, connection, text, include_writes))
+        result = asyncio.run(_remote(server, api_token, connection, text, include_writes))
         report = report_from_dict(result)
         if output_format != "json":
             kept = result.get("description_source") == "kept"

@@ -32,7 +32,7 @@ from connectory.cli.options import (
     Server,
     Token,
 )
-from connectory.cli.values import read_values_file
+from connectory.cli.values import read_local_values, require_token
 from connectory.errors import InputError
 
 
@@ -71,14 +71,13 @@ def mcp(
         if connection is not None:
             if connector is not None:
                 raise InputError("give a connector file or --connection, not both")
-            if not token:
-                raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
+            api_token = require_token(token)
             if credentials or allow_write or max_result_bytes:
                 raise InputError(
                     "--credentials, --allow-write and --max-result-bytes are for local mode; a "
                     "server's connection uses its stored credentials and tool policy"
                 )
-            asyncio.run(_serve_remote(server, token, connection))
+            asyncio.run(_serve_remote(server, api_token, connection))
             return
         if connector is None:
             raise InputError("give a connector file (local mode) or --connection ID")
@@ -134,11 +133,7 @@ async def _serve_local(
         raise InputError(f"--max-result-bytes: {error.errors()[0]['msg']}") from None
     client = ConnectorClient(
         spec,
-        credentials=read_values_file(credentials, "credentials") if credentials else None,
-        connector_parameters=read_values_file(connector_parameters, "connector parameters")
-        if connector_parameters
-        else None,
-        config=read_values_file(config, "config") if config else None,
+        **read_local_values(credentials, connector_parameters, config),
         base_url=base_url,
     )
     async with client:

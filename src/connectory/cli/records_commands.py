@@ -29,7 +29,7 @@ from connectory.cli.options import (
     Token,
 )
 from connectory.cli.output import ProgressLine
-from connectory.cli.values import parse_pairs, read_values_file
+from connectory.cli.values import parse_pairs, read_local_values, require_token
 from connectory.errors import InputError
 
 records_app = typer.Typer(
@@ -48,6 +48,9 @@ Target = Annotated[
 CollectionKey = Annotated[
     str | None, typer.Argument(help="The collection's key (local use).", show_default=False)
 ]
+#: Locally ``KEY ID`` (the collection, then the record); with --connection, ``ID``.
+KeyOrId = Annotated[str, typer.Argument(help="KEY ID locally; ID with --connection.")]
+RecordId = Annotated[str | None, typer.Argument(show_default=False)]
 FieldPairs = Annotated[
     list[str] | None,
     typer.Option("--field", "-f", help="A field as name=value (JSON values allowed: 5, true)."),
@@ -63,8 +66,7 @@ class _Where:
         if options["connection"] is not None:
             if key is not None:
                 raise InputError("with --connection, give only the collection's key")
-            if not options["token"]:
-                raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
+            require_token(options["token"])
             self.key = target
             self.path: str | None = None
         else:
@@ -87,17 +89,14 @@ class _Where:
         from connectory.runtime import ConnectorClient
         from connectory.spec import load_connector
 
-        def values(name: str, what: str) -> dict[str, Any] | None:
-            path: Path | None = self.options[name]
-            return read_values_file(path, what) if path is not None else None
-
+        options = self.options
         spec = load_connector(Path(self.path))
         async with ConnectorClient(
             spec,
-            credentials=values("credentials", "credentials"),
-            connector_parameters=values("connector_parameters", "connector parameters"),
-            config=values("config", "config"),
-            base_url=self.options["base_url"],
+            **read_local_values(
+                options["credentials"], options["connector_parameters"], options["config"]
+            ),
+            base_url=options["base_url"],
         ) as client:
             await action(client.collection(self.key))
 
@@ -203,8 +202,8 @@ def list_records(
 @records_app.command("get")
 def get_record(
     target: Target,
-    key_or_id: Annotated[str, typer.Argument(help="KEY ID locally; ID with --connection.")],
-    record_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
+    key_or_id: KeyOrId,
+    record_id: RecordId = None,
     param: Params = None,
     connection: Connection = None,
     server: Server = DEFAULT_SERVER,
@@ -338,8 +337,8 @@ def create_record(
 @records_app.command("update")
 def update_record(
     target: Target,
-    key_or_id: Annotated[str, typer.Argument(help="KEY ID locally; ID with --connection.")],
-    record_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
+    key_or_id: KeyOrId,
+    record_id: RecordId = None,
     field: FieldPairs = None,
     fields_json: FieldsJson = None,
     param: Params = None,
@@ -375,8 +374,8 @@ def update_record(
 @records_app.command("delete")
 def delete_record(
     target: Target,
-    key_or_id: Annotated[str, typer.Argument(help="KEY ID locally; ID with --connection.")],
-    record_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
+    key_or_id: KeyOrId,
+    record_id: RecordId = None,
     param: Params = None,
     connection: Connection = None,
     server: Server = DEFAULT_SERVER,

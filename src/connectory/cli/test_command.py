@@ -16,7 +16,7 @@ import orjson
 import typer
 
 from connectory.cli.options import BaseUrl, Config, ConnectorParameters, Credentials
-from connectory.cli.values import read_values_file
+from connectory.cli.values import read_local_values
 from connectory.errors import InputError
 
 
@@ -71,11 +71,7 @@ def test(
             load_cases(path),
             path.parent / "recordings",
             record=record,
-            credentials=read_values_file(credentials, "credentials") if credentials else None,
-            connector_parameters=read_values_file(connector_parameters, "connector parameters")
-            if connector_parameters
-            else None,
-            config=read_values_file(config, "config") if config else None,
+            **read_local_values(credentials, connector_parameters, config),
             base_url=base_url,
         )
         results = asyncio.run(runner.run(case or None))

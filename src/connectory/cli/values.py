@@ -1,9 +1,9 @@
-"""Reading what the user passes to commands: ``-p name=value`` pairs and credential files."""
+"""Reading what the user passes to commands: ``-p name=value`` pairs, credential files, a token."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 import yaml
@@ -27,6 +27,48 @@ def parse_pairs(pairs: list[str]) -> dict[str, str]:
             raise InputError(f"-p expects name=value, got {pair!r}")
         values[name.strip()] = value
     return values
+
+
+class LocalValues(TypedDict):
+    """A local connection's values files, read (``ConnectorClient``'s keyword arguments)."""
+
+    credentials: dict[str, Any] | None
+    connector_parameters: dict[str, Any] | None
+    config: dict[str, Any] | None
+
+
+def require_token(token: str | None) -> str:
+    """*token*, which ``--connection`` needs (a server's connection is reached through its API).
+
+    Raises:
+        InputError: there is none.
+    """
+    if not token:
+        raise InputError("--connection needs an API token: set CONNECTORY_TOKEN or --token")
+    return token
+
+
+def read_local_values(
+    credentials: Path | None = None,
+    connector_parameters: Path | None = None,
+    config: Path | None = None,
+) -> LocalValues:
+    """The values files of a local connection, read: ``ConnectorClient``'s keyword arguments.
+
+    Each is None when its option was not given.
+
+    Raises:
+        CredentialsError: a file is missing or unreadable (see :func:`read_values_file`).
+    """
+
+    def read(path: Path | None, what: str) -> dict[str, Any] | None:
+        return read_values_file(path, what) if path is not None else None
+
+    return LocalValues(
+        credentials=read(credentials, "credentials"),
+        connector_parameters=read(connector_parameters, "connector parameters"),
+        config=read(config, "config"),
+    )
 
 
 def read_values_file(path: Path, what: str) -> dict[str, Any]:

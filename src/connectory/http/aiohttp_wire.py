@@ -39,7 +39,7 @@ from connectory.errors import InvalidURL, ResponseTooLarge
 from connectory.http.aiohttp_transport import AiohttpTransport, translate
 from connectory.http.redaction import Redactor
 from connectory.http.redirects import Origin, keeps_credentials, strip_credentials
-from connectory.http.reply import Reply, too_large
+from connectory.http.reply import BodyChunks, Reply, too_large
 from connectory.http.wire import MAX_REDIRECTS, check_port
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -320,22 +320,22 @@ class AiohttpWire:
             if declared is not None and declared.isdigit():
                 # Exactly the declared length, which is within the limit.
                 return await response.read()
-            body = bytearray()
+            body = BodyChunks()
             while chunk := await stream.readany():
-                body += chunk
-                if len(body) > max_bytes:
+                body.append(chunk)
+                if body.size > max_bytes:
                     raise ResponseTooLarge(too_large(None, max_bytes))
-            return bytes(body)
-        decoded = bytearray()
+            return body.joined()
+        decoded = BodyChunks()
         while chunk := await stream.readany():
             self._decode(decoders, 0, chunk, decoded)
         for index, decoder in enumerate(decoders):
             # In order: what a step still held goes through the steps after it.
             self._decode(decoders, index + 1, decoder.flush(), decoded)
-        return bytes(decoded)
+        return decoded.joined()
 
     def _decode(
-        self, decoders: list[_Decoder], index: int, data: bytes, decoded: bytearray
+        self, decoders: list[_Decoder], index: int, data: bytes, decoded: BodyChunks
     ) -> None:
         """Put *data* through ``decoders[index:]`` onto *decoded*, refused past the limit.
 
@@ -346,15 +346,15 @@ class AiohttpWire:
         """
         max_bytes = self._max_bytes
         if index == len(decoders):
-            decoded += data
-            if len(decoded) > max_bytes:
+            decoded.append(data)
+            if decoded.size > max_bytes:
                 raise ResponseTooLarge(too_large(None, max_bytes))
             return
         decoder = decoders[index]
         final = index == len(decoders) - 1
         while data:
             # The final step's piece stops one byte past what the limit still allows.
-            limit = max_bytes - len(decoded) + 1 if final else max_bytes + 1
+            limit = max_bytes - decoded.size + 1 if final else max_bytes + 1
             piece, data = decoder.decode(data, limit)
             self._decode(decoders, index + 1, piece, decoded)
 

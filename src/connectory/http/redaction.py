@@ -14,6 +14,15 @@ A :class:`Redactor` redacts the secrets of one connection in two ways:
   equals them: a header or query value, a path segment, a JSON string, a form field. Replacing
   every "42" inside free text would destroy messages while protecting nothing; location
   catches such a value where it is sent, and in what an upstream echoes back.
+
+A redactor is shared by threads (the event loop registers tokens as they are fetched; the call
+log's writer thread redacts what it writes). Reads take no lock: the secrets and names are
+replaced, never changed in place, so a reader never iterates a set being changed; and what is
+worked out from them (name verdicts, redacted header sets, the needles of the cheap pre-check)
+lives in one :class:`_Derived` that each change replaces whole. A reader takes the current one
+*before* working anything out and stores its result there: a result worked out from the state
+before a change lands in the replaced object, never where later reads look. Writers (rare) take
+a lock, so two changes at once never lose one another's secret.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -82,57 +92,60 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str] = (), sensitive_names: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()  # forms long enough to be searched for in text
-        self._exact: set[str] = set()  # every form of every secret, for whole-value matches
-        self._names: set[str] = set()
+        # Replaced (never changed in place) under the lock: see the module docstring.
+        self._secrets: frozenset[str] = frozenset()  # forms long enough to search for in text
+        self._exact: frozenset[str] = frozenset()  # every form of every secret (whole values)
+        self._names: frozenset[str] = frozenset()
         self._pattern: re.Pattern[str] | None = None
-        self._needles: tuple[bytes, ...] | None = None
-        #: is_sensitive's verdicts: the same few header names come back on every request.
-        self._verdicts: dict[str, bool] = {}
-        #: redact_request_headers' answers, by the headers' items; forgotten on any change.
-        self._header_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        self._derived = _Derived()
+        self._changing = threading.Lock()
         self.add(*secrets)
         for name in sensitive_names:
             self.add_sensitive_name(name)
 
     def add(self, *secrets: str) -> None:
         """Remember more secret values (a token fetched at run time, a value a hook computed)."""
-        added = False
-        for secret in secrets:
-            if not isinstance(secret, str) or not secret:
-                continue
-            for form in _encoded_forms(secret):
-                if form in self._exact:
-                    continue
-                self._exact.add(form)
-                added = True
-                if len(form) >= MIN_SECRET_LENGTH:
-                    self._secrets.add(form)
-        if added:
+        forms = {
+            form
+            for secret in secrets
+            if isinstance(secret, str) and secret
+            for form in _encoded_forms(secret)
+        }
+        if forms <= self._exact:
+            return
+        with self._changing:
+            exact = self._exact | forms
+            searched = self._secrets | {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
             # Longest first, so a secret that contains another is replaced whole.
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
-            self._needles = None
-            self._header_sets = {}
+            ordered = sorted(searched, key=len, reverse=True)
+            pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+            # The pattern before the whole values: a reader seeing either already redacts
+            # the new secret where it is searched for.
+            self._pattern = pattern
+            self._secrets = searched
+            self._exact = exact
+            self._derived = _Derived()  # last: see the module docstring
 
     def add_sensitive_name(self, name: str) -> None:
         """Treat the header, query parameter or body field *name* as secret, whatever it holds."""
-        if name and name.lower() not in self._names:
-            self._names.add(name.lower())
-            self._needles = None
-            self._verdicts = {}
-            self._header_sets = {}
+        if not name or name.lower() in self._names:
+            return
+        with self._changing:
+            self._names = self._names | {name.lower()}
+            self._derived = _Derived()  # last: see the module docstring
 
     def is_sensitive(self, name: str) -> bool:
         """True when a header or query parameter called *name* must be redacted.
 
         That is a registered name, or one that conventionally carries secrets.
         """
-        verdict = self._verdicts.get(name)
+        # Taken before the verdict is worked out (see the module docstring).
+        verdicts = self._derived.verdicts
+        verdict = verdicts.get(name)
         if verdict is None:
             verdict = name.lower() in self._names or is_sensitive_name(name)
-            if len(self._verdicts) < _MAX_VERDICTS:
-                self._verdicts[name] = verdict
+            if len(verdicts) < _MAX_VERDICTS:
+                verdicts[name] = verdict
         return verdict
 
     def is_sensitive_field(self, name: str) -> bool:
@@ -177,12 +190,7 @@ class Redactor:
         substring searches (memmem speed) on the lower-cased text: one regex alternation of
         quoted needles would be tried at every quote of the JSON, twenty times slower.
         """
-        if self._needles is None:
-            self._needles = self._build_needles()
-        if not self._needles:
-            return False
-        lowered = json_text.lower()
-        return any(needle in lowered for needle in self._needles)
+        return _holds_needle(json_text, self._current_needles())
 
     def redact_data(self, data: Any) -> Any:
         """Return *data* (decoded JSON) with secrets replaced in every string, keys included.
@@ -264,7 +272,7 @@ class Redactor:
         key = tuple(headers.items())
         # The dict of this moment: a secret added meanwhile (another thread) replaces it, so
         # a copy redacted without that secret is never stored where later calls would read it.
-        sets = self._header_sets
+        sets = self._derived.header_sets
         redacted = sets.get(key)
         if redacted is None:
             redacted = self.redact_headers(headers)
@@ -306,13 +314,12 @@ class Redactor:
         """
         media = content_type.split(";", 1)[0].strip().lower()
         if media == "application/json" or media.endswith("+json"):
-            if self._needles is None:
-                self._needles = self._build_needles()
+            needles = self._current_needles()  # one set for the window and the scan
             # A needle that starts inside the head ends inside this window: checking the
             # window finds every secret the excerpt could show.
-            window = max((len(needle) for needle in self._needles), default=0)
+            window = max((len(needle) for needle in needles), default=0)
             head = content[: limit + window]
-            if not self.needs_redaction(head):
+            if not _holds_needle(head, needles):
                 return head[:limit].decode("utf-8", "ignore")
         return self.redact_body(content, content_type, limit)
 
@@ -331,6 +338,13 @@ class Redactor:
     def _sub(self, text: str) -> str:
         return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
 
+    def _current_needles(self) -> tuple[bytes, ...]:
+        derived = self._derived  # taken first (see the module docstring)
+        needles = derived.needles
+        if needles is None:
+            needles = derived.needles = self._build_needles()
+        return needles
+
     def _build_needles(self) -> tuple[bytes, ...]:
         needles: set[bytes] = set()
         for form in self._secrets:
@@ -340,6 +354,27 @@ class Redactor:
         needles.update(orjson.dumps(form) for form in self._exact)
         needles.update(orjson.dumps(name) for name in self._names)
         return tuple(sorted({needle.lower() for needle in needles}, key=len))
+
+
+class _Derived:
+    """What a redactor works out from its secrets and names, replaced whole on every change."""
+
+    __slots__ = ("header_sets", "needles", "verdicts")
+
+    def __init__(self) -> None:
+        #: is_sensitive's verdicts: the same few header names come back on every request.
+        self.verdicts: dict[str, bool] = {}
+        #: redact_request_headers' answers, by the headers' items.
+        self.header_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        #: needs_redaction's substrings (lower-cased), built on first use.
+        self.needles: tuple[bytes, ...] | None = None
+
+
+def _holds_needle(json_text: bytes, needles: tuple[bytes, ...]) -> bool:
+    if not needles:
+        return False
+    lowered = json_text.lower()
+    return any(needle in lowered for needle in needles)
 
 
 def _blank(value: Any) -> Any:

@@ -73,20 +73,50 @@ async def read_reply(
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     raw = encoding in ("", "identity") and not response.is_stream_consumed
     stream = response.aiter_raw() if raw else response.aiter_bytes()
-    chunks = bytearray()
+    body = BodyChunks()
     async for chunk in stream:
-        chunks += chunk
-        if len(chunks) > max_bytes:
+        body.append(chunk)
+        if body.size > max_bytes:
             await response.aclose()
             raise ResponseTooLarge(too_large(None, max_bytes))
-    content = bytes(chunks)
     return Reply(
         status_code=response.status_code,
         headers=response.headers,
-        content=content,
+        content=body.joined(),
         url=str(response.url),
         elapsed=clock() - started,
     )
+
+
+class BodyChunks:
+    """A body read chunk by chunk, joined once at the end.
+
+    Growing a ``bytearray`` and turning it into ``bytes`` copied every byte twice; here the
+    chunks are kept as they came and joined once, and a body that came in one chunk (most
+    pages) is that chunk, not copied at all.
+
+    Attributes:
+        size: Bytes appended so far (what the size limit is checked against).
+    """
+
+    __slots__ = ("_chunks", "size")
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self.size = 0
+
+    def append(self, chunk: bytes) -> None:
+        """Add *chunk* (an empty one is dropped)."""
+        if chunk:
+            self._chunks.append(chunk)
+            self.size += len(chunk)
+
+    def joined(self) -> bytes:
+        """The whole body: the lone chunk as it is, else the chunks joined (one copy)."""
+        chunks = self._chunks
+        if len(chunks) == 1:
+            return chunks[0]
+        return b"".join(chunks)
 
 
 def too_large(size: int | None, limit: int) -> str:

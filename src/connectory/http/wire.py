@@ -14,15 +14,17 @@ body has been read and decoded within the size limit. Two wires implement it:
   same credential rules, decoding within the size limit, cookies, and the httpx exception
   types the resilience pipeline classifies.
 
-:func:`create_wire` picks: an aiohttp transport (the server's egress-guarded one included)
-becomes an aiohttp wire over its connection pool; the default :class:`AdaptiveTransport`
-becomes an :class:`AdaptiveWire` (httpx's transport for a client's first requests, the aiohttp
-wire once aiohttp pays for its import); anything else keeps the httpx path.
+:func:`create_wire` (a :class:`WireFactory`, which builds every wire) picks: an aiohttp transport
+(the server's egress-guarded one included) becomes an aiohttp wire over its connection pool; the
+default :class:`AdaptiveTransport` becomes an :class:`AdaptiveWire` (httpx's transport for a
+client's first requests, the aiohttp wire once aiohttp pays for its import); anything else keeps
+the httpx path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -33,6 +35,7 @@ from connectory.http.reply import Reply, read_reply
 from connectory.http.transport import AdaptiveTransport
 
 if TYPE_CHECKING:
+    from connectory.http.aiohttp_transport import AiohttpTransport
     from connectory.http.aiohttp_wire import AiohttpWire
 
 #: Redirects followed before giving up (httpx's ``TooManyRedirects``).
@@ -150,18 +153,10 @@ class AdaptiveWire:
     the wire it was built for.
     """
 
-    def __init__(
-        self,
-        transport: AdaptiveTransport,
-        redactor: Redactor,
-        max_bytes: int,
-        clock: Callable[[], float],
-    ) -> None:
+    def __init__(self, transport: AdaptiveTransport, wires: WireFactory) -> None:
         self._transport = transport
-        self._redactor = redactor
-        self._max_bytes = max_bytes
-        self._clock = clock
-        self._light = HttpxWire(transport, redactor, max_bytes, clock)
+        self._wires = wires
+        self._light = wires.httpx_wire(transport)
         self._pooled: AiohttpWire | None = None
 
     def build(
@@ -173,12 +168,8 @@ class AdaptiveWire:
             transport = self._transport.pooled_when_ready()
             if transport is None:
                 return self._light.build(method, url, headers, content)
-            from connectory.http.aiohttp_wire import AiohttpWire
-
             # The same jar: a cookie session started on httpx's transport carries on.
-            pooled = self._pooled = AiohttpWire(
-                transport, self._redactor, self._max_bytes, self._clock, self._light.cookies
-            )
+            pooled = self._pooled = self._wires.aiohttp_wire(transport, self._light.cookies)
         return pooled.build(method, url, headers, content)
 
     async def send(self, request: Outgoing, timeout: float) -> Reply:
@@ -218,13 +209,42 @@ def create_wire(
     clock: Callable[[], float],
 ) -> Wire:
     """The wire for a client given *transport* (see the module's documentation)."""
-    if isinstance(transport, AdaptiveTransport):
-        return AdaptiveWire(transport, redactor, max_bytes, clock)
-    if transport is not None and _is_aiohttp(transport):
+    return WireFactory(redactor, max_bytes, clock).create(transport)
+
+
+@dataclass(frozen=True, slots=True)
+class WireFactory:
+    """Builds a client's wires, each with the client's redactor, body limit and clock.
+
+    Attributes:
+        redactor: Knows the connection's secrets (stripped from cross-origin redirects).
+        max_bytes: Largest (decoded) response body accepted.
+        clock: Monotonic seconds, for :attr:`Reply.elapsed`.
+    """
+
+    redactor: Redactor
+    max_bytes: int
+    clock: Callable[[], float]
+
+    def create(self, transport: httpx.AsyncBaseTransport | None) -> Wire:
+        """The wire for *transport* (see the module's documentation)."""
+        if isinstance(transport, AdaptiveTransport):
+            return AdaptiveWire(transport, self)
+        if transport is not None and _is_aiohttp(transport):
+            return self.aiohttp_wire(transport)  # type: ignore[arg-type]
+        return self.httpx_wire(transport)
+
+    def httpx_wire(self, transport: httpx.AsyncBaseTransport | None) -> HttpxWire:
+        """An httpx wire over *transport* (None: httpx's own)."""
+        return HttpxWire(transport, self.redactor, self.max_bytes, self.clock)
+
+    def aiohttp_wire(
+        self, transport: AiohttpTransport, cookies: httpx.Cookies | None = None
+    ) -> AiohttpWire:
+        """An aiohttp wire over *transport*'s pool, keeping cookies in *cookies*."""
         from connectory.http.aiohttp_wire import AiohttpWire
 
-        return AiohttpWire(transport, redactor, max_bytes, clock)  # type: ignore[arg-type]
-    return HttpxWire(transport, redactor, max_bytes, clock)
+        return AiohttpWire(transport, self.redactor, self.max_bytes, self.clock, cookies)
 
 
 def _is_aiohttp(transport: Any) -> bool:

@@ -16,7 +16,7 @@ import orjson
 
 from connectory.errors import ConnectoryError, InputError
 from connectory.pipelines.source import SourceConfig
-from connectory.pipelines.streams import StreamSpec, read_stream
+from connectory.pipelines.streams import StreamSpec
 from connectory.runtime import ConnectorClient
 from connectory.spec.connector import ConnectorSpec
 
@@ -204,14 +204,7 @@ async def run_read(
     bookmarks = stream_states(state)
     total = pages = 0
     for stream, incremental in selection:
-        batches = read_stream(
-            client,
-            stream,
-            bookmarks.get(stream.name),
-            start_date=source.start_date,
-            parameters=source.stream_parameters.get(stream.name),
-            incremental=incremental,
-        )
+        batches = source.read(client, stream, bookmarks.get(stream.name), incremental)
         count = 0
         name = orjson.dumps(stream.name)
         async for batch in batches:

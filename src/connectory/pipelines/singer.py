@@ -17,7 +17,7 @@ import orjson
 
 from connectory.errors import InputError
 from connectory.pipelines.source import SourceConfig
-from connectory.pipelines.streams import StreamSpec, read_stream
+from connectory.pipelines.streams import StreamSpec
 from connectory.runtime import ConnectorClient
 
 Write = Callable[[bytes], None]
@@ -136,14 +136,7 @@ async def run_tap(
         if stream.replication_key and incremental:
             schema_message["bookmark_properties"] = [stream.replication_key]
         write(orjson.dumps(schema_message) + b"\n")
-        batches = read_stream(
-            client,
-            stream,
-            bookmarks.get(stream.name),
-            start_date=source.start_date,
-            parameters=source.stream_parameters.get(stream.name),
-            incremental=incremental,
-        )
+        batches = source.read(client, stream, bookmarks.get(stream.name), incremental)
         name = orjson.dumps(stream.name)
         async for batch in batches:
             extracted = datetime.now(UTC).isoformat().replace("+00:00", "Z")

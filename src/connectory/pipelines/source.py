@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from connectory.collections.records import parse_time_filter
 from connectory.errors import InputError
+from connectory.pipelines.streams import Batch, StreamSpec, read_stream
 from connectory.runtime import ConnectorClient
 from connectory.spec.connector import ConnectorSpec
 
@@ -47,6 +48,26 @@ class SourceConfig:
             connector_parameters=self.connector_parameters,
             config=self.config,
             base_url=self.base_url,
+        )
+
+    def read(
+        self,
+        client: ConnectorClient,
+        stream: StreamSpec,
+        bookmark: Mapping[str, Any] | None,
+        incremental: bool,
+    ) -> AsyncIterator[Batch]:
+        """Read *stream* from *bookmark* with this configuration's start date and inputs.
+
+        See :func:`~connectory.pipelines.streams.read_stream`.
+        """
+        return read_stream(
+            client,
+            stream,
+            bookmark,
+            start_date=self.start_date,
+            parameters=self.stream_parameters.get(stream.name),
+            incremental=incremental,
         )
 
 

@@ -137,12 +137,18 @@ class MemoryRateLimiter:
         max_wait_setting: str | None = None,
     ) -> None:
         """Take a slot in every quota at once; see :meth:`RateLimiter.acquire`."""
-        deadline = self.clock.monotonic() + max_wait
+        # The deadline is read only once a request has to wait: one admitted at once (the
+        # common case) reads the clock once, in try_take. (Subclasses may wrap try_take: it
+        # stays the one place a slot is taken.)
+        deadline: float | None = None
         while True:
             wait, cause = self.try_take(quotas)
             if wait <= 0:
                 return
-            left = deadline - self.clock.monotonic()
+            now = self.clock.monotonic()
+            if deadline is None:
+                deadline = now + max_wait
+            left = deadline - now
             if wait > left:
                 raise rate_limited_error(
                     wait, cause, max_wait if max_wait_setting else left, max_wait_setting
@@ -193,9 +199,13 @@ class MemoryRateLimiter:
                     wait, cause = until_free, "rate limit"
         if wait > 0:
             return wait, cause
+        logs = self._logs
         for quota in quotas:
             if quota.limit is not None:
-                self._logs.setdefault(quota.key, deque()).append(now)
+                log = logs.get(quota.key)
+                if log is None:  # not setdefault: that built a deque on every admission
+                    log = logs[quota.key] = deque()
+                log.append(now)
         return 0.0, cause
 
     async def pause(self, key: str, seconds: float) -> None:

@@ -21,11 +21,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from connectory.store.models import Base, JSONDocument, new_id, utcnow
+from connectory.store.models import Base, JSONDocument, new_id, partial_unique_index, utcnow
 
 #: Characters of a received webhook's stored message id (longer ids are stored shortened:
 #: ``services.events.intake.storable_message_id``).
@@ -109,13 +108,11 @@ class IntakeRequest(Base):
     error: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
-        Index(
+        partial_unique_index(
             "uq_intake_requests_route_message",
             "route",
             "message_id",
-            unique=True,
-            sqlite_where=text("message_id IS NOT NULL"),
-            postgresql_where=text("message_id IS NOT NULL"),
+            where="message_id IS NOT NULL",
         ),
     )
 

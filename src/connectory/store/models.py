@@ -40,6 +40,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def partial_unique_index(name: str, *columns: str, where: str) -> Index:
+    """A unique index over the rows matching *where* only, the same on SQLite and PostgreSQL.
+
+    Args:
+        name: The index's name.
+        columns: Its columns.
+        where: The SQL condition a row meets to count (``deleted_at IS NULL``: live rows).
+    """
+    return Index(
+        name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where)
+    )
+
+
 class Base(DeclarativeBase):
     """Base of every table."""
 
@@ -77,13 +90,7 @@ class User(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
-        Index(
-            "uq_users_email_live",
-            "email",
-            unique=True,
-            sqlite_where=text("deleted_at IS NULL"),
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
+        partial_unique_index("uq_users_email_live", "email", where="deleted_at IS NULL"),
     )
 
 
@@ -129,13 +136,8 @@ class Connector(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
-        Index(
-            "uq_connectors_owner_slug_live",
-            "owner_key",
-            "slug",
-            unique=True,
-            sqlite_where=text("deleted_at IS NULL"),
-            postgresql_where=text("deleted_at IS NULL"),
+        partial_unique_index(
+            "uq_connectors_owner_slug_live", "owner_key", "slug", where="deleted_at IS NULL"
         ),
     )
 
@@ -165,13 +167,7 @@ class ConnectorVersion(Base):
 
     __table_args__ = (
         UniqueConstraint("connector_id", "version", name="uq_connector_versions_version"),
-        Index(
-            "uq_connector_versions_one_draft",
-            "connector_id",
-            unique=True,
-            sqlite_where=text("is_draft"),
-            postgresql_where=text("is_draft"),
-        ),
+        partial_unique_index("uq_connector_versions_one_draft", "connector_id", where="is_draft"),
     )
 
 

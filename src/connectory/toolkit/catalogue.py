@@ -117,15 +117,8 @@ def _operation_tool(operation: OperationSpec, spec: ConnectorSpec) -> ToolSpec:
     paged = operation.pagination is not None
     cursor = CURSOR_FALLBACK if CURSOR_ARGUMENT in properties else CURSOR_ARGUMENT
     if paged:
-        properties[cursor] = {
-            "type": "string",
-            "description": "Continue a previous result: pass its next_cursor unchanged, with "
-            "the same other arguments.",
-        }
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    schema["additionalProperties"] = False
+        properties[cursor] = _cursor_schema()
+    schema = _arguments_schema(properties, required)
     read_only = operation.is_safe
     effect = "Reads only." if read_only else "Changes data upstream."
     summary = operation.description or operation.title
@@ -147,6 +140,24 @@ def _operation_tool(operation: OperationSpec, spec: ConnectorSpec) -> ToolSpec:
         cursor_argument=cursor,
         annotations=_annotations(read_only, operation.method == "DELETE", operation.is_idempotent),
     )
+
+
+def _cursor_schema() -> dict[str, Any]:
+    """The cursor argument of a paged tool (named CURSOR_ARGUMENT, or CURSOR_FALLBACK)."""
+    return {
+        "type": "string",
+        "description": "Continue a previous result: pass its next_cursor unchanged, with "
+        "the same other arguments.",
+    }
+
+
+def _arguments_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """A tool's input schema: these arguments (those in *required* needed), no others."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    return schema
 
 
 def _parameter_schema(parameter: ParameterSpec, shared: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,15 +228,8 @@ def _collection_tool(
     if paged:
         if _reads(method, spec, "page_size"):
             properties["page_size"] = {"type": "integer", "minimum": 1, "maximum": 1000}
-        properties[CURSOR_ARGUMENT] = {
-            "type": "string",
-            "description": "Continue a previous result: pass its next_cursor unchanged, with "
-            "the same other arguments.",
-        }
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    schema["additionalProperties"] = False
+        properties[CURSOR_ARGUMENT] = _cursor_schema()
+    schema = _arguments_schema(properties, required)
     read_only = method_name not in WRITE_METHODS
     verb = _METHOD_VERBS[method_name]
     what = collection.title

@@ -17,7 +17,13 @@ from connectory.cli.output import (
     report_error,
     report_problems,
 )
-from connectory.cli.values import MAX_VALUES_FILE_BYTES, parse_pairs, read_values_file
+from connectory.cli.values import (
+    MAX_VALUES_FILE_BYTES,
+    parse_pairs,
+    read_local_values,
+    read_values_file,
+    require_token,
+)
 from connectory.errors import (
     AuthError,
     CircuitOpen,
@@ -94,6 +100,27 @@ class TestReadValuesFile:
     def test_directory_is_not_a_file(self, tmp_path: Path) -> None:
         with pytest.raises(CredentialsError, match="not valid YAML or JSON"):
             read_values_file(tmp_path, "credentials")
+
+
+def test_local_values_are_read_where_given(tmp_path: Path) -> None:
+    credentials = tmp_path / "credentials.yaml"
+    credentials.write_text("api_key: k-1\n")
+    config = tmp_path / "config.json"
+    config.write_text('{"region": "eu"}')
+    assert read_local_values(credentials, None, config) == {
+        "credentials": {"api_key": "k-1"},
+        "connector_parameters": None,
+        "config": {"region": "eu"},
+    }
+    with pytest.raises(CredentialsError, match="connector parameters file"):
+        read_local_values(connector_parameters=tmp_path / "missing.yaml")
+
+
+def test_a_server_connection_needs_a_token() -> None:
+    assert require_token("t-1") == "t-1"
+    for missing in (None, ""):
+        with pytest.raises(InputError, match="CONNECTORY_TOKEN"):
+            require_token(missing)
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,9 @@ class _Chunks(httpx.AsyncByteStream):
         self.closed = True
 
 
+_REQUEST = httpx.Request("GET", "https://a.example/page")
+
+
 def _clock() -> float:
     return 10.5
 
@@ -100,3 +103,24 @@ async def test_compressed_body_under_the_limit_is_decoded() -> None:
     )
     reply = await read_reply(response, 1_000, 0.0, _clock)
     assert reply.content == b"a" * 500
+
+
+async def test_a_body_in_one_chunk_is_used_as_it_is() -> None:
+    page = b'{"records": [' + b'{"id": 1},' * 100_000 + b"{}]}"
+    response = httpx.Response(200, stream=_Chunks(page), request=_REQUEST)
+    reply = await read_reply(response, len(page), 0.0, _clock)
+    assert reply.content is page  # not copied
+
+
+async def test_a_big_page_in_many_chunks_is_read_whole_and_capped() -> None:
+    pieces = [bytes([65 + n % 26]) * 65_536 for n in range(40)]  # 2.5 MiB
+    whole = b"".join(pieces)
+    response = httpx.Response(200, stream=_Chunks(*pieces), request=_REQUEST)
+    reply = await read_reply(response, len(whole), 0.0, _clock)
+    assert reply.content == whole
+    assert type(reply.content) is bytes
+    stream = _Chunks(*pieces)
+    with pytest.raises(ResponseTooLarge):
+        await read_reply(httpx.Response(200, stream=stream), len(whole) - 1, 0.0, _clock)
+    assert stream.pulled == 40  # refused at the chunk that passed the limit
+    assert stream.closed

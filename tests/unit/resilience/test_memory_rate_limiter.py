@@ -153,3 +153,36 @@ def test_window_invariant_holds_for_any_arrival_pattern(
         return granted
 
     assert_window_invariant(asyncio.run(scenario()), limit, window)
+
+
+class CountingClock(FakeClock):
+    """A virtual clock that counts its readings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readings = 0
+
+    def monotonic(self) -> float:
+        self.readings += 1
+        return super().monotonic()
+
+
+async def test_an_admission_reads_the_clock_once() -> None:
+    clock = CountingClock()
+    limiter = MemoryRateLimiter(clock, window=60)
+    quotas = [Quota("connection", 2), Quota("connector", 5)]
+    await limiter.acquire(quotas, max_wait=100)
+    assert clock.readings == 1  # the take's; no deadline is needed
+    await limiter.acquire(quotas, max_wait=100)
+    assert clock.readings == 2
+    # A request that has to wait reads it for its deadline too, which counts from the start.
+    clock.readings = 0
+    with pytest.raises(RateLimited):
+        await limiter.acquire(quotas, max_wait=30)
+    assert clock.readings == 2
+    await clock.sleep(20)
+    with pytest.raises(RateLimited) as caught:
+        await limiter.acquire(quotas, max_wait=30)
+    assert caught.value.retry_after == 40
+    await asyncio.wait_for(limiter.acquire(quotas, max_wait=41), timeout=5)
+    assert clock.monotonic() == 60

@@ -10,7 +10,7 @@ import contextvars
 
 import pytest
 
-from connectory.errors import NotFound, StorageUnavailable
+from connectory.errors import InternalError, NotFound, StorageUnavailable
 from connectory.services.events.intake_routes import RouteCache
 
 
@@ -198,6 +198,21 @@ async def test_each_waiter_gets_its_own_error() -> None:
         3,
         3,
     ]
+
+
+async def test_each_waiter_of_an_internal_error_gets_its_error_id() -> None:
+    cache: RouteCache[object] = RouteCache(clock=Clock())
+    look_up = Lookups()
+    look_up.release.clear()
+    look_up.answer = InternalError("an internal error occurred (error id 0123)", "0123")
+    waiting = [asyncio.create_task(cache.get("t", look_up)) for _ in range(2)]
+    await settle()
+    look_up.release.set()
+    errors = await asyncio.gather(*waiting, return_exceptions=True)
+    # Still a 500 naming the logged cause, not turned into "try again" by the copy.
+    assert [type(error) for error in errors] == [InternalError, InternalError]
+    assert [getattr(error, "error_id", None) for error in errors] == ["0123", "0123"]
+    assert errors[0] is not errors[1]
 
 
 async def test_aclose_cancels_the_look_ups_in_flight() -> None:

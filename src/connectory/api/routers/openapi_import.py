@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import StringConstraints
 
 from connectory.api.deps import CurrentPrincipal, SecretBoxDep, SessionDep, SettingsDep
@@ -124,6 +124,29 @@ AcceptCollection = Annotated[
 DryRun = Annotated[bool, Query(description="Import and report; store nothing.")]
 
 
+def import_choices(
+    tags: Tags = None,
+    operation_ids: OperationIds = None,
+    auth_scheme: AuthScheme = None,
+    accept_pagination: AcceptPagination = False,
+    accept_pagination_for: AcceptPaginationFor = None,
+    accept_collections: AcceptCollections = False,
+    accept_collection: AcceptCollection = None,
+) -> ImportOptions:
+    """What to import and accept, from the query (the same for an import and a re-import)."""
+    return ImportOptions(
+        tags,
+        operation_ids,
+        auth_scheme,
+        pagination_acceptance(accept_pagination, accept_pagination_for),
+        pagination_acceptance(accept_collections, accept_collection),
+    )
+
+
+#: An import's choices (:func:`import_choices`), taken from the query.
+ImportChoices = Annotated[ImportOptions, Depends(import_choices)]
+
+
 @router.post(
     "/import-openapi",
     response_model=OpenAPIImportOut,
@@ -142,13 +165,7 @@ async def import_openapi_document(
     principal: CurrentPrincipal,
     settings: SettingsDep,
     box: SecretBoxDep,
-    tags: Tags = None,
-    operation_ids: OperationIds = None,
-    auth_scheme: AuthScheme = None,
-    accept_pagination: AcceptPagination = False,
-    accept_pagination_for: AcceptPaginationFor = None,
-    accept_collections: AcceptCollections = False,
-    accept_collection: AcceptCollection = None,
+    options: ImportChoices,
     dry_run: DryRun = False,
 ) -> OpenAPIImportOut:
     """Import an OpenAPI 3.0/3.1 or Swagger 2.0 document as a new connector's draft.
@@ -157,13 +174,6 @@ async def import_openapi_document(
     suggested unless ``accept_pagination`` is set.
     """
     check_may_build_connectors(principal)
-    options = ImportOptions(
-        tags,
-        operation_ids,
-        auth_scheme,
-        pagination_acceptance(accept_pagination, accept_pagination_for),
-        pagination_acceptance(accept_collections, accept_collection),
-    )
     result = await _import(request, settings, options)
     if dry_run:
         response.status_code = status.HTTP_200_OK
@@ -203,13 +213,7 @@ async def reimport_openapi_document(
     principal: CurrentPrincipal,
     settings: SettingsDep,
     box: SecretBoxDep,
-    tags: Tags = None,
-    operation_ids: OperationIds = None,
-    auth_scheme: AuthScheme = None,
-    accept_pagination: AcceptPagination = False,
-    accept_pagination_for: AcceptPaginationFor = None,
-    accept_collections: AcceptCollections = False,
-    accept_collection: AcceptCollection = None,
+    options: ImportChoices,
     dry_run: DryRun = False,
 ) -> ReimportOut:
     """Show what a newer document changes, and unless ``dry_run`` make it the draft.
@@ -219,13 +223,6 @@ async def reimport_openapi_document(
     to operations that remain (pagination, record selectors, resilience).
     """
     await find_editable_connector(session, principal, connector_id)
-    options = ImportOptions(
-        tags,
-        operation_ids,
-        auth_scheme,
-        pagination_acceptance(accept_pagination, accept_pagination_for),
-        pagination_acceptance(accept_collections, accept_collection),
-    )
     result = await _import(request, settings, options)
     outcome = await openapi_import.reimport(
         session, principal, connector_id, result, dry_run=dry_run, box=box

@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, bindparam, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectory.errors import (
+    ConnectoryError,
     InvalidRequest,
     NotFound,
-    StorageUnavailable,
     TemplateError,
     WebhookRejected,
 )
@@ -31,6 +30,7 @@ from connectory.events.verification import answer_challenge, verify_signature
 from connectory.services.connection_runtime import CONNECTOR_PARAMETERS_OWNER
 from connectory.services.connections import CREDENTIALS_OWNER
 from connectory.services.events.context import EventsContext
+from connectory.services.events.intake_routes import look_up_failure
 from connectory.services.events.records import dialect_of
 from connectory.services.secret_store import read_secrets
 from connectory.spec.connector import ConnectorSpec
@@ -85,6 +85,8 @@ async def accept_webhook(
             its message id).
         WebhookUnstorable: the database refuses to store this webhook (a repeat would be
             refused too).
+        InternalError: the look-up failed otherwise (a bug, a schema out of step); its cause
+            is logged under the error id the message quotes.
     """
     headers = {name.lower(): value for name, value in headers.items()}
     route = await _cached_route(context, token)
@@ -149,11 +151,11 @@ async def _cached_route(context: EventsContext, token: str) -> _Route:
         try:
             async with context.sessions() as session:
                 route = await _find_route(context, session, token)
-        except (SQLAlchemyError, OSError) as error:
-            logger.warning("looking up an intake route failed: %s", type(error).__name__)
-            raise StorageUnavailable(
-                "webhooks cannot be received now; send it again later"
-            ) from None
+        except ConnectoryError:
+            raise  # not found, a secret that cannot be decrypted: answered as they are
+        except Exception as error:
+            # A 503 only when a retry can succeed; otherwise a 500 with a logged error id.
+            raise look_up_failure(error) from None
         if route.verification is not None:
             route.secret = _render_secret(route.verification, route.variables)
             route.variables = {}  # keep the rendered secret only, not every credential

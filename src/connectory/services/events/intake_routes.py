@@ -12,6 +12,9 @@ look-up *started*, so a deleted subscription or a changed secret is seen within 
 holds for a look-up in flight: a request joins one only while it is younger than ``ttl`` (one
 stalled on the pool would otherwise hand a request the route it read long before); an older
 one is left to finish, and its result never replaces an entry from a newer look-up.
+
+A look-up that fails is answered by what failed (:func:`look_up_failure`): a 503 to retry only
+when the database is unavailable, otherwise a 500 whose error id names the logged cause.
 """
 
 from __future__ import annotations
@@ -20,14 +23,63 @@ import asyncio
 import contextlib
 import contextvars
 import copy
+import logging
+import secrets
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Generic, TypeVar
 
-from connectory.errors import StorageUnavailable
+from sqlalchemy.exc import DBAPIError
+
+from connectory.errors import ConnectoryError, InternalError, StorageUnavailable
+from connectory.services.events.intake_batch import is_transient
+
+logger = logging.getLogger("connectory.events.intake")
 
 T = TypeVar("T")
+
+_UNAVAILABLE = "webhooks cannot be received now; send it again later"
+
+
+def look_up_failure(error: Exception) -> ConnectoryError:
+    """The answer to a route look-up that failed with *error* (a foreign error), logged.
+
+    A 503 (:class:`StorageUnavailable`) tells the sender to retry, so it is kept for a database
+    a retry can get past (:func:`is_transient`: connection lost, pool time-out, serialization
+    failure, deadlock, ...). Anything else (a missing table, a value that cannot be decoded, a
+    bug) would fail the retry too: an :class:`InternalError` (500) whose message quotes the
+    error id its cause is logged under. Neither the answer nor the log holds the error's
+    message: a driver's message may quote the statement's parameters (the URL's token).
+    """
+    if is_transient(error):
+        logger.warning("looking up an intake route failed: %s", _described(error))
+        return StorageUnavailable(_UNAVAILABLE)
+    error_id = secrets.token_hex(8)
+    logger.error(
+        "looking up an intake route failed (error id %s): %s\n%s",
+        error_id,
+        _described(error),
+        "".join(traceback.format_tb(error.__traceback__)).rstrip(),
+    )
+    return InternalError(
+        f"webhooks cannot be received at this URL: an internal error occurred "
+        f"(error id {error_id}); it was logged",
+        error_id,
+    )
+
+
+def _described(error: Exception) -> str:
+    """The error's type (the driver's, and its SQLSTATE, for a database error), no message."""
+    described = type(error).__name__
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        described += f" ({type(error.orig).__name__}"
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        if isinstance(sqlstate, str):
+            described += f", SQLSTATE {sqlstate}"
+        described += ")"
+    return described
 
 
 class RouteCache(Generic[T]):
@@ -149,6 +201,6 @@ def _own_copy(error: BaseException) -> BaseException:
     try:
         fresh = copy.copy(error)
     except Exception:  # an exception class that cannot be rebuilt from its args
-        return StorageUnavailable("webhooks cannot be received now; send it again later")
+        return StorageUnavailable(_UNAVAILABLE)
     fresh.__traceback__ = None
     return fresh
