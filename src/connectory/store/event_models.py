@@ -24,7 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from connectory.store.models import Base, JSONDocument, new_id, partial_unique_index, utcnow
+from connectory.store.models import (
+    Base,
+    JSONDocument,
+    new_id,
+    partial_index,
+    partial_unique_index,
+    utcnow,
+)
 
 #: Characters of a received webhook's stored message id (longer ids are stored shortened:
 #: ``services.events.intake.storable_message_id``).
@@ -166,7 +173,7 @@ class WebhookEndpoint(Base):
 
 
 #: A delivery still to be sent (its queue's head, or behind it): the claim's partial indexes.
-_LIVE = text("status IN ('pending', 'in_flight')")
+_LIVE = "status IN ('pending', 'in_flight')"
 
 
 class Delivery(Base):
@@ -199,21 +206,11 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_run_at"),
         # The claim's look-ups touch only live deliveries (pending, in flight): indexes of
         # those only, so a queue's or an endpoint's finished history is never walked.
-        Index(
-            "ix_deliveries_live_queue",
-            "endpoint_id",
-            "order_key",
-            "event_seq",
-            postgresql_where=_LIVE,
-            sqlite_where=_LIVE,
+        partial_index(
+            "ix_deliveries_live_queue", "endpoint_id", "order_key", "event_seq", where=_LIVE
         ),
-        Index(
-            "ix_deliveries_live_due",
-            "endpoint_id",
-            "next_run_at",
-            "event_seq",
-            postgresql_where=_LIVE,
-            sqlite_where=_LIVE,
+        partial_index(
+            "ix_deliveries_live_due", "endpoint_id", "next_run_at", "event_seq", where=_LIVE
         ),
         Index("ix_deliveries_event", "event_id"),
     )

@@ -40,17 +40,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def partial_unique_index(name: str, *columns: str, where: str) -> Index:
-    """A unique index over the rows matching *where* only, the same on SQLite and PostgreSQL.
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index over the rows matching *where* only, the same on SQLite and PostgreSQL.
 
     Args:
         name: The index's name.
         columns: Its columns.
         where: The SQL condition a row meets to count (``deleted_at IS NULL``: live rows).
+        unique: Whether the indexed rows' values are unique.
     """
     return Index(
-        name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where)
+        name, *columns, unique=unique, sqlite_where=text(where), postgresql_where=text(where)
     )
+
+
+def partial_unique_index(name: str, *columns: str, where: str) -> Index:
+    """A unique :func:`partial_index`: unique among the rows matching *where*."""
+    return partial_index(name, *columns, where=where, unique=True)
 
 
 class Base(DeclarativeBase):
