@@ -13,17 +13,18 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from store_support import NOW, add_tenant, delivery_row
+from store_support import HOOK_URL, NOW, add_tenant, delivery_row
 
 from connectory.services.events.deliveries import claim_deliveries
-from connectory.store import Delivery
+from connectory.store import Delivery, WebhookEndpoint, new_id
 from connectory.store.db import alembic_config
 
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
-#: Rows of ``deliveries`` read by the statements of this transaction so far.
+#: Rows of ``deliveries`` read by the statements of this transaction so far, and index scans
+#: (look-ups) of it started.
 _ROWS_READ = text(
-    "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+    "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0), coalesce(idx_scan, 0) "
     "FROM pg_stat_xact_user_tables WHERE relname = 'deliveries'"
 )
 
@@ -31,7 +32,16 @@ _ROWS_READ = text(
 async def _claim_counting_reads(
     sessions: async_sessionmaker[AsyncSession], limit: int, depth: int = 1, analyzed: bool = True
 ) -> tuple[list[str], int]:
-    """Claim in a transaction of its own; the ids and the rows of deliveries it read.
+    """Claim in a transaction of its own; the ids and the rows of deliveries it read."""
+    claimed, read, _ = await _claim_counting(sessions, limit, depth, analyzed)
+    return claimed, read
+
+
+async def _claim_counting(
+    sessions: async_sessionmaker[AsyncSession], limit: int, depth: int = 1, analyzed: bool = True
+) -> tuple[list[str], int, int]:
+    """Claim in a transaction of its own; the ids, the rows of deliveries it read and the
+    index look-ups it made.
 
     *analyzed*: the table's statistics are up to date (as autovacuum keeps them), or, False,
     the rows came in a burst since the last ANALYZE (the planner believes the table small).
@@ -41,11 +51,11 @@ async def _claim_counting_reads(
             await session.execute(text("ANALYZE deliveries"))
             await session.commit()
     async with sessions() as session:
-        before = (await session.execute(_ROWS_READ)).scalar_one()
+        read_before, scans_before = (await session.execute(_ROWS_READ)).one()
         claimed = await claim_deliveries(session, NOW, limit=limit, depth=depth)
-        read = (await session.execute(_ROWS_READ)).scalar_one() - before
+        read, scans = (await session.execute(_ROWS_READ)).one()
         await session.commit()
-    return claimed, read
+    return claimed, read - read_before, scans - scans_before
 
 
 @postgresql_only
@@ -72,8 +82,9 @@ async def test_a_claim_reads_rows_for_its_batch_not_for_the_backlog(
 
 
 @postgresql_only
+@pytest.mark.parametrize("analyzed", [True, False], ids=["analyzed", "burst"])
 async def test_a_queue_s_finished_history_is_not_read_to_find_its_head(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], analyzed: bool
 ) -> None:
     async with sessions() as session:
         a, endpoint = await add_tenant(session, cap=4)
@@ -86,7 +97,7 @@ async def test_a_queue_s_finished_history_is_not_read_to_find_its_head(
         follower = delivery_row(a, endpoint, 3_002, "sub-1", NOW)
         await session.execute(insert(Delivery), [head, follower])
         await session.commit()
-    claimed, read = await _claim_counting_reads(sessions, limit=10, depth=5)
+    claimed, read = await _claim_counting_reads(sessions, limit=10, depth=5, analyzed=analyzed)
     assert claimed == [head["id"], follower["id"]]
     assert read < 50, read
 
@@ -157,3 +168,80 @@ async def test_a_head_behind_a_deep_queue_s_waiting_deliveries_is_claimed(
             await session.commit()
     expected = [other["id"]] if head == "in_flight" else [*(r["id"] for r in deep[:3]), other["id"]]
     assert sorted(claimed) == sorted(expected)
+
+
+def _backing_off(enterprise: str, endpoint: str, queues: int) -> list[dict[str, object]]:
+    """*queues* subscriptions' queues, each a failed head backing off for ten minutes and a
+    newer event due behind it (an endpoint down, one subscription per customer)."""
+    rows: list[dict[str, object]] = []
+    for n in range(queues):
+        head = delivery_row(enterprise, endpoint, 2 * n + 1, f"sub-{n:05}", NOW)
+        head["next_run_at"] = NOW + timedelta(minutes=10)
+        rows += [head, delivery_row(enterprise, endpoint, 2 * n + 2, f"sub-{n:05}", NOW)]
+        rows[-1]["next_run_at"] = NOW - timedelta(hours=1)
+    return rows
+
+
+@postgresql_only
+async def test_many_queues_backing_off_cost_a_claim_a_bounded_walk(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        a, a_endpoint = await add_tenant(session, cap=4)
+        b, b_endpoint = await add_tenant(session)
+        await session.execute(insert(Delivery), _backing_off(a, a_endpoint, 3_000))
+        b_row = delivery_row(b, b_endpoint, 10_000, "sub-b", NOW)
+        await session.execute(insert(Delivery), [b_row])
+        await session.commit()
+    claimed, _, scans = await _claim_counting(sessions, limit=10, analyzed=False)
+    assert claimed == [b_row["id"]]
+    # Walking all 3,000 queues took two look-ups each, every claim; a walk is bounded.
+    assert scans < 600, scans
+
+
+async def test_a_head_past_the_first_walk_is_claimed_by_a_later_claim(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Walks go on round an endpoint's queues: a due head beyond the first walk's reach is
+    claimed within a round of claims (at once on SQLite)."""
+    async with sessions() as session:
+        a, endpoint = await add_tenant(session, cap=4)
+        await session.execute(insert(Delivery), _backing_off(a, endpoint, 400))
+        last = delivery_row(a, endpoint, 10_000, "sub-zzzzz", NOW)  # the last queue walked
+        await session.execute(insert(Delivery), [last])
+        await session.commit()
+    claims = 0
+    claimed: list[str] = []
+    while not claimed and claims < 10:  # 401 queues, 80 a walk: within 6 claims
+        async with sessions() as session:
+            claimed = await claim_deliveries(session, NOW, limit=10)
+            await session.commit()
+        claims += 1
+    assert claimed == [last["id"]]
+    assert claims <= 6
+
+
+@postgresql_only
+async def test_endpoints_with_nothing_to_send_cost_a_claim_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        a, endpoint = await add_tenant(session)
+        idle = [new_id() for _ in range(3_000)]
+        await session.execute(
+            insert(WebhookEndpoint),
+            [{"id": i, "enterprise_id": a, "url": HOOK_URL, "max_in_flight": 4} for i in idle],
+        )
+        history = [
+            {**delivery_row(a, i, n, "sub-1", NOW - timedelta(days=1)), "status": "succeeded"}
+            for n, i in enumerate(idle, start=1)
+        ]
+        await session.execute(insert(Delivery), history)
+        due = delivery_row(a, endpoint, 5_000, "sub-1", NOW)
+        await session.execute(insert(Delivery), [due])
+        await session.commit()
+    claimed, _, scans = await _claim_counting(sessions, limit=10, analyzed=False)
+    assert claimed == [due["id"]]
+    # Every endpoint ever registered was looked at (a look-up each); now those with live
+    # deliveries only.
+    assert scans < 100, scans

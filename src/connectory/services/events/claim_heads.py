@@ -11,9 +11,17 @@ enterprise. Ranking every due head in one query costs the whole backlog per clai
    them. When that window holds enough heads, or everything due, these are the endpoint's
    earliest heads.
 2. **By queue**, for an endpoint whose window was full of deliveries waiting behind their
-   queue's head (one subscription thousands deep, after an outage): its live queues are
-   walked one index look-up each (a skip scan of the live queue index), their heads read,
-   and the due ones kept. This costs the endpoint's number of live queues, not their depth.
+   queue's head (one subscription thousands deep after an outage; or a subscription per
+   customer, each with a failed head backing off and newer events waiting): its live queues
+   are walked one index look-up each (a skip scan of the live queue index), their heads
+   read and the due ones added to the window's, then the earliest kept. A walk visits at
+   most four times the room plus 64 queues, from where the previous walk of that endpoint
+   ended (:class:`WalkCursors`): a claim costs the same few look-ups however many queues
+   the endpoint has, and successive claims go round them. Among an endpoint's heads beyond
+   its window, the order is then round the queues rather than strictly by time.
+
+The endpoints looked at are those with live deliveries (a skip scan of the live index, not
+every endpoint ever registered).
 
 Every in-flight or due delivery has ``next_run_at <= now`` (a claim takes only due ones and
 leaves the column as it was), which bounds the time scan. The look-ups for an earlier or a
@@ -51,13 +59,23 @@ _FOLLOWED = f"""coalesce((
 _BY_TIME = (
     text(
         f"""
-    WITH busy AS (
+    WITH RECURSIVE live_endpoints(id) AS (
+        (SELECT d.endpoint_id FROM deliveries d WHERE d.{_LIVE}
+         ORDER BY d.endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (
+            SELECT d.endpoint_id FROM deliveries d
+            WHERE d.endpoint_id > l.id AND d.{_LIVE} ORDER BY d.endpoint_id LIMIT 1
+        )
+        FROM live_endpoints l WHERE l.id IS NOT NULL
+    ), busy AS (
         SELECT endpoint_id, count(DISTINCT order_key) AS queues FROM deliveries
         WHERE status = 'in_flight' AND lease_until >= :now
         GROUP BY endpoint_id
     ), open_endpoints AS (
         SELECT w.id, w.max_in_flight AS cap, coalesce(busy.queues, 0) AS busy
-        FROM webhook_endpoints w LEFT JOIN busy ON busy.endpoint_id = w.id
+        FROM live_endpoints l JOIN webhook_endpoints w ON w.id = l.id
+        LEFT JOIN busy ON busy.endpoint_id = w.id
         WHERE w.max_in_flight > coalesce(busy.queues, 0)
     )
     SELECT e.id AS endpoint_id, e.cap, e.busy, scan.id, scan.enterprise_id, scan.order_key,
@@ -107,44 +125,55 @@ _BY_TIME = (
     )
 )
 
-#: Step 2: the due heads of every live queue of the given endpoints (a recursive skip scan
-#: of the live queue index: one look-up per queue, whatever its depth).
+#: Step 2: the due heads among up to :walk live queues of each given endpoint, from the queue
+#: after its cursor on (a recursive skip scan of the live queue index: one look-up per queue,
+#: whatever its depth); ``last`` is the walk's last queue (NULL: it reached the end).
 _BY_QUEUE = (
     text(
         f"""
-    WITH RECURSIVE queues(endpoint_id, order_key) AS (
+    WITH RECURSIVE queues(endpoint_id, order_key, step) AS (
         SELECT e.id, (
             SELECT d.order_key FROM deliveries d
-            WHERE d.endpoint_id = e.id AND d.{_LIVE}
+            WHERE d.endpoint_id = e.id AND d.order_key > e.after AND d.{_LIVE}
             ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
-        )
-        FROM unnest(CAST(:endpoints AS varchar[])) AS e(id)
+        ), 1
+        FROM unnest(CAST(:endpoints AS varchar[]), CAST(:cursors AS varchar[]))
+             AS e(id, after)
         UNION ALL
         SELECT q.endpoint_id, (
             SELECT d.order_key FROM deliveries d
             WHERE d.endpoint_id = q.endpoint_id AND d.order_key > q.order_key AND d.{_LIVE}
             ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
-        )
-        FROM queues q WHERE q.order_key IS NOT NULL
+        ), q.step + 1
+        FROM queues q WHERE q.order_key IS NOT NULL AND q.step < :walk
+    ), ends AS (
+        SELECT DISTINCT ON (endpoint_id) endpoint_id, order_key AS last FROM queues
+        ORDER BY endpoint_id, step DESC
     )
-    SELECT h.id, h.enterprise_id, h.endpoint_id, h.order_key, h.next_run_at, h.event_seq,
-           {_FOLLOWED.format(alias="h")} AS queued
-    FROM queues q CROSS JOIN LATERAL (
-        SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.status, d.next_run_at,
-               d.lease_until, d.event_seq
-        FROM deliveries d
-        WHERE d.endpoint_id = q.endpoint_id AND d.order_key = q.order_key AND d.{_LIVE}
-        ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
-    ) AS h
-    WHERE q.order_key IS NOT NULL AND h.next_run_at <= :now
-      AND (h.status = 'pending' OR h.lease_until < :now)
+    SELECT ends.endpoint_id AS walked, ends.last, h.id, h.enterprise_id, h.endpoint_id,
+           h.order_key, h.next_run_at, h.event_seq,
+           CASE WHEN h.id IS NULL THEN false ELSE {_FOLLOWED.format(alias="h")} END AS queued
+    FROM ends LEFT JOIN (
+        queues q CROSS JOIN LATERAL (
+            SELECT d.id, d.enterprise_id, d.endpoint_id, d.order_key, d.status,
+                   d.next_run_at, d.lease_until, d.event_seq
+            FROM deliveries d
+            WHERE d.endpoint_id = q.endpoint_id AND d.order_key = q.order_key AND d.{_LIVE}
+            ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
+        ) AS h
+    ) ON h.endpoint_id = ends.endpoint_id AND q.order_key IS NOT NULL
+         AND h.next_run_at <= :now AND (h.status = 'pending' OR h.lease_until < :now)
     """
     )
     .bindparams(
         bindparam("now", type_=DateTime(timezone=True)),
         bindparam("endpoints", type_=ARRAY(String)),
+        bindparam("cursors", type_=ARRAY(String)),
+        bindparam("walk", type_=Integer),
     )
     .columns(
+        walked=String,
+        last=String,
         id=String,
         enterprise_id=String,
         endpoint_id=String,
@@ -154,6 +183,43 @@ _BY_QUEUE = (
         queued=Boolean,
     )
 )
+
+#: Queues a walk visits per endpoint and claim, at most, beyond four times its room.
+WALK_SLACK = 64
+
+
+class WalkCursors:
+    """Where each endpoint's next queue walk starts (the last queue walked), per process.
+
+    A walk visits a bounded number of queues, so an endpoint with thousands of queues whose
+    windows hold only waiting deliveries (a subscription per customer, the endpoint down)
+    costs each claim the same few look-ups; successive claims go on round the queues. Any
+    starting point is correct (every queue is reached within a round); a process restarting
+    starts again from the first queue.
+    """
+
+    #: Endpoints remembered at most (the oldest forgotten first: it starts from the first).
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._after: dict[str, str] = {}
+
+    def after(self, endpoint_id: str) -> str:
+        """The queue the next walk of *endpoint_id* starts after ("": the first)."""
+        return self._after.get(endpoint_id, "")
+
+    def walked(self, endpoint_id: str, last: str | None) -> None:
+        """Remember where a walk ended (None: at the last queue; the next starts over)."""
+        self._after.pop(endpoint_id, None)
+        if last is not None:
+            if len(self._after) >= self.LIMIT:
+                del self._after[next(iter(self._after))]
+            self._after[endpoint_id] = last
+
+
+#: This process's walk cursors.
+CURSORS = WalkCursors()
+
 
 #: Rows the time scan reads per endpoint beyond twice its room.
 WINDOW_SLACK = 16
@@ -176,7 +242,9 @@ class Candidate:
     queued: bool
 
 
-async def due_heads(session: AsyncSession, now: datetime, limit: int) -> list[Candidate]:
+async def due_heads(
+    session: AsyncSession, now: datetime, limit: int, cursors: WalkCursors = CURSORS
+) -> list[Candidate]:
     """Up to *limit* due queue heads in fair order, within their endpoints' room.
 
     Fair order: each enterprise's heads ranked by time, then the ranks taken in turn (an
@@ -213,29 +281,61 @@ async def due_heads(session: AsyncSession, now: datetime, limit: int) -> list[Ca
         if taken_per_endpoint[endpoint] < cap - busy
     )
     if walk:
-        found = [c for c in found if c.endpoint_id not in walk]
-        heads = (await session.execute(_BY_QUEUE, {"now": now, "endpoints": walk})).all()
-        per_endpoint: dict[str, list[Candidate]] = defaultdict(list)
-        for row in heads:
-            cap, busy = short[row.endpoint_id]
-            per_endpoint[row.endpoint_id].append(
-                Candidate(
-                    row.id,
-                    row.enterprise_id,
-                    row.endpoint_id,
-                    row.order_key,
-                    row.next_run_at,
-                    row.event_seq,
-                    cap,
-                    busy,
-                    row.queued,
-                )
-            )
-        for endpoint, candidates in per_endpoint.items():
+        # The window's heads stay candidates; the walk adds those of the queues it visits.
+        walked = await _walk_queues(session, now, {e: short[e] for e in walk}, cursors)
+        per_endpoint: dict[str, dict[str, Candidate]] = defaultdict(dict)
+        for candidate in found:
+            if candidate.endpoint_id in short:
+                per_endpoint[candidate.endpoint_id][candidate.id] = candidate
+        for candidate in walked:
+            per_endpoint[candidate.endpoint_id].setdefault(candidate.id, candidate)
+        found = [c for c in found if c.endpoint_id not in per_endpoint]
+        for endpoint, by_id in per_endpoint.items():
             cap, busy = short[endpoint]
-            candidates.sort(key=lambda c: (c.next_run_at, c.event_seq))
-            found += candidates[: cap - busy]
+            found += sorted(by_id.values(), key=lambda c: (c.next_run_at, c.event_seq))[
+                : cap - busy
+            ]
     return in_fair_order(found)[:limit]
+
+
+async def _walk_queues(
+    session: AsyncSession,
+    now: datetime,
+    endpoints: dict[str, tuple[int, int]],
+    cursors: WalkCursors,
+) -> list[Candidate]:
+    """Step 2 for *endpoints* (id: cap, queues in flight): the due heads of the queues walked."""
+    walked = sorted(endpoints)
+    walk = max(4 * (cap - busy) for cap, busy in endpoints.values()) + WALK_SLACK
+    rows = await session.execute(
+        _BY_QUEUE,
+        {
+            "now": now,
+            "endpoints": walked,
+            "cursors": [cursors.after(endpoint) for endpoint in walked],
+            "walk": walk,
+        },
+    )
+    found: list[Candidate] = []
+    for row in rows:
+        cursors.walked(row.walked, row.last)
+        if row.id is None:  # no due head on this endpoint's walk
+            continue
+        cap, busy = endpoints[row.endpoint_id]
+        found.append(
+            Candidate(
+                row.id,
+                row.enterprise_id,
+                row.endpoint_id,
+                row.order_key,
+                row.next_run_at,
+                row.event_seq,
+                cap,
+                busy,
+                row.queued,
+            )
+        )
+    return found
 
 
 def in_fair_order(candidates: list[Candidate]) -> list[Candidate]:
@@ -251,4 +351,12 @@ def in_fair_order(candidates: list[Candidate]) -> list[Candidate]:
     return [entry[3] for entry in ranked]
 
 
-__all__ = ["WINDOW_SLACK", "Candidate", "due_heads", "in_fair_order"]
+__all__ = [
+    "CURSORS",
+    "WALK_SLACK",
+    "WINDOW_SLACK",
+    "Candidate",
+    "WalkCursors",
+    "due_heads",
+    "in_fair_order",
+]

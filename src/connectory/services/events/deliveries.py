@@ -312,6 +312,9 @@ async def _take(
     """Lease those of *delivery_ids* that are still claimable; their ids."""
     if not delivery_ids:
         return []
+    # Only due deliveries are leased, and a lease leaves next_run_at as it was: every row in
+    # flight has next_run_at <= its claim's now, which claim_heads' time scan relies on (an
+    # expired lease is looked for in that range only).
     # The claimable test as one CASE: not a condition an index can serve, so the rows are
     # found by their ids (the primary key) whatever the statistics say; as separate status
     # conditions, a table never analyzed since a burst was read whole to find a batch.
