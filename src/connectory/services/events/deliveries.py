@@ -699,9 +699,13 @@ async def write_outcomes(
     Returns the outcomes that dead-lettered their delivery; the caller commits (and counts
     them only then: a rolled-back batch is tried again).
 
-    Core statements, not ORM objects: one insert for every attempt, one update for every
-    success (the common case), one update per failure. Untried deliveries (behind a failed
-    one in their queue's run) are released as they were before their claim.
+    Core statements, not ORM objects. On PostgreSQL, one statement for every attempt and
+    one for every delivery (each a server execution over arrays: a batch costs the server
+    two statements, not one per row); failures first read their try counts (one query, only
+    when something failed). SQLite keeps the portable form: one insert of every attempt,
+    one update per status code of the successes, one update per failure. Untried
+    deliveries (behind a failed one in their queue's run) are released as they were before
+    their claim.
 
     With a lease (the one the claim set), only deliveries still held by that claim move: one
     whose lease expired and was claimed again belongs to the new claim, and a late outcome
@@ -709,6 +713,135 @@ async def write_outcomes(
     """
     outcomes = tried.outcomes
     held = _held_by(tried.lease_until)
+    failed = [o for o in outcomes if not o.ok]
+    attempts = (
+        dict(
+            (
+                await session.execute(
+                    select(_DELIVERIES.c.id, _DELIVERIES.c.attempts).where(
+                        _DELIVERIES.c.id.in_([o.delivery_id for o in failed]), *held
+                    )
+                )
+            ).all()
+        )
+        if failed
+        else {}
+    )
+    moves: list[_Move] = []
+    dead: list[Outcome] = []
+    for outcome in outcomes:
+        if outcome.ok:
+            moves.append(_Move(outcome, "succeeded", None))
+            continue
+        tries = attempts.get(outcome.delivery_id)
+        if tries is None:  # no longer held by this claim: left as it is
+            continue
+        if tries >= settings.delivery_max_attempts:
+            moves.append(_Move(outcome, "dead", None))
+            dead.append(outcome)
+        else:
+            delay = retry_delay(
+                tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
+            )
+            moves.append(_Move(outcome, "pending", now + timedelta(seconds=delay)))
+    if dialect_of(session) == "postgresql":
+        await _write_postgresql(session, now, outcomes, moves, tried.lease_until)
+    else:
+        await _write_portable(session, now, outcomes, moves, held)
+    await _release(session, tried.untried, tried.lease_until)
+    return dead
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """Where one try moves its delivery: ``succeeded``, ``dead``, or ``pending`` again."""
+
+    outcome: Outcome
+    status: str
+    #: When a retried delivery is due again (None: not retried).
+    next_run_at: datetime | None
+
+
+#: Every try of a batch, in one statement (arrays, in the order given).
+_INSERT_ATTEMPTS = text(
+    """
+    INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, error, duration_ms)
+    SELECT t.delivery_id, :now, t.status_code, t.error, t.duration_ms
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:codes AS integer[]), CAST(:errors AS text[]),
+                CAST(:durations AS integer[]))
+         WITH ORDINALITY AS t(delivery_id, status_code, error, duration_ms, place)
+    ORDER BY t.place
+    """
+).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+
+#: Every delivery a batch's tries move, in one statement: succeeded and dead ones finish now,
+#: retried ones are due at their own time; all let go of their lease. Only rows still
+#: in flight (and, with ``{lease}``, still held by the claim that set it) move.
+_MOVE_DELIVERIES = """
+    UPDATE deliveries AS d
+    SET status = t.status, last_status_code = t.status_code, last_error = t.error,
+        lease_until = NULL,
+        finished_at = CASE WHEN t.status = 'pending' THEN d.finished_at ELSE :now END,
+        next_run_at = coalesce(t.next_run_at, d.next_run_at)
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS varchar[]),
+                CAST(:codes AS integer[]), CAST(:errors AS text[]),
+                CAST(:next_runs AS timestamptz[]))
+         AS t(id, status, status_code, error, next_run_at)
+    WHERE d.id = t.id AND d.status = 'in_flight'{lease}
+    """
+_MOVE_HELD = text(_MOVE_DELIVERIES.format(lease=" AND d.lease_until = :lease")).bindparams(
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("lease", type_=DateTime(timezone=True)),
+)
+_MOVE_ANY = text(_MOVE_DELIVERIES.format(lease="")).bindparams(
+    bindparam("now", type_=DateTime(timezone=True))
+)
+
+
+async def _write_postgresql(
+    session: AsyncSession,
+    now: datetime,
+    outcomes: list[Outcome],
+    moves: list[_Move],
+    lease_until: datetime | None,
+) -> None:
+    """The attempts and moves of a batch in two statements (see :func:`write_outcomes`)."""
+    if outcomes:
+        await session.execute(
+            _INSERT_ATTEMPTS,
+            {
+                "now": now,
+                "ids": [o.delivery_id for o in outcomes],
+                "codes": [o.status_code for o in outcomes],
+                "errors": [o.error for o in outcomes],
+                "durations": [o.duration_ms for o in outcomes],
+            },
+        )
+    if not moves:
+        return
+    values: dict[str, Any] = {
+        "now": now,
+        "ids": [m.outcome.delivery_id for m in moves],
+        "statuses": [m.status for m in moves],
+        "codes": [m.outcome.status_code for m in moves],
+        # A success clears the last error, whatever its outcome says.
+        "errors": ["" if m.status == "succeeded" else m.outcome.error for m in moves],
+        "next_runs": [m.next_run_at for m in moves],
+    }
+    if lease_until is None:
+        await session.execute(_MOVE_ANY, values)
+    else:
+        await session.execute(_MOVE_HELD, {**values, "lease": lease_until})
+
+
+async def _write_portable(
+    session: AsyncSession,
+    now: datetime,
+    outcomes: list[Outcome],
+    moves: list[_Move],
+    held: list[ColumnElement[bool]],
+) -> None:
+    """The attempts and moves of a batch in statements any database runs (SQLite)."""
     if outcomes:
         await session.execute(
             insert(_ATTEMPTS),
@@ -724,9 +857,9 @@ async def write_outcomes(
             ],
         )
     by_status: dict[int | None, list[str]] = {}
-    for outcome in outcomes:
-        if outcome.ok:
-            by_status.setdefault(outcome.status_code, []).append(outcome.delivery_id)
+    for move in moves:
+        if move.status == "succeeded":
+            by_status.setdefault(move.outcome.status_code, []).append(move.outcome.delivery_id)
     for status_code, succeeded in by_status.items():
         await session.execute(
             update(_DELIVERIES)
@@ -739,45 +872,24 @@ async def write_outcomes(
                 last_status_code=status_code,
             )
         )
-    failed = [o for o in outcomes if not o.ok]
-    dead: list[Outcome] = []
-    attempts = (
-        dict(
-            (
-                await session.execute(
-                    select(_DELIVERIES.c.id, _DELIVERIES.c.attempts).where(
-                        _DELIVERIES.c.id.in_([o.delivery_id for o in failed]), *held
-                    )
-                )
-            ).all()
-        )
-        if failed
-        else {}
-    )
-    for outcome in failed:
-        tries = attempts.get(outcome.delivery_id)
-        if tries is None:
+    for move in moves:
+        if move.status == "succeeded":
             continue
         values: dict[str, Any] = {
-            "last_status_code": outcome.status_code,
-            "last_error": outcome.error,
+            "status": move.status,
+            "last_status_code": move.outcome.status_code,
+            "last_error": move.outcome.error,
             "lease_until": None,
         }
-        if tries >= settings.delivery_max_attempts:
-            values.update(status="dead", finished_at=now)
-            dead.append(outcome)
+        if move.next_run_at is None:
+            values["finished_at"] = now
         else:
-            delay = retry_delay(
-                tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
-            )
-            values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
+            values["next_run_at"] = move.next_run_at
         await session.execute(
             update(_DELIVERIES)
-            .where(_DELIVERIES.c.id == outcome.delivery_id, *held)
+            .where(_DELIVERIES.c.id == move.outcome.delivery_id, *held)
             .values(**values)
         )
-    await _release(session, tried.untried, tried.lease_until)
-    return dead
 
 
 def _count_dead(metrics: Metrics | None, dead: list[Outcome]) -> None:
