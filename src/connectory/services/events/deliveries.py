@@ -391,7 +391,8 @@ async def dispatch_due(
     one delivery at a time. A run stops at its first failure: the deliveries behind it were
     not tried and are released as they were. Each lane stops when nothing is due or after
     *rounds* batches. A lane's error cancels the other lanes (no held connection outlives
-    the dispatch) and is raised.
+    the dispatch) and is raised; a lane cancelled mid-batch first records the tries it
+    made and gives back the deliveries it had not started (a try cut off keeps its lease).
     """
     secrets: dict[str, list[str]] = {}
     connectors: dict[str, str] = {}
@@ -448,14 +449,26 @@ async def _dispatch_lane(
             # recorded in the lane's next round, or after its last; if that fails (the store
             # unreachable), the leases expire and the deliveries are sent again (at least once).
             stop_at = now + timedelta(seconds=lease_seconds / 2)
-            results = await asyncio.gather(
-                *(_send_run(context, run, stop_at) for run in runs.values())
-            )
             # The lease the claim set (as _take computed it): only rows still held by it move.
+            lease_until = now + timedelta(seconds=lease_seconds)
+            progress = _Progress()
+            try:
+                results = await asyncio.gather(
+                    *(_send_run(context, run, stop_at, progress) for run in runs.values())
+                )
+            except asyncio.CancelledError:
+                # Another lane failed, or the dispatch was stopped: what was sent is recorded
+                # (else it would be sent again once the lease expires); what never started is
+                # given back; a try cut off mid-send keeps its lease (at least once).
+                untried = [i.delivery_id for i in prepared if i.delivery_id not in progress.started]
+                await _record_when_cancelled(
+                    session, context, _Tried(progress.outcomes, untried, lease_until)
+                )
+                raise
             done = _Tried(
                 [outcome for tried, _ in results for outcome in tried],
                 [delivery_id for _, left in results for delivery_id in left],
-                now + timedelta(seconds=lease_seconds),
+                lease_until,
             )
             sent += len(done.outcomes)
         if done is not None:  # the last round's tries, when the rounds ran out
@@ -468,6 +481,32 @@ async def _record(session: AsyncSession, context: EventsContext, done: _Tried) -
     dead = await write_outcomes(session, context.settings, context.now(), done)
     await session.commit()
     _count_dead(context.metrics, dead)
+
+
+#: How long a cancelled lane may take to record what it sent before it gives up.
+_CANCELLED_RECORD_SECONDS = 10.0
+
+
+async def _record_when_cancelled(
+    session: AsyncSession, context: EventsContext, tried: _Tried
+) -> None:
+    """Record a cancelled lane's tries on its held *session*, within a bound; never raises.
+
+    The session is idle (no transaction is open while sending). With the store unreachable,
+    the leases expire and the deliveries are sent again (at least once).
+    """
+    if not tried.outcomes and not tried.untried:
+        return
+    try:
+        async with asyncio.timeout(_CANCELLED_RECORD_SECONDS):
+            await _record(session, context, tried)
+    except (Exception, asyncio.CancelledError) as error:  # cancelled again: stop trying
+        logger.warning(
+            "a cancelled delivery lane could not record %d tries (%s); they are sent again "
+            "when their lease expires",
+            len(tried.outcomes),
+            type(error).__name__,
+        )
 
 
 async def _record_then_claim(
@@ -493,21 +532,39 @@ async def _record_then_claim(
     return now, claimed
 
 
+class _Progress:
+    """How far a batch's sends got: the deliveries started and the tries that ended."""
+
+    __slots__ = ("outcomes", "started")
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+        self.outcomes: list[Outcome] = []
+
+
 async def _send_run(
-    context: EventsContext, run: list[Prepared], stop_at: datetime | None = None
+    context: EventsContext,
+    run: list[Prepared],
+    stop_at: datetime | None = None,
+    progress: _Progress | None = None,
 ) -> tuple[list[Outcome], list[str]]:
     """Send one queue's claimed run in order; stop at the first failure, or at *stop_at*.
 
     The head is always tried; a later delivery is not started at or after *stop_at* (on
     the context's clock). Returns the outcomes of the tries and the ids of the deliveries
-    left untried.
+    left untried; *progress*, when given, follows the sends as they go (read if the sends
+    are cancelled).
     """
     outcomes: list[Outcome] = []
     for place, item in enumerate(run):
         if place and stop_at is not None and context.now() >= stop_at:
             return outcomes, [left.delivery_id for left in run[place:]]
+        if progress is not None:
+            progress.started.add(item.delivery_id)
         outcome = await send_prepared(context, item)
         outcomes.append(outcome)
+        if progress is not None:
+            progress.outcomes.append(outcome)
         if not outcome.ok:
             return outcomes, [left.delivery_id for left in run[place + 1 :]]
     return outcomes, []
