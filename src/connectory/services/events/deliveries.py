@@ -15,6 +15,7 @@ One claim picks due deliveries for a batch:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -41,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectory.errors import ConnectoryError, EgressDenied, InvalidURL, UpstreamError
-from connectory.events.signing import signature_header
+from connectory.events.signing import keyed_signature_header, signing_keys
 from connectory.http.egress_aiohttp import check_destination
 from connectory.observability.calls import ConnectionCalls
 from connectory.services.events.call_logs import BackgroundCalls
@@ -373,6 +374,8 @@ class Prepared:
     #: The egress guard's verdict on the URL (see :func:`_refusal_of`; None: allowed), taken
     #: once per distinct URL per batch; unset (the default), it is taken at the send.
     refusal: Refusal | _Unchecked | None = _UNCHECKED
+    #: The HMAC keys of :attr:`secrets` (decoded once per endpoint per batch); None: at the send.
+    keys: list[bytes] | None = None
 
 
 async def dispatch_due(
@@ -611,6 +614,8 @@ async def prepare_deliveries(
     )
     calls: dict[tuple[str, str], ConnectionCalls] = {}
     refusals: dict[str, Refusal | None] = {}
+    #: Each endpoint's signing keys, for this batch only (never kept past the dispatch).
+    keys: dict[str, list[bytes]] = {}
     prepared: list[Prepared] = []
     started = context.now()
     for event in rows:
@@ -631,6 +636,8 @@ async def prepare_deliveries(
             secrets[endpoint_id] = (
                 await endpoint_secrets(session, context, endpoint) if endpoint else []
             )
+        if endpoint_id not in keys:
+            keys[endpoint_id] = signing_keys(secrets[endpoint_id])
         body = orjson.dumps(envelope(event))
         key = (event.connection_id, endpoint_id)
         if key not in calls:
@@ -654,6 +661,7 @@ async def prepare_deliveries(
                 refusals[event.url]
                 if event.url in refusals
                 else refusals.setdefault(event.url, _refusal_of(context, event.url)),
+                keys[endpoint_id],
             )
         )
     return prepared
@@ -670,8 +678,11 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
             0,
             item.connector_id,
         )
-    headers = signature_header(
-        item.secrets, item.message_id, int(context.now().timestamp()), item.body
+    headers = keyed_signature_header(
+        signing_keys(item.secrets) if item.keys is None else item.keys,
+        item.message_id,
+        int(context.now().timestamp()),
+        item.body,
     )
     headers["content-type"] = "application/json"
     headers["user-agent"] = "Connectory-Webhooks/1"
@@ -680,7 +691,7 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
     with calls.track("webhook_delivery", item.event_type) as call:
         call.note_request("POST", item.url, headers, item.body)
         started = time.perf_counter()
-        timeout = aiohttp.ClientTimeout(total=context.settings.delivery_timeout_seconds)
+        timeout = _timeout(context.settings.delivery_timeout_seconds)
         try:
             refusal = item.refusal
             if isinstance(refusal, _Unchecked):
@@ -708,6 +719,12 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
         if not ok:
             call.error = UpstreamError(problem, status)
         return Outcome(item.delivery_id, ok, status, problem, elapsed, item.connector_id)
+
+
+@functools.lru_cache(maxsize=8)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """The per-request timeout (immutable: one object per setting, not one per try)."""
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def _describe(error: Exception) -> str:
