@@ -398,7 +398,7 @@ async def dispatch_due(
     made and gives back the deliveries it had not started (a try cut off keeps its lease).
     """
     secrets: dict[str, list[str]] = {}
-    connectors: dict[str, str] = {}
+    connectors: dict[str, str | None] = {}
     return await _run_lanes(
         [_dispatch_lane(context, batch, rounds, depth, secrets, connectors) for _ in range(lanes)]
     )
@@ -428,7 +428,7 @@ async def _dispatch_lane(
     rounds: int,
     depth: int,
     secrets: dict[str, list[str]],
-    connectors: dict[str, str],
+    connectors: dict[str, str | None],
 ) -> int:
     sent = 0
     lease_seconds = context.settings.work_lease_seconds
@@ -578,7 +578,7 @@ async def prepare_deliveries(
     context: EventsContext,
     delivery_ids: list[str],
     secrets: dict[str, list[str]],
-    known_connectors: dict[str, str] | None = None,
+    known_connectors: dict[str, str | None] | None = None,
 ) -> list[Prepared]:
     """Load claimed deliveries with their events and endpoints, in queue order, in one query.
 
@@ -605,13 +605,13 @@ async def prepare_deliveries(
     ).all()
     logs = BackgroundCalls(context)
     # Each connection's connector, looked up once per dispatch (a session and a query less
-    # per batch); a cache given by the caller is shared by its lanes.
+    # per batch); a cache given by the caller is shared by its lanes. A connection not found
+    # (deleted) is remembered as unknown too, not looked up again every batch.
     connectors = known_connectors if known_connectors is not None else {}
-    connectors.update(
-        await logs.connectors_of(
-            (row.connection_id for row in rows if row.connection_id not in connectors), session
-        )
-    )
+    unseen = {row.connection_id for row in rows if row.connection_id not in connectors}
+    if unseen:
+        found = await logs.connectors_of(unseen, session)
+        connectors.update((connection_id, found.get(connection_id)) for connection_id in unseen)
     calls: dict[tuple[str, str], ConnectionCalls] = {}
     refusals: dict[str, Refusal | None] = {}
     #: Each endpoint's signing keys, for this batch only (never kept past the dispatch).
