@@ -379,7 +379,7 @@ class Prepared:
 
 
 async def dispatch_due(
-    context: EventsContext, batch: int = 50, rounds: int = 100, lanes: int = 2, depth: int = 20
+    context: EventsContext, batch: int = 100, rounds: int = 100, lanes: int = 2, depth: int = 20
 ) -> int:
     """Claim and send due deliveries until none is due; return how many were sent.
 
@@ -396,6 +396,12 @@ async def dispatch_due(
     *rounds* batches. A lane's error cancels the other lanes (no held connection outlives
     the dispatch) and is raised; a lane cancelled mid-batch first records the tries it
     made and gives back the deliveries it had not started (a try cut off keeps its lease).
+
+    *batch* is a ceiling: a shallow backlog gives small batches anyway. A batch's database
+    work costs about the same whatever its size, so a deep backlog is sent in large ones
+    (bench/events.py, one endpoint capped at 64: 100 rather than 50 took a tenth less
+    worker CPU and a third less PostgreSQL CPU per delivery, at a higher rate, even though
+    the second lane then finds the endpoint full and stops).
     """
     secrets: dict[str, list[str]] = {}
     connectors: dict[str, str | None] = {}
