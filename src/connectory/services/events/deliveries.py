@@ -579,6 +579,26 @@ async def _send_run(
     return outcomes, []
 
 
+#: Claimed deliveries with their events and endpoints, in queue order (built once: a
+#: statement per batch would be built and its cache key worked out every time).
+_LOAD_CLAIMED = (
+    select(
+        _DELIVERIES.c.id.label("delivery_id"),
+        _DELIVERIES.c.endpoint_id,
+        _DELIVERIES.c.order_key,
+        _DELIVERIES.c.next_run_at,
+        *_EVENT_COLUMNS,
+        _ENDPOINTS.c.url,
+        _ENDPOINTS.c.enabled,
+        _ENDPOINTS.c.deleted_at,
+    )
+    .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
+    .outerjoin(_ENDPOINTS, _ENDPOINTS.c.id == _DELIVERIES.c.endpoint_id)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_DELIVERIES.c.endpoint_id, _DELIVERIES.c.order_key, _DELIVERIES.c.event_seq)
+)
+
+
 async def prepare_deliveries(
     session: AsyncSession,
     context: EventsContext,
@@ -591,24 +611,7 @@ async def prepare_deliveries(
     Columns, not ORM objects (no identity map work per row); an endpoint object is read
     only for its secrets, once per endpoint per dispatch.
     """
-    rows = (
-        await session.execute(
-            select(
-                _DELIVERIES.c.id.label("delivery_id"),
-                _DELIVERIES.c.endpoint_id,
-                _DELIVERIES.c.order_key,
-                _DELIVERIES.c.next_run_at,
-                *(column for column in _EVENT_COLUMNS),
-                _ENDPOINTS.c.url,
-                _ENDPOINTS.c.enabled,
-                _ENDPOINTS.c.deleted_at,
-            )
-            .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
-            .outerjoin(_ENDPOINTS, _ENDPOINTS.c.id == _DELIVERIES.c.endpoint_id)
-            .where(_DELIVERIES.c.id.in_(delivery_ids))
-            .order_by(_DELIVERIES.c.endpoint_id, _DELIVERIES.c.order_key, _DELIVERIES.c.event_seq)
-        )
-    ).all()
+    rows = (await session.execute(_LOAD_CLAIMED, {"ids": delivery_ids})).all()
     logs = BackgroundCalls(context)
     # Each connection's connector, looked up once per dispatch (a session and a query less
     # per batch); a cache given by the caller is shared by its lanes. A connection not found
@@ -792,14 +795,14 @@ async def write_outcomes(
     of the old one must not overwrite the new one's result.
     """
     outcomes = tried.outcomes
-    held = _held_by(tried.lease_until)
     failed = [o for o in outcomes if not o.ok]
     attempts = (
         dict(
             (
                 await session.execute(
                     select(_DELIVERIES.c.id, _DELIVERIES.c.attempts).where(
-                        _DELIVERIES.c.id.in_([o.delivery_id for o in failed]), *held
+                        _DELIVERIES.c.id.in_([o.delivery_id for o in failed]),
+                        *_held_by(tried.lease_until),
                     )
                 )
             ).all()
@@ -827,7 +830,7 @@ async def write_outcomes(
     if dialect_of(session) == "postgresql":
         await _write_postgresql(session, now, outcomes, moves, tried.lease_until)
     else:
-        await _write_portable(session, now, outcomes, moves, held)
+        await _write_portable(session, now, outcomes, moves, _held_by(tried.lease_until))
     await _release(session, tried.untried, tried.lease_until)
     return dead
 
