@@ -1,7 +1,7 @@
 """Recording a batch's tries: every attempt stored, every delivery moved on, in few statements.
 
 Run on SQLite and on a fresh PostgreSQL database (where a batch's attempts and moves are one
-statement each, whatever its size).
+statement, whatever its size).
 """
 
 from __future__ import annotations
@@ -158,8 +158,8 @@ async def test_a_batch_is_recorded_in_as_many_statements_whatever_its_size(
             await record_outcomes(sessions, SETTINGS, NOW, outcomes, lease_until=LEASE)
         work = [(sql, many) for sql, many in sent if not sql.lstrip().upper().startswith("SELECT")]
         if sessions.kw["bind"].dialect.name == "postgresql":
-            # No executemany: one server execution per statement, not one per row.
-            assert [many for _, many in work] == [False, False]
+            # One statement, not an executemany (one server execution per row).
+            assert [many for _, many in work] == [False]
         counts.append(len(sent))
     if sessions.kw["bind"].dialect.name == "postgresql":
         assert counts[0] == counts[1]

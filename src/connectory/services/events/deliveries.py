@@ -782,11 +782,11 @@ async def write_outcomes(
     Returns the outcomes that dead-lettered their delivery; the caller commits (and counts
     them only then: a rolled-back batch is tried again).
 
-    Core statements, not ORM objects. On PostgreSQL, one statement for every attempt and
-    one for every delivery (each a server execution over arrays: a batch costs the server
-    two statements, not one per row); failures first read their try counts (one query, only
-    when something failed). SQLite keeps the portable form: one insert of every attempt,
-    one update per status code of the successes, one update per failure. Untried
+    Core statements, not ORM objects. On PostgreSQL, one statement stores every attempt and
+    moves every delivery (one server execution over arrays, not one per row); failures first
+    read their try counts (one query, only when something failed). SQLite keeps the
+    portable form: one insert of every attempt, one update per status code of the
+    successes, one update per failure. Untried
     deliveries (behind a failed one in their queue's run) are released as they were before
     their claim.
 
@@ -845,22 +845,20 @@ class _Move:
     next_run_at: datetime | None
 
 
-#: Every try of a batch, in one statement (arrays, in the order given).
-_INSERT_ATTEMPTS = text(
-    """
-    INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, error, duration_ms)
-    SELECT t.delivery_id, :now, t.status_code, t.error, t.duration_ms
-    FROM unnest(CAST(:ids AS varchar[]), CAST(:codes AS integer[]), CAST(:errors AS text[]),
-                CAST(:durations AS integer[]))
-         WITH ORDINALITY AS t(delivery_id, status_code, error, duration_ms, place)
-    ORDER BY t.place
-    """
-).bindparams(bindparam("now", type_=DateTime(timezone=True)))
-
-#: Every delivery a batch's tries move, in one statement: succeeded and dead ones finish now,
-#: retried ones are due at their own time; all let go of their lease. Only rows still
-#: in flight (and, with ``{lease}``, still held by the claim that set it) move.
-_MOVE_DELIVERIES = """
+#: A batch's tries in one statement (arrays, one element per try or move): every try is
+#: stored (in the order given) and every delivery they move moves: succeeded and dead ones
+#: finish now, retried ones are due at their own time, all let go of their lease. Only rows
+#: still in flight (and, with ``{lease}``, still held by the claim that set it) move.
+_RECORD_TRIES = """
+    WITH tried AS (
+        INSERT INTO delivery_attempts
+            (delivery_id, attempted_at, status_code, error, duration_ms)
+        SELECT a.delivery_id, :now, a.status_code, a.error, a.duration_ms
+        FROM unnest(CAST(:tried_ids AS varchar[]), CAST(:tried_codes AS integer[]),
+                    CAST(:tried_errors AS text[]), CAST(:tried_durations AS integer[]))
+             WITH ORDINALITY AS a(delivery_id, status_code, error, duration_ms, place)
+        ORDER BY a.place
+    )
     UPDATE deliveries AS d
     SET status = t.status, last_status_code = t.status_code, last_error = t.error,
         lease_until = NULL,
@@ -872,11 +870,11 @@ _MOVE_DELIVERIES = """
          AS t(id, status, status_code, error, next_run_at)
     WHERE d.id = t.id AND d.status = 'in_flight'{lease}
     """
-_MOVE_HELD = text(_MOVE_DELIVERIES.format(lease=" AND d.lease_until = :lease")).bindparams(
+_RECORD_HELD = text(_RECORD_TRIES.format(lease=" AND d.lease_until = :lease")).bindparams(
     bindparam("now", type_=DateTime(timezone=True)),
     bindparam("lease", type_=DateTime(timezone=True)),
 )
-_MOVE_ANY = text(_MOVE_DELIVERIES.format(lease="")).bindparams(
+_RECORD_ANY = text(_RECORD_TRIES.format(lease="")).bindparams(
     bindparam("now", type_=DateTime(timezone=True))
 )
 
@@ -888,22 +886,15 @@ async def _write_postgresql(
     moves: list[_Move],
     lease_until: datetime | None,
 ) -> None:
-    """The attempts and moves of a batch in two statements (see :func:`write_outcomes`)."""
-    if outcomes:
-        await session.execute(
-            _INSERT_ATTEMPTS,
-            {
-                "now": now,
-                "ids": [o.delivery_id for o in outcomes],
-                "codes": [o.status_code for o in outcomes],
-                "errors": [o.error for o in outcomes],
-                "durations": [o.duration_ms for o in outcomes],
-            },
-        )
-    if not moves:
+    """The attempts and moves of a batch in one statement (see :func:`write_outcomes`)."""
+    if not outcomes:  # nothing tried: nothing moves either
         return
     values: dict[str, Any] = {
         "now": now,
+        "tried_ids": [o.delivery_id for o in outcomes],
+        "tried_codes": [o.status_code for o in outcomes],
+        "tried_errors": [o.error for o in outcomes],
+        "tried_durations": [o.duration_ms for o in outcomes],
         "ids": [m.outcome.delivery_id for m in moves],
         "statuses": [m.status for m in moves],
         "codes": [m.outcome.status_code for m in moves],
@@ -912,9 +903,9 @@ async def _write_postgresql(
         "next_runs": [m.next_run_at for m in moves],
     }
     if lease_until is None:
-        await session.execute(_MOVE_ANY, values)
+        await session.execute(_RECORD_ANY, values)
     else:
-        await session.execute(_MOVE_HELD, {**values, "lease": lease_until})
+        await session.execute(_RECORD_HELD, {**values, "lease": lease_until})
 
 
 async def _write_portable(
