@@ -786,9 +786,8 @@ async def write_outcomes(
     moves every delivery (one server execution over arrays, not one per row); failures first
     read their try counts (one query, only when something failed). SQLite keeps the
     portable form: one insert of every attempt, one update per status code of the
-    successes, one update per failure. Untried
-    deliveries (behind a failed one in their queue's run) are released as they were before
-    their claim.
+    successes, one update per failure. Untried deliveries (behind a failed one in their
+    queue's run) are released as they were before their claim.
 
     With a lease (the one the claim set), only deliveries still held by that claim move: one
     whose lease expired and was claimed again belongs to the new claim, and a late outcome
