@@ -399,9 +399,9 @@ async def dispatch_due(
 
     *batch* is a ceiling: a shallow backlog gives small batches anyway. A batch's database
     work costs about the same whatever its size, so a deep backlog is sent in large ones
-    (bench/events.py, one endpoint capped at 64: 100 rather than 50 took a tenth less
+    (one endpoint capped at 64, as in bench/events.py: 100 rather than 50 took a tenth less
     worker CPU and a third less PostgreSQL CPU per delivery, at a higher rate, even though
-    the second lane then finds the endpoint full and stops).
+    the second lane then finds the endpoint full and stops; docs/benchmarks.md).
     """
     secrets: dict[str, list[str]] = {}
     connectors: dict[str, str | None] = {}
