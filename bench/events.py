@@ -188,6 +188,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def backends_cpu(database: asyncpg.Connection) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to *database*'s database (/proc)."""
+    pids = await database.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    )
+    found: dict[int, float] = {}
+    for row in pids:
+        try:
+            found[row["pid"]] = cpu_seconds(row["pid"])
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
 @asynccontextmanager
 async def fresh_database() -> Any:
     name = f"connectory_bench_{uuid.uuid4().hex[:8]}"
@@ -537,11 +551,18 @@ async def run(
             ):
                 await asyncio.sleep(0.01)
             worker_cpu = cpu_seconds(worker.pid)
+            postgres_cpu = await backends_cpu(database)
             while await database.fetchval(
                 "SELECT count(*) FROM deliveries WHERE status <> 'succeeded'"
             ):
                 await asyncio.sleep(0.2)
             worker_cpu = cpu_seconds(worker.pid) - worker_cpu
+            postgres_after = await backends_cpu(database)
+            postgres_ms = (
+                sum(cpu - postgres_cpu.get(pid, 0.0) for pid, cpu in postgres_after.items())
+                * 1000
+                / max(sizes["deliveries"] - sent_at_start, 1)
+            )
             profiler.stop()
             first, last = await database.fetchrow(
                 "SELECT min(attempted_at), max(attempted_at) FROM delivery_attempts"
@@ -562,6 +583,9 @@ async def run(
                 "worker_cpu_ms_per_delivery": round(worker_ms, 3),
                 "raw_cpu_ms_per_request": round(raw_ms, 3),
                 "cpu_ratio": round(raw_ms / worker_ms, 3) if worker_ms else None,
+                # The bench database's PostgreSQL backends (the worker's, the API's, ours), per
+                # delivery: the third process sharing the cores with the worker and receiver.
+                "postgres_cpu_ms_per_delivery": round(postgres_ms, 3),
                 "load_average": os.getloadavg(),
             }
 

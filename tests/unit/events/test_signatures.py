@@ -13,7 +13,7 @@ import standardwebhooks
 
 from connectory.errors import WebhookRejected
 from connectory.events import answer_challenge, generate_endpoint_secret, verify_signature
-from connectory.events.signing import signature_header
+from connectory.events.signing import keyed_signature_header, signature_header, signing_keys
 from connectory.spec.events import ChallengeSpec, SignatureSpec
 
 NOW = 1_800_000_000
@@ -33,6 +33,16 @@ def test_every_secret_in_use_signs() -> None:
     assert len(headers["webhook-signature"].split(" ")) == 2
     for secret in (old, new):
         standardwebhooks.Webhook(secret).verify(BODY, headers)
+
+
+def test_signing_with_keys_decoded_once_gives_the_same_verifiable_headers() -> None:
+    old, new = generate_endpoint_secret(), generate_endpoint_secret()
+    now = int(time.time())
+    keys = signing_keys([new, old])
+    headers = keyed_signature_header(keys, "m", now, BODY)
+    assert headers == signature_header([new, old], "m", now, BODY)
+    for secret in (old, new):
+        assert standardwebhooks.Webhook(secret).verify(BODY, headers) == {"events": [{"id": "e1"}]}
 
 
 def _standard(secret: str) -> SignatureSpec:

@@ -15,6 +15,7 @@ One claim picks due deliveries for a batch:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -45,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectory.errors import ConnectoryError, EgressDenied, InvalidURL, UpstreamError
-from connectory.events.signing import signature_header
+from connectory.events.signing import keyed_signature_header, signing_keys
 from connectory.http.egress_aiohttp import check_destination
 from connectory.observability.calls import ConnectionCalls
 from connectory.services.events.call_logs import BackgroundCalls
@@ -442,10 +443,12 @@ class Prepared:
     #: The egress guard's verdict on the URL (see :func:`_refusal_of`; None: allowed), taken
     #: once per distinct URL per batch; unset (the default), it is taken at the send.
     refusal: Refusal | _Unchecked | None = _UNCHECKED
+    #: The HMAC keys of :attr:`secrets` (decoded once per endpoint per batch); None: at the send.
+    keys: list[bytes] | None = None
 
 
 async def dispatch_due(
-    context: EventsContext, batch: int = 50, rounds: int = 100, lanes: int = 2, depth: int = 20
+    context: EventsContext, batch: int = 100, rounds: int = 100, lanes: int = 2, depth: int = 20
 ) -> int:
     """Claim and send due deliveries until none is due; return how many were sent.
 
@@ -460,10 +463,17 @@ async def dispatch_due(
     one delivery at a time. A run stops at its first failure: the deliveries behind it were
     not tried and are released as they were. Each lane stops when nothing is due or after
     *rounds* batches. A lane's error cancels the other lanes (no held connection outlives
-    the dispatch) and is raised.
+    the dispatch) and is raised; a lane cancelled mid-batch first records the tries it
+    made and gives back the deliveries it had not started (a try cut off keeps its lease).
+
+    *batch* is a ceiling: a shallow backlog gives small batches anyway. A batch's database
+    work costs about the same whatever its size, so a deep backlog is sent in large ones
+    (one endpoint capped at 64, as in bench/events.py: 100 rather than 50 took a tenth less
+    worker CPU and a third less PostgreSQL CPU per delivery, at a higher rate, even though
+    the second lane then finds the endpoint full and stops; docs/benchmarks.md).
     """
     secrets: dict[str, list[str]] = {}
-    connectors: dict[str, str] = {}
+    connectors: dict[str, str | None] = {}
     return await _run_lanes(
         [_dispatch_lane(context, batch, rounds, depth, secrets, connectors) for _ in range(lanes)]
     )
@@ -493,7 +503,7 @@ async def _dispatch_lane(
     rounds: int,
     depth: int,
     secrets: dict[str, list[str]],
-    connectors: dict[str, str],
+    connectors: dict[str, str | None],
 ) -> int:
     sent = 0
     lease_seconds = context.settings.work_lease_seconds
@@ -517,14 +527,26 @@ async def _dispatch_lane(
             # recorded in the lane's next round, or after its last; if that fails (the store
             # unreachable), the leases expire and the deliveries are sent again (at least once).
             stop_at = now + timedelta(seconds=lease_seconds / 2)
-            results = await asyncio.gather(
-                *(_send_run(context, run, stop_at) for run in runs.values())
-            )
             # The lease the claim set (as _take computed it): only rows still held by it move.
+            lease_until = now + timedelta(seconds=lease_seconds)
+            progress = _Progress()
+            try:
+                results = await asyncio.gather(
+                    *(_send_run(context, run, stop_at, progress) for run in runs.values())
+                )
+            except asyncio.CancelledError:
+                # Another lane failed, or the dispatch was stopped: what was sent is recorded
+                # (else it would be sent again once the lease expires); what never started is
+                # given back; a try cut off mid-send keeps its lease (at least once).
+                untried = [i.delivery_id for i in prepared if i.delivery_id not in progress.started]
+                await _record_when_cancelled(
+                    session, context, _Tried(progress.outcomes, untried, lease_until)
+                )
+                raise
             done = _Tried(
                 [outcome for tried, _ in results for outcome in tried],
                 [delivery_id for _, left in results for delivery_id in left],
-                now + timedelta(seconds=lease_seconds),
+                lease_until,
             )
             sent += len(done.outcomes)
         if done is not None:  # the last round's tries, when the rounds ran out
@@ -537,6 +559,32 @@ async def _record(session: AsyncSession, context: EventsContext, done: _Tried) -
     dead = await write_outcomes(session, context.settings, context.now(), done)
     await session.commit()
     _count_dead(context.metrics, dead)
+
+
+#: How long a cancelled lane may take to record what it sent before it gives up.
+_CANCELLED_RECORD_SECONDS = 10.0
+
+
+async def _record_when_cancelled(
+    session: AsyncSession, context: EventsContext, tried: _Tried
+) -> None:
+    """Record a cancelled lane's tries on its held *session*, within a bound; never raises.
+
+    The session is idle (no transaction is open while sending). With the store unreachable,
+    the leases expire and the deliveries are sent again (at least once).
+    """
+    if not tried.outcomes and not tried.untried:
+        return
+    try:
+        async with asyncio.timeout(_CANCELLED_RECORD_SECONDS):
+            await _record(session, context, tried)
+    except (Exception, asyncio.CancelledError) as error:  # cancelled again: stop trying
+        logger.warning(
+            "a cancelled delivery lane could not record %d tries (%s); they are sent again "
+            "when their lease expires",
+            len(tried.outcomes),
+            type(error).__name__,
+        )
 
 
 async def _record_then_claim(
@@ -562,24 +610,62 @@ async def _record_then_claim(
     return now, claimed
 
 
+class _Progress:
+    """How far a batch's sends got: the deliveries started and the tries that ended."""
+
+    __slots__ = ("outcomes", "started")
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+        self.outcomes: list[Outcome] = []
+
+
 async def _send_run(
-    context: EventsContext, run: list[Prepared], stop_at: datetime | None = None
+    context: EventsContext,
+    run: list[Prepared],
+    stop_at: datetime | None = None,
+    progress: _Progress | None = None,
 ) -> tuple[list[Outcome], list[str]]:
     """Send one queue's claimed run in order; stop at the first failure, or at *stop_at*.
 
     The head is always tried; a later delivery is not started at or after *stop_at* (on
     the context's clock). Returns the outcomes of the tries and the ids of the deliveries
-    left untried.
+    left untried; *progress*, when given, follows the sends as they go (read if the sends
+    are cancelled).
     """
     outcomes: list[Outcome] = []
     for place, item in enumerate(run):
         if place and stop_at is not None and context.now() >= stop_at:
             return outcomes, [left.delivery_id for left in run[place:]]
+        if progress is not None:
+            progress.started.add(item.delivery_id)
         outcome = await send_prepared(context, item)
         outcomes.append(outcome)
+        if progress is not None:
+            progress.outcomes.append(outcome)
         if not outcome.ok:
             return outcomes, [left.delivery_id for left in run[place + 1 :]]
     return outcomes, []
+
+
+#: Claimed deliveries with their events and endpoints, in queue order (built once: a
+#: statement per batch would be built and its cache key worked out every time).
+_LOAD_CLAIMED = (
+    select(
+        _DELIVERIES.c.id.label("delivery_id"),
+        _DELIVERIES.c.endpoint_id,
+        _DELIVERIES.c.order_key,
+        _DELIVERIES.c.next_run_at,
+        *_EVENT_COLUMNS,
+        _ENDPOINTS.c.url,
+        _ENDPOINTS.c.enabled,
+        _ENDPOINTS.c.deleted_at,
+    )
+    .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
+    .outerjoin(_ENDPOINTS, _ENDPOINTS.c.id == _DELIVERIES.c.endpoint_id)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_DELIVERIES.c.endpoint_id, _DELIVERIES.c.order_key, _DELIVERIES.c.event_seq)
+)
 
 
 async def prepare_deliveries(
@@ -587,42 +673,27 @@ async def prepare_deliveries(
     context: EventsContext,
     delivery_ids: list[str],
     secrets: dict[str, list[str]],
-    known_connectors: dict[str, str] | None = None,
+    known_connectors: dict[str, str | None] | None = None,
 ) -> list[Prepared]:
     """Load claimed deliveries with their events and endpoints, in queue order, in one query.
 
     Columns, not ORM objects (no identity map work per row); an endpoint object is read
     only for its secrets, once per endpoint per dispatch.
     """
-    rows = (
-        await session.execute(
-            select(
-                _DELIVERIES.c.id.label("delivery_id"),
-                _DELIVERIES.c.endpoint_id,
-                _DELIVERIES.c.order_key,
-                _DELIVERIES.c.next_run_at,
-                *(column for column in _EVENT_COLUMNS),
-                _ENDPOINTS.c.url,
-                _ENDPOINTS.c.enabled,
-                _ENDPOINTS.c.deleted_at,
-            )
-            .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
-            .outerjoin(_ENDPOINTS, _ENDPOINTS.c.id == _DELIVERIES.c.endpoint_id)
-            .where(_DELIVERIES.c.id.in_(delivery_ids))
-            .order_by(_DELIVERIES.c.endpoint_id, _DELIVERIES.c.order_key, _DELIVERIES.c.event_seq)
-        )
-    ).all()
+    rows = (await session.execute(_LOAD_CLAIMED, {"ids": delivery_ids})).all()
     logs = BackgroundCalls(context)
     # Each connection's connector, looked up once per dispatch (a session and a query less
-    # per batch); a cache given by the caller is shared by its lanes.
+    # per batch); a cache given by the caller is shared by its lanes. A connection not found
+    # (deleted) is remembered as unknown too, not looked up again every batch.
     connectors = known_connectors if known_connectors is not None else {}
-    connectors.update(
-        await logs.connectors_of(
-            (row.connection_id for row in rows if row.connection_id not in connectors), session
-        )
-    )
+    unseen = {row.connection_id for row in rows if row.connection_id not in connectors}
+    if unseen:
+        found = await logs.connectors_of(unseen, session)
+        connectors.update((connection_id, found.get(connection_id)) for connection_id in unseen)
     calls: dict[tuple[str, str], ConnectionCalls] = {}
     refusals: dict[str, Refusal | None] = {}
+    #: Each endpoint's signing keys, for this batch only (never kept past the dispatch).
+    keys: dict[str, list[bytes]] = {}
     prepared: list[Prepared] = []
     started = context.now()
     for event in rows:
@@ -643,6 +714,8 @@ async def prepare_deliveries(
             secrets[endpoint_id] = (
                 await endpoint_secrets(session, context, endpoint) if endpoint else []
             )
+        if endpoint_id not in keys:
+            keys[endpoint_id] = signing_keys(secrets[endpoint_id])
         body = orjson.dumps(envelope(event))
         key = (event.connection_id, endpoint_id)
         if key not in calls:
@@ -666,6 +739,7 @@ async def prepare_deliveries(
                 refusals[event.url]
                 if event.url in refusals
                 else refusals.setdefault(event.url, _refusal_of(context, event.url)),
+                keys[endpoint_id],
             )
         )
     return prepared
@@ -682,8 +756,11 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
             0,
             item.connector_id,
         )
-    headers = signature_header(
-        item.secrets, item.message_id, int(context.now().timestamp()), item.body
+    headers = keyed_signature_header(
+        signing_keys(item.secrets) if item.keys is None else item.keys,
+        item.message_id,
+        int(context.now().timestamp()),
+        item.body,
     )
     headers["content-type"] = "application/json"
     headers["user-agent"] = "Connectory-Webhooks/1"
@@ -692,7 +769,7 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
     with calls.track("webhook_delivery", item.event_type) as call:
         call.note_request("POST", item.url, headers, item.body)
         started = time.perf_counter()
-        timeout = aiohttp.ClientTimeout(total=context.settings.delivery_timeout_seconds)
+        timeout = _timeout(context.settings.delivery_timeout_seconds)
         try:
             refusal = item.refusal
             if isinstance(refusal, _Unchecked):
@@ -720,6 +797,12 @@ async def send_prepared(context: EventsContext, item: Prepared) -> Outcome:
         if not ok:
             call.error = UpstreamError(problem, status)
         return Outcome(item.delivery_id, ok, status, problem, elapsed, item.connector_id)
+
+
+@functools.lru_cache(maxsize=8)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """The per-request timeout (immutable: one object per setting, not one per try)."""
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def _describe(error: Exception) -> str:
@@ -768,16 +851,139 @@ async def write_outcomes(
     Returns the outcomes that dead-lettered their delivery; the caller commits (and counts
     them only then: a rolled-back batch is tried again).
 
-    Core statements, not ORM objects: one insert for every attempt, one update for every
-    success (the common case), one update per failure. Untried deliveries (behind a failed
-    one in their queue's run) are released as they were before their claim.
+    Core statements, not ORM objects. On PostgreSQL, one statement stores every attempt and
+    moves every delivery (one server execution over arrays, not one per row); failures first
+    read their try counts (one query, only when something failed). SQLite keeps the
+    portable form: one insert of every attempt, one update per status code of the
+    successes, one update per failure. Untried deliveries (behind a failed one in their
+    queue's run) are released as they were before their claim.
 
     With a lease (the one the claim set), only deliveries still held by that claim move: one
     whose lease expired and was claimed again belongs to the new claim, and a late outcome
     of the old one must not overwrite the new one's result.
     """
     outcomes = tried.outcomes
-    held = _held_by(tried.lease_until)
+    failed = [o for o in outcomes if not o.ok]
+    attempts = (
+        dict(
+            (
+                await session.execute(
+                    select(_DELIVERIES.c.id, _DELIVERIES.c.attempts).where(
+                        _DELIVERIES.c.id.in_([o.delivery_id for o in failed]),
+                        *_held_by(tried.lease_until),
+                    )
+                )
+            ).all()
+        )
+        if failed
+        else {}
+    )
+    moves: list[_Move] = []
+    dead: list[Outcome] = []
+    for outcome in outcomes:
+        if outcome.ok:
+            moves.append(_Move(outcome, "succeeded", None))
+            continue
+        tries = attempts.get(outcome.delivery_id)
+        if tries is None:  # no longer held by this claim: left as it is
+            continue
+        if tries >= settings.delivery_max_attempts:
+            moves.append(_Move(outcome, "dead", None))
+            dead.append(outcome)
+        else:
+            delay = retry_delay(
+                tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
+            )
+            moves.append(_Move(outcome, "pending", now + timedelta(seconds=delay)))
+    if dialect_of(session) == "postgresql":
+        await _write_postgresql(session, now, outcomes, moves, tried.lease_until)
+    else:
+        await _write_portable(session, now, outcomes, moves, _held_by(tried.lease_until))
+    await _release(session, tried.untried, tried.lease_until)
+    return dead
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """Where one try moves its delivery: ``succeeded``, ``dead``, or ``pending`` again."""
+
+    outcome: Outcome
+    status: str
+    #: When a retried delivery is due again (None: not retried).
+    next_run_at: datetime | None
+
+
+#: A batch's tries in one statement (arrays, one element per try or move): every try is
+#: stored (in the order given) and every delivery they move moves: succeeded and dead ones
+#: finish now, retried ones are due at their own time, all let go of their lease. Only rows
+#: still in flight (and, with ``{lease}``, still held by the claim that set it) move.
+_RECORD_TRIES = """
+    WITH tried AS (
+        INSERT INTO delivery_attempts
+            (delivery_id, attempted_at, status_code, error, duration_ms)
+        SELECT a.delivery_id, :now, a.status_code, a.error, a.duration_ms
+        FROM unnest(CAST(:tried_ids AS varchar[]), CAST(:tried_codes AS integer[]),
+                    CAST(:tried_errors AS text[]), CAST(:tried_durations AS integer[]))
+             WITH ORDINALITY AS a(delivery_id, status_code, error, duration_ms, place)
+        ORDER BY a.place
+    )
+    UPDATE deliveries AS d
+    SET status = t.status, last_status_code = t.status_code, last_error = t.error,
+        lease_until = NULL,
+        finished_at = CASE WHEN t.status = 'pending' THEN d.finished_at ELSE :now END,
+        next_run_at = coalesce(t.next_run_at, d.next_run_at)
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS varchar[]),
+                CAST(:codes AS integer[]), CAST(:errors AS text[]),
+                CAST(:next_runs AS timestamptz[]))
+         AS t(id, status, status_code, error, next_run_at)
+    WHERE d.id = t.id AND d.status = 'in_flight'{lease}
+    """
+_RECORD_HELD = text(_RECORD_TRIES.format(lease=" AND d.lease_until = :lease")).bindparams(
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("lease", type_=DateTime(timezone=True)),
+)
+_RECORD_ANY = text(_RECORD_TRIES.format(lease="")).bindparams(
+    bindparam("now", type_=DateTime(timezone=True))
+)
+
+
+async def _write_postgresql(
+    session: AsyncSession,
+    now: datetime,
+    outcomes: list[Outcome],
+    moves: list[_Move],
+    lease_until: datetime | None,
+) -> None:
+    """The attempts and moves of a batch in one statement (see :func:`write_outcomes`)."""
+    if not outcomes:  # nothing tried: nothing moves either
+        return
+    values: dict[str, Any] = {
+        "now": now,
+        "tried_ids": [o.delivery_id for o in outcomes],
+        "tried_codes": [o.status_code for o in outcomes],
+        "tried_errors": [o.error for o in outcomes],
+        "tried_durations": [o.duration_ms for o in outcomes],
+        "ids": [m.outcome.delivery_id for m in moves],
+        "statuses": [m.status for m in moves],
+        "codes": [m.outcome.status_code for m in moves],
+        # A success clears the last error, whatever its outcome says.
+        "errors": ["" if m.status == "succeeded" else m.outcome.error for m in moves],
+        "next_runs": [m.next_run_at for m in moves],
+    }
+    if lease_until is None:
+        await session.execute(_RECORD_ANY, values)
+    else:
+        await session.execute(_RECORD_HELD, {**values, "lease": lease_until})
+
+
+async def _write_portable(
+    session: AsyncSession,
+    now: datetime,
+    outcomes: list[Outcome],
+    moves: list[_Move],
+    held: list[ColumnElement[bool]],
+) -> None:
+    """The attempts and moves of a batch in statements any database runs (SQLite)."""
     if outcomes:
         await session.execute(
             insert(_ATTEMPTS),
@@ -793,9 +999,9 @@ async def write_outcomes(
             ],
         )
     by_status: dict[int | None, list[str]] = {}
-    for outcome in outcomes:
-        if outcome.ok:
-            by_status.setdefault(outcome.status_code, []).append(outcome.delivery_id)
+    for move in moves:
+        if move.status == "succeeded":
+            by_status.setdefault(move.outcome.status_code, []).append(move.outcome.delivery_id)
     for status_code, succeeded in by_status.items():
         await session.execute(
             update(_DELIVERIES)
@@ -808,45 +1014,24 @@ async def write_outcomes(
                 last_status_code=status_code,
             )
         )
-    failed = [o for o in outcomes if not o.ok]
-    dead: list[Outcome] = []
-    attempts = (
-        dict(
-            (
-                await session.execute(
-                    select(_DELIVERIES.c.id, _DELIVERIES.c.attempts).where(
-                        _DELIVERIES.c.id.in_([o.delivery_id for o in failed]), *held
-                    )
-                )
-            ).all()
-        )
-        if failed
-        else {}
-    )
-    for outcome in failed:
-        tries = attempts.get(outcome.delivery_id)
-        if tries is None:
+    for move in moves:
+        if move.status == "succeeded":
             continue
         values: dict[str, Any] = {
-            "last_status_code": outcome.status_code,
-            "last_error": outcome.error,
+            "status": move.status,
+            "last_status_code": move.outcome.status_code,
+            "last_error": move.outcome.error,
             "lease_until": None,
         }
-        if tries >= settings.delivery_max_attempts:
-            values.update(status="dead", finished_at=now)
-            dead.append(outcome)
+        if move.next_run_at is None:
+            values["finished_at"] = now
         else:
-            delay = retry_delay(
-                tries, settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
-            )
-            values.update(status="pending", next_run_at=now + timedelta(seconds=delay))
+            values["next_run_at"] = move.next_run_at
         await session.execute(
             update(_DELIVERIES)
-            .where(_DELIVERIES.c.id == outcome.delivery_id, *held)
+            .where(_DELIVERIES.c.id == move.outcome.delivery_id, *held)
             .values(**values)
         )
-    await _release(session, tried.untried, tried.lease_until)
-    return dead
 
 
 def _count_dead(metrics: Metrics | None, dead: list[Outcome]) -> None:
