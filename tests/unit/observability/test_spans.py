@@ -220,9 +220,12 @@ async def test_both_paths_share_one_span_lifecycle_and_end_failures_alike(sink: 
             Telemetry(recorder=recorder, tracing=tracing), "conn-1", connector_id="c-1"
         )
         headers: dict[str, str] = {}
-        with pytest.raises(asyncio.CancelledError), calls.track("operation", "slow") as call:
-            with tracing.attempt_span(call, "GET", "https://api.example/slow", headers):
-                raise asyncio.CancelledError
+        with (
+            pytest.raises(asyncio.CancelledError),
+            calls.track("operation", "slow") as call,
+            tracing.attempt_span(call, "GET", "https://api.example/slow", headers),
+        ):
+            raise asyncio.CancelledError
         with calls.track("operation", "refused") as call:
             with tracing.attempt_span(call, "GET", "https://api.example/no", None) as span:
                 span.set_attribute("http.response.status_code", 503)
