@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -57,8 +58,19 @@ async def _child(upstream: str, sink: str, calls: int) -> None:
         CONNECTORY_DATABASE_URL=database,
         CONNECTORY_EGRESS_ALLOW="127.0.0.1",
         OTEL_EXPORTER_OTLP_ENDPOINT=sink,
-        OTEL_BSP_SCHEDULE_DELAY="500",
+        # Under valgrind a call takes ~50 times as long: timers would fire ~50 times as often
+        # per call (the request cache expiring, sending calls down the slow path; the call
+        # log's and the span queue's timed writes of a few entries each). Batches are made by
+        # size and by the final settle instead, as they are at full speed.
+        CONNECTORY_REQUEST_CACHE_TTL="3600",
+        CONNECTORY_CALL_LOG_FLUSH_INTERVAL="60",
+        OTEL_BSP_SCHEDULE_DELAY="60000",
     )
+    # httpx's ASGI transport tries to import sniffio on every request (a failed import, with
+    # its file system look-ups, when it is not installed): the client's cost, not the server's.
+    with contextlib.suppress(ImportError):
+        import sniffio  # noqa: F401
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
     token, connector_id = await prepare_database(database, upstream)
     app = create_app(Settings())
     async with app.router.lifespan_context(app):
