@@ -31,12 +31,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -53,51 +51,55 @@ FEATURES = ("call_log", "metrics", "tracing")
 
 
 class OtlpSink:
-    """An OTLP/HTTP endpoint on loopback that accepts every export and counts the bytes."""
+    """An OTLP/HTTP collector on loopback, in a process of its own (:mod:`bench.otlp_sink`).
+
+    A collector is not part of the process that loads the server: run as threads of the load
+    generator, the sink's handlers took the GIL from the sequential client at every export, and
+    the "on" rounds were slowed by the sink as well as by the server. The child counts the
+    exports and their bytes and keeps the bodies; :meth:`stats` asks it for the counts and,
+    decoded only then (after the rounds), the spans.
+    """
 
     def __init__(self) -> None:
-        sink = self
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "bench.otlp_sink"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()  # the port, once it listens
+        if not line.strip().isdigit():
+            self.close()
+            raise BenchError(f"the OTLP sink did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line)}"
 
-        class Handler(BaseHTTPRequestHandler):
-            # Keep-alive, as a collector does: the exporter reuses its connection.
-            protocol_version = "HTTP/1.1"
+    def stats(self) -> dict[str, int]:
+        """Exports, bytes and spans (decoded now) the sink received so far."""
+        answer = httpx.get(f"{self.url}/stats", timeout=120)
+        answer.raise_for_status()
+        counts: dict[str, int] = answer.json()
+        return counts
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                sink.bodies.append(self.rfile.read(length))
-                sink.exports += 1
-                sink.bytes += length
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.exports = 0
-        self.bytes = 0
-        self.bodies: list[bytes] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    @property
+    def exports(self) -> int:
+        """Exports received so far."""
+        return self.stats()["exports"]
 
     def spans(self) -> int:
         """How many spans the exports carried (decoded after the rounds, not during them)."""
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-        )
-
-        return sum(
-            len(scope.spans)
-            for body in self.bodies
-            for resource in ExportTraceServiceRequest.FromString(body).resource_spans
-            for scope in resource.scope_spans
-        )
+        return self.stats()["spans"]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop the sink's process."""
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
 
 def free_port() -> int:
@@ -300,15 +302,17 @@ def check_on(
             raise BenchError(f"metrics were not on: {counted} calls counted")
         evidence["calls_counted"] = counted
     if "tracing" in features:
-        if sink.exports == 0:
-            raise BenchError("tracing was not on: nothing exported")
         # Two spans a call (the call's, its attempt's): fewer means spans were dropped. The
         # server exports every 500 ms (OTEL_BSP_SCHEDULE_DELAY): wait for the last batch.
         time.sleep(1.5)
-        spans = sink.spans()
-        if spans < 2 * calls:
-            raise BenchError(f"tracing dropped spans: {spans} exported for {calls} calls")
-        evidence.update(otlp_exports=sink.exports, otlp_bytes=sink.bytes, otlp_spans=spans)
+        stats = sink.stats()
+        if stats["exports"] == 0:
+            raise BenchError("tracing was not on: nothing exported")
+        if stats["spans"] < 2 * calls:
+            raise BenchError(f"tracing dropped spans: {stats['spans']} exported for {calls} calls")
+        evidence.update(
+            otlp_exports=stats["exports"], otlp_bytes=stats["bytes"], otlp_spans=stats["spans"]
+        )
     return evidence
 
 

@@ -96,13 +96,26 @@ class BufferedRecorder:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await self.flush()
+        # Until nothing is left: calls still finishing during the shutdown record too.
+        while self._entries:
+            failed = self.stats.failed_batches
+            await self.flush()
+            if self.stats.failed_batches != failed:
+                break  # the store refuses: what is left is not written
 
     async def flush(self) -> None:
-        """Write every buffered entry now (readers call it so a page shows the latest)."""
+        """Write the entries buffered now (readers call it so a page shows the latest).
+
+        Entries recorded while this writes wait for the next write (the interval, or a
+        batch's worth): draining until the buffer is empty would, under a steady stream of
+        calls, write continuously in batches of the few entries each write let gather: a
+        transaction and a commit per handful of entries instead of per batch.
+        """
         async with self._flushing:
-            while self._entries:
-                count = min(len(self._entries), self._batch_size)
+            left = len(self._entries)
+            while left > 0 and self._entries:
+                count = min(left, len(self._entries), self._batch_size)
+                left -= count
                 batch = [self._entries.popleft() for _ in range(count)]
                 try:
                     await self._writer(batch)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
@@ -502,7 +503,7 @@ class CallTrack:
                 # kept until then are no larger than the excerpts; the redactor only ever
                 # learns secrets, so a later redaction hides at least what one now would.
                 pending = _Pending(calls.redactor, limit, request, reply, self.secret_reply)
-                entry = _DeferredEntry(pending, *fields, None, None, *tail)
+                entry = _DeferredEntry(*fields, None, None, *tail, pending=pending)
             else:
                 entry = CallEntry(
                     *fields,
@@ -696,6 +697,8 @@ def make_excerpts(entries: Iterable[CallEntry]) -> None:
             entry._resolve(memo)
 
 
+#: CallEntry's fields, in order (a deferred entry's copy is made of them).
+_ENTRY_FIELDS = tuple(f.name for f in dataclass_fields(CallEntry))
 # The slots CallEntry keeps its excerpts in (the subclass's properties shadow them).
 _REQUEST_SLOT: Any = CallEntry.__dict__["request_excerpt"]
 _RESPONSE_SLOT: Any = CallEntry.__dict__["response_excerpt"]
@@ -710,9 +713,16 @@ class _DeferredEntry(CallEntry):
 
     __slots__ = ("_pending",)
 
-    def __init__(self, pending: _Pending, *fields: Any) -> None:
+    def __init__(self, *fields: Any, pending: _Pending | None = None, **named: Any) -> None:
+        # Keyword fields and no *pending*: what ``dataclasses.replace`` passes (every field
+        # read from the original, excerpts made): an entry like any other.
         self._pending: _Pending | None = pending
-        super().__init__(*fields)
+        super().__init__(*fields, **named)
+
+    def __reduce__(self) -> tuple[type[_DeferredEntry], tuple[Any, ...]]:
+        # Copies and pickles have the excerpts made (equal to this entry, which makes its own
+        # on the way): the bodies and the redactor are never copied along.
+        return _DeferredEntry, tuple(getattr(self, name) for name in _ENTRY_FIELDS)
 
     def _resolve(self, memo: _HeaderMemo | None = None) -> None:
         pending, self._pending = self._pending, None

@@ -69,8 +69,14 @@ _REPEATED_KEYS = frozenset(
         "error.type",
     }
 )
+# Integer attributes with a few small values (attempts, HTTP statuses): their encoded span
+# attribute fields are cached too, for values in [0, _SMALL_INT).
+_REPEATED_INT_KEYS = frozenset({"connectory.attempts", "http.response.status_code"})
+_SMALL_INT = 1024
 # Each of an encoder's caches is emptied when it holds this many entries.
 _CACHE_MAX = 4096
+# Span.attributes: field 9, length-delimited.
+_SPAN_ATTRIBUTE = b"\x4a"
 
 
 def _varint(value: int) -> bytes:
@@ -136,16 +142,18 @@ class SpanEncoding:
     """Protobuf encodings of spans, with the caches of one encoder (one thread uses it).
 
     Cached: attribute keys, span names and the ``KeyValue`` of string attributes named in
-    ``_REPEATED_KEYS``; each cache is bounded (emptied when full), none is shared between
-    encoders.
+    ``_REPEATED_KEYS``, and for span records, the whole attribute field of those and of the
+    small integers of ``_REPEATED_INT_KEYS``; each cache is bounded (emptied when full), none
+    is shared between encoders.
     """
 
-    __slots__ = ("_keys", "_names", "_pairs")
+    __slots__ = ("_keys", "_names", "_pairs", "_span_fields")
 
     def __init__(self) -> None:
         self._keys: dict[str, bytes] = {}
         self._names: dict[str, bytes] = {}
         self._pairs: dict[tuple[str, str], bytes] = {}
+        self._span_fields: dict[tuple[str, str | int], bytes] = {}
 
     def key(self, key: str) -> bytes:
         """A ``KeyValue.key`` field."""
@@ -183,6 +191,41 @@ class SpanEncoding:
             except (TypeError, ValueError, UnicodeError) as error:
                 # As the SDK's encoder does: one bad attribute does not lose the span.
                 logger.warning("cannot encode span attribute %s: %s", key, error)
+        return b"".join(parts)
+
+    def span_attributes(self, attributes: dict[str, Any]) -> bytes:
+        """``Span.attributes`` fields: what :meth:`attributes` writes with tag 9, faster.
+
+        A span record's attributes are a handful, most of them values that repeat from span
+        to span (kind, operation, connection, method, status, attempts): their whole fields
+        come from a cache; a unique string (a call id, a URL) is written straight; anything
+        else takes :meth:`attributes`' way.
+        """
+        cache = self._span_fields
+        parts = []
+        for key, value in attributes.items():
+            kind = type(value)
+            if (kind is str and key in _REPEATED_KEYS) or (
+                kind is int and key in _REPEATED_INT_KEYS and 0 <= value < _SMALL_INT
+            ):
+                pair = (key, value)
+                encoded = cache.get(pair)
+                if encoded is None:
+                    encoded = self.attributes(_SPAN_ATTRIBUTE, {key: value})
+                    if len(cache) >= _CACHE_MAX:
+                        cache.clear()
+                    cache[pair] = encoded
+                parts.append(encoded)
+            elif kind is str and value:
+                try:
+                    data = value.encode("utf-8")
+                except UnicodeError:
+                    parts.append(self.attributes(_SPAN_ATTRIBUTE, {key: value}))  # logs it
+                    continue
+                any_value = _field(b"\x0a", data)
+                parts.append(_field(_SPAN_ATTRIBUTE, self.key(key) + _field(b"\x12", any_value)))
+            else:
+                parts.append(self.attributes(_SPAN_ATTRIBUTE, {key: value}))
         return b"".join(parts)
 
     def name(self, name: str) -> bytes:
@@ -276,7 +319,7 @@ class SpanEncoding:
         parts.append(self.name(span.name))
         parts.append(_uint(b"\x30", span.kind))
         parts.append(b"\x39" + _FIXED64(span.start) + b"\x41" + _FIXED64(span.end))
-        parts.append(self.attributes(b"\x4a", span.attributes))
+        parts.append(self.span_attributes(span.attributes))
         status = _string(b"\x12", span.status_description) + _uint(b"\x18", span.status)
         parts.append(_field(b"\x7a", status))
         remote = _IS_REMOTE if span.parent_span_id and span.parent_remote else 0

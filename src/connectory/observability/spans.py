@@ -31,17 +31,15 @@ import random
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
-from connectory.observability.tracing import call_span_end_attributes, call_span_start
+from connectory.observability.tracing import SpanLifecycle
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
 
-    from connectory.observability.calls import CallEntry, CallTrack
     from connectory.observability.otlp import OtlpSpanExporter
     from connectory.observability.span_queue import SpanQueue
 
@@ -173,11 +171,7 @@ def recorder_config_from_env() -> tuple[Sampler, bool] | None:
 
 
 class SpanRecord:
-    """One span: what the OTLP ``Span`` message carries, and nothing else.
-
-    It is also the context manager of an attempt's span (``with tracing.attempt_span(...)``):
-    an exception leaving the block marks it as an error, and the span ends on the way out.
-    """
+    """One span: what the OTLP ``Span`` message carries, and nothing else."""
 
     __slots__ = (
         "_mono",
@@ -234,10 +228,9 @@ class SpanRecord:
         """Set one attribute (a string, bool, int, float or a sequence of them)."""
         self.attributes[key] = value
 
-    def set_error(self, description: str | None) -> None:
-        """Mark the span as failed (OTLP status ERROR with *description*)."""
-        self.status = STATUS_ERROR
-        self.status_description = description
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Set several attributes."""
+        self.attributes.update(attributes)
 
     def finish(self) -> None:
         """End the span: its duration is the monotonic clock's; sampled, it is queued."""
@@ -251,23 +244,9 @@ class SpanRecord:
         """The W3C ``traceparent`` value naming this span."""
         return f"00-{self.trace_id:032x}-{self.span_id:016x}-{self.flags:02x}"
 
-    def __enter__(self) -> SpanRecord:
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if kind is not None:
-            self.attributes["error.type"] = kind.__name__
-            self.set_error(kind.__name__)
-        self.finish()
-
-
-class RecordedTracing:
-    """Tracing with :class:`SpanRecord` spans: the same interface as ``Tracing``.
+class RecordedTracing(SpanLifecycle):
+    """Tracing with :class:`SpanRecord` spans: the same interface (and lifecycle) as ``Tracing``.
 
     Args:
         sampler: ``OTEL_TRACES_SAMPLER``'s decision.
@@ -330,48 +309,34 @@ class RecordedTracing:
             random_id,
         )
 
-    def start_call_span(self, track: CallTrack, parent: CallTrack | None) -> SpanRecord:
-        """Start the span of *track*, a child of *parent*'s span (or of the current span)."""
-        name, attributes = call_span_start(track)
-        parent_span = parent.span if parent is not None else None
-        if not isinstance(parent_span, SpanRecord):
-            parent_span = None
-        return self._span(name, KIND_INTERNAL, attributes, parent_span)
+    def _start_span(
+        self, name: str, client: bool, attributes: dict[str, Any], parent: Any | None
+    ) -> SpanRecord:
+        # A parent span of another kind (an SDK span) is not one of ours: the current
+        # OpenTelemetry context decides then, as for a call without a parent.
+        return self._span(
+            name,
+            KIND_CLIENT if client else KIND_INTERNAL,
+            attributes,
+            parent if isinstance(parent, SpanRecord) else None,
+        )
 
-    def end_call_span(
-        self, span: SpanRecord, entry: CallEntry, error: BaseException | None
-    ) -> None:
-        """End a call's span with what the entry says."""
-        span.attributes.update(call_span_end_attributes(entry))
-        if entry.status == "error":
-            span.set_error(entry.error_message or entry.error_class)
+    def _fail(self, span: SpanRecord, description: str | None) -> None:
+        span.status = STATUS_ERROR
+        span.status_description = description
+
+    def _end(self, span: SpanRecord) -> None:
         span.finish()
+
+    def _inject(self, span: SpanRecord, headers: MutableMapping[str, str]) -> None:
+        headers["traceparent"] = span.traceparent()
+        if span.trace_state:
+            headers["tracestate"] = span.trace_state
 
     @staticmethod
     def trace_id_of(span: SpanRecord) -> str | None:
         """The span's trace id as 32 hex digits."""
         return f"{span.trace_id:032x}"
-
-    def attempt_span(
-        self,
-        track: CallTrack | None,
-        method: str,
-        redacted_url: str,
-        headers: MutableMapping[str, str] | None,
-    ) -> SpanRecord:
-        """A CLIENT span for one attempt (a context manager); with *headers*, ``traceparent``."""
-        parent = track.span if track is not None else None
-        span = self._span(
-            method,
-            KIND_CLIENT,
-            {"http.request.method": method, "url.full": redacted_url},
-            parent if isinstance(parent, SpanRecord) else None,
-        )
-        if headers is not None:
-            headers["traceparent"] = span.traceparent()
-            if span.trace_state:
-                headers["tracestate"] = span.trace_state
-        return span
 
     def flush(self) -> None:
         """Send the queued spans now."""

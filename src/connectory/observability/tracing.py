@@ -23,8 +23,9 @@ that.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, MutableMapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import MutableMapping
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import trace
@@ -66,7 +67,98 @@ class SpanTracing(Protocol):
         """Export what is left and stop."""
 
 
-class Tracing:
+class SpanLifecycle:
+    """What both tracing paths do with spans, written once: names, attributes, status, end.
+
+    A subclass only says how its spans are made and marked: :meth:`_start_span` (a span of
+    the kind given, under a parent span when there is one), :meth:`_fail` (status ERROR with
+    a description), :meth:`_end` and :meth:`_inject` (``traceparent`` into headers). Both
+    kinds of span take ``set_attribute`` and ``set_attributes``. What a call span or an
+    attempt span carries, and when it is an error, is decided here for both, so the SDK's
+    spans and the recorder's cannot drift apart.
+    """
+
+    def _start_span(
+        self, name: str, client: bool, attributes: dict[str, Any], parent: Any | None
+    ) -> Any:
+        """Start a span (a CLIENT span when *client*, else INTERNAL) under *parent*'s span."""
+        raise NotImplementedError
+
+    def _fail(self, span: Any, description: str | None) -> None:
+        """Set the span's status to ERROR with *description*."""
+        raise NotImplementedError
+
+    def _end(self, span: Any) -> None:
+        """End the span (it is exported from then on)."""
+        raise NotImplementedError
+
+    def _inject(self, span: Any, headers: MutableMapping[str, str]) -> None:
+        """Put the W3C ``traceparent`` (and ``tracestate``) naming *span* into *headers*."""
+        raise NotImplementedError
+
+    def start_call_span(self, track: CallTrack, parent: CallTrack | None) -> Any:
+        """Start the span of *track*, a child of *parent*'s span (or of the current span)."""
+        name, attributes = call_span_start(track)
+        parent_span = parent.span if parent is not None else None
+        return self._start_span(name, False, attributes, parent_span)
+
+    def end_call_span(self, span: Any, entry: CallEntry, error: BaseException | None) -> None:
+        """End a call's span with what the entry says."""
+        # One set_attributes: the SDK takes the span's lock and cleans values once per call.
+        span.set_attributes(call_span_end_attributes(entry))
+        if entry.status == "error":
+            self._fail(span, entry.error_message or entry.error_class)
+        self._end(span)
+
+    def attempt_span(
+        self,
+        track: CallTrack | None,
+        method: str,
+        redacted_url: str,
+        headers: MutableMapping[str, str] | None,
+    ) -> AttemptSpan:
+        """A CLIENT span for one attempt: a context manager giving the span.
+
+        With *headers*, ``traceparent`` is set in them. An exception leaving the block marks
+        the span as an error (``error.type`` and the status); the span ends on the way out.
+        """
+        span = self._start_span(
+            method,
+            True,
+            {"http.request.method": method, "url.full": redacted_url},
+            track.span if track is not None else None,
+        )
+        if headers is not None:
+            self._inject(span, headers)
+        return AttemptSpan(self, span)
+
+
+class AttemptSpan:
+    """The context manager of an attempt's span (see :meth:`SpanLifecycle.attempt_span`)."""
+
+    __slots__ = ("_tracing", "span")
+
+    def __init__(self, tracing: SpanLifecycle, span: Any) -> None:
+        self._tracing = tracing
+        self.span = span
+
+    def __enter__(self) -> Any:
+        return self.span
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        span = self.span
+        if kind is not None:
+            span.set_attribute("error.type", kind.__name__)
+            self._tracing._fail(span, kind.__name__)
+        self._tracing._end(span)
+
+
+class Tracing(SpanLifecycle):
     """Where spans go: one tracer of one provider (no global provider is installed).
 
     Args:
@@ -79,58 +171,27 @@ class Tracing:
         self.provider = provider if provider is not None else create_provider_from_env()
         self.tracer = self.provider.get_tracer("connectory")
 
-    def start_call_span(self, track: CallTrack, parent: CallTrack | None) -> Any:
-        """Start the span of *track*, a child of *parent*'s span (or of the current span)."""
-        context = None
-        if parent is not None and parent.span is not None:
-            context = trace.set_span_in_context(parent.span)
-        name, attributes = call_span_start(track)
-        return self.tracer.start_span(
-            name, context=context, kind=SpanKind.INTERNAL, attributes=attributes
-        )
+    def _start_span(
+        self, name: str, client: bool, attributes: dict[str, Any], parent: Any | None
+    ) -> Any:
+        context = trace.set_span_in_context(parent) if parent is not None else None
+        kind = SpanKind.CLIENT if client else SpanKind.INTERNAL
+        return self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
 
-    def end_call_span(self, span: Any, entry: CallEntry, error: BaseException | None) -> None:
-        """End a call's span with what the entry says."""
-        # One set_attributes: the SDK takes the span's lock and cleans values once per call.
-        span.set_attributes(call_span_end_attributes(entry))
-        if entry.status == "error":
-            span.set_status(Status(StatusCode.ERROR, entry.error_message or entry.error_class))
+    def _fail(self, span: Any, description: str | None) -> None:
+        span.set_status(Status(StatusCode.ERROR, description))
+
+    def _end(self, span: Any) -> None:
         span.end()
+
+    def _inject(self, span: Any, headers: MutableMapping[str, str]) -> None:
+        _PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
 
     @staticmethod
     def trace_id_of(span: Any) -> str | None:
         """The span's trace id as 32 hex digits (None for a span that is not recorded)."""
         context = span.get_span_context()
         return format(context.trace_id, "032x") if context.is_valid else None
-
-    @contextmanager
-    def attempt_span(
-        self,
-        track: CallTrack | None,
-        method: str,
-        redacted_url: str,
-        headers: MutableMapping[str, str] | None,
-    ) -> Iterator[Any]:
-        """A CLIENT span for one attempt; with *headers*, ``traceparent`` is set in them."""
-        context = None
-        if track is not None and track.span is not None:
-            context = trace.set_span_in_context(track.span)
-        span = self.tracer.start_span(
-            method,
-            context=context,
-            kind=SpanKind.CLIENT,
-            attributes={"http.request.method": method, "url.full": redacted_url},
-        )
-        if headers is not None:
-            _PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
-        try:
-            yield span
-        except BaseException as error:
-            span.set_attribute("error.type", type(error).__name__)
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-            raise
-        finally:
-            span.end()
 
     def shutdown(self) -> None:
         """Export what is left and stop (a provider passed in is left to its owner)."""

@@ -84,3 +84,29 @@ async def test_the_writer_task_wakes_when_a_batch_is_full_and_writes_the_rest_at
     buffer.record(entry(3))
     await buffer.aclose()
     assert store.batches == [[f"{1:032x}", f"{2:032x}"], [f"{3:032x}"]]
+
+
+async def test_entries_recorded_during_a_write_wait_for_the_next_one() -> None:
+    # Under a steady stream of calls, draining until empty wrote the handful of entries each
+    # write let gather at once, again and again: a transaction per few entries, not per batch.
+    store = Store()
+    buffer = BufferedRecorder(store.write, batch_size=100, flush_interval=3600)
+    arriving = [[10, 11, 12], [13, 14, 15], [16]]
+
+    async def write_while_calls_arrive(batch: Sequence[CallEntry]) -> None:
+        for number in arriving.pop(0) if arriving else []:
+            buffer.record(entry(number))
+        await store.write(batch)
+
+    buffer._writer = write_while_calls_arrive
+    for number in range(5):
+        buffer.record(entry(number))
+    await buffer.flush()
+    assert [len(batch) for batch in store.batches] == [5]
+    assert buffer.pending == 3  # for the next write (the interval, or a full batch)
+    await buffer.flush()
+    assert [len(batch) for batch in store.batches] == [5, 3]
+    # Closing writes everything, what arrives meanwhile included.
+    await buffer.aclose()
+    assert [len(batch) for batch in store.batches] == [5, 3, 3, 1]
+    assert buffer.pending == 0 and buffer.stats.written == buffer.stats.recorded == 12

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
+
 from connectory.http.redaction import Redactor
 from connectory.observability import CallEntry, ConnectionCalls, MemoryRecorder, Telemetry
 from connectory.observability.calls import make_excerpts
@@ -104,3 +108,26 @@ def test_a_batch_reuses_header_lines_only_for_the_same_redactor() -> None:
         == "GET https://api.example/items\nAccept: application/json\nX-Echo: [REDACTED]"
     )
     assert second == f"GET https://api.example/items\nAccept: application/json\nX-Echo: {SECRET}"
+
+
+def test_a_deferred_entry_can_be_replaced_copied_and_pickled_like_any_entry() -> None:
+    recorder = MemoryRecorder()
+    tracked(calls_for(recorder), b'{"id": 7, "echo": "' + SECRET.encode() + b'"}')
+    entry = recorder.entries[0]
+    assert type(entry) is not CallEntry  # deferred: its excerpts are not made yet
+    failed = dataclasses.replace(entry, status="error", error_class="UpstreamError")
+    assert (failed.status, failed.error_class, entry.status) == ("error", "UpstreamError", "ok")
+    assert failed.request_excerpt == entry.request_excerpt
+    assert failed.response_excerpt == entry.response_excerpt
+    assert failed.response_excerpt is not None and SECRET not in failed.response_excerpt
+    # A copy made before the excerpts were read makes them from the same call.
+    unread = calls_for(MemoryRecorder())
+    tracked(unread, b'{"id": 8}')
+    (fresh,) = unread.telemetry.recorder.entries  # type: ignore[union-attr]
+    for duplicate in (copy.copy(fresh), copy.deepcopy(fresh), pickle.loads(pickle.dumps(fresh))):
+        assert duplicate == fresh
+        assert duplicate.response_excerpt is not None
+        assert duplicate.response_excerpt.endswith('{"id": 8}')
+    edited = dataclasses.replace(fresh, request_excerpt="GET elsewhere")
+    assert edited.request_excerpt == "GET elsewhere"
+    assert edited.response_excerpt == fresh.response_excerpt

@@ -281,3 +281,30 @@ def test_only_low_cardinality_string_attributes_are_cached_and_per_encoder() -> 
         if not name.startswith("__") and isinstance(value, dict | list | set | bytearray)
     ]
     assert mutable == []
+
+
+def test_span_record_attributes_encode_as_the_general_attributes_do() -> None:
+    attributes: dict[str, Any] = {
+        "connectory.kind": "operation",  # repeated: cached whole
+        "connectory.operation": "",
+        "connectory.call_id": "0123456789abcdef0123456789abcdef",  # unique: written straight
+        "url.full": "https://api.example.com/v1/items/" + "é" * 100,  # a long field length
+        "connectory.attempts": 2,  # a small repeated int: cached
+        "http.response.status_code": 1024,  # past the cached range
+        "other.count": 3,
+        "flag": True,
+        "ratio": 0.5,
+        "tags": ["a", "b"],
+        "broken": "\ud800",  # not UTF-8: logged and left out, as the general way does
+        "http.request.method": "GET",
+    }
+    encoding = SpanEncoding()
+    expected = SpanEncoding().attributes(b"\x4a", attributes)
+    assert encoding.span_attributes(attributes) == expected
+    assert encoding.span_attributes(attributes) == expected  # now partly from the cache
+    assert set(encoding._span_fields) == {
+        ("connectory.kind", "operation"),
+        ("connectory.operation", ""),
+        ("connectory.attempts", 2),
+        ("http.request.method", "GET"),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace.span import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
 from connectory.errors import ConfigurationError, TransportError
-from connectory.observability import MemoryRecorder, Telemetry
+from connectory.observability import ConnectionCalls, MemoryRecorder, Telemetry
 from connectory.observability.span_queue import BatchSettings, SpanQueue
 from connectory.observability.spans import (
     RecordedTracing,
@@ -24,7 +25,12 @@ from connectory.observability.spans import (
     SpanRecord,
     sampler_from_env,
 )
-from connectory.observability.tracing import SpanTracing, Tracing, tracing_from_env
+from connectory.observability.tracing import (
+    SpanLifecycle,
+    SpanTracing,
+    Tracing,
+    tracing_from_env,
+)
 from connectory.runtime import ConnectorClient
 
 from .support import FakeClock, build_spec, wait_for_child
@@ -197,6 +203,43 @@ async def test_a_traced_call_exports_the_same_otlp_through_the_recorder_and_the_
     parents = {span[2] for span in shapes[True]["spans"] if span[0].startswith("hook ")}
     assert parents <= {"operation me", "operation broken"}
     assert shapes[True]["resources"][0]["service.name"].string_value == "connectory-test"
+
+
+async def test_both_paths_share_one_span_lifecycle_and_end_failures_alike(sink: Sink) -> None:
+    # One implementation of what call and attempt spans carry (a review finding: the SDK's
+    # path and the recorder's each had their own attempt span and end status).
+    for method in ("start_call_span", "end_call_span", "attempt_span"):
+        assert getattr(RecordedTracing, method) is getattr(SpanLifecycle, method)
+        assert getattr(Tracing, method) is getattr(SpanLifecycle, method)
+    shapes = {}
+    for lightweight in (True, False):
+        sink.bodies.clear()
+        tracing = tracing_from_env(lightweight=lightweight)
+        recorder = MemoryRecorder()
+        calls = ConnectionCalls(
+            Telemetry(recorder=recorder, tracing=tracing), "conn-1", connector_id="c-1"
+        )
+        headers: dict[str, str] = {}
+        with (
+            pytest.raises(asyncio.CancelledError),
+            calls.track("operation", "slow") as call,
+            tracing.attempt_span(call, "GET", "https://api.example/slow", headers),
+        ):
+            raise asyncio.CancelledError
+        with calls.track("operation", "refused") as call:
+            with tracing.attempt_span(call, "GET", "https://api.example/no", None) as span:
+                span.set_attribute("http.response.status_code", 503)
+            call.status_code = 503
+        tracing.shutdown()
+        assert headers["traceparent"].split("-")[1] == recorder.entries[0].trace_id
+        shapes[lightweight] = shape(exported(sink))
+    assert shapes[True] == shapes[False]
+    spans = {(span[0], span[2]): span for span in shapes[True]["spans"]}
+    cancelled = spans[("GET", "operation slow")]
+    assert "CancelledError" in cancelled[4] and cancelled[5:7] == (2, "CancelledError")
+    assert spans[("operation slow", None)][5:7] == (2, "CancelledError")
+    assert spans[("GET", "operation refused")][5] == 0  # an answered attempt is not an error
+    assert spans[("operation refused", None)][5] == 2  # the call ended on a 503: an error
 
 
 async def test_without_a_parent_the_call_is_a_root_span_in_both(sink: Sink) -> None:
