@@ -160,14 +160,27 @@ async def replay_events(
 ) -> int:
     """Deliver again, to one endpoint, the events after a cursor or since a time.
 
-    Neither given: every event kept, oldest first (at most :data:`MAX_REPLAY` per call).
+    Neither given: every event kept, oldest first (at most :data:`MAX_REPLAY` per call). An
+    event whose replay to this endpoint is still waiting or being sent is not queued again:
+    two live deliveries of one event in one queue would both be its head, sent at once.
+    Returns how many deliveries were queued.
     """
     endpoint = await get_endpoint(session, principal, endpoint_id)
     check_may_manage_connections(principal)
     events = await list_events(session, principal, after=after, since=since, limit=MAX_REPLAY)
+    replaying = set(
+        await session.scalars(
+            select(Delivery.event_id).where(
+                Delivery.endpoint_id == endpoint.id,
+                Delivery.event_id.in_([event.id for event in events]),
+                Delivery.order_key.like("replay-%"),
+                Delivery.status.in_(("pending", "in_flight")),
+            )
+        )
+    )
     count = 0
     for event in events:
-        if not _wants(endpoint, event):
+        if not _wants(endpoint, event) or event.id in replaying:
             continue
         session.add(
             Delivery(
