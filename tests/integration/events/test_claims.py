@@ -15,6 +15,7 @@ from store_support import NOW, add_tenant, delivery_row
 
 from connectory.services.events.deliveries import LEASE_SECONDS, claim_deliveries
 from connectory.store import Delivery, DeliveryAttempt
+from testkit.events_context import events_context
 
 
 async def test_a_backlog_of_ten_thousand_does_not_delay_another_enterprise(
@@ -259,12 +260,10 @@ async def _states(
 
 
 async def test_a_run_stops_sending_once_half_the_lease_has_passed() -> None:
-    import aiohttp
     from aiohttp import web
 
     from connectory.http.egress import EgressPolicy
     from connectory.services.events.deliveries import Prepared, _send_run
-    from connectory.settings import Settings
     from connectory.testing.instances import free_port
 
     clock = _Clock(NOW)
@@ -283,22 +282,13 @@ async def test_a_run_stops_sending_once_half_the_lease_has_passed() -> None:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
 
-    class _Context:
-        settings = Settings()
-        egress = EgressPolicy.allowing(["127.0.0.1/32"])
-        now = clock
-
-        def __init__(self, http: aiohttp.ClientSession) -> None:
-            self.http = http
-
     url = f"http://127.0.0.1:{port}/hook"
     run = [Prepared(f"d{n}", url, f"m{n}", b"{}", ["c2VjcmV0"], queue=("e", "k")) for n in range(4)]
+    egress = EgressPolicy.allowing(["127.0.0.1/32"])
     try:
-        async with aiohttp.ClientSession() as http:
+        async with events_context(now=clock, egress=egress) as context:
             tried, left = await _send_run(
-                _Context(http),  # type: ignore[arg-type]
-                run,
-                stop_at=NOW + timedelta(seconds=LEASE_SECONDS / 2),
+                context, run, stop_at=NOW + timedelta(seconds=LEASE_SECONDS / 2)
             )
     finally:
         await runner.cleanup()
@@ -333,23 +323,19 @@ async def test_outcomes_are_committed_before_the_next_claim_that_fails(
 
     monkeypatch.setattr(deliveries, "claim_deliveries", broken_claim)
 
-    class _Context:
-        metrics = None
-
-        def __init__(self) -> None:
-            self.settings = settings
-
-        def now(self) -> datetime:
-            return NOW + timedelta(seconds=1)
-
     tried = _Tried(
         [Outcome(sent, True, 200, "", 3), Outcome(failed, False, 500, "answered 500", 3)],
         [],
         NOW + timedelta(seconds=settings.work_lease_seconds),
     )
-    async with held_session(sessions) as session:
+    async with (
+        events_context(
+            sessions, settings=settings, now=lambda: NOW + timedelta(seconds=1)
+        ) as context,
+        held_session(sessions) as session,
+    ):
         with pytest.raises(RuntimeError, match="deadlock"):
-            await _record_then_claim(session, _Context(), tried, 10, 1)  # type: ignore[arg-type]
+            await _record_then_claim(session, context, tried, 10, 1)
     # The deliveries were sent: their outcomes stay recorded (no re-send of a success).
     states = await _states(sessions, [sent, failed])
     assert states[sent][0] == "succeeded"
@@ -433,22 +419,18 @@ async def test_the_claim_lock_is_taken_without_the_previous_batch_s_rows_locked(
 
     monkeypatch.setattr(deliveries, "claim_deliveries", claim_while_another_lane_updates)
 
-    class _Context:
-        metrics = None
-
-        def __init__(self) -> None:
-            self.settings = settings
-
-        def now(self) -> datetime:
-            return NOW + timedelta(seconds=1)
-
     tried = _Tried(
         [Outcome(row["id"], True, 200, "", 3)],
         [],
         NOW + timedelta(seconds=settings.work_lease_seconds),
     )
-    async with held_session(sessions) as session:
-        await _record_then_claim(session, _Context(), tried, 10, 1)  # type: ignore[arg-type]
+    async with (
+        events_context(
+            sessions, settings=settings, now=lambda: NOW + timedelta(seconds=1)
+        ) as context,
+        held_session(sessions) as session,
+    ):
+        await _record_then_claim(session, context, tried, 10, 1)
         # The claim committed: the lock is not held while the batch is prepared and sent.
         held = await session.scalar(
             text(
