@@ -27,8 +27,12 @@ from connectory.api import create_app
 from connectory.services.tokens import issue_token
 from connectory.settings import Settings
 from connectory.store import Enterprise, User, create_engine, create_sessionmaker, migrate
+from testkit.otlp_sink import otlp_sink
 
 from .support import Server, World
+
+#: Fixtures defined elsewhere, offered to the API's tests.
+__all__ = ["otlp_sink"]
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
