@@ -133,15 +133,7 @@ def deployment(tmp: Path, issuer: str, api_url: str, **settings: Any) -> Iterato
     with serve(app, port=port):
         tokens, enterprises = run_async(_populate(config.database_url))
         live = Deployment(url, database, app, {"platform": first[0], **tokens}, enterprises)
-        live.connector_id = publish(live, api_url)
-        with live.api("platform") as platform:
-            set_ = platform.put(
-                f"/connectors/{live.connector_id}/parameters",
-                json={
-                    "values": {"issuer": issuer, "client_id": CLIENT[0], "client_secret": CLIENT[1]}
-                },
-            )
-            assert set_.status_code == 200, set_.text
+        live.connector_id = publish_configured(live, api_url, issuer)
         yield live
 
 
@@ -156,6 +148,20 @@ def publish(live: Deployment, api_url: str, changes: dict[str, Any] | None = Non
         connector_id: str = created.json()["id"]
         published = platform.post(f"/connectors/{connector_id}/publish", json={})
         assert published.status_code in (200, 201), published.text
+    return connector_id
+
+
+def publish_configured(
+    live: Deployment, api_url: str, issuer: str, changes: dict[str, Any] | None = None
+) -> str:
+    """:func:`publish`, then set the provider's ``connectory`` client as its parameters."""
+    connector_id = publish(live, api_url, changes)
+    with live.api("platform") as platform:
+        set_ = platform.put(
+            f"/connectors/{connector_id}/parameters",
+            json={"values": {"issuer": issuer, "client_id": CLIENT[0], "client_secret": CLIENT[1]}},
+        )
+        assert set_.status_code == 200, set_.text
     return connector_id
 
 
