@@ -29,6 +29,7 @@ from connectory.store import (
     new_id,
 )
 from connectory.store.models import utcnow
+from testkit.skips import missing
 
 #: The time the store tests run at.
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -38,13 +39,6 @@ HOOK_URL = "http://127.0.0.1:9/hook"
 ADMIN_DSN = os.environ.get(
     "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def missing(reason: str) -> None:
-    """Skip for a missing service; under CI=true, fail instead (nothing is optional there)."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (under CI=true PostgreSQL is required, not skipped)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import sqlite3
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,18 +31,11 @@ from connectory.services.tokens import issue_token
 from connectory.settings import Settings
 from connectory.store import Enterprise, User, create_engine, create_sessionmaker
 from connectory.testing import serve
+from connectory.testing.instances import free_port
 
 SPEC = Path(__file__).with_name("connect-flow.yaml")
 CLIENT = ("connectory", "connectory-secret")
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A free port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run_async(work: Coroutine[Any, Any, T]) -> T:
