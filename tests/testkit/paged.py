@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from connectory.resilience import FakeClock
@@ -10,6 +12,17 @@ from connectory.spec import ConnectorSpec
 
 #: Records per page; the records are ``{"id": n}``, n counting from 1 across pages.
 PER_PAGE = 10
+
+
+def page_number_operation(per_page: int = PER_PAGE) -> dict[str, Any]:
+    """``list_items`` on ``/items``: records under ``data``, pages of *per_page* by number,
+    the total number of records at ``meta.total``."""
+    return {
+        "name": "list_items",
+        "path": "/items",
+        "record_selector": "data",
+        "pagination": {"type": "page_number", "page_size": per_page, "total_path": "meta.total"},
+    }
 
 
 def paged_client(
@@ -32,18 +45,7 @@ def paged_client(
         {
             "name": "Paced",
             "base_url": "https://api.example.com",
-            "operations": [
-                {
-                    "name": "list_items",
-                    "path": "/items",
-                    "record_selector": "data",
-                    "pagination": {
-                        "type": "page_number",
-                        "page_size": PER_PAGE,
-                        "total_path": "meta.total",
-                    },
-                }
-            ],
+            "operations": [page_number_operation()],
         }
     )
     return ConnectorClient(spec, transport=httpx.MockTransport(upstream), clock=clock)
