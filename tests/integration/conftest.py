@@ -24,6 +24,7 @@ import yaml
 from connectory.spec import ConnectorSpec
 from connectory.testing import create_test_api, serve
 from connectory.testing.instances import free_port
+from testkit.processes import stop_process
 from testkit.skips import missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,12 +147,7 @@ def _start_json_server(
         _wait_for_http(f"{base_url}/items", process, log_path)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
 
 
 def _wait_for_http(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

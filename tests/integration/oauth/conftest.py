@@ -34,6 +34,7 @@ from oauth_support import (
 
 from connectory.testing import serve
 from connectory.testing.instances import free_port
+from testkit.processes import stop_process
 from testkit.skips import missing
 
 PEERS = Path(__file__).resolve().parents[2] / "peers"
@@ -74,12 +75,7 @@ def _start_node_peer(script: str, package: str, args: list[str], workdir: Path) 
             time.sleep(0.05)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
 
 
 # --- oidc-provider ---------------------------------------------------------------------------

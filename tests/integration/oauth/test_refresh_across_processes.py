@@ -34,6 +34,7 @@ from oauth_support import OidcProvider, ResourceServer
 from connectory.services.tokens import issue_token
 from connectory.store import Enterprise, User, create_engine, create_sessionmaker, migrate
 from connectory.testing.instances import free_port
+from testkit.processes import stop_process
 from testkit.skips import missing
 
 pytestmark = [pytest.mark.integration, pytest.mark.peers]
@@ -142,12 +143,7 @@ class Process:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process, timeout=10)
 
 
 def counts(oidc: OidcProvider) -> dict[str, int]:
