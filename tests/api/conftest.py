@@ -27,18 +27,17 @@ from connectory.api import create_app
 from connectory.services.tokens import issue_token
 from connectory.settings import Settings
 from connectory.store import Enterprise, User, create_engine, create_sessionmaker, migrate
+from testkit.otlp_sink import otlp_sink
+from testkit.skips import missing
 
 from .support import Server, World
+
+#: Fixtures defined elsewhere, offered to the API's tests.
+__all__ = ["otlp_sink"]
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (under CI=true PostgreSQL is required, not skipped)")
-    pytest.skip(reason)
 
 
 def _async_url(name: str) -> str:
@@ -51,7 +50,7 @@ async def _create_postgres_database(template: str | None = None) -> str:
     try:
         connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as error:
-        _missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN}: {error}")
+        missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN}: {error}")
     try:
         suffix = f' TEMPLATE "{template}"' if template else ""
         await connection.execute(f'CREATE DATABASE "{name}"{suffix}')
@@ -83,8 +82,8 @@ def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
         postgres = asyncio.run(_create_postgres_database())
         asyncio.run(_migrated(_async_url(postgres)))
         templates["postgresql"] = postgres
-    except (pytest.skip.Exception, pytest.fail.Exception) as missing:
-        templates["postgresql_missing"] = str(missing)
+    except (pytest.skip.Exception, pytest.fail.Exception) as unavailable:
+        templates["postgresql_missing"] = str(unavailable)
     yield templates
     if postgres is not None:
         asyncio.run(_drop_postgres_database(postgres))
@@ -109,7 +108,7 @@ async def database_url(
         yield f"sqlite+aiosqlite:///{path}"
         return
     if "postgresql" not in migrated_templates:
-        _missing(migrated_templates.get("postgresql_missing", "PostgreSQL is not available"))
+        missing(migrated_templates.get("postgresql_missing", "PostgreSQL is not available"))
     name = await _create_postgres_database(template=migrated_templates["postgresql"])
     try:
         yield _async_url(name)

@@ -7,6 +7,7 @@ import io
 import stat
 import tarfile
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,25 @@ from connectory.store import (
 )
 
 from .support import World
+
+#: Where the example connector folders are (examples/ at the repository's root).
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_files(folder: Path) -> dict[str, str]:
+    """The JavaScript files of an example connector *folder*, by path relative to it."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(folder.rglob("*.js"))
+    }
+
+
+def example_yaml(folder: Path, base_url: str) -> str:
+    """The ``connector.yaml`` of an example *folder*, pointed at *base_url*."""
+    text = (folder / "connector.yaml").read_text(encoding="utf-8")
+    # The examples point at the test API's default address.
+    return text.replace("http://127.0.0.1:8765", base_url)
+
 
 WEATHER: dict[str, Any] = {
     "name": "Weather",

@@ -6,19 +6,13 @@ import os
 import uuid
 from collections.abc import Iterator
 
-import pytest
 import redis
 from sqlalchemy import select
 
 from connectory.store import Connection, create_engine, create_sessionmaker
+from testkit.skips import missing
 
 REDIS_URL = os.environ.get("CONNECTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (under CI=true Redis is required, not skipped)")
-    pytest.skip(reason)
 
 
 def redis_prefix() -> Iterator[str]:
@@ -31,7 +25,7 @@ def redis_prefix() -> Iterator[str]:
         client.ping()
     except redis.RedisError as error:
         client.close()
-        _missing(f"Redis is not reachable at {REDIS_URL} ({type(error).__name__}: {error})")
+        missing(f"Redis is not reachable at {REDIS_URL} ({type(error).__name__}: {error})")
     prefix = f"connectory-test:{uuid.uuid4().hex}:"
     try:
         yield prefix

@@ -45,36 +45,17 @@ async def insert_published_connector(
 
     Returns the connector id. ``enterprise_id`` None puts it in the catalogue.
     """
-    from connectory.store import Connector, ConnectorVersion, create_engine, create_sessionmaker
+    from connectory.store import create_engine, create_sessionmaker
+    from testkit.connectors import add_published_connector
 
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            major, minor, patch = (int(part) for part in version.split("."))
-            connector = Connector(
-                slug=str(document["slug"]),
-                scope="enterprise" if enterprise_id else "catalogue",
-                enterprise_id=enterprise_id,
-                owner_key=enterprise_id or "catalogue",
-                name=str(document["name"]),
-                type=str(document.get("type", "General")),
-                latest_version=version,
-            )
-            session.add(connector)
-            await session.flush()
-            session.add(
-                ConnectorVersion(
-                    connector_id=connector.id,
-                    version=version,
-                    major=major,
-                    minor=minor,
-                    patch=patch,
-                    is_draft=False,
-                    document=document,
-                )
+            connector_id = await add_published_connector(
+                session, document, enterprise_id=enterprise_id, version=version
             )
             await session.commit()
-            return connector.id
+            return connector_id
     finally:
         await engine.dispose()
 
@@ -85,23 +66,13 @@ async def add_published_version(
     """Store another published version of a connector directly."""
     from sqlalchemy import select
 
-    from connectory.store import Connector, ConnectorVersion, create_engine, create_sessionmaker
+    from connectory.store import Connector, create_engine, create_sessionmaker
+    from testkit.connectors import published_version
 
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            major, minor, patch = (int(part) for part in version.split("."))
-            session.add(
-                ConnectorVersion(
-                    connector_id=connector_id,
-                    version=version,
-                    major=major,
-                    minor=minor,
-                    patch=patch,
-                    is_draft=False,
-                    document=document,
-                )
-            )
+            session.add(published_version(connector_id, document, version))
             connector = await session.scalar(select(Connector).where(Connector.id == connector_id))
             assert connector is not None
             connector.latest_version = version

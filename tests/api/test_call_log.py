@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from connectory.api import create_app
 from connectory.observability.spans import RecordedTracing
 from connectory.settings import Settings
 from connectory.testing import create_test_api, serve
+from testkit.otlp_sink import OtlpSink
+from testkit.spans import MemorySpans
 
 from .crm_support import API_KEY, connect, document_on
 from .gated_upstream import GatedUpstream, gated_document
@@ -265,10 +261,8 @@ async def test_traces_one_span_per_call_and_the_trace_id_on_the_response(
     world: World, settings: Settings, upstream: str, api: httpx.AsyncClient
 ) -> None:
     cid = await connect(api, world, settings, document_on(upstream))
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app, _ = await serve_app(settings, tracer_provider=provider)
+    memory = MemorySpans()
+    app, _ = await serve_app(settings, tracer_provider=memory.provider)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -285,44 +279,11 @@ async def test_traces_one_span_per_call_and_the_trace_id_on_the_response(
             ).json()
     trace_id = response.headers["X-Connectory-Trace-Id"]
     assert entry["trace_id"] == trace_id
-    spans = [
-        s for s in exporter.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id
-    ]
+    spans = [s for s in memory.finished() if format(s.context.trace_id, "032x") == trace_id]
     assert sorted(span.name for span in spans) == ["GET", "operation echo_headers"]
     # The connector did not ask for it: the upstream saw no trace context.
     echoed = response.json()["body"]["headers"]
     assert "traceparent" not in {name.lower() for name in echoed}
-
-
-class OtlpCollector:
-    """An OTLP/HTTP endpoint on loopback that keeps every export's body."""
-
-    def __init__(self) -> None:
-        collector = self
-        self.bodies: list[bytes] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                collector.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def spans(self) -> list[Any]:
-        return [
-            span
-            for body in self.bodies
-            for resource in ExportTraceServiceRequest.FromString(body).resource_spans
-            for scope in resource.scope_spans
-            for span in scope.spans
-        ]
 
 
 async def test_the_servers_own_tracing_exports_the_call_under_the_responses_trace_id(
@@ -331,29 +292,25 @@ async def test_the_servers_own_tracing_exports_the_call_under_the_responses_trac
     upstream: str,
     api: httpx.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
+    otlp_sink: OtlpSink,
 ) -> None:
     cid = await connect(api, world, settings, document_on(upstream))
-    collector = OtlpCollector()
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_sink.url)
     for name in ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_EXPORTER"):
         monkeypatch.delenv(name, raising=False)
     app, _ = await serve_app(settings.model_copy(update={"tracing": True}))
-    try:
-        async with app.router.lifespan_context(app):
-            # Configured from OTEL_*, no provider passed in: Connectory's span recorder.
-            assert isinstance(app.state.telemetry.tracing, RecordedTracing)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                response = await client.post(
-                    f"/connections/{cid}/operations/get_item",
-                    json={"params": {"id": 3}},
-                    headers=world.auth("a_viewer"),
-                )
-        # The lifespan's end flushed the queue.
-        spans = collector.spans()
-    finally:
-        collector.server.shutdown()
-        collector.server.server_close()
+    async with app.router.lifespan_context(app):
+        # Configured from OTEL_*, no provider passed in: Connectory's span recorder.
+        assert isinstance(app.state.telemetry.tracing, RecordedTracing)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post(
+                f"/connections/{cid}/operations/get_item",
+                json={"params": {"id": 3}},
+                headers=world.auth("a_viewer"),
+            )
+    # The lifespan's end flushed the queue.
+    spans = otlp_sink.spans()
     trace_id = response.headers["X-Connectory-Trace-Id"]
     mine = [span for span in spans if span.trace_id.hex() == trace_id]
     by_name = {span.name: span for span in mine}
@@ -364,4 +321,4 @@ async def test_the_servers_own_tracing_exports_the_call_under_the_responses_trac
     assert attributes["connectory.call_id"].string_value == response.headers["X-Connectory-Call-Id"]
     assert attributes["connectory.connection_id"].string_value == cid
     # The URL in the span is the redacted one: the API key never leaves in a span.
-    assert API_KEY not in b"".join(collector.bodies).decode("utf-8", "replace")
+    assert API_KEY not in b"".join(otlp_sink.bodies).decode("utf-8", "replace")

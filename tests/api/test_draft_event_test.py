@@ -14,7 +14,7 @@ from connectory.events.signing import signature_header
 from connectory.spec.loader import read_connector_data
 from connectory.testing import TestApiCredentials, create_test_api, serve
 
-from .connector_support import create
+from .connector_support import create, example_files, example_yaml
 from .support import World
 
 ROOT = Path(__file__).resolve().parents[2] / "examples"
@@ -225,13 +225,8 @@ JS_EVENTS = ROOT / "events" / "testapi-javascript-events"
 async def test_javascript_pull_and_handle_run_with_the_test_credentials(
     api: httpx.AsyncClient, world: World
 ) -> None:
-    files = {
-        path.relative_to(JS_EVENTS).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted((JS_EVENTS / "methods").rglob("*.js"))
-    }
     with serve(create_test_api(records=3)) as url:
-        text = (JS_EVENTS / "connector.yaml").read_text(encoding="utf-8")
-        body = {"yaml": text.replace("http://127.0.0.1:8765", url), "files": files}
+        body = {"yaml": example_yaml(JS_EVENTS, url), "files": example_files(JS_EVENTS)}
         created = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
         assert created.status_code == 201, created.text
         test_url = f"/connectors/{created.json()['id']}/draft/event-test"

@@ -10,7 +10,7 @@ import httpx
 from connectory.spec.loader import read_connector_data
 from connectory.testing import TestApiCredentials, create_test_api, serve
 
-from .connector_support import create
+from .connector_support import EXAMPLES, create, example_files, example_yaml
 from .support import World
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi" / "connector.yaml"
@@ -93,19 +93,14 @@ async def test_a_single_call_shows_the_records_it_extracted(
         assert records and len(records) == 1
 
 
-JS_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi-javascript"
+JS_EXAMPLE = EXAMPLES / "testapi-javascript"
 
 
 async def test_a_paginated_operation_with_hooks_sends_one_call_with_its_trace(
     api: httpx.AsyncClient, world: World
 ) -> None:
-    files = {
-        path.relative_to(JS_EXAMPLE).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted(JS_EXAMPLE.rglob("*.js"))
-    }
     with serve(create_test_api(records=12)) as url:
-        text = (JS_EXAMPLE / "connector.yaml").read_text(encoding="utf-8")
-        body = {"yaml": text.replace("http://127.0.0.1:8765", url), "files": files}
+        body = {"yaml": example_yaml(JS_EXAMPLE, url), "files": example_files(JS_EXAMPLE)}
         created = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
         assert created.status_code == 201, created.text
         run_url = f"/connectors/{created.json()['id']}/draft/run"

@@ -5,30 +5,17 @@ run by the Test tab (draft runs) on the server's engine, failures reported with 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from connectory.testing import create_test_api, serve
 
-from .connector_support import make_tar_gz, make_zip, publish
+from .connector_support import EXAMPLES, example_files, example_yaml, make_tar_gz, make_zip, publish
 from .support import World
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi-javascript"
+EXAMPLE = EXAMPLES / "testapi-javascript"
 SECRET = "test-signing-secret"
-
-
-def example_files() -> dict[str, str]:
-    return {
-        path.relative_to(EXAMPLE).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted(EXAMPLE.rglob("*.js"))
-    }
-
-
-def example_yaml(base_url: str) -> str:
-    text = (EXAMPLE / "connector.yaml").read_text(encoding="utf-8")
-    return text.replace("http://127.0.0.1:8765", base_url)
 
 
 @pytest.fixture(scope="module", name="test_api")
@@ -38,7 +25,7 @@ def _test_api() -> Iterator[str]:
 
 
 async def create(api: httpx.AsyncClient, world: World, base_url: str, **extra: object) -> str:
-    body = {"yaml": example_yaml(base_url), "files": example_files(), **extra}
+    body = {"yaml": example_yaml(EXAMPLE, base_url), "files": example_files(EXAMPLE), **extra}
     response = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -51,7 +38,7 @@ async def test_hooks_and_methods_are_stored_exported_and_imported(
     draft = (
         await api.get(f"/connectors/{connector_id}/draft", headers=world.auth("a_admin"))
     ).json()
-    assert draft["files"] == example_files()
+    assert draft["files"] == example_files(EXAMPLE)
     assert draft["problems"] == []
     await publish(api, world, "a_admin", connector_id)
     export = await api.get(f"/connectors/{connector_id}/export", headers=world.auth("a_admin"))
@@ -66,14 +53,17 @@ async def test_hooks_and_methods_are_stored_exported_and_imported(
     assert imported.status_code == 201, imported.text
     copy_id = imported.json()["connector_id"]
     copy = await api.get(f"/connectors/{copy_id}/draft", headers=world.auth("b_admin"))
-    assert copy.json()["files"] == example_files()
+    assert copy.json()["files"] == example_files(EXAMPLE)
 
 
 async def test_a_syntax_error_is_refused_with_file_line_and_column(
     api: httpx.AsyncClient, world: World
 ) -> None:
-    files = {**example_files(), "hooks/unwrap.js": "export default (ctx) => {\n  return {;\n};\n"}
-    body = {"yaml": example_yaml("https://api.example.com"), "files": files}
+    files = {
+        **example_files(EXAMPLE),
+        "hooks/unwrap.js": "export default (ctx) => {\n  return {;\n};\n",
+    }
+    body = {"yaml": example_yaml(EXAMPLE, "https://api.example.com"), "files": files}
     response = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
     assert response.status_code == 422
     [problem] = [p for p in response.json()["problems"] if p["severity"] == "error"]
@@ -85,7 +75,7 @@ async def test_an_edit_without_files_must_fit_the_files_kept(
     api: httpx.AsyncClient, world: World
 ) -> None:
     connector_id = await create(api, world, "https://api.example.com")
-    text = example_yaml("https://api.example.com").replace(
+    text = example_yaml(EXAMPLE, "https://api.example.com").replace(
         "methods/item_summary.js", "methods/renamed.js"
     )
     response = await api.put(
@@ -143,8 +133,8 @@ async def test_a_failing_hook_is_a_422_naming_file_line_and_stack(
         "  throw new Error('cannot sign with ' + ctx.credentials.signing_secret);\n"
         "}\n"
     )
-    files = {**example_files(), "hooks/sign.js": broken}
-    body = {"yaml": example_yaml(test_api), "files": files}
+    files = {**example_files(EXAMPLE), "hooks/sign.js": broken}
+    body = {"yaml": example_yaml(EXAMPLE, test_api), "files": files}
     created = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
     connector_id = created.json()["id"]
     run = {"operation": "list_signed_items", "credentials": {"signing_secret": SECRET}}
@@ -196,7 +186,10 @@ async def test_a_stored_connection_runs_the_published_code(
 async def test_an_archive_of_the_folder_carries_hooks_and_methods(
     api: httpx.AsyncClient, world: World
 ) -> None:
-    folder = {"connector.yaml": example_yaml("https://api.example.com"), **example_files()}
+    folder = {
+        "connector.yaml": example_yaml(EXAMPLE, "https://api.example.com"),
+        **example_files(EXAMPLE),
+    }
     headers = world.auth("a_admin")
     for archive, kind in ((make_zip(folder), "application/zip"), (make_tar_gz(folder), "")):
         response = await api.post(
@@ -206,5 +199,5 @@ async def test_an_archive_of_the_folder_carries_hooks_and_methods(
         )
         assert response.status_code == 201, response.text
         draft = await api.get(f"/connectors/{response.json()['id']}/draft", headers=headers)
-        assert draft.json()["files"] == example_files()
+        assert draft.json()["files"] == example_files(EXAMPLE)
         await api.delete(f"/connectors/{response.json()['id']}", headers=headers)

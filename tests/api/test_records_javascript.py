@@ -5,7 +5,6 @@ on save, read and written on a connection, tried in the Data tab, failures with 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import orjson
@@ -14,23 +13,11 @@ from starlette.applications import Starlette
 
 from connectory.testing import create_test_api, serve
 
-from .connector_support import publish
+from .connector_support import EXAMPLES, example_files, example_yaml, publish
 from .support import World
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "testapi-javascript-collections"
+EXAMPLE = EXAMPLES / "testapi-javascript-collections"
 API_KEY = "test-api-key"
-
-
-def example_files() -> dict[str, str]:
-    return {
-        path.relative_to(EXAMPLE).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted(EXAMPLE.rglob("*.js"))
-    }
-
-
-def example_yaml(base_url: str) -> str:
-    text = (EXAMPLE / "connector.yaml").read_text(encoding="utf-8")
-    return text.replace("http://127.0.0.1:8765", base_url)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +34,7 @@ def upstream(upstream_app: Starlette) -> Iterator[str]:
 async def create_connector(
     api: httpx.AsyncClient, world: World, base_url: str, files: dict[str, str] | None = None
 ) -> str:
-    body = {"yaml": example_yaml(base_url), "files": files or example_files()}
+    body = {"yaml": example_yaml(EXAMPLE, base_url), "files": files or example_files(EXAMPLE)}
     response = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -125,7 +112,7 @@ async def test_every_method_on_a_connection(
 async def test_a_method_that_throws_is_a_422_naming_file_and_line(
     api: httpx.AsyncClient, world: World, upstream: str
 ) -> None:
-    files = example_files()
+    files = example_files(EXAMPLE)
     files["methods/contacts.js"] = files["methods/contacts.js"].replace(
         "export async function search(ctx) {\n",
         "export async function search(ctx) {\n  throw new Error('search is down');\n",
@@ -144,10 +131,10 @@ async def test_a_method_that_throws_is_a_422_naming_file_and_line(
 
 
 async def test_a_missing_export_is_refused_on_save(api: httpx.AsyncClient, world: World) -> None:
-    text = example_yaml("https://api.example.com").replace(
+    text = example_yaml(EXAMPLE, "https://api.example.com").replace(
         "methods/contacts.js#search", "methods/contacts.js#serch"
     )
-    body = {"yaml": text, "files": example_files()}
+    body = {"yaml": text, "files": example_files(EXAMPLE)}
     response = await api.post("/connectors", json=body, headers=world.auth("a_admin"))
     assert response.status_code == 422
     [problem] = [p for p in response.json()["problems"] if p["severity"] == "error"]

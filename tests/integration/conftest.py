@@ -10,9 +10,7 @@ missing peer is a failure: CI must not pass by testing nothing.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +23,9 @@ import yaml
 
 from connectory.spec import ConnectorSpec
 from connectory.testing import create_test_api, serve
+from connectory.testing.instances import free_port
+from testkit.processes import stop_process
+from testkit.skips import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -33,19 +34,6 @@ PEERS = ROOT / "tests" / "peers"
 
 #: Records in the test API's dataset: 2.5 pages of 100, so the last page is a short one.
 TEST_API_RECORDS = 250
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (under CI=true the integration peers are required, not skipped)")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session", name="test_api")
@@ -137,14 +125,14 @@ def _start_json_server(
 ) -> Iterator[str]:
     node = shutil.which("node")
     if node is None:
-        _missing("node is not on PATH (install Node 20 or later), so json-server cannot run")
+        missing("node is not on PATH (install Node 20 or later), so json-server cannot run")
     entry = PEERS / "node_modules" / bin_relative
     if not entry.is_file():
-        _missing(f"{entry.relative_to(ROOT)} is missing; run `make peers`")
+        missing(f"{entry.relative_to(ROOT)} is missing; run `make peers`")
     # json-server rewrites its database file: give it a copy, never the seed.
     database = workdir / "db.json"
     shutil.copyfile(DATA / "json-server-db.json", database)
-    port = _free_port()
+    port = free_port()
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -159,12 +147,7 @@ def _start_json_server(
         _wait_for_http(f"{base_url}/items", process, log_path)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
 
 
 def _wait_for_http(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

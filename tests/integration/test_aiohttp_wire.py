@@ -18,9 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
@@ -45,11 +42,11 @@ from connectory.http.redaction import Redactor
 from connectory.http.transport import AdaptiveTransport
 from connectory.http.wire import AdaptiveWire, HttpxWire, create_wire
 from connectory.observability import Telemetry
-from connectory.observability.tracing import Tracing
 from connectory.runtime import ConnectorClient
 from connectory.spec import ConnectorSpec
 from connectory.testing import serve
 from connectory.testing.faulty import Close, FaultyUpstream, Hang, Reply, Reset
+from testkit.spans import MemorySpans
 
 pytestmark = pytest.mark.integration
 
@@ -511,21 +508,19 @@ async def test_the_egress_guard_refuses_literals_and_redirects_to_them(
 async def test_traceparent_goes_upstream_on_every_attempt(
     upstream: FaultyUpstream, wire: str
 ) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    memory = MemorySpans()
     upstream.script("/thing", Reply(503, (), b"{}"))
     client = _client(
         wire,
         upstream.url(),
         spec_fields={"propagate_trace": True},
-        telemetry=Telemetry(tracing=Tracing(provider)),
+        telemetry=Telemetry(tracing=memory.tracing()),
     )
     async with client:
         with client.calls.track("operation", "get"):
             await client.call("get")
     attempts = sorted(
-        (s for s in exporter.get_finished_spans() if s.name == "GET"),
+        (s for s in memory.finished() if s.name == "GET"),
         key=lambda span: span.start_time or 0,
     )
     sent = [arrival.headers["traceparent"] for arrival in upstream.arrivals("/thing")]

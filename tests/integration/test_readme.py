@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from connectory.testing import create_test_api, serve
+from connectory.testing.instances import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The port the README's example connector (examples/testapi) points at.
@@ -58,18 +59,11 @@ def _shell_block(marker: str) -> str:
     return re.sub(r"^ {3}", "", block, flags=re.MULTILINE)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_the_connect_step_runs_as_written(tmp_path: Path) -> None:
     """Tour step 5, against a real `connectory serve` (as `make run` starts it)."""
     if not _port_free(README_PORT):
         pytest.fail(f"port {README_PORT} (the README's test API) is taken by another process")
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,

@@ -17,20 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from connectory.testing.instances import free_port
+
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[int, str]]:
     """``connectory serve`` on a free port: (port, the first admin's token)."""
-    port = _free_port()
+    port = free_port()
     environment = {
         **os.environ,
         "CONNECTORY_DATA_DIR": str(tmp_path),

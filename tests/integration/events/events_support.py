@@ -29,8 +29,6 @@ from connectory.api import create_app
 from connectory.services.tokens import issue_token
 from connectory.settings import Settings
 from connectory.store import (
-    Connector,
-    ConnectorVersion,
     Enterprise,
     User,
     create_engine,
@@ -39,6 +37,7 @@ from connectory.store import (
 )
 from connectory.testing import create_test_api, serve
 from connectory.testing.instances import free_port
+from testkit.connectors import add_published_connector
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "events"
@@ -188,26 +187,7 @@ async def seed(
             token = (await issue_token(session, user, name="test")).secret
             ids: dict[str, str] = {}
             for key, document in documents.items():
-                connector = Connector(
-                    slug=document["slug"],
-                    scope="catalogue",
-                    owner_key="catalogue",
-                    name=document["name"],
-                    type="General",
-                    latest_version="1.0.0",
-                )
-                session.add(connector)
-                await session.flush()
-                session.add(
-                    ConnectorVersion(
-                        connector_id=connector.id,
-                        version="1.0.0",
-                        major=1,
-                        is_draft=False,
-                        document=document,
-                    )
-                )
-                ids[key] = connector.id
+                ids[key] = await add_published_connector(session, document)
             await session.commit()
             return token, ids
     finally:
@@ -221,28 +201,9 @@ async def publish(
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            connector = Connector(
-                slug=document["slug"],
-                scope="catalogue",
-                owner_key="catalogue",
-                name=document["name"],
-                type="General",
-                latest_version="1.0.0",
-            )
-            session.add(connector)
-            await session.flush()
-            session.add(
-                ConnectorVersion(
-                    connector_id=connector.id,
-                    version="1.0.0",
-                    major=1,
-                    is_draft=False,
-                    document=document,
-                    files=files or {},
-                )
-            )
+            connector_id = await add_published_connector(session, document, files=files)
             await session.commit()
-            return connector.id
+            return connector_id
     finally:
         await engine.dispose()
 

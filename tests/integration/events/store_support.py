@@ -1,12 +1,14 @@
 """A migrated, empty store of each kind (SQLite, and a fresh PostgreSQL database) for the
-tests that drive the events services directly, without a server; and the rows they start
-from (enterprises, endpoints, subscriptions, due deliveries, received events)."""
+tests that drive the events services directly, without a server; the rows they start from
+(enterprises, endpoints, subscriptions, due deliveries, received events, intake requests);
+and an intake batcher that counts its wakes."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.events.handling import ReceivedEvent
+from connectory.services.events.intake_batch import IntakeBatcher
 from connectory.store import (
     Enterprise,
     EventSubscription,
@@ -25,6 +28,8 @@ from connectory.store import (
     migrate,
     new_id,
 )
+from connectory.store.models import utcnow
+from testkit.skips import missing
 
 #: The time the store tests run at.
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -34,13 +39,6 @@ HOOK_URL = "http://127.0.0.1:9/hook"
 ADMIN_DSN = os.environ.get(
     "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def missing(reason: str) -> None:
-    """Skip for a missing service; under CI=true, fail instead (nothing is optional there)."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (under CI=true PostgreSQL is required, not skipped)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -119,3 +117,42 @@ def delivery_row(
 def received_event(key: str, type_: str = "a") -> ReceivedEvent:
     """An event as a webhook's ``handle`` gives it, with dedup key *key*."""
     return ReceivedEvent(type=type_, dedup_key=key, payload={"key": key}, occurred_at=NOW)
+
+
+def intake_row(message_id: str) -> dict[str, Any]:
+    """A received webhook's row for :meth:`IntakeBatcher.store`, pending, with *message_id*."""
+    now = utcnow()
+    return {
+        "id": new_id(),
+        "route": "s:route",
+        "subscription_id": None,
+        "connector_id": "c",
+        "enterprise_id": None,
+        "message_id": message_id,
+        "method": "POST",
+        "query": {},
+        "headers": {},
+        "body": b"{}",
+        "received_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "next_run_at": now,
+        "error": "",
+    }
+
+
+@asynccontextmanager
+async def intake_batcher(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[tuple[IntakeBatcher, list[int]]]:
+    """A batcher on *sessions*, and its wakes of the worker (one entry each); closed on exit."""
+    woken: list[int] = []
+
+    async def wake() -> None:
+        woken.append(1)
+
+    batcher = IntakeBatcher(sessions, wake)
+    try:
+        yield batcher, woken
+    finally:
+        await batcher.aclose()

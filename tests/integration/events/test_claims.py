@@ -7,6 +7,7 @@ means the other enterprise's delivery is in the very first batch claimed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -15,6 +16,17 @@ from store_support import NOW, add_tenant, delivery_row
 
 from connectory.services.events.deliveries import LEASE_SECONDS, claim_deliveries
 from connectory.store import Delivery, DeliveryAttempt
+from testkit.events_context import events_context
+
+
+async def _claim(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, *args: Any, **options: Any
+) -> list[str]:
+    """Claim in a transaction of its own, committed (as a lane claims); the claimed ids."""
+    async with sessions() as session:
+        claimed = await claim_deliveries(session, now, *args, **options)
+        await session.commit()
+    return claimed
 
 
 async def test_a_backlog_of_ten_thousand_does_not_delay_another_enterprise(
@@ -32,16 +44,12 @@ async def test_a_backlog_of_ten_thousand_does_not_delay_another_enterprise(
         b_row = delivery_row(b, b_endpoint, 10_001, "sub-b", NOW)
         await session.execute(insert(Delivery), [b_row])
         await session.commit()
-    async with sessions() as session:
-        first = await claim_deliveries(session, NOW, limit=50)
-        await session.commit()
+    first = await _claim(sessions, NOW, limit=50)
     assert b_row["id"] in first
     owners = await _owners(sessions, first)
     assert owners.count(a) == 4  # A's endpoint's max_in_flight, however large its backlog
     # While A's four are in flight, A gets nothing more; the claims go on being cheap.
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW, limit=50) == []
-        await session.commit()
+    assert await _claim(sessions, NOW, limit=50) == []
     # A's tries failed and are due again: A gets its cap again, not the whole batch.
     async with sessions() as session:
         await session.execute(
@@ -53,9 +61,7 @@ async def test_a_backlog_of_ten_thousand_does_not_delay_another_enterprise(
             update(Delivery).where(Delivery.id == b_row["id"]).values(status="succeeded")
         )
         await session.commit()
-    async with sessions() as session:
-        again = await claim_deliveries(session, NOW, limit=50)
-        await session.commit()
+    again = await _claim(sessions, NOW, limit=50)
     assert len(again) == 4
 
 
@@ -76,25 +82,19 @@ async def test_only_the_head_of_a_subscription_queue_is_claimed(
         rows[0]["next_run_at"] = NOW + timedelta(minutes=5)
         await session.execute(insert(Delivery), rows)
         await session.commit()
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW, limit=10) == []
-        await session.commit()
+    assert await _claim(sessions, NOW, limit=10) == []
     async with sessions() as session:
         await session.execute(
             update(Delivery).where(Delivery.id == rows[0]["id"]).values(next_run_at=NOW)
         )
         await session.commit()
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW, limit=10) == [rows[0]["id"]]
-        await session.commit()
+    assert await _claim(sessions, NOW, limit=10) == [rows[0]["id"]]
     async with sessions() as session:
         await session.execute(
             update(Delivery).where(Delivery.id == rows[0]["id"]).values(status="dead")
         )
         await session.commit()
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW, limit=10) == [rows[1]["id"]]
-        await session.commit()
+    assert await _claim(sessions, NOW, limit=10) == [rows[1]["id"]]
 
 
 async def test_a_lease_left_by_a_killed_worker_expires(
@@ -105,18 +105,12 @@ async def test_a_lease_left_by_a_killed_worker_expires(
         row = delivery_row(a, endpoint, 1, "sub-1", NOW)
         await session.execute(insert(Delivery), [row])
         await session.commit()
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW, limit=10) == [row["id"]]
-        await session.commit()
+    assert await _claim(sessions, NOW, limit=10) == [row["id"]]
     # The claimer dies without recording an outcome: no one may take it during the lease...
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW + timedelta(seconds=1), limit=10) == []
-        await session.commit()
+    assert await _claim(sessions, NOW + timedelta(seconds=1), limit=10) == []
     # ...and anyone may after it.
     later = NOW + timedelta(seconds=LEASE_SECONDS + 1)
-    async with sessions() as session:
-        assert await claim_deliveries(session, later, limit=10) == [row["id"]]
-        await session.commit()
+    assert await _claim(sessions, later, limit=10) == [row["id"]]
 
 
 async def test_a_claim_with_depth_takes_a_queue_s_run_in_order_and_stops_at_a_gap(
@@ -130,14 +124,10 @@ async def test_a_claim_with_depth_takes_a_queue_s_run_in_order_and_stops_at_a_ga
         other = delivery_row(a, endpoint, 6, "sub-2", NOW)
         await session.execute(insert(Delivery), [*queue, other])
         await session.commit()
-    async with sessions() as session:
-        claimed = await claim_deliveries(session, NOW, limit=10, depth=20)
-        await session.commit()
+    claimed = await _claim(sessions, NOW, limit=10, depth=20)
     # The endpoint's cap is one queue: sub-1's run (its head and the two due behind it).
     assert sorted(claimed) == sorted(row["id"] for row in queue[:3])
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW, limit=10, depth=20) == []
-        await session.commit()
+    assert await _claim(sessions, NOW, limit=10, depth=20) == []
 
 
 async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_were(
@@ -151,9 +141,7 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
         queue = [delivery_row(a, endpoint, seq, "sub-1", NOW, attempts=0) for seq in (1, 2, 3)]
         await session.execute(insert(Delivery), queue)
         await session.commit()
-    async with sessions() as session:
-        claimed = await claim_deliveries(session, NOW, limit=10, depth=3)
-        await session.commit()
+    claimed = await _claim(sessions, NOW, limit=10, depth=3)
     assert len(claimed) == 3
 
     first, second, third = (row["id"] for row in queue)
@@ -182,9 +170,7 @@ async def test_deliveries_left_untried_behind_a_failure_are_released_as_they_wer
         None,
     )
     # The failed one backs off: nothing behind it is due, so nothing is claimed.
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW, limit=10, depth=3) == []
-        await session.commit()
+    assert await _claim(sessions, NOW, limit=10, depth=3) == []
 
 
 async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
@@ -199,14 +185,10 @@ async def test_a_late_outcome_of_an_expired_claim_changes_nothing(
         await session.execute(insert(Delivery), queue)
         await session.commit()
     first, second, third = (row["id"] for row in queue)
-    async with sessions() as session:
-        assert len(await claim_deliveries(session, NOW, limit=10, depth=3)) == 3
-        await session.commit()
+    assert len(await _claim(sessions, NOW, limit=10, depth=3)) == 3
     # The first claim's sends outlive its lease: another claimer takes the queue over.
     later = NOW + timedelta(seconds=LEASE_SECONDS + 1)
-    async with sessions() as session:
-        assert len(await claim_deliveries(session, later, limit=10, depth=3)) == 3
-        await session.commit()
+    assert len(await _claim(sessions, later, limit=10, depth=3)) == 3
     before = await _states(sessions, [first, second, third])
     recorded_at = later + timedelta(seconds=5)
     await record_outcomes(
@@ -259,12 +241,10 @@ async def _states(
 
 
 async def test_a_run_stops_sending_once_half_the_lease_has_passed() -> None:
-    import aiohttp
     from aiohttp import web
 
     from connectory.http.egress import EgressPolicy
     from connectory.services.events.deliveries import Prepared, _send_run
-    from connectory.settings import Settings
     from connectory.testing.instances import free_port
 
     clock = _Clock(NOW)
@@ -283,22 +263,13 @@ async def test_a_run_stops_sending_once_half_the_lease_has_passed() -> None:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
 
-    class _Context:
-        settings = Settings()
-        egress = EgressPolicy.allowing(["127.0.0.1/32"])
-        now = clock
-
-        def __init__(self, http: aiohttp.ClientSession) -> None:
-            self.http = http
-
     url = f"http://127.0.0.1:{port}/hook"
     run = [Prepared(f"d{n}", url, f"m{n}", b"{}", ["c2VjcmV0"], queue=("e", "k")) for n in range(4)]
+    egress = EgressPolicy.allowing(["127.0.0.1/32"])
     try:
-        async with aiohttp.ClientSession() as http:
+        async with events_context(now=clock, egress=egress) as context:
             tried, left = await _send_run(
-                _Context(http),  # type: ignore[arg-type]
-                run,
-                stop_at=NOW + timedelta(seconds=LEASE_SECONDS / 2),
+                context, run, stop_at=NOW + timedelta(seconds=LEASE_SECONDS / 2)
             )
     finally:
         await runner.cleanup()
@@ -323,9 +294,7 @@ async def test_outcomes_are_committed_before_the_next_claim_that_fails(
         await session.execute(insert(Delivery), rows)
         await session.commit()
     sent, failed = (row["id"] for row in rows)
-    async with sessions() as session:
-        claimed = await claim_deliveries(session, NOW, 10, settings.work_lease_seconds)
-        await session.commit()
+    claimed = await _claim(sessions, NOW, 10, settings.work_lease_seconds)
     assert sorted(claimed) == sorted([sent, failed])
 
     async def broken_claim(*args: object, **kwargs: object) -> list[str]:
@@ -333,23 +302,19 @@ async def test_outcomes_are_committed_before_the_next_claim_that_fails(
 
     monkeypatch.setattr(deliveries, "claim_deliveries", broken_claim)
 
-    class _Context:
-        metrics = None
-
-        def __init__(self) -> None:
-            self.settings = settings
-
-        def now(self) -> datetime:
-            return NOW + timedelta(seconds=1)
-
     tried = _Tried(
         [Outcome(sent, True, 200, "", 3), Outcome(failed, False, 500, "answered 500", 3)],
         [],
         NOW + timedelta(seconds=settings.work_lease_seconds),
     )
-    async with held_session(sessions) as session:
+    async with (
+        events_context(
+            sessions, settings=settings, now=lambda: NOW + timedelta(seconds=1)
+        ) as context,
+        held_session(sessions) as session,
+    ):
         with pytest.raises(RuntimeError, match="deadlock"):
-            await _record_then_claim(session, _Context(), tried, 10, 1)  # type: ignore[arg-type]
+            await _record_then_claim(session, context, tried, 10, 1)
     # The deliveries were sent: their outcomes stay recorded (no re-send of a success).
     states = await _states(sessions, [sent, failed])
     assert states[sent][0] == "succeeded"
@@ -387,9 +352,7 @@ async def test_heads_waiting_on_a_full_endpoint_do_not_push_back_the_enterprise_
         ]
         await session.execute(insert(Delivery), [*rows, a_other, *b_rows])
         await session.commit()
-    async with sessions() as session:
-        first = await claim_deliveries(session, NOW, limit=3)
-        await session.commit()
+    first = await _claim(sessions, NOW, limit=3)
     # Turns count the heads that may go: A's second is its other endpoint's, before B's second.
     assert sorted(first) == sorted([rows[0]["id"], b_rows[0]["id"], a_other["id"]])
 
@@ -414,9 +377,7 @@ async def test_the_claim_lock_is_taken_without_the_previous_batch_s_rows_locked(
         row = delivery_row(a, endpoint, 1, "sub-1", NOW)
         await session.execute(insert(Delivery), [row])
         await session.commit()
-    async with sessions() as session:
-        assert await claim_deliveries(session, NOW, 10, settings.work_lease_seconds) == [row["id"]]
-        await session.commit()
+    assert await _claim(sessions, NOW, 10, settings.work_lease_seconds) == [row["id"]]
     real_claim = deliveries.claim_deliveries
     seen: list[str] = []
 
@@ -433,22 +394,18 @@ async def test_the_claim_lock_is_taken_without_the_previous_batch_s_rows_locked(
 
     monkeypatch.setattr(deliveries, "claim_deliveries", claim_while_another_lane_updates)
 
-    class _Context:
-        metrics = None
-
-        def __init__(self) -> None:
-            self.settings = settings
-
-        def now(self) -> datetime:
-            return NOW + timedelta(seconds=1)
-
     tried = _Tried(
         [Outcome(row["id"], True, 200, "", 3)],
         [],
         NOW + timedelta(seconds=settings.work_lease_seconds),
     )
-    async with held_session(sessions) as session:
-        await _record_then_claim(session, _Context(), tried, 10, 1)  # type: ignore[arg-type]
+    async with (
+        events_context(
+            sessions, settings=settings, now=lambda: NOW + timedelta(seconds=1)
+        ) as context,
+        held_session(sessions) as session,
+    ):
+        await _record_then_claim(session, context, tried, 10, 1)
         # The claim committed: the lock is not held while the batch is prepared and sent.
         held = await session.scalar(
             text(

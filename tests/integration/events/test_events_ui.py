@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from events_support import WEBHOOK_SECRET, Harness
 
+from testkit.skips import missing
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",
@@ -23,20 +25,14 @@ ARGS = [
 SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def page(harness: Harness, tmp_path: Path) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} is missing: run `make chromium`")
+        missing(f"{CHROMIUM} is missing: run `make chromium`")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("the playwright Python package is missing")
+        missing("the playwright Python package is missing")
     token = harness.client.headers["Authorization"].removeprefix("Bearer ")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -15,7 +15,6 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -25,15 +24,15 @@ import standardwebhooks
 from events_support import WEBHOOK_SECRET, Harness
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from store_support import intake_batcher, intake_row
 
 from connectory.errors import StorageUnavailable, WebhookUnstorable
 from connectory.services.events.intake import accept_webhook, storable_message_id
 from connectory.services.events.intake_batch import IntakeBatcher
-from connectory.services.events.intake_routes import RouteCache
-from connectory.store import new_id
+from connectory.services.events.records import dialect_of
 from connectory.store.event_models import IntakeRequest
-from connectory.store.models import utcnow
 from connectory.testing.instances import free_port
+from testkit.events_context import events_context
 
 _REFUSE = {
     "sqlite": [
@@ -67,27 +66,6 @@ _UNAVAILABLE = {
 }
 
 
-def _row(message_id: str) -> dict[str, Any]:
-    now = utcnow()
-    return {
-        "id": new_id(),
-        "route": "s:route",
-        "subscription_id": None,
-        "connector_id": "c",
-        "enterprise_id": None,
-        "message_id": message_id,
-        "method": "POST",
-        "query": {},
-        "headers": {},
-        "body": b"{}",
-        "received_at": now,
-        "status": "pending",
-        "attempts": 0,
-        "next_run_at": now,
-        "error": "",
-    }
-
-
 async def _run(sessions: async_sessionmaker[AsyncSession], statements: list[str]) -> None:
     async with sessions() as session:
         for statement in statements:
@@ -100,6 +78,17 @@ async def _stored(sessions: async_sessionmaker[AsyncSession]) -> list[str | None
         return sorted((await session.scalars(select(IntakeRequest.message_id))).all(), key=str)
 
 
+async def _dialect(sessions: async_sessionmaker[AsyncSession]) -> str:
+    async with sessions() as session:
+        return dialect_of(session)
+
+
+async def _store_together(batcher: IntakeBatcher, names: list[str]) -> list[bool | BaseException]:
+    """Store a row per message id, all queued before the batcher's first look: one batch."""
+    rows = [intake_row(name) for name in names]
+    return await asyncio.gather(*(batcher.store(row) for row in rows), return_exceptions=True)
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 async def test_a_failed_route_look_up_is_storage_unavailable(kind: str, tmp_path: Path) -> None:
     # The database is away: nothing listens on the port, the file's folder does not exist.
@@ -108,13 +97,12 @@ async def test_a_failed_route_look_up_is_storage_unavailable(kind: str, tmp_path
         "postgresql": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/events",
     }[kind]
     engine = create_async_engine(url)
-    # Only what the look-up reaches before the database: the route cache and the sessions.
-    context: Any = SimpleNamespace(intake_routes=RouteCache(), sessions=async_sessionmaker(engine))
     try:
-        with pytest.raises(StorageUnavailable) as raised:
-            await accept_webhook(context, "t" * 43, "POST", {}, {}, b"{}")
-        assert "127.0.0.1" not in str(raised.value) and "missing" not in str(raised.value)
-        assert len(context.intake_routes) == 0  # the failure is not cached
+        async with events_context(async_sessionmaker(engine)) as context:
+            with pytest.raises(StorageUnavailable) as raised:
+                await accept_webhook(context, "t" * 43, "POST", {}, {}, b"{}")
+            assert "127.0.0.1" not in str(raised.value) and "missing" not in str(raised.value)
+            assert len(context.intake_routes) == 0  # the failure is not cached
     finally:
         await engine.dispose()
 
@@ -122,22 +110,13 @@ async def test_a_failed_route_look_up_is_storage_unavailable(kind: str, tmp_path
 async def test_a_refused_row_fails_alone_and_the_rest_of_its_batch_is_stored(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with sessions() as session:
-        dialect = session.get_bind().dialect.name
+    dialect = await _dialect(sessions)
     await _run(sessions, _REFUSE[dialect])
-    woken: list[int] = []
-
-    async def wake() -> None:
-        woken.append(1)
-
-    batcher = IntakeBatcher(sessions, wake)
-    try:
+    async with intake_batcher(sessions) as (batcher, woken):
         # Queued together before the batcher's first look: one batch, one transaction; the
         # database refuses its third row after writing the first two.
         names = ["m0", "m1", "refused", "m3"]
-        results = await asyncio.gather(
-            *(batcher.store(_row(name)) for name in names), return_exceptions=True
-        )
+        results = await _store_together(batcher, names)
         assert [results[0], results[1], results[3]] == [True] * 3, results
         assert isinstance(results[2], WebhookUnstorable), results
         # The answer says what happened, not what the database said.
@@ -147,51 +126,34 @@ async def test_a_refused_row_fails_alone_and_the_rest_of_its_batch_is_stored(
         assert woken
         # The batcher lives on; once the database accepts it, the refused one is stored.
         await _run(sessions, _ALLOW[dialect])
-        retried = await asyncio.gather(*(batcher.store(_row(name)) for name in names))
+        retried = await _store_together(batcher, names)
         assert retried == [False, False, True, False]  # the others are repeats
         assert await _stored(sessions) == sorted(names)
-    finally:
-        await batcher.aclose()
 
 
 async def test_an_over_long_message_id_is_stored_shortened_and_still_deduplicated(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     long_id = "msg_" + "x" * 300
-    batcher = IntakeBatcher(sessions)
-    try:
-        results = await asyncio.gather(
-            batcher.store(_row("m0")),
-            batcher.store(_row(storable_message_id(long_id))),
-            batcher.store(_row(storable_message_id(long_id + "y"))),
-        )
-        assert results == [True, True, True]
-        assert await batcher.store(_row(storable_message_id(long_id))) is False  # a repeat
+    async with intake_batcher(sessions) as (batcher, _):
+        names = ["m0", storable_message_id(long_id), storable_message_id(long_id + "y")]
+        assert await _store_together(batcher, names) == [True, True, True]
+        assert await batcher.store(intake_row(storable_message_id(long_id))) is False  # a repeat
         stored = await _stored(sessions)
         assert len(stored) == 3 and all(len(str(value)) <= 200 for value in stored)
-    finally:
-        await batcher.aclose()
 
 
 async def test_postgresql_refuses_an_unshortened_long_id_and_only_that_row_fails(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with sessions() as session:
-        if session.get_bind().dialect.name != "postgresql":
-            pytest.skip("SQLite does not enforce the column's length")
-    batcher = IntakeBatcher(sessions)
-    try:
-        results = await asyncio.gather(
-            batcher.store(_row("m0")),
-            batcher.store(_row("x" * 201)),  # what the intake stored before it shortened ids
-            batcher.store(_row("m2")),
-            return_exceptions=True,
-        )
+    if await _dialect(sessions) != "postgresql":
+        pytest.skip("SQLite does not enforce the column's length")
+    async with intake_batcher(sessions) as (batcher, _):
+        # The middle one: what the intake stored before it shortened ids.
+        results = await _store_together(batcher, ["m0", "x" * 201, "m2"])
         assert results[0] is True and results[2] is True, results
         assert isinstance(results[1], WebhookUnstorable), results
         assert await _stored(sessions) == ["m0", "m2"]
-    finally:
-        await batcher.aclose()
 
 
 def _disk_unavailable() -> None:
@@ -201,8 +163,7 @@ def _disk_unavailable() -> None:
 async def test_an_unavailable_database_fails_the_batch_with_storage_unavailable(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with sessions() as session:
-        dialect = session.get_bind().dialect.name
+    dialect = await _dialect(sessions)
     engine = sessions.kw["bind"]
     if dialect == "sqlite":
         # SQLite reports a failing function as an OperationalError, as it does a full disk
@@ -213,17 +174,9 @@ async def test_an_unavailable_database_fails_the_batch_with_storage_unavailable(
         event.listen(engine.sync_engine, "connect", register)
         await engine.dispose()  # new connections, with the function
     await _run(sessions, _UNAVAILABLE[dialect])
-    woken: list[int] = []
-
-    async def wake() -> None:
-        woken.append(1)
-
-    batcher = IntakeBatcher(sessions, wake)
-    try:
+    async with intake_batcher(sessions) as (batcher, woken):
         names = ["m0", "m1", "refused", "m3"]
-        results = await asyncio.gather(
-            *(batcher.store(_row(name)) for name in names), return_exceptions=True
-        )
+        results = await _store_together(batcher, names)
         assert all(isinstance(result, StorageUnavailable) for result in results), results
         assert len({id(result) for result in results}) == 4  # each request its own error
         assert "may not have been stored" in str(results[0])
@@ -232,12 +185,10 @@ async def test_an_unavailable_database_fails_the_batch_with_storage_unavailable(
         assert woken == []  # nothing stored, nobody woken
         # The senders' retries are stored (not taken for repeats of what was never stored).
         await _run(sessions, _ALLOW[dialect])
-        retried = await asyncio.gather(*(batcher.store(_row(name)) for name in names))
+        retried = await _store_together(batcher, names)
         assert retried == [True] * 4
         assert await _stored(sessions) == sorted(names)
         assert woken
-    finally:
-        await batcher.aclose()
 
 
 async def test_stopping_mid_write_answers_the_batch(
@@ -252,7 +203,7 @@ async def test_stopping_mid_write_answers_the_batch(
         return set()
 
     monkeypatch.setattr(batcher, "_write", stalled_write)
-    requests = [asyncio.create_task(batcher.store(_row(f"m{n}"))) for n in range(3)]
+    requests = [asyncio.create_task(batcher.store(intake_row(f"m{n}"))) for n in range(3)]
     await writing.wait()
     await batcher.aclose()
     for _ in range(3):

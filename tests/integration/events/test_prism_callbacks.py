@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from events_support import Harness, publish
 
+from testkit.skips import missing
+
 ROOT = Path(__file__).resolve().parents[3]
 MODULES = ROOT / "tests" / "peers" / "node_modules"
 CALLBACKS = MODULES / "@readme" / "oas-examples" / "3.0" / "json" / "callbacks.json"
@@ -56,7 +58,7 @@ def test_prism_fires_the_callback_and_the_event_arrives(harness: Harness, tmp_pa
 
     if sys_path not in sys.path:
         sys.path.insert(0, sys_path)
-    from openapi_support import missing, prism
+    from openapi_support import prism
 
     if shutil.which("node") is None:
         missing("node is not on PATH, so Prism cannot run")

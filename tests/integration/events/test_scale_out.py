@@ -43,15 +43,10 @@ from events_support import (
 
 from connectory.testing import create_test_api, serve
 from connectory.testing.instances import PrivatePostgres, PrivateRedis, find_postgres_bin, free_port
+from testkit.skips import missing
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docs" / "deploy" / "compose.yaml"
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (under CI=true these binaries are required, not skipped)")
-    pytest.skip(reason)
 
 
 @dataclass
@@ -159,13 +154,13 @@ def _healthy(url: str) -> bool:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if find_postgres_bin() is None:
-        _missing("initdb/pg_ctl not found: the scale-out tests need a private PostgreSQL")
+        missing("initdb/pg_ctl not found: the scale-out tests need a private PostgreSQL")
     try:
         redis_dir = tmp_path_factory.mktemp("redis")
         redis_context = PrivateRedis.started(redis_dir)
         redis = redis_context.__enter__()
     except FileNotFoundError as error:
-        _missing(str(error))
+        missing(str(error))
     workdir = tmp_path_factory.mktemp("cluster")
     receiver = Receiver()
     test_api_app = create_test_api(records=30)

@@ -14,9 +14,7 @@ reason, except under ``CI=true``, where that is a failure.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,31 +33,21 @@ from oauth_support import (
 )
 
 from connectory.testing import serve
+from connectory.testing.instances import free_port
+from testkit.processes import stop_process
+from testkit.skips import missing
 
 PEERS = Path(__file__).resolve().parents[2] / "peers"
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (under CI=true the integration peers are required, not skipped)")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _start_node_peer(script: str, package: str, args: list[str], workdir: Path) -> Iterator[str]:
     """Run ``node tests/peers/oidc/SCRIPT PORT ARGS`` until the session ends; yield its URL."""
     node = shutil.which("node")
     if node is None:
-        _missing(f"node is not on PATH (install Node 20 or later), so {package} cannot run")
+        missing(f"node is not on PATH (install Node 20 or later), so {package} cannot run")
     if not (PEERS / "node_modules" / package / "package.json").is_file():
-        _missing(f"tests/peers/node_modules/{package} is missing; run `make peers`")
-    port = _free_port()
+        missing(f"tests/peers/node_modules/{package} is missing; run `make peers`")
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
@@ -87,12 +75,7 @@ def _start_node_peer(script: str, package: str, args: list[str], workdir: Path) 
             time.sleep(0.05)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
 
 
 # --- oidc-provider ---------------------------------------------------------------------------

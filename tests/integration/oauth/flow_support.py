@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import sqlite3
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,18 +31,11 @@ from connectory.services.tokens import issue_token
 from connectory.settings import Settings
 from connectory.store import Enterprise, User, create_engine, create_sessionmaker
 from connectory.testing import serve
+from connectory.testing.instances import free_port
 
 SPEC = Path(__file__).with_name("connect-flow.yaml")
 CLIENT = ("connectory", "connectory-secret")
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A free port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run_async(work: Coroutine[Any, Any, T]) -> T:
@@ -133,15 +125,7 @@ def deployment(tmp: Path, issuer: str, api_url: str, **settings: Any) -> Iterato
     with serve(app, port=port):
         tokens, enterprises = run_async(_populate(config.database_url))
         live = Deployment(url, database, app, {"platform": first[0], **tokens}, enterprises)
-        live.connector_id = publish(live, api_url)
-        with live.api("platform") as platform:
-            set_ = platform.put(
-                f"/connectors/{live.connector_id}/parameters",
-                json={
-                    "values": {"issuer": issuer, "client_id": CLIENT[0], "client_secret": CLIENT[1]}
-                },
-            )
-            assert set_.status_code == 200, set_.text
+        live.connector_id = publish_configured(live, api_url, issuer)
         yield live
 
 
@@ -156,6 +140,20 @@ def publish(live: Deployment, api_url: str, changes: dict[str, Any] | None = Non
         connector_id: str = created.json()["id"]
         published = platform.post(f"/connectors/{connector_id}/publish", json={})
         assert published.status_code in (200, 201), published.text
+    return connector_id
+
+
+def publish_configured(
+    live: Deployment, api_url: str, issuer: str, changes: dict[str, Any] | None = None
+) -> str:
+    """:func:`publish`, then set the provider's ``connectory`` client as its parameters."""
+    connector_id = publish(live, api_url, changes)
+    with live.api("platform") as platform:
+        set_ = platform.put(
+            f"/connectors/{connector_id}/parameters",
+            json={"values": {"issuer": issuer, "client_id": CLIENT[0], "client_secret": CLIENT[1]}},
+        )
+        assert set_.status_code == 200, set_.text
     return connector_id
 
 

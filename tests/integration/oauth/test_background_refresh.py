@@ -20,7 +20,7 @@ import httpx
 import procrastinate
 import pytest
 import yaml
-from flow_support import SPEC, Deployment, deployment, drive_provider, publish, start
+from flow_support import SPEC, Deployment, deployment, drive_provider, publish_configured, start
 from oauth_support import OidcProvider, ResourceServer
 from procrastinate.periodic import PeriodicDeferrer
 from procrastinate.testing import InMemoryConnector
@@ -123,18 +123,9 @@ def test_the_engine_refreshes_an_idle_grant_close_to_expiry(
     with deployment(tmp_path, oidc.issuer, oidc_api[1], run_worker=False) as live:
         # The provider does not say when refresh tokens expire; the connector does (1 hour).
         auth |= {"refresh_token_lifetime": 3600}
-        live.connector_id = publish(live, oidc_api[1], {"slug": "notes-idle", "auth": auth})
-        with live.api("platform") as platform:
-            platform.put(
-                f"/connectors/{live.connector_id}/parameters",
-                json={
-                    "values": {
-                        "issuer": oidc.issuer,
-                        "client_id": "connectory",
-                        "client_secret": "connectory-secret",
-                    }
-                },
-            ).raise_for_status()
+        live.connector_id = publish_configured(
+            live, oidc_api[1], oidc.issuer, {"slug": "notes-idle", "auth": auth}
+        )
         with live.browser() as browser:
             started = start(live, browser)
             landed = drive_provider(browser, started["authorize_url"], f"{live.url}/oauth/callback")

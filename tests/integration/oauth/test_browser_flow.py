@@ -10,7 +10,6 @@ web font; that request is refused here).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 import pytest
 from flow_support import Deployment, deployment, publish
 from oauth_support import OidcProvider, ResourceServer
+
+from testkit.skips import missing
 
 pytestmark = [pytest.mark.integration, pytest.mark.peers]
 
@@ -34,21 +35,15 @@ ARGS = [
 ]
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
-
-
 # Module scope: Playwright's sync API keeps an event loop running in its thread until it stops.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
+        missing(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("the playwright Python package is missing: pip install -e '.[dev]'")
+        missing("the playwright Python package is missing: pip install -e '.[dev]'")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched

@@ -280,7 +280,7 @@ def test_idle_grants_are_refreshed_in_the_background_before_the_refresh_token_ex
     import asyncio
     from datetime import timedelta
 
-    from flow_support import publish
+    from flow_support import publish_configured
 
     from connectory.services.generations import GenerationNotifier
     from connectory.services.oauth_refresh import refresh_expiring_grants
@@ -290,20 +290,9 @@ def test_idle_grants_are_refreshed_in_the_background_before_the_refresh_token_ex
 
     with deployment(tmp_path, oidc.issuer, oidc_api[1]) as live:
         # The provider does not say when refresh tokens expire; the connector does (1 hour).
-        live.connector_id = publish(
-            live, oidc_api[1], {"slug": "notes-lifetime", "auth": _with_lifetime(3600)}
+        live.connector_id = publish_configured(
+            live, oidc_api[1], oidc.issuer, {"slug": "notes-lifetime", "auth": _with_lifetime(3600)}
         )
-        with live.api("platform") as platform:
-            platform.put(
-                f"/connectors/{live.connector_id}/parameters",
-                json={
-                    "values": {
-                        "issuer": oidc.issuer,
-                        "client_id": "connectory",
-                        "client_secret": "connectory-secret",
-                    }
-                },
-            ).raise_for_status()
         with live.browser() as browser:
             assert connect(live, browser).status_code == 200
         with live.api("a_admin") as api:

@@ -20,13 +20,12 @@ from connectory.api import create_app
 from connectory.services.tokens import issue_token
 from connectory.settings import Settings
 from connectory.store import (
-    Connector,
-    ConnectorVersion,
     Enterprise,
     User,
     create_engine,
     create_sessionmaker,
 )
+from testkit.connectors import add_published_connector
 
 SPEC = Path(__file__).with_name("client-credentials.yaml")
 
@@ -47,29 +46,11 @@ async def _populate(database_url: str, document: dict[str, Any]) -> tuple[str, s
             platform = User(email="platform@acme.test", role="platform_admin")
             session.add_all([admin, platform])
             await session.flush()
-            connector = Connector(
-                slug="oauth",
-                scope="catalogue",
-                owner_key="catalogue",
-                name="OAuth",
-                type="General",
-                latest_version="1.0.0",
-            )
-            session.add(connector)
-            await session.flush()
-            session.add(
-                ConnectorVersion(
-                    connector_id=connector.id,
-                    version="1.0.0",
-                    major=1,
-                    is_draft=False,
-                    document=document,
-                )
-            )
+            connector_id = await add_published_connector(session, document)
             admin_token = (await issue_token(session, admin)).secret
             platform_token = (await issue_token(session, platform)).secret
             await session.commit()
-            return admin_token, platform_token, connector.id
+            return admin_token, platform_token, connector_id
     finally:
         await engine.dispose()
 

@@ -28,11 +28,14 @@ import httpx
 import pytest
 import redis
 import yaml
-from flow_support import CLIENT, SPEC, drive_provider, free_port
+from flow_support import CLIENT, SPEC, drive_provider
 from oauth_support import OidcProvider, ResourceServer
 
 from connectory.services.tokens import issue_token
 from connectory.store import Enterprise, User, create_engine, create_sessionmaker, migrate
+from connectory.testing.instances import free_port
+from testkit.processes import stop_process
+from testkit.skips import missing
 
 pytestmark = [pytest.mark.integration, pytest.mark.peers]
 
@@ -40,12 +43,6 @@ POSTGRES = os.environ.get(
     "CONNECTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("CONNECTORY_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -63,7 +60,7 @@ def database() -> Iterator[str]:
     try:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as error:
-        _missing(f"PostgreSQL is not reachable at {POSTGRES}: {error}")
+        missing(f"PostgreSQL is not reachable at {POSTGRES}: {error}")
     url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
     try:
         yield url
@@ -80,7 +77,7 @@ def redis_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     try:
         client.ping()
     except redis.RedisError as error:
-        _missing(f"Redis is not reachable at {REDIS_URL}: {error}")
+        missing(f"Redis is not reachable at {REDIS_URL}: {error}")
     prefix = f"test-oauth-{uuid.uuid4().hex[:8]}:"
     try:
         yield {"CONNECTORY_REDIS_URL": REDIS_URL, "CONNECTORY_REDIS_PREFIX": prefix}
@@ -146,12 +143,7 @@ class Process:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process, timeout=10)
 
 
 def counts(oidc: OidcProvider) -> dict[str, int]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +15,8 @@ import httpx
 import pytest
 
 from connectory.spec import check_connector_data
+from connectory.testing.instances import free_port
+from testkit.skips import missing
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULES = ROOT / "tests" / "peers" / "node_modules"
@@ -30,26 +30,11 @@ PETSTORES = {
 }
 
 
-def missing(reason: str) -> None:
-    """Skip with *reason*; under CI=true a missing peer fails instead."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (under CI=true the npm peers are required, not skipped)")
-    pytest.skip(reason)
-
-
 def peer_file(path: Path) -> Path:
     """Return *path*, or skip (fail under CI) when the npm peers are not installed."""
     if not path.is_file():
         missing(f"{path.relative_to(ROOT)} is missing; run `make peers`")
     return path
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from test_redis_outage import PrivateRedis, free_port
+from redis_support import PrivateRedis
 
 from connectory.services.generation_channels import RedisNotifier
+from connectory.testing.instances import free_port
 
 pytestmark = pytest.mark.integration
 
 #: Longest a test waits for an announcement: a safety net against a hang, not a timing.
 WAIT = 30.0
-
-
-@pytest.fixture
-def restartable_redis() -> Iterator[PrivateRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("redis-server is not installed; CI=true requires it")
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis(binary)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 class Heard:
@@ -59,19 +43,19 @@ class Heard:
 
 
 async def test_a_restarted_redis_resumes_announcements_after_a_gap(
-    restartable_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="connectory.generations")
-    listener = RedisNotifier(restartable_redis.url, prefix="t:", retry_interval=0.05)
-    sender = RedisNotifier(restartable_redis.url, prefix="t:", retry_interval=0.05)
+    listener = RedisNotifier(private_redis.url, prefix="t:", retry_interval=0.05)
+    sender = RedisNotifier(private_redis.url, prefix="t:", retry_interval=0.05)
     await listener.start()
     await sender.start()
     heard = Heard(listener)
     try:
         await sender.publish("c", 2)
         await heard.until(lambda: ("c", 2) in heard.changes)
-        restartable_redis.kill()
-        restartable_redis.start()
+        private_redis.kill()
+        private_redis.start()
         # The listener is back and says announcements may have been missed meanwhile.
         await heard.until(lambda: heard.gaps >= 1)
         await sender.publish("c", 3)

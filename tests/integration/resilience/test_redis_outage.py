@@ -1,22 +1,18 @@
 """When Redis goes away: no crash, no unbounded burst, and back to shared state when it returns.
 
 One test points the stores at a port where nothing listens; the other runs a private
-redis-server, kills it (by its PID) in the middle of the traffic and starts it again.
+redis-server (``private_redis``), kills it (by its PID) in the middle of the traffic and
+starts it again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
+from redis_support import PrivateRedis
 
 from connectory.errors import CircuitOpen, RateLimited, UpstreamError
 from connectory.resilience import (
@@ -30,15 +26,9 @@ from connectory.resilience import (
 )
 from connectory.spec.resilience import ResilienceSpec
 from connectory.testing.faulty import FaultyUpstream, burst
+from connectory.testing.instances import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_unreachable_redis_falls_back_to_a_local_limit(
@@ -84,59 +74,6 @@ async def test_unreachable_redis_keeps_a_local_breaker_and_the_pipeline_working(
     assert upstream.count("/x") == 2
     assert await pipeline.breaker.health("c") == "degraded"
     await redis.aclose()
-
-
-class PrivateRedis:
-    """A redis-server of this test's own, so it can be killed and restarted."""
-
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                *(self.binary, "--bind", "127.0.0.1", "--port", str(self.port)),
-                *("--save", "", "--appendonly", "no"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError("the private redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("redis-server is not installed; CI=true requires it")
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis(binary)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def test_redis_dying_mid_run_and_coming_back(

@@ -6,50 +6,22 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 
 from connectory.cli.output import EXIT_UNREACHABLE, ProgressLine
 from connectory.cli.reading import write_records
 from connectory.resilience import FakeClock
-from connectory.runtime import ConnectorClient
-from connectory.spec import ConnectorSpec
 from connectory.testing.faulty import FaultyUpstream, Reply, too_many_requests
+from testkit.paged import PER_PAGE, paged_client
 
 from .conftest import Invoke, assert_no_traceback
-
-PER_PAGE = 10
 
 
 async def test_a_200_page_read_at_60_per_minute_shows_each_pause() -> None:
     clock = FakeClock()
 
-    def upstream(request: httpx.Request) -> httpx.Response:
-        page = int(request.url.params.get("page", "1"))
-        first = (page - 1) * PER_PAGE + 1
-        data = [{"id": n} for n in range(first, first + PER_PAGE)]
-        return httpx.Response(200, json={"data": data, "meta": {"total": 200 * PER_PAGE}})
-
-    spec = ConnectorSpec.model_validate(
-        {
-            "name": "Paced",
-            "base_url": "https://api.example.com",
-            "operations": [
-                {
-                    "name": "list_items",
-                    "path": "/items",
-                    "record_selector": "data",
-                    "pagination": {
-                        "type": "page_number",
-                        "page_size": PER_PAGE,
-                        "total_path": "meta.total",
-                    },
-                }
-            ],
-        }
-    )
-    client = ConnectorClient(spec, transport=httpx.MockTransport(upstream), clock=clock)
+    client = paged_client(clock, 200)
     out, err = io.BytesIO(), io.StringIO()
     await write_records(client, "list_items", {}, None, out=out, progress=ProgressLine(err))
     lines = out.getvalue().splitlines()

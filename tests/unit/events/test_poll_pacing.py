@@ -19,6 +19,7 @@ from connectory.events.pulling import pull_collection, pull_poll
 from connectory.resilience import FakeClock
 from connectory.runtime import ConnectorClient
 from connectory.spec import ConnectorSpec
+from testkit.paged import page_number_operation
 
 BASE_URL = "https://api.example.com"
 PAGES = 3
@@ -52,16 +53,7 @@ def paced_spec(**resilience: Any) -> ConnectorSpec:
         # One request a minute: every page after the first waits for the limiter.
         "resilience": {"rate_limit": 1, **resilience},
         "operations": [
-            {
-                "name": "list_items",
-                "path": "/items",
-                "record_selector": "data",
-                "pagination": {
-                    "type": "page_number",
-                    "page_size": PER_PAGE,
-                    "total_path": "meta.total",
-                },
-            },
+            page_number_operation(PER_PAGE),
             {
                 "name": "list_items_js",
                 "implementation": "javascript",

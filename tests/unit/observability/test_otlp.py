@@ -2,52 +2,34 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-
 import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
 from connectory.observability import otlp
 from connectory.observability.otlp import OtlpSpanExporter, SpanEncoding, encode_spans
 from connectory.observability.tracing import create_provider_from_env
+from testkit.otlp_sink import OtlpSink
+from testkit.spans import MemorySpans
 
 
 def decoded(data: bytes) -> ExportTraceServiceRequest:
     return ExportTraceServiceRequest.FromString(data)
 
 
-def finished(provider: TracerProvider, exporter: InMemorySpanExporter) -> list[ReadableSpan]:
-    provider.force_flush()
-    return list(exporter.get_finished_spans())
-
-
-def provider_with_memory(
-    resource: Resource | None = None,
-) -> tuple[TracerProvider, InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=resource or Resource.create({"service.name": "svc"}))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider, exporter
-
-
 def varied_spans() -> list[ReadableSpan]:
     """Spans using every part of the format: kinds, parents, values, events, links, status."""
-    provider, exporter = provider_with_memory(
+    memory = MemorySpans(
         Resource.create({"service.name": "svc", "deployment": "test"}, schema_url="https://s/1")
     )
-    tracer = provider.get_tracer("connectory", "1.2.3", schema_url="https://scope/1")
-    other = provider.get_tracer("other")
+    tracer = memory.provider.get_tracer("connectory", "1.2.3", schema_url="https://scope/1")
+    other = memory.provider.get_tracer("other")
     remote = SpanContext(
         trace_id=0x0AF7651916CD43DD8448EB211C80319C,
         span_id=0xB7AD6B7169203331,
@@ -91,7 +73,7 @@ def varied_spans() -> list[ReadableSpan]:
         child.end()
     other.start_span("", attributes={"": "empty key"}).end()
     parent.end()
-    return finished(provider, exporter)
+    return memory.finished()
 
 
 def test_the_encoding_is_the_sdk_encoders() -> None:
@@ -100,16 +82,17 @@ def test_the_encoding_is_the_sdk_encoders() -> None:
 
 
 def test_spans_of_two_resources_and_scopes_group_as_the_sdk_groups_them() -> None:
-    first, first_spans = provider_with_memory(Resource.create({"service.name": "a"}))
-    second, second_spans = provider_with_memory(Resource.create({"service.name": "b"}))
-    # An equal resource in another object: grouped with the first, as the SDK groups it.
-    third, third_spans = provider_with_memory(Resource({"service.name": "x"}))
-    fourth, fourth_spans = provider_with_memory(Resource({"service.name": "x"}))
-    for provider in (first, second, third, fourth):
+    providers = [
+        MemorySpans(Resource.create({"service.name": "a"})),
+        MemorySpans(Resource.create({"service.name": "b"})),
+        # An equal resource in another object: grouped with the first, as the SDK groups it.
+        MemorySpans(Resource({"service.name": "x"})),
+        MemorySpans(Resource({"service.name": "x"})),
+    ]
+    for memory in providers:
         for name in ("one", "two"):
-            provider.get_tracer(name).start_span(f"{name} span").end()
-    a, b = finished(first, first_spans), finished(second, second_spans)
-    c, d = finished(third, third_spans), finished(fourth, fourth_spans)
+            memory.provider.get_tracer(name).start_span(f"{name} span").end()
+    a, b, c, d = (memory.finished() for memory in providers)
     mixed = [a[0], b[0], c[0], a[1], d[0], b[1], d[1], c[1]]
     request = decoded(encode_spans(mixed))
     assert request == sdk_encode(mixed)
@@ -120,12 +103,12 @@ def test_spans_of_two_resources_and_scopes_group_as_the_sdk_groups_them() -> Non
 def test_an_attribute_otlp_cannot_carry_is_left_out_and_the_span_kept(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    provider, exporter = provider_with_memory()
-    span = provider.get_tracer("t").start_span("s", attributes={"ok": 1})
+    memory = MemorySpans()
+    span = memory.provider.get_tracer("t").start_span("s", attributes={"ok": 1})
     # An int beyond int64: the SDK accepts it, OTLP cannot carry it.
     span.set_attribute("huge", 2**70)
     span.end()
-    spans = finished(provider, exporter)
+    spans = memory.finished()
     request = decoded(encode_spans(spans))
     (encoded,) = request.resource_spans[0].scope_spans[0].spans
     assert [kv.key for kv in encoded.attributes] == ["ok"]
@@ -137,48 +120,10 @@ def test_no_spans_encode_to_an_empty_request() -> None:
     assert decoded(b"") == sdk_encode([])
 
 
-class Sink:
-    """An OTLP/HTTP collector on loopback that keeps every request it receives."""
-
-    def __init__(self, status: int = 200) -> None:
-        sink = self
-        self.bodies: list[bytes] = []
-        self.paths: list[str] = []
-        self.headers: list[dict[str, str]] = []  # names in lower case
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                sink.bodies.append(body)
-                sink.paths.append(self.path)
-                sink.headers.append({k.lower(): v for k, v in self.headers.items()})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink()
-    yield server
-    server.close()
-
-
 def test_the_exporter_sends_the_encoded_batch_as_configured(
-    sink: Sink, monkeypatch: pytest.MonkeyPatch
+    otlp_sink: OtlpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", sink.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_sink.url)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "my-connectory")
     provider = create_provider_from_env()
@@ -186,11 +131,10 @@ def test_the_exporter_sends_the_encoded_batch_as_configured(
     with tracer.start_as_current_span("operation get_item"):
         tracer.start_span("GET", kind=SpanKind.CLIENT).end()
     provider.shutdown()
-    (body,) = sink.bodies
-    assert sink.paths == ["/v1/traces"]
-    assert sink.headers[0]["x-tenant"] == "acme"
-    assert sink.headers[0]["content-type"] == "application/x-protobuf"
-    request = decoded(body)
+    (request,) = otlp_sink.requests()
+    assert otlp_sink.paths == ["/v1/traces"]
+    assert otlp_sink.headers[0]["x-tenant"] == "acme"
+    assert otlp_sink.headers[0]["content-type"] == "application/x-protobuf"
     attributes = request.resource_spans[0].resource.attributes
     resource = {kv.key: kv.value.string_value for kv in attributes}
     assert resource["service.name"] == "my-connectory"
@@ -201,61 +145,54 @@ def test_the_exporter_sends_the_encoded_batch_as_configured(
     assert attempt.parent_span_id == call.span_id and attempt.trace_id == call.trace_id
 
 
-def test_the_exporter_uses_the_direct_encoding_and_reports_a_refused_batch(sink: Sink) -> None:
-    exporter = OtlpSpanExporter(endpoint=f"{sink.url}/v1/traces")
+def test_the_exporter_uses_the_direct_encoding_and_reports_a_refused_batch(
+    otlp_sink: OtlpSink,
+) -> None:
+    exporter = OtlpSpanExporter(endpoint=f"{otlp_sink.url}/v1/traces")
     # The SDK still exposes the HTTP client the direct encoding sends through; an SDK update
     # that removes it makes this fail (the exporter would still work, at the SDK's speed).
     assert exporter.fast
     spans = varied_spans()
     assert exporter.export(spans).name == "SUCCESS"
-    assert decoded(sink.bodies[0]) == sdk_encode(spans)
+    assert otlp_sink.requests() == [sdk_encode(spans)]
     exporter.shutdown()
     assert exporter.export(spans).name == "FAILURE"  # shut down: nothing sent
-    assert len(sink.bodies) == 1
+    assert len(otlp_sink.bodies) == 1
 
-    refusing = Sink(status=400)
-    try:
+    with OtlpSink(status=400) as refusing:
         rejected = OtlpSpanExporter(endpoint=f"{refusing.url}/v1/traces")
         assert rejected.export(spans).name == "FAILURE"
         assert len(refusing.bodies) == 1  # a 400 is not retried
         rejected.shutdown()
-    finally:
-        refusing.close()
 
 
-def test_a_batch_processor_exports_through_it(sink: Sink) -> None:
+def test_a_batch_processor_exports_through_it(otlp_sink: OtlpSink) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": "svc"}))
     provider.add_span_processor(
-        BatchSpanProcessor(OtlpSpanExporter(endpoint=f"{sink.url}/v1/traces"))
+        BatchSpanProcessor(OtlpSpanExporter(endpoint=f"{otlp_sink.url}/v1/traces"))
     )
     tracer = provider.get_tracer("connectory")
     for number in range(600):
         tracer.start_span(f"span {number}").end()
     provider.shutdown()
-    names = [
-        span.name
-        for body in sink.bodies
-        for resource_spans in decoded(body).resource_spans
-        for scope_spans in resource_spans.scope_spans
-        for span in scope_spans.spans
-    ]
+    names = [span.name for span in otlp_sink.spans()]
     assert sorted(names) == sorted(f"span {number}" for number in range(600))
 
 
 def test_more_distinct_values_than_the_encoding_cache_holds_still_encode_the_same() -> None:
-    provider, exporter = provider_with_memory()
-    tracer = provider.get_tracer("t")
+    memory = MemorySpans()
+    tracer = memory.provider.get_tracer("t")
     for number in range(100):
         attributes = {f"key {index}": f"value {number} {index}" for index in range(100)}
         tracer.start_span(f"span {number}", attributes=attributes).end()
-    spans = finished(provider, exporter)
+    spans = memory.finished()
     assert decoded(encode_spans(spans)) == sdk_encode(spans)
     assert decoded(encode_spans(spans)) == sdk_encode(spans)  # now partly from the cache
 
 
 def test_only_low_cardinality_string_attributes_are_cached_and_per_encoder() -> None:
-    provider, exporter = provider_with_memory()
-    tracer = provider.get_tracer("connectory")
+    memory = MemorySpans()
+    tracer = memory.provider.get_tracer("connectory")
     for number in range(50):
         attributes = {
             "connectory.operation": "get_item",
@@ -264,7 +201,7 @@ def test_only_low_cardinality_string_attributes_are_cached_and_per_encoder() -> 
             "url.full": f"https://api.example.com/v1/items/{number}",
         }
         tracer.start_span("GET", attributes=attributes).end()
-    spans = finished(provider, exporter)
+    spans = memory.finished()
     encoding = SpanEncoding()
     assert decoded(encode_spans(spans, encoding)) == sdk_encode(spans)
     # Unique values (call ids, URLs) are encoded, not kept.

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
@@ -31,20 +29,10 @@ from connectory.observability.tracing import (
     Tracing,
     tracing_from_env,
 )
-from connectory.runtime import ConnectorClient
+from testkit.otlp_sink import OtlpSink
 
-from .support import FakeClock, build_spec, wait_for_child
-from .test_otlp import Sink
+from .support import FakeClock, Upstream, traced_client, wait_for_child
 
-OAUTH2 = {
-    "auth_type": "oauth2",
-    "grant_type": "client_credentials",
-    "token_url": "https://auth.example.com/token",
-    "credential_schema": {
-        "client_id": {"required": True},
-        "client_secret": {"type": "password", "required": True},
-    },
-}
 REMOTE_PARENT = SpanContext(
     trace_id=0x0AF7651916CD43DD8448EB211C80319C,
     span_id=0xB7AD6B7169203331,
@@ -55,34 +43,14 @@ REMOTE_PARENT = SpanContext(
 
 
 @pytest.fixture
-def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
-    server = Sink()
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
+def sink(otlp_sink: OtlpSink, monkeypatch: pytest.MonkeyPatch) -> OtlpSink:
+    """The collector the ``OTEL_*`` variables name; the sampler and exporter left at defaults."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_sink.url)
     monkeypatch.setenv("OTEL_SERVICE_NAME", "connectory-test")
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
     for name in ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_TRACES_EXPORTER"):
         monkeypatch.delenv(name, raising=False)
-    yield server
-    server.close()
-
-
-class Upstream:
-    """A token endpoint and an API whose first answer is a 503 (a retried call)."""
-
-    def __init__(self, fail_first: bool = True) -> None:
-        self.requests: list[httpx.Request] = []
-        self.fail_first = fail_first
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if request.url.path == "/token":
-            return httpx.Response(200, json={"access_token": "tok-abcdefgh", "expires_in": 60})
-        if request.url.path.endswith("/broken"):
-            raise httpx.ConnectError("refused")
-        if self.fail_first:
-            self.fail_first = False
-            return httpx.Response(503, json={})
-        return httpx.Response(200, json={"ok": True})
+    return otlp_sink
 
 
 TAG_HOOK = "export default (ctx) => ({ headers: { 'X-Tagged': 'yes' } });\n"
@@ -90,23 +58,14 @@ TAG_HOOK = "export default (ctx) => ({ headers: { 'X-Tagged': 'yes' } });\n"
 
 async def traced_calls(tracing: SpanTracing, upstream: Upstream) -> MemoryRecorder:
     """A retried call with a token request and a hook, and a failed call, trace propagated."""
-    recorder = MemoryRecorder()
-    spec = build_spec(
+    client, recorder = traced_client(
+        tracing,
+        upstream,
         {"name": "me", "path": "/me"},
         {"name": "broken", "path": "/broken"},
-        auth=OAUTH2,
-        resilience={"max_retries": 1, "retry_delay": 0, "rate_limit": None},
+        code_files={"hooks/tag.js": TAG_HOOK},
         propagate_trace=True,
         hooks={"pre_request": ["hooks/tag.js"]},
-    ).with_code_files({"hooks/tag.js": TAG_HOOK})
-    client = ConnectorClient(
-        spec,
-        credentials={"client_id": "cid", "client_secret": "client-secret-xyz"},
-        transport=httpx.MockTransport(upstream),
-        clock=FakeClock(),
-        connection_key="conn-1",
-        connector_key="connector-a",
-        telemetry=Telemetry(recorder=recorder, tracing=tracing),
     )
     async with client:
         with client.calls.track("operation", "me"):
@@ -114,10 +73,6 @@ async def traced_calls(tracing: SpanTracing, upstream: Upstream) -> MemoryRecord
         with pytest.raises(TransportError), client.calls.track("operation", "broken"):
             await client.call("broken")
     return recorder
-
-
-def exported(sink: Sink) -> list[ExportTraceServiceRequest]:
-    return [ExportTraceServiceRequest.FromString(body) for body in sink.bodies]
 
 
 def shape(requests: list[ExportTraceServiceRequest]) -> dict[str, Any]:
@@ -157,29 +112,23 @@ def shape(requests: list[ExportTraceServiceRequest]) -> dict[str, Any]:
 
 
 async def test_a_traced_call_exports_the_same_otlp_through_the_recorder_and_the_sdk(
-    sink: Sink,
+    sink: OtlpSink,
 ) -> None:
     shapes = {}
     for lightweight in (True, False):
         sink.bodies.clear()
         tracing = tracing_from_env(lightweight=lightweight)
         assert isinstance(tracing, RecordedTracing if lightweight else Tracing)
-        upstream = Upstream()
+        upstream = Upstream(fail_first=True)
         with trace.use_span(NonRecordingSpan(REMOTE_PARENT)):
             recorder = await traced_calls(tracing, upstream)
         tracing.shutdown()  # exports what is left, on either path
-        requests = exported(sink)
+        requests = sink.requests()
         shapes[lightweight] = shape(requests)
         # Every entry has the trace id of the remote parent it was called under.
         assert {entry.trace_id for entry in recorder.entries} == {f"{REMOTE_PARENT.trace_id:032x}"}
         # traceparent upstream names the attempt's span in that trace, sampled.
-        spans = {
-            span.span_id.hex(): span
-            for request in requests
-            for resource_spans in request.resource_spans
-            for scope_spans in resource_spans.scope_spans
-            for span in scope_spans.spans
-        }
+        spans = {span.span_id.hex(): span for span in sink.spans()}
         # (The mock transport keeps the attempts' one headers mapping: the last attempt's.)
         request = [r for r in upstream.requests if r.url.path == "/v1/me"][-1]
         version, trace_id, span_id, flags = request.headers["traceparent"].split("-")
@@ -205,7 +154,7 @@ async def test_a_traced_call_exports_the_same_otlp_through_the_recorder_and_the_
     assert shapes[True]["resources"][0]["service.name"].string_value == "connectory-test"
 
 
-async def test_both_paths_share_one_span_lifecycle_and_end_failures_alike(sink: Sink) -> None:
+async def test_both_paths_share_one_span_lifecycle_and_end_failures_alike(sink: OtlpSink) -> None:
     # One implementation of what call and attempt spans carry (a review finding: the SDK's
     # path and the recorder's each had their own attempt span and end status).
     for method in ("start_call_span", "end_call_span", "attempt_span"):
@@ -232,7 +181,7 @@ async def test_both_paths_share_one_span_lifecycle_and_end_failures_alike(sink: 
             call.status_code = 503
         tracing.shutdown()
         assert headers["traceparent"].split("-")[1] == recorder.entries[0].trace_id
-        shapes[lightweight] = shape(exported(sink))
+        shapes[lightweight] = shape(sink.requests())
     assert shapes[True] == shapes[False]
     spans = {(span[0], span[2]): span for span in shapes[True]["spans"]}
     cancelled = spans[("GET", "operation slow")]
@@ -242,21 +191,21 @@ async def test_both_paths_share_one_span_lifecycle_and_end_failures_alike(sink: 
     assert spans[("operation refused", None)][5] == 2  # the call ended on a 503: an error
 
 
-async def test_without_a_parent_the_call_is_a_root_span_in_both(sink: Sink) -> None:
+async def test_without_a_parent_the_call_is_a_root_span_in_both(sink: OtlpSink) -> None:
     shapes = {}
     for lightweight in (True, False):
         sink.bodies.clear()
         tracing = tracing_from_env(lightweight=lightweight)
         await traced_calls(tracing, Upstream(fail_first=False))
         tracing.shutdown()  # exports what is left, on either path
-        shapes[lightweight] = shape(exported(sink))
+        shapes[lightweight] = shape(sink.requests())
     assert shapes[True] == shapes[False]
     roots = [span for span in shapes[True]["spans"] if span[0].startswith("operation")]
     assert [root[2:4] for root in roots] == [(None, ""), (None, "")]
 
 
 async def test_always_off_exports_nothing_but_keeps_trace_ids_and_traceparent(
-    sink: Sink, monkeypatch: pytest.MonkeyPatch
+    sink: OtlpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
     tracing = tracing_from_env()
@@ -311,7 +260,7 @@ def test_samplers_decide_as_the_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_what_only_the_sdk_does_falls_back_to_the_sdk(
-    sink: Sink, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+    sink: OtlpSink, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     monkeypatch.setenv(variable, value)
     tracing = tracing_from_env()
@@ -319,7 +268,9 @@ def test_what_only_the_sdk_does_falls_back_to_the_sdk(
     tracing.shutdown()
 
 
-def test_no_exporter_records_without_a_queue(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_exporter_records_without_a_queue(
+    sink: OtlpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     tracing = tracing_from_env()
     assert isinstance(tracing, RecordedTracing) and tracing.queue is None
@@ -411,7 +362,7 @@ def test_a_forked_child_exports_its_own_spans_with_its_own_thread() -> None:
     ],
 )
 def test_a_configuration_connectory_cannot_serve_is_still_refused(
-    sink: Sink, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+    sink: OtlpSink, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
 ) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=message):

@@ -17,6 +17,7 @@ from connectory.errors import RateLimited, UpstreamTimeout
 from connectory.resilience import FakeClock, ResilienceEvent, Waiting
 from connectory.runtime import ConnectorClient
 from connectory.spec import ConnectorSpec
+from testkit.paged import page_number_operation
 
 BASE_URL = "https://api.example.com"
 PER_PAGE = 50
@@ -31,18 +32,7 @@ def paged_spec(
     document: dict[str, Any] = {
         "name": "Paced",
         "base_url": BASE_URL,
-        "operations": [
-            {
-                "name": "list_items",
-                "path": "/items",
-                "record_selector": "data",
-                "pagination": {
-                    "type": "page_number",
-                    "page_size": PER_PAGE,
-                    "total_path": "meta.total",
-                },
-            }
-        ],
+        "operations": [page_number_operation(PER_PAGE)],
     }
     if resilience:
         document["resilience"] = resilience

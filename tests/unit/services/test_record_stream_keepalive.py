@@ -10,47 +10,12 @@ import asyncio
 import itertools
 from typing import Any
 
-import httpx
 import orjson
 
 from connectory.resilience import FakeClock
-from connectory.runtime import ConnectorClient
 from connectory.services.connection_runs import stream_records
 from connectory.services.keepalive import KEEPALIVE_INTERVAL, with_keepalives
-from connectory.spec import ConnectorSpec
-
-PER_PAGE = 10
-
-
-def paged_client(clock: FakeClock, pages: int, arrivals: list[float]) -> ConnectorClient:
-    """A client over *pages* pages at the seed's defaults (60 per minute, 30 s timeout)."""
-
-    def upstream(request: httpx.Request) -> httpx.Response:
-        arrivals.append(clock.monotonic())
-        page = int(request.url.params.get("page", "1"))
-        first = (page - 1) * PER_PAGE + 1
-        data = [{"id": n} for n in range(first, first + PER_PAGE)]
-        return httpx.Response(200, json={"data": data, "meta": {"total": pages * PER_PAGE}})
-
-    spec = ConnectorSpec.model_validate(
-        {
-            "name": "Paced",
-            "base_url": "https://api.example.com",
-            "operations": [
-                {
-                    "name": "list_items",
-                    "path": "/items",
-                    "record_selector": "data",
-                    "pagination": {
-                        "type": "page_number",
-                        "page_size": PER_PAGE,
-                        "total_path": "meta.total",
-                    },
-                }
-            ],
-        }
-    )
-    return ConnectorClient(spec, transport=httpx.MockTransport(upstream), clock=clock)
+from testkit.paged import PER_PAGE, paged_client
 
 
 async def test_a_200_page_stream_sends_every_record_and_is_never_silent_for_15_s() -> None:

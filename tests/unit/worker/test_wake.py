@@ -8,14 +8,13 @@ Procrastinate's in-memory queue; the "worker" is simulated by marking jobs taken
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from procrastinate.testing import InMemoryConnector
 
-from connectory.services.events.context import EventsContext
 from connectory.settings import Settings
 from connectory.worker.engine import TaskEngine, create_task_app
+from testkit.events_context import events_context
 
 
 def _todo(connector: InMemoryConnector, task: str) -> list[dict[str, Any]]:
@@ -43,8 +42,8 @@ async def test_a_wake_inside_the_window_is_sent_when_the_window_ends(tmp_path: A
     app = create_task_app(settings)
     connector = app.connector
     assert isinstance(connector, InMemoryConnector)
-    engine = TaskEngine(app, cast(EventsContext, SimpleNamespace()))
-    async with app.open_async():
+    async with events_context(settings=settings) as context, app.open_async():
+        engine = TaskEngine(app, context)
         await engine.wake("deliveries")
         assert len(_todo(connector, "connectory.deliveries")) == 1
         _take_all(connector)  # a worker runs it: a new wake must queue a new job
@@ -62,8 +61,8 @@ async def test_pending_wakes_are_dropped_at_shutdown(tmp_path: Any) -> None:
     app = create_task_app(settings)
     connector = app.connector
     assert isinstance(connector, InMemoryConnector)
-    engine = TaskEngine(app, cast(EventsContext, SimpleNamespace()))
-    async with app.open_async():
+    async with events_context(settings=settings) as context, app.open_async():
+        engine = TaskEngine(app, context)
         await engine.wake("intake")
         _take_all(connector)
         await engine.wake("intake")  # inside the window: waits for its end
