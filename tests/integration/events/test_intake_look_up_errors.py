@@ -9,8 +9,6 @@ logged under, and neither the answer nor the log holds the statement or the URL'
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
-from typing import Any
 
 import orjson
 import pytest
@@ -20,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectory.api.problems import connectory_error_response
 from connectory.errors import InternalError, StorageUnavailable
 from connectory.services.events.intake import accept_webhook
-from connectory.services.events.intake_routes import RouteCache
+from testkit.events_context import events_context
 
 _TOKEN = "secret-token-" + "t" * 30
 _POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -32,22 +30,18 @@ async def _execute(sessions: async_sessionmaker[AsyncSession], statement: str) -
         await session.commit()
 
 
-def _context(sessions: async_sessionmaker[AsyncSession]) -> Any:
-    # Only what the look-up reaches before the database: the route cache and the sessions.
-    return SimpleNamespace(intake_routes=RouteCache(), sessions=sessions)
-
-
 @_POSTGRES_ONLY
 async def test_a_look_up_failing_on_our_side_is_a_500_with_a_logged_error_id(
     sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:
     await _execute(sessions, "ALTER TABLE event_subscriptions RENAME COLUMN intake_token TO x")
-    context = _context(sessions)
-    with (
-        caplog.at_level(logging.INFO, logger="connectory.events.intake"),
-        pytest.raises(InternalError) as raised,
-    ):
-        await accept_webhook(context, _TOKEN, "POST", {}, {}, b"{}")
+    async with events_context(sessions) as context:
+        with (
+            caplog.at_level(logging.INFO, logger="connectory.events.intake"),
+            pytest.raises(InternalError) as raised,
+        ):
+            await accept_webhook(context, _TOKEN, "POST", {}, {}, b"{}")
+        cached = len(context.intake_routes)
     error = raised.value
     assert len(error.error_id) == 16
     assert error.error_id in str(error)
@@ -59,7 +53,7 @@ async def test_a_look_up_failing_on_our_side_is_a_500_with_a_logged_error_id(
     assert "SQLSTATE 42703" in message  # what an operator needs to find the cause
     assert "_find_route" in message  # where it failed (the frames, not their values)
     assert _TOKEN not in caplog.text and "[parameters:" not in caplog.text
-    assert len(context.intake_routes) == 0  # the failure is not cached
+    assert cached == 0  # the failure is not cached
 
     response = connectory_error_response(error)
     assert response.status_code == 500
@@ -85,10 +79,11 @@ async def test_a_look_up_failing_transiently_is_still_a_503(
         "CREATE VIEW event_subscriptions AS SELECT s.* FROM event_subscriptions_ s "
         "WHERE (SELECT conflict()) IS NOT NULL",
     )
-    context = _context(sessions)
-    with pytest.raises(StorageUnavailable) as raised:
-        await accept_webhook(context, _TOKEN, "POST", {}, {}, b"{}")
+    async with events_context(sessions) as context:
+        with pytest.raises(StorageUnavailable) as raised:
+            await accept_webhook(context, _TOKEN, "POST", {}, {}, b"{}")
+        cached = len(context.intake_routes)
     response = connectory_error_response(raised.value)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
-    assert len(context.intake_routes) == 0
+    assert cached == 0
