@@ -10,9 +10,8 @@ then a repeated message id is acknowledged without being stored twice.
 
 from __future__ import annotations
 
-import re
-
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any

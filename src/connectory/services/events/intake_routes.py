@@ -71,8 +71,10 @@ def look_up_failure(error: Exception) -> ConnectoryError:
 
 
 def _described(error: Exception) -> str:
-    """The error's type (the driver's, and its SQLSTATE or SQLite result code, for a database
-    error), no message."""
+    """The error's type, no message (for a database error, the driver's and its code).
+
+    The code: PostgreSQL's SQLSTATE, or SQLite's result code name.
+    """
     described = type(error).__name__
     if isinstance(error, DBAPIError) and error.orig is not None:
         described += f" ({type(error.orig).__name__}"
