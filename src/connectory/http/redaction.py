@@ -308,9 +308,9 @@ class Redactor:
     def excerpt(self, content: bytes, content_type: str, limit: int) -> str:
         """The head of a body for a log: at most *limit* characters, redacted; cheap when clean.
 
-        A JSON body whose head holds no secret and no sensitive field name (one substring scan
-        of ``limit`` bytes plus the longest needle) is cut as it is; anything else goes
-        through :meth:`redact_body`. A call log must not cost a parse of every response.
+        A JSON body whose head holds no secret, no sensitive field name and no escape (one
+        substring scan of ``limit`` bytes plus the longest needle) is cut as it is; anything
+        else goes through :meth:`redact_body`. A call log must not cost a parse of every response.
         """
         media = content_type.split(";", 1)[0].strip().lower()
         if media == "application/json" or media.endswith("+json"):
@@ -319,7 +319,9 @@ class Redactor:
             # window finds every secret the excerpt could show.
             window = max((len(needle) for needle in needles), default=0)
             head = content[: limit + window]
-            if not _holds_needle(head, needles):
+            # An escape (``\/``, ``\u0073``) can spell a secret in bytes no needle matches
+            # (PHP's json_encode writes "/" as "\/"): such a head is parsed, not scanned.
+            if b"\\" not in head and not _holds_needle(head, needles):
                 return head[:limit].decode("utf-8", "ignore")
         return self.redact_body(content, content_type, limit)
 

@@ -76,7 +76,9 @@ class BufferedRecorder:
             return
         entries.append(entry)
         self.stats.recorded += 1
-        if len(entries) == self._batch_size and self._wake is not None:
+        # ">=": a flush takes only what was buffered when it began, so the buffer can pass
+        # the batch size while one is written; the writer must still be woken after it.
+        if len(entries) >= self._batch_size and self._wake is not None:
             self._wake.set()
 
     @property

@@ -213,6 +213,8 @@ class Delivery(Base):
             "ix_deliveries_live_due", "endpoint_id", "next_run_at", "event_seq", where=_LIVE
         ),
         Index("ix_deliveries_event", "event_id"),
+        # An endpoint's deliveries, newest first (the API's and the UI's lists).
+        Index("ix_deliveries_endpoint_created", "endpoint_id", "created_at"),
     )
 
 

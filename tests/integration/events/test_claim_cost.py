@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store_support import HOOK_URL, NOW, add_tenant, delivery_row
 
+from connectory.services.events import claim_heads
 from connectory.services.events.deliveries import claim_deliveries
 from connectory.store import Delivery, WebhookEndpoint, new_id
 from connectory.store.db import alembic_config
@@ -129,10 +130,12 @@ async def test_the_live_indexes_migrate_down_and_up(
         migrated = await connection.run_sync(_delivery_indexes)
     assert migrated["ix_deliveries_live_queue"] == ["endpoint_id", "order_key", "event_seq"]
     assert migrated["ix_deliveries_live_due"] == ["endpoint_id", "next_run_at", "event_seq"]
+    assert migrated["ix_deliveries_endpoint_created"] == ["endpoint_id", "created_at"]
     assert "ix_deliveries_queue" not in migrated
     async with engine.begin() as connection:
         reverted = await connection.run_sync(lambda c: migrate_to("0010", c))
     assert "ix_deliveries_live_queue" not in reverted
+    assert "ix_deliveries_endpoint_created" not in reverted
     assert reverted["ix_deliveries_queue"] == ["endpoint_id", "order_key", "event_seq"]
     async with engine.begin() as connection:
         again = await connection.run_sync(lambda c: migrate_to("head", c))
@@ -245,3 +248,25 @@ async def test_endpoints_with_nothing_to_send_cost_a_claim_nothing(
     # Every endpoint ever registered was looked at (a look-up each); now those with live
     # deliveries only.
     assert scans < 100, scans
+
+
+@postgresql_only
+async def test_a_claim_looks_at_a_bounded_number_of_endpoints(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,000 tenants' endpoints each with work due: a claim of 100 looks at 100 of them (a
+    window each), not at all 1,000; the next claims go on round (test_claim_rounds.py)."""
+    monkeypatch.setattr(claim_heads, "CURSORS", claim_heads.WalkCursors())
+    async with sessions() as session:
+        a, _ = await add_tenant(session)
+        ids = [new_id() for _ in range(1_000)]
+        await session.execute(
+            insert(WebhookEndpoint),
+            [{"id": i, "enterprise_id": a, "url": HOOK_URL, "max_in_flight": 4} for i in ids],
+        )
+        due = [delivery_row(a, i, n, f"sub-{n}", NOW) for n, i in enumerate(ids, start=1)]
+        await session.execute(insert(Delivery), due)
+        await session.commit()
+    claimed, read, scans = await _claim_counting(sessions, limit=100, analyzed=False)
+    assert len(claimed) == 100
+    assert scans < 1_000 and read < 2_000, (scans, read)  # all 1,000: 4,002 and 3,000

@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store_support import add_enterprise, delivery_row
 
 from connectory.http.egress import EgressPolicy
+from connectory.services.events import deliveries
 from connectory.services.events.context import EventsContext
 from connectory.services.events.deliveries import dispatch_due
 from connectory.services.events.records import as_utc
 from connectory.settings import Settings
 from connectory.store import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from testkit.events_context import events_context
 
 
 class _Endpoint:
@@ -132,3 +134,58 @@ async def test_a_cancelled_lane_records_the_tries_it_made_and_gives_back_the_res
     # Never started: given back as they were, due again at once (behind the one in flight).
     for untried in (fourth, fifth):
         assert (untried.status, untried.attempts, untried.lease_until) == ("pending", 0, None)
+
+
+async def test_a_run_that_raises_stops_its_sibling_runs_and_records_what_was_sent(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One run raising (a bug, a closed HTTP session): gather leaves the others running,
+    so their sends outlived the dispatch, and a success already sent was not recorded (sent
+    again once its lease expired)."""
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        enterprise = (await add_enterprise(session)).id
+        endpoint = WebhookEndpoint(
+            enterprise_id=enterprise, url="http://127.0.0.1:9/hook", max_in_flight=4
+        )
+        session.add(endpoint)
+        await session.flush()
+        ids = []
+        for n in range(3):
+            event = Event(enterprise_id=enterprise, connection_id="c", type="t", dedup_key=f"k{n}")
+            event.payload = {}
+            session.add(event)
+            await session.flush()
+            row = delivery_row(enterprise, endpoint.id, event.seq, f"q{n}", now, attempts=0)
+            row["event_id"] = event.id
+            await session.execute(insert(Delivery), [row])
+            ids.append(row["id"])
+        await session.commit()
+    sent, failing, slow = ids
+    sent_done = asyncio.Event()
+    never = asyncio.Event()
+    outlived: list[str] = []
+
+    async def send(context: EventsContext, item: deliveries.Prepared) -> deliveries.Outcome:
+        if item.delivery_id == sent:
+            sent_done.set()
+            return deliveries.Outcome(item.delivery_id, True, 200, "", 1)
+        if item.delivery_id == failing:
+            await sent_done.wait()
+            raise RuntimeError("an unexpected error in one run")
+        await never.wait()  # still sending when the other run raises
+        outlived.append(item.delivery_id)
+        return deliveries.Outcome(item.delivery_id, True, 200, "", 1)
+
+    monkeypatch.setattr(deliveries, "send_prepared", send)
+    async with events_context(sessions, egress=EgressPolicy.allowing(["127.0.0.1"])) as context:
+        with pytest.raises(RuntimeError):
+            await asyncio.wait_for(dispatch_due(context, lanes=1), 30)
+        never.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+    async with sessions() as session:
+        states = {d.id: d.status for d in await session.scalars(select(Delivery))}
+    assert outlived == []  # no send of the batch outlives its lane
+    assert states[sent] == "succeeded"  # recorded, not sent again after the lease
+    assert states[slow] == "in_flight"  # cut off mid-send: keeps its lease (at least once)

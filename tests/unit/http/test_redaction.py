@@ -325,3 +325,17 @@ class TestRedactingLogFilter:
         assert RedactingLogFilter(Redactor(["val-12345"])).filter(record) is True
         assert record.msg == "HTTP Request: %s %s"
         assert record.args == ("GET", "https://a.example/x?q=1")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"echo": "sk_live\\/Ab+cd9XyZ"}',  # PHP's json_encode escapes "/"
+        b'{"echo": "\\u0073k_live/Ab+cd9XyZ"}',  # any character may be a \u escape
+    ],
+)
+def test_a_secret_spelled_with_json_escapes_is_redacted_in_an_excerpt(body: bytes) -> None:
+    redactor = Redactor(["sk_live/Ab+cd9XyZ"])
+    excerpt = redactor.excerpt(body, "application/json", 2048)
+    assert "Ab+cd9XyZ" not in excerpt
+    assert REDACTED in excerpt

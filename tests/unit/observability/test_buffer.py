@@ -110,3 +110,26 @@ async def test_entries_recorded_during_a_write_wait_for_the_next_one() -> None:
     await buffer.aclose()
     assert [len(batch) for batch in store.batches] == [5, 3, 3, 1]
     assert buffer.pending == 0 and buffer.stats.written == buffer.stats.recorded == 12
+
+
+async def test_a_batch_s_worth_gathered_during_writes_wakes_the_writer() -> None:
+    """A write takes what was buffered when it began; entries recorded meanwhile can pass
+    the batch size without ever equalling it on an append: the writer is woken all the same
+    (it slept through the interval, with a full batch waiting, when only equality woke it)."""
+    written: list[int] = []
+    arriving = iter(range(100, 200))
+
+    async def write(batch: Sequence[CallEntry]) -> None:
+        buffer.record(entry(next(arriving)))  # a call finishes while each batch is written
+        await asyncio.sleep(0)
+        written.append(len(batch))
+
+    buffer = BufferedRecorder(write, batch_size=2, flush_interval=3600)
+    buffer.start()
+    for number in range(5):
+        buffer.record(entry(number))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    waiting = buffer.pending
+    await buffer.aclose()
+    assert waiting < 2, (written, waiting)

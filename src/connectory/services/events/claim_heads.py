@@ -59,15 +59,8 @@ _FOLLOWED = f"""coalesce((
 _BY_TIME = (
     text(
         f"""
-    WITH RECURSIVE live_endpoints(id) AS (
-        (SELECT d.endpoint_id FROM deliveries d WHERE d.{_LIVE}
-         ORDER BY d.endpoint_id LIMIT 1)
-        UNION ALL
-        SELECT (
-            SELECT d.endpoint_id FROM deliveries d
-            WHERE d.endpoint_id > l.id AND d.{_LIVE} ORDER BY d.endpoint_id LIMIT 1
-        )
-        FROM live_endpoints l WHERE l.id IS NOT NULL
+    WITH live_endpoints(id) AS (
+        SELECT unnest(CAST(:endpoints AS varchar[]))
     ), busy AS (
         SELECT endpoint_id, count(DISTINCT order_key) AS queues FROM deliveries
         WHERE status = 'in_flight' AND lease_until >= :now
@@ -123,6 +116,28 @@ _BY_TIME = (
         scanned=Integer,
         queued=Boolean,
     )
+)
+
+#: Up to :most endpoints with live deliveries, after :after in id order (a recursive skip
+#: scan of the live index: one look-up per endpoint, never every endpoint registered).
+_LIVE_ENDPOINTS = (
+    text(
+        f"""
+    WITH RECURSIVE live_endpoints(id, step) AS (
+        (SELECT d.endpoint_id, 1 FROM deliveries d
+         WHERE d.endpoint_id > :after AND d.{_LIVE} ORDER BY d.endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (
+            SELECT d.endpoint_id FROM deliveries d
+            WHERE d.endpoint_id > l.id AND d.{_LIVE} ORDER BY d.endpoint_id LIMIT 1
+        ), l.step + 1
+        FROM live_endpoints l WHERE l.id IS NOT NULL AND l.step < :most
+    )
+    SELECT id FROM live_endpoints WHERE id IS NOT NULL
+    """
+    )
+    .bindparams(bindparam("after", type_=String), bindparam("most", type_=Integer))
+    .columns(id=String)
 )
 
 #: Step 2: the due heads among up to :walk live queues of each given endpoint, from the queue
@@ -203,6 +218,12 @@ class WalkCursors:
 
     def __init__(self) -> None:
         self._after: dict[str, str] = {}
+        #: The last claim left a walk of an endpoint's queues part-way, with room left on
+        #: it: a due head may lie further round, so an empty claim does not mean nothing
+        #: is due (the dispatch claims again instead of stopping).
+        self.unfinished = False
+        #: Where the next claim's look at endpoints starts (the last endpoint looked at).
+        self.endpoints_after = ""
 
     def after(self, endpoint_id: str) -> str:
         """The queue the next walk of *endpoint_id* starts after ("": the first)."""
@@ -223,6 +244,8 @@ CURSORS = WalkCursors()
 
 #: Rows the time scan reads per endpoint beyond twice its room.
 WINDOW_SLACK = 16
+#: Endpoints a claim looks at, at least (at most its batch size when that is larger).
+MIN_ENDPOINTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +266,7 @@ class Candidate:
 
 
 async def due_heads(
-    session: AsyncSession, now: datetime, limit: int, cursors: WalkCursors = CURSORS
+    session: AsyncSession, now: datetime, limit: int, cursors: WalkCursors | None = None
 ) -> list[Candidate]:
     """Up to *limit* due queue heads in fair order, within their endpoints' room.
 
@@ -251,9 +274,16 @@ async def due_heads(
     enterprise's first head, every other enterprise's first, then the seconds...), as the
     one-query form on SQLite orders them.
     """
+    cursors = cursors if cursors is not None else CURSORS
     found: list[Candidate] = []
     short: dict[str, tuple[int, int]] = {}
-    rows = await session.execute(_BY_TIME, {"now": now, "slack": WINDOW_SLACK})
+    endpoints = await _endpoints_to_look_at(session, max(limit, MIN_ENDPOINTS), cursors)
+    cursors.unfinished = False
+    if not endpoints:
+        return []
+    rows = await session.execute(
+        _BY_TIME, {"now": now, "slack": WINDOW_SLACK, "endpoints": endpoints}
+    )
     for row in rows:
         room = row.cap - row.busy
         if row.taken:
@@ -282,7 +312,7 @@ async def due_heads(
     )
     if walk:
         # The window's heads stay candidates; the walk adds those of the queues it visits.
-        walked = await _walk_queues(session, now, {e: short[e] for e in walk}, cursors)
+        walked, part_way = await _walk_queues(session, now, {e: short[e] for e in walk}, cursors)
         per_endpoint: dict[str, dict[str, Candidate]] = defaultdict(dict)
         for candidate in found:
             if candidate.endpoint_id in short:
@@ -295,6 +325,11 @@ async def due_heads(
             found += sorted(by_id.values(), key=lambda c: (c.next_run_at, c.event_seq))[
                 : cap - busy
             ]
+        cursors.unfinished = any(
+            len(per_endpoint.get(endpoint, ())) < cap - busy
+            for endpoint, (cap, busy) in short.items()
+            if endpoint in part_way
+        )
     return in_fair_order(found)[:limit]
 
 
@@ -303,8 +338,12 @@ async def _walk_queues(
     now: datetime,
     endpoints: dict[str, tuple[int, int]],
     cursors: WalkCursors,
-) -> list[Candidate]:
-    """Step 2 for *endpoints* (id: cap, queues in flight): the due heads of the queues walked."""
+) -> tuple[list[Candidate], set[str]]:
+    """Step 2 for *endpoints* (id: cap, queues in flight).
+
+    Returns the due heads of the queues walked, and the endpoints whose walk stopped at its
+    bound before their last queue.
+    """
     walked = sorted(endpoints)
     walk = max(4 * (cap - busy) for cap, busy in endpoints.values()) + WALK_SLACK
     rows = await session.execute(
@@ -317,8 +356,11 @@ async def _walk_queues(
         },
     )
     found: list[Candidate] = []
+    part_way: set[str] = set()
     for row in rows:
         cursors.walked(row.walked, row.last)
+        if row.last is not None:  # stopped at its bound, not at the last queue
+            part_way.add(row.walked)
         if row.id is None:  # no due head on this endpoint's walk
             continue
         cap, busy = endpoints[row.endpoint_id]
@@ -335,6 +377,25 @@ async def _walk_queues(
                 row.queued,
             )
         )
+    return found, part_way
+
+
+async def _endpoints_to_look_at(
+    session: AsyncSession, most: int, cursors: WalkCursors
+) -> list[str]:
+    """Up to *most* endpoints with live deliveries, round from where the last claim stopped.
+
+    A claim looks at a bounded number of endpoints (a thousand tenants' endpoints each with
+    work due would otherwise cost every claim a window each); successive claims go round.
+    """
+    after = cursors.endpoints_after
+    found = list((await session.execute(_LIVE_ENDPOINTS, {"after": after, "most": most})).scalars())
+    if len(found) < most and after:  # reached the last: go on from the first
+        again = (await session.execute(_LIVE_ENDPOINTS, {"after": "", "most": most})).scalars()
+        found += [endpoint for endpoint in again if endpoint <= after][: most - len(found)]
+        cursors.endpoints_after = found[-1] if len(found) == most else ""
+    else:
+        cursors.endpoints_after = found[-1] if len(found) == most else ""
     return found
 
 
@@ -353,6 +414,7 @@ def in_fair_order(candidates: list[Candidate]) -> list[Candidate]:
 
 __all__ = [
     "CURSORS",
+    "MIN_ENDPOINTS",
     "WALK_SLACK",
     "WINDOW_SLACK",
     "Candidate",

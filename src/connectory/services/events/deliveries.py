@@ -49,6 +49,7 @@ from connectory.errors import ConnectoryError, EgressDenied, InvalidURL, Upstrea
 from connectory.events.signing import keyed_signature_header, signing_keys
 from connectory.http.egress_aiohttp import check_destination
 from connectory.observability.calls import ConnectionCalls
+from connectory.services.events import claim_heads
 from connectory.services.events.call_logs import BackgroundCalls
 from connectory.services.events.claim_heads import Candidate, due_heads
 from connectory.services.events.context import EventsContext
@@ -515,6 +516,8 @@ async def _dispatch_lane(
             now, claimed = await _record_then_claim(session, context, done, batch, depth)
             done = None
             if not claimed:
+                if claim_heads.CURSORS.unfinished:  # a walk goes on round: claim again
+                    continue
                 break
             prepared = await prepare_deliveries(session, context, claimed, secrets, connectors)
             await session.commit()  # ends the read (no transaction stays open while sending)
@@ -530,14 +533,21 @@ async def _dispatch_lane(
             # The lease the claim set (as _take computed it): only rows still held by it move.
             lease_until = now + timedelta(seconds=lease_seconds)
             progress = _Progress()
+            sends = [
+                asyncio.ensure_future(_send_run(context, run, stop_at, progress))
+                for run in runs.values()
+            ]
             try:
-                results = await asyncio.gather(
-                    *(_send_run(context, run, stop_at, progress) for run in runs.values())
-                )
-            except asyncio.CancelledError:
-                # Another lane failed, or the dispatch was stopped: what was sent is recorded
-                # (else it would be sent again once the lease expires); what never started is
-                # given back; a try cut off mid-send keeps its lease (at least once).
+                results = await asyncio.gather(*sends)
+            except BaseException:
+                # Another lane failed, the dispatch was stopped, or a run raised: no send of
+                # this batch outlives the lane (gather leaves the others running when one
+                # raises); what was sent is recorded (else it would be sent again once the
+                # lease expires); what never started is given back; a try cut off mid-send
+                # keeps its lease (at least once).
+                for send in sends:
+                    send.cancel()
+                await asyncio.gather(*sends, return_exceptions=True)
                 untried = [i.delivery_id for i in prepared if i.delivery_id not in progress.started]
                 await _record_when_cancelled(
                     session, context, _Tried(progress.outcomes, untried, lease_until)

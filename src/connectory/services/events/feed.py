@@ -141,6 +141,19 @@ async def replay_delivery(
     check_may_manage_connections(principal)
     if delivery.status in ("pending", "in_flight"):
         raise Conflict("the delivery is still being sent; replay it once it has finished")
+    # Another live delivery of the same event in the same queue (a later replay of the
+    # events): both would be the queue's head and be sent at once.
+    twin = await session.scalar(
+        select(Delivery.id).where(
+            Delivery.endpoint_id == delivery.endpoint_id,
+            Delivery.order_key == delivery.order_key,
+            Delivery.event_id == delivery.event_id,
+            Delivery.id != delivery.id,
+            Delivery.status.in_(("pending", "in_flight")),
+        )
+    )
+    if twin is not None:
+        raise Conflict(f"this event is being sent to the endpoint again already (delivery {twin})")
     delivery.status = "pending"
     delivery.attempts = 0
     delivery.next_run_at = now

@@ -11,6 +11,7 @@ then a repeated message id is acknowledged without being stored twice.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,9 +178,16 @@ class _Route:
     secret: str = ""
 
 
+#: What an intake token looks like (``secrets.token_urlsafe``; 43 characters today).
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,64}")
+
+
 async def _find_route(context: EventsContext, session: AsyncSession, token: str) -> _Route:
     missing = NotFound("no webhook is registered at this URL")
-    if not 20 <= len(token) <= 64:
+    # Tokens are token_urlsafe's: anything else is no token of ours, answered without a
+    # query (a NUL byte, say, made PostgreSQL refuse the parameter: a 500 and a logged error
+    # per request, for a client's mistake).
+    if _TOKEN_SHAPE.fullmatch(token) is None:
         raise missing
     found = (
         await session.execute(

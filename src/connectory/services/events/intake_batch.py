@@ -57,6 +57,9 @@ MAX_BATCH = 500
 #: transaction rollback (serialization, deadlock), insufficient resources (disk full, out of
 #: memory, too many connections), operator intervention (shutdown), system (I/O) error.
 _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+#: SQLite's primary result codes of a database that may work again: busy, locked, out of
+#: memory, I/O error, disk full, cannot open, protocol (a lock race).
+_TRANSIENT_SQLITE_CODES = frozenset({5, 6, 7, 10, 13, 14, 15})
 
 _UNAVAILABLE = (
     "the webhook may not have been stored; send it again (a repeat is recognised by its message id)"
@@ -74,9 +77,18 @@ def is_transient(error: BaseException) -> bool:
     Transient: the network or the connection (``OSError``, DBAPI ``OperationalError`` /
     ``InterfaceError``, a disconnect), the pool's time-out, and PostgreSQL's SQLSTATE classes
     of unavailability (asyncpg's errors reach SQLAlchemy as plain ``DBAPIError`` with a
-    ``sqlstate``). Anything else (integrity, data, programming errors) would fail again.
+    ``sqlstate``); on SQLite, by its result code (busy, locked, I/O, full...: a schema error
+    is an ``OperationalError`` there too, and is not transient). Anything else (integrity,
+    data, programming errors) would fail again.
     """
-    if isinstance(error, (OSError, PoolTimeout, OperationalError, InterfaceError)):
+    if isinstance(error, (OSError, PoolTimeout, InterfaceError)):
+        return True
+    code = getattr(getattr(error, "orig", None), "sqlite_errorcode", None)
+    if isinstance(error, DBAPIError) and isinstance(code, int):
+        # SQLite raises OperationalError for its schema errors too ("no such column": our
+        # bug, not an unavailable database); its primary result code tells them apart.
+        return error.connection_invalidated or code & 0xFF in _TRANSIENT_SQLITE_CODES
+    if isinstance(error, OperationalError):
         return True
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:

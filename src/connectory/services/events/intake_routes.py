@@ -71,13 +71,19 @@ def look_up_failure(error: Exception) -> ConnectoryError:
 
 
 def _described(error: Exception) -> str:
-    """The error's type (the driver's, and its SQLSTATE, for a database error), no message."""
+    """The error's type, no message (for a database error, the driver's and its code).
+
+    The code: PostgreSQL's SQLSTATE, or SQLite's result code name.
+    """
     described = type(error).__name__
     if isinstance(error, DBAPIError) and error.orig is not None:
         described += f" ({type(error.orig).__name__}"
         sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
         if isinstance(sqlstate, str):
             described += f", SQLSTATE {sqlstate}"
+        sqlite_code = getattr(error.orig, "sqlite_errorname", None)
+        if isinstance(sqlite_code, str):
+            described += f", {sqlite_code}"
         described += ")"
     return described
 

@@ -1,0 +1,104 @@
+"""Claims that go round: an endpoint's queues walked a slice per claim, endpoints a slice
+per claim; a dispatch goes on claiming while a walk is part-way, so a due head further round
+is sent in the same dispatch, not a tick per slice later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from store_support import HOOK_URL, add_tenant, delivery_row
+
+from connectory.http.egress import EgressPolicy
+from connectory.services.events import claim_heads
+from connectory.services.events.deliveries import claim_deliveries, dispatch_due
+from connectory.store import Delivery, Event, WebhookEndpoint, new_id
+from connectory.testing.instances import free_port
+from testkit.events_context import events_context
+
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@postgresql_only
+async def test_a_due_head_beyond_the_first_walk_is_sent_in_the_first_dispatch(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(claim_heads, "CURSORS", claim_heads.WalkCursors())
+    received: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        enterprise, endpoint_id = await add_tenant(session, cap=4)
+        endpoint = await session.get(WebhookEndpoint, endpoint_id)
+        assert endpoint is not None
+        endpoint.url = f"http://127.0.0.1:{port}/hook"
+        event = Event(enterprise_id=enterprise, connection_id="c", type="t", dedup_key="k")
+        event.payload = {}
+        session.add(event)
+        await session.flush()
+        rows: list[dict[str, Any]] = []
+        for n in range(1_000):  # backing off, with a newer event waiting behind each head
+            head = delivery_row(enterprise, endpoint_id, 2 * n + 1, f"sub-{n:05}", now)
+            head["next_run_at"] = now + timedelta(minutes=10)
+            rows += [
+                head,
+                delivery_row(
+                    enterprise, endpoint_id, 2 * n + 2, f"sub-{n:05}", now - timedelta(hours=1)
+                ),
+            ]
+        healthy = delivery_row(enterprise, endpoint_id, 10_000, "sub-00990x", now)
+        healthy["event_id"] = event.id
+        await session.execute(insert(Delivery), [*rows, healthy])
+        await session.commit()
+    try:
+        async with events_context(sessions, egress=EgressPolicy.allowing(["127.0.0.1"])) as context:
+            sent = await dispatch_due(context)
+    finally:
+        await runner.cleanup()
+    assert sent == 1 and len(received) == 1
+
+
+@postgresql_only
+async def test_claims_go_round_the_endpoints_a_slice_at_a_time(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More endpoints with due work than a claim looks at: each claim takes the next slice,
+    and within a round every endpoint's due delivery is claimed."""
+    monkeypatch.setattr(claim_heads, "CURSORS", claim_heads.WalkCursors())
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    endpoints = 250  # a claim of 100 looks at 100
+    async with sessions() as session:
+        enterprise, _ = await add_tenant(session)
+        ids = [new_id() for _ in range(endpoints)]
+        await session.execute(
+            insert(WebhookEndpoint),
+            [
+                {"id": i, "enterprise_id": enterprise, "url": HOOK_URL, "max_in_flight": 4}
+                for i in ids
+            ],
+        )
+        due = [delivery_row(enterprise, i, n, "sub-1", now) for n, i in enumerate(ids, 1)]
+        await session.execute(insert(Delivery), due)
+        await session.commit()
+    claims: list[list[str]] = []
+    for _ in range(3):  # 250 endpoints, 100 a claim: a round
+        async with sessions() as session:
+            claims.append(await claim_deliveries(session, now, limit=100))
+            await session.commit()
+    # A claim looks at a bounded number of endpoints (a window each), not at every one.
+    assert [len(claim) for claim in claims] == [100, 100, 50]
+    assert {i for claim in claims for i in claim} == {row["id"] for row in due}
