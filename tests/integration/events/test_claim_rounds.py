@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store_support import HOOK_URL, add_tenant, delivery_row
 
 from connectory.http.egress import EgressPolicy
-from connectory.services.events import claim_heads
+from connectory.services.events import claim_heads, deliveries
 from connectory.services.events.deliveries import claim_deliveries, dispatch_due
 from connectory.store import Delivery, Event, WebhookEndpoint, new_id
 from connectory.testing.instances import free_port
@@ -102,3 +102,26 @@ async def test_claims_go_round_the_endpoints_a_slice_at_a_time(
     # A claim looks at a bounded number of endpoints (a window each), not at every one.
     assert [len(claim) for claim in claims] == [100, 100, 50]
     assert {i for claim in claims for i in claim} == {row["id"] for row in due}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_walk_left_part_way_elsewhere_does_not_keep_a_sqlite_dispatch_claiming(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The part-way flag is the process's: on SQLite (no walks) an empty claim still ends the
+    lane, whatever a PostgreSQL claim in the same process left (tests run both)."""
+    cursors = claim_heads.WalkCursors()
+    cursors.unfinished = True
+    monkeypatch.setattr(claim_heads, "CURSORS", cursors)
+    claims = 0
+    claim = deliveries.claim_deliveries
+
+    async def counted(*args: Any, **kwargs: Any) -> list[str]:
+        nonlocal claims
+        claims += 1
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "claim_deliveries", counted)
+    async with events_context(sessions) as context:
+        assert await dispatch_due(context, lanes=1) == 0
+    assert claims == 1

@@ -261,11 +261,12 @@ async def claim_deliveries(
     dialect = dialect_of(session)
     if dialect == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
-    rows: Sequence[Candidate | Row[Any]] = (
-        await due_heads(session, now, limit)
-        if dialect == "postgresql"
-        else (await session.execute(_CANDIDATES_SCAN, {"now": now, "scan": limit})).all()
-    )
+    rows: Sequence[Candidate | Row[Any]]
+    if dialect == "postgresql":
+        rows = await due_heads(session, now, limit)
+    else:  # one query, no walks: nothing is left part-way
+        claim_heads.CURSORS.unfinished = False
+        rows = (await session.execute(_CANDIDATES_SCAN, {"now": now, "scan": limit})).all()
     if not rows:
         return []
     # Queues in flight per endpoint (read with the candidates): each sends one request at a
