@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -264,6 +265,21 @@ class Candidate:
     #: A live delivery waits behind this one in its queue.
     queued: bool
 
+    @classmethod
+    def of(cls, row: Any, cap: int, busy: int) -> Candidate:
+        """The candidate a row of either step reads, on an endpoint of *cap* and *busy*."""
+        return cls(
+            row.id,
+            row.enterprise_id,
+            row.endpoint_id,
+            row.order_key,
+            row.next_run_at,
+            row.event_seq,
+            cap,
+            busy,
+            row.queued,
+        )
+
 
 async def due_heads(
     session: AsyncSession, now: datetime, limit: int, cursors: WalkCursors | None = None
@@ -287,19 +303,7 @@ async def due_heads(
     for row in rows:
         room = row.cap - row.busy
         if row.taken:
-            found.append(
-                Candidate(
-                    row.id,
-                    row.enterprise_id,
-                    row.endpoint_id,
-                    row.order_key,
-                    row.next_run_at,
-                    row.event_seq,
-                    row.cap,
-                    row.busy,
-                    row.queued,
-                )
-            )
+            found.append(Candidate.of(row, row.cap, row.busy))
         if row.scanned == room * 2 + WINDOW_SLACK:  # a full window: there may be more heads
             short[row.endpoint_id] = (row.cap, row.busy)
     taken_per_endpoint: dict[str, int] = defaultdict(int)
@@ -364,19 +368,7 @@ async def _walk_queues(
         if row.id is None:  # no due head on this endpoint's walk
             continue
         cap, busy = endpoints[row.endpoint_id]
-        found.append(
-            Candidate(
-                row.id,
-                row.enterprise_id,
-                row.endpoint_id,
-                row.order_key,
-                row.next_run_at,
-                row.event_seq,
-                cap,
-                busy,
-                row.queued,
-            )
-        )
+        found.append(Candidate.of(row, cap, busy))
     return found, part_way
 
 
