@@ -43,7 +43,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from connectory.api.deps import cached_principal
 from connectory.api.observability import id_headers, response_ids
 from connectory.api.operation_call import WarmSource, answer_operation_call
-from connectory.api.problems import connectory_error_response, unexpected_error_response
+from connectory.api.problems import (
+    connectory_error_response,
+    log_unexpected,
+    unexpected_error_response,
+)
 from connectory.api.schemas.connections import OperationRun
 from connectory.errors import ConnectoryError
 from connectory.observability.calls import serving_request
@@ -134,8 +138,8 @@ class OperationCallRoute:
             except ConnectoryError as error:
                 status, content, headers = _rendered(connectory_error_response(error))
             except Exception:
-                logger.exception("unexpected error while handling a request")
-                status, content, headers = _rendered(unexpected_error_response())
+                error_id = log_unexpected("handling a request")
+                status, content, headers = _rendered(unexpected_error_response(error_id))
         await send(
             {
                 "type": "http.response.start",

@@ -14,6 +14,7 @@ answered with a generic 500 that reveals nothing.
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -186,9 +187,24 @@ def connectory_error_response(error: ConnectoryError) -> JSONResponse:
     return response
 
 
-def unexpected_error_response() -> JSONResponse:
-    """The generic 500 of an unexpected error (log it first): it reveals nothing."""
-    return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+def log_unexpected(what: str) -> str:
+    """Log the exception being handled (with its traceback) under a new error id; the id.
+
+    Call it inside an ``except`` block. The id is what an operator greps the logs for when
+    a user quotes the 500 they got (:func:`unexpected_error_response`).
+    """
+    error_id = secrets.token_hex(8)
+    logger.exception("unexpected error while %s (error id %s)", what, error_id)
+    return error_id
+
+
+def unexpected_error_response(error_id: str) -> JSONResponse:
+    """The generic 500 of an unexpected error logged under *error_id*: it reveals nothing else."""
+    return error_response(
+        500,
+        "internal_error",
+        f"an unexpected error occurred (error id {error_id}); it was logged",
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -232,8 +248,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-        logger.exception("unexpected error while handling a request")
-        return unexpected_error_response()
+        return unexpected_error_response(log_unexpected("handling a request"))
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
