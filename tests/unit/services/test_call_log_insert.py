@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -89,12 +89,23 @@ def as_row(entry: CallEntry) -> dict[str, object]:
             "connector_id": None,
         },
         {"kind": "k" * 40, "error_class": "E" * 150},
+        # The time's text as SQLAlchemy writes it: no microseconds, a naive time, another
+        # offset (left out, not converted), a year of fewer than four digits.
+        {"started_at": datetime(2026, 12, 5, 12, 0, 1, tzinfo=UTC)},
+        {"started_at": datetime(2026, 1, 2, 3, 4, 5, 60)},
+        {
+            "started_at": datetime(
+                2026, 12, 5, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))
+            )
+        },
+        {"started_at": datetime(999, 1, 1, 0, 0, 0, 1, tzinfo=UTC)},
     ],
 )
 async def test_the_stored_row_is_the_one_sqlalchemy_stored(
     sessions: async_sessionmaker[AsyncSession], fields: dict[str, Any]
 ) -> None:
-    store = CallLogStore(sessions, max_age=timedelta(days=7), max_entries=100)
+    # Kept whatever their time (retention does not delete the old times tried here).
+    store = CallLogStore(sessions, max_age=timedelta(days=365 * 1500), max_entries=100)
     await store.write([full_entry("1" * 32, **fields)])
     async with sessions() as session:
         table = cast(Table, CallLogEntry.__table__)
