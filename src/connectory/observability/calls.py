@@ -682,6 +682,11 @@ def _reply_text(
 _Pending = tuple[Redactor, int, _Request | None, _Reply | None, bool]
 
 
+def excerpts_pending(entry: CallEntry) -> bool:
+    """True when *entry*'s excerpts are still to be made (see :func:`make_excerpts`)."""
+    return type(entry) is _DeferredEntry and entry._pending is not None
+
+
 def make_excerpts(entries: Iterable[CallEntry]) -> None:
     """Make the deferred excerpts of *entries* now (the writer, before building its rows)."""
     for entry in entries:
