@@ -534,7 +534,8 @@ class CallTrack:
                 entry = CallEntry(*fields, None, None, *tail)
             elif _small(request, reply, limit):
                 # Redacting and cutting the excerpts is most of an entry's cost: it is left to
-                # whoever reads them (the writer's batch, off the request's path). The bodies
+                # whoever reads them first (the buffer, on the loop's next steps, or the
+                # writer's batch), off the request's path. The bodies
                 # kept until then are no larger than the excerpts; the redactor only ever
                 # learns secrets, so a later redaction hides at least what one now would.
                 pending = (calls.redactor, limit, request, reply, self.secret_reply)
