@@ -578,6 +578,13 @@ class CallTrack:
             return
         if self.first_reply_only:
             self._excerpt_done = True
+        # Headers that can hand over a copy of themselves as received (the aiohttp wire's)
+        # are read when the excerpt is made: taking their items now costs the call more.
+        received = getattr(headers, "received", None)
+        kept = received() if received is not None else None
+        if kept is not None:
+            self._reply = (status_code, kept, content, "")  # its content type read then too
+            return
         content_type = headers.get("content-type", "")
         self._reply = (status_code, tuple(headers.items()), content, content_type)
 
@@ -636,7 +643,9 @@ def _parent_id() -> str | None:
 #: A request noted for its excerpt: method, URL, the headers' items, body.
 _Request = tuple[str, str, tuple[tuple[str, str], ...], bytes | None]
 #: A reply noted for its excerpt: status, the headers' items, body, content type.
-_Reply = tuple[int, tuple[tuple[str, str], ...], bytes, str]
+#: The headers are their items, or a copy of them as received, read (content type included)
+#: when the excerpt is made.
+_Reply = tuple[int, tuple[tuple[str, str], ...] | Mapping[str, str], bytes, str]
 
 
 def _small(request: _Request | None, reply: _Reply | None, limit: int) -> bool:
@@ -669,7 +678,13 @@ def _reply_text(
     secret_reply: bool,
 ) -> str:
     """The response excerpt: status, headers and body head, redacted and capped."""
-    status, headers, content, content_type = reply
+    status, noted, content, content_type = reply
+    if isinstance(noted, tuple):
+        headers = noted
+    else:
+        # Headers kept as received (see CallTrack.note_reply): read them now.
+        content_type = noted.get("content-type", "")
+        headers = tuple(noted.items())
     text = str(status) + redactor.header_lines(headers)
     if content and secret_reply and status < 400:
         text += "\n\n(body left out: it holds secrets)"
