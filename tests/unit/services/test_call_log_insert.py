@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -116,3 +117,31 @@ async def test_the_stored_row_is_the_one_sqlalchemy_stored(
         {k: v for k, v in row._mapping.items() if k not in ("seq", "id")} for row in rows
     )
     assert written == reference
+
+
+async def test_a_batch_leaves_out_only_columns_null_in_every_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    plain = {"error_class": None, "error_message": None, "trace_id": None, "parent_id": None}
+    batch = [
+        full_entry("1" * 32, **plain),
+        full_entry("2" * 32, **{**plain, "trace_id": "c" * 32}),  # one row has a trace id
+        full_entry("3" * 32, **plain, status_code=None, enterprise_id=None),
+    ]
+    store = CallLogStore(sessions, max_age=timedelta(days=7), max_entries=100)
+    await store.write(batch)
+    # Alone: more columns left out (another statement).
+    await store.write([dataclasses.replace(batch[2], id="4" * 32)])
+    async with sessions() as session:
+        table = cast(Table, CallLogEntry.__table__)
+        references = [*batch, batch[2]]
+        await session.execute(
+            insert(table),
+            [as_row(dataclasses.replace(e, id=f"{n:032x}")) for n, e in enumerate(references)],
+        )
+        await session.commit()
+        rows = (await session.execute(text("SELECT * FROM call_log ORDER BY seq"))).all()
+    values = [{k: v for k, v in row._mapping.items() if k not in ("seq", "id")} for row in rows]
+    assert values[:4] == values[4:]
+    assert values[1]["trace_id"] == "c" * 32 and values[0]["trace_id"] is None
+    assert values[2]["status_code"] is None and values[0]["status_code"] == 502
