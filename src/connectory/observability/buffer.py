@@ -8,8 +8,8 @@ evidence, never a reason for a call to slow down or fail.
 
 An entry's excerpts are made off the call's path (see ``make_excerpts``): once the writer has
 started, in small steps the event loop runs as soon as the task that recorded them yields
-(a call's response has been handed on by then, and the loop is otherwise waiting for the
-next request), rather than all at once in the writer's batch, which would hold up whatever
+(usually once the call's response has been handed on, while the loop would otherwise wait
+for the next request), rather than all at once in the writer's batch, which held up whatever
 request arrived during it for the whole batch. What is not made by then the writer makes.
 """
 
