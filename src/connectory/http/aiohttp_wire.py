@@ -109,6 +109,14 @@ class WireHeaders(httpx.Headers):
             joined[key] = f"{joined[key]}, {value}" if key in joined else value
         return joined.items()
 
+    def received(self) -> WireHeaders | None:
+        """A copy of these headers as received, made without reading them (None once changed).
+
+        For a reader that looks at them later (the call log's excerpt): copying costs less
+        than taking their items, and the copy does not follow later changes to these.
+        """
+        return WireHeaders(self._raw, self._parsed) if self._parsed is not None else None
+
     def __setitem__(self, key: str, value: str) -> None:
         self._parsed = None  # changed: httpx's list is the truth from now on
         super().__setitem__(key, value)

@@ -72,6 +72,10 @@ _MAX_VERDICTS = 256
 #: few on every call); past this many it starts again.
 _MAX_HEADER_SETS = 64
 
+#: Redacted header lines a redactor remembers one by one (a reply's ``date`` is new every
+#: second); past this many it starts again.
+_MAX_HEADER_LINES = 512
+
 _SENSITIVE_NAME = re.compile(
     r"(?i)(^|[_\-.])(api[_\-]?key|apikey|key|token|access[_\-]?token|refresh[_\-]?token|"
     r"secret|client[_\-]?secret|password|passwd|pwd|signature|sig|auth|session)($|[_\-.])"
@@ -281,6 +285,39 @@ class Redactor:
             sets[key] = redacted
         return dict(redacted)
 
+    def header_lines(self, headers: tuple[tuple[str, str], ...]) -> str:
+        """*headers* as ``name: value`` lines (each after a newline), redacted as redact_headers.
+
+        For the call log's excerpts, remembered (until a secret or a sensitive name is
+        added): a connection sends the same headers on every call, and a reply's differ from
+        the last one's in a value or two (``date``, ``content-length``), so lines are kept by
+        header set and, for a set not seen, by header. Of a repeated name the last value
+        counts, at the name's first place (as ``redact_headers(dict(headers))``).
+        """
+        derived = self._derived  # taken first (see the module docstring)
+        sets = derived.line_sets
+        found = sets.get(headers)
+        if found is not None:
+            return found
+        lines = derived.lines
+        parts = []
+        for item in dict(headers).items():
+            line = lines.get(item)
+            if line is None:
+                name, value = item
+                # What redact_headers gives each header, whatever the others hold.
+                shown = REDACTED if self.is_sensitive(name) else self.redact(value)
+                line = f"\n{name}: {shown}"
+                if len(lines) >= _MAX_HEADER_LINES:
+                    lines.clear()
+                lines[item] = line
+            parts.append(line)
+        found = "".join(parts)
+        if len(sets) >= _MAX_HEADER_SETS:
+            sets.clear()
+        sets[headers] = found
+        return found
+
     def redact_body(self, content: bytes, content_type: str, limit: int) -> str:
         """The first *limit* characters of a request or response body, redacted.
 
@@ -314,10 +351,10 @@ class Redactor:
         """
         media = content_type.split(";", 1)[0].strip().lower()
         if media == "application/json" or media.endswith("+json"):
-            needles = self._current_needles()  # one set for the window and the scan
-            # A needle that starts inside the head ends inside this window: checking the
-            # window finds every secret the excerpt could show.
-            window = max((len(needle) for needle in needles), default=0)
+            # One set for the window and the scan. A needle that starts inside the head ends
+            # inside the window (the longest needle's length): checking it finds every
+            # secret the excerpt could show.
+            needles, window = self._needles_and_window()
             head = content[: limit + window]
             # An escape (``\/``, ``\u0073``) can spell a secret in bytes no needle matches
             # (PHP's json_encode writes "/" as "\/"): such a head is parsed, not scanned.
@@ -341,11 +378,18 @@ class Redactor:
         return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
 
     def _current_needles(self) -> tuple[bytes, ...]:
+        return self._needles_and_window()[0]
+
+    def _needles_and_window(self) -> tuple[tuple[bytes, ...], int]:
+        """The needles of the pre-checks and the longest one's length."""
         derived = self._derived  # taken first (see the module docstring)
         needles = derived.needles
         if needles is None:
-            needles = derived.needles = self._build_needles()
-        return needles
+            needles = self._build_needles()
+            # The window first: a reader that sees the needles sees their window.
+            derived.window = len(needles[-1]) if needles else 0  # sorted by length
+            derived.needles = needles
+        return needles, derived.window
 
     def _build_needles(self) -> tuple[bytes, ...]:
         needles: set[bytes] = set()
@@ -361,7 +405,7 @@ class Redactor:
 class _Derived:
     """What a redactor works out from its secrets and names, replaced whole on every change."""
 
-    __slots__ = ("header_sets", "needles", "verdicts")
+    __slots__ = ("header_sets", "line_sets", "lines", "needles", "verdicts", "window")
 
     def __init__(self) -> None:
         #: is_sensitive's verdicts: the same few header names come back on every request.
@@ -370,13 +414,23 @@ class _Derived:
         self.header_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         #: needs_redaction's substrings (lower-cased), built on first use.
         self.needles: tuple[bytes, ...] | None = None
+        #: The longest needle's length (with the needles).
+        self.window = 0
+        #: header_lines' answers, by the headers' items.
+        self.line_sets: dict[tuple[tuple[str, str], ...], str] = {}
+        #: header_lines' line of one header, by its name and value.
+        self.lines: dict[tuple[str, str], str] = {}
 
 
 def _holds_needle(json_text: bytes, needles: tuple[bytes, ...]) -> bool:
     if not needles:
         return False
     lowered = json_text.lower()
-    return any(needle in lowered for needle in needles)
+    # A loop, not any() over a generator (twice the cost): it runs for every excerpt.
+    for needle in needles:  # noqa: SIM110
+        if needle in lowered:
+            return True
+    return False
 
 
 def _blank(value: Any) -> Any:

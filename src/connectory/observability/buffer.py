@@ -5,6 +5,12 @@ what has gathered in one batch every ``flush_interval`` seconds (sooner once ``b
 entries wait). When the buffer is full an entry is counted as dropped instead of waiting, and
 a batch the store refuses (database down) is dropped and counted too: the call log is
 evidence, never a reason for a call to slow down or fail.
+
+An entry's excerpts are made off the call's path (see ``make_excerpts``): once the writer has
+started, in small steps the event loop runs as soon as the task that recorded them yields
+(usually once the call's response has been handed on, while the loop would otherwise wait
+for the next request), rather than all at once in the writer's batch, which held up whatever
+request arrived during it for the whole batch. What is not made by then the writer makes.
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from connectory.observability.calls import CallEntry
+from connectory.observability.calls import CallEntry, excerpts_pending, make_excerpts
 
 logger = logging.getLogger("connectory.calls")
 
 Writer = Callable[[Sequence[CallEntry]], Awaitable[None]]
+
+#: Entries whose excerpts one step of the loop makes, at most (a few microseconds each).
+PREPARE_STEP = 16
 
 
 @dataclass
@@ -63,6 +72,10 @@ class BufferedRecorder:
         self._interval = flush_interval
         self._on_drop = on_drop
         self._entries: deque[CallEntry] = deque()
+        #: Recorded entries whose excerpts may not be made yet (oldest first).
+        self._unprepared: deque[CallEntry] = deque()
+        self._preparing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
@@ -80,6 +93,30 @@ class BufferedRecorder:
         # the batch size while one is written; the writer must still be woken after it.
         if len(entries) >= self._batch_size and self._wake is not None:
             self._wake.set()
+        loop = self._loop
+        # Bounded as the buffer is (a loop that stopped without aclose never takes them).
+        if loop is not None and len(self._unprepared) < self._max and excerpts_pending(entry):
+            if not self._preparing:
+                if not _running(loop):
+                    return  # recorded in a thread: the writer makes these excerpts
+                self._preparing = True
+                loop.call_soon(self._prepare_some)
+            self._unprepared.append(entry)
+
+    def _prepare_some(self) -> None:
+        """Make the excerpts of the next few entries; come back for more on a later step."""
+        unprepared = self._unprepared
+        step = [unprepared.popleft() for _ in range(min(PREPARE_STEP, len(unprepared)))]
+        try:
+            make_excerpts(step)
+        except Exception:
+            # Not expected (an entry's own failures leave it without excerpts); the writer
+            # tries again on what is left.
+            logger.exception("making call log excerpts failed")
+        if unprepared and self._loop is not None:
+            self._loop.call_soon(self._prepare_some)
+        else:
+            self._preparing = False
 
     @property
     def pending(self) -> int:
@@ -90,11 +127,16 @@ class BufferedRecorder:
         """Start the background writer on the running loop."""
         if self._task is None:
             self._wake = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._loop = asyncio.get_running_loop()
+            self._preparing = False
+            self._task = self._loop.create_task(self._run())
 
     async def aclose(self) -> None:
         """Stop the writer and write what is left (the server is stopping)."""
         task, self._task = self._task, None
+        self._loop = None  # the writer makes what is left
+        self._unprepared.clear()
+        self._preparing = False
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -150,3 +192,11 @@ class BufferedRecorder:
                 self._on_drop(count)
             except Exception:
                 logger.exception("counting dropped call log entries failed")
+
+
+def _running(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when *loop* is the loop running in this thread."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -25,9 +25,11 @@ Recording never slows or fails the call: a recorder only appends to a bounded bu
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 from connectory.http.redaction import Redactor
 
@@ -151,7 +153,8 @@ class Telemetry:
     metrics: Metrics | None = None
     tracing: SpanTracing | None = None
     excerpt_bytes: int = DEFAULT_EXCERPT_BYTES
-    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # A partial, not a lambda: no Python frame per call (it runs for every call tracked).
+    wall_clock: Callable[[], datetime] = field(default=functools.partial(datetime.now, UTC))
     monotonic: Callable[[], float] = time.monotonic
 
     @property
@@ -195,9 +198,31 @@ def serving_request(ids: ResponseIds) -> Iterator[ResponseIds]:
         _RESPONSE_IDS.reset(token)
 
 
+#: Call ids drawn from the system's randomness at a time (one read per this many ids).
+_IDS_PER_DRAW = 256
+#: Ids drawn and not handed out yet. ``popleft`` and ``extend`` are atomic: threads share it.
+_SPARE_IDS: deque[str] = deque()
+
+
 def new_call_id() -> str:
-    """A fresh call id: 32 random hex digits."""
-    return os.urandom(16).hex()
+    """A fresh call id: 32 random hex digits.
+
+    Every request needs one (its request id) and every call another: one ``getrandom`` of
+    16 bytes each cost more than the rest of an id's life. The randomness is read for
+    :data:`_IDS_PER_DRAW` ids at once instead; the ids are as random (and as unguessable,
+    unlike a counter, which would tell a caller how busy the server is) as before.
+    """
+    try:
+        return _SPARE_IDS.popleft()
+    except IndexError:
+        # Two threads may both draw: more spare ids, never a shared one.
+        drawn = os.urandom(16 * _IDS_PER_DRAW).hex()
+        _SPARE_IDS.extend(drawn[start : start + 32] for start in range(32, len(drawn), 32))
+        return drawn[:32]
+
+
+# A forked child must not hand out the ids its parent holds (they would be written twice).
+os.register_at_fork(after_in_child=_SPARE_IDS.clear)
 
 
 class ConnectionCalls:
@@ -472,21 +497,31 @@ class CallTrack:
         telemetry = calls.telemetry
         try:
             error = error or self.error
-            error_class, message = calls._describe_error(error)
-            if error is not None and self.status_code is None:
-                self.status_code = getattr(error, "status_code", None)
-            attempts = getattr(error, "attempts", None) if error is not None else None
-            if isinstance(attempts, int) and attempts > self.attempts:
-                self.attempts = attempts
+            status_code = self.status_code
+            if error is None:
+                error_class = message = None
+                status: CallStatus = "ok" if status_code is None or status_code < 400 else "error"
+            else:
+                error_class, message = calls._describe_error(error)
+                if status_code is None:
+                    status_code = self.status_code = getattr(error, "status_code", None)
+                attempts = getattr(error, "attempts", None)
+                if isinstance(attempts, int) and attempts > self.attempts:
+                    self.attempts = attempts
+                status = "error"
+            operation = self.operation
+            if operation is not None and len(operation) > MAX_OPERATION:
+                operation = operation[:MAX_OPERATION]
+            duration = telemetry.monotonic() - self._started
             fields = (
                 self.id,
                 calls.connection_id,
                 self.kind,
-                _cap_operation(self.operation),
-                _status_of(error, self.status_code),
+                operation,
+                status,
                 self.started_at or telemetry.wall_clock(),
-                max(0.0, telemetry.monotonic() - self._started),
-                self.status_code,
+                duration if duration > 0.0 else 0.0,
+                status_code,
                 self.attempts,
                 error_class,
                 message,
@@ -499,11 +534,12 @@ class CallTrack:
                 entry = CallEntry(*fields, None, None, *tail)
             elif _small(request, reply, limit):
                 # Redacting and cutting the excerpts is most of an entry's cost: it is left to
-                # whoever reads them (the writer's batch, off the request's path). The bodies
+                # whoever reads them first (the buffer, on the loop's next steps, or the
+                # writer's batch), off the request's path. The bodies
                 # kept until then are no larger than the excerpts; the redactor only ever
                 # learns secrets, so a later redaction hides at least what one now would.
-                pending = _Pending(calls.redactor, limit, request, reply, self.secret_reply)
-                entry = _DeferredEntry(*fields, None, None, *tail, pending=pending)
+                pending = (calls.redactor, limit, request, reply, self.secret_reply)
+                entry = _DeferredEntry(*fields, *tail, pending=pending)
             else:
                 entry = CallEntry(
                     *fields,
@@ -542,6 +578,13 @@ class CallTrack:
             return
         if self.first_reply_only:
             self._excerpt_done = True
+        # Headers that can hand over a copy of themselves as received (the aiohttp wire's)
+        # are read when the excerpt is made: taking their items now costs the call more.
+        received = getattr(headers, "received", None)
+        kept = received() if received is not None else None
+        if kept is not None:
+            self._reply = (status_code, kept, content, "")  # its content type read then too
+            return
         content_type = headers.get("content-type", "")
         self._reply = (status_code, tuple(headers.items()), content, content_type)
 
@@ -600,7 +643,9 @@ def _parent_id() -> str | None:
 #: A request noted for its excerpt: method, URL, the headers' items, body.
 _Request = tuple[str, str, tuple[tuple[str, str], ...], bytes | None]
 #: A reply noted for its excerpt: status, the headers' items, body, content type.
-_Reply = tuple[int, tuple[tuple[str, str], ...], bytes, str]
+#: The headers are their items, or a copy of them as received, read (content type included)
+#: when the excerpt is made.
+_Reply = tuple[int, tuple[tuple[str, str], ...] | Mapping[str, str], bytes, str]
 
 
 def _small(request: _Request | None, reply: _Reply | None, limit: int) -> bool:
@@ -610,26 +655,6 @@ def _small(request: _Request | None, reply: _Reply | None, limit: int) -> bool:
     return reply is None or len(reply[2]) <= limit
 
 
-#: Redacted header lines by (redactor, the headers' items), for one batch of deferred entries.
-_HeaderMemo = dict[tuple[Redactor, tuple[tuple[str, str], ...]], str]
-
-
-def _header_lines(
-    redactor: Redactor, headers: tuple[tuple[str, str], ...], memo: _HeaderMemo | None = None
-) -> str:
-    """``name: value`` lines of *headers*, redacted; from *memo* when the same were seen."""
-    if memo is not None:
-        found = memo.get((redactor, headers))
-        if found is not None:
-            return found
-    # dict() of the items keeps what redact_headers would of the mapping (the last value
-    # of a repeated name, in first-seen order).
-    lines = "".join(f"\n{k}: {v}" for k, v in redactor.redact_headers(dict(headers)).items())
-    if memo is not None:
-        memo[(redactor, headers)] = lines
-    return lines
-
-
 def _request_text(
     redactor: Redactor,
     limit: int,
@@ -637,10 +662,9 @@ def _request_text(
     url: str,
     headers: tuple[tuple[str, str], ...],
     content: bytes | None,
-    memo: _HeaderMemo | None = None,
 ) -> str:
     """The request excerpt (see :meth:`ConnectionCalls.describe_request`)."""
-    text = f"{method} {redactor.redact_url(url)}" + _header_lines(redactor, headers, memo)
+    text = f"{method} {redactor.redact_url(url)}" + redactor.header_lines(headers)
     if content:
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         text += "\n\n" + redactor.excerpt(content, content_type, limit)
@@ -652,11 +676,16 @@ def _reply_text(
     limit: int,
     reply: _Reply,
     secret_reply: bool,
-    memo: _HeaderMemo | None = None,
 ) -> str:
     """The response excerpt: status, headers and body head, redacted and capped."""
-    status, headers, content, content_type = reply
-    text = str(status) + _header_lines(redactor, headers, memo)
+    status, noted, content, content_type = reply
+    if isinstance(noted, tuple):
+        headers = noted
+    else:
+        # Headers kept as received (see CallTrack.note_reply): read them now.
+        content_type = noted.get("content-type", "")
+        headers = tuple(noted.items())
+    text = str(status) + redactor.header_lines(headers)
     if content and secret_reply and status < 400:
         text += "\n\n(body left out: it holds secrets)"
     elif content:
@@ -664,103 +693,119 @@ def _reply_text(
     return cap_utf8(text, limit)
 
 
-class _Pending:
-    """What a deferred entry's excerpts are made from."""
+#: What a deferred entry's excerpts are made from: the redactor, the excerpt size, the
+#: request and the reply noted, and whether a successful reply's body is secret.
+_Pending = tuple[Redactor, int, _Request | None, _Reply | None, bool]
 
-    __slots__ = ("limit", "redactor", "reply", "request", "secret_reply")
 
-    def __init__(
-        self,
-        redactor: Redactor,
-        limit: int,
-        request: _Request | None,
-        reply: _Reply | None,
-        secret_reply: bool,
-    ) -> None:
-        self.redactor = redactor
-        self.limit = limit
-        self.request = request
-        self.reply = reply
-        self.secret_reply = secret_reply
+def excerpts_pending(entry: CallEntry) -> bool:
+    """True when *entry*'s excerpts are still to be made (see :func:`make_excerpts`)."""
+    return type(entry) is _DeferredEntry and entry._pending is not None
 
 
 def make_excerpts(entries: Iterable[CallEntry]) -> None:
-    """Make the deferred excerpts of *entries* now (the writer, before building its rows).
-
-    Within this one pass nothing can teach a redactor a secret (it runs on the event loop
-    without awaiting), so header lines already redacted by the same redactor are reused: the
-    same headers come back call after call.
-    """
-    memo: _HeaderMemo = {}
+    """Make the deferred excerpts of *entries* now (the writer, before building its rows)."""
     for entry in entries:
         if type(entry) is _DeferredEntry and entry._pending is not None:
-            entry._resolve(memo)
+            entry._resolve()
 
 
 #: CallEntry's fields, in order (a deferred entry's copy is made of them).
 _ENTRY_FIELDS = tuple(f.name for f in dataclass_fields(CallEntry))
-# The slots CallEntry keeps its excerpts in (the subclass's properties shadow them).
-_REQUEST_SLOT: Any = CallEntry.__dict__["request_excerpt"]
-_RESPONSE_SLOT: Any = CallEntry.__dict__["response_excerpt"]
+#: The excerpts' slots, which a deferred entry leaves empty until they are read.
+_EXCERPT_SLOTS: dict[str, Any] = {
+    name: CallEntry.__dict__[name] for name in ("request_excerpt", "response_excerpt")
+}
+_REQUEST_SLOT: Any = _EXCERPT_SLOTS["request_excerpt"]
+_RESPONSE_SLOT: Any = _EXCERPT_SLOTS["response_excerpt"]
+#: The fields a deferred entry is made with, in this order: all but the excerpts.
+_DEFERRED_FIELDS = (
+    "id",
+    "connection_id",
+    "kind",
+    "operation",
+    "status",
+    "started_at",
+    "duration",
+    "status_code",
+    "attempts",
+    "error_class",
+    "error_message",
+    "trace_id",
+    "parent_id",
+    "enterprise_id",
+    "connector_id",
+)
+if tuple(name for name in _ENTRY_FIELDS if name not in _EXCERPT_SLOTS) != _DEFERRED_FIELDS:
+    raise ImportError("_DeferredEntry.__init__ does not set CallEntry's fields")
 
 
 class _DeferredEntry(CallEntry):
     """A :class:`CallEntry` whose excerpts are made when first read (by the writer's batch).
 
     Reading ``request_excerpt`` or ``response_excerpt`` redacts and caps both, exactly as
-    an eager entry does, and lets go of the bodies.
+    an eager entry does, and lets go of the bodies. Until then their slots are empty: the
+    first read falls through to ``__getattr__``, later ones read the slots (no property in
+    the way, and none to run while the entry is built on the request's path).
     """
 
     __slots__ = ("_pending",)
 
     def __init__(self, *fields: Any, pending: _Pending | None = None, **named: Any) -> None:
-        # Keyword fields and no *pending*: what ``dataclasses.replace`` passes (every field
-        # read from the original, excerpts made): an entry like any other.
         self._pending: _Pending | None = pending
-        super().__init__(*fields, **named)
+        if pending is None:
+            # Every field, excerpts made: what ``dataclasses.replace`` and copies pass.
+            CallEntry.__init__(self, *fields, **named)
+            return
+        # The fields of _DEFERRED_FIELDS, in its order (checked against CallEntry's above).
+        (
+            self.id,
+            self.connection_id,
+            self.kind,
+            self.operation,
+            self.status,
+            self.started_at,
+            self.duration,
+            self.status_code,
+            self.attempts,
+            self.error_class,
+            self.error_message,
+            self.trace_id,
+            self.parent_id,
+            self.enterprise_id,
+            self.connector_id,
+        ) = fields
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for an empty slot: an excerpt not made yet.
+        slot = _EXCERPT_SLOTS.get(name)
+        if slot is None or self._pending is None:
+            raise AttributeError(name)
+        self._resolve()
+        return slot.__get__(self)
 
     def __reduce__(self) -> tuple[type[_DeferredEntry], tuple[Any, ...]]:
         # Copies and pickles have the excerpts made (equal to this entry, which makes its own
         # on the way): the bodies and the redactor are never copied along.
         return _DeferredEntry, tuple(getattr(self, name) for name in _ENTRY_FIELDS)
 
-    def _resolve(self, memo: _HeaderMemo | None = None) -> None:
-        pending, self._pending = self._pending, None
+    def _resolve(self) -> None:
+        pending = self._pending
         if pending is None:
             return
+        redactor, limit, noted_request, noted_reply, secret_reply = pending
         request = response = None
         try:
-            if pending.request is not None:
-                request = _request_text(pending.redactor, pending.limit, *pending.request, memo)
-            if pending.reply is not None:
-                response = _reply_text(
-                    pending.redactor, pending.limit, pending.reply, pending.secret_reply, memo
-                )
+            if noted_request is not None:
+                request = _request_text(redactor, limit, *noted_request)
+            if noted_reply is not None:
+                response = _reply_text(redactor, limit, noted_reply, secret_reply)
         except Exception:
             # An entry without excerpts rather than none: the call itself is on record.
             logger.exception("describing a call of connection %s failed", self.connection_id)
             request = response = None
+        # The slots before the pending work is let go: a reader in another thread meanwhile
+        # makes the same excerpts again, never finds neither.
         _REQUEST_SLOT.__set__(self, request)
         _RESPONSE_SLOT.__set__(self, response)
-
-    @property
-    def request_excerpt(self) -> str | None:
-        """The request excerpt (made on first read)."""
-        if self._pending is not None:
-            self._resolve()
-        return cast(str | None, _REQUEST_SLOT.__get__(self))
-
-    @request_excerpt.setter
-    def request_excerpt(self, value: str | None) -> None:
-        _REQUEST_SLOT.__set__(self, value)
-
-    @property
-    def response_excerpt(self) -> str | None:
-        """The response excerpt (made on first read)."""
-        if self._pending is not None:
-            self._resolve()
-        return cast(str | None, _RESPONSE_SLOT.__get__(self))
-
-    @response_excerpt.setter
-    def response_excerpt(self, value: str | None) -> None:
-        _RESPONSE_SLOT.__set__(self, value)
+        self._pending = None

@@ -280,6 +280,41 @@ class TestRedactHeaders:
             "Accept": "*/*",
         }
 
+    def test_header_lines_are_the_redacted_headers_and_follow_what_the_redactor_learns(
+        self,
+    ) -> None:
+        redactor = Redactor(["sess-9876", "ab"])
+        items = (
+            ("Accept", "*/*"),
+            ("X-Ref", "ab"),
+            ("X-Echo", "id sess-9876"),
+            ("Authorization", "Basic xyz"),
+            ("X-Trace", "tok-12345"),
+            ("accept", "text/plain"),  # another name than "Accept": its own line
+            ("X-Ref", "cd"),  # a repeated name: the last value, at the first place
+        )
+        expected = "".join(
+            f"\n{name}: {value}" for name, value in redactor.redact_headers(dict(items)).items()
+        )
+        assert redactor.header_lines(items) == expected
+        assert redactor.header_lines(items) == expected  # remembered: the same answer
+        assert expected == (
+            "\nAccept: */*\nX-Ref: cd\nX-Echo: id [REDACTED]\nAuthorization: [REDACTED]"
+            "\nX-Trace: tok-12345\naccept: text/plain"
+        )
+        # A reply's next headers: one value new, the others' lines reused.
+        later = (("date", "Sun, 06 Dec 2026 03:00:01 GMT"), ("X-Ref", "ab"))
+        assert redactor.header_lines(later) == (
+            "\ndate: Sun, 06 Dec 2026 03:00:01 GMT\nX-Ref: [REDACTED]"
+        )
+        # A secret learned later (a refreshed token) and a name registered later both count,
+        # for a set seen before and for a header seen before in another set.
+        redactor.add("tok-12345")
+        redactor.add_sensitive_name("date")
+        assert "X-Trace: [REDACTED]" in redactor.header_lines(items)
+        assert redactor.header_lines((("X-Trace", "tok-12345"),)) == "\nX-Trace: [REDACTED]"
+        assert redactor.header_lines(later) == "\ndate: [REDACTED]\nX-Ref: [REDACTED]"
+
 
 @pytest.mark.parametrize(
     "name",

@@ -108,6 +108,7 @@ def test_readers_and_a_writer_at_once() -> None:
             while not stop.is_set():
                 redactor.excerpt(body, "application/json", 100)
                 redactor.redact_request_headers(headers)
+                redactor.header_lines((*headers.items(), ("X-Echo", "secret-number-0059")))
                 redactor.is_sensitive("X-Pin-3")
                 redactor.redact_body(body, "application/json", 100)
                 redactor.redact("text with secret-number-0001 in it")
@@ -131,3 +132,9 @@ def test_readers_and_a_writer_at_once() -> None:
         assert redactor.redact(f"x {secret} y") == f"x {REDACTED} y"
     assert all(redactor.is_sensitive(name) for name in names)
     assert redactor.redact_request_headers({"X-Pin-2": "2"}) == {"X-Pin-2": REDACTED}
+    assert (
+        redactor.header_lines(
+            (("X-Pin-2", "2"), ("Accept", "application/json"), ("X-Echo", "secret-number-0059"))
+        )
+        == f"\nX-Pin-2: {REDACTED}\nAccept: application/json\nX-Echo: {REDACTED}"
+    )

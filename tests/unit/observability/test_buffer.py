@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectory.observability import BufferedRecorder, CallEntry
+from connectory.observability import (
+    BufferedRecorder,
+    CallEntry,
+    ConnectionCalls,
+    MemoryRecorder,
+    Telemetry,
+)
+from connectory.observability.buffer import PREPARE_STEP
+from connectory.observability.calls import excerpts_pending
 
 
 def entry(number: int) -> CallEntry:
@@ -133,3 +141,52 @@ async def test_a_batch_s_worth_gathered_during_writes_wakes_the_writer() -> None
     waiting = buffer.pending
     await buffer.aclose()
     assert waiting < 2, (written, waiting)
+
+
+def deferred_entry(calls: ConnectionCalls, number: int) -> CallEntry:
+    """An entry whose excerpts are made later (a request and a reply noted, small bodies)."""
+    with calls.track("operation", f"op-{number}") as call:
+        call.note_request("GET", f"https://api.example/items/{number}", {"X-Key": "k"}, None)
+        call.note_reply(200, {"content-type": "application/json"}, b'{"id": 1}', 1)
+    return calls.telemetry.recorder.entries[-1]  # type: ignore[union-attr]
+
+
+async def test_excerpts_are_made_a_few_at_a_time_when_the_loop_gets_to_them() -> None:
+    store = Store()
+    buffer = BufferedRecorder(store.write, flush_interval=3600)
+    buffer.start()
+    try:
+        calls = ConnectionCalls(Telemetry(recorder=MemoryRecorder()), "conn")
+        entries = [deferred_entry(calls, number) for number in range(PREPARE_STEP + 3)]
+        assert all(excerpts_pending(made) for made in entries)
+        for made in entries:
+            buffer.record(made)
+        assert all(excerpts_pending(made) for made in entries)  # not while recording
+        await asyncio.sleep(0)  # one step of the loop: one step's worth made
+        assert [excerpts_pending(made) for made in entries] == [False] * PREPARE_STEP + [True] * 3
+        await asyncio.sleep(0)
+        assert not any(excerpts_pending(made) for made in entries)
+        assert entries[-1].request_excerpt == (
+            f"GET https://api.example/items/{PREPARE_STEP + 2}\nX-Key: [REDACTED]"
+        )
+        assert store.batches == []  # made without a write
+    finally:
+        await buffer.aclose()
+    assert len(store.batches) == 1 and buffer.stats.written == PREPARE_STEP + 3
+
+
+async def test_entries_recorded_in_a_thread_have_their_excerpts_made_by_the_writer() -> None:
+    store = Store()
+    buffer = BufferedRecorder(store.write, flush_interval=3600)
+    buffer.start()
+    try:
+        calls = ConnectionCalls(Telemetry(recorder=MemoryRecorder()), "conn")
+        made = deferred_entry(calls, 1)
+        await asyncio.to_thread(buffer.record, made)
+        await asyncio.sleep(0)
+        assert excerpts_pending(made)  # no step of the loop was asked for from the thread
+        await buffer.flush()
+    finally:
+        await buffer.aclose()
+    assert store.batches == [[made.id]]
+    assert made.request_excerpt == "GET https://api.example/items/1\nX-Key: [REDACTED]"

@@ -18,7 +18,7 @@ from connectory.observability import (
     current_call,
     serving_request,
 )
-from connectory.observability.calls import cap_utf8
+from connectory.observability.calls import _IDS_PER_DRAW, cap_utf8, new_call_id
 from connectory.runtime import ConnectorClient
 from connectory.spec import ConnectorSpec
 
@@ -317,3 +317,9 @@ async def test_a_stream_takes_the_first_reply_and_counts_every_page() -> None:
     assert entry.attempts == 4
     assert entry.request_excerpt is not None and "page=1" in entry.request_excerpt
     assert entry.response_excerpt is not None and '"page":1' in entry.response_excerpt
+
+
+def test_call_ids_are_32_hex_digits_and_never_repeat_across_draws() -> None:
+    ids = [new_call_id() for _ in range(3 * _IDS_PER_DRAW + 5)]
+    assert all(len(one) == 32 and int(one, 16) >= 0 and one == one.lower() for one in ids)
+    assert len(set(ids)) == len(ids)

@@ -6,6 +6,9 @@ import copy
 import dataclasses
 import pickle
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from connectory.http.aiohttp_wire import WireHeaders
 from connectory.http.redaction import Redactor
 from connectory.observability import CallEntry, ConnectionCalls, MemoryRecorder, Telemetry
 from connectory.observability.calls import make_excerpts
@@ -131,3 +134,25 @@ def test_a_deferred_entry_can_be_replaced_copied_and_pickled_like_any_entry() ->
     edited = dataclasses.replace(fresh, request_excerpt="GET elsewhere")
     assert edited.request_excerpt == "GET elsewhere"
     assert edited.response_excerpt == fresh.response_excerpt
+
+
+def test_wire_headers_are_read_at_the_excerpt_as_they_were_received() -> None:
+    raw = (
+        (b"Content-Type", b"application/json"),
+        (b"Set-Cookie", b"session=abc"),
+        (b"X-Echo", SECRET.encode()),
+        (b"X-Echo", b"again"),
+    )
+    received = WireHeaders(
+        raw, CIMultiDictProxy(CIMultiDict((k.decode(), v.decode()) for k, v in raw))
+    )
+    recorder = MemoryRecorder()
+    calls = calls_for(recorder)
+    with calls.track("operation", "get_item") as call:
+        call.note_reply(200, received, b'{"id": 7}', 1)
+    received["x-later"] = "changed after the call"  # the wire's headers, changed later
+    entry = recorder.entries[0]
+    assert entry.response_excerpt == (
+        "200\ncontent-type: application/json\nset-cookie: [REDACTED]\n"
+        'x-echo: [REDACTED], again\n\n{"id": 7}'
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -89,12 +90,23 @@ def as_row(entry: CallEntry) -> dict[str, object]:
             "connector_id": None,
         },
         {"kind": "k" * 40, "error_class": "E" * 150},
+        # The time's text as SQLAlchemy writes it: no microseconds, a naive time, another
+        # offset (left out, not converted), a year of fewer than four digits.
+        {"started_at": datetime(2026, 12, 5, 12, 0, 1, tzinfo=UTC)},
+        {"started_at": datetime(2026, 1, 2, 3, 4, 5, 60)},
+        {
+            "started_at": datetime(
+                2026, 12, 5, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))
+            )
+        },
+        {"started_at": datetime(999, 1, 1, 0, 0, 0, 1, tzinfo=UTC)},
     ],
 )
 async def test_the_stored_row_is_the_one_sqlalchemy_stored(
     sessions: async_sessionmaker[AsyncSession], fields: dict[str, Any]
 ) -> None:
-    store = CallLogStore(sessions, max_age=timedelta(days=7), max_entries=100)
+    # Kept whatever their time (retention does not delete the old times tried here).
+    store = CallLogStore(sessions, max_age=timedelta(days=365 * 1500), max_entries=100)
     await store.write([full_entry("1" * 32, **fields)])
     async with sessions() as session:
         table = cast(Table, CallLogEntry.__table__)
@@ -105,3 +117,31 @@ async def test_the_stored_row_is_the_one_sqlalchemy_stored(
         {k: v for k, v in row._mapping.items() if k not in ("seq", "id")} for row in rows
     )
     assert written == reference
+
+
+async def test_a_batch_leaves_out_only_columns_null_in_every_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    plain = {"error_class": None, "error_message": None, "trace_id": None, "parent_id": None}
+    batch = [
+        full_entry("1" * 32, **plain),
+        full_entry("2" * 32, **{**plain, "trace_id": "c" * 32}),  # one row has a trace id
+        full_entry("3" * 32, **plain, status_code=None, enterprise_id=None),
+    ]
+    store = CallLogStore(sessions, max_age=timedelta(days=7), max_entries=100)
+    await store.write(batch)
+    # Alone: more columns left out (another statement).
+    await store.write([dataclasses.replace(batch[2], id="4" * 32)])
+    async with sessions() as session:
+        table = cast(Table, CallLogEntry.__table__)
+        references = [*batch, batch[2]]
+        await session.execute(
+            insert(table),
+            [as_row(dataclasses.replace(e, id=f"{n:032x}")) for n, e in enumerate(references)],
+        )
+        await session.commit()
+        rows = (await session.execute(text("SELECT * FROM call_log ORDER BY seq"))).all()
+    values = [{k: v for k, v in row._mapping.items() if k not in ("seq", "id")} for row in rows]
+    assert values[:4] == values[4:]
+    assert values[1]["trace_id"] == "c" * 32 and values[0]["trace_id"] is None
+    assert values[2]["status_code"] is None and values[0]["status_code"] == 502
