@@ -29,7 +29,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +184,7 @@ class SpanRecord:
         "parent_remote",
         "parent_span_id",
         "sampled",
+        "shared_attributes",
         "span_id",
         "start",
         "status",
@@ -204,11 +205,15 @@ class SpanRecord:
         sampled: bool,
         trace_state: str,
         random_id: bool = True,
+        shared_attributes: Mapping[str, Any] | None = None,
     ) -> None:
         self._queue = queue
         self.name = name
         self.kind = kind
         self.attributes = attributes
+        # Attributes many spans share (a connection's operation's), never changed: they come
+        # before the span's own and are encoded once per dict (see SpanEncoding.shared_attributes).
+        self.shared_attributes = shared_attributes
         self.trace_id = trace_id
         self.span_id = _new_span_id()
         self.parent_span_id = parent_span_id
@@ -226,11 +231,28 @@ class SpanRecord:
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute (a string, bool, int, float or a sequence of them)."""
+        shared = self.shared_attributes
+        if shared is not None and key in shared:
+            self._own_shared_attributes()
         self.attributes[key] = value
 
-    def set_attributes(self, attributes: dict[str, Any]) -> None:
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """Set several attributes."""
+        shared = self.shared_attributes
+        if shared is not None and not shared.keys().isdisjoint(attributes):
+            self._own_shared_attributes()
         self.attributes.update(attributes)
+
+    def all_attributes(self) -> dict[str, Any]:
+        """The span's attributes, the shared ones first."""
+        shared = self.shared_attributes
+        return {**shared, **self.attributes} if shared else dict(self.attributes)
+
+    def _own_shared_attributes(self) -> None:
+        # A shared attribute is being overwritten: this span takes copies of them all (the
+        # shared dict itself never changes).
+        self.attributes = self.all_attributes()
+        self.shared_attributes = None
 
     def finish(self) -> None:
         """End the span: its duration is the monotonic clock's; sampled, it is queued."""
@@ -262,13 +284,19 @@ class RecordedTracing(SpanLifecycle):
         exporter: OtlpSpanExporter | None = None,
         resource: Resource | None = None,
     ) -> None:
+        super().__init__()
         self.sampler = sampler
         self.queue = queue
         self.exporter = exporter
         self.resource = resource
 
     def _span(
-        self, name: str, kind: int, attributes: dict[str, Any], parent: SpanRecord | None
+        self,
+        name: str,
+        kind: int,
+        attributes: dict[str, Any],
+        parent: SpanRecord | None,
+        shared: Mapping[str, Any] | None = None,
     ) -> SpanRecord:
         if parent is not None:
             trace_id = parent.trace_id
@@ -307,10 +335,16 @@ class RecordedTracing(SpanLifecycle):
             sampled,
             state,
             random_id,
+            shared,
         )
 
     def _start_span(
-        self, name: str, client: bool, attributes: dict[str, Any], parent: Any | None
+        self,
+        name: str,
+        client: bool,
+        attributes: dict[str, Any],
+        parent: Any | None,
+        shared: Mapping[str, Any] | None = None,
     ) -> SpanRecord:
         # A parent span of another kind (an SDK span) is not one of ours: the current
         # OpenTelemetry context decides then, as for a call without a parent.
@@ -319,6 +353,7 @@ class RecordedTracing(SpanLifecycle):
             KIND_CLIENT if client else KIND_INTERNAL,
             attributes,
             parent if isinstance(parent, SpanRecord) else None,
+            shared,
         )
 
     def _fail(self, span: SpanRecord, description: str | None) -> None:
