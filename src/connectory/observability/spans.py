@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.context import get_current
+from opentelemetry.trace import propagation as _propagation
 
 from connectory.observability.tracing import SpanLifecycle
 
@@ -50,6 +52,9 @@ KIND_INTERNAL = 1
 KIND_CLIENT = 3
 STATUS_UNSET = 0
 STATUS_ERROR = 2
+
+# The key of the current span in an OpenTelemetry context (the API's own, a private name).
+_SPAN_KEY: str | None = getattr(_propagation, "_SPAN_KEY", None)
 
 _TRACE_ID_LOW = (1 << 64) - 1
 _ALWAYS = 1 << 64  # a bound every trace id's low 64 bits are under
@@ -70,6 +75,24 @@ _SDK_ONLY = (
     "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
     "OTEL_PYTHON_ID_GENERATOR",
 )
+
+
+def _current_span_context() -> Any | None:
+    """The valid span context of the current OpenTelemetry context's span, if there is one.
+
+    What ``trace.get_current_span().get_span_context()`` finds, read straight from the
+    context under the API's key: a server nobody else instruments has no span there, and
+    this runs for every call (the API's way is five calls deep). Should the API no longer
+    have that key, its own functions are used.
+    """
+    if _SPAN_KEY is None:
+        context = trace.get_current_span().get_span_context()
+    else:
+        span = get_current().get(_SPAN_KEY)
+        if span is None or not isinstance(span, trace.Span):
+            return None
+        context = span.get_span_context()
+    return context if context.is_valid else None
 
 
 def _new_trace_id() -> int:
@@ -290,15 +313,17 @@ class RecordedTracing(SpanLifecycle):
         self.exporter = exporter
         self.resource = resource
 
-    def _span(
+    def _start_span(
         self,
         name: str,
-        kind: int,
+        client: bool,
         attributes: dict[str, Any],
-        parent: SpanRecord | None,
+        parent: Any | None,
         shared: Mapping[str, Any] | None = None,
     ) -> SpanRecord:
-        if parent is not None:
+        # A parent span of another kind (an SDK span) is not one of ours: the current
+        # OpenTelemetry context decides then, as for a call without a parent.
+        if isinstance(parent, SpanRecord):
             trace_id = parent.trace_id
             parent_id = parent.span_id
             remote = False
@@ -308,8 +333,8 @@ class RecordedTracing(SpanLifecycle):
         else:
             # As the SDK's tracer does without an explicit parent: the current OpenTelemetry
             # context's span (an embedding application's instrumentation may have set one).
-            context = trace.get_current_span().get_span_context()
-            if context.is_valid:
+            context = _current_span_context()
+            if context is not None:
                 trace_id = context.trace_id
                 parent_id = context.span_id
                 remote = context.is_remote
@@ -323,36 +348,17 @@ class RecordedTracing(SpanLifecycle):
                 parent_sampled = None
                 state = ""
                 random_id = True  # random.getrandbits, as the SDK's default id generator
-        sampled = self.sampler.sampled(trace_id, parent_sampled)
         return SpanRecord(
             self.queue,
             name,
-            kind,
+            KIND_CLIENT if client else KIND_INTERNAL,
             attributes,
             trace_id,
             parent_id,
             remote,
-            sampled,
+            self.sampler.sampled(trace_id, parent_sampled),
             state,
             random_id,
-            shared,
-        )
-
-    def _start_span(
-        self,
-        name: str,
-        client: bool,
-        attributes: dict[str, Any],
-        parent: Any | None,
-        shared: Mapping[str, Any] | None = None,
-    ) -> SpanRecord:
-        # A parent span of another kind (an SDK span) is not one of ours: the current
-        # OpenTelemetry context decides then, as for a call without a parent.
-        return self._span(
-            name,
-            KIND_CLIENT if client else KIND_INTERNAL,
-            attributes,
-            parent if isinstance(parent, SpanRecord) else None,
             shared,
         )
 
