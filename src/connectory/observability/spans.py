@@ -238,7 +238,8 @@ class SpanRecord:
         # before the span's own and are encoded once per dict (see SpanEncoding.shared_attributes).
         self.shared_attributes = shared_attributes
         self.trace_id = trace_id
-        self.span_id = _new_span_id()
+        # 0 is the invalid id: drawn again then (one draw in 2**64).
+        self.span_id = random.getrandbits(64) or _new_span_id()
         self.parent_span_id = parent_span_id
         self.parent_remote = parent_remote
         self.sampled = sampled
@@ -342,7 +343,7 @@ class RecordedTracing(SpanLifecycle):
                 state = context.trace_state.to_header() if context.trace_state else ""
                 random_id = bool(context.trace_flags & 2)
             else:
-                trace_id = _new_trace_id()
+                trace_id = random.getrandbits(128) or _new_trace_id()
                 parent_id = 0
                 remote = False
                 parent_sampled = None
