@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
 
 from connectory.observability.calls import CALL_KINDS, CallEntry
+from connectory.observability.series import counter_increment, histogram_observer
 from connectory.resilience.events import (
     AttemptFailed,
     AttemptStarted,
@@ -46,6 +46,9 @@ OTHER = "_other"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 _KINDS = frozenset(CALL_KINDS)
+
+#: A call series: the functions counting a call and observing its duration.
+_CallSeries = tuple[Callable[[float], None], Callable[[float], None]]
 
 #: Distinct (connector, kind, operation, outcome) values remembered with their bound series.
 _MAX_RAW_KEYS = 10_000
@@ -110,9 +113,10 @@ class Metrics:
         self._max_operations = max(1, max_operations)
         self._operations: dict[str, set[str]] = {}
         # Bound series by label values: labels() validates and locks on every call, a dict
-        # look-up does not (a busy server counts thousands of calls a second).
-        self._call_series: dict[tuple[str, ...], tuple[Any, Any]] = {}
-        self._raw_series: dict[tuple[str | None, ...], tuple[Any, Any]] = {}
+        # look-up does not (a busy server counts thousands of calls a second). Each is the
+        # pair of functions updating the call counter and the duration histogram.
+        self._call_series: dict[tuple[str, ...], _CallSeries] = {}
+        self._raw_series: dict[tuple[str | None, ...], _CallSeries] = {}
         registry = self.registry
         extra = ["connection"] if connection_labels else []
         self.calls = Counter(
@@ -228,14 +232,15 @@ class Metrics:
         series = self._raw_series.get(raw)
         if series is None:
             series = self._series(raw)
-        series[0].inc()
-        series[1].observe(entry.duration)
+        count, observe = series
+        count(1)
+        observe(entry.duration)
         if entry.error_class == "RateLimited":
             self.rate_limit_refusals.labels(entry.connector_id or "").inc()
         if entry.kind == "token_refresh":
             self.token_refreshes.labels(entry.connector_id or "", outcome).inc()
 
-    def _series(self, raw: tuple[str | None, str, str | None, str, str | None]) -> tuple[Any, Any]:
+    def _series(self, raw: tuple[str | None, str, str | None, str, str | None]) -> _CallSeries:
         """The call counter and duration histogram for an entry's values (bound once)."""
         connector_id, kind, operation, outcome, connection = raw
         connector = connector_id or ""
@@ -246,8 +251,10 @@ class Metrics:
         series = self._call_series.get(key)
         if series is None:
             series = self._call_series[key] = (
-                self.calls.labels(connector, label_kind, label_operation, outcome, *extra),
-                self.call_duration.labels(connector, label_kind, *extra),
+                counter_increment(
+                    self.calls.labels(connector, label_kind, label_operation, outcome, *extra)
+                ),
+                histogram_observer(self.call_duration.labels(connector, label_kind, *extra)),
             )
         # Bounded like the series: raw values past the cap (operations counted as _other,
         # say) are looked up the long way.
@@ -273,13 +280,13 @@ class Metrics:
         connector = connector_id
         # Every call sends at least one attempt: its series is bound on first use (not before,
         # so a connector that never sent one shows no zero series) and then kept.
-        bound: dict[str, Any] = {}
+        bound: dict[str, Callable[[float], None]] = {}
 
         def count(counter: Counter, name: str) -> None:
-            child = bound.get(name)
-            if child is None:
-                child = bound[name] = counter.labels(connector)
-            child.inc()
+            increment = bound.get(name)
+            if increment is None:
+                increment = bound[name] = counter_increment(counter.labels(connector))
+            increment(1)
 
         def observe(event: ResilienceEvent) -> None:
             if isinstance(event, AttemptStarted):

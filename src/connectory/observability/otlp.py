@@ -77,11 +77,25 @@ _SMALL_INT = 1024
 _CACHE_MAX = 4096
 # Span.attributes: field 9, length-delimited.
 _SPAN_ATTRIBUTE = b"\x4a"
+# A span record's fixed-size fields, packed at once: the trace id (field 1, 16 bytes, written
+# as two big-endian halves), the span id (2) and, when there is one, the parent's (4); the
+# start and end times (fields 7 and 8, fixed64, little-endian).
+_HEAD = struct.Struct(">HQQHQ").pack
+_HEAD_WITH_PARENT = struct.Struct(">HQQHQHQ").pack
+_TIMES = struct.Struct("<BQBQ").pack
+_LOW64 = (1 << 64) - 1
+# Span.kind (field 6) of the kinds a record has.
+_KIND_FIELDS = MappingProxyType({kind: b"\x30" + bytes((kind,)) for kind in range(1, 6)})
+# Span.flags (field 16, fixed32): whether the parent is remote is known; it is, or it is not.
+_LOCAL_FLAGS = b"\x85\x01" + struct.pack("<I", _HAS_IS_REMOTE)
+_REMOTE_FLAGS = b"\x85\x01" + struct.pack("<I", _HAS_IS_REMOTE | _IS_REMOTE)
 
 
 def _varint(value: int) -> bytes:
     if value < 0x80:
         return bytes((value,))
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -147,13 +161,14 @@ class SpanEncoding:
     is shared between encoders.
     """
 
-    __slots__ = ("_keys", "_names", "_pairs", "_span_fields")
+    __slots__ = ("_keys", "_names", "_pairs", "_shared", "_span_fields")
 
     def __init__(self) -> None:
         self._keys: dict[str, bytes] = {}
         self._names: dict[str, bytes] = {}
         self._pairs: dict[tuple[str, str], bytes] = {}
         self._span_fields: dict[tuple[str, str | int], bytes] = {}
+        self._shared: dict[int, tuple[Mapping[str, Any], bytes]] = {}
 
     def key(self, key: str) -> bytes:
         """A ``KeyValue.key`` field."""
@@ -193,28 +208,30 @@ class SpanEncoding:
                 logger.warning("cannot encode span attribute %s: %s", key, error)
         return b"".join(parts)
 
-    def span_attributes(self, attributes: dict[str, Any]) -> bytes:
+    def span_attributes(self, attributes: Mapping[str, Any]) -> bytes:
         """``Span.attributes`` fields: what :meth:`attributes` writes with tag 9, faster.
 
         A span record's attributes are a handful, most of them values that repeat from span
         to span (kind, operation, connection, method, status, attempts): their whole fields
-        come from a cache; a unique string (a call id, a URL) is written straight; anything
-        else takes :meth:`attributes`' way.
+        come from a cache; a unique string (a call id, a URL) is written straight, in line
+        (the export thread writes thousands a second); anything else takes
+        :meth:`attributes`' way.
         """
         cache = self._span_fields
+        keys = self._keys
         parts = []
-        for key, value in attributes.items():
+        for item in attributes.items():
+            key, value = item
             kind = type(value)
             if (kind is str and key in _REPEATED_KEYS) or (
                 kind is int and key in _REPEATED_INT_KEYS and 0 <= value < _SMALL_INT
             ):
-                pair = (key, value)
-                encoded = cache.get(pair)
+                encoded = cache.get(item)
                 if encoded is None:
                     encoded = self.attributes(_SPAN_ATTRIBUTE, {key: value})
                     if len(cache) >= _CACHE_MAX:
                         cache.clear()
-                    cache[pair] = encoded
+                    cache[item] = encoded
                 parts.append(encoded)
             elif kind is str and value:
                 try:
@@ -222,8 +239,15 @@ class SpanEncoding:
                 except UnicodeError:
                     parts.append(self.attributes(_SPAN_ATTRIBUTE, {key: value}))  # logs it
                     continue
-                any_value = _field(b"\x0a", data)
-                parts.append(_field(_SPAN_ATTRIBUTE, self.key(key) + _field(b"\x12", any_value)))
+                key_field = keys.get(key) or self.key(key)
+                # KeyValue{key, value: AnyValue{string_value}}, as a Span.attributes field.
+                size = len(data)
+                any_value = b"\x0a" + (_SMALL[size] if size < 0x80 else _varint(size)) + data
+                size = len(any_value)
+                pair = key_field + b"\x12" + (_SMALL[size] if size < 0x80 else _varint(size))
+                size = len(pair) + len(any_value)
+                head = _SPAN_ATTRIBUTE + (_SMALL[size] if size < 0x80 else _varint(size))
+                parts.append(head + pair + any_value)
             else:
                 parts.append(self.attributes(_SPAN_ATTRIBUTE, {key: value}))
         return b"".join(parts)
@@ -301,30 +325,64 @@ class SpanEncoding:
         parts.append(_flags(parent))
         return b"".join(parts)
 
+    def shared_attributes(self, attributes: Mapping[str, Any]) -> bytes:
+        """``Span.attributes`` fields of a dict many spans share, encoded once per dict.
+
+        The dict is looked up by identity (it is kept with its encoding, so its id cannot be
+        reused while cached): the tracing that shares it never changes it.
+        """
+        cached = self._shared.get(id(attributes))
+        if cached is not None and cached[0] is attributes:
+            return cached[1]
+        encoded = self.span_attributes(attributes)
+        if len(self._shared) >= _CACHE_MAX:
+            self._shared.clear()
+        self._shared[id(attributes)] = (attributes, encoded)
+        return encoded
+
     def record(self, span: SpanRecord) -> bytes:
         """One ``Span`` message from a :class:`~connectory.observability.spans.SpanRecord`.
 
         The same fields, in the same order, as :meth:`span` writes for an SDK span: a record
         has no events, links or dropped counts, so those fields are absent, as they are for an
-        SDK span that has none.
+        SDK span that has none. The message comes with its field tag and length (it is one
+        ``ScopeSpans.spans`` field): the export thread writes a few thousand a second while
+        holding the GIL, so the fixed-size fields are packed in one call each.
         """
-        parts = [
-            b"\x0a\x10" + span.trace_id.to_bytes(16, "big"),
-            b"\x12\x08" + span.span_id.to_bytes(8, "big"),
-        ]
+        trace_id = span.trace_id
+        parent = span.parent_span_id
+        if parent:
+            head = _HEAD_WITH_PARENT(
+                0x0A10, trace_id >> 64, trace_id & _LOW64, 0x1208, span.span_id, 0x2208, parent
+            )
+        else:
+            head = _HEAD(0x0A10, trace_id >> 64, trace_id & _LOW64, 0x1208, span.span_id)
         if span.trace_state:
-            parts.append(_string(b"\x1a", span.trace_state))
-        if span.parent_span_id:
-            parts.append(b"\x22\x08" + span.parent_span_id.to_bytes(8, "big"))
-        parts.append(self.name(span.name))
-        parts.append(_uint(b"\x30", span.kind))
-        parts.append(b"\x39" + _FIXED64(span.start) + b"\x41" + _FIXED64(span.end))
-        parts.append(self.span_attributes(span.attributes))
-        status = _string(b"\x12", span.status_description) + _uint(b"\x18", span.status)
-        parts.append(_field(b"\x7a", status))
-        remote = _IS_REMOTE if span.parent_span_id and span.parent_remote else 0
-        parts.append(b"\x85\x01" + _FIXED32(_HAS_IS_REMOTE | remote))
-        return b"".join(parts)
+            # The state (field 3) goes between the span id and the parent.
+            head = head[:28] + _string(b"\x1a", span.trace_state) + head[28:]
+        shared = span.shared_attributes
+        attributes = self.span_attributes(span.attributes) if span.attributes else b""
+        if shared:
+            attributes = self.shared_attributes(shared) + attributes
+        status, description = span.status, span.status_description
+        if status or description:
+            tail = _field(b"\x7a", _string(b"\x12", description) + _uint(b"\x18", status))
+        else:
+            tail = b"\x7a\x00"
+        remote = span.parent_remote and parent
+        body = b"".join(
+            (
+                head,
+                self._names.get(span.name) or self.name(span.name),
+                _KIND_FIELDS.get(span.kind) or _uint(b"\x30", span.kind),
+                _TIMES(0x39, span.start, 0x41, span.end),
+                attributes,
+                tail,
+                _REMOTE_FLAGS if remote else _LOCAL_FLAGS,
+            )
+        )
+        size = len(body)
+        return b"\x12" + (_SMALL[size] if size < 0x80 else _varint(size)) + body
 
 
 class _Group:
@@ -470,10 +528,6 @@ class RecordEncoder:
         if not spans:
             return b""
         record = self._encoding.record
-        scope_spans = (
-            self._scope
-            + b"".join([_field(b"\x12", record(span)) for span in spans])
-            + self._scope_schema
-        )
+        scope_spans = self._scope + b"".join([record(span) for span in spans]) + self._scope_schema
         body = self._resource + _field(b"\x12", scope_spans) + self._resource_schema
         return _field(b"\x0a", body)

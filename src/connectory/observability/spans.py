@@ -29,11 +29,13 @@ import logging
 import os
 import random
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.context import get_current
+from opentelemetry.trace import propagation as _propagation
 
 from connectory.observability.tracing import SpanLifecycle
 
@@ -50,6 +52,9 @@ KIND_INTERNAL = 1
 KIND_CLIENT = 3
 STATUS_UNSET = 0
 STATUS_ERROR = 2
+
+# The key of the current span in an OpenTelemetry context (the API's own, a private name).
+_SPAN_KEY: str | None = getattr(_propagation, "_SPAN_KEY", None)
 
 _TRACE_ID_LOW = (1 << 64) - 1
 _ALWAYS = 1 << 64  # a bound every trace id's low 64 bits are under
@@ -70,6 +75,24 @@ _SDK_ONLY = (
     "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
     "OTEL_PYTHON_ID_GENERATOR",
 )
+
+
+def _current_span_context() -> Any | None:
+    """The valid span context of the current OpenTelemetry context's span, if there is one.
+
+    What ``trace.get_current_span().get_span_context()`` finds, read straight from the
+    context under the API's key: a server nobody else instruments has no span there, and
+    this runs for every call (the API's way is five calls deep). Should the API no longer
+    have that key, its own functions are used.
+    """
+    if _SPAN_KEY is None:
+        context = trace.get_current_span().get_span_context()
+    else:
+        span = get_current().get(_SPAN_KEY)
+        if span is None or not isinstance(span, trace.Span):
+            return None
+        context = span.get_span_context()
+    return context if context.is_valid else None
 
 
 def _new_trace_id() -> int:
@@ -184,6 +207,7 @@ class SpanRecord:
         "parent_remote",
         "parent_span_id",
         "sampled",
+        "shared_attributes",
         "span_id",
         "start",
         "status",
@@ -204,13 +228,18 @@ class SpanRecord:
         sampled: bool,
         trace_state: str,
         random_id: bool = True,
+        shared_attributes: Mapping[str, Any] | None = None,
     ) -> None:
         self._queue = queue
         self.name = name
         self.kind = kind
         self.attributes = attributes
+        # Attributes many spans share (a connection's operation's), never changed: they come
+        # before the span's own and are encoded once per dict (see SpanEncoding.shared_attributes).
+        self.shared_attributes = shared_attributes
         self.trace_id = trace_id
-        self.span_id = _new_span_id()
+        # 0 is the invalid id: drawn again then (one draw in 2**64).
+        self.span_id = random.getrandbits(64) or _new_span_id()
         self.parent_span_id = parent_span_id
         self.parent_remote = parent_remote
         self.sampled = sampled
@@ -226,11 +255,28 @@ class SpanRecord:
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute (a string, bool, int, float or a sequence of them)."""
+        shared = self.shared_attributes
+        if shared is not None and key in shared:
+            self._own_shared_attributes()
         self.attributes[key] = value
 
-    def set_attributes(self, attributes: dict[str, Any]) -> None:
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """Set several attributes."""
+        shared = self.shared_attributes
+        if shared is not None and not shared.keys().isdisjoint(attributes):
+            self._own_shared_attributes()
         self.attributes.update(attributes)
+
+    def all_attributes(self) -> dict[str, Any]:
+        """The span's attributes, the shared ones first."""
+        shared = self.shared_attributes
+        return {**shared, **self.attributes} if shared else dict(self.attributes)
+
+    def _own_shared_attributes(self) -> None:
+        # A shared attribute is being overwritten: this span takes copies of them all (the
+        # shared dict itself never changes).
+        self.attributes = self.all_attributes()
+        self.shared_attributes = None
 
     def finish(self) -> None:
         """End the span: its duration is the monotonic clock's; sampled, it is queued."""
@@ -262,15 +308,23 @@ class RecordedTracing(SpanLifecycle):
         exporter: OtlpSpanExporter | None = None,
         resource: Resource | None = None,
     ) -> None:
+        super().__init__()
         self.sampler = sampler
         self.queue = queue
         self.exporter = exporter
         self.resource = resource
 
-    def _span(
-        self, name: str, kind: int, attributes: dict[str, Any], parent: SpanRecord | None
+    def _start_span(
+        self,
+        name: str,
+        client: bool,
+        attributes: dict[str, Any],
+        parent: Any | None,
+        shared: Mapping[str, Any] | None = None,
     ) -> SpanRecord:
-        if parent is not None:
+        # A parent span of another kind (an SDK span) is not one of ours: the current
+        # OpenTelemetry context decides then, as for a call without a parent.
+        if isinstance(parent, SpanRecord):
             trace_id = parent.trace_id
             parent_id = parent.span_id
             remote = False
@@ -280,8 +334,8 @@ class RecordedTracing(SpanLifecycle):
         else:
             # As the SDK's tracer does without an explicit parent: the current OpenTelemetry
             # context's span (an embedding application's instrumentation may have set one).
-            context = trace.get_current_span().get_span_context()
-            if context.is_valid:
+            context = _current_span_context()
+            if context is not None:
                 trace_id = context.trace_id
                 parent_id = context.span_id
                 remote = context.is_remote
@@ -289,36 +343,24 @@ class RecordedTracing(SpanLifecycle):
                 state = context.trace_state.to_header() if context.trace_state else ""
                 random_id = bool(context.trace_flags & 2)
             else:
-                trace_id = _new_trace_id()
+                trace_id = random.getrandbits(128) or _new_trace_id()
                 parent_id = 0
                 remote = False
                 parent_sampled = None
                 state = ""
                 random_id = True  # random.getrandbits, as the SDK's default id generator
-        sampled = self.sampler.sampled(trace_id, parent_sampled)
         return SpanRecord(
             self.queue,
             name,
-            kind,
+            KIND_CLIENT if client else KIND_INTERNAL,
             attributes,
             trace_id,
             parent_id,
             remote,
-            sampled,
+            self.sampler.sampled(trace_id, parent_sampled),
             state,
             random_id,
-        )
-
-    def _start_span(
-        self, name: str, client: bool, attributes: dict[str, Any], parent: Any | None
-    ) -> SpanRecord:
-        # A parent span of another kind (an SDK span) is not one of ours: the current
-        # OpenTelemetry context decides then, as for a call without a parent.
-        return self._span(
-            name,
-            KIND_CLIENT if client else KIND_INTERNAL,
-            attributes,
-            parent if isinstance(parent, SpanRecord) else None,
+            shared,
         )
 
     def _fail(self, span: SpanRecord, description: str | None) -> None:

@@ -23,9 +23,9 @@ that.
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from contextlib import AbstractContextManager
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import trace
@@ -40,6 +40,12 @@ if TYPE_CHECKING:
     from connectory.observability.calls import CallEntry, CallTrack
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+
+#: A call span's name and its shared attributes (read-only).
+CallShape = tuple[str, Mapping[str, Any]]
+
+#: Call span shapes remembered by a tracing (kinds x operations x connections in use).
+_MAX_CALL_SHAPES = 4096
 
 
 class SpanTracing(Protocol):
@@ -78,10 +84,24 @@ class SpanLifecycle:
     spans and the recorder's cannot drift apart.
     """
 
+    def __init__(self) -> None:
+        # The name and shared attributes of call spans, by kind, operation, connection and
+        # connector: a server makes the same few over and over (bounded: emptied when full).
+        self._call_shapes: dict[tuple[str, str | None, str | None, str | None], CallShape] = {}
+
     def _start_span(
-        self, name: str, client: bool, attributes: dict[str, Any], parent: Any | None
+        self,
+        name: str,
+        client: bool,
+        attributes: dict[str, Any],
+        parent: Any | None,
+        shared: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Start a span (a CLIENT span when *client*, else INTERNAL) under *parent*'s span."""
+        """Start a span (a CLIENT span when *client*, else INTERNAL) under *parent*'s span.
+
+        *shared* attributes (never changed, the same dict for many spans) come before the
+        span's own *attributes*.
+        """
         raise NotImplementedError
 
     def _fail(self, span: Any, description: str | None) -> None:
@@ -98,9 +118,22 @@ class SpanLifecycle:
 
     def start_call_span(self, track: CallTrack, parent: CallTrack | None) -> Any:
         """Start the span of *track*, a child of *parent*'s span (or of the current span)."""
-        name, attributes = call_span_start(track)
+        calls = track._calls
+        key = (
+            track.kind,
+            track.operation,
+            calls.connection_id if calls is not None else None,
+            calls.connector_id if calls is not None else None,
+        )
+        shape = self._call_shapes.get(key)
+        if shape is None:
+            shape = call_span_shape(*key)
+            if len(self._call_shapes) >= _MAX_CALL_SHAPES:
+                self._call_shapes.clear()
+            self._call_shapes[key] = shape
+        name, shared = shape
         parent_span = parent.span if parent is not None else None
-        return self._start_span(name, False, attributes, parent_span)
+        return self._start_span(name, False, {"connectory.call_id": track.id}, parent_span, shared)
 
     def end_call_span(self, span: Any, entry: CallEntry, error: BaseException | None) -> None:
         """End a call's span with what the entry says."""
@@ -167,13 +200,21 @@ class Tracing(SpanLifecycle):
     """
 
     def __init__(self, provider: Any | None = None) -> None:
+        super().__init__()
         self._owned = provider is None
         self.provider = provider if provider is not None else create_provider_from_env()
         self.tracer = self.provider.get_tracer("connectory")
 
     def _start_span(
-        self, name: str, client: bool, attributes: dict[str, Any], parent: Any | None
+        self,
+        name: str,
+        client: bool,
+        attributes: dict[str, Any],
+        parent: Any | None,
+        shared: Mapping[str, Any] | None = None,
     ) -> Any:
+        if shared:
+            attributes = {**shared, **attributes}
         context = trace.set_span_in_context(parent) if parent is not None else None
         kind = SpanKind.CLIENT if client else SpanKind.INTERNAL
         return self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
@@ -199,18 +240,23 @@ class Tracing(SpanLifecycle):
             self.provider.shutdown()
 
 
-def call_span_start(track: CallTrack) -> tuple[str, dict[str, Any]]:
-    """The name and first attributes of *track*'s call span (the same on both tracing paths)."""
-    calls = track._calls
-    attributes: dict[str, Any] = {"connectory.kind": track.kind, "connectory.call_id": track.id}
-    if track.operation:
-        attributes["connectory.operation"] = track.operation
-    if calls is not None:
-        attributes["connectory.connection_id"] = calls.connection_id
-        if calls.connector_id:
-            attributes["connectory.connector_id"] = calls.connector_id
-    name = f"{track.kind} {track.operation}" if track.operation else track.kind
-    return name, attributes
+def call_span_shape(
+    kind: str, operation: str | None, connection_id: str | None, connector_id: str | None
+) -> CallShape:
+    """The name and the shared first attributes of a call span (the same on both paths).
+
+    The attributes dict is shared by every span of that kind, operation, connection and
+    connector: nobody may change it (a span's own attributes, the call id first, follow it).
+    """
+    attributes: dict[str, Any] = {"connectory.kind": kind}
+    if operation:
+        attributes["connectory.operation"] = operation
+    if connection_id is not None:
+        attributes["connectory.connection_id"] = connection_id
+        if connector_id:
+            attributes["connectory.connector_id"] = connector_id
+    name = f"{kind} {operation}" if operation else kind
+    return name, MappingProxyType(attributes)
 
 
 def call_span_end_attributes(entry: CallEntry) -> dict[str, Any]:

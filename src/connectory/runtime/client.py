@@ -698,14 +698,14 @@ class ConnectorClient:
         tracing = call.tracing if call is not None else None
         wire = self._wire
         attempt: Callable[[float], Awaitable[Reply]]
+        # The wire's own send, bound to this request: no coroutine of ours in between (but the
+        # attempt's span, when traced).
+        send = wire.sender(outgoing) if isinstance(wire, AdaptiveWire) else wire.send
         if tracing is not None:
-
-            async def attempt(remaining: float) -> Reply:
-                return await self._traced_attempt(outgoing, remaining, call, url)
-
+            # The URL is redacted once for all the attempts' spans.
+            redacted = self.redactor.redact_url(url)
+            attempt = functools.partial(self._traced_attempt, send, outgoing, call, redacted)
         else:
-            # The wire's own send, bound to this request: no coroutine of ours in between.
-            send = wire.sender(outgoing) if isinstance(wire, AdaptiveWire) else wire.send
             attempt = functools.partial(send, outgoing)
 
         stats = AttemptInfo(attempts=0)
@@ -754,14 +754,18 @@ class ConnectorClient:
         return reply
 
     async def _traced_attempt(
-        self, outgoing: Outgoing, remaining: float, call: CallTrack | None, url: str
+        self,
+        send: Callable[[Outgoing, float], Awaitable[Reply]],
+        outgoing: Outgoing,
+        call: CallTrack | None,
+        redacted_url: str,
+        remaining: float,
     ) -> Reply:
         """One attempt as a CLIENT span (``traceparent`` upstream where the connector asks)."""
         assert call is not None and call.tracing is not None
         headers = outgoing.headers if self._propagate_trace else None
-        redacted = self.redactor.redact_url(url)
-        with call.tracing.attempt_span(call, outgoing.method, redacted, headers) as span:
-            reply = await self._wire.send(outgoing, remaining)
+        with call.tracing.attempt_span(call, outgoing.method, redacted_url, headers) as span:
+            reply = await send(outgoing, remaining)
             span.set_attribute("http.response.status_code", reply.status_code)
             return reply
 

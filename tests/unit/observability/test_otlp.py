@@ -247,3 +247,86 @@ def test_span_record_attributes_encode_as_the_general_attributes_do() -> None:
         ("connectory.attempts", 2),
         ("http.request.method", "GET"),
     }
+
+
+def _record(**overrides: Any) -> Any:
+    from connectory.observability.spans import KIND_CLIENT, SpanRecord
+
+    fields: dict[str, Any] = {
+        "queue": None,
+        "name": "operation get_item",
+        "kind": KIND_CLIENT,
+        "attributes": {"connectory.call_id": "c" * 32, "connectory.attempts": 2},
+        "trace_id": 0x0AF7651916CD43DD8448EB211C80319C,
+        "parent_span_id": 0xB7AD6B7169203331,
+        "parent_remote": True,
+        "sampled": True,
+        "trace_state": "vendor=value",
+    }
+    fields.update(overrides)
+    shared = fields.pop("shared_attributes", None)
+    span = SpanRecord(**fields, shared_attributes=shared)
+    span.end = span.start + 1234
+    return span
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"parent_span_id": 0, "parent_remote": False, "trace_state": ""},
+        {"parent_remote": False, "name": "n" * 200, "kind": 1},
+        {"attributes": {"url.full": "https://api.example.com/" + "é" * 200}},
+    ],
+)
+def test_a_span_record_is_the_span_message_its_fields_say(overrides: dict[str, Any]) -> None:
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from connectory.observability.otlp import RecordEncoder
+
+    shared = {"connectory.kind": "operation", "connectory.operation": "get_item"}
+    span = _record(shared_attributes=shared, **overrides)
+    span.status, span.status_description = 2, "boom"
+    encoder = RecordEncoder(Resource.create({"service.name": "svc"}), InstrumentationScope("c"))
+    for _ in range(2):  # the second time, the shared attributes come from the cache
+        message = decoded(encoder.encode([span])).resource_spans[0].scope_spans[0].spans[0]
+        assert message.trace_id == span.trace_id.to_bytes(16, "big")
+        assert message.span_id == span.span_id.to_bytes(8, "big")
+        parent = span.parent_span_id
+        assert message.parent_span_id == (parent.to_bytes(8, "big") if parent else b"")
+        assert message.trace_state == span.trace_state
+        assert (message.name, message.kind) == (span.name, span.kind)
+        assert (message.start_time_unix_nano, message.end_time_unix_nano) == (span.start, span.end)
+        attributes = [
+            (kv.key, kv.value.string_value or kv.value.int_value) for kv in message.attributes
+        ]
+        assert attributes == list(span.all_attributes().items())
+        assert (message.status.code, message.status.message) == (2, "boom")
+        assert message.flags == 0x100 | (0x200 if parent and span.parent_remote else 0)
+
+
+def test_setting_a_shared_attribute_changes_that_span_only() -> None:
+    shared = {"connectory.kind": "operation", "connectory.operation": "get_item"}
+    first = _record(shared_attributes=shared)
+    second = _record(shared_attributes=shared)
+    first.set_attributes({"connectory.operation": "renamed", "connectory.attempts": 3})
+    second.set_attribute("connectory.kind", "hook")
+    assert shared == {"connectory.kind": "operation", "connectory.operation": "get_item"}
+    assert first.all_attributes() == {
+        "connectory.kind": "operation",
+        "connectory.operation": "renamed",
+        "connectory.call_id": "c" * 32,
+        "connectory.attempts": 3,
+    }
+    assert second.all_attributes()["connectory.kind"] == "hook"
+    encoding = SpanEncoding()
+    for span in (first, second):
+        message = decoded(_scope_request(encoding.record(span)))
+        keys = [kv.key for kv in message.resource_spans[0].scope_spans[0].spans[0].attributes]
+        assert len(keys) == len(set(keys)) == len(span.all_attributes())
+
+
+def _scope_request(span_field: bytes) -> bytes:
+    """An export request holding one encoded span field (ScopeSpans.spans)."""
+    scope_spans = otlp._field(b"\x12", span_field)
+    return otlp._field(b"\x0a", scope_spans)

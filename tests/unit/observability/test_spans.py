@@ -466,3 +466,18 @@ def test_a_hung_forked_child_fails_the_test_instead_of_hanging_it() -> None:
         wait_for_child(pid, timeout=0.2)
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # killed and reaped
+
+
+@pytest.mark.parametrize("read_straight", [True, False])
+def test_the_current_span_context_is_the_apis(
+    read_straight: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectory.observability import spans
+
+    if not read_straight:  # an API without the key: its own functions answer
+        monkeypatch.setattr(spans, "_SPAN_KEY", None)
+    assert spans._current_span_context() is None
+    with trace.use_span(NonRecordingSpan(REMOTE_PARENT)):
+        assert spans._current_span_context() == REMOTE_PARENT
+    with trace.use_span(trace.INVALID_SPAN):
+        assert spans._current_span_context() is None
