@@ -33,6 +33,7 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    any_,
     bindparam,
     case,
     false,
@@ -315,6 +316,20 @@ async def _take(
     """Lease those of *delivery_ids* that are still claimable; their ids."""
     if not delivery_ids:
         return []
+    take = _TAKE_BY_ARRAY if dialect_of(session) == "postgresql" else _TAKE_BY_LIST
+    claimed = await session.execute(
+        take,
+        {"ids": delivery_ids, "now": now, "lease": now + timedelta(seconds=lease_seconds)},
+    )
+    return list(claimed.scalars())
+
+
+def _take_statement(by_id: ColumnElement[bool]) -> Any:
+    """The lease of the claimable deliveries among those *by_id* selects.
+
+    Built once: a statement per batch would be built and its cache key worked out every time.
+    """
+    now = bindparam("now", type_=DateTime(timezone=True))
     # Only due deliveries are leased, and a lease leaves next_run_at as it was: every row in
     # flight has next_run_at <= its claim's now, which claim_heads' time scan relies on (an
     # expired lease is looked for in that range only).
@@ -326,17 +341,22 @@ async def _take(
         (_DELIVERIES.c.status == "in_flight", _DELIVERIES.c.lease_until < now),
         else_=false(),
     )
-    claimed = await session.execute(
+    return (
         update(_DELIVERIES)
-        .where(_DELIVERIES.c.id.in_(delivery_ids), claimable)
+        .where(by_id, claimable)
         .values(
             status="in_flight",
-            lease_until=now + timedelta(seconds=lease_seconds),
+            lease_until=bindparam("lease", type_=DateTime(timezone=True)),
             attempts=_DELIVERIES.c.attempts + 1,
         )
         .returning(_DELIVERIES.c.id)
     )
-    return list(claimed.scalars())
+
+
+#: On PostgreSQL the ids are one array parameter (one value to bind and encode, not one per
+#: id); elsewhere an expanding list.
+_TAKE_BY_ARRAY = _take_statement(_DELIVERIES.c.id == any_(bindparam("ids", type_=ARRAY(String))))
+_TAKE_BY_LIST = _take_statement(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
 
 
 async def _followers(
