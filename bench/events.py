@@ -552,8 +552,12 @@ async def run(
                 await asyncio.sleep(0.01)
             worker_cpu = cpu_seconds(worker.pid)
             postgres_cpu = await backends_cpu(database)
+            # Any live delivery left, from the live queue index (ordered: an index scan that
+            # stops at the first). Counting the unfinished ones read the whole table five times
+            # a second, and that backend's CPU counted as the delivery's (0.07 ms of it).
             while await database.fetchval(
-                "SELECT count(*) FROM deliveries WHERE status <> 'succeeded'"
+                "SELECT id FROM deliveries WHERE status IN ('pending', 'in_flight') "
+                "ORDER BY endpoint_id, order_key, event_seq LIMIT 1"
             ):
                 await asyncio.sleep(0.2)
             worker_cpu = cpu_seconds(worker.pid) - worker_cpu

@@ -212,6 +212,11 @@ class Delivery(Base):
         partial_index(
             "ix_deliveries_live_due", "endpoint_id", "next_run_at", "event_seq", where=_LIVE
         ),
+        # The deliveries in flight, per endpoint and queue: the claim counts each endpoint's
+        # queues in flight from these only (migration 0012).
+        partial_index(
+            "ix_deliveries_in_flight", "endpoint_id", "order_key", where="status = 'in_flight'"
+        ),
         Index("ix_deliveries_event", "event_id"),
         # An endpoint's deliveries, newest first (the API's and the UI's lists).
         Index("ix_deliveries_endpoint_created", "endpoint_id", "created_at"),

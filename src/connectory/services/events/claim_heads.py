@@ -53,24 +53,27 @@ _FOLLOWED = f"""coalesce((
     ORDER BY n.endpoint_id, n.order_key, n.event_seq LIMIT 1
 ), false)"""
 
-#: Step 1: per endpoint with room, its scan window's rows in time order (``place``), whether
-#: each is its queue's head, the heads' running count (``head_rank``) and the window's size
-#: (``scanned``). Only the heads within the room come back, plus each endpoint's first row
-#: (whatever it is: it carries ``scanned``), or an empty row for an endpoint with nothing due.
+#: Step 1: per endpoint with room (its queues in flight counted from the in-flight index of
+#: migration 0012, never from the deliveries sent before), its scan window's rows in time
+#: order (``place``), whether each is its queue's head, the heads' running count
+#: (``head_rank``) and the window's size (``scanned``). Only the heads within the room come
+#: back, plus each endpoint's first row (whatever it is: it carries ``scanned``), or an empty
+#: row for an endpoint with nothing due.
 _BY_TIME = (
     text(
         f"""
     WITH live_endpoints(id) AS (
         SELECT unnest(CAST(:endpoints AS varchar[]))
-    ), busy AS (
-        SELECT endpoint_id, count(DISTINCT order_key) AS queues FROM deliveries
-        WHERE status = 'in_flight' AND lease_until >= :now
-        GROUP BY endpoint_id
     ), open_endpoints AS (
-        SELECT w.id, w.max_in_flight AS cap, coalesce(busy.queues, 0) AS busy
+        SELECT w.id, w.max_in_flight AS cap, busy.queues AS busy
         FROM live_endpoints l JOIN webhook_endpoints w ON w.id = l.id
-        LEFT JOIN busy ON busy.endpoint_id = w.id
-        WHERE w.max_in_flight > coalesce(busy.queues, 0)
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS queues FROM (
+                SELECT DISTINCT f.order_key FROM deliveries f
+                WHERE f.endpoint_id = w.id AND f.status = 'in_flight' AND f.lease_until >= :now
+            ) AS in_flight
+        ) AS busy
+        WHERE w.max_in_flight > busy.queues
     )
     SELECT e.id AS endpoint_id, e.cap, e.busy, scan.id, scan.enterprise_id, scan.order_key,
            scan.next_run_at, scan.event_seq, scan.head AND scan.head_rank <= e.cap - e.busy
