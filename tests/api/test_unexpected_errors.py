@@ -86,6 +86,28 @@ async def test_an_operation_call_failing_unexpectedly_names_its_logged_error_id(
     assert _logged_ids(caplog) == answered
 
 
+async def test_a_warm_call_failing_before_its_handler_names_its_logged_error_id(
+    api: httpx.AsyncClient,
+    world: World,
+    settings: Settings,
+    upstream: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The fast path's own steps before the handler (the token's principal) are guarded too."""
+    cid = await connect(api, world, settings, document_on(upstream))
+    monkeypatch.setattr(operation_route, "cached_principal", _broken)
+    caplog.set_level(logging.ERROR, logger="connectory.api")
+    error_id = _error_id_of(
+        await api.post(
+            f"/connections/{cid}/operations/get_item",
+            json={"params": {"id": 1}},
+            headers=world.auth("a_admin"),
+        )
+    )
+    assert _logged_ids(caplog) == [error_id]
+
+
 async def test_any_route_failing_unexpectedly_names_its_logged_error_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

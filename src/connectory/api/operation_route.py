@@ -50,7 +50,7 @@ from connectory.api.problems import (
 )
 from connectory.api.schemas.connections import OperationRun
 from connectory.errors import ConnectoryError
-from connectory.observability.calls import serving_request
+from connectory.observability.calls import ResponseIds, serving_request
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.request_cache import RequestCache
 from connectory.services.tokens import is_token_shaped
@@ -113,33 +113,35 @@ class OperationCallRoute:
         runtimes: ConnectionRuntimes | None = getattr(state, "runtimes", None)
         if cache is None or runtimes is None or not is_token_shaped(token):
             return False
-        principal = await cached_principal(cache, token)
-        if principal is None:
-            return False
-        params = _params(body)
-        if params is None:
-            return False
-        ids = response_ids(scope)
-        with serving_request(ids):
-            try:
-                # The one handler the FastAPI route runs too (connectory.api.operation_call).
-                content = await answer_operation_call(
-                    WarmSource(cache, runtimes),
-                    runtimes,
-                    principal,
-                    connection_id,
-                    operation,
-                    params,
-                )
-                if content is None:
-                    return False  # not warm: nothing was done
-                status = 200
-                headers = _JSON_HEADERS
-            except ConnectoryError as error:
-                status, content, headers = _rendered(connectory_error_response(error))
-            except Exception:
-                error_id = log_unexpected("handling a request")
-                status, content, headers = _rendered(unexpected_error_response(error_id))
+        ids: ResponseIds | None = None
+        try:  # anything unexpected, here too, is the common 500 with its error id
+            principal = await cached_principal(cache, token)
+            if principal is None:
+                return False
+            params = _params(body)
+            if params is None:
+                return False
+            ids = response_ids(scope)
+            with serving_request(ids):
+                try:
+                    # The one handler the FastAPI route runs too (connectory.api.operation_call).
+                    content = await answer_operation_call(
+                        WarmSource(cache, runtimes),
+                        runtimes,
+                        principal,
+                        connection_id,
+                        operation,
+                        params,
+                    )
+                    if content is None:
+                        return False  # not warm: nothing was done
+                    status = 200
+                    headers = _JSON_HEADERS
+                except ConnectoryError as error:
+                    status, content, headers = _rendered(connectory_error_response(error))
+        except Exception:
+            error_id = log_unexpected("handling a request")
+            status, content, headers = _rendered(unexpected_error_response(error_id))
         await send(
             {
                 "type": "http.response.start",
@@ -147,7 +149,7 @@ class OperationCallRoute:
                 "headers": [
                     (b"content-length", str(len(content)).encode()),
                     *headers,
-                    *id_headers(ids),
+                    *(id_headers(ids) if ids is not None else ()),
                 ],
             }
         )

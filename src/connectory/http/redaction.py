@@ -285,18 +285,22 @@ class Redactor:
             sets[key] = redacted
         return dict(redacted)
 
-    def header_lines(self, headers: tuple[tuple[str, str], ...]) -> str:
+    def header_lines(
+        self, headers: tuple[tuple[str, str], ...], *, remember_set: bool = True
+    ) -> str:
         """*headers* as ``name: value`` lines (each after a newline), redacted as redact_headers.
 
         For the call log's excerpts, remembered (until a secret or a sensitive name is
-        added): a connection sends the same headers on every call, and a reply's differ from
-        the last one's in a value or two (``date``, ``content-length``), so lines are kept by
-        header set and, for a set not seen, by header. Of a repeated name the last value
-        counts, at the name's first place (as ``redact_headers(dict(headers))``).
+        added): a connection sends the same headers on every call, so lines are kept by
+        header set and, for a set not seen, by header. A reply's headers differ from the last
+        one's in a value or two (``date``, ``content-length``): pass *remember_set* False for
+        them, so that sets never seen again do not fill the memory of every connection (their
+        lines are still remembered one by one). Of a repeated name the last value counts, at
+        the name's first place (as ``redact_headers(dict(headers))``).
         """
         derived = self._derived  # taken first (see the module docstring)
         sets = derived.line_sets
-        found = sets.get(headers)
+        found = sets.get(headers) if remember_set else None
         if found is not None:
             return found
         lines = derived.lines
@@ -313,9 +317,10 @@ class Redactor:
                 lines[item] = line
             parts.append(line)
         found = "".join(parts)
-        if len(sets) >= _MAX_HEADER_SETS:
-            sets.clear()
-        sets[headers] = found
+        if remember_set:
+            if len(sets) >= _MAX_HEADER_SETS:
+                sets.clear()
+            sets[headers] = found
         return found
 
     def redact_body(self, content: bytes, content_type: str, limit: int) -> str:

@@ -96,12 +96,14 @@ class BufferedRecorder:
         loop = self._loop
         # Bounded as the buffer is (a loop that stopped without aclose never takes them).
         if loop is not None and len(self._unprepared) < self._max and excerpts_pending(entry):
+            if not _running(loop):
+                # Recorded in a thread: the writer makes these excerpts (queued here, it could
+                # wait behind a step that has just ended, with nothing scheduled to take it).
+                return
+            self._unprepared.append(entry)
             if not self._preparing:
-                if not _running(loop):
-                    return  # recorded in a thread: the writer makes these excerpts
                 self._preparing = True
                 loop.call_soon(self._prepare_some)
-            self._unprepared.append(entry)
 
     def _prepare_some(self) -> None:
         """Make the excerpts of the next few entries; come back for more on a later step."""

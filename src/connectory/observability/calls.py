@@ -685,7 +685,7 @@ def _reply_text(
         # Headers kept as received (see CallTrack.note_reply): read them now.
         content_type = noted.get("content-type", "")
         headers = tuple(noted.items())
-    text = str(status) + redactor.header_lines(headers)
+    text = str(status) + redactor.header_lines(headers, remember_set=False)
     if content and secret_reply and status < 400:
         text += "\n\n(body left out: it holds secrets)"
     elif content:
@@ -779,9 +779,12 @@ class _DeferredEntry(CallEntry):
     def __getattr__(self, name: str) -> Any:
         # Reached only for an empty slot: an excerpt not made yet.
         slot = _EXCERPT_SLOTS.get(name)
-        if slot is None or self._pending is None:
+        if slot is None:
             raise AttributeError(name)
-        self._resolve()
+        # Pending or not: another thread may have filled the slot since this read missed it
+        # (it fills the slots before it clears the pending work).
+        if self._pending is not None:
+            self._resolve()
         return slot.__get__(self)
 
     def __reduce__(self) -> tuple[type[_DeferredEntry], tuple[Any, ...]]:

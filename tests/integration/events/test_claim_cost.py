@@ -60,7 +60,7 @@ async def _claim_counting(
             await session.commit()
     async with sessions() as session:
         read_before, scans_before = (await session.execute(_ROWS_READ)).one()
-        claimed = await claim_deliveries(session, NOW, limit=limit, depth=depth)
+        claimed = (await claim_deliveries(session, NOW, limit=limit, depth=depth)).ids
         read, scans = (await session.execute(_ROWS_READ)).one()
         await session.commit()
     return claimed, read - read_before, scans - scans_before
@@ -177,7 +177,7 @@ async def test_a_head_behind_a_deep_queue_s_waiting_deliveries_is_claimed(
         assert read < 300, read
     else:
         async with sessions() as session:
-            claimed = await claim_deliveries(session, NOW, limit=10, depth=3)
+            claimed = (await claim_deliveries(session, NOW, limit=10, depth=3)).ids
             await session.commit()
     expected = [other["id"]] if head == "in_flight" else [*(r["id"] for r in deep[:3]), other["id"]]
     assert sorted(claimed) == sorted(expected)
@@ -227,7 +227,7 @@ async def test_a_head_past_the_first_walk_is_claimed_by_a_later_claim(
     claimed: list[str] = []
     while not claimed and claims < 10:  # 401 queues, 80 a walk: within 6 claims
         async with sessions() as session:
-            claimed = await claim_deliveries(session, NOW, limit=10)
+            claimed = (await claim_deliveries(session, NOW, limit=10)).ids
             await session.commit()
         claims += 1
     assert claimed == [last["id"]]
@@ -298,7 +298,7 @@ async def test_counting_queues_in_flight_does_not_read_the_deliveries_sent_befor
     lease = NOW + timedelta(seconds=LEASE_SECONDS)
     while True:
         async with sessions() as session:
-            claimed = await claim_deliveries(session, NOW, limit=64)
+            claimed = (await claim_deliveries(session, NOW, limit=64)).ids
             await session.commit()
             if not claimed:
                 break

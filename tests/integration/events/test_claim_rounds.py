@@ -97,31 +97,54 @@ async def test_claims_go_round_the_endpoints_a_slice_at_a_time(
     claims: list[list[str]] = []
     for _ in range(3):  # 250 endpoints, 100 a claim: a round
         async with sessions() as session:
-            claims.append(await claim_deliveries(session, now, limit=100))
+            claims.append((await claim_deliveries(session, now, limit=100)).ids)
             await session.commit()
     # A claim looks at a bounded number of endpoints (a window each), not at every one.
     assert [len(claim) for claim in claims] == [100, 100, 50]
     assert {i for claim in claims for i in claim} == {row["id"] for row in due}
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_a_walk_left_part_way_elsewhere_does_not_keep_a_sqlite_dispatch_claiming(
+@postgresql_only
+async def test_a_claim_says_when_it_left_a_walk_part_way(
     sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The part-way flag is the process's: on SQLite (no walks) an empty claim still ends the
-    lane, whatever a PostgreSQL claim in the same process left (tests run both)."""
-    cursors = claim_heads.WalkCursors()
-    cursors.unfinished = True
-    monkeypatch.setattr(claim_heads, "CURSORS", cursors)
-    claims = 0
+    """The claim's own result carries the part-way flag (no process-wide state): set while
+    a walk has queues left to visit, clear once a walk reaches the endpoint's last queue."""
+    monkeypatch.setattr(claim_heads, "CURSORS", claim_heads.WalkCursors())
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    async with sessions() as session:
+        enterprise, endpoint = await add_tenant(session, cap=4)
+        rows: list[dict[str, Any]] = []
+        for n in range(400):  # each head backing off, a newer event due behind it
+            head = delivery_row(enterprise, endpoint, 2 * n + 1, f"sub-{n:05}", now)
+            head["next_run_at"] = now + timedelta(minutes=10)
+            rows += [head, delivery_row(enterprise, endpoint, 2 * n + 2, f"sub-{n:05}", now)]
+        await session.execute(insert(Delivery), rows)
+        await session.commit()
+    results: list[deliveries.ClaimResult] = []
+    for _ in range(8):  # 400 queues, 80 a walk: a round within 5 claims
+        async with sessions() as session:
+            results.append(await claim_deliveries(session, now, limit=10))
+            await session.commit()
+    assert all(result.ids == [] for result in results)
+    assert results[0].unfinished
+    assert not all(result.unfinished for result in results)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_sqlite_dispatch_with_nothing_due_claims_once(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite (no walks) a claim never leaves anything part-way: an empty claim ends the
+    dispatch."""
+    claims: list[deliveries.ClaimResult] = []
     claim = deliveries.claim_deliveries
 
-    async def counted(*args: Any, **kwargs: Any) -> list[str]:
-        nonlocal claims
-        claims += 1
-        return await claim(*args, **kwargs)
+    async def counted(*args: Any, **kwargs: Any) -> deliveries.ClaimResult:
+        claims.append(await claim(*args, **kwargs))
+        return claims[-1]
 
     monkeypatch.setattr(deliveries, "claim_deliveries", counted)
     async with events_context(sessions) as context:
         assert await dispatch_due(context, lanes=1) == 0
-    assert claims == 1
+    assert claims == [deliveries.ClaimResult([], unfinished=False)]

@@ -24,7 +24,7 @@ async def _claim(
 ) -> list[str]:
     """Claim in a transaction of its own, committed (as a lane claims); the claimed ids."""
     async with sessions() as session:
-        claimed = await claim_deliveries(session, now, *args, **options)
+        claimed = (await claim_deliveries(session, now, *args, **options)).ids
         await session.commit()
     return claimed
 
@@ -297,7 +297,7 @@ async def test_outcomes_are_committed_before_the_next_claim_that_fails(
     claimed = await _claim(sessions, NOW, 10, settings.work_lease_seconds)
     assert sorted(claimed) == sorted([sent, failed])
 
-    async def broken_claim(*args: object, **kwargs: object) -> list[str]:
+    async def broken_claim(*args: object, **kwargs: object) -> deliveries.ClaimResult:
         raise RuntimeError("deadlock detected")  # or a timeout, a dropped connection
 
     monkeypatch.setattr(deliveries, "claim_deliveries", broken_claim)
@@ -381,7 +381,9 @@ async def test_the_claim_lock_is_taken_without_the_previous_batch_s_rows_locked(
     real_claim = deliveries.claim_deliveries
     seen: list[str] = []
 
-    async def claim_while_another_lane_updates(session: AsyncSession, *args: object) -> list[str]:
+    async def claim_while_another_lane_updates(
+        session: AsyncSession, *args: object
+    ) -> deliveries.ClaimResult:
         # Another lane's claim would update this row: it must not wait for this transaction.
         async with sessions() as other:
             locked = await other.execute(

@@ -60,7 +60,7 @@ async def _claimed(
         await session.execute(insert(Delivery), rows)
         await session.commit()
     async with sessions() as session:
-        claimed = await claim_deliveries(session, NOW, limit=len(rows))
+        claimed = (await claim_deliveries(session, NOW, limit=len(rows))).ids
         await session.commit()
     assert sorted(claimed) == sorted(row["id"] for row in rows)
     return rows

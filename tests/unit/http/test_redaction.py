@@ -315,6 +315,19 @@ class TestRedactHeaders:
         assert redactor.header_lines((("X-Trace", "tok-12345"),)) == "\nX-Trace: [REDACTED]"
         assert redactor.header_lines(later) == "\ndate: [REDACTED]\nX-Ref: [REDACTED]"
 
+    def test_reply_header_sets_are_not_remembered_whole(self) -> None:
+        """A reply's headers change on every call (date, content-length): remembering each
+        set would fill every connection's redactor with sets never seen again."""
+        redactor = Redactor(["tok-12345"])
+        for second in range(100):
+            reply = (("date", f"Sun, 06 Dec 2026 03:00:{second:02} GMT"), ("X-Echo", "tok-12345"))
+            assert redactor.header_lines(reply, remember_set=False) == (
+                f"\ndate: Sun, 06 Dec 2026 03:00:{second:02} GMT\nX-Echo: [REDACTED]"
+            )
+        assert len(redactor._derived.line_sets) == 0
+        assert redactor.header_lines((("X-Echo", "tok-12345"),)) == "\nX-Echo: [REDACTED]"
+        assert len(redactor._derived.line_sets) == 1  # a request's set is remembered
+
 
 @pytest.mark.parametrize(
     "name",

@@ -190,3 +190,23 @@ async def test_entries_recorded_in_a_thread_have_their_excerpts_made_by_the_writ
         await buffer.aclose()
     assert store.batches == [[made.id]]
     assert made.request_excerpt == "GET https://api.example/items/1\nX-Key: [REDACTED]"
+
+
+async def test_an_entry_recorded_in_a_thread_during_a_step_is_not_left_queued() -> None:
+    """A thread's entry while the loop's steps are under way goes to the writer, not into
+    the queue of those steps (it could be left there with no step to come)."""
+    store = Store()
+    buffer = BufferedRecorder(store.write, flush_interval=3600)
+    buffer.start()
+    try:
+        calls = ConnectionCalls(Telemetry(recorder=MemoryRecorder()), "conn")
+        on_loop, from_thread = deferred_entry(calls, 1), deferred_entry(calls, 2)
+        buffer.record(on_loop)  # a step is asked for
+        await asyncio.to_thread(buffer.record, from_thread)
+        await asyncio.sleep(0)
+        assert not excerpts_pending(on_loop) and excerpts_pending(from_thread)
+        assert len(buffer._unprepared) == 0
+        await buffer.flush()
+    finally:
+        await buffer.aclose()
+    assert from_thread.request_excerpt == "GET https://api.example/items/2\nX-Key: [REDACTED]"

@@ -156,3 +156,13 @@ def test_wire_headers_are_read_at_the_excerpt_as_they_were_received() -> None:
         "200\ncontent-type: application/json\nset-cookie: [REDACTED]\n"
         'x-echo: [REDACTED], again\n\n{"id": 7}'
     )
+
+
+def test_an_excerpt_made_by_another_thread_between_a_miss_and_its_check_is_read() -> None:
+    """A read that missed the empty slot, then finds the work done by another thread (slots
+    filled, nothing pending), answers the excerpt instead of raising AttributeError."""
+    recorder = MemoryRecorder()
+    tracked(calls_for(recorder), b'{"id": 7}')
+    entry = recorder.entries[0]
+    entry._resolve()  # type: ignore[attr-defined]  # what the other thread did
+    assert entry.__getattr__("request_excerpt").startswith("GET https://api.example/items/7")

@@ -222,10 +222,6 @@ class WalkCursors:
 
     def __init__(self) -> None:
         self._after: dict[str, str] = {}
-        #: The last claim left a walk of an endpoint's queues part-way, with room left on
-        #: it: a due head may lie further round, so an empty claim does not mean nothing
-        #: is due (the dispatch claims again instead of stopping).
-        self.unfinished = False
         #: Where the next claim's look at endpoints starts (the last endpoint looked at).
         self.endpoints_after = ""
 
@@ -250,6 +246,17 @@ CURSORS = WalkCursors()
 WINDOW_SLACK = 16
 #: Endpoints a claim looks at, at least (at most its batch size when that is larger).
 MIN_ENDPOINTS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class DueHeads:
+    """What :func:`due_heads` found: the heads, and whether a walk stopped part-way."""
+
+    heads: list[Candidate]
+    #: A walk of an endpoint's queues stopped at its bound with room left on the endpoint:
+    #: a due head may lie further round, so an empty claim does not mean nothing is due
+    #: (the dispatch claims again instead of stopping).
+    unfinished: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +293,7 @@ class Candidate:
 
 async def due_heads(
     session: AsyncSession, now: datetime, limit: int, cursors: WalkCursors | None = None
-) -> list[Candidate]:
+) -> DueHeads:
     """Up to *limit* due queue heads in fair order, within their endpoints' room.
 
     Fair order: each enterprise's heads ranked by time, then the ranks taken in turn (an
@@ -297,9 +304,8 @@ async def due_heads(
     found: list[Candidate] = []
     short: dict[str, tuple[int, int]] = {}
     endpoints = await _endpoints_to_look_at(session, max(limit, MIN_ENDPOINTS), cursors)
-    cursors.unfinished = False
     if not endpoints:
-        return []
+        return DueHeads([])
     rows = await session.execute(
         _BY_TIME, {"now": now, "slack": WINDOW_SLACK, "endpoints": endpoints}
     )
@@ -312,6 +318,7 @@ async def due_heads(
     taken_per_endpoint: dict[str, int] = defaultdict(int)
     for candidate in found:
         taken_per_endpoint[candidate.endpoint_id] += 1
+    unfinished = False
     walk = sorted(
         endpoint
         for endpoint, (cap, busy) in short.items()
@@ -332,12 +339,12 @@ async def due_heads(
             found += sorted(by_id.values(), key=lambda c: (c.next_run_at, c.event_seq))[
                 : cap - busy
             ]
-        cursors.unfinished = any(
+        unfinished = any(
             len(per_endpoint.get(endpoint, ())) < cap - busy
             for endpoint, (cap, busy) in short.items()
             if endpoint in part_way
         )
-    return in_fair_order(found)[:limit]
+    return DueHeads(in_fair_order(found)[:limit], unfinished)
 
 
 async def _walk_queues(
@@ -413,6 +420,7 @@ __all__ = [
     "WALK_SLACK",
     "WINDOW_SLACK",
     "Candidate",
+    "DueHeads",
     "WalkCursors",
     "due_heads",
     "in_fair_order",

@@ -50,7 +50,6 @@ from connectory.errors import ConnectoryError, EgressDenied, InvalidURL, Upstrea
 from connectory.events.signing import keyed_signature_header, signing_keys
 from connectory.http.egress_aiohttp import check_destination
 from connectory.observability.calls import ConnectionCalls
-from connectory.services.events import claim_heads
 from connectory.services.events.call_logs import BackgroundCalls
 from connectory.services.events.claim_heads import Candidate, due_heads
 from connectory.services.events.context import EventsContext
@@ -245,13 +244,24 @@ _FOLLOWERS_LATERAL = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """What a claim took: the claimed deliveries' ids, and whether it looked everywhere."""
+
+    ids: list[str]
+    #: A walk of an endpoint's queues stopped part-way with room left on it (PostgreSQL's
+    #: claim, :class:`connectory.services.events.claim_heads.DueHeads`): a due head may lie
+    #: further round, so an empty claim does not mean nothing is due.
+    unfinished: bool = False
+
+
 async def claim_deliveries(
     session: AsyncSession,
     now: datetime,
     limit: int,
     lease_seconds: float = LEASE_SECONDS,
     depth: int = 1,
-) -> list[str]:
+) -> ClaimResult:
     """Claim due deliveries (see the module docstring); the caller commits.
 
     Up to *limit* queues are claimed, each by its head; with *depth* > 1, also up to
@@ -263,11 +273,26 @@ async def claim_deliveries(
     if dialect == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
     rows: Sequence[Candidate | Row[Any]]
+    unfinished = False
     if dialect == "postgresql":
-        rows = await due_heads(session, now, limit)
+        due = await due_heads(session, now, limit)
+        rows, unfinished = due.heads, due.unfinished
     else:  # one query, no walks: nothing is left part-way
-        claim_heads.CURSORS.unfinished = False
         rows = (await session.execute(_CANDIDATES_SCAN, {"now": now, "scan": limit})).all()
+    return ClaimResult(
+        await _claim_rows(session, now, rows, limit, lease_seconds, depth), unfinished
+    )
+
+
+async def _claim_rows(
+    session: AsyncSession,
+    now: datetime,
+    rows: Sequence[Candidate | Row[Any]],
+    limit: int,
+    lease_seconds: float,
+    depth: int,
+) -> list[str]:
+    """Lease the candidate heads *rows* (in fair order) within their caps, and their runs."""
     if not rows:
         return []
     # Queues in flight per endpoint (read with the candidates): each sends one request at a
@@ -534,13 +559,13 @@ async def _dispatch_lane(
     # One connection for the lane's life: a checkout per batch would ping the server each time.
     async with held_session(context.sessions) as session:
         for _ in range(rounds):
-            now, claimed = await _record_then_claim(session, context, done, batch, depth)
+            now, claim = await _record_then_claim(session, context, done, batch, depth)
             done = None
-            if not claimed:
-                if claim_heads.CURSORS.unfinished:  # a walk goes on round: claim again
+            if not claim.ids:
+                if claim.unfinished:  # a walk goes on round: claim again
                     continue
                 break
-            prepared = await prepare_deliveries(session, context, claimed, secrets, connectors)
+            prepared = await prepare_deliveries(session, context, claim.ids, secrets, connectors)
             await session.commit()  # ends the read (no transaction stays open while sending)
             runs: dict[tuple[str, str], list[Prepared]] = {}
             for item in prepared:  # in queue order
@@ -620,8 +645,8 @@ async def _record_when_cancelled(
 
 async def _record_then_claim(
     session: AsyncSession, context: EventsContext, done: _Tried | None, batch: int, depth: int
-) -> tuple[datetime, list[str]]:
-    """Commit the previous batch's tries (*done*), then claim the next batch; its time and ids.
+) -> tuple[datetime, ClaimResult]:
+    """Commit the previous batch's tries (*done*), then claim the next batch; its time and claim.
 
     Two transactions on the held connection: a claim that fails (a deadlock, a timeout, a
     dropped connection) cannot roll back outcomes of deliveries already sent, and the claim
