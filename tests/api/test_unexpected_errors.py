@@ -98,13 +98,13 @@ async def test_a_warm_call_failing_before_its_handler_names_its_logged_error_id(
     cid = await connect(api, world, settings, document_on(upstream))
     monkeypatch.setattr(operation_route, "cached_principal", _broken)
     caplog.set_level(logging.ERROR, logger="connectory.api")
-    error_id = _error_id_of(
-        await api.post(
-            f"/connections/{cid}/operations/get_item",
-            json={"params": {"id": 1}},
-            headers=world.auth("a_admin"),
-        )
+    answer = await api.post(
+        f"/connections/{cid}/operations/get_item",
+        json={"params": {"id": 1}},
+        headers={**world.auth("a_admin"), "X-Request-Id": "req-unexpected-1"},
     )
+    error_id = _error_id_of(answer)
+    assert answer.headers["X-Request-Id"] == "req-unexpected-1"  # the caller's, echoed
     assert _logged_ids(caplog) == [error_id]
 
 

@@ -32,7 +32,6 @@ serves the common case itself, with the same checks and the same answers:
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -50,12 +49,10 @@ from connectory.api.problems import (
 )
 from connectory.api.schemas.connections import OperationRun
 from connectory.errors import ConnectoryError
-from connectory.observability.calls import ResponseIds, serving_request
+from connectory.observability.calls import serving_request
 from connectory.services.connection_runtime import ConnectionRuntimes
 from connectory.services.request_cache import RequestCache
 from connectory.services.tokens import is_token_shaped
-
-logger = logging.getLogger("connectory.api")
 
 #: The endpoint's path, as Starlette matches ``{connection_id}`` and ``{operation}``.
 _PATH = re.compile(r"/connections/([^/]+)/operations/([^/]+)")
@@ -113,35 +110,33 @@ class OperationCallRoute:
         runtimes: ConnectionRuntimes | None = getattr(state, "runtimes", None)
         if cache is None or runtimes is None or not is_token_shaped(token):
             return False
-        ids: ResponseIds | None = None
-        try:  # anything unexpected, here too, is the common 500 with its error id
-            principal = await cached_principal(cache, token)
-            if principal is None:
-                return False
-            params = _params(body)
-            if params is None:
-                return False
-            ids = response_ids(scope)
-            with serving_request(ids):
-                try:
-                    # The one handler the FastAPI route runs too (connectory.api.operation_call).
-                    content = await answer_operation_call(
-                        WarmSource(cache, runtimes),
-                        runtimes,
-                        principal,
-                        connection_id,
-                        operation,
-                        params,
-                    )
-                    if content is None:
-                        return False  # not warm: nothing was done
-                    status = 200
-                    headers = _JSON_HEADERS
-                except ConnectoryError as error:
-                    status, content, headers = _rendered(connectory_error_response(error))
-        except Exception:
-            error_id = log_unexpected("handling a request")
-            status, content, headers = _rendered(unexpected_error_response(error_id))
+        ids = response_ids(scope)
+        with serving_request(ids):  # the log lines of an error below carry the request's ids
+            try:
+                principal = await cached_principal(cache, token)
+                if principal is None:
+                    return False
+                params = _params(body)
+                if params is None:
+                    return False
+                # The one handler the FastAPI route runs too (connectory.api.operation_call).
+                content = await answer_operation_call(
+                    WarmSource(cache, runtimes),
+                    runtimes,
+                    principal,
+                    connection_id,
+                    operation,
+                    params,
+                )
+                if content is None:
+                    return False  # not warm: nothing was done
+                status = 200
+                headers = _JSON_HEADERS
+            except ConnectoryError as error:
+                status, content, headers = _rendered(connectory_error_response(error))
+            except Exception:  # anything unexpected, before the handler too: the common 500
+                error_id = log_unexpected("handling a request")
+                status, content, headers = _rendered(unexpected_error_response(error_id))
         await send(
             {
                 "type": "http.response.start",
@@ -149,7 +144,7 @@ class OperationCallRoute:
                 "headers": [
                     (b"content-length", str(len(content)).encode()),
                     *headers,
-                    *(id_headers(ids) if ids is not None else ()),
+                    *id_headers(ids),
                 ],
             }
         )

@@ -37,7 +37,9 @@ def create_engine(database_url: str) -> AsyncEngine:
     created owner-only if missing: it holds encrypted secrets and API token hashes.
     """
     url = make_url(database_url)
-    options: dict[str, Any] = {}
+    # A database error's message never quotes the statement's values (a token's hash, an
+    # intake URL's token, ciphertext): such messages reach logs.
+    options: dict[str, Any] = {"hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             _create_private_file(Path(url.database))

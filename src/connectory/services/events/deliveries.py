@@ -1187,6 +1187,7 @@ def delivery_view(delivery: Delivery) -> dict[str, Any]:
 
 __all__ = [
     "ENDPOINT_SECRETS_OWNER",
+    "ClaimResult",
     "Outcome",
     "claim_deliveries",
     "delivery_view",
