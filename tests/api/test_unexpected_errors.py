@@ -60,26 +60,41 @@ def upstream() -> Iterator[str]:
         yield url
 
 
-async def test_an_operation_call_failing_unexpectedly_names_its_logged_error_id(
+@pytest.fixture
+async def connection(
     api: httpx.AsyncClient,
     world: World,
     settings: Settings,
     upstream: str,
+    caplog: pytest.LogCaptureFixture,
+) -> str:
+    """Enterprise A's connection; errors of connectory.api captured from here on."""
+    cid = await connect(api, world, settings, document_on(upstream))
+    caplog.set_level(logging.ERROR, logger="connectory.api")
+    return cid
+
+
+async def _get_item(
+    api: httpx.AsyncClient, world: World, cid: str, **headers: str
+) -> httpx.Response:
+    return await api.post(
+        f"/connections/{cid}/operations/get_item",
+        json={"params": {"id": 1}},
+        headers={**world.auth("a_admin"), **headers},
+    )
+
+
+async def test_an_operation_call_failing_unexpectedly_names_its_logged_error_id(
+    api: httpx.AsyncClient,
+    world: World,
+    connection: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cid = await connect(api, world, settings, document_on(upstream))
     monkeypatch.setattr(connections_router, "answer_operation_call", _broken)
     monkeypatch.setattr(operation_route, "answer_operation_call", _broken)
-    caplog.set_level(logging.ERROR, logger="connectory.api")
     answered = [
-        _error_id_of(
-            await api.post(
-                f"/connections/{cid}/operations/get_item",
-                json={"params": {"id": 1}},
-                headers=world.auth("a_admin"),
-            )
-        )
+        _error_id_of(await _get_item(api, world, connection))
         for _ in range(3)  # the first may be cold (the route), the later ones warm (fast path)
     ]
     assert len(set(answered)) == 3
@@ -89,20 +104,13 @@ async def test_an_operation_call_failing_unexpectedly_names_its_logged_error_id(
 async def test_a_warm_call_failing_before_its_handler_names_its_logged_error_id(
     api: httpx.AsyncClient,
     world: World,
-    settings: Settings,
-    upstream: str,
+    connection: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The fast path's own steps before the handler (the token's principal) are guarded too."""
-    cid = await connect(api, world, settings, document_on(upstream))
     monkeypatch.setattr(operation_route, "cached_principal", _broken)
-    caplog.set_level(logging.ERROR, logger="connectory.api")
-    answer = await api.post(
-        f"/connections/{cid}/operations/get_item",
-        json={"params": {"id": 1}},
-        headers={**world.auth("a_admin"), "X-Request-Id": "req-unexpected-1"},
-    )
+    answer = await _get_item(api, world, connection, **{"X-Request-Id": "req-unexpected-1"})
     error_id = _error_id_of(answer)
     assert answer.headers["X-Request-Id"] == "req-unexpected-1"  # the caller's, echoed
     assert _logged_ids(caplog) == [error_id]

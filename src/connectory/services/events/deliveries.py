@@ -706,17 +706,18 @@ async def _send_run(
 
 #: Claimed deliveries with their events and endpoints, in queue order (built once: a
 #: statement per batch would be built and its cache key worked out every time).
+#: The columns a claimed delivery is loaded with (after its id, as ``delivery_id``).
+_LOADED_COLUMNS = (
+    _DELIVERIES.c.endpoint_id,
+    _DELIVERIES.c.order_key,
+    _DELIVERIES.c.next_run_at,
+    *_EVENT_COLUMNS,
+    _ENDPOINTS.c.url,
+    _ENDPOINTS.c.enabled,
+    _ENDPOINTS.c.deleted_at,
+)
 _LOAD_CLAIMED = (
-    select(
-        _DELIVERIES.c.id.label("delivery_id"),
-        _DELIVERIES.c.endpoint_id,
-        _DELIVERIES.c.order_key,
-        _DELIVERIES.c.next_run_at,
-        *_EVENT_COLUMNS,
-        _ENDPOINTS.c.url,
-        _ENDPOINTS.c.enabled,
-        _ENDPOINTS.c.deleted_at,
-    )
+    select(_DELIVERIES.c.id.label("delivery_id"), *_LOADED_COLUMNS)
     .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
     .outerjoin(_ENDPOINTS, _ENDPOINTS.c.id == _DELIVERIES.c.endpoint_id)
     .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
@@ -754,19 +755,8 @@ _LOAD_CLAIMED_BY_KEY = (
     .bindparams(bindparam("ids", type_=ARRAY(String)))
     .columns(
         # The loaded columns' own types (the payload's JSON, the times' time zone).
-        **{"delivery_id": _DELIVERIES.c.id.type},
-        **{
-            column.name: column.type
-            for column in (
-                _DELIVERIES.c.endpoint_id,
-                _DELIVERIES.c.order_key,
-                _DELIVERIES.c.next_run_at,
-                *_EVENT_COLUMNS,
-                _ENDPOINTS.c.url,
-                _ENDPOINTS.c.enabled,
-                _ENDPOINTS.c.deleted_at,
-            )
-        },
+        delivery_id=_DELIVERIES.c.id.type,
+        **{column.name: column.type for column in _LOADED_COLUMNS},
     )
 )
 
