@@ -209,8 +209,15 @@ class Delivery(Base):
         partial_index(
             "ix_deliveries_live_queue", "endpoint_id", "order_key", "event_seq", where=_LIVE
         ),
+        # The claim's time scan only: ``next_run_at IS NOT NULL`` (always true) is implied by
+        # the scan's ``next_run_at <= now`` and not by the queue look-ups, so the planner
+        # never serves those from this index (migration 0013 says why it did).
         partial_index(
-            "ix_deliveries_live_due", "endpoint_id", "next_run_at", "event_seq", where=_LIVE
+            "ix_deliveries_live_due",
+            "endpoint_id",
+            "next_run_at",
+            "event_seq",
+            where=f"{_LIVE} AND next_run_at IS NOT NULL",
         ),
         # The deliveries in flight, per endpoint and queue: the claim counts each endpoint's
         # queues in flight from these only (migration 0012).

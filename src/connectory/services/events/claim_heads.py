@@ -28,7 +28,12 @@ leaves the column as it was), which bounds the time scan. The look-ups for an ea
 later live delivery of a queue are scalar subqueries in the live queue index's order, not
 EXISTS: the planner cannot make them a join that reads the index once per row, whatever the
 statistics say (a table not analyzed since a burst of deliveries made that plan read the
-whole index per candidate; this machine kind runs PostgreSQL with autovacuum off).
+whole index per candidate; this machine kind runs PostgreSQL with autovacuum off). Nor can
+they be served from the live time index: its condition includes ``next_run_at IS NOT NULL``,
+which only the time scan's ``next_run_at <= now`` implies (migration 0013: without
+statistics, and with real queue keys making the queue index the deeper tree, the planner
+preferred the time index and filtered the order key, reading every live delivery of the
+endpoint per look-up).
 """
 
 from __future__ import annotations
