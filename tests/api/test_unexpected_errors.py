@@ -2,29 +2,37 @@
 
 The id is what a user quotes and an operator greps for; the answer reveals nothing else (not
 the exception's message). Both mounts of the operation call are covered: the FastAPI route
-(a connection not yet warm) and the ASGI fast path (warm), and a plain FastAPI app with the
-common handlers.
+(a connection not yet warm) and the ASGI fast path (warm), any other route of the app (in
+process and behind uvicorn: the traceback is logged once, with the request id the answer's
+``X-Request-Id`` names), a stream failing after its answer started (cut, never answered twice),
+and a plain FastAPI app with the common handlers and guard.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, NoReturn
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
-from connectory.api import operation_route
+from connectory.api import create_app, operation_route
+from connectory.api.limits import server_options
+from connectory.api.observability import ObservabilityMiddleware
 from connectory.api.problems import install_error_handlers
 from connectory.api.routers import connections as connections_router
+from connectory.api.unexpected_errors import UnexpectedErrorMiddleware
+from connectory.logs import ContextFilter
 from connectory.settings import Settings
 from connectory.testing import create_test_api, serve
 
 from .crm_support import connect, document_on
-from .support import World
+from .support import Server, World
 
 _HIDDEN = "internal-detail-7f3a"
 _ERROR_ID = re.compile(r"\(error id ([0-9a-f]{16})\); it was logged$")
@@ -52,6 +60,33 @@ def _error_id_of(answer: httpx.Response) -> str:
     found = _ERROR_ID.search(body["detail"])
     assert found, body["detail"]
     return found.group(1)
+
+
+def _tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Every record logged with a traceback (ours, the server's, anyone's)."""
+    return [record for record in caplog.records if record.exc_info or record.exc_text]
+
+
+async def _broken_route() -> None:
+    await _broken()
+
+
+async def _broken_stream() -> StreamingResponse:
+    async def lines() -> AsyncIterator[bytes]:
+        yield b'{"id": 1}\n'
+        await _broken()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@pytest.fixture
+def logged(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Errors of every logger captured, with the ids a process's log handler adds to them."""
+    ids = ContextFilter()
+    caplog.handler.addFilter(ids)
+    caplog.set_level(logging.ERROR)
+    yield caplog
+    caplog.handler.removeFilter(ids)
 
 
 @pytest.fixture(scope="module")
@@ -116,18 +151,96 @@ async def test_a_warm_call_failing_before_its_handler_names_its_logged_error_id(
     assert _logged_ids(caplog) == [error_id]
 
 
+async def test_a_route_failing_unexpectedly_answers_its_request_id_and_logs_once(
+    server: Server, logged: pytest.LogCaptureFixture
+) -> None:
+    """The slow path: the 500 carries X-Request-Id, the one traceback line its request id."""
+    server.app.add_api_route("/test-broken", _broken_route)
+    answer = await server.client.get("/test-broken")  # the app's exceptions are raised here
+    error_id = _error_id_of(answer)
+    assert _logged_ids(logged) == [error_id]
+    (record,) = _tracebacks(logged)
+    assert getattr(record, "request_id", None) == answer.headers["X-Request-Id"]
+    assert answer.headers["content-type"] == "application/json"
+
+
+async def test_behind_uvicorn_an_unexpected_error_is_logged_once_and_a_stream_is_cut(
+    settings: Settings, logged: pytest.LogCaptureFixture
+) -> None:
+    """The server logs no traceback of its own; a stream failing half way is not answered twice."""
+    app = create_app(settings)
+    app.add_api_route("/test-broken", _broken_route)
+    app.add_api_route("/test-broken-stream", _broken_stream)
+    with serve(app, options=server_options(settings)) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            answer = await client.get("/test-broken", headers={"X-Request-Id": "req-slow-1"})
+            error_id = _error_id_of(answer)
+            assert answer.headers["X-Request-Id"] == "req-slow-1"
+            async with client.stream("GET", "/test-broken-stream") as streamed:
+                assert streamed.status_code == 200
+                streamed_id = streamed.headers["X-Request-Id"]
+                # The body is cut (the connection closed before its last chunk): a client
+                # cannot take the records before the failure for the whole answer.
+                with pytest.raises(httpx.RemoteProtocolError):
+                    await streamed.aread()
+    # The server has stopped: whatever it was to log about these requests is logged.
+    logged_ids = _logged_ids(logged)
+    assert len(logged_ids) == 2 and logged_ids[0] == error_id
+    tracebacks = _tracebacks(logged)
+    assert [getattr(record, "request_id", None) for record in tracebacks] == [
+        "req-slow-1",
+        streamed_id,
+    ]
+    assert all(record.name == "connectory.api" for record in tracebacks)
+    # uvicorn's own error lines: none for the answered 500 (it was not re-raised), and for the
+    # cut stream only its note that the body was left unfinished, with no traceback.
+    server_lines = [r.getMessage() for r in logged.records if r.name.startswith("uvicorn")]
+    assert server_lines == ["ASGI callable returned without completing response."]
+
+
+async def test_a_response_that_started_is_never_followed_by_a_second_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """After the answer started the guard logs (once) and sends nothing more, nor raises."""
+
+    async def app(_scope: Scope, _receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}\n", "more_body": True})
+        await _broken()
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    caplog.set_level(logging.ERROR, logger="connectory.api")
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    await UnexpectedErrorMiddleware(app)(scope, receive, send)
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    assert sent[-1]["more_body"] is True  # left unfinished: the server closes the connection
+    assert len(_logged_ids(caplog)) == 1
+
+
 async def test_any_route_failing_unexpectedly_names_its_logged_error_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A FastAPI app with the common handlers and the guard inside its ids, as create_app's."""
     app = FastAPI()
     install_error_handlers(app)
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(ObservabilityMiddleware)
 
     @app.get("/broken")
     async def broken() -> None:
         await _broken()
 
     caplog.set_level(logging.ERROR, logger="connectory.api")
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=app)  # an exception escaping the app is raised here
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        error_id = _error_id_of(await client.get("/broken"))
+        answer = await client.get("/broken", headers={"X-Request-Id": "req-plain-1"})
+    error_id = _error_id_of(answer)
+    assert answer.headers["X-Request-Id"] == "req-plain-1"
     assert _logged_ids(caplog) == [error_id]

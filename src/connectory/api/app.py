@@ -19,6 +19,7 @@ from connectory.api.observability import ObservabilityMiddleware
 from connectory.api.operation_route import OperationCallRoute
 from connectory.api.problems import ErrorOut, install_error_handlers
 from connectory.api.routers import ROUTERS
+from connectory.api.unexpected_errors import UnexpectedErrorMiddleware
 from connectory.services.bootstrap import bootstrap_first_admin
 from connectory.services.examples import load_examples
 from connectory.services.generations import attach_notifier, create_notifier
@@ -168,6 +169,9 @@ def create_app(
     install_ui(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlLengthLimit, max_bytes=settings.max_url_bytes)
+    # Just inside the ids: an unexpected error is logged with the request id and answered
+    # with X-Request-Id (FastAPI's own last handler runs outside every middleware of ours).
+    app.add_middleware(UnexpectedErrorMiddleware)
     # Outermost of ours: even a refused body or URL answers with its request id.
     app.add_middleware(ObservabilityMiddleware)
     return app

@@ -208,7 +208,13 @@ def unexpected_error_response(error_id: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that give every error the common shape."""
+    """Register the handlers that give every error the common shape.
+
+    Unexpected exceptions are not among them: a FastAPI ``Exception`` handler runs outside
+    every middleware, without the request's ids, and the server then logs the traceback again.
+    :class:`~connectory.api.unexpected_errors.UnexpectedErrorMiddleware`, added just inside
+    :class:`~connectory.api.observability.ObservabilityMiddleware`, answers them.
+    """
 
     @app.exception_handler(ConnectoryError)
     async def _connectory_error(_request: Request, error: ConnectoryError) -> JSONResponse:
@@ -245,10 +251,6 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         response.headers.update(error.headers or {})
         return response
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-        return unexpected_error_response(log_unexpected("handling a request"))
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
