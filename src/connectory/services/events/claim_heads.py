@@ -395,9 +395,9 @@ async def _endpoints_to_look_at(
     if len(found) < most and after:  # reached the last: go on from the first
         again = (await session.execute(_LIVE_ENDPOINTS, {"after": "", "most": most})).scalars()
         found += [endpoint for endpoint in again if endpoint <= after][: most - len(found)]
-        cursors.endpoints_after = found[-1] if len(found) == most else ""
-    else:
-        cursors.endpoints_after = found[-1] if len(found) == most else ""
+    # A full slice: the next claim goes on after its last endpoint; else it looked at every
+    # live endpoint and the next starts from the first.
+    cursors.endpoints_after = found[-1] if len(found) == most else ""
     return found
 
 
