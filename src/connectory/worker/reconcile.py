@@ -184,8 +184,8 @@ async def due_kinds(context: EventsContext) -> list[str]:
 
     Deliveries: with a due queue head (not only deliveries waiting behind their heads).
     """
-    _, due = await _read_due(context, exact=False, cap=DEPTH_CAP)
-    return [kind for kind in due_conditions(context.now()) if kind in due]
+    counts, due = await _read_due(context, exact=False, cap=DEPTH_CAP)
+    return [kind for kind in counts if kind in due]
 
 
 async def wake_due(context: EventsContext) -> list[str]:
