@@ -4,19 +4,108 @@ One query per tick answers for every kind. With metrics on it counts the due row
 (``connectory_event_queue_depth``), up to :data:`DEPTH_CAP`: under a backlog an uncapped
 count would read every due row once a second, so the gauge reads "at least" the cap. With
 metrics off it only asks whether any is due (EXISTS stops at the first row).
+
+A delivery due by time may wait behind its queue's head (in flight, or backing off after a
+failed try): a backlog of those is depth, not work a claim can take. When deliveries are due
+by time, a second query asks whether a queue's HEAD is due (:func:`has_due_head`), so such a
+backlog does not wake the delivery task every tick for an empty claim.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
 
 from connectory.services.events.context import EventsContext
+from connectory.services.events.records import dialect_of
 from connectory.store.event_models import Delivery, EventSubscription, IntakeRequest
 
 #: The most due rows counted per kind of work at a tick (the queue depth gauge's ceiling).
 DEPTH_CAP = 10_000
+
+#: A live delivery a claim may take now, but for its place in its queue. A CASE, not an OR
+#: of conditions on ``status``: those match the due index, which a planner without
+#: statistics takes for a few rows (reading every due delivery, then sorting them).
+_CLAIMABLE = """CASE WHEN {alias}.status = 'pending' THEN {alias}.next_run_at <= :now
+    ELSE {alias}.lease_until < :now END"""
+
+#: Whether a live delivery precedes *alias*'s in its queue (NULL: none, it is the head): a
+#: look-up in the live queue index's order, one per row however the table's statistics stand.
+_PRECEDED = """(
+    SELECT 1 FROM deliveries p
+    WHERE p.endpoint_id = {alias}.endpoint_id AND p.order_key = {alias}.order_key
+      AND p.event_seq < {alias}.event_seq AND p.status IN ('pending', 'in_flight')
+    ORDER BY p.endpoint_id, p.order_key, p.event_seq LIMIT 1
+)"""
+
+#: The first queue, among those *where* picks, with a delivery a claim may take but for its
+#: place: that queue's first such delivery (in the live queue index's order: the deliveries
+#: sent before are not in it).
+_NEXT = f"""(
+    SELECT d.id FROM deliveries d {{indexed}}
+    WHERE d.status IN ('pending', 'in_flight') AND {_CLAIMABLE.format(alias="d")}
+      AND {{where}}
+    ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
+)"""
+
+#: The queues after delivery ``q``'s: its endpoint's next ones, else the next endpoints'. Two
+#: look-ups, not a row comparison: SQLite seeks on the first column of one only (and would
+#: read the rest of a queue thousands deep).
+_AFTER_QUEUE = (
+    "d.endpoint_id = q.endpoint_id AND d.order_key > q.order_key",
+    "d.endpoint_id > q.endpoint_id",
+)
+
+
+def _due_head_query(indexed: str) -> TextClause:
+    """The walk for a due head (*indexed*: the index named, where the planner needs telling).
+
+    Up to :walk queues with a delivery due by time, one look-up each however deep (a skip
+    scan of the live queue index), stopping at the first whose due delivery is its head: how
+    many were walked, and whether the last one's is a head. A queue's first due delivery is
+    its head or none is: a head precedes the rest. Between two such queues the scan passes
+    the live deliveries not due (in flight, or later), reading them.
+    """
+    return text(
+        f"""
+    WITH RECURSIVE due(id, step) AS (
+        SELECT {_NEXT.format(indexed=indexed, where="1 = 1")}, 1
+        UNION ALL
+        SELECT coalesce({", ".join(_NEXT.format(indexed=indexed, where=w) for w in _AFTER_QUEUE)}),
+               due.step + 1
+        FROM due JOIN deliveries q ON q.id = due.id
+        WHERE due.step < :walk AND {_PRECEDED.format(alias="q")} IS NOT NULL
+    )
+    SELECT count(c.id) AS walked,
+           coalesce(sum(CASE WHEN {_PRECEDED.format(alias="c")} IS NULL THEN 1 ELSE 0 END), 0)
+           AS heads
+    FROM due JOIN deliveries c ON c.id = due.id
+    """
+    ).bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("walk", type_=Integer))
+
+
+#: The walk on PostgreSQL; on SQLite, told the index: without statistics SQLite takes the
+#: due index for the status term and sorts every live delivery at each step.
+_DUE_HEAD = _due_head_query("")
+_DUE_HEAD_SQLITE = _due_head_query("INDEXED BY ix_deliveries_live_queue")
+
+#: Queues with deliveries due by time walked at most, to find a due head.
+HEAD_WALK = 256
 
 
 def due_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
@@ -38,13 +127,39 @@ def due_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
     }
 
 
+async def has_due_head(session: AsyncSession, now: datetime) -> bool:
+    """Whether a queue's head delivery is due at *now* (a claim may take it, room allowing).
+
+    Walks the queues with a delivery due by time, at most :data:`HEAD_WALK` (a queue
+    thousands deep behind a failed head costs one look-up). When the walk stops at its bound
+    before the last such queue, a head further on may be due: True, as if by time.
+    """
+    query = _DUE_HEAD_SQLITE if dialect_of(session) == "sqlite" else _DUE_HEAD
+    walked, heads = (await session.execute(query, {"now": now, "walk": HEAD_WALK})).one()
+    return bool(heads) or walked >= HEAD_WALK
+
+
 async def due_counts(
     context: EventsContext, *, exact: bool = True, cap: int = DEPTH_CAP
 ) -> dict[str, int]:
     """Due rows of each kind of work (at most *cap* each), in one query.
 
-    Not *exact*: 1 when any is due, else 0.
+    Not *exact*: 1 when any is due, else 0; for deliveries, 1 when a queue's head is due
+    (a second query when deliveries are due by time: :func:`has_due_head`).
     """
+    counts, due = await _read_due(context, exact, cap)
+    return counts if exact else {kind: int(kind in due) for kind in counts}
+
+
+async def _read_due(
+    context: EventsContext, exact: bool, cap: int
+) -> tuple[dict[str, int], set[str]]:
+    """The due rows of each kind, and the kinds with work a task can take.
+
+    *exact*: the rows counted up to *cap*, else 1 when any. Deliveries are work only with a
+    due queue head.
+    """
+    now = context.now()
     columns = [
         (
             select(func.count())
@@ -53,26 +168,38 @@ async def due_counts(
             if exact
             else exists().where(condition)
         ).label(kind)
-        for kind, condition in due_conditions(context.now()).items()
+        for kind, condition in due_conditions(now).items()
     ]
     async with context.sessions() as session:
         row = (await session.execute(select(*columns))).one()
-    return {kind: int(value) for kind, value in row._mapping.items()}
+        counts = {kind: int(value) for kind, value in row._mapping.items()}
+        due = {kind for kind, count in counts.items() if count}
+        if "deliveries" in due and not await has_due_head(session, now):
+            due.discard("deliveries")  # all waiting behind their queues' heads
+    return counts, due
 
 
 async def due_kinds(context: EventsContext) -> list[str]:
-    """The kinds of work with at least one due row (or an expired claim)."""
-    return [kind for kind, due in (await due_counts(context, exact=False)).items() if due]
+    """The kinds of work with at least one due row (or an expired claim).
+
+    Deliveries: with a due queue head (not only deliveries waiting behind their heads).
+    """
+    counts, due = await _read_due(context, exact=False, cap=DEPTH_CAP)
+    return [kind for kind in counts if kind in due]
 
 
 async def wake_due(context: EventsContext) -> list[str]:
-    """Wake every kind of work that is due (and report the queues' depths); return the kinds."""
+    """Wake every kind of work that is due (and report the queues' depths); return the kinds.
+
+    The depth of deliveries counts those waiting behind their queue's head (the backlog);
+    the delivery task is woken only for a due head.
+    """
     metrics = context.metrics
-    counts = await due_counts(context, exact=metrics is not None)
+    counts, due = await _read_due(context, exact=metrics is not None, cap=DEPTH_CAP)
     if metrics is not None:
         for kind, depth in counts.items():
             metrics.set_queue_depth(kind, depth)
-    kinds = [kind for kind, due in counts.items() if due]
+    kinds = [kind for kind in counts if kind in due]
     for kind in kinds:
         await context.wake(kind)
     return kinds

@@ -1,6 +1,7 @@
 """Claims that go round: an endpoint's queues walked a slice per claim, endpoints a slice
-per claim; a dispatch goes on claiming while a walk is part-way, so a due head further round
-is sent in the same dispatch, not a tick per slice later."""
+per claim; a dispatch goes on claiming while a walk is part-way, or until it has been once
+round the endpoints, so a due head further round is sent in the same dispatch, not a tick
+per slice later."""
 
 from __future__ import annotations
 
@@ -148,3 +149,94 @@ async def test_a_sqlite_dispatch_with_nothing_due_claims_once(
     async with events_context(sessions) as context:
         assert await dispatch_due(context, lanes=1) == 0
     assert claims == [deliveries.ClaimResult([], unfinished=False)]
+
+
+async def _endpoints_backing_off(
+    session: AsyncSession, count: int, url: str, now: datetime
+) -> tuple[str, list[str]]:
+    """*count* endpoints (in id order) of a new tenant, each with a delivery backing off."""
+    enterprise, _ = await add_tenant(session)
+    ids = sorted(new_id() for _ in range(count))
+    await session.execute(
+        insert(WebhookEndpoint),
+        [{"id": i, "enterprise_id": enterprise, "url": url, "max_in_flight": 4} for i in ids],
+    )
+    rows = [delivery_row(enterprise, i, n, "sub-1", now) for n, i in enumerate(ids, 1)]
+    for row in rows:
+        row["next_run_at"] = now + timedelta(minutes=10)
+    await session.execute(insert(Delivery), rows)
+    return enterprise, ids
+
+
+@postgresql_only
+@pytest.mark.parametrize("lanes", [1, 2])
+async def test_a_due_head_beyond_the_first_slices_of_endpoints_is_sent_in_the_first_dispatch(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch, lanes: int
+) -> None:
+    """The slices of endpoints the lanes' first claims look at have nothing due (every one
+    backing off): the dispatch goes on to the next slice instead of stopping until the next
+    tick."""
+    monkeypatch.setattr(claim_heads, "CURSORS", claim_heads.WalkCursors())
+    received: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    now = datetime.now(UTC)
+    batch = 10  # a claim looks at MIN_ENDPOINTS endpoints
+    first_slices = claim_heads.MIN_ENDPOINTS * lanes  # looked at by each lane's first claim
+    async with sessions() as session:
+        enterprise, ids = await _endpoints_backing_off(
+            session, first_slices + 16, f"http://127.0.0.1:{port}/hook", now
+        )
+        event = Event(enterprise_id=enterprise, connection_id="c", type="t", dedup_key="k")
+        event.payload = {}
+        session.add(event)
+        await session.flush()
+        due = delivery_row(enterprise, ids[first_slices + 8], 10_000, "sub-2", now)
+        due["event_id"] = event.id
+        await session.execute(insert(Delivery), [due])
+        await session.commit()
+    try:
+        async with events_context(sessions, egress=EgressPolicy.allowing(["127.0.0.1"])) as context:
+            sent = await dispatch_due(context, batch=batch, lanes=lanes)
+    finally:
+        await runner.cleanup()
+    assert sent == 1 and len(received) == 1
+
+
+@postgresql_only
+@pytest.mark.parametrize("lanes", [1, 2])
+async def test_a_dispatch_with_nothing_due_stops_after_one_round_of_the_endpoints(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch, lanes: int
+) -> None:
+    """Every endpoint backing off: the dispatch looks once round them (a slice a claim),
+    then stops; it does not go on claiming nothing."""
+    monkeypatch.setattr(claim_heads, "CURSORS", claim_heads.WalkCursors())
+    endpoints = 200
+    async with sessions() as session:
+        await _endpoints_backing_off(session, endpoints, HOOK_URL, datetime.now(UTC))
+        await session.commit()
+    claims: list[deliveries.ClaimResult] = []
+    claim = deliveries.claim_deliveries
+
+    async def counted(*args: Any, **kwargs: Any) -> deliveries.ClaimResult:
+        claims.append(await claim(*args, **kwargs))
+        return claims[-1]
+
+    monkeypatch.setattr(deliveries, "claim_deliveries", counted)
+    async with events_context(sessions) as context:
+        assert await dispatch_due(context, batch=10, lanes=lanes) == 0
+    slices = -(-endpoints // claim_heads.MIN_ENDPOINTS)  # claims in a round: 4
+    # Each lane stops once the endpoints' cursor (shared by the lanes) has come back to
+    # where its own first claim started: a round, and at most one claim more per lane.
+    assert slices <= len(claims) <= slices + lanes
+    assert all(result.ids == [] for result in claims)
+    assert not claims[-1].unfinished

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from connectory.observability.metrics import LATENCY_BUCKETS
 from connectory.observability.series import counter_increment, histogram_observer
@@ -93,3 +98,58 @@ def test_children_of_another_shape_get_their_public_methods() -> None:
     counter_increment(child)(3)
     histogram_observer(child)(0.5)
     assert child.seen == [3, 0.5]
+
+
+#: A process in prometheus-client's multiprocess mode (its values are chosen when the client
+#: is imported, so a process of its own): it observes every amount and counts the finite
+#: ones not negative, through the client's own methods (argv "public") or the direct
+#: functions (argv "direct").
+_MULTIPROCESS_CHILD = """
+import math, sys
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from connectory.observability.metrics import LATENCY_BUCKETS
+from connectory.observability.series import counter_increment, histogram_observer
+
+registry = CollectorRegistry()
+counter = Counter("c", "c", ["k"], registry=registry).labels("a")
+histogram = Histogram("h", "h", ["k"], buckets=LATENCY_BUCKETS, registry=registry).labels("a")
+if sys.argv[1] == "direct":
+    increment, observe = counter_increment(counter), histogram_observer(histogram)
+    # The direct way, not the public methods it falls back to.
+    assert increment != counter.inc and observe != histogram.observe
+else:
+    increment, observe = counter.inc, histogram.observe
+for amount in [float(a) for a in sys.argv[2:]]:
+    observe(amount)
+    if math.isfinite(amount) and amount >= 0:
+        increment(amount)
+"""
+
+
+def _count_in_a_child(directory: Path, way: str) -> CollectorRegistry:
+    """A scraping registry of *directory*, after a child counted there *way*."""
+    directory.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    amounts = [repr(amount) for amount in AMOUNTS]
+    subprocess.run([sys.executable, "-c", _MULTIPROCESS_CHILD, way, *amounts], env=env, check=True)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    return registry
+
+
+def test_direct_updates_in_multiprocess_mode_land_in_the_files_a_scrape_collects(
+    tmp_path: Path,
+) -> None:
+    """With ``PROMETHEUS_MULTIPROC_DIR`` set, the children's values are the client's
+    multiprocess values (memory-mapped files): updated directly, a scraping process that
+    made no update reads the same samples as after the public methods."""
+    direct = _count_in_a_child(tmp_path / "direct", "direct")
+    public = _count_in_a_child(tmp_path / "public", "public")
+    files = {path.name.split("_")[0] for path in (tmp_path / "direct").iterdir()}
+    assert files == {"counter", "histogram"}
+    # The collector's order of metrics follows the files: compared as sets of lines.
+    assert sorted(_exposition(direct)) == sorted(_exposition(public))
+    counted = sum(a for a in AMOUNTS if math.isfinite(a) and a >= 0)
+    assert direct.get_sample_value("c_total", {"k": "a"}) == counted
+    # Every amount but NaN lands in a bucket (+Inf: the count).
+    assert direct.get_sample_value("h_count", {"k": "a"}) == len(AMOUNTS) - 1

@@ -21,7 +21,11 @@ enterprise. Ranking every due head in one query costs the whole backlog per clai
    its window, the order is then round the queues rather than strictly by time.
 
 The endpoints looked at are those with live deliveries (a skip scan of the live index, not
-every endpoint ever registered).
+every endpoint ever registered), a slice per claim, round from where the last claim stopped.
+A slice with nothing due (its endpoints backing off, or full) does not mean nothing is due in
+the next: while a dispatch has not yet gone once round the endpoints, a claim that stopped
+short of the last endpoint says so (:attr:`DueHeads.unfinished`) and the dispatch claims
+again; once round, it stops at an empty claim (:class:`_Round`).
 
 Every in-flight or due delivery has ``next_run_at <= now`` (a claim takes only due ones and
 leaves the column as it was), which bounds the time scan. The look-ups for an earlier or a
@@ -229,6 +233,13 @@ class WalkCursors:
         self._after: dict[str, str] = {}
         #: Where the next claim's look at endpoints starts (the last endpoint looked at).
         self.endpoints_after = ""
+        #: Times the look at endpoints went past the last one (and on from the first): with
+        #: :attr:`endpoints_after`, a position round the endpoints that only goes forward.
+        self.endpoint_laps = 0
+
+    def endpoint_position(self) -> tuple[int, str]:
+        """Where the look at endpoints stands: (laps, the last endpoint looked at)."""
+        return self.endpoint_laps, self.endpoints_after
 
     def after(self, endpoint_id: str) -> str:
         """The queue the next walk of *endpoint_id* starts after ("": the first)."""
@@ -255,13 +266,46 @@ MIN_ENDPOINTS = 64
 
 @dataclass(frozen=True, slots=True)
 class DueHeads:
-    """What :func:`due_heads` found: the heads, and whether a walk stopped part-way."""
+    """What :func:`due_heads` found: the heads, and whether it looked short of everything."""
 
     heads: list[Candidate]
-    #: A walk of an endpoint's queues stopped at its bound with room left on the endpoint:
-    #: a due head may lie further round, so an empty claim does not mean nothing is due
-    #: (the dispatch claims again instead of stopping).
+    #: A due head may lie further round, so an empty claim does not mean nothing is due (the
+    #: dispatch claims again instead of stopping): a walk of an endpoint's queues stopped at
+    #: its bound with room left on the endpoint, or the slice of endpoints looked at stopped
+    #: short of the last and the dispatch has not yet been once round them.
     unfinished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """Where a dispatch's first claim started looking at endpoints (on *cursors*).
+
+    Kept on the dispatch's session (a lane holds one session from its first claim to its
+    last; see :func:`connectory.services.events.records.held_session`), not in the process:
+    each dispatch goes round the endpoints at most once on empty claims, whatever other
+    dispatches do. Lanes share the cursor, so each lane's own claims see part of the round;
+    a lane stops once the cursor, moved by any of them, has come back to its start.
+    """
+
+    cursors: WalkCursors
+    start: tuple[int, str]
+
+    @classmethod
+    def of(cls, session: AsyncSession, cursors: WalkCursors) -> _Round:
+        """The round of *session*'s claims; started here when this is the first."""
+        found = session.info.get(_ROUND)
+        if not isinstance(found, _Round) or found.cursors is not cursors:
+            found = session.info[_ROUND] = cls(cursors, cursors.endpoint_position())
+        return found
+
+    def went_round(self) -> bool:
+        """Whether the cursor has come back to (or past) where the round started."""
+        laps, after = self.start
+        return self.cursors.endpoint_position() >= (laps + 1, after)
+
+
+#: The key of a session's :class:`_Round` in its ``info``.
+_ROUND = "connectory.claim_heads.round"
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,9 +352,13 @@ async def due_heads(
     cursors = cursors if cursors is not None else CURSORS
     found: list[Candidate] = []
     short: dict[str, tuple[int, int]] = {}
-    endpoints = await _endpoints_to_look_at(session, max(limit, MIN_ENDPOINTS), cursors)
+    round_ = _Round.of(session, cursors)
+    most = max(limit, MIN_ENDPOINTS)
+    endpoints = await _endpoints_to_look_at(session, most, cursors)
     if not endpoints:
         return DueHeads([])
+    # A full slice: live endpoints may lie beyond it (reached within the dispatch's round).
+    unfinished = len(endpoints) == most and not round_.went_round()
     rows = await session.execute(
         _BY_TIME, {"now": now, "slack": WINDOW_SLACK, "endpoints": endpoints}
     )
@@ -323,7 +371,6 @@ async def due_heads(
     taken_per_endpoint: dict[str, int] = defaultdict(int)
     for candidate in found:
         taken_per_endpoint[candidate.endpoint_id] += 1
-    unfinished = False
     walk = sorted(
         endpoint
         for endpoint, (cap, busy) in short.items()
@@ -344,7 +391,7 @@ async def due_heads(
             found += sorted(by_id.values(), key=lambda c: (c.next_run_at, c.event_seq))[
                 : cap - busy
             ]
-        unfinished = any(
+        unfinished = unfinished or any(
             len(per_endpoint.get(endpoint, ())) < cap - busy
             for endpoint, (cap, busy) in short.items()
             if endpoint in part_way
@@ -397,12 +444,14 @@ async def _endpoints_to_look_at(
     """
     after = cursors.endpoints_after
     found = list((await session.execute(_LIVE_ENDPOINTS, {"after": after, "most": most})).scalars())
-    if len(found) < most and after:  # reached the last: go on from the first
+    if len(found) < most:  # reached the last
+        cursors.endpoint_laps += 1
+    if len(found) < most and after:  # go on from the first
         again = (await session.execute(_LIVE_ENDPOINTS, {"after": "", "most": most})).scalars()
         found += [endpoint for endpoint in again if endpoint <= after][: most - len(found)]
-        cursors.endpoints_after = found[-1] if len(found) == most else ""
-    else:
-        cursors.endpoints_after = found[-1] if len(found) == most else ""
+    # A full slice: the next claim goes on after its last endpoint; else it looked at every
+    # live endpoint and the next starts from the first.
+    cursors.endpoints_after = found[-1] if len(found) == most else ""
     return found
 
 
