@@ -842,7 +842,9 @@ def _take_and_load() -> Select[Any]:
 
     The lease is a data-modifying CTE (``d``): its rows come back joined with their events
     and endpoints (a delivery whose event is gone as well, unloaded: it was leased), in
-    queue order. PostgreSQL runs the update whole whatever the select reads.
+    queue order. PostgreSQL runs the update whole whatever the select reads. The load is
+    now read under the claim lock: index probes, a few per delivery, and the payloads
+    travel with the take's result instead of a query's of their own after the commit.
     """
     taken = (
         _take_statement(_DELIVERIES.c.id == any_(bindparam("ids", type_=ARRAY(String))))
