@@ -50,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
 from connectory.errors import ConnectoryError, EgressDenied, InvalidURL, UpstreamError
 from connectory.events.signing import keyed_signature_header, signing_keys
@@ -817,7 +818,7 @@ _CLAIMED_COLUMNS = (
 _ONE = literal_column("1", Integer)
 
 
-def _loaded_by_key(claimed: Any, source: Any, *, event_required: bool) -> Select[Any]:
+def _loaded_by_key(claimed: FromClause, source: FromClause, *, event_required: bool) -> Select[Any]:
     """The rows of :data:`_LOAD_CLAIMED` on PostgreSQL, each looked up by its key.
 
     *claimed* (``d``, in the FROM clause *source*) gives each claimed delivery's
