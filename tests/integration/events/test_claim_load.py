@@ -5,8 +5,7 @@ The reference is the load by id as it was written before the take loaded (its SQ
 verbatim): the claim's rows must have its columns, values and order, for heads alone, for
 runs behind them, for runs cut by a gap, for a delivery whose event is gone (leased, not
 loaded) and for a deleted endpoint's delivery. Counted, not timed: the statements a claim
-and its preparation execute, the transactions of a dispatch batch. The lane's claim commits
-without waiting for the disk; its records do wait.
+and its preparation execute.
 """
 
 from __future__ import annotations
@@ -313,8 +312,14 @@ async def test_a_claim_reads_its_own_events_not_every_event(
     assert after - before < 200, after - before  # 64: one look-up each
 
 
-async def _receiver(received: list[bytes]) -> tuple[web.AppRunner, int]:
-    """An endpoint on 127.0.0.1 that keeps what it receives: its runner and port."""
+@postgresql_only
+async def test_a_dispatch_batch_runs_two_transactions_the_load_none(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Counted, not timed: each batch records the previous one's tries and claims (two
+    transactions, each a BEGIN and a COMMIT on the wire); the load, read by the claim's
+    take, needs no transaction of its own (it took a third: BEGIN, the load, COMMIT)."""
+    received: list[bytes] = []
 
     async def hook(request: web.Request) -> web.Response:
         received.append(await request.read())
@@ -326,18 +331,6 @@ async def _receiver(received: list[bytes]) -> tuple[web.AppRunner, int]:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port
-
-
-@postgresql_only
-async def test_a_dispatch_batch_runs_two_transactions_the_load_none(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    """Counted, not timed: each batch records the previous one's tries and claims (two
-    transactions, each a BEGIN and a COMMIT on the wire); the load, read by the claim's
-    take, needs no transaction of its own (it took a third: BEGIN, the load, COMMIT)."""
-    received: list[bytes] = []
-    runner, port = await _receiver(received)
     batches = 5
     async with sessions() as session:
         enterprise, endpoint = await add_tenant(session, cap=64)
@@ -367,51 +360,3 @@ async def test_a_dispatch_batch_runs_two_transactions_the_load_none(
     # nothing); once, the first batch's look-ups of its endpoint's secrets and connector.
     # With a load of its own: 3 * batches + 1.
     assert len(began) == 2 * batches + 2, len(began)
-
-
-@postgresql_only
-async def test_only_the_claim_s_commit_does_not_wait_for_the_disk(
-    sessions: async_sessionmaker[AsyncSession],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The lane's claim transaction commits with ``synchronous_commit`` off (a lost claim is
-    a re-send); the transaction that records outcomes, and the next, wait for the disk."""
-    received: list[bytes] = []
-    runner, port = await _receiver(received)
-    async with sessions() as session:
-        enterprise, endpoint = await add_tenant(session, cap=64)
-        await session.execute(
-            update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint)
-            .values(url=f"http://127.0.0.1:{port}/hook")
-        )
-        await _queue(session, enterprise, endpoint, "sub-1", 2)
-        await session.commit()
-    seen: list[tuple[str, str]] = []
-    show = text("SHOW synchronous_commit")
-    claim, write = deliveries.claim_deliveries, deliveries.write_outcomes
-
-    async def claim_then_show(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
-        claimed = await claim(session, *args, **kwargs)
-        seen.append(("claim", (await session.execute(show)).scalar_one()))
-        return claimed
-
-    async def show_then_write(session: AsyncSession, *args: Any) -> Any:
-        seen.append(("record", (await session.execute(show)).scalar_one()))
-        return await write(session, *args)
-
-    monkeypatch.setattr(deliveries, "claim_deliveries", claim_then_show)
-    monkeypatch.setattr(deliveries, "write_outcomes", show_then_write)
-    try:
-        async with events_context(sessions, egress=EgressPolicy.allowing(["127.0.0.1"])) as context:
-            sent = await dispatch_due(context, batch=64, lanes=1, depth=1)
-    finally:
-        await runner.cleanup()
-    assert sent == len(received) == 2
-    assert seen == [
-        ("claim", "off"),
-        ("record", "on"),
-        ("claim", "off"),
-        ("record", "on"),
-        ("claim", "off"),
-    ]

@@ -382,7 +382,7 @@ async def test_the_claim_lock_is_taken_without_the_previous_batch_s_rows_locked(
     seen: list[str] = []
 
     async def claim_while_another_lane_updates(
-        session: AsyncSession, *args: object, **kwargs: object
+        session: AsyncSession, *args: object
     ) -> deliveries.ClaimResult:
         # Another lane's claim would update this row: it must not wait for this transaction.
         async with sessions() as other:
@@ -392,7 +392,7 @@ async def test_the_claim_lock_is_taken_without_the_previous_batch_s_rows_locked(
             )
             seen.extend(locked.scalars())
             await other.rollback()
-        return await real_claim(session, *args, **kwargs)  # type: ignore[arg-type]
+        return await real_claim(session, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(deliveries, "claim_deliveries", claim_while_another_lane_updates)
 

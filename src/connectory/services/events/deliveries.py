@@ -87,26 +87,6 @@ LEASE_SECONDS = 120
 _UNRECORDED = ConnectionCalls(None, "")
 #: Any number, the same in every process: the key of the claim's advisory lock.
 _CLAIM_LOCK = 0x636F6E6E  # "conn"
-#: The claim lock, taken first in the claim's transaction.
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-#: The same, and the transaction's commit made without waiting for its WAL to reach the disk
-#: (``SET LOCAL synchronous_commit = off``, in the same statement: no round trip more).
-#:
-#: Safe for a claim (its leases), not for outcomes. A commit is lost only if PostgreSQL
-#: itself crashes within a moment of it (``wal_writer_delay`` x 3); the claim then never
-#: happened: its deliveries are as they were (due, or in flight with an expired lease),
-#: claimed and sent again after the restart: a re-send, at least once as ever (the try's
-#: count is lost with it: one try more at most). The lane that held the claim cannot
-#: record anything over it: its connection died with the server, and a record moves only
-#: rows still held by the claim's lease. Recorded outcomes keep waiting for the disk, and
-#: the WAL is flushed in order: once an outcome is durable, so is every claim committed
-#: before it. What is weaker than a lease that survives: a re-send may overlap the lost
-#: claim's own sends still going on (a second request of a queue at once), in that window
-#: only. Saves the flush wait of one commit per batch (0.26 ms against 0.06 ms at the
-#: median on the development machine).
-_LOCK_LAZY_COMMIT = text(
-    "SELECT pg_advisory_xact_lock(:key), set_config('synchronous_commit', 'off', true)"
-)
 
 #: The heads of due queues that the claim may take, in fair order, up to :scan: each ranked
 #: within its endpoint (an endpoint's queues in flight plus its place among the candidates
@@ -293,8 +273,6 @@ async def claim_deliveries(
     limit: int,
     lease_seconds: float = LEASE_SECONDS,
     depth: int = 1,
-    *,
-    lazy_commit: bool = False,
 ) -> ClaimResult:
     """Claim due deliveries (see the module docstring); the caller commits.
 
@@ -304,14 +282,11 @@ async def claim_deliveries(
     most one request per queue at once). ``max_in_flight`` counts queues in flight.
 
     On PostgreSQL, the claimed deliveries come back loaded (:attr:`ClaimResult.loaded`):
-    each take returns its leased rows joined with their events and endpoints. With
-    *lazy_commit*, the transaction's commit does not wait for the disk (see
-    :data:`_LOCK_LAZY_COMMIT`: only for a transaction that writes nothing but the claim).
+    each take returns its leased rows joined with their events and endpoints.
     """
     dialect = dialect_of(session)
     if dialect == "postgresql":
-        lock = _LOCK_LAZY_COMMIT if lazy_commit else _LOCK
-        await session.execute(lock, {"key": _CLAIM_LOCK})
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
     rows: Sequence[Candidate | Row[Any]]
     unfinished = False
     if dialect == "postgresql":
@@ -738,9 +713,8 @@ async def _record_then_claim(
     # of failing when another lane commits between the read and the write.
     await hold_write_lock(session)
     now = context.now()
-    # The claim's transaction holds the claim only: its commit need not wait for the disk.
     claimed = await claim_deliveries(
-        session, now, batch, context.settings.work_lease_seconds, depth, lazy_commit=True
+        session, now, batch, context.settings.work_lease_seconds, depth
     )
     await session.commit()
     return now, claimed
