@@ -255,9 +255,11 @@ class ClaimResult:
     """What a claim took: the claimed deliveries' ids, and whether it looked everywhere."""
 
     ids: list[str]
-    #: A walk of an endpoint's queues stopped part-way with room left on it (PostgreSQL's
-    #: claim, :class:`connectory.services.events.claim_heads.DueHeads`): a due head may lie
-    #: further round, so an empty claim does not mean nothing is due.
+    #: PostgreSQL's claim looked short of everything (a walk of an endpoint's queues stopped
+    #: part-way with room left on it, or its slice of endpoints stopped short of the last
+    #: before the dispatch went once round them: :class:`connectory.services.events.
+    #: claim_heads.DueHeads`): a due head may lie further round, so an empty claim does not
+    #: mean nothing is due.
     unfinished: bool = False
     #: The claimed deliveries with their events and endpoints, in queue order, as
     #: :func:`prepare_deliveries` loads them by id (its columns): PostgreSQL's take leases and
@@ -612,7 +614,7 @@ async def _dispatch_lane(
             now, claim = await _record_then_claim(session, context, done, batch, depth)
             done = None
             if not claim.ids:
-                if claim.unfinished:  # a walk goes on round: claim again
+                if claim.unfinished:  # more queues or endpoints round: claim again
                     continue
                 break
             # On PostgreSQL the claim loaded the batch: no query, unless an endpoint or a
