@@ -1,6 +1,7 @@
 """The reconciler: which kinds of work are due, asked for at every start and every tick.
 
-One query per tick answers for every kind. With metrics on it counts the due rows of each
+One query per tick answers for every kind (a second one when deliveries are due by time,
+below). With metrics on it counts the due rows of each
 (``connectory_event_queue_depth``), up to :data:`DEPTH_CAP`: under a backlog an uncapped
 count would read every due row once a second, so the gauge reads "at least" the cap. With
 metrics off it only asks whether any is due (EXISTS stops at the first row).
@@ -44,22 +45,11 @@ DEPTH_CAP = 10_000
 _CLAIMABLE = """CASE WHEN {alias}.status = 'pending' THEN {alias}.next_run_at <= :now
     ELSE {alias}.lease_until < :now END"""
 
-#: Whether a live delivery precedes *alias*'s in its queue (NULL: none, it is the head): a
-#: look-up in the live queue index's order, one per row however the table's statistics stand.
-_PRECEDED = """(
-    SELECT 1 FROM deliveries p
-    WHERE p.endpoint_id = {alias}.endpoint_id AND p.order_key = {alias}.order_key
-      AND p.event_seq < {alias}.event_seq AND p.status IN ('pending', 'in_flight')
-    ORDER BY p.endpoint_id, p.order_key, p.event_seq LIMIT 1
-)"""
-
-#: The first queue, among those *where* picks, with a delivery a claim may take but for its
-#: place: that queue's first such delivery (in the live queue index's order: the deliveries
-#: sent before are not in it).
-_NEXT = f"""(
-    SELECT d.id FROM deliveries d {{indexed}}
-    WHERE d.status IN ('pending', 'in_flight') AND {_CLAIMABLE.format(alias="d")}
-      AND {{where}}
+#: A queue's head: the first live delivery, in the live queue index's order, among those
+#: *where* picks (the deliveries sent before are not in that index).
+_FIRST_LIVE = """(
+    SELECT d.id FROM deliveries d {indexed}
+    WHERE d.status IN ('pending', 'in_flight') AND {where}
     ORDER BY d.endpoint_id, d.order_key, d.event_seq LIMIT 1
 )"""
 
@@ -75,26 +65,28 @@ _AFTER_QUEUE = (
 def _due_head_query(indexed: str) -> TextClause:
     """The walk for a due head (*indexed*: the index named, where the planner needs telling).
 
-    Up to :walk queues with a delivery due by time, one look-up each however deep (a skip
-    scan of the live queue index), stopping at the first whose due delivery is its head: how
-    many were walked, and whether the last one's is a head. A queue's first due delivery is
-    its head or none is: a head precedes the rest. Between two such queues the scan passes
-    the live deliveries not due (in flight, or later), reading them.
+    Up to :walk live queues in the live queue index's order, one look-up each however deep
+    (a skip scan: each step reads the next queue's first live delivery, its head), stopping
+    at the first head a claim may take: how many queues were walked, and whether the last
+    one's head is due. Every step reads one queue's head, whatever it holds: a queue whose
+    head backs off, or thousands deep behind one, costs the walk one step (an earlier form
+    looked for the next delivery due by time and read every live delivery not due on the
+    way: 20,000 backing-off heads, every tick).
     """
+    claimable = f"coalesce({_CLAIMABLE.format(alias='{alias}')}, false)"
+    steps = ", ".join(_FIRST_LIVE.format(indexed=indexed, where=w) for w in _AFTER_QUEUE)
     return text(
         f"""
-    WITH RECURSIVE due(id, step) AS (
-        SELECT {_NEXT.format(indexed=indexed, where="1 = 1")}, 1
+    WITH RECURSIVE heads(id, step) AS (
+        SELECT {_FIRST_LIVE.format(indexed=indexed, where="1 = 1")}, 1
         UNION ALL
-        SELECT coalesce({", ".join(_NEXT.format(indexed=indexed, where=w) for w in _AFTER_QUEUE)}),
-               due.step + 1
-        FROM due JOIN deliveries q ON q.id = due.id
-        WHERE due.step < :walk AND {_PRECEDED.format(alias="q")} IS NOT NULL
+        SELECT coalesce({steps}), heads.step + 1
+        FROM heads JOIN deliveries q ON q.id = heads.id
+        WHERE heads.step < :walk AND NOT {claimable.format(alias="q")}
     )
     SELECT count(c.id) AS walked,
-           coalesce(sum(CASE WHEN {_PRECEDED.format(alias="c")} IS NULL THEN 1 ELSE 0 END), 0)
-           AS heads
-    FROM due JOIN deliveries c ON c.id = due.id
+           coalesce(sum(CASE WHEN {claimable.format(alias="c")} THEN 1 ELSE 0 END), 0) AS heads
+    FROM heads JOIN deliveries c ON c.id = heads.id
     """
     ).bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("walk", type_=Integer))
 
@@ -104,7 +96,7 @@ def _due_head_query(indexed: str) -> TextClause:
 _DUE_HEAD = _due_head_query("")
 _DUE_HEAD_SQLITE = _due_head_query("INDEXED BY ix_deliveries_live_queue")
 
-#: Queues with deliveries due by time walked at most, to find a due head.
+#: Live queues walked at most, to find a due head.
 HEAD_WALK = 256
 
 
@@ -130,9 +122,10 @@ def due_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
 async def has_due_head(session: AsyncSession, now: datetime) -> bool:
     """Whether a queue's head delivery is due at *now* (a claim may take it, room allowing).
 
-    Walks the queues with a delivery due by time, at most :data:`HEAD_WALK` (a queue
-    thousands deep behind a failed head costs one look-up). When the walk stops at its bound
-    before the last such queue, a head further on may be due: True, as if by time.
+    Walks the live queues' heads, at most :data:`HEAD_WALK` (one look-up per queue, however
+    deep: a queue thousands deep behind a failed head costs one step). When the walk stops at
+    its bound, a head further on may be due: True, as if by time (the delivery task's claim
+    then finds out).
     """
     query = _DUE_HEAD_SQLITE if dialect_of(session) == "sqlite" else _DUE_HEAD
     walked, heads = (await session.execute(query, {"now": now, "walk": HEAD_WALK})).one()

@@ -12,8 +12,9 @@ endpoint (150 ms a claim at 8,000 due, under the claim lock). The time index now
 scan's ``next_run_at <= now`` implies and the queue look-ups do not, so the planner can only use
 it for the time scan, whatever it believes of the table.
 
-The index is rebuilt inside the migration's transaction (writes to ``deliveries`` wait while it
-builds; it holds live deliveries only, but the build reads the table once).
+The index is rebuilt inside the migration's transaction: dropping the old one locks
+``deliveries`` until the upgrade commits, so every read and write of it waits while the new
+one builds (it holds live deliveries only, but the build reads the table once).
 
 Revision ID: 0013
 Revises: 0012
