@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
+from sqlalchemy.exc import DBAPIError
 
 from connectory.observability.calls import current_call, current_response_ids
 
@@ -143,3 +145,52 @@ def configure_process_logging(
     # Per-request lines are DEBUG: shown only when the operator asks for debug.
     logging.getLogger("connectory.runtime.requests").setLevel(logging.NOTSET)
     return handler
+
+
+def described_error(error: BaseException) -> str:
+    """The error's type, no message (for a database error, the driver's and its code).
+
+    The code: PostgreSQL's SQLSTATE, or SQLite's result code name. A database error's message
+    is never logged: a driver quotes the statement's values in it (asyncpg's ``DETAIL: Key
+    (token_hash)=(...) already exists``), which ``hide_parameters`` does not remove.
+    """
+    described = type(error).__name__
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        described += f" ({type(error.orig).__name__}"
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        if isinstance(sqlstate, str):
+            described += f", SQLSTATE {sqlstate}"
+        sqlite_code = getattr(error.orig, "sqlite_errorname", None)
+        if isinstance(sqlite_code, str):
+            described += f", {sqlite_code}"
+        described += ")"
+    return described
+
+
+def involves_database(error: BaseException) -> bool:
+    """Whether *error*, or an error it was raised from or while handling, is a database error.
+
+    Such an error's traceback is logged without messages (:func:`traceback_without_messages`):
+    a standard traceback prints every chained error's message, the driver's included.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DBAPIError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def traceback_without_messages(error: BaseException) -> str:
+    """*error*'s traceback, its chained errors' too, each named by :func:`described_error` only."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"{described_error(current)}\n{frames}".rstrip())
+        current = current.__cause__ or current.__context__
+    return "\n(which led to)\n".join(reversed(parts))

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.types import Message, Receive, Scope, Send
 
 from connectory.api import create_app, operation_route
@@ -27,7 +28,7 @@ from connectory.api.observability import ObservabilityMiddleware
 from connectory.api.problems import install_error_handlers
 from connectory.api.routers import connections as connections_router
 from connectory.api.unexpected_errors import UnexpectedErrorMiddleware
-from connectory.logs import ContextFilter
+from connectory.logs import LOG_FORMATS, ContextFilter, create_handler
 from connectory.settings import Settings
 from connectory.testing import create_test_api, serve
 
@@ -244,3 +245,54 @@ async def test_any_route_failing_unexpectedly_names_its_logged_error_id(
     error_id = _error_id_of(answer)
     assert answer.headers["X-Request-Id"] == "req-plain-1"
     assert _logged_ids(caplog) == [error_id]
+
+
+class _DriverError(Exception):
+    """Stands for asyncpg's UniqueViolationError: its message quotes the row's values."""
+
+    sqlstate = "23505"
+
+
+async def test_a_database_error_is_logged_without_the_values_its_messages_quote(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The driver's DETAIL (and SQLAlchemy's parameters) never reach a log line, the id does."""
+    secret = "tokhash-5e3c9d1f"
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(ObservabilityMiddleware)
+
+    @app.get("/broken-db")
+    async def broken_db() -> None:
+        driver = _DriverError(
+            f"duplicate key value violates unique constraint\nDETAIL:  Key (token_hash)=({secret})"
+            " already exists."
+        )
+        try:
+            raise driver
+        except _DriverError as error:
+            raise DBAPIError(
+                "INSERT INTO api_tokens (token_hash) VALUES ($1)",
+                {"token_hash": secret},
+                error,
+                hide_parameters=False,
+            ) from error
+
+    caplog.set_level(logging.ERROR, logger="connectory.api")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.get("/broken-db")
+    assert answer.status_code == 500 and secret not in answer.text
+    error_id = _ERROR_ID.search(answer.json()["detail"])
+    assert error_id is not None
+    records = [r for r in caplog.records if r.name == "connectory.api"]
+    assert len(records) == 1
+    for log_format in LOG_FORMATS:
+        line = create_handler(log_format).format(records[0])
+        assert secret not in line, line
+        assert f"error id {error_id.group(1)}" in line
+        # Named by type, with the driver's type and code, and with the traceback's frames.
+        assert "DBAPIError (_DriverError, SQLSTATE 23505)" in line
+        assert "broken_db" in line
+    assert secret not in caplog.text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -60,6 +61,7 @@ from connectory.errors import (
     WebhookRejected,
     WebhookUnstorable,
 )
+from connectory.logs import involves_database, traceback_without_messages
 
 logger = logging.getLogger("connectory.api")
 
@@ -191,10 +193,21 @@ def log_unexpected(what: str) -> str:
     """Log the exception being handled (with its traceback) under a new error id; the id.
 
     Call it inside an ``except`` block. The id is what an operator greps the logs for when
-    a user quotes the 500 they got (:func:`unexpected_error_response`).
+    a user quotes the 500 they got (:func:`unexpected_error_response`). A database error (or
+    one raised from it) is logged by type and traceback only, as the intake's route look-up
+    logs one: its message, and its driver's, may quote the statement's values.
     """
     error_id = secrets.token_hex(8)
-    logger.exception("unexpected error while %s (error id %s)", what, error_id)
+    error = sys.exc_info()[1]
+    if error is not None and involves_database(error):
+        logger.error(
+            "unexpected error while %s (error id %s): %s",
+            what,
+            error_id,
+            traceback_without_messages(error),
+        )
+    else:
+        logger.exception("unexpected error while %s (error id %s)", what, error_id)
     return error_id
 
 

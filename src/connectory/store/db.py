@@ -37,8 +37,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     created owner-only if missing: it holds encrypted secrets and API token hashes.
     """
     url = make_url(database_url)
-    # A database error's message never quotes the statement's values (a token's hash, an
-    # intake URL's token, ciphertext): such messages reach logs.
+    # SQLAlchemy's message of a database error leaves out its own "[parameters: ...]" (a
+    # token's hash, an intake URL's token, ciphertext). The driver's message it quotes is kept,
+    # and asyncpg's DETAIL quotes values (``Key (token_hash)=(...) already exists``): such
+    # errors are logged by type and traceback only (connectory.logs.described_error).
     options: dict[str, Any] = {"hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):

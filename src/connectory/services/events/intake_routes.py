@@ -31,9 +31,8 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError
-
 from connectory.errors import ConnectoryError, InternalError, StorageUnavailable
+from connectory.logs import described_error
 from connectory.services.events.intake_batch import is_transient
 
 logger = logging.getLogger("connectory.events.intake")
@@ -54,13 +53,13 @@ def look_up_failure(error: Exception) -> ConnectoryError:
     message: a driver's message may quote the statement's parameters (the URL's token).
     """
     if is_transient(error):
-        logger.warning("looking up an intake route failed: %s", _described(error))
+        logger.warning("looking up an intake route failed: %s", described_error(error))
         return StorageUnavailable(_UNAVAILABLE)
     error_id = secrets.token_hex(8)
     logger.error(
         "looking up an intake route failed (error id %s): %s\n%s",
         error_id,
-        _described(error),
+        described_error(error),
         "".join(traceback.format_tb(error.__traceback__)).rstrip(),
     )
     return InternalError(
@@ -68,24 +67,6 @@ def look_up_failure(error: Exception) -> ConnectoryError:
         f"(error id {error_id}); it was logged",
         error_id,
     )
-
-
-def _described(error: Exception) -> str:
-    """The error's type, no message (for a database error, the driver's and its code).
-
-    The code: PostgreSQL's SQLSTATE, or SQLite's result code name.
-    """
-    described = type(error).__name__
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        described += f" ({type(error.orig).__name__}"
-        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-        if isinstance(sqlstate, str):
-            described += f", SQLSTATE {sqlstate}"
-        sqlite_code = getattr(error.orig, "sqlite_errorname", None)
-        if isinstance(sqlite_code, str):
-            described += f", {sqlite_code}"
-        described += ")"
-    return described
 
 
 class RouteCache(Generic[T]):
