@@ -51,6 +51,7 @@ Tree::
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -512,6 +513,14 @@ class InternalError(ConnectoryError):
     def __init__(self, message: str, error_id: str = "") -> None:
         super().__init__(message)
         self.error_id = error_id
+
+
+def new_error_id() -> str:
+    """A new id to log an unexpected error's cause under (16 hex digits).
+
+    Every :class:`InternalError` and every unexpected error's 500 quotes one made here.
+    """
+    return secrets.token_hex(8)
 
 
 class WebhookUnstorable(ConnectoryError):

@@ -14,7 +14,6 @@ answered with a generic 500 that reveals nothing.
 from __future__ import annotations
 
 import logging
-import secrets
 import sys
 from typing import Any
 
@@ -60,6 +59,7 @@ from connectory.errors import (
     UpstreamError,
     WebhookRejected,
     WebhookUnstorable,
+    new_error_id,
 )
 from connectory.logs import involves_database, traceback_without_messages
 
@@ -197,7 +197,7 @@ def log_unexpected(what: str) -> str:
     one raised from it) is logged by type and traceback only, as the intake's route look-up
     logs one: its message, and its driver's, may quote the statement's values.
     """
-    error_id = secrets.token_hex(8)
+    error_id = new_error_id()
     error = sys.exc_info()[1]
     if error is not None and involves_database(error):
         logger.error(
@@ -213,11 +213,8 @@ def log_unexpected(what: str) -> str:
 
 def unexpected_error_response(error_id: str) -> JSONResponse:
     """The generic 500 of an unexpected error logged under *error_id*: it reveals nothing else."""
-    return error_response(
-        500,
-        "internal_error",
-        f"an unexpected error occurred (error id {error_id}); it was logged",
-    )
+    detail = f"an unexpected error occurred (error id {error_id}); it was logged"
+    return connectory_error_response(InternalError(detail, error_id))
 
 
 def install_error_handlers(app: FastAPI) -> None:

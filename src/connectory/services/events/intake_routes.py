@@ -24,14 +24,13 @@ import contextlib
 import contextvars
 import copy
 import logging
-import secrets
 import time
 import traceback
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Generic, TypeVar
 
-from connectory.errors import ConnectoryError, InternalError, StorageUnavailable
+from connectory.errors import ConnectoryError, InternalError, StorageUnavailable, new_error_id
 from connectory.logs import described_error
 from connectory.services.events.intake_batch import is_transient
 
@@ -55,7 +54,7 @@ def look_up_failure(error: Exception) -> ConnectoryError:
     if is_transient(error):
         logger.warning("looking up an intake route failed: %s", described_error(error))
         return StorageUnavailable(_UNAVAILABLE)
-    error_id = secrets.token_hex(8)
+    error_id = new_error_id()
     logger.error(
         "looking up an intake route failed (error id %s): %s\n%s",
         error_id,
