@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, NoReturn
 
 import httpx
@@ -25,6 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 from connectory.api import create_app, operation_route
 from connectory.api.limits import server_options
 from connectory.api.observability import ObservabilityMiddleware
+from connectory.api.operation_call import answer_operation_call
 from connectory.api.problems import install_error_handlers
 from connectory.api.routers import connections as connections_router
 from connectory.api.unexpected_errors import UnexpectedErrorMiddleware
@@ -127,14 +128,29 @@ async def test_an_operation_call_failing_unexpectedly_names_its_logged_error_id(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(connections_router, "answer_operation_call", _broken)
-    monkeypatch.setattr(operation_route, "answer_operation_call", _broken)
+    mounts: list[str] = []
+
+    def broken_on(mount: str) -> Callable[..., Awaitable[bytes | None]]:
+        """The handler, failing after its call: the route's warms the connection for later."""
+
+        async def broken(*args: Any, **kwargs: Any) -> bytes | None:
+            if await answer_operation_call(*args, **kwargs) is None:
+                return None  # the fast path on a cold connection: the route takes the request
+            mounts.append(mount)
+            await _broken()
+
+        return broken
+
+    monkeypatch.setattr(connections_router, "answer_operation_call", broken_on("route"))
+    monkeypatch.setattr(operation_route, "answer_operation_call", broken_on("fast path"))
     answered = [
         _error_id_of(await _get_item(api, world, connection))
         for _ in range(3)  # the first may be cold (the route), the later ones warm (fast path)
     ]
     assert len(set(answered)) == 3
     assert _logged_ids(caplog) == answered
+    # Each answer came from one mount, the cold one(s) from the route, then the fast path.
+    assert len(mounts) == 3 and mounts[0] == "route" and mounts[-1] == "fast path", mounts
 
 
 async def test_a_warm_call_failing_before_its_handler_names_its_logged_error_id(
