@@ -82,6 +82,9 @@ _SPAN_ATTRIBUTE = b"\x4a"
 # start and end times (fields 7 and 8, fixed64, little-endian).
 _HEAD = struct.Struct(">HQQHQ").pack
 _HEAD_WITH_PARENT = struct.Struct(">HQQHQHQ").pack
+# The head's bytes up to the span id's end (tag, trace id, tag, span id): the trace state
+# (field 3) is written there, before the parent's id.
+_IDS_SIZE = 2 + 16 + 2 + 8
 _TIMES = struct.Struct("<BQBQ").pack
 _LOW64 = (1 << 64) - 1
 # Span.kind (field 6) of the kinds a record has.
@@ -104,10 +107,14 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+def _length(size: int) -> bytes:
+    """A length prefix (a varint; the common one byte lengths prebuilt)."""
+    return _SMALL[size] if size < 0x80 else _varint(size)
+
+
 def _field(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: *tag*, the length, *payload*."""
-    size = len(payload)
-    return tag + (_SMALL[size] if size < 0x80 else _varint(size)) + payload
+    return tag + _length(len(payload)) + payload
 
 
 _SMALL = tuple(bytes((size,)) for size in range(0x80))
@@ -241,12 +248,9 @@ class SpanEncoding:
                     continue
                 key_field = keys.get(key) or self.key(key)
                 # KeyValue{key, value: AnyValue{string_value}}, as a Span.attributes field.
-                size = len(data)
-                any_value = b"\x0a" + (_SMALL[size] if size < 0x80 else _varint(size)) + data
-                size = len(any_value)
-                pair = key_field + b"\x12" + (_SMALL[size] if size < 0x80 else _varint(size))
-                size = len(pair) + len(any_value)
-                head = _SPAN_ATTRIBUTE + (_SMALL[size] if size < 0x80 else _varint(size))
+                any_value = _field(b"\x0a", data)
+                pair = key_field + b"\x12" + _length(len(any_value))
+                head = _SPAN_ATTRIBUTE + _length(len(pair) + len(any_value))
                 parts.append(head + pair + any_value)
             else:
                 parts.append(self.attributes(_SPAN_ATTRIBUTE, {key: value}))
@@ -359,7 +363,7 @@ class SpanEncoding:
             head = _HEAD(0x0A10, trace_id >> 64, trace_id & _LOW64, 0x1208, span.span_id)
         if span.trace_state:
             # The state (field 3) goes between the span id and the parent.
-            head = head[:28] + _string(b"\x1a", span.trace_state) + head[28:]
+            head = head[:_IDS_SIZE] + _string(b"\x1a", span.trace_state) + head[_IDS_SIZE:]
         shared = span.shared_attributes
         attributes = self.span_attributes(span.attributes) if span.attributes else b""
         if shared:
@@ -381,8 +385,7 @@ class SpanEncoding:
                 _REMOTE_FLAGS if remote else _LOCAL_FLAGS,
             )
         )
-        size = len(body)
-        return b"\x12" + (_SMALL[size] if size < 0x80 else _varint(size)) + body
+        return _field(b"\x12", body)
 
 
 class _Group:
