@@ -96,17 +96,21 @@ def _current_span_context() -> Any | None:
 
 
 def _new_trace_id() -> int:
-    trace_id = random.getrandbits(128)
-    while not trace_id:  # 0 is the invalid id
-        trace_id = random.getrandbits(128)
-    return trace_id
+    """A random trace id: one draw, another only on 0 (the invalid id)."""
+    return random.getrandbits(128) or _redrawn(128)
 
 
 def _new_span_id() -> int:
-    span_id = random.getrandbits(64)
-    while not span_id:
-        span_id = random.getrandbits(64)
-    return span_id
+    """A random span id: one draw, another only on 0 (the invalid id)."""
+    return random.getrandbits(64) or _redrawn(64)
+
+
+def _redrawn(bits: int) -> int:
+    """A non-zero random id of *bits* bits (after a draw of 0, which is about never)."""
+    value = random.getrandbits(bits)
+    while not value:
+        value = random.getrandbits(bits)
+    return value
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,7 @@ class SpanRecord:
         self.shared_attributes = shared_attributes
         self.trace_id = trace_id
         # 0 is the invalid id: drawn again then (one draw in 2**64).
-        self.span_id = random.getrandbits(64) or _new_span_id()
+        self.span_id = _new_span_id()
         self.parent_span_id = parent_span_id
         self.parent_remote = parent_remote
         self.sampled = sampled
@@ -343,7 +347,7 @@ class RecordedTracing(SpanLifecycle):
                 state = context.trace_state.to_header() if context.trace_state else ""
                 random_id = bool(context.trace_flags & 2)
             else:
-                trace_id = random.getrandbits(128) or _new_trace_id()
+                trace_id = _new_trace_id()
                 parent_id = 0
                 remote = False
                 parent_sampled = None
