@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
-from sqlalchemy.exc import DBAPIError
 
 from connectory.observability.calls import current_call, current_response_ids
 
@@ -154,6 +153,9 @@ def described_error(error: BaseException) -> str:
     is never logged: a driver quotes the statement's values in it (asyncpg's ``DETAIL: Key
     (token_hash)=(...) already exists``), which ``hide_parameters`` does not remove.
     """
+    # Imported here: this module sets up every process's logging, and only errors need it.
+    from sqlalchemy.exc import DBAPIError
+
     described = type(error).__name__
     if isinstance(error, DBAPIError) and error.orig is not None:
         described += f" ({type(error.orig).__name__}"
@@ -173,6 +175,8 @@ def involves_database(error: BaseException) -> bool:
     Such an error's traceback is logged without messages (:func:`traceback_without_messages`):
     a standard traceback prints every chained error's message, the driver's included.
     """
+    from sqlalchemy.exc import DBAPIError  # only errors need it (see described_error)
+
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
