@@ -296,8 +296,10 @@ async def claim_deliveries(
         rows, unfinished = due.heads, due.unfinished
     else:  # one query, no walks: nothing is left part-way
         rows = (await session.execute(_CANDIDATES_SCAN, {"now": now, "scan": limit})).all()
-    ids, loaded = await _claim_rows(session, now, rows, limit, lease_seconds, depth)
-    return ClaimResult(ids, unfinished, loaded if dialect == "postgresql" else None)
+    # PostgreSQL's take loads what it leases; elsewhere the caller loads by id.
+    loads = dialect == "postgresql"
+    ids, loaded = await _claim_rows(session, now, rows, limit, lease_seconds, depth, loads)
+    return ClaimResult(ids, unfinished, loaded)
 
 
 async def _claim_rows(
@@ -307,14 +309,15 @@ async def _claim_rows(
     limit: int,
     lease_seconds: float,
     depth: int,
-) -> tuple[list[str], list[Row[Any]]]:
+    loads: bool,
+) -> tuple[list[str], list[Row[Any]] | None]:
     """Lease the candidate heads *rows* (in fair order) within their caps, and their runs.
 
-    Returns the ids leased (the heads, then the runs behind them) and, from a take that
-    loads (PostgreSQL), their loaded rows in queue order (else none).
+    Returns the ids leased (the heads, then the runs behind them) and, when the takes load
+    (*loads*: PostgreSQL), their loaded rows in queue order (else None).
     """
     if not rows:
-        return [], []
+        return [], [] if loads else None
     # Queues in flight per endpoint (read with the candidates): each sends one request at a
     # time, whatever its run. The query already keeps within the caps; counted again here so
     # the cap holds whatever the query returns.
@@ -334,20 +337,19 @@ async def _claim_rows(
         if len(chosen) >= limit:
             break
     if not chosen:
-        return [], []
-    loads = dialect_of(session) == "postgresql"  # the take loads what it leases
-    heads = await _take(session, now, chosen, lease_seconds)
+        return [], [] if loads else None
+    heads = await _take(session, now, chosen, lease_seconds, loads)
     head_ids = [row.delivery_id for row in heads]
     # Nothing was queued behind the heads when the candidates were read: no followers to look
     # for (one queued since waits for the next claim, behind its head as always).
     if depth <= 1 or not queued.intersection(head_ids):
-        return head_ids, _in_queue_order(heads) if loads else []
+        return head_ids, _in_queue_order(heads) if loads else None
     # Followers are looked for behind the heads now held only: a head read before another
     # worker recorded its failure is not claimed, and neither is anything behind it.
     runs = await _followers(
         session, now, head_ids, {queues[i] for i in head_ids if i in queued}, depth
     )
-    followers = await _take(session, now, [i for run in runs for i in run], lease_seconds)
+    followers = await _take(session, now, [i for run in runs for i in run], lease_seconds, loads)
     held = {row.delivery_id for row in followers}
     kept: list[str] = []
     gaps: list[str] = []
@@ -357,7 +359,7 @@ async def _claim_rows(
         kept += run if place is None else run[:place]
         gaps += [] if place is None else [i for i in run[place:] if i in held]
     await _release(session, gaps)
-    return head_ids + kept, _in_queue_order(heads, followers, set(kept)) if loads else []
+    return head_ids + kept, _in_queue_order(heads, followers, set(kept)) if loads else None
 
 
 def _in_queue_order(
@@ -383,16 +385,20 @@ def _in_queue_order(
 
 
 async def _take(
-    session: AsyncSession, now: datetime, delivery_ids: list[str], lease_seconds: float
+    session: AsyncSession,
+    now: datetime,
+    delivery_ids: list[str],
+    lease_seconds: float,
+    loads: bool,
 ) -> list[Row[Any]]:
     """Lease those of *delivery_ids* that are still claimable; their rows.
 
-    On PostgreSQL, the rows are loaded (:data:`_TAKE_AND_LOAD`: the load's columns, in queue
-    order); elsewhere, their ``delivery_id`` only.
+    With *loads* (PostgreSQL), the rows are loaded (:data:`_TAKE_AND_LOAD`: the load's
+    columns, in queue order); else their ``delivery_id`` only.
     """
     if not delivery_ids:
         return []
-    take = _TAKE_AND_LOAD if dialect_of(session) == "postgresql" else _TAKE_BY_LIST
+    take = _TAKE_AND_LOAD if loads else _TAKE_BY_LIST
     claimed = await session.execute(
         take,
         {"ids": delivery_ids, "now": now, "lease": now + timedelta(seconds=lease_seconds)},
@@ -760,18 +766,18 @@ async def _send_run(
     return outcomes, []
 
 
-#: Claimed deliveries with their events and endpoints, in queue order (built once: a
-#: statement per batch would be built and its cache key worked out every time).
-#: The columns a claimed delivery is loaded with (after its id, as ``delivery_id``).
-_LOADED_COLUMNS = (
+#: A claimed delivery's own columns it is loaded with (after its id, as ``delivery_id``).
+_DELIVERY_LOADED = (
     _DELIVERIES.c.endpoint_id,
     _DELIVERIES.c.order_key,
     _DELIVERIES.c.next_run_at,
-    *_EVENT_COLUMNS,
-    _ENDPOINTS.c.url,
-    _ENDPOINTS.c.enabled,
-    _ENDPOINTS.c.deleted_at,
 )
+#: Its endpoint's columns it is loaded with.
+_ENDPOINT_LOADED = (_ENDPOINTS.c.url, _ENDPOINTS.c.enabled, _ENDPOINTS.c.deleted_at)
+#: The columns a claimed delivery is loaded with (after its id, as ``delivery_id``).
+_LOADED_COLUMNS = (*_DELIVERY_LOADED, *_EVENT_COLUMNS, *_ENDPOINT_LOADED)
+#: Claimed deliveries with their events and endpoints, in queue order (built once: a
+#: statement per batch would be built and its cache key worked out every time).
 _LOAD_CLAIMED = (
     select(_DELIVERIES.c.id.label("delivery_id"), *_LOADED_COLUMNS)
     .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
@@ -808,7 +814,7 @@ def _loaded_by_key(claimed: FromClause, source: FromClause, *, event_required: b
         select(*_EVENT_COLUMNS).where(_EVENTS.c.id == claimed.c.event_id).limit(_ONE).lateral("e")
     )
     endpoint = (
-        select(_ENDPOINTS.c.url, _ENDPOINTS.c.enabled, _ENDPOINTS.c.deleted_at)
+        select(*_ENDPOINT_LOADED)
         .where(_ENDPOINTS.c.id == claimed.c.endpoint_id)
         .limit(_ONE)
         .lateral("w")
@@ -817,9 +823,7 @@ def _loaded_by_key(claimed: FromClause, source: FromClause, *, event_required: b
     return (
         select(
             claimed.c.id.label("delivery_id"),
-            claimed.c.endpoint_id,
-            claimed.c.order_key,
-            claimed.c.next_run_at,
+            *(claimed.c[column.name] for column in _DELIVERY_LOADED),
             *event.c,
             *endpoint.c,
         )
