@@ -9,7 +9,11 @@ metrics off it only asks whether any is due (EXISTS stops at the first row).
 A delivery due by time may wait behind its queue's head (in flight, or backing off after a
 failed try): a backlog of those is depth, not work a claim can take. When deliveries are due
 by time, a second query asks whether a queue's HEAD is due (:func:`has_due_head`), so such a
-backlog does not wake the delivery task every tick for an empty claim.
+backlog does not wake the delivery task every tick for an empty claim. The question walks at
+most :data:`HEAD_WALK` queues from the first each tick: with more live queues before the first
+due head (a receiver down, thousands of queues backing off), it answers yes and the task is
+woken every tick, as it was before the question was asked (a walk going on round from tick to
+tick would leave a due retry asleep for a lap of ticks).
 """
 
 from __future__ import annotations
@@ -140,17 +144,18 @@ async def due_counts(
     Not *exact*: 1 when any is due, else 0; for deliveries, 1 when a queue's head is due
     (a second query when deliveries are due by time: :func:`has_due_head`).
     """
-    counts, due = await _read_due(context, exact, cap)
+    counts, due = await _read_due(context, exact, cap, heads=not exact)
     return counts if exact else {kind: int(kind in due) for kind in counts}
 
 
 async def _read_due(
-    context: EventsContext, exact: bool, cap: int
+    context: EventsContext, exact: bool, cap: int, heads: bool
 ) -> tuple[dict[str, int], set[str]]:
     """The due rows of each kind, and the kinds with work a task can take.
 
-    *exact*: the rows counted up to *cap*, else 1 when any. Deliveries are work only with a
-    due queue head.
+    *exact*: the rows counted up to *cap*, else 1 when any. *heads*: deliveries are work
+    only with a due queue head (asked only then: the walk costs up to :data:`HEAD_WALK`
+    look-ups); else with any delivery due by time.
     """
     now = context.now()
     columns = [
@@ -167,7 +172,7 @@ async def _read_due(
         row = (await session.execute(select(*columns))).one()
         counts = {kind: int(value) for kind, value in row._mapping.items()}
         due = {kind for kind, count in counts.items() if count}
-        if "deliveries" in due and not await has_due_head(session, now):
+        if heads and "deliveries" in due and not await has_due_head(session, now):
             due.discard("deliveries")  # all waiting behind their queues' heads
     return counts, due
 
@@ -177,8 +182,7 @@ async def due_kinds(context: EventsContext) -> list[str]:
 
     Deliveries: with a due queue head (not only deliveries waiting behind their heads).
     """
-    counts, due = await _read_due(context, exact=False, cap=DEPTH_CAP)
-    return [kind for kind in counts if kind in due]
+    return [kind for kind, due in (await due_counts(context, exact=False)).items() if due]
 
 
 async def wake_due(context: EventsContext) -> list[str]:
@@ -188,7 +192,7 @@ async def wake_due(context: EventsContext) -> list[str]:
     the delivery task is woken only for a due head.
     """
     metrics = context.metrics
-    counts, due = await _read_due(context, exact=metrics is not None, cap=DEPTH_CAP)
+    counts, due = await _read_due(context, exact=metrics is not None, cap=DEPTH_CAP, heads=True)
     if metrics is not None:
         for kind, depth in counts.items():
             metrics.set_queue_depth(kind, depth)
