@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectory.events.handling import ReceivedEvent
@@ -156,3 +157,16 @@ async def intake_batcher(
         yield batcher, woken
     finally:
         await batcher.aclose()
+
+
+async def rows_read(session: AsyncSession, table: str) -> int:
+    """Rows of *table* read so far by *session*'s transaction, by scans and index look-ups
+    (PostgreSQL's ``pg_stat_xact_user_tables``): counted, not timed."""
+    read = await session.execute(
+        text(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = :table"
+        ),
+        {"table": table},
+    )
+    return int(read.scalar_one())

@@ -16,10 +16,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
+from events_support import Receiver
 from sqlalchemy import Row, event, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from store_support import NOW, add_tenant, delivery_row
+from store_support import NOW, add_tenant, delivery_row, rows_read
 
 from connectory.http.egress import EgressPolicy
 from connectory.services.events import deliveries
@@ -31,7 +31,6 @@ from connectory.services.events.deliveries import (
     prepare_deliveries,
 )
 from connectory.store import Delivery, Event, WebhookEndpoint
-from connectory.testing.instances import free_port
 from testkit.events_context import events_context
 
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -299,14 +298,10 @@ async def test_a_claim_reads_its_own_events_not_every_event(
             ],
         )
         await session.commit()
-    read = text(
-        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-        "FROM pg_stat_xact_user_tables WHERE relname = 'events'"
-    )
     async with sessions() as session:
-        before = (await session.execute(read)).scalar_one()
+        before = await rows_read(session, "events")
         claim = await claim_deliveries(session, NOW, limit=64)
-        after = (await session.execute(read)).scalar_one()
+        after = await rows_read(session, "events")
         await session.commit()
     assert claim.loaded is not None and len(claim.loaded) == 64
     assert after - before < 200, after - before  # 64: one look-up each
@@ -314,30 +309,16 @@ async def test_a_claim_reads_its_own_events_not_every_event(
 
 @postgresql_only
 async def test_a_dispatch_batch_runs_two_transactions_the_load_none(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], receiver: Receiver
 ) -> None:
     """Counted, not timed: each batch records the previous one's tries and claims (two
     transactions, each a BEGIN and a COMMIT on the wire); the load, read by the claim's
     take, needs no transaction of its own (it took a third: BEGIN, the load, COMMIT)."""
-    received: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     batches = 5
     async with sessions() as session:
         enterprise, endpoint = await add_tenant(session, cap=64)
         await session.execute(
-            update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint)
-            .values(url=f"http://127.0.0.1:{port}/hook")
+            update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint).values(url=receiver.url)
         )
         for n in range(batches * 64):  # one delivery per queue: batches of 64
             await _queue(session, enterprise, endpoint, f"sub-{n:04}", 1)
@@ -354,8 +335,7 @@ async def test_a_dispatch_batch_runs_two_transactions_the_load_none(
             sent = await dispatch_due(context, batch=64, lanes=1)
     finally:
         event.remove(engine, "begin", begin)
-        await runner.cleanup()
-    assert sent == len(received) == batches * 64
+    assert sent == len(receiver.requests) == batches * 64
     # Per batch a claim and a record (the first has none before it; the last claim finds
     # nothing); once, the first batch's look-ups of its endpoint's secrets and connector.
     # With a load of its own: 3 * batches + 1.

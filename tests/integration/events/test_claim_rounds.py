@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
+from events_support import Receiver
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store_support import HOOK_URL, add_tenant, delivery_row
@@ -18,7 +18,6 @@ from connectory.http.egress import EgressPolicy
 from connectory.services.events import claim_heads, deliveries
 from connectory.services.events.deliveries import claim_deliveries, dispatch_due
 from connectory.store import Delivery, Event, WebhookEndpoint, new_id
-from connectory.testing.instances import free_port
 from testkit.events_context import events_context
 
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -26,27 +25,15 @@ postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indire
 
 @postgresql_only
 async def test_a_due_head_beyond_the_first_walk_is_sent_in_the_first_dispatch(
-    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch, receiver: Receiver
 ) -> None:
     monkeypatch.setattr(claim_heads, "CURSORS", claim_heads.WalkCursors())
-    received: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     now = datetime.now(UTC)
     async with sessions() as session:
         enterprise, endpoint_id = await add_tenant(session, cap=4)
         endpoint = await session.get(WebhookEndpoint, endpoint_id)
         assert endpoint is not None
-        endpoint.url = f"http://127.0.0.1:{port}/hook"
+        endpoint.url = receiver.url
         event = Event(enterprise_id=enterprise, connection_id="c", type="t", dedup_key="k")
         event.payload = {}
         session.add(event)
@@ -65,12 +52,9 @@ async def test_a_due_head_beyond_the_first_walk_is_sent_in_the_first_dispatch(
         healthy["event_id"] = event.id
         await session.execute(insert(Delivery), [*rows, healthy])
         await session.commit()
-    try:
-        async with events_context(sessions, egress=EgressPolicy.allowing(["127.0.0.1"])) as context:
-            sent = await dispatch_due(context)
-    finally:
-        await runner.cleanup()
-    assert sent == 1 and len(received) == 1
+    async with events_context(sessions, egress=EgressPolicy.allowing(["127.0.0.1"])) as context:
+        sent = await dispatch_due(context)
+    assert sent == 1 and len(receiver.requests) == 1
 
 
 @postgresql_only
@@ -171,30 +155,21 @@ async def _endpoints_backing_off(
 @postgresql_only
 @pytest.mark.parametrize("lanes", [1, 2])
 async def test_a_due_head_beyond_the_first_slices_of_endpoints_is_sent_in_the_first_dispatch(
-    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch, lanes: int
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    lanes: int,
 ) -> None:
     """The slices of endpoints the lanes' first claims look at have nothing due (every one
     backing off): the dispatch goes on to the next slice instead of stopping until the next
     tick."""
     monkeypatch.setattr(claim_heads, "CURSORS", claim_heads.WalkCursors())
-    received: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     now = datetime.now(UTC)
     batch = 10  # a claim looks at MIN_ENDPOINTS endpoints
     first_slices = claim_heads.MIN_ENDPOINTS * lanes  # looked at by each lane's first claim
     async with sessions() as session:
         enterprise, ids = await _endpoints_backing_off(
-            session, first_slices + 16, f"http://127.0.0.1:{port}/hook", now
+            session, first_slices + 16, receiver.url, now
         )
         event = Event(enterprise_id=enterprise, connection_id="c", type="t", dedup_key="k")
         event.payload = {}
@@ -204,12 +179,9 @@ async def test_a_due_head_beyond_the_first_slices_of_endpoints_is_sent_in_the_fi
         due["event_id"] = event.id
         await session.execute(insert(Delivery), [due])
         await session.commit()
-    try:
-        async with events_context(sessions, egress=EgressPolicy.allowing(["127.0.0.1"])) as context:
-            sent = await dispatch_due(context, batch=batch, lanes=lanes)
-    finally:
-        await runner.cleanup()
-    assert sent == 1 and len(received) == 1
+    async with events_context(sessions, egress=EgressPolicy.allowing(["127.0.0.1"])) as context:
+        sent = await dispatch_due(context, batch=batch, lanes=lanes)
+    assert sent == 1 and len(receiver.requests) == 1
 
 
 @postgresql_only

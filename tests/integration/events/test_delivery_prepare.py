@@ -14,7 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from store_support import add_tenant, delivery_row
+from store_support import add_tenant, delivery_row, rows_read
 
 from connectory.http.egress import EgressPolicy
 from connectory.services.events.call_logs import BackgroundCalls
@@ -153,13 +153,9 @@ async def test_a_batch_reads_its_own_events_not_every_event(
         enterprise, endpoint = await add_tenant(session)
         ids = await _add_events(session, enterprise, endpoint, 5_000, now)
         await session.commit()
-    read = text(
-        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-        "FROM pg_stat_xact_user_tables WHERE relname = 'events'"
-    )
     async with sessions() as session:
-        before = (await session.execute(read)).scalar_one()
+        before = await rows_read(session, "events")
         prepared = await prepare_deliveries(session, _context(sessions), ids[:64], {}, {})
-        after = (await session.execute(read)).scalar_one()
+        after = await rows_read(session, "events")
     assert len(prepared) == 64
     assert after - before < 200, after - before

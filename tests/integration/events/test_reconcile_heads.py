@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from store_support import NOW, add_tenant, delivery_row
+from store_support import NOW, add_tenant, delivery_row, rows_read
 
 from connectory.store import Delivery
 from connectory.worker import reconcile
@@ -101,11 +101,21 @@ async def test_more_waiting_queues_than_the_walk_visits_count_as_due(
         assert await has_due_head(session, NOW)
 
 
-#: Rows of ``deliveries`` read by the statements of this transaction so far.
-_ROWS_READ = text(
-    "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-    "FROM pg_stat_xact_user_tables WHERE relname = 'deliveries'"
-)
+async def _ask_counting_reads(
+    sessions: async_sessionmaker[AsyncSession], analyzed: bool
+) -> tuple[bool, int]:
+    """Whether a head is due, asked in a transaction of its own, and the rows of deliveries
+    it read (*analyzed*: after an ANALYZE, else with no statistics since the rows came)."""
+    if analyzed:
+        async with sessions() as session:
+            await session.execute(text("ANALYZE deliveries"))
+            await session.commit()
+    async with sessions() as session:
+        before = await rows_read(session, "deliveries")
+        due = await has_due_head(session, NOW)
+        read = await rows_read(session, "deliveries") - before
+        await session.rollback()
+    return due, read
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -124,15 +134,8 @@ async def test_asking_for_a_due_head_reads_a_bounded_number_of_rows(
     await _add(
         sessions, _blocked_queue(enterprise, endpoint, "sub-1", 10_000, "backing_off", 20_000)
     )
-    if analyzed:
-        async with sessions() as session:
-            await session.execute(text("ANALYZE deliveries"))
-            await session.commit()
-    async with sessions() as session:
-        before = (await session.execute(_ROWS_READ)).scalar_one()
-        assert not await has_due_head(session, NOW)
-        read = (await session.execute(_ROWS_READ)).scalar_one() - before
-        await session.rollback()
+    due, read = await _ask_counting_reads(sessions, analyzed)
+    assert not due
     assert read < 1_000, read
 
 
@@ -158,14 +161,6 @@ async def test_many_backing_off_heads_cost_the_question_a_bounded_walk(
         await _add(sessions, _blocked_queue(second[0], second[1], "sub-b", 30_000, "in_flight", 5))
     else:
         await _add(sessions, [delivery_row(second[0], second[1], 30_000, "sub-b", NOW)])
-    if analyzed:
-        async with sessions() as session:
-            await session.execute(text("ANALYZE deliveries"))
-            await session.commit()
-    async with sessions() as session:
-        before = (await session.execute(_ROWS_READ)).scalar_one()
-        # Beyond the walk's bound a head may be due: yes, whichever (the claim finds out).
-        assert await has_due_head(session, NOW)
-        read = (await session.execute(_ROWS_READ)).scalar_one() - before
-        await session.rollback()
+    due, read = await _ask_counting_reads(sessions, analyzed)
+    assert due  # beyond the walk's bound a head may be due: yes, whichever (the claim finds out)
     assert read < 4 * reconcile.HEAD_WALK, read
