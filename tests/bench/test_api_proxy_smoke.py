@@ -7,38 +7,17 @@ passes here measured both servers doing the same, complete work.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench_support import run_bench
 
 
 def test_the_api_proxy_benchmark_runs_and_checks_both_servers(tmp_path: Path) -> None:
     output = tmp_path / "api_proxy.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.api_proxy",
-            "--calls",
-            "60",
-            "--clients",
-            "5",
-            "--rounds",
-            "1",
-            "--output",
-            str(output),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    run_bench(
+        "bench.api_proxy",
+        *("--calls", "60", "--clients", "5", "--rounds", "1", "--output", str(output)),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     [round_] = report["rounds"]
     for label in ("connectory", "proxy"):

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
+from bench_support import run_bench
 
 from testkit.skips import missing
 
-ROOT = Path(__file__).resolve().parents[2]
 ADMIN_DSN = os.environ.get(
     "CONNECTORY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -31,29 +29,11 @@ async def test_the_floor_benchmark_runs_and_checks_every_variant(tmp_path: Path)
         missing(f"PostgreSQL is not reachable at {ADMIN_DSN}: {error}")
     await admin.close()
     output = tmp_path / "delivery_floor.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.delivery_floor",
-            "--quick",
-            "--deliveries",
-            "150",
-            "--batch",
-            "16",
-            "--settle",
-            "0",
-            "--output",
-            str(output),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    run_bench(
+        "bench.delivery_floor",
+        *("--quick", "--deliveries", "150", "--batch", "16", "--settle", "0"),
+        *("--output", str(output)),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     assert (report["deliveries"], report["batch"]) == (150, 16)
     floors = ["floor-1-lanes", "floor-2-lanes", "floor-1-lanes+call-log", "floor-2-lanes+call-log"]
